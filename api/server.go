@@ -1,0 +1,84 @@
+// Package api is hookflow's HTTP API (Gin): trigger URLs that start flows on
+// Temporal, and health. Handlers are methods on Server, which holds their
+// dependencies.
+package api
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	sdkclient "go.temporal.io/sdk/client"
+
+	"github.com/hookflow/hookflow/flow"
+)
+
+// HeaderExecutionID names the run (the Temporal workflow id) in every
+// trigger answer, so an operator can find it in the Web UI.
+const HeaderExecutionID = "Hookflow-Execution-Id"
+
+// DefaultMaxBodyBytes bounds a trigger body: well below Temporal's 2 MiB
+// payload limit, leaving room for the flow snapshot in the same input.
+const DefaultMaxBodyBytes = 1 << 20
+
+// FlowSource finds the flow a trigger token names.
+type FlowSource interface {
+	ByToken(token string) (*flow.Entry, bool)
+}
+
+// Config tunes the API. Zero values take the defaults.
+type Config struct {
+	// MaxBodyBytes bounds trigger bodies (default DefaultMaxBodyBytes).
+	MaxBodyBytes int64
+}
+
+// Server holds the handlers' dependencies.
+type Server struct {
+	temporal sdkclient.Client
+	flows    FlowSource
+	log      *slog.Logger
+	cfg      Config
+}
+
+// New returns a Server.
+func New(c sdkclient.Client, flows FlowSource, log *slog.Logger, cfg Config) *Server {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Server{temporal: c, flows: flows, log: log, cfg: cfg}
+}
+
+func init() {
+	// Gin's debug route printing goes to stdout; hookflow logs through slog.
+	gin.SetMode(gin.ReleaseMode)
+	gin.DefaultWriter = io.Discard
+}
+
+// Handler returns the HTTP handler with every route.
+func (s *Server) Handler() http.Handler {
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.ContextWithFallback = true
+	r.Use(recovery(s.log), errorMiddleware(s.log))
+
+	r.POST("/hooks/:token", s.trigger)
+	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+
+	r.NoRoute(func(c *gin.Context) {
+		fail(c, newError(http.StatusNotFound, "not_found", "no such route: "+c.Request.Method+" "+c.Request.URL.Path))
+	})
+	r.NoMethod(func(c *gin.Context) {
+		allow := c.Writer.Header().Get("Allow")
+		if allow == "" {
+			allow = http.MethodPost
+		}
+		e := newError(http.StatusMethodNotAllowed, "method_not_allowed", c.Request.Method+" is not allowed here; use "+allow)
+		e.Allow = allow
+		fail(c, e)
+	})
+	return r
+}

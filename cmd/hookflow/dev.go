@@ -1,0 +1,110 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+	sdkclient "go.temporal.io/sdk/client"
+
+	"github.com/hookflow/hookflow/api"
+	"github.com/hookflow/hookflow/devserver"
+	"github.com/hookflow/hookflow/worker"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+func devCmd(g *globalFlags) *cobra.Command {
+	var (
+		flowsDir     string
+		dataDir      string
+		apiAddr      string
+		ip           string
+		temporalPort int
+		uiPort       int
+		drain        time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run everything in one process: Temporal dev server, Web UI, worker and API",
+		Long: `dev runs an embedded Temporal server on a SQLite file in the data directory
+(runs survive a restart), the Temporal Web UI, the hookflow worker and the API,
+serving the flows of --flows. Ctrl-C stops everything cleanly.`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := g.logger("text")
+			if err != nil {
+				return err
+			}
+			cat, err := loadFlows(log, flowsDir)
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(dataDir, 0o755); err != nil {
+				return fmt.Errorf("data directory: %w", err)
+			}
+			srv, err := devserver.Start(devserver.Options{
+				IP:               ip,
+				FrontendPort:     temporalPort,
+				UIPort:           uiPort,
+				DatabaseFile:     filepath.Join(dataDir, "temporal.db"),
+				SearchAttributes: workflows.SearchAttributeTypes(),
+				Logger:           log,
+			})
+			if err != nil {
+				return err
+			}
+			defer srv.Stop()
+
+			opts, err := temporalClientOptions(log)
+			if err != nil {
+				return err
+			}
+			opts.HostPort, opts.Namespace = srv.FrontendAddress(), srv.Namespace()
+			c, err := sdkclient.Dial(opts)
+			if err != nil {
+				return fmt.Errorf("connect to the embedded server: %w", err)
+			}
+			defer c.Close()
+
+			w := worker.New(c, worker.Options{})
+			if err := w.Start(); err != nil {
+				return fmt.Errorf("start worker: %w", err)
+			}
+			defer w.Stop()
+
+			ctx, stop := signalContext()
+			defer stop()
+			base := "http://" + apiAddr
+			if host, port, err := net.SplitHostPort(apiAddr); err == nil && (host == "" || host == "0.0.0.0") {
+				base = "http://127.0.0.1:" + port
+			}
+			out := cmd.OutOrStdout().(*os.File)
+			fmt.Fprintf(out, "\nhookflow dev is running (Ctrl-C to stop)\n")
+			fmt.Fprintf(out, "  API:              %s\n", base)
+			if srv.UIAddress() != "" {
+				fmt.Fprintf(out, "  Temporal Web UI:  http://%s/namespaces/%s/workflows\n", srv.UIAddress(), srv.Namespace())
+			}
+			fmt.Fprintf(out, "  Temporal server:  %s (namespace %s)\n", srv.FrontendAddress(), srv.Namespace())
+			fmt.Fprintf(out, "  Data:             %s\n", dataDir)
+			fmt.Fprintf(out, "Trigger URLs:\n")
+			printTriggers(out, base, cat)
+			fmt.Fprintln(out)
+
+			h := api.New(c, cat, log, api.Config{}).Handler()
+			err = serveAPI(ctx, log, apiAddr, h, drain)
+			log.Info("stopping")
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&flowsDir, "flows", "examples", "directory of flow files (.yaml, .yml, .json)")
+	cmd.Flags().StringVar(&dataDir, "data", ".hookflow", "data directory (Temporal's SQLite file)")
+	cmd.Flags().StringVar(&apiAddr, "addr", "127.0.0.1:8080", "API listen address")
+	cmd.Flags().StringVar(&ip, "ip", "127.0.0.1", "IP the Temporal server and Web UI bind to")
+	cmd.Flags().IntVar(&temporalPort, "temporal-port", 7233, "Temporal frontend gRPC port")
+	cmd.Flags().IntVar(&uiPort, "ui-port", 8233, "Temporal Web UI port (0 disables the UI)")
+	cmd.Flags().DurationVar(&drain, "drain-timeout", 10*time.Second, "how long to let in-flight API requests finish on shutdown")
+	return cmd
+}
+

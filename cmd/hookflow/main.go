@@ -1,0 +1,133 @@
+// Command hookflow is the single hookflow binary:
+//
+//	hookflow dev      embedded Temporal dev server + Web UI + worker + API, one process
+//	hookflow api      the HTTP API against a Temporal cluster
+//	hookflow worker   the Temporal worker against a Temporal cluster
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	sdkclient "go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
+	sdklog "go.temporal.io/sdk/log"
+
+	"github.com/hookflow/hookflow/flow"
+)
+
+func main() {
+	if err := rootCmd().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "hookflow:", err)
+		os.Exit(1)
+	}
+}
+
+type globalFlags struct {
+	logFormat string
+	logLevel  string
+}
+
+func rootCmd() *cobra.Command {
+	g := &globalFlags{}
+	root := &cobra.Command{
+		Use:           "hookflow",
+		Short:         "Webhook-driven workflow automation on Temporal",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "", "log format: text or json (default: text for dev, json otherwise)")
+	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	root.AddCommand(devCmd(g), apiCmd(g), workerCmd(g))
+	return root
+}
+
+func (g *globalFlags) logger(defaultFormat string) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	format := g.logFormat
+	if format == "" {
+		format = defaultFormat
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format must be text or json, not %q", format)
+}
+
+// temporalClientOptions follows Temporal's own conventions: TEMPORAL_ADDRESS,
+// TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS*, TEMPORAL_PROFILE and
+// the temporal.toml config file, through the SDK's envconfig package.
+func temporalClientOptions(log *slog.Logger) (sdkclient.Options, error) {
+	opts, err := envconfig.LoadDefaultClientOptions()
+	if err != nil {
+		return opts, fmt.Errorf("temporal client config: %w", err)
+	}
+	opts.Logger = sdklog.NewStructuredLogger(log.With("component", "temporal-sdk"))
+	return opts, nil
+}
+
+// signalContext is cancelled on Ctrl-C or SIGTERM.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+// serveAPI serves the API until ctx is done, then drains in-flight requests
+// for up to drain.
+func serveAPI(ctx context.Context, log *slog.Logger, addr string, h http.Handler, drain time.Duration) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("api listen %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("api draining", "timeout", drain)
+	sctx, cancel := context.WithTimeout(context.Background(), drain)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("api shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func loadFlows(log *slog.Logger, dir string) (*flow.Catalog, error) {
+	cat, err := flow.LoadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("refusing to start, invalid flows:\n%w", err)
+	}
+	for _, e := range cat.Entries() {
+		log.Info("flow loaded", "flow", e.Flow.ID, "mode", e.Flow.Trigger.EffectiveMode(), "source", e.Source)
+	}
+	return cat, nil
+}
+
+func printTriggers(w *os.File, base string, cat *flow.Catalog) {
+	for _, e := range cat.Entries() {
+		fmt.Fprintf(w, "  %-24s %-5s POST %s/hooks/%s\n", e.Flow.ID, e.Flow.Trigger.EffectiveMode(), base, e.Token)
+	}
+}
+

@@ -1,0 +1,318 @@
+// Package devserver runs a single-process Temporal server (frontend, history,
+// matching and worker services) on a SQLite file, plus the Temporal Web UI, for
+// `hookflow dev` and for integration tests.
+//
+// It is built on go.temporal.io/server's temporal package the way the Temporal
+// CLI's `server start-dev` is, with settings tuned for a small machine: SQLite in
+// WAL mode with one connection, one task queue partition, a higher transfer poll
+// rate. Only this package links the server; nothing else in hookflow imports it.
+package devserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	uiserver "github.com/temporalio/ui-server/v2/server"
+	uiconfig "github.com/temporalio/ui-server/v2/server/config"
+	uiserveroptions "github.com/temporalio/ui-server/v2/server/server_options"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/server/common/authorization"
+	"go.temporal.io/server/common/cluster"
+	"go.temporal.io/server/common/config"
+	"go.temporal.io/server/common/dynamicconfig"
+	"go.temporal.io/server/common/membership/static"
+	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
+	"go.temporal.io/server/common/primitives"
+	sqliteschema "go.temporal.io/server/schema/sqlite"
+	"go.temporal.io/server/temporal"
+)
+
+const clusterName = "active"
+
+// Options configures the embedded server. The zero value of an optional field
+// takes the default named in its comment.
+type Options struct {
+	// IP to bind every service to. Default 127.0.0.1.
+	IP string
+	// FrontendPort is the gRPC port clients dial. 0 picks a free port.
+	FrontendPort int
+	// UIPort serves the Temporal Web UI. 0 means no UI.
+	UIPort int
+	// DatabaseFile is the SQLite file holding all state. Empty keeps the
+	// state in memory (tests); a file makes runs survive a restart.
+	DatabaseFile string
+	// Namespace to register at start. Default "default".
+	Namespace string
+	// SearchAttributes are the custom search attributes registered in the
+	// namespace (SQLite visibility allows at most 3 Int and 10 Keyword).
+	SearchAttributes map[string]enumspb.IndexedValueType
+	// DynamicConfig overrides or adds dynamic config values on top of the
+	// tuned defaults (see DefaultDynamicConfig).
+	DynamicConfig map[string]any
+	// Logger receives the server's logs. Default: discard below Warn.
+	Logger *slog.Logger
+}
+
+// Server is a running embedded Temporal server.
+type Server struct {
+	server       temporal.Server
+	ui           *uiserver.Server
+	frontendAddr string
+	uiAddr       string
+	namespace    string
+}
+
+// FrontendAddress is the host:port for Temporal clients.
+func (s *Server) FrontendAddress() string { return s.frontendAddr }
+
+// UIAddress is the host:port of the Web UI, empty when it does not run.
+func (s *Server) UIAddress() string { return s.uiAddr }
+
+// Namespace is the namespace registered at start.
+func (s *Server) Namespace() string { return s.namespace }
+
+// DefaultDynamicConfig holds the settings measured to keep Update-With-Start
+// fast on a two-core machine with a SQLite store: one task queue partition
+// (a single-node server gains nothing from several and pays for forwarding
+// between them), a transfer queue polled often enough that new tasks do not
+// wait on the poll interval, and a visibility rate high enough for the Web UI.
+func DefaultDynamicConfig() map[string]any {
+	return map[string]any{
+		dynamicconfig.MatchingNumTaskqueueReadPartitions.Key().String():           1,
+		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key().String():          1,
+		dynamicconfig.TransferProcessorMaxPollRPS.Key().String():                  1000,
+		dynamicconfig.FrontendMaxNamespaceVisibilityRPSPerInstance.Key().String(): 100,
+		dynamicconfig.HistoryCacheHostLevelMaxSize.Key().String():                 8192,
+		// Search attributes registered at start must be usable at once.
+		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key().String(): true,
+	}
+}
+
+// Start builds and starts the server and, when asked, the Web UI. It returns
+// once the frontend accepts connections.
+func Start(opts Options) (*Server, error) {
+	if opts.IP == "" {
+		opts.IP = "127.0.0.1"
+	}
+	if opts.Namespace == "" {
+		opts.Namespace = "default"
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.FrontendPort == 0 {
+		p, err := FreePort(opts.IP)
+		if err != nil {
+			return nil, err
+		}
+		opts.FrontendPort = p
+	}
+	frontendAddr := net.JoinHostPort(opts.IP, strconv.Itoa(opts.FrontendPort))
+
+	sqlConf, err := prepareSQLite(opts)
+	if err != nil {
+		return nil, err
+	}
+	conf, err := serverConfig(opts, sqlConf)
+	if err != nil {
+		return nil, err
+	}
+
+	logger := newServerLogger(opts.Logger)
+	authorizer, err := authorization.GetAuthorizerFromConfig(&conf.Global.Authorization)
+	if err != nil {
+		return nil, fmt.Errorf("devserver: authorizer: %w", err)
+	}
+	claimMapper, err := authorization.GetClaimMapperFromConfig(&conf.Global.Authorization, logger)
+	if err != nil {
+		return nil, fmt.Errorf("devserver: claim mapper: %w", err)
+	}
+	dyn := dynamicconfig.StaticClient{}
+	for k, v := range DefaultDynamicConfig() {
+		dyn[dynamicconfig.MakeKey(k)] = v
+	}
+	for k, v := range opts.DynamicConfig {
+		dyn[dynamicconfig.MakeKey(k)] = v
+	}
+	hosts := map[primitives.ServiceName]static.Hosts{}
+	for name, svc := range conf.Services {
+		hosts[primitives.ServiceName(name)] = static.SingleLocalHost(net.JoinHostPort(opts.IP, strconv.Itoa(svc.RPC.GRPCPort)))
+	}
+	srv, err := temporal.NewServer(
+		temporal.WithConfig(conf),
+		temporal.ForServices(temporal.DefaultServices),
+		temporal.WithStaticHosts(hosts),
+		temporal.WithLogger(logger),
+		temporal.WithAuthorizer(authorizer),
+		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
+		temporal.WithDynamicConfigClient(dyn),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("devserver: build server: %w", err)
+	}
+	if err := srv.Start(); err != nil {
+		return nil, fmt.Errorf("devserver: start server: %w", err)
+	}
+	s := &Server{server: srv, frontendAddr: frontendAddr, namespace: opts.Namespace}
+
+	if opts.UIPort != 0 {
+		s.uiAddr = net.JoinHostPort(opts.IP, strconv.Itoa(opts.UIPort))
+		// Fail early and clearly when the port is taken: the UI server's
+		// Start blocks and would only report it from its goroutine.
+		if err := checkPortFree(s.uiAddr); err != nil {
+			srv.Stop()
+			return nil, fmt.Errorf("devserver: web UI: %w", err)
+		}
+		s.ui = uiserver.NewServer(uiserveroptions.WithConfigProvider(&uiconfig.Config{
+			Host:                opts.IP,
+			Port:                opts.UIPort,
+			TemporalGRPCAddress: frontendAddr,
+			EnableUI:            true,
+			DefaultNamespace:    opts.Namespace,
+			CORS:                uiconfig.CORS{CookieInsecure: true},
+			HideLogs:            true,
+			DisableNewsFetch:    true,
+		}))
+		go func() {
+			if err := s.ui.Start(); err != nil && !errors.Is(err, context.Canceled) {
+				opts.Logger.Error("temporal web UI stopped", "error", err)
+			}
+		}()
+	}
+	return s, nil
+}
+
+// Stop stops the UI and the server. It is safe to call once.
+func (s *Server) Stop() {
+	if s.ui != nil {
+		s.ui.Stop()
+	}
+	s.server.Stop()
+}
+
+func prepareSQLite(opts Options) (*config.SQL, error) {
+	conf := &config.SQL{
+		PluginName: sqliteplugin.PluginName,
+		// One connection in WAL mode: SQLite has one writer anyway, and a
+		// single connection avoids lock contention between pooled ones.
+		MaxConns:     1,
+		MaxIdleConns: 1,
+		ConnectAttributes: map[string]string{
+			"journal_mode": "wal",
+			"synchronous":  "normal",
+			"busy_timeout": "10000",
+		},
+	}
+	if opts.DatabaseFile == "" {
+		conf.ConnectAttributes["mode"] = "memory"
+		conf.ConnectAttributes["cache"] = "shared"
+		// A name unique to this server so that two servers in one process
+		// (tests) never share an in-memory database.
+		conf.DatabaseName = fmt.Sprintf("hookflow-%d-%d", os.Getpid(), time.Now().UnixNano())
+		delete(conf.ConnectAttributes, "journal_mode")
+	} else {
+		conf.ConnectAttributes["mode"] = "rwc"
+		conf.DatabaseName = opts.DatabaseFile
+	}
+	fresh := opts.DatabaseFile == ""
+	if !fresh {
+		if _, err := os.Stat(opts.DatabaseFile); errors.Is(err, os.ErrNotExist) {
+			if err := os.MkdirAll(filepath.Dir(opts.DatabaseFile), 0o755); err != nil {
+				return nil, fmt.Errorf("devserver: data directory: %w", err)
+			}
+			fresh = true
+		} else if err != nil {
+			return nil, fmt.Errorf("devserver: database file: %w", err)
+		}
+	}
+	if fresh {
+		if err := sqliteschema.SetupSchema(conf); err != nil {
+			return nil, fmt.Errorf("devserver: set up schema: %w", err)
+		}
+	}
+	ns, err := sqliteschema.NewNamespaceConfig(clusterName, opts.Namespace, false, opts.SearchAttributes)
+	if err != nil {
+		return nil, fmt.Errorf("devserver: namespace %q: %w", opts.Namespace, err)
+	}
+	if err := sqliteschema.CreateNamespaces(conf, ns); err != nil {
+		return nil, fmt.Errorf("devserver: namespace %q: %w", opts.Namespace, err)
+	}
+	return conf, nil
+}
+
+func serverConfig(opts Options, sqlConf *config.SQL) (*config.Config, error) {
+	httpPort, err := FreePort(opts.IP)
+	if err != nil {
+		return nil, err
+	}
+	frontendAddr := net.JoinHostPort(opts.IP, strconv.Itoa(opts.FrontendPort))
+	conf := &config.Config{}
+	conf.Global.Membership.MaxJoinDuration = 30 * time.Second
+	conf.Global.Membership.BroadcastAddress = opts.IP
+	conf.Persistence.DefaultStore = "sqlite"
+	conf.Persistence.VisibilityStore = "sqlite"
+	conf.Persistence.NumHistoryShards = 1
+	conf.Persistence.DataStores = map[string]config.DataStore{"sqlite": {SQL: sqlConf}}
+	conf.ClusterMetadata = &cluster.Config{
+		FailoverVersionIncrement: 10,
+		MasterClusterName:        clusterName,
+		CurrentClusterName:       clusterName,
+		ClusterInformation: map[string]cluster.ClusterInformation{
+			clusterName: {
+				Enabled:                true,
+				InitialFailoverVersion: 1,
+				RPCAddress:             frontendAddr,
+				HTTPAddress:            net.JoinHostPort(opts.IP, strconv.Itoa(httpPort)),
+				ClusterID:              "hookflow-dev",
+			},
+		},
+	}
+	conf.DCRedirectionPolicy.Policy = "noop"
+	conf.Services = map[string]config.Service{}
+	for _, name := range []string{"frontend", "history", "matching", "worker"} {
+		var svc config.Service
+		svc.RPC.BindOnIP = opts.IP
+		if name == "frontend" {
+			svc.RPC.GRPCPort = opts.FrontendPort
+			svc.RPC.HTTPPort = httpPort
+		} else {
+			p, err := FreePort(opts.IP)
+			if err != nil {
+				return nil, err
+			}
+			svc.RPC.GRPCPort = p
+		}
+		conf.Services[name] = svc
+	}
+	conf.Archival.History.State = "disabled"
+	conf.Archival.Visibility.State = "disabled"
+	conf.NamespaceDefaults.Archival.History.State = "disabled"
+	conf.NamespaceDefaults.Archival.Visibility.State = "disabled"
+	conf.PublicClient.HostPort = frontendAddr
+	return conf, nil
+}
+
+// FreePort asks the kernel for a free TCP port on ip.
+func FreePort(ip string) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		return 0, fmt.Errorf("devserver: find free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func checkPortFree(addr string) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return l.Close()
+}

@@ -1,0 +1,371 @@
+package flow
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/types"
+	"github.com/expr-lang/expr/vm"
+)
+
+// Names visible to expressions.
+const (
+	EnvTrigger   = "trigger"   // the parsed trigger data: body, headers, query
+	EnvVars      = "vars"      // variables written by set steps
+	EnvSteps     = "steps"     // results of steps that ran: steps.<id>.outputs
+	EnvExecution = "execution" // id, flowId, flowVersion, startedAt of this run
+	EnvItem      = "item"      // inside a loop: the current element
+	EnvIndex     = "index"     // inside a loop: its zero-based position
+)
+
+// compileEnv declares the names an expression may use. Unknown names are
+// compile errors (a typo in a flow is caught when it is saved), while members
+// are typed any and checked at run time: the shape of trigger data is the
+// caller's.
+func compileEnv(inLoop bool) types.Map {
+	env := types.Map{
+		EnvTrigger:   types.Any,
+		EnvVars:      types.Any,
+		EnvSteps:     types.Any,
+		EnvExecution: types.Any,
+	}
+	if inLoop {
+		env[EnvItem] = types.Any
+		env[EnvIndex] = types.Int
+	}
+	return env
+}
+
+// exprOptions makes the language sandboxed and deterministic, because it
+// runs inside workflow code that must replay identically:
+//   - no now(): wall-clock time differs on replay (use execution.startedAt);
+//   - keys(), values() and toPairs() iterate maps in Go's random order, so
+//     they are replaced by versions sorted by key;
+//   - date() without a zone parses in UTC, not the worker's local zone.
+//
+// expr has no I/O, no reflection on arbitrary Go values beyond the env, and a
+// memory budget per run; MaxNodes bounds the size of one expression.
+func exprOptions(inLoop bool) []expr.Option {
+	return []expr.Option{
+		expr.Env(compileEnv(inLoop)),
+		expr.DisableBuiltin("now"),
+		expr.Timezone("UTC"),
+		expr.MaxNodes(2000),
+		expr.Function("keys", func(params ...any) (any, error) {
+			m, err := stringMap("keys", params)
+			if err != nil {
+				return nil, err
+			}
+			out := make([]any, 0, len(m))
+			for _, k := range sortedKeys(m) {
+				out = append(out, k)
+			}
+			return out, nil
+		}, new(func(map[string]any) []any)),
+		expr.Function("values", func(params ...any) (any, error) {
+			m, err := stringMap("values", params)
+			if err != nil {
+				return nil, err
+			}
+			out := make([]any, 0, len(m))
+			for _, k := range sortedKeys(m) {
+				out = append(out, m[k])
+			}
+			return out, nil
+		}, new(func(map[string]any) []any)),
+		expr.Function("toPairs", func(params ...any) (any, error) {
+			m, err := stringMap("toPairs", params)
+			if err != nil {
+				return nil, err
+			}
+			out := make([]any, 0, len(m))
+			for _, k := range sortedKeys(m) {
+				out = append(out, []any{k, m[k]})
+			}
+			return out, nil
+		}, new(func(map[string]any) []any)),
+	}
+}
+
+func stringMap(fn string, params []any) (map[string]any, error) {
+	if len(params) != 1 {
+		return nil, fmt.Errorf("%s() takes one argument", fn)
+	}
+	m, ok := params[0].(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("%s() needs an object, got %s", fn, describeValue(params[0]))
+	}
+	return m, nil
+}
+
+func describeValue(v any) string {
+	if v == nil {
+		return "null"
+	}
+	switch reflect.ValueOf(v).Kind() {
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	}
+	return "a number"
+}
+
+// CompileExpr compiles one bare expression. It is what validation uses; the
+// interpreter uses an Evaluator, which caches programs.
+func CompileExpr(src string, inLoop bool) (*vm.Program, error) {
+	return expr.Compile(src, exprOptions(inLoop)...)
+}
+
+// StripBraces turns "{{ x }}" into "x", so that fields holding a bare
+// expression (a condition's if) also accept the template spelling.
+func StripBraces(src string) string {
+	s := strings.TrimSpace(src)
+	if strings.HasPrefix(s, "{{") && strings.HasSuffix(s, "}}") && strings.Count(s, "{{") == 1 {
+		return strings.TrimSpace(s[2 : len(s)-2])
+	}
+	return s
+}
+
+// templatePart is a literal text or an expression of a template string.
+type templatePart struct {
+	text string
+	expr string // set for an expression part
+}
+
+// parseTemplate splits "Hello {{ trigger.name }}!" into parts. An expression
+// ends at the first "}}" after its "{{".
+func parseTemplate(s string) ([]templatePart, error) {
+	var parts []templatePart
+	for {
+		i := strings.Index(s, "{{")
+		if i < 0 {
+			if s != "" {
+				parts = append(parts, templatePart{text: s})
+			}
+			return parts, nil
+		}
+		if i > 0 {
+			parts = append(parts, templatePart{text: s[:i]})
+		}
+		j := strings.Index(s[i+2:], "}}")
+		if j < 0 {
+			return nil, fmt.Errorf("unclosed {{ in template")
+		}
+		e := strings.TrimSpace(s[i+2 : i+2+j])
+		if e == "" {
+			return nil, fmt.Errorf("empty {{ }} in template")
+		}
+		parts = append(parts, templatePart{expr: e})
+		s = s[i+2+j+2:]
+	}
+}
+
+// IsTemplate reports whether s holds at least one {{ }}.
+func IsTemplate(s string) bool { return strings.Contains(s, "{{") }
+
+// TemplateExpressions returns the expressions inside a template string.
+func TemplateExpressions(s string) ([]string, error) {
+	parts, err := parseTemplate(s)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, p := range parts {
+		if p.expr != "" {
+			out = append(out, p.expr)
+		}
+	}
+	return out, nil
+}
+
+// ValueTemplates lists, with paths, every template string inside a JSON-like
+// value (objects, arrays, strings), for validation. Object keys are visited
+// in sorted order so errors come out in a stable order.
+func ValueTemplates(path string, v any) []ExprField {
+	var out []ExprField
+	var walk func(string, any)
+	walk = func(p string, v any) {
+		switch t := v.(type) {
+		case string:
+			if IsTemplate(t) {
+				out = append(out, ExprField{Path: p, Source: t})
+			}
+		case map[string]any:
+			for _, k := range sortedKeys(t) {
+				walk(joinPath(p, k), t[k])
+			}
+		case []any:
+			for i, e := range t {
+				walk(indexPath(p, i), e)
+			}
+		}
+	}
+	walk(path, v)
+	return out
+}
+
+// StepReferences returns the ids of steps an expression reads through
+// steps.<id> (or steps["id"]), sorted, for the "only earlier steps" rule.
+func StepReferences(p *vm.Program) []string {
+	seen := map[string]bool{}
+	node := p.Node()
+	v := &stepRefVisitor{seen: seen}
+	ast.Walk(&node, v)
+	return sortedKeys(seen)
+}
+
+type stepRefVisitor struct{ seen map[string]bool }
+
+func (v *stepRefVisitor) Visit(n *ast.Node) {
+	m, ok := (*n).(*ast.MemberNode)
+	if !ok {
+		return
+	}
+	id, ok := m.Node.(*ast.IdentifierNode)
+	if !ok || id.Value != EnvSteps {
+		return
+	}
+	if s, ok := m.Property.(*ast.StringNode); ok {
+		v.seen[s.Value] = true
+	}
+}
+
+// Evaluator evaluates expressions and templates against an environment. It
+// compiles each distinct source once and keeps the program, so a loop does
+// not recompile on every iteration. It is not safe for concurrent use;
+// workflow coroutines never run at the same time.
+type Evaluator struct {
+	programs map[string]*vm.Program
+}
+
+// NewEvaluator returns an Evaluator with an empty program cache.
+func NewEvaluator() *Evaluator { return &Evaluator{programs: map[string]*vm.Program{}} }
+
+func (e *Evaluator) program(src string) (*vm.Program, error) {
+	if p, ok := e.programs[src]; ok {
+		return p, nil
+	}
+	// Compile with the loop names declared: validation already refused
+	// item and index outside loops, and one program serves both.
+	p, err := expr.Compile(src, exprOptions(true)...)
+	if err != nil {
+		return nil, err
+	}
+	e.programs[src] = p
+	return p, nil
+}
+
+// Eval evaluates a bare expression.
+func (e *Evaluator) Eval(src string, env map[string]any) (any, error) {
+	p, err := e.program(StripBraces(src))
+	if err != nil {
+		return nil, err
+	}
+	return expr.Run(p, env)
+}
+
+// EvalBool evaluates a condition. It must yield a boolean; anything else is
+// an error rather than a guess at truthiness.
+func (e *Evaluator) EvalBool(src string, env map[string]any) (bool, error) {
+	v, err := e.Eval(src, env)
+	if err != nil {
+		return false, err
+	}
+	b, ok := v.(bool)
+	if !ok {
+		return false, fmt.Errorf("condition must yield true or false, got %s", describeValue(v))
+	}
+	return b, nil
+}
+
+// RenderString renders a template string. A template that is exactly one
+// {{ expression }} yields the expression's value with its type (a number
+// stays a number, an object an object); otherwise the parts are joined as
+// text, with non-string values written as JSON.
+func (e *Evaluator) RenderString(s string, env map[string]any) (any, error) {
+	if !IsTemplate(s) {
+		return s, nil
+	}
+	parts, err := parseTemplate(s)
+	if err != nil {
+		return nil, err
+	}
+	if len(parts) == 1 && parts[0].expr != "" {
+		return e.Eval(parts[0].expr, env)
+	}
+	var b strings.Builder
+	for _, p := range parts {
+		if p.expr == "" {
+			b.WriteString(p.text)
+			continue
+		}
+		v, err := e.Eval(p.expr, env)
+		if err != nil {
+			return nil, fmt.Errorf("{{ %s }}: %w", p.expr, err)
+		}
+		b.WriteString(TextOf(v))
+	}
+	return b.String(), nil
+}
+
+// Render renders every template string inside a JSON-like value and returns
+// a new value; the input is not modified. Errors name the path inside v.
+func (e *Evaluator) Render(v any, env map[string]any) (any, error) {
+	return e.render("", v, env)
+}
+
+func (e *Evaluator) render(path string, v any, env map[string]any) (any, error) {
+	switch t := v.(type) {
+	case string:
+		out, err := e.RenderString(t, env)
+		if err != nil && path != "" {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return out, err
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for _, k := range sortedKeys(t) {
+			r, err := e.render(joinPath(path, k), t[k], env)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = r
+		}
+		return out, nil
+	case []any:
+		out := make([]any, len(t))
+		for i, el := range t {
+			r, err := e.render(indexPath(path, i), el, env)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = r
+		}
+		return out, nil
+	}
+	return v, nil
+}
+
+// TextOf writes a value into text: strings as they are, null as empty, and
+// everything else as JSON.
+func TextOf(v any) string {
+	switch t := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return t
+	}
+	b, err := marshalJSON(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}

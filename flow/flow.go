@@ -1,0 +1,109 @@
+// Package flow defines hookflow's flow definitions: the model, strict decoding
+// from JSON and YAML, validation with paths, the step type registry, and the
+// expression language used by conditions and {{ }} templates.
+//
+// It imports no Temporal package, so the API can decode and validate a flow
+// without a worker, and everything here is deterministic: the interpreter in
+// workflows/ evaluates expressions inside workflow code.
+package flow
+
+// Mode says how a trigger answers its caller.
+type Mode string
+
+const (
+	// ModeAsync answers at once with the trigger's configured response and
+	// runs the flow in the background.
+	ModeAsync Mode = "async"
+	// ModeSync waits for the flow's Response step (or its end) and answers
+	// with it.
+	ModeSync Mode = "sync"
+)
+
+// Flow is one user-defined flow: a trigger and a tree of steps.
+type Flow struct {
+	// ID is the stable identifier; it names runs (workflow ids) and search
+	// attributes, so it is a lowercase slug.
+	ID          string  `json:"id" validate:"required,flowid"`
+	Name        string  `json:"name,omitempty" validate:"max=200"`
+	Description string  `json:"description,omitempty" validate:"max=2000"`
+	Trigger     Trigger `json:"trigger"`
+	Steps       []Step  `json:"steps" validate:"required,min=1"`
+}
+
+// Trigger configures the incoming webhook that starts the flow.
+type Trigger struct {
+	// Mode is async (default) or sync.
+	Mode Mode `json:"mode,omitempty" validate:"omitempty,oneof=sync async"`
+	// Token is the secret part of the trigger URL (/hooks/{token}). A flow
+	// file may fix it (development, examples); otherwise one is generated.
+	Token string `json:"token,omitempty" validate:"omitempty,min=22,max=128,urltoken"`
+	// Response is what an async trigger answers at once (default 200 "ok").
+	Response *TriggerResponse `json:"response,omitempty"`
+	// Timeout is a sync trigger's budget: past it the caller gets 504 while
+	// the flow goes on. Default 30s.
+	Timeout Duration `json:"timeout,omitempty" validate:"omitempty,min=1000000000,max=300000000000"`
+}
+
+// TriggerResponse is an async trigger's immediate answer.
+type TriggerResponse struct {
+	Status  int               `json:"status,omitempty" validate:"omitempty,min=200,max=299"`
+	Headers map[string]string `json:"headers,omitempty" validate:"dive,keys,header,endkeys"`
+	Body    any               `json:"body,omitempty"`
+}
+
+// DefaultSyncTimeout is a sync trigger's budget when the flow sets none.
+const DefaultSyncTimeout = Duration(30_000_000_000)
+
+// EffectiveMode is the trigger's mode, async when unset.
+func (t Trigger) EffectiveMode() Mode {
+	if t.Mode == "" {
+		return ModeAsync
+	}
+	return t.Mode
+}
+
+// EffectiveTimeout is the sync budget, DefaultSyncTimeout when unset.
+func (t Trigger) EffectiveTimeout() Duration {
+	if t.Timeout == 0 {
+		return DefaultSyncTimeout
+	}
+	return t.Timeout
+}
+
+// Walk calls fn for every step of the tree in document order, with its path.
+// It stops early when fn returns false.
+func (f *Flow) Walk(fn func(path string, s *Step) bool) {
+	walkSteps("steps", f.Steps, fn)
+}
+
+func walkSteps(prefix string, steps []Step, fn func(string, *Step) bool) bool {
+	for i := range steps {
+		p := indexPath(prefix, i)
+		if !fn(p, &steps[i]) {
+			return false
+		}
+		if steps[i].Spec == nil {
+			continue
+		}
+		for _, b := range steps[i].Spec.Branches() {
+			if !walkSteps(p+"."+b.Path, b.Steps, fn) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// StepByID finds a step anywhere in the tree.
+func (f *Flow) StepByID(id string) (*Step, string, bool) {
+	var found *Step
+	var at string
+	f.Walk(func(p string, s *Step) bool {
+		if s.ID == id {
+			found, at = s, p
+			return false
+		}
+		return true
+	})
+	return found, at, found != nil
+}

@@ -1,0 +1,35 @@
+package flow
+
+// TypeCondition runs then when if is true, else otherwise.
+const TypeCondition = "condition"
+
+// Condition is an if/then/else.
+//
+//	{id: big, type: condition, if: "trigger.body.total > 100", then: [...], else: [...]}
+//
+// Later steps read steps.<id>.outputs.result (true or false).
+type Condition struct {
+	// If is a bare expression that must yield true or false.
+	If   string `json:"if" validate:"required"`
+	Then []Step `json:"then,omitempty"`
+	Else []Step `json:"else,omitempty"`
+}
+
+func init() {
+	Register(Kind{Name: TypeCondition, Summary: "if/then/else on an expression", New: func() Spec { return &Condition{} }})
+}
+
+func (c *Condition) Branches() []Branch {
+	return []Branch{{Path: "then", Steps: c.Then}, {Path: "else", Steps: c.Else}}
+}
+
+func (c *Condition) Expressions() []ExprField {
+	return []ExprField{{Path: "if", Source: c.If, Bare: true}}
+}
+
+func (c *Condition) Check() []FieldError {
+	if len(c.Then) == 0 && len(c.Else) == 0 {
+		return []FieldError{{Path: "then", Message: "a condition needs steps in then or else"}}
+	}
+	return nil
+}

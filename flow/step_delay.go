@@ -1,0 +1,46 @@
+package flow
+
+import "time"
+
+// TypeDelay waits, durably: a Temporal timer, so the wait survives restarts.
+const TypeDelay = "delay"
+
+// MaxDelay bounds one delay; a longer wait is almost always a mistake in a
+// flow definition (a unit typo).
+const MaxDelay = 366 * 24 * time.Hour
+
+// Delay waits for a duration or until a time.
+//
+//	{id: wait, type: delay, duration: 10m}
+//	{id: wait, type: delay, until: "{{ trigger.body.sendAt }}"}   # RFC 3339
+//
+// A time in the past does not wait.
+type Delay struct {
+	Duration Duration `json:"duration,omitempty" validate:"required_without=Until,excluded_with=Until,omitempty,min=1000000,max=31622400000000000"`
+	// Until is a template yielding an RFC 3339 timestamp.
+	Until string `json:"until,omitempty" validate:"required_without=Duration"`
+}
+
+func init() {
+	Register(Kind{Name: TypeDelay, Summary: "durable wait for a duration or until a time", New: func() Spec { return &Delay{} }})
+}
+
+func (d *Delay) Branches() []Branch { return nil }
+
+func (d *Delay) Expressions() []ExprField {
+	if d.Until == "" {
+		return nil
+	}
+	return []ExprField{{Path: "until", Source: d.Until}}
+}
+
+// ParseUntil reads a delay's rendered until value.
+func ParseUntil(v any) (time.Time, error) {
+	switch t := v.(type) {
+	case time.Time:
+		return t, nil
+	case string:
+		return time.Parse(time.RFC3339Nano, t)
+	}
+	return time.Time{}, &FieldError{Path: "until", Message: "must yield an RFC 3339 timestamp such as 2026-01-02T15:04:05Z, got " + describeValue(v)}
+}

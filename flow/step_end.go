@@ -1,0 +1,29 @@
+package flow
+
+// TypeEnd ends the whole run, as a success or a failure.
+const TypeEnd = "end"
+
+// End stops the run. With status failure, the run fails with the message
+// (and a sync caller that has no answer yet gets 500).
+//
+//	{id: stop, type: end, status: failure, message: "unknown customer {{ trigger.body.id }}"}
+type End struct {
+	Status  string `json:"status,omitempty" validate:"omitempty,oneof=success failure"`
+	Message string `json:"message,omitempty" validate:"max=2000"`
+}
+
+func init() {
+	Register(Kind{Name: TypeEnd, Summary: "end the run as success or failure", New: func() Spec { return &End{} }})
+}
+
+func (e *End) Branches() []Branch { return nil }
+
+func (e *End) Expressions() []ExprField {
+	if !IsTemplate(e.Message) {
+		return nil
+	}
+	return []ExprField{{Path: "message", Source: e.Message}}
+}
+
+// Failed reports whether the step ends the run as a failure.
+func (e *End) Failed() bool { return e.Status == "failure" }

@@ -1,0 +1,45 @@
+package flow
+
+// TypeLoop runs its steps once for each element of an array.
+const TypeLoop = "loop"
+
+// DefaultLoopMax is a loop's bound when it sets none; MaxLoopMax is the
+// highest bound a flow may set. A loop over more elements fails rather than
+// silently dropping some: together with MaxStepsPerRun this keeps a run's
+// history well inside Temporal's limits.
+const (
+	DefaultLoopMax = 100
+	MaxLoopMax     = 1000
+)
+
+// Loop iterates over an array, one element at a time, in order.
+//
+//	{id: each, type: loop, over: "trigger.body.items", steps: [...]}
+//
+// Inside, item is the element and index its position. Later steps read
+// steps.<id>.outputs.count.
+type Loop struct {
+	// Over is a bare expression that must yield an array.
+	Over  string `json:"over" validate:"required"`
+	Steps []Step `json:"steps" validate:"required,min=1"`
+	// Max bounds the number of elements (default 100, at most 1000).
+	Max int `json:"max,omitempty" validate:"omitempty,min=1,max=1000"`
+}
+
+func init() {
+	Register(Kind{Name: TypeLoop, Summary: "run steps for each element of an array (bounded)", New: func() Spec { return &Loop{} }})
+}
+
+func (l *Loop) Branches() []Branch { return []Branch{{Path: "steps", Steps: l.Steps, Loop: true}} }
+
+func (l *Loop) Expressions() []ExprField {
+	return []ExprField{{Path: "over", Source: l.Over, Bare: true}}
+}
+
+// Bound is the effective maximum number of elements.
+func (l *Loop) Bound() int {
+	if l.Max == 0 {
+		return DefaultLoopMax
+	}
+	return l.Max
+}

@@ -1,0 +1,36 @@
+package flow
+
+// TypeParallel runs several branches side by side.
+const TypeParallel = "parallel"
+
+// Parallel runs its branches concurrently and completes when all have. When
+// one branch fails, the others are cancelled and the step fails.
+//
+//	{id: fanout, type: parallel, branches: [{steps: [...]}, {steps: [...]}]}
+//
+// Lanes holds the branches (the Go name differs only because Branches is
+// the Spec method). A branch cannot read the steps of another branch (they run at the same
+// time); steps after the parallel step read all of them.
+type Parallel struct {
+	Lanes []ParallelBranch `json:"branches" validate:"required,min=2,max=20,dive"`
+}
+
+// ParallelBranch is one branch of a Parallel.
+type ParallelBranch struct {
+	Name  string `json:"name,omitempty" validate:"max=200"`
+	Steps []Step `json:"steps" validate:"required,min=1"`
+}
+
+func init() {
+	Register(Kind{Name: TypeParallel, Summary: "run branches concurrently; a failure cancels the others", New: func() Spec { return &Parallel{} }})
+}
+
+func (p *Parallel) Branches() []Branch {
+	out := make([]Branch, len(p.Lanes))
+	for i, b := range p.Lanes {
+		out[i] = Branch{Path: indexPath("branches", i) + ".steps", Steps: b.Steps}
+	}
+	return out
+}
+
+func (p *Parallel) Expressions() []ExprField { return nil }

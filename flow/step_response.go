@@ -1,0 +1,42 @@
+package flow
+
+// TypeResponse gives a sync trigger's caller its answer.
+const TypeResponse = "response"
+
+// Response is the answer to a sync trigger's caller. The first response step
+// that runs answers; the flow goes on after it. Headers and body may hold
+// templates.
+//
+//	{id: reply, type: response, status: 201, body: {tracking: "{{ steps.ship.outputs.trackingId }}"}}
+//
+// A string body is sent as text/plain, anything else as JSON, unless the
+// headers set Content-Type.
+type Response struct {
+	Status  int               `json:"status,omitempty" validate:"omitempty,min=100,max=599"`
+	Headers map[string]string `json:"headers,omitempty" validate:"max=50,dive,keys,header,endkeys,max=8192"`
+	Body    any               `json:"body,omitempty"`
+}
+
+func init() {
+	Register(Kind{Name: TypeResponse, Summary: "answer a sync trigger's caller", New: func() Spec { return &Response{} }})
+}
+
+func (r *Response) Branches() []Branch { return nil }
+
+func (r *Response) Expressions() []ExprField {
+	var out []ExprField
+	for _, k := range sortedKeys(r.Headers) {
+		if IsTemplate(r.Headers[k]) {
+			out = append(out, ExprField{Path: joinPath("headers", k), Source: r.Headers[k]})
+		}
+	}
+	return append(out, ValueTemplates("body", r.Body)...)
+}
+
+// EffectiveStatus is the status, 200 when unset.
+func (r *Response) EffectiveStatus() int {
+	if r.Status == 0 {
+		return 200
+	}
+	return r.Status
+}

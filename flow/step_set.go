@@ -1,0 +1,40 @@
+package flow
+
+// TypeSet writes variables that later steps read as vars.<name>.
+const TypeSet = "set"
+
+// Set assigns variables. Values are JSON values in which strings may be
+// templates; a string that is exactly one {{ expression }} keeps the
+// expression's type.
+//
+//	{id: init, type: set, values: {total: "{{ trigger.body.total * 1.2 }}", note: "hello"}}
+//
+// Every value is evaluated against the variables as they were before the
+// step, so the order of keys does not matter.
+type Set struct {
+	Values map[string]any `json:"values" validate:"required,min=1,max=100"`
+}
+
+func init() {
+	Register(Kind{Name: TypeSet, Summary: "assign variables (vars.<name>)", New: func() Spec { return &Set{} }})
+}
+
+func (s *Set) Branches() []Branch { return nil }
+
+func (s *Set) Expressions() []ExprField {
+	var out []ExprField
+	for _, k := range sortedKeys(s.Values) {
+		out = append(out, ValueTemplates(joinPath("values", k), s.Values[k])...)
+	}
+	return out
+}
+
+func (s *Set) Check() []FieldError {
+	var out []FieldError
+	for _, k := range sortedKeys(s.Values) {
+		if !stepIDPattern.MatchString(k) {
+			out = append(out, FieldError{Path: joinPath("values", k), Message: "a variable name must be an identifier: letters, digits and _, not starting with a digit"})
+		}
+	}
+	return out
+}

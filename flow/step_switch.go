@@ -1,0 +1,43 @@
+package flow
+
+// TypeSwitch runs the steps of the first case whose if is true, or default.
+const TypeSwitch = "switch"
+
+// Switch picks one of several branches.
+//
+//	{id: route, type: switch, cases: [{if: "trigger.body.kind == 'a'", steps: [...]}], default: [...]}
+//
+// Later steps read steps.<id>.outputs.case: the index of the case that ran,
+// or -1 for default.
+type Switch struct {
+	Cases   []SwitchCase `json:"cases" validate:"required,min=1,max=100,dive"`
+	Default []Step       `json:"default,omitempty"`
+}
+
+// SwitchCase is one branch of a Switch.
+type SwitchCase struct {
+	// Name labels the case in the step log.
+	Name  string `json:"name,omitempty" validate:"max=200"`
+	If    string `json:"if" validate:"required"`
+	Steps []Step `json:"steps" validate:"required,min=1"`
+}
+
+func init() {
+	Register(Kind{Name: TypeSwitch, Summary: "first matching case of several", New: func() Spec { return &Switch{} }})
+}
+
+func (s *Switch) Branches() []Branch {
+	out := make([]Branch, 0, len(s.Cases)+1)
+	for i, c := range s.Cases {
+		out = append(out, Branch{Path: indexPath("cases", i) + ".steps", Steps: c.Steps})
+	}
+	return append(out, Branch{Path: "default", Steps: s.Default})
+}
+
+func (s *Switch) Expressions() []ExprField {
+	out := make([]ExprField, len(s.Cases))
+	for i, c := range s.Cases {
+		out[i] = ExprField{Path: indexPath("cases", i) + ".if", Source: c.If, Bare: true}
+	}
+	return out
+}

@@ -1,0 +1,273 @@
+package flow
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"regexp"
+	"strings"
+	"sync"
+
+	"github.com/go-playground/validator/v10"
+)
+
+var (
+	flowIDPattern   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+	stepIDPattern   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
+	urlTokenPattern = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+	headerPattern   = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+)
+
+var (
+	validateOnce sync.Once
+	validate     *validator.Validate
+)
+
+func structValidator() *validator.Validate {
+	validateOnce.Do(func() {
+		v := validator.New(validator.WithRequiredStructEnabled())
+		// Paths use the JSON names people write, not Go field names.
+		v.RegisterTagNameFunc(func(f reflect.StructField) string {
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "-" {
+				return ""
+			}
+			if name == "" {
+				return f.Name
+			}
+			return name
+		})
+		for tag, re := range map[string]*regexp.Regexp{
+			"flowid": flowIDPattern, "stepid": stepIDPattern,
+			"urltoken": urlTokenPattern, "header": headerPattern,
+		} {
+			re := re
+			if err := v.RegisterValidation(tag, func(fl validator.FieldLevel) bool {
+				return re.MatchString(fl.Field().String())
+			}); err != nil {
+				panic(err)
+			}
+		}
+		validate = v
+	})
+	return validate
+}
+
+// validateStruct runs the struct tags of v and records each failure under
+// prefix, with a message a person understands.
+func validateStruct(v any, prefix string, errs *errorList) {
+	err := structValidator().Struct(v)
+	if err == nil {
+		return
+	}
+	var ves validator.ValidationErrors
+	if !errors.As(err, &ves) {
+		errs.add(prefix, "%v", err)
+		return
+	}
+	for _, fe := range ves {
+		// Namespace is "Condition.then" or "Flow.trigger.timeout": drop
+		// the Go type name in front.
+		ns := fe.Namespace()
+		if i := strings.IndexByte(ns, '.'); i >= 0 {
+			ns = ns[i+1:]
+		}
+		errs.add(joinPath(prefix, ns), "%s", describeTag(fe))
+	}
+}
+
+var durationType = reflect.TypeOf(Duration(0))
+
+func describeTag(fe validator.FieldError) string {
+	param := fe.Param()
+	if fe.Type() == durationType && param != "" {
+		var n int64
+		fmt.Sscan(param, &n)
+		param = Duration(n).String()
+	}
+	kind := fe.Kind()
+	switch fe.Tag() {
+	case "required":
+		return "is required"
+	case "required_without":
+		return fmt.Sprintf("is required unless %s is set", lowerFirst(param))
+	case "excluded_with":
+		return fmt.Sprintf("cannot be set together with %s", lowerFirst(param))
+	case "oneof":
+		return "must be one of: " + strings.ReplaceAll(param, " ", ", ")
+	case "min", "gte":
+		switch kind {
+		case reflect.String:
+			return fmt.Sprintf("must be at least %s characters long", param)
+		case reflect.Slice, reflect.Map:
+			return fmt.Sprintf("must have at least %s item(s)", param)
+		}
+		return "must be at least " + param
+	case "max", "lte":
+		switch kind {
+		case reflect.String:
+			return fmt.Sprintf("must be at most %s characters long", param)
+		case reflect.Slice, reflect.Map:
+			return fmt.Sprintf("must have at most %s item(s)", param)
+		}
+		return "must be at most " + param
+	case "flowid":
+		return "must be a lowercase id: a-z, 0-9, - and _, starting with a letter or digit, at most 64 characters"
+	case "stepid":
+		return "must be an identifier: letters, digits and _, not starting with a digit, at most 64 characters (expressions read it as steps.<id>)"
+	case "urltoken":
+		return "must use only URL-safe characters: A-Z, a-z, 0-9, - and _"
+	case "header":
+		return "must be a valid HTTP header name"
+	}
+	return fmt.Sprintf("fails the %q rule", fe.Tag())
+}
+
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToLower(s[:1]) + s[1:]
+}
+
+// Validate checks a decoded flow: struct rules on every part, then the tree
+// rules: unique step ids, known step types, expressions that compile,
+// references only to steps that run earlier, and Response steps only in sync
+// flows. It returns a *ValidationError holding every problem, or nil.
+func Validate(f *Flow) error {
+	var errs errorList
+	validateStruct(f, "", &errs)
+	mode := f.Trigger.EffectiveMode()
+	if mode == ModeAsync && f.Trigger.Timeout != 0 {
+		errs.add("trigger.timeout", "applies to sync triggers only (trigger.mode: sync)")
+	}
+	if mode == ModeSync && f.Trigger.Response != nil {
+		errs.add("trigger.response", "applies to async triggers only: a sync trigger answers with the flow's response step")
+	}
+	if r := f.Trigger.Response; r != nil {
+		for _, t := range ValueTemplates("trigger.response.body", r.Body) {
+			errs.add(t.Path, "the immediate answer of an async trigger is static: templates are not evaluated here")
+		}
+	}
+	c := &treeCheck{errs: &errs, mode: mode, firstAt: map[string]string{}, allIDs: map[string]bool{}}
+	f.Walk(func(_ string, s *Step) bool { c.allIDs[s.ID] = true; return true })
+	c.walk("steps", f.Steps, map[string]bool{}, false)
+	return dedupe(errs).err()
+}
+
+type treeCheck struct {
+	errs    *errorList
+	mode    Mode
+	firstAt map[string]string // step id -> path where it was first defined
+	allIDs  map[string]bool   // every step id in the flow
+}
+
+// walk checks a step list. visible holds the ids of steps that have
+// completed before the list starts; it returns the ids the list defines
+// (recursively), which become visible to the steps after its container.
+// Alternative branches (then/else, cases) and concurrent ones (parallel)
+// each see only what ran before their container, never each other.
+func (c *treeCheck) walk(prefix string, steps []Step, visible map[string]bool, inLoop bool) []string {
+	vis := make(map[string]bool, len(visible)+len(steps))
+	for k := range visible {
+		vis[k] = true
+	}
+	var defined []string
+	for i := range steps {
+		p := indexPath(prefix, i)
+		s := &steps[i]
+		c.step(p, s, vis, inLoop)
+		ids := []string{}
+		if s.ID != "" {
+			ids = append(ids, s.ID)
+		}
+		if s.Spec != nil {
+			for _, b := range s.Spec.Branches() {
+				ids = append(ids, c.walk(p+"."+b.Path, b.Steps, vis, inLoop || b.Loop)...)
+			}
+		}
+		for _, id := range ids {
+			vis[id] = true
+		}
+		defined = append(defined, ids...)
+	}
+	return defined
+}
+
+func (c *treeCheck) step(p string, s *Step, visible map[string]bool, inLoop bool) {
+	for _, pr := range s.problems {
+		c.errs.add(joinPath(p, pr.Path), "%s", pr.Message)
+	}
+	switch {
+	case s.ID == "":
+		c.errs.add(p+".id", "is required")
+	case !stepIDPattern.MatchString(s.ID):
+		c.errs.add(p+".id", "must be an identifier: letters, digits and _, not starting with a digit, at most 64 characters (expressions read it as steps.<id>)")
+	default:
+		if first, dup := c.firstAt[s.ID]; dup {
+			c.errs.add(p+".id", "duplicate step id %q (first used at %s)", s.ID, first)
+		} else {
+			c.firstAt[s.ID] = p
+		}
+	}
+	if len(s.Name) > 200 {
+		c.errs.add(p+".name", "must be at most 200 characters long")
+	}
+	if s.Type == "" {
+		c.errs.add(p+".type", "is required (one of: %s)", strings.Join(kindNames(), ", "))
+		return
+	}
+	if _, ok := LookupKind(s.Type); !ok {
+		c.errs.add(p+".type", "unknown step type %q (known: %s)", s.Type, strings.Join(kindNames(), ", "))
+		return
+	}
+	if s.Spec == nil {
+		return
+	}
+	validateStruct(s.Spec, p, c.errs)
+	if ch, ok := s.Spec.(Checker); ok {
+		for _, fe := range ch.Check() {
+			c.errs.add(joinPath(p, fe.Path), "%s", fe.Message)
+		}
+	}
+	if s.Type == TypeResponse && c.mode != ModeSync {
+		c.errs.add(p, "a response step needs a sync trigger (trigger.mode: sync); an async trigger has already answered")
+	}
+	for _, ef := range s.Spec.Expressions() {
+		c.expression(joinPath(p, ef.Path), ef, visible, inLoop)
+	}
+}
+
+func (c *treeCheck) expression(p string, ef ExprField, visible map[string]bool, inLoop bool) {
+	sources := []string{StripBraces(ef.Source)}
+	if !ef.Bare {
+		var err error
+		sources, err = TemplateExpressions(ef.Source)
+		if err != nil {
+			c.errs.add(p, "%v", err)
+			return
+		}
+	}
+	for _, src := range sources {
+		prog, err := CompileExpr(src, inLoop)
+		if err != nil {
+			c.errs.add(p, "expression `%s`: %s", src, firstLine(err.Error()))
+			continue
+		}
+		for _, ref := range StepReferences(prog) {
+			if visible[ref] {
+				continue
+			}
+			if c.allIDs[ref] {
+				c.errs.add(p, "expression `%s` reads steps.%s, which does not run before this step", src, ref)
+			} else {
+				c.errs.add(p, "expression `%s` reads steps.%s, but no step has that id", src, ref)
+			}
+		}
+	}
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}

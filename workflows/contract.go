@@ -1,0 +1,119 @@
+// Package workflows holds FlowWorkflow, the one generic Temporal workflow that
+// interprets every user-defined flow, and the contract the API and worker
+// share with it: names, input, result, the sync answer and search attributes.
+//
+// Workflow code here is deterministic: time from workflow.Now, waits through
+// workflow timers, concurrency through workflow.Go, maps iterated in sorted
+// order, no I/O. Steps that need I/O run as activities (package activities).
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/hookflow/hookflow/flow"
+)
+
+const (
+	// TaskQueue is where FlowWorkflow tasks are polled.
+	TaskQueue = "hookflow-flows"
+	// WorkflowName is FlowWorkflow's registered type name (stable: runs in
+	// history refer to it).
+	WorkflowName = "FlowWorkflow"
+	// UpdateResponse is the update a sync trigger sends with
+	// Update-With-Start; it completes with the flow's answer.
+	UpdateResponse = "hookflow.response"
+	// QuerySteps returns the step log.
+	QuerySteps = "hookflow.steps"
+)
+
+// Search attributes let operators filter runs in the Web UI, for example
+// `HookflowFlowId = "new-order"`.
+var (
+	SearchAttrFlowID      = temporal.NewSearchAttributeKeyKeyword("HookflowFlowId")
+	SearchAttrFlowVersion = temporal.NewSearchAttributeKeyInt64("HookflowFlowVersion")
+	SearchAttrTriggerMode = temporal.NewSearchAttributeKeyKeyword("HookflowTriggerMode")
+)
+
+// SearchAttributeTypes lists hookflow's custom search attributes with their
+// types, for registering them in a namespace.
+func SearchAttributeTypes() map[string]enumspb.IndexedValueType {
+	return map[string]enumspb.IndexedValueType{
+		SearchAttrFlowID.GetName():      enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SearchAttrFlowVersion.GetName(): enumspb.INDEXED_VALUE_TYPE_INT,
+		SearchAttrTriggerMode.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	}
+}
+
+// Input starts one run: a snapshot of the flow at its pinned version (the
+// workflow never reads the store, so a later edit does not affect it) and
+// the parsed trigger data.
+type Input struct {
+	Flow        *flow.Flow `json:"flow"`
+	FlowVersion int64      `json:"flowVersion"`
+	// Trigger holds body, headers and query of the request that started
+	// the run; expressions read it as trigger.
+	Trigger map[string]any `json:"trigger"`
+}
+
+// Response is a sync trigger's answer.
+type Response struct {
+	Status  int               `json:"status"`
+	Headers map[string]string `json:"headers,omitempty"`
+	Body    any               `json:"body,omitempty"`
+}
+
+// Result is what a finished run returns.
+type Result struct {
+	// Status is "succeeded" or "ended" (an end step with status success).
+	Status string `json:"status"`
+	// Message is an end step's message.
+	Message string `json:"message,omitempty"`
+	// Response is the answer a response step gave, if any.
+	Response *Response `json:"response,omitempty"`
+	// StepsRun counts step executions (loop iterations count each time).
+	StepsRun int `json:"stepsRun"`
+}
+
+// ErrorTypeStepFailed and ErrorTypeEnded are the ApplicationError types a
+// failed run carries, for operators and for errors.As in callers.
+const (
+	ErrorTypeStepFailed = "StepFailed"
+	ErrorTypeEnded      = "FlowEndedWithFailure"
+)
+
+// WorkflowID names a run after its flow and the event that started it, so an
+// operator can find it and duplicates of one event map to one run.
+func WorkflowID(flowID, eventID string) string { return flowID + ":" + eventID }
+
+// StartOptions are the options a trigger starts a run with. The conflict
+// policy makes a second start of the same id attach to the running execution
+// instead of starting another (idempotent triggers; Update-With-Start
+// requires a policy).
+func StartOptions(f *flow.Flow, version int64, eventID string) client.StartWorkflowOptions {
+	mode := f.Trigger.EffectiveMode()
+	name := f.Name
+	if name == "" {
+		name = f.ID
+	}
+	return client.StartWorkflowOptions{
+		ID:                       WorkflowID(f.ID, eventID),
+		TaskQueue:                TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		// A run is bounded by its steps (loops and delays are bounded too);
+		// this is a backstop against a flow that waits forever.
+		WorkflowExecutionTimeout: 400 * 24 * time.Hour,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			SearchAttrFlowID.ValueSet(f.ID),
+			SearchAttrFlowVersion.ValueSet(version),
+			SearchAttrTriggerMode.ValueSet(string(mode)),
+		),
+		StaticSummary: fmt.Sprintf("%s (v%d, %s trigger)", name, version, mode),
+		StaticDetails: fmt.Sprintf("hookflow flow `%s`, version %d, %s trigger, event `%s`", f.ID, version, mode, eventID),
+	}
+}

@@ -1,0 +1,31 @@
+package workflows
+
+import (
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/hookflow/hookflow/flow"
+)
+
+func init() { registerExecutor(flow.TypeEnd, runEnd) }
+
+// runEnd unwinds the whole tree (parallel siblings included) with an
+// endSignal that FlowWorkflow turns into success or failure.
+func runEnd(_ workflow.Context, r *run, s *flow.Step, at position) (map[string]any, error) {
+	e := s.Spec.(*flow.End)
+	msg := e.Message
+	if flow.IsTemplate(msg) {
+		v, err := r.eval.RenderString(msg, at.env)
+		if err != nil {
+			return nil, evalErr("message", msg, err)
+		}
+		msg = flow.TextOf(v)
+	}
+	return map[string]any{"status": statusOr(e.Status, "success"), "message": msg}, &endSignal{failed: e.Failed(), message: msg}
+}
+
+func statusOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

@@ -1,0 +1,37 @@
+package workflows
+
+import (
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/hookflow/hookflow/flow"
+)
+
+func init() { registerExecutor(flow.TypeResponse, runResponse) }
+
+// runResponse sets the sync answer. The first response step that runs
+// answers; a later one is recorded as skipped, since the caller already has
+// its answer.
+func runResponse(_ workflow.Context, r *run, s *flow.Step, at position) (map[string]any, error) {
+	if r.response != nil {
+		return nil, &skipped{note: "the caller was already answered by an earlier response step"}
+	}
+	spec := s.Spec.(*flow.Response)
+	resp := &Response{Status: spec.EffectiveStatus()}
+	if len(spec.Headers) > 0 {
+		resp.Headers = make(map[string]string, len(spec.Headers))
+		for _, k := range sortedKeys(spec.Headers) {
+			v, err := r.eval.RenderString(spec.Headers[k], at.env)
+			if err != nil {
+				return nil, evalErr("headers."+k, spec.Headers[k], err)
+			}
+			resp.Headers[k] = flow.TextOf(v)
+		}
+	}
+	body, err := r.eval.Render(spec.Body, at.env)
+	if err != nil {
+		return nil, wrapField("body", err)
+	}
+	resp.Body = body
+	r.response = resp
+	return map[string]any{"status": resp.Status}, nil
+}

@@ -1,0 +1,67 @@
+package workflows
+
+import "time"
+
+// Step statuses in the step log and in steps.<id>.status.
+const (
+	StatusRunning   = "running"
+	StatusSucceeded = "succeeded"
+	StatusFailed    = "failed"
+	StatusSkipped   = "skipped"
+	StatusCancelled = "cancelled"
+)
+
+// MaxStepLog bounds the records a run keeps in memory (and returns from the
+// query); the oldest are dropped first and counted, so a long loop cannot
+// grow the workflow's memory without bound.
+const MaxStepLog = 1000
+
+// StepRecord is one execution of one step.
+type StepRecord struct {
+	ID   string `json:"id"`
+	Type string `json:"type"`
+	// Path locates the step in the definition, e.g. steps[0].then[1].
+	Path   string `json:"path"`
+	Status string `json:"status"`
+	// Iteration is the index of the innermost loop element, for steps
+	// inside a loop.
+	Iteration *int       `json:"iteration,omitempty"`
+	StartedAt time.Time  `json:"startedAt"`
+	EndedAt   *time.Time `json:"endedAt,omitempty"`
+	Error     string     `json:"error,omitempty"`
+	// Note explains a skip (e.g. a second response step).
+	Note string `json:"note,omitempty"`
+}
+
+// StepLog is what the QuerySteps query returns.
+type StepLog struct {
+	Steps []StepRecord `json:"steps"`
+	// Dropped counts the oldest records dropped to keep MaxStepLog.
+	Dropped int `json:"dropped,omitempty"`
+}
+
+type stepLog struct {
+	records []*StepRecord
+	dropped int
+}
+
+func (l *stepLog) start(rec StepRecord) *StepRecord {
+	r := &rec
+	if len(l.records) >= MaxStepLog {
+		// Drop the oldest. Records still running stay reachable through
+		// the pointer their executor holds.
+		copy(l.records, l.records[1:])
+		l.records = l.records[:len(l.records)-1]
+		l.dropped++
+	}
+	l.records = append(l.records, r)
+	return r
+}
+
+func (l *stepLog) snapshot() StepLog {
+	out := StepLog{Steps: make([]StepRecord, len(l.records)), Dropped: l.dropped}
+	for i, r := range l.records {
+		out.Steps[i] = *r
+	}
+	return out
+}
