@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 
-	"sigs.k8s.io/yaml"
+	"go.yaml.in/yaml/v3"
 )
 
 // Decode reads a flow from JSON, strictly: unknown fields are errors. It
@@ -33,13 +34,64 @@ func Decode(data []byte) (*Flow, error) {
 }
 
 // DecodeYAML reads a flow from YAML (as people write files), by converting
-// it to JSON first so both spellings follow exactly the same rules.
+// it to JSON first so both spellings follow exactly the same rules. It reads
+// YAML 1.2: only true and false are booleans, so a key or value such as y,
+// no or on stays a string (YAML 1.1 would silently turn it into a boolean).
 func DecodeYAML(data []byte) (*Flow, error) {
-	js, err := yaml.YAMLToJSON(data)
-	if err != nil {
+	var doc any
+	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, &ValidationError{Errors: []FieldError{{Message: "malformed YAML: " + err.Error()}}}
 	}
+	doc, err := jsonCompatible(doc, "")
+	if err != nil {
+		return nil, &ValidationError{Errors: []FieldError{{Path: err.Path, Message: err.Message}}}
+	}
+	js, merr := json.Marshal(doc)
+	if merr != nil {
+		return nil, &ValidationError{Errors: []FieldError{{Message: "YAML holds a value JSON cannot: " + merr.Error()}}}
+	}
 	return Decode(js)
+}
+
+// jsonCompatible turns YAML's maps with non-string keys into JSON objects
+// (keys written as text) and refuses what JSON cannot hold.
+func jsonCompatible(v any, path string) (any, *FieldError) {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, e := range t {
+			c, err := jsonCompatible(e, joinPath(path, k))
+			if err != nil {
+				return nil, err
+			}
+			t[k] = c
+		}
+		return t, nil
+	case map[any]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			ks := fmt.Sprint(k)
+			c, err := jsonCompatible(e, joinPath(path, ks))
+			if err != nil {
+				return nil, err
+			}
+			out[ks] = c
+		}
+		return out, nil
+	case []any:
+		for i, e := range t {
+			c, err := jsonCompatible(e, indexPath(path, i))
+			if err != nil {
+				return nil, err
+			}
+			t[i] = c
+		}
+		return t, nil
+	case float64:
+		if math.IsInf(t, 0) || math.IsNaN(t) {
+			return nil, &FieldError{Path: path, Message: "must be a finite number"}
+		}
+	}
+	return v, nil
 }
 
 // Clone returns a deep copy (through JSON, the same way the workflow gets

@@ -43,15 +43,30 @@ func (d Duration) MarshalJSON() ([]byte, error) {
 	return json.Marshal(time.Duration(d).String())
 }
 
+// UnmarshalJSON leaves d at zero for a value that is not a duration, rather
+// than failing: an error here would abort encoding/json's whole decode
+// without a path. Decode checks every duration first (checkDuration) and
+// reports a bad one with its path; nothing else decodes user input.
 func (d *Duration) UnmarshalJSON(b []byte) error {
+	*d = 0
 	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("must be a duration string such as 30s, 5m, 2h or 3d")
+	if json.Unmarshal(b, &s) != nil {
+		return nil
 	}
-	v, err := ParseDuration(s)
-	if err != nil {
-		return err
+	if v, err := ParseDuration(s); err == nil {
+		*d = v
 	}
-	*d = v
 	return nil
+}
+
+// checkDuration reports a JSON value that is not a duration string.
+func checkDuration(raw []byte) (string, bool) {
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "must be a duration string such as 30s, 5m, 2h or 3d", false
+	}
+	if _, err := ParseDuration(s); err != nil {
+		return err.Error(), false
+	}
+	return "", true
 }

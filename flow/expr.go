@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"time"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
@@ -44,7 +45,8 @@ func compileEnv(inLoop bool) types.Map {
 //   - no now(): wall-clock time differs on replay (use execution.startedAt);
 //   - keys(), values() and toPairs() iterate maps in Go's random order, so
 //     they are replaced by versions sorted by key;
-//   - date() without a zone parses in UTC, not the worker's local zone.
+//   - timezone("Local") would be the worker's zone, which differs between
+//     workers; it is refused (date() without a zone already parses in UTC).
 //
 // expr has no I/O, no reflection on arbitrary Go values beyond the env, and a
 // memory budget per run; MaxNodes bounds the size of one expression.
@@ -52,7 +54,13 @@ func exprOptions(inLoop bool) []expr.Option {
 	return []expr.Option{
 		expr.Env(compileEnv(inLoop)),
 		expr.DisableBuiltin("now"),
-		expr.Timezone("UTC"),
+		expr.Function("timezone", func(params ...any) (any, error) {
+			name, _ := params[0].(string)
+			if name == "" || strings.EqualFold(name, "local") {
+				return nil, fmt.Errorf("timezone() needs an IANA zone name such as \"Europe/Berlin\"; the worker's local zone is not deterministic")
+			}
+			return time.LoadLocation(name)
+		}, new(func(string) *time.Location)),
 		expr.MaxNodes(2000),
 		expr.Function("keys", func(params ...any) (any, error) {
 			m, err := stringMap("keys", params)

@@ -121,22 +121,6 @@ func describeJSONError(err error) FieldError {
 		return FieldError{Message: fmt.Sprintf("malformed JSON at byte %d: %v", syn.Offset, syn)}
 	}
 	msg := err.Error()
-	// Errors from a field's own UnmarshalJSON (Duration) carry no field
-	// name in encoding/json; they are wrapped by Go 1.26 as "json: cannot
-	// unmarshal ... into Go struct field X.y of type T: msg".
-	if i := strings.Index(msg, "Go struct field "); i >= 0 {
-		rest := msg[i+len("Go struct field "):]
-		if j := strings.Index(rest, " "); j > 0 {
-			field := rest[:j]
-			if k := strings.IndexByte(field, '.'); k >= 0 {
-				field = field[k+1:]
-			}
-			if m := strings.LastIndex(rest, ": "); m >= 0 {
-				return FieldError{Path: jsonFieldToPath(field), Message: rest[m+2:]}
-			}
-			return FieldError{Path: jsonFieldToPath(field), Message: "invalid value"}
-		}
-	}
 	return FieldError{Message: strings.TrimPrefix(msg, "json: ")}
 }
 
@@ -263,6 +247,10 @@ func checkUnknownFields(raw json.RawMessage, t reflect.Type, path string, errs *
 	switch {
 	case t == stepType:
 		return true
+	case t == durationType:
+		if msg, ok := checkDuration(raw); !ok {
+			errs.add(path, "%s", msg)
+		}
 	case t.Kind() == reflect.Struct:
 		var fields map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &fields); err != nil {

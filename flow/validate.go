@@ -80,7 +80,7 @@ var durationType = reflect.TypeOf(Duration(0))
 
 func describeTag(fe validator.FieldError) string {
 	param := fe.Param()
-	if fe.Type() == durationType && param != "" {
+	if fe.Type() == durationType && param != "" && (fe.Tag() == "min" || fe.Tag() == "max") {
 		var n int64
 		fmt.Sscan(param, &n)
 		param = Duration(n).String()

@@ -107,4 +107,3 @@ serving the flows of --flows. Ctrl-C stops everything cleanly.`,
 	cmd.Flags().DurationVar(&drain, "drain-timeout", 10*time.Second, "how long to let in-flight API requests finish on shutdown")
 	return cmd
 }
-

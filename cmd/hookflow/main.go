@@ -130,4 +130,3 @@ func printTriggers(w *os.File, base string, cat *flow.Catalog) {
 		fmt.Fprintf(w, "  %-24s %-5s POST %s/hooks/%s\n", e.Flow.ID, e.Flow.Trigger.EffectiveMode(), base, e.Token)
 	}
 }
-
