@@ -221,8 +221,10 @@ func prepareSQLite(opts Options) (*config.SQL, error) {
 		conf.ConnectAttributes["mode"] = "rwc"
 		conf.DatabaseName = opts.DatabaseFile
 	}
-	fresh := opts.DatabaseFile == ""
-	if !fresh {
+	// The SQLite plugin creates the schema of an in-memory database by
+	// itself; a file needs it once, when it is new.
+	fresh := false
+	if opts.DatabaseFile != "" {
 		if _, err := os.Stat(opts.DatabaseFile); errors.Is(err, os.ErrNotExist) {
 			if err := os.MkdirAll(filepath.Dir(opts.DatabaseFile), 0o755); err != nil {
 				return nil, fmt.Errorf("devserver: data directory: %w", err)

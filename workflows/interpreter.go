@@ -172,3 +172,9 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(out)
 	return out
 }
+
+// HasExecutor reports whether the interpreter can run a step type.
+func HasExecutor(stepType string) bool {
+	_, ok := executors[stepType]
+	return ok
+}

@@ -1,0 +1,152 @@
+// Package tests holds hookflow's end-to-end tests: the embedded Temporal
+// server in-process, the real worker, and the API over real HTTP on
+// 127.0.0.1. One server is shared by the package (starting one takes a few
+// seconds); each test uses its own flow ids so counts do not mix.
+package tests
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/workflowservice/v1"
+	sdkclient "go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+
+	"github.com/hookflow/hookflow/api"
+	"github.com/hookflow/hookflow/devserver"
+	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/worker"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+var shared struct {
+	server *devserver.Server
+	client sdkclient.Client
+}
+
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	srv, c, err := startStack("")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tests: start embedded Temporal:", err)
+		return 1
+	}
+	shared.server, shared.client = srv, c
+	w := worker.New(c, worker.Options{})
+	if err := w.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "tests: start worker:", err)
+		return 1
+	}
+	code := m.Run()
+	w.Stop()
+	c.Close()
+	srv.Stop()
+	return code
+}
+
+func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// startStack starts an embedded server (in memory, or on dbFile) and a
+// client connected to it.
+func startStack(dbFile string) (*devserver.Server, sdkclient.Client, error) {
+	srv, err := devserver.Start(devserver.Options{
+		DatabaseFile:     dbFile,
+		SearchAttributes: workflows.SearchAttributeTypes(),
+		Logger:           quietLogger(),
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := sdkclient.Dial(sdkclient.Options{
+		HostPort:  srv.FrontendAddress(),
+		Namespace: srv.Namespace(),
+		Logger:    sdklog.NewStructuredLogger(quietLogger()),
+	})
+	if err != nil {
+		srv.Stop()
+		return nil, nil, err
+	}
+	return srv, c, nil
+}
+
+// stack is what one test uses: the shared client and an API serving the
+// test's own flows on a free 127.0.0.1 port.
+type stack struct {
+	t      *testing.T
+	client sdkclient.Client
+	url    string
+	cat    *flow.Catalog
+}
+
+func setup(t *testing.T, flowYAMLs ...string) *stack {
+	t.Helper()
+	return setupWith(t, shared.client, flowYAMLs...)
+}
+
+func setupWith(t *testing.T, c sdkclient.Client, flowYAMLs ...string) *stack {
+	t.Helper()
+	var entries []*flow.Entry
+	for _, y := range flowYAMLs {
+		f, err := flow.DecodeYAML([]byte(y))
+		require.NoError(t, err)
+		entries = append(entries, &flow.Entry{Flow: f, Version: 1, Token: f.Trigger.Token, Source: f.ID})
+	}
+	cat, err := flow.NewCatalog(entries...)
+	require.NoError(t, err)
+	srv := httptest.NewServer(api.New(c, cat, quietLogger(), api.Config{MaxBodyBytes: 64 << 10}).Handler())
+	t.Cleanup(srv.Close)
+	return &stack{t: t, client: c, url: srv.URL, cat: cat}
+}
+
+func (s *stack) hookURL(flowID string) string {
+	e, ok := s.cat.ByID(flowID)
+	require.True(s.t, ok, flowID)
+	return s.url + "/hooks/" + e.Token
+}
+
+// count returns how many runs of a flow visibility knows.
+func (s *stack) count(flowID string) int64 {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := s.client.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{
+		Namespace: "default",
+		Query:     fmt.Sprintf("HookflowFlowId = %q", flowID),
+	})
+	require.NoError(s.t, err)
+	return resp.GetCount()
+}
+
+// awaitCount waits until visibility shows at least n runs of a flow and
+// returns the count it saw (visibility is written asynchronously).
+func (s *stack) awaitCount(flowID string, n int64) int64 {
+	s.t.Helper()
+	var got int64
+	require.Eventually(s.t, func() bool {
+		got = s.count(flowID)
+		return got >= n
+	}, 15*time.Second, 50*time.Millisecond, "visibility never showed %d run(s) of %s", n, flowID)
+	return got
+}
+
+// result waits for a run to close and decodes its result.
+func (s *stack) result(id string) (*workflows.Result, error) {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var res workflows.Result
+	err := s.client.GetWorkflow(ctx, id, "").Get(ctx, &res)
+	if err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
