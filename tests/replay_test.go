@@ -1,0 +1,110 @@
+package tests
+
+import (
+	"context"
+	"flag"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	sdkworker "go.temporal.io/sdk/worker"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/hookflow/hookflow/api"
+	"github.com/hookflow/hookflow/worker"
+)
+
+var record = flag.Bool("record", false, "write the histories of TestHistoriesReplay to workflows/testdata")
+
+// everyStepFlow uses each step type, so its history exercises every
+// executor's commands (timers, parallel coroutines, the update).
+const everyStepFlow = `
+id: it-every-step
+trigger: {mode: sync, timeout: 20s}
+steps:
+  - {id: init, type: set, values: {count: 0, kind: "{{ trigger.body.kind }}"}}
+  - id: route
+    type: switch
+    cases:
+      - {name: order, if: 'vars.kind == "order"', steps: [{id: team, type: set, values: {team: shipping}}]}
+    default: [{id: other, type: set, values: {team: support}}]
+  - id: each
+    type: loop
+    over: trigger.body.items
+    steps:
+      - id: big
+        type: condition
+        if: item.qty > 1
+        then: [{id: bump, type: set, values: {count: "{{ vars.count + item.qty }}"}}]
+  - id: both
+    type: parallel
+    branches:
+      - steps: [{id: wait_a, type: delay, duration: 1s}, {id: a, type: set, values: {a: true}}]
+      - steps: [{id: wait_b, type: delay, until: "{{ execution.startedAt }}"}, {id: b, type: set, values: {b: true}}]
+  - {id: reply, type: response, status: 201, body: {team: "{{ vars.team }}", count: "{{ vars.count }}", a: "{{ vars.a }}", b: "{{ vars.b }}"}}
+  - {id: cool_down, type: delay, duration: 1s}
+  - {id: stop, type: end, message: "handled {{ len(trigger.body.items) }} items"}
+`
+
+const failingFlow = `
+id: it-failing
+trigger: {}
+steps:
+  - id: both
+    type: parallel
+    branches:
+      - steps: [{id: slow, type: delay, duration: 1h}]
+      - steps: [{id: quick, type: delay, duration: 1s}, {id: stop, type: end, status: failure, message: "refused"}]
+`
+
+// TestHistoriesReplay runs real flows on the embedded server and replays
+// their histories against the current workflow code: a change that breaks
+// determinism fails here. With -record the histories are also written to
+// workflows/testdata, where workflows' replay test keeps them as fixtures
+// against which later code must still replay.
+func TestHistoriesReplay(t *testing.T) {
+	s := setup(t, everyStepFlow, failingFlow)
+	a := post(t, s.hookURL("it-every-step"), "application/json",
+		`{"kind":"order","items":[{"qty":1},{"qty":2},{"qty":5}]}`, "Idempotency-Key", "replay-1")
+	require.Equal(t, http.StatusCreated, a.status, a.body)
+	require.JSONEq(t, `{"team":"shipping","count":7,"a":true,"b":true}`, a.body)
+	okID := a.header.Get(api.HeaderExecutionID)
+	res, err := s.result(okID)
+	require.NoError(t, err)
+	require.Equal(t, "ended", res.Status)
+	require.Equal(t, "handled 3 items", res.Message)
+
+	a = post(t, s.hookURL("it-failing"), "application/json", `{}`, "Idempotency-Key", "replay-2")
+	require.Equal(t, http.StatusOK, a.status)
+	failID := a.header.Get(api.HeaderExecutionID)
+	_, err = s.result(failID)
+	require.Error(t, err)
+
+	for name, id := range map[string]string{"every_step": okID, "parallel_failure": failID} {
+		h := history(t, s, id)
+		replayer := sdkworker.NewWorkflowReplayer()
+		worker.Register(replayer)
+		require.NoError(t, replayer.ReplayWorkflowHistory(nil, h), name)
+		if *record {
+			b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(h)
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(filepath.Join("..", "workflows", "testdata", name+".json"), b, 0o644))
+		}
+	}
+}
+
+func history(t *testing.T, s *stack, id string) *historypb.History {
+	t.Helper()
+	it := s.client.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	h := &historypb.History{}
+	for it.HasNext() {
+		e, err := it.Next()
+		require.NoError(t, err)
+		h.Events = append(h.Events, e)
+	}
+	return h
+}
