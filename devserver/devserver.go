@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	uiserver "github.com/temporalio/ui-server/v2/server"
@@ -67,6 +68,7 @@ type Server struct {
 	frontendAddr string
 	uiAddr       string
 	namespace    string
+	stopping     *atomic.Bool
 }
 
 // FrontendAddress is the host:port for Temporal clients.
@@ -125,7 +127,8 @@ func Start(opts Options) (*Server, error) {
 		return nil, err
 	}
 
-	logger := newServerLogger(opts.Logger)
+	stopping := &atomic.Bool{}
+	logger := newServerLogger(opts.Logger, stopping)
 	authorizer, err := authorization.GetAuthorizerFromConfig(&conf.Global.Authorization)
 	if err != nil {
 		return nil, fmt.Errorf("devserver: authorizer: %w", err)
@@ -160,7 +163,7 @@ func Start(opts Options) (*Server, error) {
 	if err := srv.Start(); err != nil {
 		return nil, fmt.Errorf("devserver: start server: %w", err)
 	}
-	s := &Server{server: srv, frontendAddr: frontendAddr, namespace: opts.Namespace}
+	s := &Server{server: srv, frontendAddr: frontendAddr, namespace: opts.Namespace, stopping: stopping}
 
 	if opts.UIPort != 0 {
 		s.uiAddr = net.JoinHostPort(opts.IP, strconv.Itoa(opts.UIPort))
@@ -191,6 +194,7 @@ func Start(opts Options) (*Server, error) {
 
 // Stop stops the UI and the server. It is safe to call once.
 func (s *Server) Stop() {
+	s.stopping.Store(true)
 	if s.ui != nil {
 		s.ui.Stop()
 	}
@@ -272,7 +276,8 @@ func serverConfig(opts Options, sqlConf *config.SQL) (*config.Config, error) {
 				InitialFailoverVersion: 1,
 				RPCAddress:             frontendAddr,
 				HTTPAddress:            net.JoinHostPort(opts.IP, strconv.Itoa(httpPort)),
-				ClusterID:              "hookflow-dev",
+				// A fixed UUID: the server warns on anything else.
+				ClusterID: "8c7d1b56-4f0e-4d2a-9b3e-6a1f0c5d2e71",
 			},
 		},
 	}

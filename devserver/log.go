@@ -3,6 +3,7 @@ package devserver
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 
 	"go.temporal.io/server/common/log"
 	"go.temporal.io/server/common/log/tag"
@@ -13,16 +14,19 @@ import (
 // for more.
 type serverLogger struct {
 	l *slog.Logger
+	// stopping is set once Stop begins: the server then warns about every
+	// connection it closes, which is noise in a clean shutdown.
+	stopping *atomic.Bool
 }
 
 var _ log.Logger = serverLogger{}
 
-func newServerLogger(l *slog.Logger) log.Logger {
-	return serverLogger{l: l.With("component", "temporal")}
+func newServerLogger(l *slog.Logger, stopping *atomic.Bool) log.Logger {
+	return serverLogger{l: l.With("component", "temporal"), stopping: stopping}
 }
 
 func (s serverLogger) emit(level slog.Level, msg string, tags []tag.Tag) {
-	if !s.l.Enabled(context.Background(), level) {
+	if !s.l.Enabled(context.Background(), level) || (level < slog.LevelError && s.stopping.Load()) {
 		return
 	}
 	attrs := make([]slog.Attr, 0, len(tags))
@@ -52,5 +56,5 @@ func (s serverLogger) With(tags ...tag.Tag) log.Logger {
 	for _, t := range tags {
 		args = append(args, t.Key(), t.Value())
 	}
-	return serverLogger{l: s.l.With(args...)}
+	return serverLogger{l: s.l.With(args...), stopping: s.stopping}
 }

@@ -16,9 +16,19 @@ const MaxDelay = 366 * 24 * time.Hour
 //
 // A time in the past does not wait.
 type Delay struct {
-	Duration Duration `json:"duration,omitempty" validate:"required_without=Until,excluded_with=Until,omitempty,min=1000000,max=31622400000000000"`
+	Duration Duration `json:"duration,omitempty" validate:"omitempty,min=1000000,max=31622400000000000"`
 	// Until is a template yielding an RFC 3339 timestamp.
-	Until string `json:"until,omitempty" validate:"required_without=Duration"`
+	Until string `json:"until,omitempty"`
+}
+
+func (d *Delay) Check() []FieldError {
+	switch {
+	case d.Duration == 0 && d.Until == "":
+		return []FieldError{{Path: "duration", Message: "a delay needs duration (such as 10m) or until (an RFC 3339 time)"}}
+	case d.Duration != 0 && d.Until != "":
+		return []FieldError{{Path: "until", Message: "set duration or until, not both"}}
+	}
+	return nil
 }
 
 func init() {

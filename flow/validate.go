@@ -89,10 +89,6 @@ func describeTag(fe validator.FieldError) string {
 	switch fe.Tag() {
 	case "required":
 		return "is required"
-	case "required_without":
-		return fmt.Sprintf("is required unless %s is set", lowerFirst(param))
-	case "excluded_with":
-		return fmt.Sprintf("cannot be set together with %s", lowerFirst(param))
 	case "oneof":
 		return "must be one of: " + strings.ReplaceAll(param, " ", ", ")
 	case "min", "gte":
@@ -121,13 +117,6 @@ func describeTag(fe validator.FieldError) string {
 		return "must be a valid HTTP header name"
 	}
 	return fmt.Sprintf("fails the %q rule", fe.Tag())
-}
-
-func lowerFirst(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToLower(s[:1]) + s[1:]
 }
 
 // Validate checks a decoded flow: struct rules on every part, then the tree

@@ -104,8 +104,8 @@ func TestValidationRules(t *testing.T) {
 		{"loop max over the bound", `{id: a, trigger: {}, steps: [{id: l, type: loop, over: "[1]", max: 5000, steps: [{id: t, type: set, values: {x: 1}}]}]}`, "steps[0].max", "at most 1000"},
 		{"loop without steps", `{id: a, trigger: {}, steps: [{id: l, type: loop, over: "[1]"}]}`, "steps[0].steps", "is required"},
 		{"parallel with one branch", `{id: a, trigger: {}, steps: [{id: p, type: parallel, branches: [{steps: [{id: t, type: set, values: {x: 1}}]}]}]}`, "steps[0].branches", "at least 2"},
-		{"delay with neither", `{id: a, trigger: {}, steps: [{id: d, type: delay}]}`, "steps[0].duration", "required unless until"},
-		{"delay with both", `{id: a, trigger: {}, steps: [{id: d, type: delay, duration: 1m, until: "2030-01-01T00:00:00Z"}]}`, "steps[0].duration", "cannot be set together with until"},
+		{"delay with neither", `{id: a, trigger: {}, steps: [{id: d, type: delay}]}`, "steps[0].duration", "a delay needs duration (such as 10m) or until"},
+		{"delay with both", `{id: a, trigger: {}, steps: [{id: d, type: delay, duration: 1m, until: "2030-01-01T00:00:00Z"}]}`, "steps[0].until", "set duration or until, not both"},
 		{"delay too long", `{id: a, trigger: {}, steps: [{id: d, type: delay, duration: 400d}]}`, "steps[0].duration", "at most"},
 		{"end with bad status", `{id: a, trigger: {}, steps: [{id: e, type: end, status: maybe}]}`, "steps[0].status", "one of: success, failure"},
 		{"set with bad variable name", `{id: a, trigger: {}, steps: [{id: s, type: set, values: {"2fast": 1}}]}`, "steps[0].values.2fast", "variable name"},
@@ -142,10 +142,11 @@ steps:
 	requireError(t, errs, "steps[1].extra", "unknown field")
 	requireError(t, errs, "steps[1].values.x", "unknown name nope")
 	requireError(t, errs, "steps[2].if", "expression `1 +`")
-	requireError(t, errs, "steps[2].then[0].duration", "required unless until")
+	requireError(t, errs, "steps[2].then[0].duration", "a delay needs duration")
 	// Errors come in document order.
 	require.Equal(t, "id", errs[0].Path)
 	require.Contains(t, err.Error(), "steps[2].then[0].duration: ")
+	require.NotContains(t, err.Error(), "steps[2].then[0].until", "one message for one problem")
 }
 
 func TestReferencesToEarlierStepsAreAllowed(t *testing.T) {

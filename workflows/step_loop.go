@@ -28,12 +28,16 @@ func runLoop(ctx workflow.Context, r *run, s *flow.Step, at position) (map[strin
 		return nil, fmt.Errorf("over: %d elements exceed the loop's bound of %d (set max, at most %d)", len(items), l.Bound(), flow.MaxLoopMax)
 	}
 	for i, item := range items {
-		scope := make(map[string]any, len(at.env)+2)
-		for k, val := range at.env {
-			scope[k] = val
+		// The scope is the root names plus item and index; built from
+		// its fixed keys rather than by copying (iterating) a map.
+		scope := map[string]any{
+			flow.EnvTrigger:   at.env[flow.EnvTrigger],
+			flow.EnvVars:      at.env[flow.EnvVars],
+			flow.EnvSteps:     at.env[flow.EnvSteps],
+			flow.EnvExecution: at.env[flow.EnvExecution],
+			flow.EnvItem:      item,
+			flow.EnvIndex:     i,
 		}
-		scope[flow.EnvItem] = item
-		scope[flow.EnvIndex] = i
 		iteration := i
 		inner := position{env: scope, iteration: &iteration}
 		if err := r.runSteps(ctx, at.path+".steps", l.Steps, inner); err != nil {

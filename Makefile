@@ -1,0 +1,39 @@
+# hookflow — see README.md.
+GO            ?= go
+WORKFLOWCHECK ?= go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0
+DATA          ?= .hookflow
+FLOWS         ?= examples
+
+.PHONY: run build test test-short lint fmt record-histories clean
+
+## run: hookflow dev — embedded Temporal server, Web UI, worker and API, serving examples/
+run: build
+	./bin/hookflow dev --flows $(FLOWS) --data $(DATA)
+
+## build: the single binary in bin/
+build:
+	$(GO) build -o bin/hookflow ./cmd/hookflow
+
+## test: every test, the end-to-end ones against an in-process Temporal server
+test:
+	$(GO) test -count=1 -timeout 20m ./...
+
+## test-short: skip the tests that start extra embedded servers
+test-short:
+	$(GO) test -count=1 -short ./...
+
+## lint: gofmt, go vet, and workflowcheck on the workflow code
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(WORKFLOWCHECK) -config workflowcheck.config.yaml ./workflows/...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+## record-histories: re-record workflows/testdata from real runs (after an intended change)
+record-histories:
+	$(GO) test -count=1 ./tests -run TestHistoriesReplay -record
+
+clean:
+	rm -rf bin $(DATA)
