@@ -132,6 +132,14 @@ func CompileExpr(src string, inLoop bool) (*vm.Program, error) {
 	return expr.Compile(src, exprOptions(inLoop)...)
 }
 
+// CompileTriggerExpr compiles an expression evaluated by the API before a
+// run exists (the enrollment filter): it may read trigger only.
+func CompileTriggerExpr(src string) (*vm.Program, error) {
+	opts := exprOptions(false)
+	opts[0] = expr.Env(types.Map{EnvTrigger: types.Any})
+	return expr.Compile(StripBraces(src), opts...)
+}
+
 // StripBraces turns "{{ x }}" into "x", so that fields holding a bare
 // expression (a condition's if) also accept the template spelling.
 func StripBraces(src string) string {

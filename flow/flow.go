@@ -30,46 +30,6 @@ type Flow struct {
 	Steps       []Step  `json:"steps" validate:"required,min=1"`
 }
 
-// Trigger configures the incoming webhook that starts the flow.
-type Trigger struct {
-	// Mode is async (default) or sync.
-	Mode Mode `json:"mode,omitempty" validate:"omitempty,oneof=sync async"`
-	// Token is the secret part of the trigger URL (/hooks/{token}). A flow
-	// file may fix it (development, examples); otherwise one is generated.
-	Token string `json:"token,omitempty" validate:"omitempty,min=22,max=128,urltoken"`
-	// Response is what an async trigger answers at once (default 200 "ok").
-	Response *TriggerResponse `json:"response,omitempty"`
-	// Timeout is a sync trigger's budget: past it the caller gets 504 while
-	// the flow goes on. Default 30s.
-	Timeout Duration `json:"timeout,omitempty" validate:"omitempty,min=1000000000,max=300000000000"`
-}
-
-// TriggerResponse is an async trigger's immediate answer.
-type TriggerResponse struct {
-	Status  int               `json:"status,omitempty" validate:"omitempty,min=200,max=299"`
-	Headers map[string]string `json:"headers,omitempty" validate:"dive,keys,header,endkeys"`
-	Body    any               `json:"body,omitempty"`
-}
-
-// DefaultSyncTimeout is a sync trigger's budget when the flow sets none.
-const DefaultSyncTimeout = Duration(30_000_000_000)
-
-// EffectiveMode is the trigger's mode, async when unset.
-func (t Trigger) EffectiveMode() Mode {
-	if t.Mode == "" {
-		return ModeAsync
-	}
-	return t.Mode
-}
-
-// EffectiveTimeout is the sync budget, DefaultSyncTimeout when unset.
-func (t Trigger) EffectiveTimeout() Duration {
-	if t.Timeout == 0 {
-		return DefaultSyncTimeout
-	}
-	return t.Timeout
-}
-
 // Walk calls fn for every step of the tree in document order, with its path.
 // It stops early when fn returns false.
 func (f *Flow) Walk(fn func(path string, s *Step) bool) {

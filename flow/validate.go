@@ -21,6 +21,9 @@ var (
 var (
 	validateOnce sync.Once
 	validate     *validator.Validate
+	// extraValidations are string rules registered by other files (by
+	// init, before the validator is first built).
+	extraValidations = map[string]func(string) bool{}
 )
 
 func structValidator() *validator.Validate {
@@ -44,6 +47,14 @@ func structValidator() *validator.Validate {
 			re := re
 			if err := v.RegisterValidation(tag, func(fl validator.FieldLevel) bool {
 				return re.MatchString(fl.Field().String())
+			}); err != nil {
+				panic(err)
+			}
+		}
+		for tag, fn := range extraValidations {
+			fn := fn
+			if err := v.RegisterValidation(tag, func(fl validator.FieldLevel) bool {
+				return fn(fl.Field().String())
 			}); err != nil {
 				panic(err)
 			}
@@ -115,6 +126,10 @@ func describeTag(fe validator.FieldError) string {
 		return "must use only URL-safe characters: A-Z, a-z, 0-9, - and _"
 	case "header":
 		return "must be a valid HTTP header name"
+	case "secretname":
+		return "must be a secret's name (letters, digits and _), never the secret itself"
+	case "excludes":
+		return fmt.Sprintf("must not contain %q", param)
 	}
 	return fmt.Sprintf("fails the %q rule", fe.Tag())
 }
@@ -127,17 +142,7 @@ func Validate(f *Flow) error {
 	var errs errorList
 	validateStruct(f, "", &errs)
 	mode := f.Trigger.EffectiveMode()
-	if mode == ModeAsync && f.Trigger.Timeout != 0 {
-		errs.add("trigger.timeout", "applies to sync triggers only (trigger.mode: sync)")
-	}
-	if mode == ModeSync && f.Trigger.Response != nil {
-		errs.add("trigger.response", "applies to async triggers only: a sync trigger answers with the flow's response step")
-	}
-	if r := f.Trigger.Response; r != nil {
-		for _, t := range ValueTemplates("trigger.response.body", r.Body) {
-			errs.add(t.Path, "the immediate answer of an async trigger is static: templates are not evaluated here")
-		}
-	}
+	checkTrigger(&f.Trigger, &errs)
 	c := &treeCheck{errs: &errs, mode: mode, firstAt: map[string]string{}, allIDs: map[string]bool{}}
 	f.Walk(func(_ string, s *Step) bool { c.allIDs[s.ID] = true; return true })
 	c.walk("steps", f.Steps, map[string]bool{}, false)

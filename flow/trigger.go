@@ -1,0 +1,182 @@
+package flow
+
+import "github.com/hookflow/hookflow/secrets"
+
+// Trigger configures the incoming webhook that starts the flow.
+type Trigger struct {
+	// Mode is async (default) or sync.
+	Mode Mode `json:"mode,omitempty" validate:"omitempty,oneof=sync async"`
+	// Token is the secret part of the trigger URL (/hooks/{token}). A flow
+	// file may fix it (development, examples); otherwise one is generated.
+	// At least 22 URL-safe characters: 128 bits or more.
+	Token string `json:"token,omitempty" validate:"omitempty,min=22,max=128,urltoken"`
+	// Response is what an async trigger answers at once (default 200 "ok").
+	Response *TriggerResponse `json:"response,omitempty"`
+	// Timeout is a sync trigger's budget: past it the caller gets 504 while
+	// the flow goes on. Default 30s.
+	Timeout Duration `json:"timeout,omitempty" validate:"omitempty,min=1000000000,max=300000000000"`
+	// Auth verifies the caller: basic auth or a request signature.
+	Auth *TriggerAuth `json:"auth,omitempty"`
+	// Parse maps headers, query parameters and body paths to typed values
+	// (trigger.<alias>).
+	Parse *Parse `json:"parse,omitempty"`
+	// IdempotencyKey says where a delivery's event id is, so duplicates of
+	// one event start one run. The Idempotency-Key header always works.
+	IdempotencyKey *KeySource `json:"idempotencyKey,omitempty"`
+	// Enroll starts a run only when its condition holds on the trigger
+	// data; otherwise the caller gets Enroll.Response and nothing starts.
+	Enroll *Enroll `json:"enroll,omitempty"`
+}
+
+// TriggerResponse is a configured answer: an async trigger's immediate one,
+// or the answer to a request the enrollment filter turned away.
+type TriggerResponse struct {
+	Status  int               `json:"status,omitempty" validate:"omitempty,min=200,max=299"`
+	Headers map[string]string `json:"headers,omitempty" validate:"max=50,dive,keys,header,endkeys,max=8192"`
+	Body    any               `json:"body,omitempty"`
+}
+
+// DefaultSyncTimeout is a sync trigger's budget when the flow sets none.
+const DefaultSyncTimeout = Duration(30_000_000_000)
+
+// DefaultSignatureTolerance is how old (or how far in the future) a signed
+// request's timestamp may be: replay protection.
+const DefaultSignatureTolerance = Duration(5 * 60_000_000_000)
+
+// TriggerAuth holds exactly one way to verify the caller.
+type TriggerAuth struct {
+	Basic *BasicAuth `json:"basic,omitempty"`
+	// StandardWebhooks verifies webhook-id, webhook-timestamp and
+	// webhook-signature (https://www.standardwebhooks.com); several
+	// signatures in one header are accepted, for key rotation.
+	StandardWebhooks *StandardWebhooksAuth `json:"standardWebhooks,omitempty"`
+	// GitHub verifies X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>.
+	GitHub *GitHubAuth `json:"github,omitempty"`
+	// HMAC verifies a signature header of the operator's choosing.
+	HMAC *HMACAuth `json:"hmac,omitempty"`
+}
+
+// BasicAuth is HTTP basic auth; the password is a secret's name.
+type BasicAuth struct {
+	Username       string `json:"username" validate:"required,max=200,excludes=:"`
+	PasswordSecret string `json:"passwordSecret" validate:"required,secretname"`
+}
+
+// StandardWebhooksAuth: the secret holds "whsec_<base64 key>" (or the
+// base64 key alone).
+type StandardWebhooksAuth struct {
+	Secret    string   `json:"secret" validate:"required,secretname"`
+	Tolerance Duration `json:"tolerance,omitempty" validate:"omitempty,min=1000000000,max=3600000000000"`
+}
+
+// GitHubAuth: the secret is the webhook's secret.
+type GitHubAuth struct {
+	Secret string `json:"secret" validate:"required,secretname"`
+}
+
+// HMACAuth is a generic header HMAC: Header holds Prefix + the encoded
+// HMAC of the body, or, with TimestampHeader, of "<timestamp>.<body>".
+type HMACAuth struct {
+	Secret          string   `json:"secret" validate:"required,secretname"`
+	Header          string   `json:"header" validate:"required,header"`
+	Algorithm       string   `json:"algorithm,omitempty" validate:"omitempty,oneof=sha256 sha512 sha1"`
+	Encoding        string   `json:"encoding,omitempty" validate:"omitempty,oneof=hex base64"`
+	Prefix          string   `json:"prefix,omitempty" validate:"max=64"`
+	TimestampHeader string   `json:"timestampHeader,omitempty" validate:"omitempty,header"`
+	Tolerance       Duration `json:"tolerance,omitempty" validate:"omitempty,min=1000000000,max=3600000000000"`
+}
+
+// KeySource names where an event id is: a header or a body path.
+type KeySource struct {
+	Header string `json:"header,omitempty" validate:"omitempty,header"`
+	Body   string `json:"body,omitempty" validate:"max=200"`
+}
+
+// Enroll is a trigger's enrollment filter.
+type Enroll struct {
+	// If is a bare expression over trigger (body, headers, query and the
+	// parsed aliases) that must yield true or false.
+	If string `json:"if" validate:"required"`
+	// Response answers a request that is not enrolled. Default: the async
+	// answer (the caller cannot tell), or 200 {"enrolled": false} for sync.
+	Response *TriggerResponse `json:"response,omitempty"`
+}
+
+// EffectiveMode is the trigger's mode, async when unset.
+func (t Trigger) EffectiveMode() Mode {
+	if t.Mode == "" {
+		return ModeAsync
+	}
+	return t.Mode
+}
+
+// EffectiveTimeout is the sync budget, DefaultSyncTimeout when unset.
+func (t Trigger) EffectiveTimeout() Duration {
+	if t.Timeout == 0 {
+		return DefaultSyncTimeout
+	}
+	return t.Timeout
+}
+
+// ToleranceOr returns d, or DefaultSignatureTolerance when unset.
+func ToleranceOr(d Duration) Duration {
+	if d == 0 {
+		return DefaultSignatureTolerance
+	}
+	return d
+}
+
+// checkTrigger holds the trigger rules struct tags cannot say.
+func checkTrigger(t *Trigger, errs *errorList) {
+	mode := t.EffectiveMode()
+	if mode == ModeAsync && t.Timeout != 0 {
+		errs.add("trigger.timeout", "applies to sync triggers only (trigger.mode: sync)")
+	}
+	if mode == ModeSync && t.Response != nil {
+		errs.add("trigger.response", "applies to async triggers only: a sync trigger answers with the flow's response step")
+	}
+	for _, r := range []struct {
+		path string
+		resp *TriggerResponse
+	}{{"trigger.response", t.Response}, {"trigger.enroll.response", enrollResponse(t.Enroll)}} {
+		if r.resp == nil {
+			continue
+		}
+		for _, tm := range ValueTemplates(r.path+".body", r.resp.Body) {
+			errs.add(tm.Path, "a configured answer is static: templates are not evaluated here")
+		}
+	}
+	if a := t.Auth; a != nil {
+		n := 0
+		for _, set := range []bool{a.Basic != nil, a.StandardWebhooks != nil, a.GitHub != nil, a.HMAC != nil} {
+			if set {
+				n++
+			}
+		}
+		if n != 1 {
+			errs.add("trigger.auth", "set exactly one of basic, standardWebhooks, github, hmac")
+		}
+	}
+	if k := t.IdempotencyKey; k != nil && (k.Header == "") == (k.Body == "") {
+		errs.add("trigger.idempotencyKey", "set exactly one of header or body")
+	}
+	if p := t.Parse; p != nil {
+		p.check(errs)
+	}
+	if e := t.Enroll; e != nil {
+		if _, err := CompileTriggerExpr(e.If); err != nil {
+			errs.add("trigger.enroll.if", "expression `%s`: %s", StripBraces(e.If), firstLine(err.Error()))
+		}
+	}
+}
+
+func enrollResponse(e *Enroll) *TriggerResponse {
+	if e == nil {
+		return nil
+	}
+	return e.Response
+}
+
+func init() {
+	extraValidations["secretname"] = secrets.ValidName
+}
