@@ -4,7 +4,9 @@ WORKFLOWCHECK ?= go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0
 DATA          ?= .hookflow
 FLOWS         ?= examples
 
-.PHONY: run build test test-short lint fmt record-histories clean
+FUZZTIME      ?= 20s
+
+.PHONY: run build test test-short fuzz lint fmt record-histories clean
 
 ## run: hookflow dev — embedded Temporal server, Web UI, worker and API, serving examples/
 run: build
@@ -21,6 +23,10 @@ test:
 ## test-short: skip the tests that start extra embedded servers
 test-short:
 	$(GO) test -count=1 -short ./...
+
+## fuzz: fuzz the trigger handler (FUZZTIME=5m for a longer run)
+fuzz:
+	$(GO) test ./api -run '^$$' -fuzz FuzzTrigger -fuzztime $(FUZZTIME)
 
 ## lint: gofmt, go vet, and workflowcheck on the workflow code
 lint:

@@ -27,6 +27,8 @@ type Error struct {
 	Allow string `json:"-"`
 	// RetryAfter, in seconds, is sent as Retry-After (503).
 	RetryAfter string `json:"-"`
+	// WWWAuthenticate is sent with a 401.
+	WWWAuthenticate string `json:"-"`
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Detail }
@@ -52,6 +54,9 @@ func errorMiddleware(log *slog.Logger) gin.HandlerFunc {
 		}
 		if apiErr.Allow != "" {
 			c.Header("Allow", apiErr.Allow)
+		}
+		if apiErr.WWWAuthenticate != "" {
+			c.Header("WWW-Authenticate", apiErr.WWWAuthenticate)
 		}
 		if apiErr.RetryAfter != "" {
 			c.Header("Retry-After", apiErr.RetryAfter)

@@ -12,6 +12,7 @@ import (
 	sdkclient "go.temporal.io/sdk/client"
 
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/secrets"
 )
 
 // HeaderExecutionID names the run (the Temporal workflow id) in every
@@ -31,6 +32,9 @@ type FlowSource interface {
 type Config struct {
 	// MaxBodyBytes bounds trigger bodies (default DefaultMaxBodyBytes).
 	MaxBodyBytes int64
+	// Secrets resolves the secrets trigger auth names (default: the
+	// HOOKFLOW_SECRET_<NAME> environment variables).
+	Secrets secrets.Provider
 }
 
 // Server holds the handlers' dependencies.
@@ -45,6 +49,9 @@ type Server struct {
 func New(c sdkclient.Client, flows FlowSource, log *slog.Logger, cfg Config) *Server {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.Secrets == nil {
+		cfg.Secrets = secrets.Default("")
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -66,6 +73,7 @@ func (s *Server) Handler() http.Handler {
 	r.Use(recovery(s.log), errorMiddleware(s.log))
 
 	r.POST("/hooks/:token", s.trigger)
+	r.POST("/api/v1/parse", s.derivePaths)
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 
 	r.NoRoute(func(c *gin.Context) {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
+	"github.com/tidwall/gjson"
 	"go.temporal.io/api/serviceerror"
 	sdkclient "go.temporal.io/sdk/client"
 
@@ -27,26 +29,52 @@ const startTimeout = 10 * time.Second
 // HeaderIdempotencyKey makes duplicate deliveries of one event start one run.
 const HeaderIdempotencyKey = "Idempotency-Key"
 
-// trigger handles POST /hooks/{token}: it checks the request, turns it into
-// trigger data and starts the flow. Every rejection happens before the start,
-// so a rejected request starts nothing.
+// trigger handles POST /hooks/{token}. Checks run cheapest first and all
+// of them before the start, so a rejected request starts nothing:
+// 404 token, 401 basic auth, 415 content type, 413 size, 401 signature,
+// 400 JSON, 422 parsed values or idempotency key; then the enrollment filter.
 func (s *Server) trigger(c *gin.Context) {
 	entry, ok := s.flows.ByToken(c.Param("token"))
 	if !ok {
 		fail(c, newError(http.StatusNotFound, "not_found", "no flow has this trigger URL"))
 		return
 	}
-	data, apiErr := s.readTrigger(c)
-	if apiErr != nil {
-		fail(c, apiErr)
-		return
-	}
-	eventID, apiErr := eventIDFrom(c)
-	if apiErr != nil {
-		fail(c, apiErr)
-		return
-	}
 	f := entry.Flow
+	tr := &f.Trigger
+	ctx := c.Request.Context()
+	if tr.Auth != nil && tr.Auth.Basic != nil {
+		if e := s.checkBasic(ctx, c.Request, tr.Auth.Basic); e != nil {
+			fail(c, e)
+			return
+		}
+	}
+	raw, e := s.readBody(c)
+	if e != nil {
+		fail(c, e)
+		return
+	}
+	if tr.Auth != nil {
+		if e := s.checkSignature(ctx, c.Request, raw, tr.Auth, time.Now()); e != nil {
+			fail(c, e)
+			return
+		}
+	}
+	data, e := triggerData(c.Request, raw, tr.Parse)
+	if e != nil {
+		fail(c, e)
+		return
+	}
+	eventID, e := eventIDFrom(c.Request, raw, tr.IdempotencyKey)
+	if e != nil {
+		fail(c, e)
+		return
+	}
+	if tr.Enroll != nil && !s.enrolled(f, data) {
+		c.Header(HeaderEnrolled, "false")
+		writeConfigured(c, notEnrolledAnswer(tr))
+		return
+	}
+
 	opts := workflows.StartOptions(f, entry.Version, eventID)
 	in := workflows.Input{Flow: f, FlowVersion: entry.Version, Trigger: data}
 	c.Header(HeaderExecutionID, opts.ID)
@@ -54,18 +82,20 @@ func (s *Server) trigger(c *gin.Context) {
 	// The run must not depend on the caller staying connected: once the
 	// request is accepted, the start (and the wait for a sync answer) use
 	// a context detached from the request.
-	ctx := context.WithoutCancel(c.Request.Context())
-	if f.Trigger.EffectiveMode() == flow.ModeSync {
-		s.triggerSync(c, ctx, entry, opts, in)
+	dctx := context.WithoutCancel(ctx)
+	if tr.EffectiveMode() == flow.ModeSync {
+		s.triggerSync(c, dctx, entry, opts, in)
 		return
 	}
-	sctx, cancel := context.WithTimeout(ctx, startTimeout)
+	sctx, cancel := context.WithTimeout(dctx, startTimeout)
 	defer cancel()
+	// A duplicate of a running or closed run (same id) returns that run:
+	// the SDK maps "already started" to the existing execution.
 	if _, err := s.temporal.ExecuteWorkflow(sctx, opts, workflows.WorkflowName, in); err != nil {
 		fail(c, s.startError(f, opts.ID, err))
 		return
 	}
-	writeConfigured(c, f.Trigger.Response)
+	writeConfigured(c, tr.Response)
 }
 
 func (s *Server) triggerSync(c *gin.Context, ctx context.Context, entry *flow.Entry, opts sdkclient.StartWorkflowOptions, in workflows.Input) {
@@ -76,8 +106,9 @@ func (s *Server) triggerSync(c *gin.Context, ctx context.Context, entry *flow.En
 	handle, err := s.temporal.UpdateWithStartWorkflow(ctx, sdkclient.UpdateWithStartWorkflowOptions{
 		StartWorkflowOperation: op,
 		UpdateOptions: sdkclient.UpdateWorkflowOptions{
-			// The update id is the run id: a duplicate of the event
-			// attaches to the first update and gets its answer again.
+			// The update id is the run id: a duplicate of the event while
+			// the run is open attaches to the first update and gets its
+			// answer again.
 			UpdateID:     opts.ID,
 			UpdateName:   workflows.UpdateResponse,
 			WaitForStage: sdkclient.WorkflowUpdateStageCompleted,
@@ -86,6 +117,11 @@ func (s *Server) triggerSync(c *gin.Context, ctx context.Context, entry *flow.En
 	var resp workflows.Response
 	if err == nil {
 		err = handle.Get(ctx, &resp)
+	}
+	if isAlreadyStarted(err) {
+		// A duplicate of an event whose run has closed: answer from the
+		// closed run's result.
+		resp, err = s.closedRunAnswer(ctx, opts.ID)
 	}
 	if err != nil {
 		if isTimeout(err) {
@@ -98,6 +134,27 @@ func (s *Server) triggerSync(c *gin.Context, ctx context.Context, entry *flow.En
 		return
 	}
 	writeResponse(c, resp.Status, resp.Headers, resp.Body)
+}
+
+// closedRunAnswer is the answer a closed run gave (or would have given).
+func (s *Server) closedRunAnswer(ctx context.Context, id string) (workflows.Response, error) {
+	var res workflows.Result
+	err := s.temporal.GetWorkflow(ctx, id, "").Get(ctx, &res)
+	switch {
+	case err == nil && res.Response != nil:
+		return *res.Response, nil
+	case err == nil:
+		return workflows.Response{Status: http.StatusOK, Body: map[string]any{"status": "succeeded", "executionId": id}}, nil
+	case isTimeout(err):
+		return workflows.Response{}, err
+	}
+	// The run failed: the same generic answer the live run gave.
+	return workflows.Response{Status: http.StatusInternalServerError, Body: map[string]any{"error": "the flow failed", "executionId": id}}, nil
+}
+
+func isAlreadyStarted(err error) bool {
+	var as *serviceerror.WorkflowExecutionAlreadyStarted
+	return errors.As(err, &as)
 }
 
 // startError maps a failure to reach Temporal to 503: the caller did nothing
@@ -120,10 +177,8 @@ func isTimeout(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &de) || errors.As(err, &ue)
 }
 
-// readTrigger checks the content type and size, parses the JSON body and
-// returns the trigger data flows read as trigger.body, trigger.headers and
-// trigger.query.
-func (s *Server) readTrigger(c *gin.Context) (map[string]any, *Error) {
+// readBody checks the content type and reads the body within the limit.
+func (s *Server) readBody(c *gin.Context) ([]byte, *Error) {
 	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
 	if err != nil || mt != "application/json" {
 		e := newError(http.StatusUnsupportedMediaType, "unsupported_media_type", "the body must be JSON with Content-Type: application/json")
@@ -138,7 +193,14 @@ func (s *Server) readTrigger(c *gin.Context) (map[string]any, *Error) {
 		}
 		return nil, newError(http.StatusBadRequest, "bad_request", "the body could not be read")
 	}
-	if len(strings.TrimSpace(string(raw))) == 0 {
+	return raw, nil
+}
+
+// triggerData parses the body and query and applies the parse rules. It
+// returns what flows read as trigger: body, headers, query and one entry per
+// parsed alias.
+func triggerData(r *http.Request, raw []byte, parse *flow.Parse) (map[string]any, *Error) {
+	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil, newError(http.StatusBadRequest, "malformed_json", "the body is empty; send a JSON value")
 	}
 	var body any
@@ -150,50 +212,71 @@ func (s *Server) readTrigger(c *gin.Context) (map[string]any, *Error) {
 		}
 		return nil, newError(http.StatusBadRequest, "malformed_json", detail)
 	}
-	return map[string]any{
-		"body":    body,
-		"headers": headerMap(c.Request.Header),
-		"query":   queryMap(c.Request.URL.Query()),
-	}, nil
+	query, err := flow.NestQuery(r.URL.Query())
+	if err != nil {
+		e := newError(http.StatusBadRequest, "malformed_query", err.Error())
+		e.Path = "query"
+		return nil, e
+	}
+	headers := headerMap(r.Header)
+	data := map[string]any{"body": body, "query": query}
+	if parse != nil {
+		parsed, errs := parse.Apply(raw, headers, query)
+		if len(errs) > 0 {
+			e := newError(http.StatusUnprocessableEntity, "invalid_trigger_data", errs[0].Error())
+			e.Path = errs[0].Path
+			e.Errors = errs
+			return nil, e
+		}
+		for k, v := range parsed {
+			data[k] = v
+		}
+	}
+	hm := make(map[string]any, len(headers))
+	for k, v := range headers {
+		hm[k] = v
+	}
+	data["headers"] = hm
+	return data, nil
 }
 
 // headerMap keys headers by lowercase name; repeated headers are joined with
 // ", " as RFC 9110 allows.
-func headerMap(h http.Header) map[string]any {
-	out := make(map[string]any, len(h))
+func headerMap(h http.Header) map[string]string {
+	out := make(map[string]string, len(h))
 	for k, vs := range h {
 		out[strings.ToLower(k)] = strings.Join(vs, ", ")
 	}
 	return out
 }
 
-// queryMap keeps a single value as a string and repeated ones as an array.
-func queryMap(q map[string][]string) map[string]any {
-	out := make(map[string]any, len(q))
-	for k, vs := range q {
-		if len(vs) == 1 {
-			out[k] = vs[0]
-			continue
+// eventIDFrom finds the event id: the trigger's configured key source, then
+// the Idempotency-Key header, else a fresh id (UUIDv7: time-ordered, so run
+// ids sort by arrival).
+func eventIDFrom(r *http.Request, raw []byte, src *flow.KeySource) (string, *Error) {
+	key, path := "", "headers."+HeaderIdempotencyKey
+	switch {
+	case src != nil && src.Header != "":
+		key, path = r.Header.Get(src.Header), "headers."+src.Header
+	case src != nil && src.Body != "":
+		path = "body." + src.Body
+		if v := gjson.GetBytes(raw, src.Body); v.Exists() && v.Type != gjson.Null && !v.IsObject() && !v.IsArray() {
+			key = v.String()
 		}
-		arr := make([]any, len(vs))
-		for i, v := range vs {
-			arr[i] = v
+	default:
+		key = r.Header.Get(HeaderIdempotencyKey)
+		if key == "" {
+			return uuid.Must(uuid.NewV7()).String(), nil
 		}
-		out[k] = arr
 	}
-	return out
-}
-
-// eventIDFrom takes the caller's idempotency key, or makes a fresh id (UUIDv7:
-// time-ordered, so run ids sort by arrival).
-func eventIDFrom(c *gin.Context) (string, *Error) {
-	key := c.GetHeader(HeaderIdempotencyKey)
 	if key == "" {
-		return uuid.Must(uuid.NewV7()).String(), nil
+		e := newError(http.StatusUnprocessableEntity, "missing_idempotency_key", "this trigger takes each event's id from "+path+", and the request has none")
+		e.Path = path
+		return "", e
 	}
-	if len(key) > 200 || strings.ContainsFunc(key, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
-		e := newError(http.StatusBadRequest, "invalid_idempotency_key", "Idempotency-Key must be 1 to 200 visible ASCII characters")
-		e.Path = "headers." + HeaderIdempotencyKey
+	if len(key) > 200 || strings.ContainsFunc(key, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		e := newError(http.StatusBadRequest, "invalid_idempotency_key", "an idempotency key must be 1 to 200 characters without control characters")
+		e.Path = path
 		return "", e
 	}
 	return key, nil

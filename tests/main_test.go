@@ -21,9 +21,22 @@ import (
 	"github.com/hookflow/hookflow/api"
 	"github.com/hookflow/hookflow/devserver"
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/secrets"
 	"github.com/hookflow/hookflow/worker"
 	"github.com/hookflow/hookflow/workflows"
 )
+
+// testSecrets are the secrets test flows name; see auth_test.go.
+var testSecrets = secrets.Env{Lookup: func(k string) (string, bool) {
+	v, ok := map[string]string{
+		"HOOKFLOW_SECRET_SHOP_PW":   "hunter2-shop",
+		"HOOKFLOW_SECRET_SW_KEY":    "whsec_" + swKeyB64,
+		"HOOKFLOW_SECRET_SW_OLDKEY": "whsec_" + swOldKeyB64,
+		"HOOKFLOW_SECRET_GH_KEY":    "gh-webhook-secret",
+		"HOOKFLOW_SECRET_HMAC_KEY":  "generic-hmac-secret",
+	}[k]
+	return v, ok
+}}
 
 var shared struct {
 	server *devserver.Server
@@ -102,7 +115,7 @@ func setupWith(t *testing.T, c sdkclient.Client, flowYAMLs ...string) *stack {
 	}
 	cat, err := flow.NewCatalog(entries...)
 	require.NoError(t, err)
-	srv := httptest.NewServer(api.New(c, cat, quietLogger(), api.Config{MaxBodyBytes: 64 << 10}).Handler())
+	srv := httptest.NewServer(api.New(c, cat, quietLogger(), api.Config{MaxBodyBytes: 64 << 10, Secrets: testSecrets}).Handler())
 	t.Cleanup(srv.Close)
 	return &stack{t: t, client: c, url: srv.URL, cat: cat}
 }

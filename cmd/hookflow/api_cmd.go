@@ -9,14 +9,16 @@ import (
 	sdkclient "go.temporal.io/sdk/client"
 
 	"github.com/hookflow/hookflow/api"
+	"github.com/hookflow/hookflow/secrets"
 )
 
 func apiCmd(g *globalFlags) *cobra.Command {
 	var (
 		flowsDir string
 		addr     string
-		maxBody  int64
-		drain    time.Duration
+		maxBody    int64
+		secretsDir string
+		drain      time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "api",
@@ -43,12 +45,13 @@ func apiCmd(g *globalFlags) *cobra.Command {
 			defer stop()
 			log.Info("api listening", "addr", addr, "temporal", opts.HostPort, "namespace", opts.Namespace)
 			printTriggers(os.Stderr, "http://"+addr, cat)
-			return serveAPI(ctx, log, addr, api.New(c, cat, log, api.Config{MaxBodyBytes: maxBody}).Handler(), drain)
+			return serveAPI(ctx, log, addr, api.New(c, cat, log, api.Config{MaxBodyBytes: maxBody, Secrets: secrets.Default(secretsDir)}).Handler(), drain)
 		},
 	}
 	cmd.Flags().StringVar(&flowsDir, "flows", "examples", "directory of flow files (.yaml, .yml, .json)")
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address")
 	cmd.Flags().Int64Var(&maxBody, "max-body-bytes", api.DefaultMaxBodyBytes, "largest trigger body accepted")
+	cmd.Flags().StringVar(&secretsDir, "secrets-dir", "", "directory of secret files (one file per secret name), besides HOOKFLOW_SECRET_<NAME> variables")
 	cmd.Flags().DurationVar(&drain, "drain-timeout", 10*time.Second, "how long to let in-flight requests finish on shutdown")
 	return cmd
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hookflow/hookflow/api"
 	"github.com/hookflow/hookflow/devserver"
+	"github.com/hookflow/hookflow/secrets"
 	"github.com/hookflow/hookflow/worker"
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -24,6 +25,8 @@ func devCmd(g *globalFlags) *cobra.Command {
 		ip           string
 		temporalPort int
 		uiPort       int
+		secretsDir   string
+		maxBody      int64
 		drain        time.Duration
 	)
 	cmd := &cobra.Command{
@@ -92,7 +95,7 @@ serving the flows of --flows. Ctrl-C stops everything cleanly.`,
 			printTriggers(out, base, cat)
 			fmt.Fprintln(out)
 
-			h := api.New(c, cat, log, api.Config{}).Handler()
+			h := api.New(c, cat, log, api.Config{MaxBodyBytes: maxBody, Secrets: secrets.Default(secretsDir)}).Handler()
 			err = serveAPI(ctx, log, apiAddr, h, drain)
 			log.Info("stopping")
 			return err
@@ -104,6 +107,8 @@ serving the flows of --flows. Ctrl-C stops everything cleanly.`,
 	cmd.Flags().StringVar(&ip, "ip", "127.0.0.1", "IP the Temporal server and Web UI bind to")
 	cmd.Flags().IntVar(&temporalPort, "temporal-port", 7233, "Temporal frontend gRPC port")
 	cmd.Flags().IntVar(&uiPort, "ui-port", 8233, "Temporal Web UI port (0 disables the UI)")
+	cmd.Flags().StringVar(&secretsDir, "secrets-dir", "", "directory of secret files (one file per secret name), besides HOOKFLOW_SECRET_<NAME> variables")
+	cmd.Flags().Int64Var(&maxBody, "max-body-bytes", api.DefaultMaxBodyBytes, "largest trigger body accepted")
 	cmd.Flags().DurationVar(&drain, "drain-timeout", 10*time.Second, "how long to let in-flight API requests finish on shutdown")
 	return cmd
 }

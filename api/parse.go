@@ -1,0 +1,72 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/url"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/hookflow/hookflow/flow"
+)
+
+// parseRequest is the body of POST /api/v1/parse: an example body or an
+// example URL, exactly one.
+type parseRequest struct {
+	Body json.RawMessage `json:"body"`
+	URL  string          `json:"url"`
+}
+
+// derivePaths handles POST /api/v1/parse: the paths a parse rule can use,
+// derived from an example ({"a":1,"b":{"c":2}} gives a, b, b.c; a URL's
+// query ?a[0].b=1 gives a, a.0, a.0.b).
+func (s *Server) derivePaths(c *gin.Context) {
+	var req parseRequest
+	dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		fail(c, newError(http.StatusBadRequest, "malformed_json", "send {\"body\": <example JSON>} or {\"url\": \"<example URL>\"}: "+err.Error()))
+		return
+	}
+	hasBody := len(bytes.TrimSpace(req.Body)) > 0 && string(bytes.TrimSpace(req.Body)) != "null"
+	if hasBody == (req.URL != "") {
+		e := newError(http.StatusUnprocessableEntity, "invalid_request", "send exactly one of body or url")
+		e.Path = "body"
+		fail(c, e)
+		return
+	}
+	if hasBody {
+		var v any
+		if err := json.Unmarshal(req.Body, &v); err != nil {
+			e := newError(http.StatusUnprocessableEntity, "invalid_request", "body is not valid JSON")
+			e.Path = "body"
+			fail(c, e)
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"source": "body", "paths": nonNil(flow.DerivePaths(v))})
+		return
+	}
+	u, err := url.Parse(req.URL)
+	if err != nil {
+		e := newError(http.StatusUnprocessableEntity, "invalid_request", "url is not a URL: "+err.Error())
+		e.Path = "url"
+		fail(c, e)
+		return
+	}
+	q, err := flow.NestQuery(u.Query())
+	if err != nil {
+		e := newError(http.StatusUnprocessableEntity, "invalid_request", err.Error())
+		e.Path = "url"
+		fail(c, e)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"source": "query", "paths": nonNil(flow.DerivePaths(q))})
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
