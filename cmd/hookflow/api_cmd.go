@@ -14,8 +14,8 @@ import (
 
 func apiCmd(g *globalFlags) *cobra.Command {
 	var (
-		flowsDir string
-		addr     string
+		flowsDir   string
+		addr       string
 		maxBody    int64
 		secretsDir string
 		drain      time.Duration
