@@ -5,11 +5,13 @@
 package tests
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 	sdkclient "go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
+	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/api"
 	"github.com/hookflow/hookflow/devserver"
 	"github.com/hookflow/hookflow/flow"
@@ -54,7 +57,7 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	shared.server, shared.client = srv, c
-	w := worker.New(c, worker.Options{})
+	w := worker.New(c, testDeliverer(), worker.Options{})
 	if err := w.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, "tests: start worker:", err)
 		return 1
@@ -68,13 +71,37 @@ func runMain(m *testing.M) int {
 
 func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
+// logs captures what hookflow, the Temporal SDK and the server log during
+// the tests, so a test can prove that no secret reaches a log line.
+var logs syncBuffer
+
+// testLog writes into logs at every level.
+var testLog = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 // startStack starts an embedded server (in memory, or on dbFile) and a
 // client connected to it.
 func startStack(dbFile string) (*devserver.Server, sdkclient.Client, error) {
 	srv, err := devserver.Start(devserver.Options{
 		DatabaseFile:     dbFile,
 		SearchAttributes: workflows.SearchAttributeTypes(),
-		Logger:           quietLogger(),
+		Logger:           slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
 		return nil, nil, err
@@ -82,13 +109,23 @@ func startStack(dbFile string) (*devserver.Server, sdkclient.Client, error) {
 	c, err := sdkclient.Dial(sdkclient.Options{
 		HostPort:  srv.FrontendAddress(),
 		Namespace: srv.Namespace(),
-		Logger:    sdklog.NewStructuredLogger(quietLogger()),
+		Logger:    sdklog.NewStructuredLogger(testLog),
 	})
 	if err != nil {
 		srv.Stop()
 		return nil, nil, err
 	}
 	return srv, c, nil
+}
+
+// testDeliverer delivers to receivers on 127.0.0.1 (httptest), which the
+// SSRF guard refuses unless allowlisted, as an operator would for tests.
+func testDeliverer() *activities.HTTP {
+	allow, err := activities.ParseAllowlist([]string{"127.0.0.1"})
+	if err != nil {
+		panic(err)
+	}
+	return activities.NewHTTP(activities.Config{Secrets: testSecrets, Allow: allow, Logger: testLog})
 }
 
 // stack is what one test uses: the shared client and an API serving the
@@ -115,7 +152,7 @@ func setupWith(t *testing.T, c sdkclient.Client, flowYAMLs ...string) *stack {
 	}
 	cat, err := flow.NewCatalog(entries...)
 	require.NoError(t, err)
-	srv := httptest.NewServer(api.New(c, cat, quietLogger(), api.Config{MaxBodyBytes: 64 << 10, Secrets: testSecrets}).Handler())
+	srv := httptest.NewServer(api.New(c, cat, testLog, api.Config{MaxBodyBytes: 64 << 10, Secrets: testSecrets}).Handler())
 	t.Cleanup(srv.Close)
 	return &stack{t: t, client: c, url: srv.URL, cat: cat}
 }

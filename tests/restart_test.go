@@ -31,7 +31,7 @@ steps:
 `
 	srv, c, err := startStack(db)
 	require.NoError(t, err)
-	w := worker.New(c, worker.Options{})
+	w := worker.New(c, testDeliverer(), worker.Options{})
 	require.NoError(t, w.Start())
 	s := setupWith(t, c, yaml)
 	a := post(t, s.hookURL("it-restart"), "application/json", `{}`)
@@ -54,7 +54,7 @@ steps:
 	require.NoError(t, err)
 	defer srv.Stop()
 	defer c.Close()
-	w = worker.New(c, worker.Options{})
+	w = worker.New(c, testDeliverer(), worker.Options{})
 	require.NoError(t, w.Start())
 	defer w.Stop()
 

@@ -1,32 +1,81 @@
 // Package worker builds the Temporal workers that run hookflow: the flow
-// interpreter (FlowWorkflow) on its own task queue.
+// interpreter (FlowWorkflow) on one task queue, and webhook deliveries on
+// another, with their own limits, so slow receivers never starve flows.
 package worker
 
 import (
+	"go.temporal.io/sdk/activity"
 	sdkclient "go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/workflows"
 )
 
-// Options tunes the flow worker. Zero values take the SDK's defaults.
+// Options tunes the workers. Zero values take the SDK's defaults.
 type Options struct {
 	// MaxConcurrentWorkflowTasks bounds workflow tasks processed at once.
 	MaxConcurrentWorkflowTasks int
 	// WorkflowPollers is the number of workflow task pollers.
 	WorkflowPollers int
+	// MaxConcurrentDeliveries bounds deliveries in flight on this worker.
+	MaxConcurrentDeliveries int
+	// DeliveriesPerSecond bounds deliveries started per second across all
+	// workers of the webhook task queue (0: unlimited).
+	DeliveriesPerSecond float64
 }
 
-// New returns the flow interpreter worker, with FlowWorkflow registered
-// once under its stable name. Start or Run it; Stop drains it.
-func New(c sdkclient.Client, opts Options) sdkworker.Worker {
-	w := sdkworker.New(c, workflows.TaskQueue, sdkworker.Options{
+// Workers is the flow worker and the webhook worker, started and stopped
+// together.
+type Workers struct {
+	Flows    sdkworker.Worker
+	Webhooks sdkworker.Worker
+}
+
+// New returns both workers, with FlowWorkflow and the delivery activity
+// registered once each under their stable names.
+func New(c sdkclient.Client, deliver *activities.HTTP, opts Options) *Workers {
+	flows := sdkworker.New(c, workflows.TaskQueue, sdkworker.Options{
 		MaxConcurrentWorkflowTaskExecutionSize: opts.MaxConcurrentWorkflowTasks,
 		MaxConcurrentWorkflowTaskPollers:       opts.WorkflowPollers,
 	})
-	Register(w)
-	return w
+	Register(flows)
+	hooks := sdkworker.New(c, workflows.WebhookTaskQueue, sdkworker.Options{
+		MaxConcurrentActivityExecutionSize: opts.MaxConcurrentDeliveries,
+		TaskQueueActivitiesPerSecond:       opts.DeliveriesPerSecond,
+	})
+	hooks.RegisterActivityWithOptions(deliver.Deliver, activity.RegisterOptions{Name: activities.DeliverName})
+	return &Workers{Flows: flows, Webhooks: hooks}
+}
+
+// Start starts both workers.
+func (w *Workers) Start() error {
+	if err := w.Flows.Start(); err != nil {
+		return err
+	}
+	if err := w.Webhooks.Start(); err != nil {
+		w.Flows.Stop()
+		return err
+	}
+	return nil
+}
+
+// Stop stops polling and waits for running tasks (within the SDK's
+// WorkerStopTimeout).
+func (w *Workers) Stop() {
+	w.Webhooks.Stop()
+	w.Flows.Stop()
+}
+
+// Run runs both until interrupt is closed or one fails.
+func (w *Workers) Run(interrupt <-chan any) error {
+	if err := w.Start(); err != nil {
+		return err
+	}
+	<-interrupt
+	w.Stop()
+	return nil
 }
 
 // Register registers hookflow's workflows on any registry (a worker, a

@@ -21,6 +21,10 @@ import (
 const (
 	// TaskQueue is where FlowWorkflow tasks are polled.
 	TaskQueue = "hookflow-flows"
+	// WebhookTaskQueue is where deliveries (http steps) run, on workers
+	// with their own concurrency and rate limits, so slow receivers never
+	// starve flow progress.
+	WebhookTaskQueue = "hookflow-webhooks"
 	// WorkflowName is FlowWorkflow's registered type name (stable: runs in
 	// history refer to it).
 	WorkflowName = "FlowWorkflow"

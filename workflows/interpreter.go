@@ -42,8 +42,10 @@ type run struct {
 	log      stepLog
 	response *Response
 	executed int
-	finished bool
-	failed   bool
+	// deliveries numbers http steps in this run, for delivery ids.
+	deliveries int
+	finished   bool
+	failed     bool
 }
 
 // position is where a step runs: its path, the expression environment of
@@ -52,6 +54,8 @@ type position struct {
 	path      string
 	env       map[string]any
 	iteration *int
+	// record is the step's own log record, for executors that add to it.
+	record *StepRecord
 }
 
 func newRun(ctx workflow.Context, in Input) *run {
@@ -109,6 +113,7 @@ func (r *run) runStep(ctx workflow.Context, s *flow.Step, at position) error {
 		return &stepError{id: s.ID, path: at.path, err: fmt.Errorf("the run exceeded %d step executions (nested loops multiply); split the work across runs", MaxStepsPerRun)}
 	}
 	rec := r.log.start(StepRecord{ID: s.ID, Type: s.Type, Path: at.path, Status: StatusRunning, StartedAt: now(ctx), Iteration: at.iteration})
+	at.record = rec
 	exec, ok := executors[s.Type]
 	var (
 		out map[string]any
@@ -150,7 +155,16 @@ func (r *run) runStep(ctx workflow.Context, s *flow.Step, at position) error {
 	if out == nil {
 		out = map[string]any{}
 	}
-	r.steps[s.ID] = map[string]any{"status": rec.Status, "outputs": out}
+	result := map[string]any{"status": rec.Status, "outputs": out}
+	if rec.Status == StatusFailed {
+		result["error"] = rec.Error
+		if c, ok := s.Spec.(interface{ ContinuesOnError() bool }); ok && c.ContinuesOnError() {
+			// onError: continue — the failure is readable by later steps
+			// (steps.<id>.status, steps.<id>.error) and the flow goes on.
+			err = nil
+		}
+	}
+	r.steps[s.ID] = result
 	return err
 }
 

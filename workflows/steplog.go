@@ -1,6 +1,9 @@
 package workflows
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Step statuses in the step log and in steps.<id>.status.
 const (
@@ -31,6 +34,20 @@ type StepRecord struct {
 	Error     string     `json:"error,omitempty"`
 	// Note explains a skip (e.g. a second response step).
 	Note string `json:"note,omitempty"`
+	// Delivery describes an http step's request and outcome.
+	Delivery *Delivery `json:"delivery,omitempty"`
+}
+
+// Delivery is what the step log keeps of a send: the final request (its URL
+// holds no secrets: auth is applied by the worker) and the outcome.
+type Delivery struct {
+	Method     string          `json:"method"`
+	URL        string          `json:"url"`
+	Body       json.RawMessage `json:"body,omitempty"`
+	DeliveryID string          `json:"deliveryId"`
+	StatusCode int             `json:"statusCode,omitempty"`
+	Attempts   int32           `json:"attempts,omitempty"`
+	LastError  string          `json:"lastError,omitempty"`
 }
 
 // StepLog is what the QuerySteps query returns.

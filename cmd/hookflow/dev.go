@@ -25,10 +25,10 @@ func devCmd(g *globalFlags) *cobra.Command {
 		ip           string
 		temporalPort int
 		uiPort       int
-		secretsDir   string
 		maxBody      int64
 		drain        time.Duration
 	)
+	wf := &workerFlags{}
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Run everything in one process: Temporal dev server, Web UI, worker and API",
@@ -71,7 +71,11 @@ serving the flows of --flows. Ctrl-C stops everything cleanly.`,
 			}
 			defer c.Close()
 
-			w := worker.New(c, worker.Options{})
+			deliver, err := wf.deliverer(log)
+			if err != nil {
+				return err
+			}
+			w := worker.New(c, deliver, wf.opts)
 			if err := w.Start(); err != nil {
 				return fmt.Errorf("start worker: %w", err)
 			}
@@ -95,7 +99,7 @@ serving the flows of --flows. Ctrl-C stops everything cleanly.`,
 			printTriggers(out, base, cat)
 			fmt.Fprintln(out)
 
-			h := api.New(c, cat, log, api.Config{MaxBodyBytes: maxBody, Secrets: secrets.Default(secretsDir)}).Handler()
+			h := api.New(c, cat, log, api.Config{MaxBodyBytes: maxBody, Secrets: secrets.Default(wf.secretsDir)}).Handler()
 			err = serveAPI(ctx, log, apiAddr, h, drain)
 			log.Info("stopping")
 			return err
@@ -107,7 +111,7 @@ serving the flows of --flows. Ctrl-C stops everything cleanly.`,
 	cmd.Flags().StringVar(&ip, "ip", "127.0.0.1", "IP the Temporal server and Web UI bind to")
 	cmd.Flags().IntVar(&temporalPort, "temporal-port", 7233, "Temporal frontend gRPC port")
 	cmd.Flags().IntVar(&uiPort, "ui-port", 8233, "Temporal Web UI port (0 disables the UI)")
-	cmd.Flags().StringVar(&secretsDir, "secrets-dir", "", "directory of secret files (one file per secret name), besides HOOKFLOW_SECRET_<NAME> variables")
+	wf.register(cmd)
 	cmd.Flags().Int64Var(&maxBody, "max-body-bytes", api.DefaultMaxBodyBytes, "largest trigger body accepted")
 	cmd.Flags().DurationVar(&drain, "drain-timeout", 10*time.Second, "how long to let in-flight API requests finish on shutdown")
 	return cmd

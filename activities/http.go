@@ -1,0 +1,389 @@
+// Package activities holds every step that does I/O, as methods on structs
+// holding their dependencies, registered once on the worker. Today that is
+// the http step's delivery.
+package activities
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tidwall/gjson"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/secrets"
+)
+
+// DeliverName is the delivery activity's registered name.
+const DeliverName = "hookflow.Deliver"
+
+// Error types of a failed attempt. Non-retryable ones fail the step at once.
+const (
+	ErrHTTPClient         = "HTTPClientError"     // 4xx other than 429: not retried
+	ErrHTTPRedirect       = "HTTPRedirect"        // 3xx: redirects are not followed
+	ErrTooManyRequests    = "HTTPTooManyRequests" // 429: retried after Retry-After
+	ErrHTTPServer         = "HTTPServerError"     // 5xx: retried
+	ErrNetwork            = "NetworkError"        // connect, TLS, timeouts: retried
+	ErrDestinationRefused = "DestinationRefused"  // SSRF guard, plain http: not retried
+	ErrOutputMissing      = "OutputMissing"       // a named output is not in the response
+	ErrInvalidRequest     = "InvalidRequest"      // the request cannot be built
+	// ErrSecretUnavailable is retried: an operator who adds the missing
+	// secret lets pending deliveries through.
+	ErrSecretUnavailable = "SecretUnavailable"
+)
+
+// DefaultMaxKeptBody bounds the response body kept in the result (and so in
+// history); outputs are read from the whole body, up to maxReadBody.
+const (
+	DefaultMaxKeptBody = 64 << 10
+	maxReadBody        = 10 << 20
+)
+
+// Config holds the delivery activity's dependencies and limits.
+type Config struct {
+	Secrets secrets.Provider
+	// Allow lists hosts reachable over http and at non-public addresses.
+	Allow Allowlist
+	// MaxKeptBody bounds the response body kept in history (default 64 KiB).
+	MaxKeptBody int
+	// Now is the signing clock (default time.Now).
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// HTTP delivers http steps.
+type HTTP struct {
+	cfg        Config
+	transports sync.Map // connect timeout -> *http.Transport (pooled connections)
+}
+
+// NewHTTP returns the delivery activities.
+func NewHTTP(cfg Config) *HTTP {
+	if cfg.Secrets == nil {
+		cfg.Secrets = secrets.Default("")
+	}
+	if cfg.MaxKeptBody <= 0 {
+		cfg.MaxKeptBody = DefaultMaxKeptBody
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &HTTP{cfg: cfg}
+}
+
+// Result is one delivery's outcome, readable by later steps.
+type Result struct {
+	StatusCode int               `json:"statusCode"`
+	Headers    map[string]string `json:"headers,omitempty"`
+	// Body is the response: its JSON value, or text when it is not JSON.
+	Body          any            `json:"body,omitempty"`
+	BodyTruncated bool           `json:"bodyTruncated,omitempty"`
+	Outputs       map[string]any `json:"outputs,omitempty"`
+	Attempt       int32          `json:"attempt"`
+}
+
+// Failure is attached to a failed attempt's error, so the workflow can
+// record the status and attempt count of a delivery that finally failed.
+type Failure struct {
+	StatusCode int    `json:"statusCode,omitempty"`
+	Attempt    int32  `json:"attempt"`
+	Body       string `json:"body,omitempty"`
+}
+
+// Deliver sends one attempt of a delivery. Temporal's retry policy makes the
+// attempts; this classifies each outcome: 2xx succeeds, 4xx (but 429) and
+// refused destinations fail for good, 429 asks to retry after Retry-After,
+// 5xx and network errors retry.
+func (h *HTTP) Deliver(ctx context.Context, req flow.HTTPRequest) (*Result, error) {
+	attempt := int32(1)
+	if activity.IsActivity(ctx) {
+		attempt = activity.GetInfo(ctx).Attempt
+	}
+	res, err := h.send(ctx, req, attempt)
+	level, outcome := slog.LevelInfo, "delivered"
+	if err != nil {
+		level, outcome = slog.LevelWarn, err.Error()
+	}
+	h.cfg.Logger.Log(ctx, level, "delivery", "method", req.Method, "url", req.URL, "deliveryId", req.DeliveryID, "attempt", attempt, "outcome", outcome)
+	return res, err
+}
+
+// Send performs one attempt outside Temporal (the test action).
+func (h *HTTP) Send(ctx context.Context, req flow.HTTPRequest) (*Result, error) {
+	return h.send(ctx, req, 1)
+}
+
+func (h *HTTP) send(ctx context.Context, req flow.HTTPRequest, attempt int32) (*Result, error) {
+	u, err := url.Parse(req.URL)
+	if err != nil || u.Host == "" {
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("url %q is not an absolute URL", req.URL), ErrInvalidRequest, nil)
+	}
+	if u.Scheme != "https" && !h.cfg.Allow.hostAllowed(u.Hostname()) {
+		return nil, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("destination %s uses %s: only https is allowed unless the worker allowlists the host (--allow-host)", u.Host, u.Scheme),
+			ErrDestinationRefused, nil)
+	}
+	body := []byte(req.Body)
+	hr, err := http.NewRequestWithContext(ctx, req.Method, u.String(), bytes.NewReader(body))
+	if err != nil {
+		return nil, temporal.NewNonRetryableApplicationError("build request: "+err.Error(), ErrInvalidRequest, nil)
+	}
+	hr.Header.Set("User-Agent", "hookflow/1")
+	if len(body) > 0 {
+		hr.Header.Set("Content-Type", "application/json")
+	}
+	if req.DeliveryID != "" {
+		hr.Header.Set("Idempotency-Key", req.DeliveryID)
+	}
+	for _, k := range sortedKeys(req.Headers) {
+		hr.Header.Set(k, req.Headers[k])
+	}
+	if err := h.authenticate(ctx, hr, req, body); err != nil {
+		return nil, err
+	}
+
+	client := &http.Client{
+		Transport: h.transport(req.ConnectTimeout),
+		Timeout:   req.ResponseTimeout,
+		// Webhooks are not redirected: following one could leave the
+		// allowlisted destination, and a receiver that moved should be
+		// re-configured, not guessed.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	resp, err := client.Do(hr)
+	if err != nil {
+		var refused *RefusedError
+		if errors.As(err, &refused) {
+			return nil, temporal.NewNonRetryableApplicationError(refused.Error(), ErrDestinationRefused, nil, Failure{Attempt: attempt})
+		}
+		return nil, temporal.NewApplicationError(networkMessage(err), ErrNetwork, Failure{Attempt: attempt})
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxReadBody))
+	if err != nil {
+		return nil, temporal.NewApplicationError(networkMessage(err), ErrNetwork, Failure{Attempt: attempt, StatusCode: resp.StatusCode})
+	}
+	if err := classify(resp, raw, attempt); err != nil {
+		return nil, err
+	}
+	res := &Result{StatusCode: resp.StatusCode, Headers: responseHeaders(resp.Header), Attempt: attempt}
+	res.Body, res.BodyTruncated = keptBody(raw, h.cfg.MaxKeptBody)
+	if len(req.Outputs) > 0 {
+		res.Outputs = map[string]any{}
+		for _, name := range sortedKeys(req.Outputs) {
+			path := req.Outputs[name]
+			r := gjson.GetBytes(raw, path)
+			if !r.Exists() {
+				return nil, temporal.NewNonRetryableApplicationError(
+					fmt.Sprintf("output %q: path %q is not in the response", name, path), ErrOutputMissing, nil,
+					Failure{Attempt: attempt, StatusCode: resp.StatusCode})
+			}
+			var v any
+			if json.Unmarshal([]byte(r.Raw), &v) != nil {
+				v = r.Value()
+			}
+			res.Outputs[name] = v
+		}
+	}
+	return res, nil
+}
+
+func (h *HTTP) transport(connect time.Duration) *http.Transport {
+	if t, ok := h.transports.Load(connect); ok {
+		return t.(*http.Transport)
+	}
+	d := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second, Control: h.cfg.Allow.control}
+	t := &http.Transport{
+		DialContext:           d.DialContext,
+		TLSHandshakeTimeout:   connect,
+		MaxIdleConns:          256,
+		MaxIdleConnsPerHost:   32,
+		IdleConnTimeout:       90 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		ForceAttemptHTTP2:     true,
+		// Proxies from the environment would bypass the SSRF guard's view
+		// of the destination.
+		Proxy: nil,
+	}
+	actual, _ := h.transports.LoadOrStore(connect, t)
+	return actual.(*http.Transport)
+}
+
+// classify maps a response status to success or the attempt's error.
+func classify(resp *http.Response, raw []byte, attempt int32) error {
+	code := resp.StatusCode
+	f := Failure{StatusCode: code, Attempt: attempt, Body: snippet(raw)}
+	switch {
+	case code >= 200 && code < 300:
+		return nil
+	case code == http.StatusTooManyRequests:
+		msg := "receiver answered 429 Too Many Requests"
+		if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+			return temporal.NewApplicationErrorWithOptions(fmt.Sprintf("%s; retrying after %s", msg, d), ErrTooManyRequests,
+				temporal.ApplicationErrorOptions{NextRetryDelay: d, Details: []any{f}})
+		}
+		return temporal.NewApplicationError(msg, ErrTooManyRequests, f)
+	case code >= 500:
+		return temporal.NewApplicationError(fmt.Sprintf("receiver answered %d", code), ErrHTTPServer, f)
+	case code >= 300 && code < 400:
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("receiver answered %d (redirects are not followed; Location: %s)", code, resp.Header.Get("Location")), ErrHTTPRedirect, nil, f)
+	}
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf("receiver answered %d; not retried", code), ErrHTTPClient, nil, f)
+}
+
+// retryAfter reads Retry-After as seconds or an HTTP-date (RFC 9110).
+func retryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n < 0 {
+			return 0, false
+		}
+		return max(time.Duration(n)*time.Second, time.Second), true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), time.Second), true
+	}
+	return 0, false
+}
+
+// networkMessage describes a transport error without its URL: *url.Error
+// quotes the whole URL, whose query may hold an API key added by auth.
+func networkMessage(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return "timed out: " + err.Error()
+	}
+	return err.Error()
+}
+
+func snippet(b []byte) string {
+	const n = 512
+	if len(b) > n {
+		return string(b[:n]) + "…"
+	}
+	return string(b)
+}
+
+// keptBody is the body as kept in history: JSON as its value when it fits,
+// otherwise text cut at limit.
+func keptBody(raw []byte, limit int) (any, bool) {
+	if len(raw) == 0 {
+		return nil, false
+	}
+	if len(raw) <= limit {
+		var v any
+		if json.Unmarshal(raw, &v) == nil {
+			return v, false
+		}
+		return string(raw), false
+	}
+	return string(raw[:limit]), true
+}
+
+// responseHeaders flattens headers with lowercase names; cookies are
+// credentials and are not kept.
+func responseHeaders(h http.Header) map[string]string {
+	out := make(map[string]string, len(h))
+	for k, vs := range h {
+		lk := strings.ToLower(k)
+		if lk == "set-cookie" {
+			continue
+		}
+		out[lk] = strings.Join(vs, ", ")
+	}
+	return out
+}
+
+// authenticate applies the step's auth, resolving secrets now. Errors name
+// secrets, never values.
+func (h *HTTP) authenticate(ctx context.Context, hr *http.Request, req flow.HTTPRequest, body []byte) error {
+	a := req.Auth
+	if a == nil {
+		return nil
+	}
+	secret := func(name string) ([]byte, error) {
+		v, err := h.cfg.Secrets.Secret(ctx, name)
+		if err != nil {
+			return nil, temporal.NewApplicationError(fmt.Sprintf("secret %q is not available on this worker", name), ErrSecretUnavailable)
+		}
+		return v, nil
+	}
+	switch a.Type {
+	case "basic":
+		pw, err := secret(a.PasswordSecret)
+		if err != nil {
+			return err
+		}
+		hr.SetBasicAuth(a.Username, string(pw))
+	case "bearer":
+		tok, err := secret(a.TokenSecret)
+		if err != nil {
+			return err
+		}
+		hr.Header.Set("Authorization", "Bearer "+string(tok))
+	case "apiKey":
+		v, err := secret(a.ValueSecret)
+		if err != nil {
+			return err
+		}
+		if a.In == "query" {
+			q := hr.URL.Query()
+			q.Set(a.Name, string(v))
+			hr.URL.RawQuery = q.Encode()
+		} else {
+			hr.Header.Set(a.Name, string(v))
+		}
+	case "signature":
+		key, err := secret(a.Secret)
+		if err != nil {
+			return err
+		}
+		uri := hr.URL.String()
+		now := h.cfg.Now()
+		switch a.Version {
+		case "v1":
+			hr.Header.Set("X-HubSpot-Signature", hubSpotV1(key, body))
+			hr.Header.Set("X-HubSpot-Signature-Version", "v1")
+		case "v2":
+			hr.Header.Set("X-HubSpot-Signature", hubSpotV2(key, hr.Method, uri, body))
+			hr.Header.Set("X-HubSpot-Signature-Version", "v2")
+		case "v3":
+			sig, ts := hubSpotV3(key, hr.Method, uri, body, now)
+			hr.Header.Set("X-HubSpot-Signature-v3", sig)
+			hr.Header.Set("X-HubSpot-Request-Timestamp", ts)
+		case "standardWebhooks":
+			sig, ts := standardWebhooks(key, req.DeliveryID, body, now)
+			hr.Header.Set("webhook-id", req.DeliveryID)
+			hr.Header.Set("webhook-timestamp", ts)
+			hr.Header.Set("webhook-signature", sig)
+		}
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

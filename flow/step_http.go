@@ -1,0 +1,394 @@
+package flow
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// TypeHTTP sends an HTTP request (a webhook) as a Temporal activity, retried
+// durably by its retry policy.
+const TypeHTTP = "http"
+
+// HTTP is the send-webhook step.
+//
+//	{id: ship, type: http, method: POST, url: "https://shipping.example.com/orders",
+//	 auth: {type: signature, version: v3, secret: shipping_secret},
+//	 body: {mode: keyValue, fields: {orderId: "{{ trigger.orderId }}"}},
+//	 outputs: {trackingId: tracking.id}}
+type HTTP struct {
+	Method string `json:"method" validate:"required,oneof=GET POST PUT PATCH DELETE"`
+	// URL is the whole destination (a template). Or BaseURL plus Path,
+	// joined with one slash (Pipedrive style).
+	URL     string `json:"url,omitempty" validate:"max=4096"`
+	BaseURL string `json:"baseUrl,omitempty" validate:"max=4096"`
+	Path    string `json:"path,omitempty" validate:"max=4096"`
+	// Query parameters: static values or templates.
+	Query   map[string]string `json:"query,omitempty" validate:"max=100"`
+	Headers map[string]string `json:"headers,omitempty" validate:"max=100,dive,keys,header,endkeys,max=8192"`
+	Body    *HTTPBody         `json:"body,omitempty"`
+	Auth    *HTTPAuth         `json:"auth,omitempty"`
+	// Timeouts per attempt: connect (default 3s) and the whole response
+	// (default 30s).
+	Timeouts *HTTPTimeouts `json:"timeouts,omitempty"`
+	// Retry overrides the default delivery policy (first retry after 1m,
+	// x2, at most 8h apart, given up after 72h).
+	Retry *RetryPolicy `json:"retry,omitempty"`
+	// Outputs names gjson paths picked from a JSON response; a path missing
+	// from the response fails the step. Later steps read
+	// steps.<id>.outputs.<name>, plus statusCode, headers and body.
+	Outputs map[string]string `json:"outputs,omitempty" validate:"max=100"`
+	// OnError continue lets the flow go on after a delivery that finally
+	// failed; steps.<id>.status is then "failed" and steps.<id>.error says why.
+	OnError string `json:"onError,omitempty" validate:"omitempty,oneof=fail continue"`
+}
+
+// HTTPBody says what to send.
+type HTTPBody struct {
+	// Mode: all sends every property of the data at hand (the trigger body;
+	// inside a loop, the current item); keyValue sends Fields as a JSON
+	// object; raw sends Raw, a template that must render to valid JSON.
+	Mode   string         `json:"mode" validate:"required,oneof=all keyValue raw"`
+	Fields map[string]any `json:"fields,omitempty" validate:"max=200"`
+	Raw    string         `json:"raw,omitempty" validate:"max=65536"`
+}
+
+// HTTPAuth authenticates the request. Secrets are names, resolved by the
+// worker at send time; their values never enter the flow or its history.
+type HTTPAuth struct {
+	Type string `json:"type" validate:"required,oneof=basic bearer apiKey signature"`
+	// basic
+	Username       string `json:"username,omitempty" validate:"max=200"`
+	PasswordSecret string `json:"passwordSecret,omitempty" validate:"omitempty,secretname"`
+	// bearer
+	TokenSecret string `json:"tokenSecret,omitempty" validate:"omitempty,secretname"`
+	// apiKey: Name is the header or query parameter, In says which.
+	Name        string `json:"name,omitempty" validate:"max=200"`
+	In          string `json:"in,omitempty" validate:"omitempty,oneof=header query"`
+	ValueSecret string `json:"valueSecret,omitempty" validate:"omitempty,secretname"`
+	// signature: v1, v2, v3 (HubSpot) or standardWebhooks.
+	Version string `json:"version,omitempty" validate:"omitempty,oneof=v1 v2 v3 standardWebhooks"`
+	Secret  string `json:"secret,omitempty" validate:"omitempty,secretname"`
+}
+
+// HTTPTimeouts bound one attempt.
+type HTTPTimeouts struct {
+	Connect  Duration `json:"connect,omitempty" validate:"omitempty,min=100000000,max=60000000000"`
+	Response Duration `json:"response,omitempty" validate:"omitempty,min=100000000,max=600000000000"`
+}
+
+// RetryPolicy tunes delivery retries. Zero fields take the defaults.
+type RetryPolicy struct {
+	InitialInterval    Duration `json:"initialInterval,omitempty" validate:"omitempty,min=100000000"`
+	BackoffCoefficient float64  `json:"backoffCoefficient,omitempty" validate:"omitempty,min=1,max=10"`
+	MaximumInterval    Duration `json:"maximumInterval,omitempty" validate:"omitempty,min=100000000"`
+	// GiveUpAfter bounds all attempts together (schedule-to-close).
+	GiveUpAfter     Duration `json:"giveUpAfter,omitempty" validate:"omitempty,min=1000000000,max=2592000000000000"`
+	MaximumAttempts int      `json:"maximumAttempts,omitempty" validate:"omitempty,min=1,max=1000"`
+}
+
+// Delivery defaults: the product's durable delivery guarantee.
+const (
+	DefaultConnectTimeout     = 3 * time.Second
+	DefaultResponseTimeout    = 30 * time.Second
+	DefaultInitialInterval    = time.Minute
+	DefaultBackoffCoefficient = 2.0
+	DefaultMaximumInterval    = 8 * time.Hour
+	DefaultGiveUpAfter        = 72 * time.Hour
+)
+
+// EffectiveRetry is the step's policy with defaults filled in.
+func (h *HTTP) EffectiveRetry() RetryPolicy {
+	r := RetryPolicy{}
+	if h.Retry != nil {
+		r = *h.Retry
+	}
+	if r.InitialInterval == 0 {
+		r.InitialInterval = Duration(DefaultInitialInterval)
+	}
+	if r.BackoffCoefficient == 0 {
+		r.BackoffCoefficient = DefaultBackoffCoefficient
+	}
+	if r.MaximumInterval == 0 {
+		r.MaximumInterval = Duration(DefaultMaximumInterval)
+	}
+	if r.GiveUpAfter == 0 {
+		r.GiveUpAfter = Duration(DefaultGiveUpAfter)
+	}
+	return r
+}
+
+// EffectiveTimeouts are the per-attempt timeouts with defaults filled in.
+func (h *HTTP) EffectiveTimeouts() (connect, response time.Duration) {
+	connect, response = DefaultConnectTimeout, DefaultResponseTimeout
+	if h.Timeouts != nil {
+		if h.Timeouts.Connect != 0 {
+			connect = h.Timeouts.Connect.Std()
+		}
+		if h.Timeouts.Response != 0 {
+			response = h.Timeouts.Response.Std()
+		}
+	}
+	return connect, response
+}
+
+// ContinuesOnError reports whether the flow goes on after this step fails.
+func (h *HTTP) ContinuesOnError() bool { return h.OnError == "continue" }
+
+// reservedOutputs are filled in by the step itself.
+var reservedOutputs = map[string]bool{"statusCode": true, "headers": true, "body": true}
+
+func init() {
+	Register(Kind{Name: TypeHTTP, Summary: "send an HTTP request (webhook), retried durably", New: func() Spec { return &HTTP{} }})
+}
+
+func (h *HTTP) Branches() []Branch { return nil }
+
+func (h *HTTP) Expressions() []ExprField {
+	var out []ExprField
+	for _, f := range []struct{ path, src string }{{"url", h.URL}, {"baseUrl", h.BaseURL}, {"path", h.Path}} {
+		if IsTemplate(f.src) {
+			out = append(out, ExprField{Path: f.path, Source: f.src})
+		}
+	}
+	for _, k := range sortedKeys(h.Query) {
+		if IsTemplate(h.Query[k]) {
+			out = append(out, ExprField{Path: joinPath("query", k), Source: h.Query[k]})
+		}
+	}
+	for _, k := range sortedKeys(h.Headers) {
+		if IsTemplate(h.Headers[k]) {
+			out = append(out, ExprField{Path: joinPath("headers", k), Source: h.Headers[k]})
+		}
+	}
+	if h.Body != nil {
+		out = append(out, ValueTemplates("body.fields", toAnyMap(h.Body.Fields))...)
+		if IsTemplate(h.Body.Raw) {
+			out = append(out, ExprField{Path: "body.raw", Source: h.Body.Raw})
+		}
+	}
+	return out
+}
+
+func toAnyMap(m map[string]any) any {
+	if m == nil {
+		return nil
+	}
+	return m
+}
+
+func (h *HTTP) Check() []FieldError {
+	var out []FieldError
+	add := func(path, msg string) { out = append(out, FieldError{Path: path, Message: msg}) }
+	switch {
+	case h.URL == "" && h.BaseURL == "":
+		add("url", "is required (or baseUrl with path)")
+	case h.URL != "" && (h.BaseURL != "" || h.Path != ""):
+		add("url", "set url, or baseUrl with path, not both")
+	case h.URL == "" && h.Path == "" && h.BaseURL != "":
+		// baseUrl alone is a whole URL; fine.
+	}
+	for _, f := range []struct{ path, v string }{{"url", h.URL}, {"baseUrl", h.BaseURL}} {
+		if f.v == "" || IsTemplate(f.v[:min(len(f.v), 12)]) {
+			continue // a template decides the scheme at run time
+		}
+		u, err := url.Parse(f.v)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			add(f.path, "must be an absolute http(s) URL (https unless the worker allowlists the host)")
+		}
+	}
+	if h.Body != nil {
+		b := h.Body
+		switch b.Mode {
+		case "keyValue":
+			if len(b.Fields) == 0 {
+				add("body.fields", "keyValue needs fields")
+			}
+		case "raw":
+			if b.Raw == "" {
+				add("body.raw", "raw needs a JSON template")
+			} else if !IsTemplate(b.Raw) && !json.Valid([]byte(b.Raw)) {
+				add("body.raw", "is not valid JSON")
+			}
+			if h.Method == "GET" {
+				add("body.mode", "GET sends its data as query parameters: use all or keyValue")
+			}
+		}
+		if b.Mode != "keyValue" && len(b.Fields) > 0 {
+			add("body.fields", "apply to mode keyValue only")
+		}
+		if b.Mode != "raw" && b.Raw != "" {
+			add("body.raw", "applies to mode raw only")
+		}
+	}
+	if a := h.Auth; a != nil {
+		need := func(field, v string) {
+			if v == "" {
+				add("auth."+field, "is required for auth type "+a.Type)
+			}
+		}
+		switch a.Type {
+		case "basic":
+			need("username", a.Username)
+			need("passwordSecret", a.PasswordSecret)
+		case "bearer":
+			need("tokenSecret", a.TokenSecret)
+		case "apiKey":
+			need("name", a.Name)
+			need("in", a.In)
+			need("valueSecret", a.ValueSecret)
+		case "signature":
+			need("version", a.Version)
+			need("secret", a.Secret)
+		}
+	}
+	for _, k := range sortedKeys(h.Outputs) {
+		switch {
+		case reservedOutputs[k]:
+			add(joinPath("outputs", k), fmt.Sprintf("%q is filled in by the step itself (statusCode, headers, body)", k))
+		case !stepIDPattern.MatchString(k):
+			add(joinPath("outputs", k), "an output name must be an identifier")
+		case h.Outputs[k] == "":
+			add(joinPath("outputs", k), "needs a gjson path into the response, such as tracking.id")
+		}
+	}
+	if r := h.Retry; r != nil && r.InitialInterval != 0 && r.MaximumInterval != 0 && r.MaximumInterval < r.InitialInterval {
+		add("retry.maximumInterval", "must be at least initialInterval")
+	}
+	return out
+}
+
+// HTTPRequest is a rendered http step: what the delivery activity sends. It
+// holds secret names, never values, so it can sit in workflow history.
+type HTTPRequest struct {
+	Method  string            `json:"method"`
+	URL     string            `json:"url"`
+	Headers map[string]string `json:"headers,omitempty"`
+	// Body is the JSON to send; nil sends no body.
+	Body            json.RawMessage   `json:"body,omitempty"`
+	Auth            *HTTPAuth         `json:"auth,omitempty"`
+	Outputs         map[string]string `json:"outputs,omitempty"`
+	ConnectTimeout  time.Duration     `json:"connectTimeout"`
+	ResponseTimeout time.Duration     `json:"responseTimeout"`
+	// DeliveryID is sent as Idempotency-Key (and webhook-id); it stays the
+	// same across every retry of one delivery.
+	DeliveryID string `json:"deliveryId"`
+}
+
+// Render evaluates the step's templates against env and builds the request.
+// It is pure and deterministic (workflow code calls it); an error here is the
+// flow's (a template that fails, raw JSON that is not JSON).
+func (h *HTTP) Render(e *Evaluator, env map[string]any) (*HTTPRequest, error) {
+	str := func(field, src string) (string, error) {
+		v, err := e.RenderString(src, env)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", field, err)
+		}
+		return TextOf(v), nil
+	}
+	rawURL := h.URL
+	var err error
+	if rawURL != "" {
+		if rawURL, err = str("url", h.URL); err != nil {
+			return nil, err
+		}
+	} else {
+		base, err := str("baseUrl", h.BaseURL)
+		if err != nil {
+			return nil, err
+		}
+		path, err := str("path", h.Path)
+		if err != nil {
+			return nil, err
+		}
+		rawURL = base
+		if path != "" {
+			rawURL = strings.TrimRight(base, "/") + "/" + strings.TrimLeft(path, "/")
+		}
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return nil, fmt.Errorf("url: %q is not an absolute http(s) URL", rawURL)
+	}
+	q := u.Query()
+	for _, k := range sortedKeys(h.Query) {
+		v, err := str(joinPath("query", k), h.Query[k])
+		if err != nil {
+			return nil, err
+		}
+		q.Add(k, v)
+	}
+	req := &HTTPRequest{Method: h.Method, Auth: h.Auth, Outputs: h.Outputs}
+	req.ConnectTimeout, req.ResponseTimeout = h.EffectiveTimeouts()
+	if len(h.Headers) > 0 {
+		req.Headers = make(map[string]string, len(h.Headers))
+		for _, k := range sortedKeys(h.Headers) {
+			v, err := str(joinPath("headers", k), h.Headers[k])
+			if err != nil {
+				return nil, err
+			}
+			req.Headers[k] = v
+		}
+	}
+	if h.Body != nil {
+		data, err := h.bodyData(e, env)
+		if err != nil {
+			return nil, err
+		}
+		if h.Method == "GET" {
+			// GET carries its data as query parameters: top-level keys,
+			// non-string values as JSON.
+			m, ok := data.(map[string]any)
+			if !ok {
+				return nil, fmt.Errorf("body: GET sends an object's properties as query parameters, got %s", describeValue(data))
+			}
+			for _, k := range sortedKeys(m) {
+				q.Add(k, TextOf(m[k]))
+			}
+		} else {
+			b, err := marshalJSON(data)
+			if err != nil {
+				return nil, fmt.Errorf("body: %w", err)
+			}
+			req.Body = b
+		}
+	}
+	u.RawQuery = q.Encode()
+	req.URL = u.String()
+	return req, nil
+}
+
+func (h *HTTP) bodyData(e *Evaluator, env map[string]any) (any, error) {
+	switch h.Body.Mode {
+	case "all":
+		if item, ok := env[EnvItem]; ok {
+			return item, nil
+		}
+		if t, ok := env[EnvTrigger].(map[string]any); ok {
+			return t["body"], nil
+		}
+		return nil, nil
+	case "keyValue":
+		v, err := e.Render(toAnyMap(h.Body.Fields), env)
+		if err != nil {
+			return nil, fmt.Errorf("body.fields.%w", err)
+		}
+		return v, nil
+	}
+	v, err := e.RenderString(h.Body.Raw, env)
+	if err != nil {
+		return nil, fmt.Errorf("body.raw: %w", err)
+	}
+	s, ok := v.(string)
+	if !ok {
+		// The whole template was one expression: its value is the JSON.
+		return v, nil
+	}
+	var out any
+	if err := json.Unmarshal([]byte(s), &out); err != nil {
+		return nil, fmt.Errorf("body.raw: the template rendered to invalid JSON: %v", err)
+	}
+	return out, nil
+}

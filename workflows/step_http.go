@@ -1,0 +1,99 @@
+package workflows
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/hookflow/hookflow/activities"
+	"github.com/hookflow/hookflow/flow"
+)
+
+func init() { registerExecutor(flow.TypeHTTP, runHTTP) }
+
+// runHTTP renders the request in workflow code (templates are
+// deterministic) and delivers it as an activity on the webhook task queue,
+// where Temporal's retry policy is the delivery guarantee.
+func runHTTP(ctx workflow.Context, r *run, s *flow.Step, at position) (map[string]any, error) {
+	h := s.Spec.(*flow.HTTP)
+	req, err := h.Render(r.eval, at.env)
+	if err != nil {
+		return nil, err
+	}
+	r.deliveries++
+	req.DeliveryID = deliveryID(workflow.GetInfo(ctx).WorkflowExecution.RunID, r.deliveries)
+	d := &Delivery{Method: req.Method, URL: req.URL, Body: req.Body, DeliveryID: req.DeliveryID}
+	at.record.Delivery = d
+
+	ao := ActivityOptionsFor(h)
+	ao.Summary = summary(req)
+	var res activities.Result
+	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), activities.DeliverName, *req).Get(ctx, &res)
+	if err != nil {
+		var appErr *temporal.ApplicationError
+		if errors.As(err, &appErr) {
+			var f activities.Failure
+			if appErr.HasDetails() && appErr.Details(&f) == nil {
+				d.StatusCode, d.Attempts = f.StatusCode, f.Attempt
+			}
+			d.LastError = appErr.Error()
+			return nil, fmt.Errorf("delivery %s %s failed: %s", req.Method, req.URL, appErr.Error())
+		}
+		var te *temporal.TimeoutError
+		if errors.As(err, &te) {
+			d.LastError = "gave up: " + te.Error()
+			return nil, fmt.Errorf("delivery %s %s gave up after %s: %v", req.Method, req.URL, ao.ScheduleToCloseTimeout, te)
+		}
+		d.LastError = err.Error()
+		return nil, err
+	}
+	d.StatusCode, d.Attempts = res.StatusCode, res.Attempt
+	out := map[string]any{"statusCode": res.StatusCode, "headers": res.Headers, "body": res.Body}
+	for k, v := range res.Outputs {
+		out[k] = v
+	}
+	return out, nil
+}
+
+// ActivityOptionsFor is how a delivery is scheduled: the step's retry policy
+// (defaults: first retry after 1m, x2, at most 8h apart, given up after 72h)
+// and per-attempt timeouts.
+func ActivityOptionsFor(h *flow.HTTP) workflow.ActivityOptions {
+	rp := h.EffectiveRetry()
+	connect, response := h.EffectiveTimeouts()
+	return workflow.ActivityOptions{
+		TaskQueue:              WebhookTaskQueue,
+		ScheduleToCloseTimeout: rp.GiveUpAfter.Std(),
+		// One attempt: connecting, then the whole response, plus margin
+		// for the worker's own work.
+		StartToCloseTimeout: connect + response + 5*time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    rp.InitialInterval.Std(),
+			BackoffCoefficient: rp.BackoffCoefficient,
+			MaximumInterval:    rp.MaximumInterval.Std(),
+			MaximumAttempts:    int32(rp.MaximumAttempts),
+		},
+	}
+}
+
+// deliveryID is stable across the retries of one delivery (it is part of
+// the activity's input) and unique per delivery of a run.
+func deliveryID(runID string, n int) string {
+	sum := sha256.Sum256([]byte(fmt.Sprintf("%s/%d", runID, n)))
+	return "dlv_" + hex.EncodeToString(sum[:16])
+}
+
+// summary is what the Web UI shows for the activity: method, host and path.
+func summary(req *flow.HTTPRequest) string {
+	u, err := url.Parse(req.URL)
+	if err != nil {
+		return req.Method
+	}
+	return req.Method + " " + u.Host + u.Path
+}
