@@ -240,12 +240,21 @@ func triggerData(r *http.Request, raw []byte, parse *flow.Parse) (map[string]any
 	return data, nil
 }
 
-// headerMap keys headers by lowercase name; repeated headers are joined with
-// ", " as RFC 9110 allows.
+// credentialHeaders carry the caller's credentials. They are checked by the
+// trigger's auth and never become trigger data: trigger data is workflow
+// input, stored in Temporal history.
+var credentialHeaders = map[string]bool{"authorization": true, "proxy-authorization": true, "cookie": true}
+
+// headerMap keys headers by lowercase name, without credentials; repeated
+// headers are joined with ", " as RFC 9110 allows.
 func headerMap(h http.Header) map[string]string {
 	out := make(map[string]string, len(h))
 	for k, vs := range h {
-		out[strings.ToLower(k)] = strings.Join(vs, ", ")
+		lk := strings.ToLower(k)
+		if credentialHeaders[lk] {
+			continue
+		}
+		out[lk] = strings.Join(vs, ", ")
 	}
 	return out
 }

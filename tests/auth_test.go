@@ -150,3 +150,7 @@ func (s *stack) settledCount(flowID string, want int64) int64 {
 
 // splitYAML splits a multi-document YAML string.
 func splitYAML(s string) []string { return strings.Split(s, "\n---\n") }
+
+func basicAuthHeader(u, p string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(u+":"+p))
+}

@@ -7,6 +7,7 @@ package tests
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
@@ -199,4 +200,11 @@ func (s *stack) result(id string) (*workflows.Result, error) {
 		return nil, err
 	}
 	return &res, nil
+}
+
+func toJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return string(b)
 }
