@@ -10,7 +10,7 @@ FUZZTIME      ?= 20s
 
 ## run: hookflow dev — embedded Temporal server, Web UI, worker and API, serving examples/
 run: build
-	./bin/hookflow dev --flows $(FLOWS) --data $(DATA)
+	./bin/hookflow dev --flows $(FLOWS) --data $(DATA) --allow-host 127.0.0.1
 
 ## build: the single binary in bin/
 build:

@@ -126,12 +126,31 @@ func (h *HTTP) Deliver(ctx context.Context, req flow.HTTPRequest) (*Result, erro
 	return res, err
 }
 
-// Send performs one attempt outside Temporal (the test action).
-func (h *HTTP) Send(ctx context.Context, req flow.HTTPRequest) (*Result, error) {
-	return h.send(ctx, req, 1)
+// Sent is a request as it went out, with secrets redacted: what the test
+// action shows.
+type Sent struct {
+	Method  string            `json:"method"`
+	URL     string            `json:"url"`
+	Headers map[string]string `json:"headers"`
+	Body    json.RawMessage   `json:"body,omitempty"`
+}
+
+// Redacted stands in for a secret's value.
+const Redacted = "<redacted>"
+
+// Send performs one attempt outside Temporal (the test action) and also
+// returns what was sent, redacted.
+func (h *HTTP) Send(ctx context.Context, req flow.HTTPRequest) (*Result, *Sent, error) {
+	sent := &Sent{Method: req.Method, URL: req.URL, Body: req.Body}
+	res, err := h.sendWith(ctx, req, 1, sent)
+	return res, sent, err
 }
 
 func (h *HTTP) send(ctx context.Context, req flow.HTTPRequest, attempt int32) (*Result, error) {
+	return h.sendWith(ctx, req, attempt, nil)
+}
+
+func (h *HTTP) sendWith(ctx context.Context, req flow.HTTPRequest, attempt int32, sent *Sent) (*Result, error) {
 	u, err := url.Parse(req.URL)
 	if err != nil || u.Host == "" {
 		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("url %q is not an absolute URL", req.URL), ErrInvalidRequest, nil)
@@ -158,6 +177,9 @@ func (h *HTTP) send(ctx context.Context, req flow.HTTPRequest, attempt int32) (*
 	}
 	if err := h.authenticate(ctx, hr, req, body); err != nil {
 		return nil, err
+	}
+	if sent != nil {
+		*sent = redact(hr, req)
 	}
 
 	client := &http.Client{
@@ -384,6 +406,31 @@ func (h *HTTP) authenticate(ctx context.Context, hr *http.Request, req flow.HTTP
 		}
 	}
 	return nil
+}
+
+// redact describes the outgoing request with every secret replaced.
+func redact(hr *http.Request, req flow.HTTPRequest) Sent {
+	out := Sent{Method: hr.Method, Headers: map[string]string{}, Body: req.Body}
+	u := *hr.URL
+	hidden := map[string]bool{"authorization": true}
+	if a := req.Auth; a != nil && a.Type == "apiKey" {
+		if a.In == "query" {
+			q := u.Query()
+			q.Set(a.Name, Redacted)
+			u.RawQuery = q.Encode()
+		} else {
+			hidden[strings.ToLower(a.Name)] = true
+		}
+	}
+	out.URL = u.String()
+	for k, vs := range hr.Header {
+		v := strings.Join(vs, ", ")
+		if hidden[strings.ToLower(k)] {
+			v = Redacted
+		}
+		out.Headers[k] = v
+	}
+	return out
 }
 
 func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

@@ -110,7 +110,7 @@ func TestMethodsAndBodyModes(t *testing.T) {
 	d := deliverer(t)
 	ctx := context.Background()
 	for _, m := range []string{"POST", "PUT", "PATCH", "DELETE"} {
-		_, err := d.Send(ctx, render(t, `{id: s, type: http, method: `+m+`, url: "`+rcv.URL+`/orders", body: {mode: keyValue, fields: {orderId: "{{ trigger.body.id }}", fixed: 1}}}`, nil))
+		_, err := send(d, ctx, render(t, `{id: s, type: http, method: `+m+`, url: "`+rcv.URL+`/orders", body: {mode: keyValue, fields: {orderId: "{{ trigger.body.id }}", fixed: 1}}}`, nil))
 		require.NoError(t, err, m)
 		got := rcv.last(t)
 		require.Equal(t, m, got.Method)
@@ -120,7 +120,7 @@ func TestMethodsAndBodyModes(t *testing.T) {
 	}
 
 	// GET carries its data as query parameters.
-	_, err := d.Send(ctx, render(t, `{id: s, type: http, method: GET, baseUrl: "`+rcv.URL+`/api/", path: "/v1/deals", query: {status: open}, body: {mode: all}}`, nil))
+	_, err := send(d, ctx, render(t, `{id: s, type: http, method: GET, baseUrl: "`+rcv.URL+`/api/", path: "/v1/deals", query: {status: open}, body: {mode: all}}`, nil))
 	require.NoError(t, err)
 	got := rcv.last(t)
 	require.Equal(t, "/api/v1/deals", got.Path, "base URL and path join with one slash")
@@ -128,11 +128,11 @@ func TestMethodsAndBodyModes(t *testing.T) {
 	require.Empty(t, got.Body)
 
 	// all: every property of the trigger body; raw: a JSON template.
-	_, err = d.Send(ctx, render(t, `{id: s, type: http, method: POST, url: "`+rcv.URL+`", body: {mode: all}, headers: {X-Custom: "v-{{ trigger.body.n }}"}}`, nil))
+	_, err = send(d, ctx, render(t, `{id: s, type: http, method: POST, url: "`+rcv.URL+`", body: {mode: all}, headers: {X-Custom: "v-{{ trigger.body.n }}"}}`, nil))
 	require.NoError(t, err)
 	require.JSONEq(t, `{"id":"A-1","n":2}`, string(rcv.last(t).Body))
 	require.Equal(t, "v-2", rcv.last(t).Header.Get("X-Custom"))
-	_, err = d.Send(ctx, render(t, `{id: s, type: http, method: POST, url: "`+rcv.URL+`", body: {mode: raw, raw: '{"order": "{{ trigger.body.id }}", "n": {{ trigger.body.n }}}'}}`, nil))
+	_, err = send(d, ctx, render(t, `{id: s, type: http, method: POST, url: "`+rcv.URL+`", body: {mode: raw, raw: '{"order": "{{ trigger.body.id }}", "n": {{ trigger.body.n }}}'}}`, nil))
 	require.NoError(t, err)
 	require.JSONEq(t, `{"order":"A-1","n":2}`, string(rcv.last(t).Body))
 }
@@ -151,7 +151,7 @@ func TestAuth(t *testing.T) {
 	ctx := context.Background()
 	send := func(auth string) captured {
 		t.Helper()
-		_, err := d.Send(ctx, render(t, `{id: s, type: http, method: POST, url: "`+rcv.URL+`/orders?x=1", auth: `+auth+`, body: {mode: keyValue, fields: {orderId: "A-1"}}}`, nil))
+		_, err := send(d, ctx, render(t, `{id: s, type: http, method: POST, url: "`+rcv.URL+`/orders?x=1", auth: `+auth+`, body: {mode: keyValue, fields: {orderId: "A-1"}}}`, nil))
 		require.NoError(t, err)
 		return rcv.last(t)
 	}
@@ -219,7 +219,7 @@ func TestStatusClassification(t *testing.T) {
 			w.WriteHeader(tc.status)
 			_, _ = w.Write([]byte(`{"error":"x"}`))
 		})
-		_, err := d.Send(ctx, render(t, `{id: s, type: http, method: POST, url: "`+rcv.URL+`"}`, nil))
+		_, err := send(d, ctx, render(t, `{id: s, type: http, method: POST, url: "`+rcv.URL+`"}`, nil))
 		ae := appError(t, err)
 		require.Equal(t, tc.errType, ae.Type(), tc.status)
 		require.Equal(t, tc.nonRetryable, ae.NonRetryable(), tc.status)
@@ -233,7 +233,7 @@ func TestStatusClassification(t *testing.T) {
 func TestTimeoutsAndNetworkErrorsRetry(t *testing.T) {
 	d := deliverer(t)
 	slow := newReceiver(t, func(_ int, w http.ResponseWriter) { time.Sleep(500 * time.Millisecond) })
-	_, err := d.Send(context.Background(), render(t, `{id: s, type: http, method: POST, url: "`+slow.URL+`", timeouts: {response: 100ms}}`, nil))
+	_, err := send(d, context.Background(), render(t, `{id: s, type: http, method: POST, url: "`+slow.URL+`", timeouts: {response: 100ms}}`, nil))
 	ae := appError(t, err)
 	require.Equal(t, activities.ErrNetwork, ae.Type())
 	require.False(t, ae.NonRetryable())
@@ -242,7 +242,7 @@ func TestTimeoutsAndNetworkErrorsRetry(t *testing.T) {
 	closed := httptest.NewServer(http.NotFoundHandler())
 	url := closed.URL
 	closed.Close()
-	_, err = d.Send(context.Background(), render(t, `{id: s, type: http, method: POST, url: "`+url+`"}`, nil))
+	_, err = send(d, context.Background(), render(t, `{id: s, type: http, method: POST, url: "`+url+`"}`, nil))
 	ae = appError(t, err)
 	require.Equal(t, activities.ErrNetwork, ae.Type())
 	require.False(t, ae.NonRetryable())
@@ -251,7 +251,7 @@ func TestTimeoutsAndNetworkErrorsRetry(t *testing.T) {
 func TestDestinationGuard(t *testing.T) {
 	rcv := newReceiver(t, nil)
 	strict := activities.NewHTTP(activities.Config{Secrets: testSecrets})
-	_, err := strict.Send(context.Background(), render(t, `{id: s, type: http, method: POST, url: "`+rcv.URL+`"}`, nil))
+	_, err := send(strict, context.Background(), render(t, `{id: s, type: http, method: POST, url: "`+rcv.URL+`"}`, nil))
 	ae := appError(t, err)
 	require.Equal(t, activities.ErrDestinationRefused, ae.Type())
 	require.True(t, ae.NonRetryable())
@@ -259,7 +259,7 @@ func TestDestinationGuard(t *testing.T) {
 
 	https := httptest.NewTLSServer(http.NotFoundHandler())
 	defer https.Close()
-	_, err = strict.Send(context.Background(), render(t, `{id: s, type: http, method: POST, url: "`+https.URL+`"}`, nil))
+	_, err = send(strict, context.Background(), render(t, `{id: s, type: http, method: POST, url: "`+https.URL+`"}`, nil))
 	ae = appError(t, err)
 	require.Equal(t, activities.ErrDestinationRefused, ae.Type())
 	require.Contains(t, ae.Error(), "is a loopback address")
@@ -269,13 +269,13 @@ func TestDestinationGuard(t *testing.T) {
 func TestOutputs(t *testing.T) {
 	rcv := newReceiver(t, nil)
 	d := deliverer(t)
-	res, err := d.Send(context.Background(), render(t, `{id: s, type: http, method: POST, url: "`+rcv.URL+`", outputs: {trackingId: tracking.id, ok: ok}}`, nil))
+	res, err := send(d, context.Background(), render(t, `{id: s, type: http, method: POST, url: "`+rcv.URL+`", outputs: {trackingId: tracking.id, ok: ok}}`, nil))
 	require.NoError(t, err)
 	require.Equal(t, map[string]any{"trackingId": "T-1", "ok": true}, res.Outputs)
 	require.Equal(t, 200, res.StatusCode)
 	require.Equal(t, "application/json", res.Headers["content-type"])
 
-	_, err = d.Send(context.Background(), render(t, `{id: s, type: http, method: POST, url: "`+rcv.URL+`", outputs: {nope: tracking.missing}}`, nil))
+	_, err = send(d, context.Background(), render(t, `{id: s, type: http, method: POST, url: "`+rcv.URL+`", outputs: {nope: tracking.missing}}`, nil))
 	ae := appError(t, err)
 	require.Equal(t, activities.ErrOutputMissing, ae.Type())
 	require.True(t, ae.NonRetryable())
@@ -285,7 +285,7 @@ func TestOutputs(t *testing.T) {
 func TestLargeResponsesAreCutInHistoryButOutputsReadTheWhole(t *testing.T) {
 	big := `{"pad":"` + strings.Repeat("x", 5000) + `","id":"end"}`
 	rcv := newReceiver(t, func(_ int, w http.ResponseWriter) { _, _ = w.Write([]byte(big)) })
-	res, err := deliverer(t).Send(context.Background(), render(t, `{id: s, type: http, method: POST, url: "`+rcv.URL+`", outputs: {id: id}}`, nil))
+	res, err := send(deliverer(t), context.Background(), render(t, `{id: s, type: http, method: POST, url: "`+rcv.URL+`", outputs: {id: id}}`, nil))
 	require.NoError(t, err)
 	require.True(t, res.BodyTruncated)
 	require.Len(t, res.Body.(string), 1024)
@@ -294,7 +294,7 @@ func TestLargeResponsesAreCutInHistoryButOutputsReadTheWhole(t *testing.T) {
 
 func TestSecretsNeverInErrors(t *testing.T) {
 	rcv := newReceiver(t, func(_ int, w http.ResponseWriter) { w.WriteHeader(401) })
-	_, err := deliverer(t).Send(context.Background(), render(t, `{id: s, type: http, method: POST, url: "`+rcv.URL+`", auth: {type: apiKey, name: key, in: query, valueSecret: apikey}}`, nil))
+	_, err := send(deliverer(t), context.Background(), render(t, `{id: s, type: http, method: POST, url: "`+rcv.URL+`", auth: {type: apiKey, name: key, in: query, valueSecret: apikey}}`, nil))
 	require.Error(t, err)
 	b, _ := json.Marshal(err)
 	require.NotContains(t, err.Error()+string(b), "api-key-value")
@@ -303,12 +303,38 @@ func TestSecretsNeverInErrors(t *testing.T) {
 	closed := httptest.NewServer(http.NotFoundHandler())
 	closedURL := closed.URL
 	closed.Close()
-	_, err = deliverer(t).Send(context.Background(), render(t, `{id: s, type: http, method: POST, url: "`+closedURL+`", auth: {type: apiKey, name: key, in: query, valueSecret: apikey}}`, nil))
+	_, err = send(deliverer(t), context.Background(), render(t, `{id: s, type: http, method: POST, url: "`+closedURL+`", auth: {type: apiKey, name: key, in: query, valueSecret: apikey}}`, nil))
 	require.Error(t, err)
 	require.NotContains(t, err.Error(), "api-key-value")
 
-	_, err = deliverer(t).Send(context.Background(), render(t, `{id: s, type: http, method: POST, url: "`+rcv.URL+`", auth: {type: bearer, tokenSecret: unknown_secret}}`, nil))
+	_, err = send(deliverer(t), context.Background(), render(t, `{id: s, type: http, method: POST, url: "`+rcv.URL+`", auth: {type: bearer, tokenSecret: unknown_secret}}`, nil))
 	ae := appError(t, err)
 	require.Equal(t, activities.ErrSecretUnavailable, ae.Type())
 	require.False(t, ae.NonRetryable(), "an operator may add the secret; pending deliveries then go through")
+}
+
+func send(d *activities.HTTP, ctx context.Context, req flow.HTTPRequest) (*activities.Result, error) {
+	res, _, err := d.Send(ctx, req)
+	return res, err
+}
+
+func TestSentIsRedacted(t *testing.T) {
+	rcv := newReceiver(t, nil)
+	d := deliverer(t)
+	_, sent, err := d.Send(context.Background(), render(t, `{id: s, type: http, method: POST, url: "`+rcv.URL+`", auth: {type: apiKey, name: key, in: query, valueSecret: apikey}}`, nil))
+	require.NoError(t, err)
+	require.Contains(t, sent.URL, "key=%3Credacted%3E")
+	require.Equal(t, "key=api-key-value", rcv.last(t).RawQuery, "the receiver got the real key")
+	_, sent, err = d.Send(context.Background(), render(t, `{id: s, type: http, method: POST, url: "`+rcv.URL+`", auth: {type: bearer, tokenSecret: token}}`, nil))
+	require.NoError(t, err)
+	require.Equal(t, activities.Redacted, sent.Headers["Authorization"])
+	_, sent, err = d.Send(context.Background(), render(t, `{id: s, type: http, method: POST, url: "`+rcv.URL+`", auth: {type: apiKey, name: X-Key, in: header, valueSecret: apikey}}`, nil))
+	require.NoError(t, err)
+	require.Equal(t, activities.Redacted, sent.Headers["X-Key"])
+	require.NotContains(t, toJSON(sent), "api-key-value")
+}
+
+func toJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 	sdkclient "go.temporal.io/sdk/client"
 
+	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/secrets"
 )
@@ -23,9 +24,10 @@ const HeaderExecutionID = "Hookflow-Execution-Id"
 // payload limit, leaving room for the flow snapshot in the same input.
 const DefaultMaxBodyBytes = 1 << 20
 
-// FlowSource finds the flow a trigger token names.
+// FlowSource finds flows by trigger token and by id.
 type FlowSource interface {
 	ByToken(token string) (*flow.Entry, bool)
+	ByID(id string) (*flow.Entry, bool)
 }
 
 // Config tunes the API. Zero values take the defaults.
@@ -35,6 +37,9 @@ type Config struct {
 	// Secrets resolves the secrets trigger auth names (default: the
 	// HOOKFLOW_SECRET_<NAME> environment variables).
 	Secrets secrets.Provider
+	// Deliver sends the test action's requests (nil: test actions answer
+	// 501).
+	Deliver *activities.HTTP
 }
 
 // Server holds the handlers' dependencies.
@@ -74,6 +79,7 @@ func (s *Server) Handler() http.Handler {
 
 	r.POST("/hooks/:token", s.trigger)
 	r.POST("/api/v1/parse", s.derivePaths)
+	r.POST("/api/v1/flows/:id/steps/:stepId/test", s.testStep)
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 
 	r.NoRoute(func(c *gin.Context) {

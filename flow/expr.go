@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -283,9 +284,16 @@ func (e *Evaluator) program(src string) (*vm.Program, error) {
 func (e *Evaluator) Eval(src string, env map[string]any) (any, error) {
 	p, err := e.program(StripBraces(src))
 	if err != nil {
-		return nil, err
+		return nil, errors.New(firstLine(err.Error()))
 	}
-	return expr.Run(p, env)
+	v, err := expr.Run(p, env)
+	if err != nil {
+		// expr appends the source with a caret on following lines; the
+		// error already names the expression, so one line reads better in
+		// the step log and in API answers.
+		return nil, errors.New(firstLine(err.Error()))
+	}
+	return v, nil
 }
 
 // EvalBool evaluates a condition. It must yield a boolean; anything else is

@@ -286,3 +286,67 @@ steps:
 	require.Contains(t, hist, `"deliveryId":"dlv_`)
 	require.Contains(t, logs.String(), "deliveryId=dlv_")
 }
+
+func TestStepTestAction(t *testing.T) {
+	rcv := newReceiver(t, func(n int, w http.ResponseWriter) {
+		if n == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		okJSON(`{"tracking":{"id":"T-5"}}`)(n, w)
+	})
+	s := setup(t, `
+id: it-test-action
+trigger: {}
+steps:
+  - {id: prep, type: set, values: {x: 1}}
+  - id: ship
+    type: http
+    method: POST
+    url: "`+rcv.URL+`/orders"
+    auth: {type: apiKey, name: key, in: query, valueSecret: hmac_key}
+    body: {mode: keyValue, fields: {orderId: "{{ trigger.body.id }}", x: "{{ vars.x }}"}}
+    outputs: {trackingId: tracking.id}
+`)
+	url := s.url + "/api/v1/flows/it-test-action/steps/ship/test"
+	a := post(t, url, "application/json", `{"trigger": {"body": {"id": "S-1"}}, "vars": {"x": 5}}`)
+	require.Equal(t, http.StatusOK, a.status, a.body)
+	m := a.json(t)
+	req := m["request"].(map[string]any)
+	require.Equal(t, "POST", req["method"])
+	require.Contains(t, req["url"], "key=%3Credacted%3E")
+	require.Equal(t, map[string]any{"orderId": "S-1", "x": 5.0}, req["body"])
+	resp := m["response"].(map[string]any)
+	require.Equal(t, 200.0, resp["statusCode"])
+	require.Equal(t, "T-5", resp["outputs"].(map[string]any)["trackingId"])
+	require.NotContains(t, a.body, "generic-hmac-secret")
+	require.Equal(t, "key=generic-hmac-secret", rcv.all()[0].query, "the receiver got the real key")
+
+	// A receiver error is the result of the test, attempted once.
+	a = post(t, url, "application/json", `{"trigger": {"body": {"id": "S-2"}}}`)
+	require.Equal(t, http.StatusOK, a.status, a.body)
+	e := a.json(t)["error"].(map[string]any)
+	require.Equal(t, "HTTPServerError", e["type"])
+	require.Equal(t, true, e["retryable"])
+	require.Len(t, rcv.all(), 2, "no retries in a test action")
+	require.NotEqual(t, rcv.all()[0].header.Get("Idempotency-Key"), rcv.all()[1].header.Get("Idempotency-Key"), "each test is its own delivery")
+
+	for _, tc := range []struct {
+		url, body string
+		status    int
+		code      string
+	}{
+		{s.url + "/api/v1/flows/nope/steps/ship/test", `{}`, 404, "not_found"},
+		{s.url + "/api/v1/flows/it-test-action/steps/nope/test", `{}`, 404, "not_found"},
+		{s.url + "/api/v1/flows/it-test-action/steps/prep/test", `{}`, 422, "not_testable"},
+		{url, `{"trigger": {"body": {"id": "S-3"}}, "extra": 1}`, 400, "malformed_json"},
+		{url, `{"vars": {"x": 1}}`, 422, "render_failed"},
+	} {
+		a := post(t, tc.url, "application/json", tc.body)
+		require.Equal(t, tc.status, a.status, a.body)
+		if tc.code != "" {
+			require.Equal(t, tc.code, a.json(t)["error"])
+		}
+	}
+	require.Equal(t, int64(0), s.settledCount("it-test-action", 0), "a test action records no run")
+}

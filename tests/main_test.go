@@ -153,7 +153,7 @@ func setupWith(t *testing.T, c sdkclient.Client, flowYAMLs ...string) *stack {
 	}
 	cat, err := flow.NewCatalog(entries...)
 	require.NoError(t, err)
-	srv := httptest.NewServer(api.New(c, cat, testLog, api.Config{MaxBodyBytes: 64 << 10, Secrets: testSecrets}).Handler())
+	srv := httptest.NewServer(api.New(c, cat, testLog, api.Config{MaxBodyBytes: 64 << 10, Secrets: testSecrets, Deliver: testDeliverer()}).Handler())
 	t.Cleanup(srv.Close)
 	return &stack{t: t, client: c, url: srv.URL, cat: cat}
 }

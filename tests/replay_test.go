@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -27,6 +28,7 @@ id: it-every-step
 trigger: {mode: sync, timeout: 20s}
 steps:
   - {id: init, type: set, values: {count: 0, kind: "{{ trigger.body.kind }}"}}
+  - {id: notify, type: http, method: POST, url: "RECEIVER/notify", body: {mode: all}, outputs: {ack: ack}, retry: {initialInterval: 100ms}}
   - id: route
     type: switch
     cases:
@@ -45,7 +47,7 @@ steps:
     branches:
       - steps: [{id: wait_a, type: delay, duration: 1s}, {id: a, type: set, values: {a: true}}]
       - steps: [{id: wait_b, type: delay, until: "{{ execution.startedAt }}"}, {id: b, type: set, values: {b: true}}]
-  - {id: reply, type: response, status: 201, body: {team: "{{ vars.team }}", count: "{{ vars.count }}", a: "{{ vars.a }}", b: "{{ vars.b }}"}}
+  - {id: reply, type: response, status: 201, body: {team: "{{ vars.team }}", count: "{{ vars.count }}", a: "{{ vars.a }}", b: "{{ vars.b }}", ack: "{{ steps.notify.outputs.ack }}"}}
   - {id: cool_down, type: delay, duration: 1s}
   - {id: stop, type: end, message: "handled {{ len(trigger.body.items) }} items"}
 `
@@ -67,11 +69,19 @@ steps:
 // workflows/testdata, where workflows' replay test keeps them as fixtures
 // against which later code must still replay.
 func TestHistoriesReplay(t *testing.T) {
-	s := setup(t, everyStepFlow, failingFlow)
+	// The receiver fails once, so the history holds a retried delivery.
+	rcv := newReceiver(t, func(n int, w http.ResponseWriter) {
+		if n == 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		okJSON(`{"ack":"yes"}`)(n, w)
+	})
+	s := setup(t, strings.ReplaceAll(everyStepFlow, "RECEIVER", rcv.URL), failingFlow)
 	a := post(t, s.hookURL("it-every-step"), "application/json",
 		`{"kind":"order","items":[{"qty":1},{"qty":2},{"qty":5}]}`, "Idempotency-Key", "replay-1")
 	require.Equal(t, http.StatusCreated, a.status, a.body)
-	require.JSONEq(t, `{"team":"shipping","count":7,"a":true,"b":true}`, a.body)
+	require.JSONEq(t, `{"team":"shipping","count":7,"a":true,"b":true,"ack":"yes"}`, a.body)
 	okID := a.header.Get(api.HeaderExecutionID)
 	res, err := s.result(okID)
 	require.NoError(t, err)

@@ -99,7 +99,7 @@ serving the flows of --flows. Ctrl-C stops everything cleanly.`,
 			printTriggers(out, base, cat)
 			fmt.Fprintln(out)
 
-			h := api.New(c, cat, log, api.Config{MaxBodyBytes: maxBody, Secrets: secrets.Default(wf.secretsDir)}).Handler()
+			h := api.New(c, cat, log, api.Config{MaxBodyBytes: maxBody, Secrets: secrets.Default(wf.secretsDir), Deliver: deliver}).Handler()
 			err = serveAPI(ctx, log, apiAddr, h, drain)
 			log.Info("stopping")
 			return err
