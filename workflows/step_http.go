@@ -55,8 +55,8 @@ func runHTTP(ctx workflow.Context, r *run, s *flow.Step, at position) (map[strin
 	}
 	d.StatusCode, d.Attempts = res.StatusCode, res.Attempt
 	out := map[string]any{"statusCode": res.StatusCode, "headers": res.Headers, "body": res.Body}
-	for k, v := range res.Outputs {
-		out[k] = v
+	for _, k := range sortedKeys(res.Outputs) {
+		out[k] = res.Outputs[k]
 	}
 	return out, nil
 }
