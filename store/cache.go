@@ -1,0 +1,89 @@
+package store
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hookflow/hookflow/flow"
+)
+
+// Cache serves the API's flow lookups from memory: a snapshot of every flow,
+// replaced as a whole on each refresh. A trigger lookup is a map read and
+// never waits on the database. Writes made through this process refresh it
+// at once; writes made by other replicas show within the TTL.
+type Cache struct {
+	store *Store
+	ttl   time.Duration
+	log   *slog.Logger
+	snap  atomic.Pointer[snapshot]
+	mu    sync.Mutex // one refresh at a time
+}
+
+type snapshot struct {
+	byToken map[string]*flow.Entry // enabled flows only
+	byID    map[string]*flow.Entry
+}
+
+// NewCache loads the snapshot once; Run keeps it fresh.
+func NewCache(ctx context.Context, s *Store, ttl time.Duration, log *slog.Logger) (*Cache, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c := &Cache{store: s, ttl: ttl, log: log}
+	if err := c.Refresh(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Refresh reloads the snapshot from the store.
+func (c *Cache) Refresh(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	flows, err := c.store.List(ctx)
+	if err != nil {
+		return err
+	}
+	next := &snapshot{byToken: make(map[string]*flow.Entry, len(flows)), byID: make(map[string]*flow.Entry, len(flows))}
+	for _, f := range flows {
+		e := &flow.Entry{Flow: f.Def, Version: f.Version, Token: f.Token, Source: "store"}
+		next.byID[f.ID] = e
+		if f.Enabled {
+			next.byToken[f.Token] = e
+		}
+	}
+	c.snap.Store(next)
+	return nil
+}
+
+// Run refreshes every TTL until ctx is done. A failed refresh keeps the
+// previous snapshot (triggers keep working while the database is away).
+func (c *Cache) Run(ctx context.Context) {
+	t := time.NewTicker(c.ttl)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := c.Refresh(ctx); err != nil && ctx.Err() == nil {
+				c.log.Warn("flow cache refresh failed; serving the previous snapshot", "error", err)
+			}
+		}
+	}
+}
+
+// ByToken finds an enabled flow by trigger token.
+func (c *Cache) ByToken(token string) (*flow.Entry, bool) {
+	e, ok := c.snap.Load().byToken[token]
+	return e, ok
+}
+
+// ByID finds a flow, enabled or not.
+func (c *Cache) ByID(id string) (*flow.Entry, bool) {
+	e, ok := c.snap.Load().byID[id]
+	return e, ok
+}
