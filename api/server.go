@@ -4,6 +4,7 @@
 package api
 
 import (
+	"crypto/sha256"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/secrets"
+	"github.com/hookflow/hookflow/store"
 )
 
 // HeaderExecutionID names the run (the Temporal workflow id) in every
@@ -40,6 +42,18 @@ type Config struct {
 	// Deliver sends the test action's requests (nil: test actions answer
 	// 501).
 	Deliver *activities.HTTP
+	// Admin enables the management API (flows in a store). Nil: only
+	// triggers and the parse helper are served.
+	Admin *Admin
+	// APIKeys guard the management API.
+	APIKeys []APIKey
+}
+
+// Admin is what the management API works on: the store, and the cache this
+// replica serves triggers from (refreshed at once after its own writes).
+type Admin struct {
+	Store *store.Store
+	Cache *store.Cache
 }
 
 // Server holds the handlers' dependencies.
@@ -48,6 +62,7 @@ type Server struct {
 	flows    FlowSource
 	log      *slog.Logger
 	cfg      Config
+	keys     []hashedKey
 }
 
 // New returns a Server.
@@ -61,7 +76,11 @@ func New(c sdkclient.Client, flows FlowSource, log *slog.Logger, cfg Config) *Se
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{temporal: c, flows: flows, log: log, cfg: cfg}
+	srv := &Server{temporal: c, flows: flows, log: log, cfg: cfg}
+	for _, k := range cfg.APIKeys {
+		srv.keys = append(srv.keys, hashedKey{name: k.Name, sum: sha256.Sum256([]byte(k.Key)), scopes: k.Scopes})
+	}
+	return srv
 }
 
 func init() {
@@ -78,8 +97,26 @@ func (s *Server) Handler() http.Handler {
 	r.Use(recovery(s.log), errorMiddleware(s.log))
 
 	r.POST("/hooks/:token", s.trigger)
-	r.POST("/api/v1/parse", s.derivePaths)
-	r.POST("/api/v1/flows/:id/steps/:stepId/test", s.testStep)
+	v1 := r.Group("/api/v1")
+	read, write := s.requireScope(ScopeRead), s.requireScope(ScopeWrite)
+	v1.GET("/openapi.json", serveOpenAPI)
+	v1.POST("/parse", read, s.derivePaths)
+	v1.POST("/flows/:id/steps/:stepId/test", write, s.testStep)
+	if s.cfg.Admin != nil {
+		v1.GET("/flows", read, s.listFlows)
+		v1.POST("/flows", write, s.createFlow)
+		v1.GET("/flows/:id", read, s.getFlow)
+		v1.PUT("/flows/:id", write, s.updateFlow)
+		v1.DELETE("/flows/:id", write, s.deleteFlow)
+		v1.GET("/flows/:id/versions", read, s.listVersions)
+		v1.GET("/flows/:id/versions/:version", read, s.getVersion)
+		v1.POST("/flows/:id/enable", write, s.setEnabled(true))
+		v1.POST("/flows/:id/disable", write, s.setEnabled(false))
+		v1.POST("/flows/:id/rotate-token", write, s.rotateToken)
+	}
+	v1.GET("/flows/:id/executions", read, s.listExecutions)
+	v1.GET("/executions/:id", read, s.getExecution)
+	v1.POST("/executions/:id/cancel", write, s.cancelExecution)
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 
 	r.NoRoute(func(c *gin.Context) {

@@ -309,7 +309,7 @@ steps:
     outputs: {trackingId: tracking.id}
 `)
 	url := s.url + "/api/v1/flows/it-test-action/steps/ship/test"
-	a := post(t, url, "application/json", `{"trigger": {"body": {"id": "S-1"}}, "vars": {"x": 5}}`)
+	a := post(t, url, "application/json", `{"trigger": {"body": {"id": "S-1"}}, "vars": {"x": 5}}`, "Authorization", "Bearer "+writeKey)
 	require.Equal(t, http.StatusOK, a.status, a.body)
 	m := a.json(t)
 	req := m["request"].(map[string]any)
@@ -323,7 +323,7 @@ steps:
 	require.Equal(t, "key=generic-hmac-secret", rcv.all()[0].query, "the receiver got the real key")
 
 	// A receiver error is the result of the test, attempted once.
-	a = post(t, url, "application/json", `{"trigger": {"body": {"id": "S-2"}}}`)
+	a = post(t, url, "application/json", `{"trigger": {"body": {"id": "S-2"}}}`, "Authorization", "Bearer "+writeKey)
 	require.Equal(t, http.StatusOK, a.status, a.body)
 	e := a.json(t)["error"].(map[string]any)
 	require.Equal(t, "HTTPServerError", e["type"])
@@ -342,7 +342,7 @@ steps:
 		{url, `{"trigger": {"body": {"id": "S-3"}}, "extra": 1}`, 400, "malformed_json"},
 		{url, `{"vars": {"x": 1}}`, 422, "render_failed"},
 	} {
-		a := post(t, tc.url, "application/json", tc.body)
+		a := post(t, tc.url, "application/json", tc.body, "Authorization", "Bearer "+writeKey)
 		require.Equal(t, tc.status, a.status, a.body)
 		if tc.code != "" {
 			require.Equal(t, tc.code, a.json(t)["error"])

@@ -153,9 +153,23 @@ func setupWith(t *testing.T, c sdkclient.Client, flowYAMLs ...string) *stack {
 	}
 	cat, err := flow.NewCatalog(entries...)
 	require.NoError(t, err)
-	srv := httptest.NewServer(api.New(c, cat, testLog, api.Config{MaxBodyBytes: 64 << 10, Secrets: testSecrets, Deliver: testDeliverer()}).Handler())
+	srv := httptest.NewServer(api.New(c, cat, testLog, testAPIConfig(nil)).Handler())
 	t.Cleanup(srv.Close)
 	return &stack{t: t, client: c, url: srv.URL, cat: cat}
+}
+
+// API keys of the test API: one per scope set.
+const (
+	writeKey = "sk_test_writer_0123456789"
+	readKey  = "sk_test_reader_0123456789"
+)
+
+func testAPIConfig(admin *api.Admin) api.Config {
+	keys, err := api.ParseAPIKeys("writer:read,write:" + writeKey + ";reader:read:" + readKey)
+	if err != nil {
+		panic(err)
+	}
+	return api.Config{MaxBodyBytes: 64 << 10, Secrets: testSecrets, Deliver: testDeliverer(), Admin: admin, APIKeys: keys}
 }
 
 func (s *stack) hookURL(flowID string) string {

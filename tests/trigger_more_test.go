@@ -151,13 +151,13 @@ steps: [{id: r, type: response, status: 201, body: {n: "{{ trigger.body.n }}"}}]
 
 func TestDerivePathsEndpoint(t *testing.T) {
 	s := setup(t, `{id: it-paths, trigger: {}, steps: [{id: s, type: set, values: {x: 1}}]}`)
-	a := post(t, s.url+"/api/v1/parse", "application/json", `{"body": {"a":1,"b":{"c":2}}}`)
+	a := post(t, s.url+"/api/v1/parse", "application/json", `{"body": {"a":1,"b":{"c":2}}}`, "Authorization", "Bearer "+readKey)
 	require.Equal(t, http.StatusOK, a.status, a.body)
 	require.JSONEq(t, `{"source":"body","paths":["a","b","b.c"]}`, a.body)
-	a = post(t, s.url+"/api/v1/parse", "application/json", `{"url": "https://example.com/hook?query=1&f[0].x=2"}`)
+	a = post(t, s.url+"/api/v1/parse", "application/json", `{"url": "https://example.com/hook?query=1&f[0].x=2"}`, "Authorization", "Bearer "+readKey)
 	require.JSONEq(t, `{"source":"query","paths":["f","f.0","f.0.x","query"]}`, a.body)
-	a = post(t, s.url+"/api/v1/parse", "application/json", `{}`)
+	a = post(t, s.url+"/api/v1/parse", "application/json", `{}`, "Authorization", "Bearer "+readKey)
 	require.Equal(t, http.StatusUnprocessableEntity, a.status)
-	a = post(t, s.url+"/api/v1/parse", "application/json", `{"bdy": 1}`)
+	a = post(t, s.url+"/api/v1/parse", "application/json", `{"bdy": 1}`, "Authorization", "Bearer "+readKey)
 	require.Equal(t, http.StatusBadRequest, a.status)
 }

@@ -1,0 +1,247 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/store"
+)
+
+// flowResource is a flow as the admin API shows it.
+type flowResource struct {
+	ID         string     `json:"id"`
+	Name       string     `json:"name,omitempty"`
+	Version    int64      `json:"version"`
+	Enabled    bool       `json:"enabled"`
+	Mode       flow.Mode  `json:"mode"`
+	Token      string     `json:"token"`
+	TriggerURL string     `json:"triggerUrl"`
+	Definition *flow.Flow `json:"definition"`
+	CreatedAt  time.Time  `json:"createdAt"`
+	UpdatedAt  time.Time  `json:"updatedAt"`
+	// Changed is set on updates: false when the definition was unchanged
+	// and no version was made.
+	Changed *bool `json:"changed,omitempty"`
+}
+
+func resource(f *store.Flow) flowResource {
+	return flowResource{
+		ID: f.ID, Name: f.Def.Name, Version: f.Version, Enabled: f.Enabled, Mode: f.Def.Trigger.EffectiveMode(),
+		Token: f.Token, TriggerURL: "/hooks/" + f.Token, Definition: f.Def, CreatedAt: f.CreatedAt, UpdatedAt: f.UpdatedAt,
+	}
+}
+
+func etag(version int64) string { return fmt.Sprintf(`"v%d"`, version) }
+
+// ifMatch reads If-Match: a version ETag ("v3"), or none (0). Anything else
+// is a 400.
+func ifMatch(c *gin.Context) (int64, *Error) {
+	h := strings.TrimSpace(c.GetHeader("If-Match"))
+	if h == "" || h == "*" {
+		return 0, nil
+	}
+	h = strings.TrimPrefix(h, "W/")
+	v, err := strconv.ParseInt(strings.TrimPrefix(strings.Trim(h, `"`), "v"), 10, 64)
+	if err != nil || v < 1 {
+		e := newError(http.StatusBadRequest, "bad_if_match", `If-Match must be a version ETag such as "v3"`)
+		e.Path = "headers.If-Match"
+		return 0, e
+	}
+	return v, nil
+}
+
+// storeError maps store errors to answers.
+func storeError(err error) *Error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return newError(http.StatusNotFound, "not_found", err.Error())
+	case errors.Is(err, store.ErrExists):
+		return newError(http.StatusConflict, "exists", err.Error())
+	case errors.Is(err, store.ErrConflict):
+		return newError(http.StatusPreconditionFailed, "precondition_failed", err.Error()+"; GET the flow and retry with its ETag")
+	}
+	return nil
+}
+
+func (s *Server) failStore(c *gin.Context, err error) {
+	if e := storeError(err); e != nil {
+		fail(c, e)
+		return
+	}
+	_ = c.Error(err) // internal: logged, 500 without internals
+}
+
+// readDefinition decodes and validates a flow from the body: JSON, or YAML
+// with Content-Type application/yaml. Invalid: 422 with every error.
+func (s *Server) readDefinition(c *gin.Context) (*flow.Flow, *Error) {
+	mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes))
+	if err != nil {
+		return nil, newError(http.StatusRequestEntityTooLarge, "payload_too_large", fmt.Sprintf("a flow definition is limited to %d bytes", s.cfg.MaxBodyBytes))
+	}
+	var f *flow.Flow
+	switch mt {
+	case "application/json", "":
+		f, err = flow.Decode(raw)
+	case "application/yaml", "application/x-yaml", "text/yaml":
+		f, err = flow.DecodeYAML(raw)
+	default:
+		e := newError(http.StatusUnsupportedMediaType, "unsupported_media_type", "send the flow as application/json or application/yaml")
+		e.Path = "headers.Content-Type"
+		return nil, e
+	}
+	if err != nil {
+		var ve *flow.ValidationError
+		if errors.As(err, &ve) {
+			e := newError(http.StatusUnprocessableEntity, "invalid_flow", ve.Errors[0].Error())
+			e.Path, e.Errors = ve.Errors[0].Path, ve.Errors
+			return nil, e
+		}
+		return nil, newError(http.StatusBadRequest, "malformed", err.Error())
+	}
+	return f, nil
+}
+
+// refresh makes this replica's cache see a write at once.
+func (s *Server) refresh(ctx context.Context) {
+	if err := s.cfg.Admin.Cache.Refresh(ctx); err != nil {
+		s.log.Warn("flow cache refresh after a write failed; it catches up within its TTL", "error", err)
+	}
+}
+
+func (s *Server) listFlows(c *gin.Context) {
+	flows, err := s.cfg.Admin.Store.List(c.Request.Context())
+	if err != nil {
+		s.failStore(c, err)
+		return
+	}
+	out := make([]flowResource, len(flows))
+	for i, f := range flows {
+		out[i] = resource(f)
+	}
+	c.JSON(http.StatusOK, gin.H{"flows": out})
+}
+
+func (s *Server) createFlow(c *gin.Context) {
+	f, e := s.readDefinition(c)
+	if e != nil {
+		fail(c, e)
+		return
+	}
+	rec, err := s.cfg.Admin.Store.Create(c.Request.Context(), f)
+	if err != nil {
+		s.failStore(c, err)
+		return
+	}
+	s.refresh(c.Request.Context())
+	c.Header("ETag", etag(rec.Version))
+	c.Header("Location", "/api/v1/flows/"+rec.ID)
+	c.JSON(http.StatusCreated, resource(rec))
+}
+
+func (s *Server) getFlow(c *gin.Context) {
+	rec, err := s.cfg.Admin.Store.Get(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		s.failStore(c, err)
+		return
+	}
+	c.Header("ETag", etag(rec.Version))
+	c.JSON(http.StatusOK, resource(rec))
+}
+
+// updateFlow makes a new version; running executions keep the version they
+// started with (their input holds its snapshot).
+func (s *Server) updateFlow(c *gin.Context) {
+	version, e := ifMatch(c)
+	if e != nil {
+		fail(c, e)
+		return
+	}
+	f, e := s.readDefinition(c)
+	if e != nil {
+		fail(c, e)
+		return
+	}
+	if f.ID != c.Param("id") {
+		e := newError(http.StatusUnprocessableEntity, "invalid_flow", fmt.Sprintf("the definition's id %q differs from the URL's %q", f.ID, c.Param("id")))
+		e.Path = "id"
+		fail(c, e)
+		return
+	}
+	rec, changed, err := s.cfg.Admin.Store.Update(c.Request.Context(), f, version)
+	if err != nil {
+		s.failStore(c, err)
+		return
+	}
+	s.refresh(c.Request.Context())
+	r := resource(rec)
+	r.Changed = &changed
+	c.Header("ETag", etag(rec.Version))
+	c.JSON(http.StatusOK, r)
+}
+
+func (s *Server) deleteFlow(c *gin.Context) {
+	if err := s.cfg.Admin.Store.Delete(c.Request.Context(), c.Param("id")); err != nil {
+		s.failStore(c, err)
+		return
+	}
+	s.refresh(c.Request.Context())
+	c.Status(http.StatusNoContent)
+}
+
+func (s *Server) listVersions(c *gin.Context) {
+	vs, err := s.cfg.Admin.Store.Versions(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		s.failStore(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"versions": vs})
+}
+
+func (s *Server) getVersion(c *gin.Context) {
+	n, err := strconv.ParseInt(c.Param("version"), 10, 64)
+	if err != nil || n < 1 {
+		e := newError(http.StatusBadRequest, "bad_request", "version must be a positive integer")
+		e.Path = "version"
+		fail(c, e)
+		return
+	}
+	v, err := s.cfg.Admin.Store.GetVersion(c.Request.Context(), c.Param("id"), n)
+	if err != nil {
+		s.failStore(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, v)
+}
+
+func (s *Server) setEnabled(enabled bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		rec, err := s.cfg.Admin.Store.SetEnabled(c.Request.Context(), c.Param("id"), enabled)
+		if err != nil {
+			s.failStore(c, err)
+			return
+		}
+		s.refresh(c.Request.Context())
+		c.JSON(http.StatusOK, resource(rec))
+	}
+}
+
+func (s *Server) rotateToken(c *gin.Context) {
+	rec, err := s.cfg.Admin.Store.RotateToken(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		s.failStore(c, err)
+		return
+	}
+	s.refresh(c.Request.Context())
+	c.JSON(http.StatusOK, resource(rec))
+}
