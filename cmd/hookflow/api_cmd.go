@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,11 +13,11 @@ import (
 
 func apiCmd(g *globalFlags) *cobra.Command {
 	wf := &workerFlags{}
+	sf := &storeFlags{}
 	var (
-		flowsDir string
-		addr     string
-		maxBody  int64
-		drain    time.Duration
+		addr    string
+		maxBody int64
+		drain   time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "api",
@@ -32,9 +31,12 @@ func apiCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cat, err := loadFlows(log, flowsDir)
+			keys, _, err := apiKeys("")
 			if err != nil {
-				return err
+				return fmt.Errorf("HOOKFLOW_API_KEYS: %w", err)
+			}
+			if len(keys) == 0 {
+				log.Warn("HOOKFLOW_API_KEYS is not set: the management API refuses every request")
 			}
 			opts, err := temporalClientOptions(log)
 			if err != nil {
@@ -47,12 +49,23 @@ func apiCmd(g *globalFlags) *cobra.Command {
 			defer c.Close()
 			ctx, stop := signalContext()
 			defer stop()
+			st, cache, err := sf.openStore(ctx, log)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			go cache.Run(ctx)
 			log.Info("api listening", "addr", addr, "temporal", opts.HostPort, "namespace", opts.Namespace)
-			printTriggers(os.Stderr, "http://"+addr, cat)
-			return serveAPI(ctx, log, addr, api.New(c, cat, log, api.Config{MaxBodyBytes: maxBody, Secrets: secrets.Default(wf.secretsDir), Deliver: deliver}).Handler(), drain)
+			h := api.New(c, cache, log, api.Config{
+				MaxBodyBytes: maxBody, Secrets: secrets.Default(wf.secretsDir), Deliver: deliver,
+				Admin: &api.Admin{Store: st, Cache: cache}, APIKeys: keys,
+			}).Handler()
+			return serveAPI(ctx, log, addr, h, drain)
 		},
 	}
-	cmd.Flags().StringVar(&flowsDir, "flows", "examples", "directory of flow files (.yaml, .yml, .json)")
+	cmd.Flags().StringVar(&sf.flowsDir, "flows", "", "directory of flow files applied to the store at start (optional; or use `hookflow flows apply`)")
+	cmd.Flags().StringVar(&sf.dsn, "store", "hookflow.db", "flow store: a SQLite file, or a postgres:// URL for several replicas")
+	cmd.Flags().DurationVar(&sf.cacheTTL, "cache-ttl", 2*time.Second, "how often the trigger cache reloads flows changed by other replicas")
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address")
 	cmd.Flags().Int64Var(&maxBody, "max-body-bytes", api.DefaultMaxBodyBytes, "largest trigger body accepted")
 	cmd.Flags().StringSliceVar(&wf.allowHosts, "allow-host", nil, "host, IP or CIDR that test actions may reach over http and at private/loopback addresses (repeatable)")

@@ -18,8 +18,8 @@ import (
 )
 
 func devCmd(g *globalFlags) *cobra.Command {
+	sf := &storeFlags{}
 	var (
-		flowsDir     string
 		dataDir      string
 		apiAddr      string
 		ip           string
@@ -40,12 +40,20 @@ serving the flows of --flows. Ctrl-C stops everything cleanly.`,
 			if err != nil {
 				return err
 			}
-			cat, err := loadFlows(log, flowsDir)
-			if err != nil {
+			// Validate the flows before anything starts: an invalid file
+			// refuses the start with every error and serves nothing.
+			if _, err := loadFlows(log, sf.flowsDir); err != nil {
 				return err
 			}
 			if err := os.MkdirAll(dataDir, 0o755); err != nil {
 				return fmt.Errorf("data directory: %w", err)
+			}
+			if sf.dsn == "" {
+				sf.dsn = filepath.Join(dataDir, "hookflow.db")
+			}
+			keys, devKey, err := apiKeys(dataDir)
+			if err != nil {
+				return fmt.Errorf("API keys: %w", err)
 			}
 			srv, err := devserver.Start(devserver.Options{
 				IP:               ip,
@@ -83,6 +91,12 @@ serving the flows of --flows. Ctrl-C stops everything cleanly.`,
 
 			ctx, stop := signalContext()
 			defer stop()
+			st, cache, err := sf.openStore(ctx, log)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			go cache.Run(ctx)
 			base := "http://" + apiAddr
 			if host, port, err := net.SplitHostPort(apiAddr); err == nil && (host == "" || host == "0.0.0.0") {
 				base = "http://127.0.0.1:" + port
@@ -95,17 +109,28 @@ serving the flows of --flows. Ctrl-C stops everything cleanly.`,
 			}
 			fmt.Fprintf(out, "  Temporal server:  %s (namespace %s)\n", srv.FrontendAddress(), srv.Namespace())
 			fmt.Fprintf(out, "  Data:             %s\n", dataDir)
+			fmt.Fprintf(out, "  Flow store:       %s\n", sf.dsn)
+			if devKey != "" {
+				fmt.Fprintf(out, "  Admin API key:    export HOOKFLOW_API_KEY=%s\n", devKey)
+			}
 			fmt.Fprintf(out, "Trigger URLs:\n")
-			printTriggers(out, base, cat)
+			if err := printStoreTriggers(ctx, out, base, st); err != nil {
+				return err
+			}
 			fmt.Fprintln(out)
 
-			h := api.New(c, cat, log, api.Config{MaxBodyBytes: maxBody, Secrets: secrets.Default(wf.secretsDir), Deliver: deliver}).Handler()
+			h := api.New(c, cache, log, api.Config{
+				MaxBodyBytes: maxBody, Secrets: secrets.Default(wf.secretsDir), Deliver: deliver,
+				Admin: &api.Admin{Store: st, Cache: cache}, APIKeys: keys,
+			}).Handler()
 			err = serveAPI(ctx, log, apiAddr, h, drain)
 			log.Info("stopping")
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&flowsDir, "flows", "examples", "directory of flow files (.yaml, .yml, .json)")
+	cmd.Flags().StringVar(&sf.flowsDir, "flows", "examples", "directory of flow files applied to the store at start (.yaml, .yml, .json)")
+	cmd.Flags().StringVar(&sf.dsn, "store", "", "flow store: a SQLite file (default <data>/hookflow.db) or a postgres:// URL")
+	cmd.Flags().DurationVar(&sf.cacheTTL, "cache-ttl", 2*time.Second, "how often the trigger cache reloads flows changed by other replicas")
 	cmd.Flags().StringVar(&dataDir, "data", ".hookflow", "data directory (Temporal's SQLite file)")
 	cmd.Flags().StringVar(&apiAddr, "addr", "127.0.0.1:8080", "API listen address")
 	cmd.Flags().StringVar(&ip, "ip", "127.0.0.1", "IP the Temporal server and Web UI bind to")

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -23,6 +24,7 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/store"
 )
 
 func main() {
@@ -47,7 +49,7 @@ func rootCmd() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "", "log format: text or json (default: text for dev, json otherwise)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	root.AddCommand(devCmd(g), apiCmd(g), workerCmd(g))
+	root.AddCommand(devCmd(g), apiCmd(g), workerCmd(g), flowsCmd())
 	return root
 }
 
@@ -125,8 +127,17 @@ func loadFlows(log *slog.Logger, dir string) (*flow.Catalog, error) {
 	return cat, nil
 }
 
-func printTriggers(w *os.File, base string, cat *flow.Catalog) {
-	for _, e := range cat.Entries() {
-		fmt.Fprintf(w, "  %-24s %-5s POST %s/hooks/%s\n", e.Flow.ID, e.Flow.Trigger.EffectiveMode(), base, e.Token)
+func printStoreTriggers(ctx context.Context, w io.Writer, base string, st *store.Store) error {
+	flows, err := st.List(ctx)
+	if err != nil {
+		return err
 	}
+	for _, f := range flows {
+		state := ""
+		if !f.Enabled {
+			state = " (disabled)"
+		}
+		fmt.Fprintf(w, "  %-24s %-5s POST %s/hooks/%s%s\n", f.ID, f.Def.Trigger.EffectiveMode(), base, f.Token, state)
+	}
+	return nil
 }
