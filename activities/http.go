@@ -11,11 +11,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"net"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -172,7 +170,7 @@ func (h *HTTP) sendWith(ctx context.Context, req flow.HTTPRequest, attempt int32
 	if req.DeliveryID != "" {
 		hr.Header.Set("Idempotency-Key", req.DeliveryID)
 	}
-	for _, k := range sortedKeys(req.Headers) {
+	for _, k := range flow.SortedKeys(req.Headers) {
 		hr.Header.Set(k, req.Headers[k])
 	}
 	if err := h.authenticate(ctx, hr, req, body); err != nil {
@@ -210,7 +208,7 @@ func (h *HTTP) sendWith(ctx context.Context, req flow.HTTPRequest, attempt int32
 	res.Body, res.BodyTruncated = keptBody(raw, h.cfg.MaxKeptBody)
 	if len(req.Outputs) > 0 {
 		res.Outputs = map[string]any{}
-		for _, name := range sortedKeys(req.Outputs) {
+		for _, name := range flow.SortedKeys(req.Outputs) {
 			path := req.Outputs[name]
 			r := gjson.GetBytes(raw, path)
 			if !r.Exists() {
@@ -432,5 +430,3 @@ func redact(hr *http.Request, req flow.HTTPRequest) Sent {
 	}
 	return out
 }
-
-func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

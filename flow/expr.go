@@ -69,7 +69,7 @@ func exprOptions(inLoop bool) []expr.Option {
 				return nil, err
 			}
 			out := make([]any, 0, len(m))
-			for _, k := range sortedKeys(m) {
+			for _, k := range SortedKeys(m) {
 				out = append(out, k)
 			}
 			return out, nil
@@ -80,7 +80,7 @@ func exprOptions(inLoop bool) []expr.Option {
 				return nil, err
 			}
 			out := make([]any, 0, len(m))
-			for _, k := range sortedKeys(m) {
+			for _, k := range SortedKeys(m) {
 				out = append(out, m[k])
 			}
 			return out, nil
@@ -91,7 +91,7 @@ func exprOptions(inLoop bool) []expr.Option {
 				return nil, err
 			}
 			out := make([]any, 0, len(m))
-			for _, k := range sortedKeys(m) {
+			for _, k := range SortedKeys(m) {
 				out = append(out, []any{k, m[k]})
 			}
 			return out, nil
@@ -216,7 +216,7 @@ func ValueTemplates(path string, v any) []ExprField {
 				out = append(out, ExprField{Path: p, Source: t})
 			}
 		case map[string]any:
-			for _, k := range sortedKeys(t) {
+			for _, k := range SortedKeys(t) {
 				walk(joinPath(p, k), t[k])
 			}
 		case []any:
@@ -236,7 +236,7 @@ func StepReferences(p *vm.Program) []string {
 	node := p.Node()
 	v := &stepRefVisitor{seen: seen}
 	ast.Walk(&node, v)
-	return sortedKeys(seen)
+	return SortedKeys(seen)
 }
 
 type stepRefVisitor struct{ seen map[string]bool }
@@ -356,7 +356,7 @@ func (e *Evaluator) render(path string, v any, env map[string]any) (any, error) 
 		return out, err
 	case map[string]any:
 		out := make(map[string]any, len(t))
-		for _, k := range sortedKeys(t) {
+		for _, k := range SortedKeys(t) {
 			r, err := e.render(joinPath(path, k), t[k], env)
 			if err != nil {
 				return nil, err

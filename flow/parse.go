@@ -365,7 +365,7 @@ func DerivePaths(v any) []string {
 	walk = func(prefix string, v any) {
 		switch t := v.(type) {
 		case map[string]any:
-			for _, k := range sortedKeys(t) {
+			for _, k := range SortedKeys(t) {
 				p := escapePathKey(k)
 				if prefix != "" {
 					p = prefix + "." + p

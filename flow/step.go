@@ -66,7 +66,7 @@ func (s *Step) UnmarshalJSON(b []byte) error {
 			continue
 		}
 		if !known[k] {
-			allowed := append(sortedKeys(known), "id", "name", "type")
+			allowed := append(SortedKeys(known), "id", "name", "type")
 			sort.Strings(allowed)
 			s.problems.add(k, "unknown field for a %s step (allowed: %s)", s.Type, strings.Join(allowed, ", "))
 			continue
@@ -212,7 +212,9 @@ func jsonFieldNames(t reflect.Type) map[string]bool {
 	return names
 }
 
-func sortedKeys[V any](m map[string]V) []string {
+// SortedKeys returns a map's keys in order: the one way hookflow iterates
+// maps where the order can be seen (workflow code must be deterministic).
+func SortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)
@@ -262,10 +264,10 @@ func checkUnknownFields(raw json.RawMessage, t reflect.Type, path string, errs *
 			return true // a type error: the decoder reports it with its path
 		}
 		known := jsonFieldNames(t)
-		for _, k := range sortedKeys(fields) {
+		for _, k := range SortedKeys(fields) {
 			f, ok := structFieldByJSONName(t, k)
 			if !ok || !known[k] {
-				errs.add(joinPath(path, k), "unknown field (allowed: %s)", strings.Join(sortedKeys(known), ", "))
+				errs.add(joinPath(path, k), "unknown field (allowed: %s)", strings.Join(SortedKeys(known), ", "))
 				continue
 			}
 			checkUnknownFields(fields[k], f.Type, joinPath(path, k), errs)

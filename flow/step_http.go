@@ -153,12 +153,12 @@ func (h *HTTP) Expressions() []ExprField {
 			out = append(out, ExprField{Path: f.path, Source: f.src})
 		}
 	}
-	for _, k := range sortedKeys(h.Query) {
+	for _, k := range SortedKeys(h.Query) {
 		if IsTemplate(h.Query[k]) {
 			out = append(out, ExprField{Path: joinPath("query", k), Source: h.Query[k]})
 		}
 	}
-	for _, k := range sortedKeys(h.Headers) {
+	for _, k := range SortedKeys(h.Headers) {
 		if IsTemplate(h.Headers[k]) {
 			out = append(out, ExprField{Path: joinPath("headers", k), Source: h.Headers[k]})
 		}
@@ -244,7 +244,7 @@ func (h *HTTP) Check() []FieldError {
 			need("secret", a.Secret)
 		}
 	}
-	for _, k := range sortedKeys(h.Outputs) {
+	for _, k := range SortedKeys(h.Outputs) {
 		switch {
 		case reservedOutputs[k]:
 			add(joinPath("outputs", k), fmt.Sprintf("%q is filled in by the step itself (statusCode, headers, body)", k))
@@ -313,7 +313,7 @@ func (h *HTTP) Render(e *Evaluator, env map[string]any) (*HTTPRequest, error) {
 		return nil, fmt.Errorf("url: %q is not an absolute http(s) URL", rawURL)
 	}
 	q := u.Query()
-	for _, k := range sortedKeys(h.Query) {
+	for _, k := range SortedKeys(h.Query) {
 		v, err := str(joinPath("query", k), h.Query[k])
 		if err != nil {
 			return nil, err
@@ -324,7 +324,7 @@ func (h *HTTP) Render(e *Evaluator, env map[string]any) (*HTTPRequest, error) {
 	req.ConnectTimeout, req.ResponseTimeout = h.EffectiveTimeouts()
 	if len(h.Headers) > 0 {
 		req.Headers = make(map[string]string, len(h.Headers))
-		for _, k := range sortedKeys(h.Headers) {
+		for _, k := range SortedKeys(h.Headers) {
 			v, err := str(joinPath("headers", k), h.Headers[k])
 			if err != nil {
 				return nil, err
@@ -344,7 +344,7 @@ func (h *HTTP) Render(e *Evaluator, env map[string]any) (*HTTPRequest, error) {
 			if !ok {
 				return nil, fmt.Errorf("body: GET sends an object's properties as query parameters, got %s", describeValue(data))
 			}
-			for _, k := range sortedKeys(m) {
+			for _, k := range SortedKeys(m) {
 				q.Add(k, TextOf(m[k]))
 			}
 		} else {

@@ -25,7 +25,7 @@ func (r *Response) Branches() []Branch { return nil }
 
 func (r *Response) Expressions() []ExprField {
 	var out []ExprField
-	for _, k := range sortedKeys(r.Headers) {
+	for _, k := range SortedKeys(r.Headers) {
 		if IsTemplate(r.Headers[k]) {
 			out = append(out, ExprField{Path: joinPath("headers", k), Source: r.Headers[k]})
 		}

@@ -23,7 +23,7 @@ func (s *Set) Branches() []Branch { return nil }
 
 func (s *Set) Expressions() []ExprField {
 	var out []ExprField
-	for _, k := range sortedKeys(s.Values) {
+	for _, k := range SortedKeys(s.Values) {
 		out = append(out, ValueTemplates(joinPath("values", k), s.Values[k])...)
 	}
 	return out
@@ -31,7 +31,7 @@ func (s *Set) Expressions() []ExprField {
 
 func (s *Set) Check() []FieldError {
 	var out []FieldError
-	for _, k := range sortedKeys(s.Values) {
+	for _, k := range SortedKeys(s.Values) {
 		if !stepIDPattern.MatchString(k) {
 			out = append(out, FieldError{Path: joinPath("values", k), Message: "a variable name must be an identifier: letters, digits and _, not starting with a digit"})
 		}

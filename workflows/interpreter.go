@@ -3,7 +3,6 @@ package workflows
 import (
 	"errors"
 	"fmt"
-	"sort"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -176,15 +175,6 @@ func (s *skipped) Error() string { return "skipped: " + s.note }
 // evalErr wraps an expression error with the field it came from.
 func evalErr(field, src string, err error) error {
 	return fmt.Errorf("%s: expression `%s`: %w", field, flow.StripBraces(src), err)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // HasExecutor reports whether the interpreter can run a step type.

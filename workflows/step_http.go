@@ -55,7 +55,7 @@ func runHTTP(ctx workflow.Context, r *run, s *flow.Step, at position) (map[strin
 	}
 	d.StatusCode, d.Attempts = res.StatusCode, res.Attempt
 	out := map[string]any{"statusCode": res.StatusCode, "headers": res.Headers, "body": res.Body}
-	for _, k := range sortedKeys(res.Outputs) {
+	for _, k := range flow.SortedKeys(res.Outputs) {
 		out[k] = res.Outputs[k]
 	}
 	return out, nil

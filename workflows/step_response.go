@@ -19,7 +19,7 @@ func runResponse(_ workflow.Context, r *run, s *flow.Step, at position) (map[str
 	resp := &Response{Status: spec.EffectiveStatus()}
 	if len(spec.Headers) > 0 {
 		resp.Headers = make(map[string]string, len(spec.Headers))
-		for _, k := range sortedKeys(spec.Headers) {
+		for _, k := range flow.SortedKeys(spec.Headers) {
 			v, err := r.eval.RenderString(spec.Headers[k], at.env)
 			if err != nil {
 				return nil, evalErr("headers."+k, spec.Headers[k], err)

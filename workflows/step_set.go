@@ -13,14 +13,14 @@ func init() { registerExecutor(flow.TypeSet, runSet) }
 func runSet(_ workflow.Context, r *run, s *flow.Step, at position) (map[string]any, error) {
 	set := s.Spec.(*flow.Set)
 	rendered := make(map[string]any, len(set.Values))
-	for _, k := range sortedKeys(set.Values) {
+	for _, k := range flow.SortedKeys(set.Values) {
 		v, err := r.eval.Render(set.Values[k], at.env)
 		if err != nil {
 			return nil, wrapField("values."+k, err)
 		}
 		rendered[k] = v
 	}
-	for _, k := range sortedKeys(rendered) {
+	for _, k := range flow.SortedKeys(rendered) {
 		r.vars[k] = rendered[k]
 	}
 	return rendered, nil
