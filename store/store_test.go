@@ -31,6 +31,9 @@ func backends(t *testing.T) map[string]func(t *testing.T) *store.Store {
 		},
 	}
 	dsn := os.Getenv("HOOKFLOW_TEST_POSTGRES_DSN")
+	if dsn == "" && os.Getenv("CI") != "" {
+		t.Fatal("CI must test the PostgreSQL backend: HOOKFLOW_TEST_POSTGRES_DSN is not set (.ci/run starts one)")
+	}
 	if dsn == "" {
 		t.Log("HOOKFLOW_TEST_POSTGRES_DSN not set: PostgreSQL backend not tested here (.ci/run sets it)")
 		return out
