@@ -132,6 +132,20 @@ func TestManageFlowsAndPinnedVersions(t *testing.T) {
 		return a.status == http.StatusOK && len(a.json(t)["executions"].([]any)) == 2
 	}, 10*time.Second, 100*time.Millisecond, a.body)
 	execID := a.json(t)["executions"].([]any)[0].(map[string]any)["id"].(string)
+
+	// Paging: one per page, the token leads to the other run.
+	a = s.call("GET", "/api/v1/flows/it-pinned/executions?pageSize=1", readKey, "", "")
+	require.Equal(t, http.StatusOK, a.status, a.body)
+	page1 := a.json(t)
+	require.Len(t, page1["executions"], 1)
+	next := page1["nextPageToken"].(string)
+	require.NotEmpty(t, next)
+	a = s.call("GET", "/api/v1/flows/it-pinned/executions?pageSize=1&pageToken="+next, readKey, "", "")
+	require.Equal(t, http.StatusOK, a.status, a.body)
+	page2 := a.json(t)["executions"].([]any)
+	require.Len(t, page2, 1)
+	require.NotEqual(t, page1["executions"].([]any)[0].(map[string]any)["id"], page2[0].(map[string]any)["id"])
+	require.Equal(t, http.StatusBadRequest, s.call("GET", "/api/v1/flows/it-pinned/executions?pageToken=%25%25", readKey, "", "").status)
 	a = s.call("GET", "/api/v1/executions/"+execID, readKey, "", "")
 	require.Equal(t, http.StatusOK, a.status, a.body)
 	m := a.json(t)
