@@ -6,7 +6,7 @@ FLOWS         ?= examples
 
 FUZZTIME      ?= 20s
 
-.PHONY: run build test test-short fuzz lint fmt record-histories clean
+.PHONY: run build test test-short fuzz bench lint fmt record-histories clean
 
 ## run: hookflow dev — embedded Temporal server, Web UI, worker and API, serving examples/
 run: build
@@ -23,6 +23,10 @@ test:
 ## test-short: skip the tests that start extra embedded servers
 test-short:
 	$(GO) test -count=1 -short ./...
+
+## bench: hookflow side by side with its Temporal floor; writes bench/results.json
+bench:
+	$(GO) run ./bench/run -out bench/results.json
 
 ## fuzz: fuzz the trigger handler (FUZZTIME=5m for a longer run)
 fuzz:

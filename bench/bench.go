@@ -1,0 +1,371 @@
+// Package bench measures hookflow side by side with its floor, bare Temporal
+// on the same embedded server: Update-With-Start of a no-op workflow for sync
+// triggers, StartWorkflow for async ones. Run it with `make bench`.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	sdkclient "go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/hookflow/hookflow/activities"
+	"github.com/hookflow/hookflow/api"
+	"github.com/hookflow/hookflow/devserver"
+	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/worker"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// Config sizes a run.
+type Config struct {
+	// Cell is how long each (scenario, callers) cell runs.
+	Cell time.Duration
+	// Callers are the concurrency levels.
+	Callers []int
+	// Deliveries is the number of flows each sending one webhook.
+	Deliveries int
+	// Waiting is the number of flows left waiting in a delay for the memory
+	// measurement.
+	Waiting int
+	// Dir holds the SQLite file (a temp dir by default).
+	Dir string
+	Log io.Writer
+}
+
+// Cell is one measured (scenario, callers) pair.
+type Cell struct {
+	Scenario  string  `json:"scenario"`
+	Callers   int     `json:"callers"`
+	Count     int     `json:"count"`
+	Errors    int     `json:"errors"`
+	PerSecond float64 `json:"perSecond"`
+	P50ms     float64 `json:"p50ms"`
+	P90ms     float64 `json:"p90ms"`
+	P99ms     float64 `json:"p99ms"`
+}
+
+// Results of one run.
+type Results struct {
+	Cells              []Cell  `json:"cells"`
+	DeliveriesPerSec   float64 `json:"deliveriesPerSecond"`
+	DeliveriesSent     int     `json:"deliveriesTriggered"`
+	DeliveriesReceived int     `json:"deliveriesReceived"`
+	WaitingFlows       int     `json:"waitingFlows"`
+	RSSBytesIdle       int64   `json:"rssBytesIdle"`
+	RSSBytesWaiting    int64   `json:"rssBytesWaiting"`
+	GoVersion          string  `json:"goVersion"`
+	CPUs               int     `json:"cpus"`
+}
+
+// Scenario names.
+const (
+	FloorStart = "floor: StartWorkflow"
+	FloorUWS   = "floor: Update-With-Start"
+	HookAsync  = "hookflow: async trigger"
+	HookSync   = "hookflow: sync trigger"
+)
+
+// noopStart is the StartWorkflow floor: a workflow that returns at once.
+func noopStart(ctx workflow.Context) error { return nil }
+
+// noopUpdate is the Update-With-Start floor: it answers its update at once
+// and ends, as a sync flow with only a response step would.
+func noopUpdate(ctx workflow.Context) (string, error) {
+	done := false
+	if err := workflow.SetUpdateHandler(ctx, "answer", func(ctx workflow.Context) (string, error) {
+		done = true
+		return "ok", nil
+	}); err != nil {
+		return "", err
+	}
+	return "ok", workflow.Await(ctx, func() bool { return done && workflow.AllHandlersFinished(ctx) })
+}
+
+const syncFlow = `
+id: bench-sync
+trigger: {mode: sync, token: bench-sync-token-0000000000}
+steps:
+  - id: big
+    type: condition
+    if: trigger.body.total > 100
+    then: [{id: yes, type: response, status: 201, body: {ok: true}}]
+    else: [{id: no, type: response, status: 200, body: {ok: false}}]
+`
+
+const asyncFlow = `
+id: bench-async
+trigger: {token: bench-async-token-000000000}
+steps: [{id: s, type: set, values: {x: 1}}]
+`
+
+const waitFlow = `
+id: bench-wait
+trigger: {token: bench-wait-token-0000000000}
+steps: [{id: w, type: delay, duration: 1h}]
+`
+
+// Run starts the embedded stack and measures every scenario.
+func Run(ctx context.Context, cfg Config) (*Results, error) {
+	logf := func(format string, args ...any) {
+		if cfg.Log != nil {
+			fmt.Fprintf(cfg.Log, format+"\n", args...)
+		}
+	}
+	dir := cfg.Dir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "hookflow-bench-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	quiet := slog.New(slog.DiscardHandler)
+	srv, err := devserver.Start(devserver.Options{
+		DatabaseFile:     filepath.Join(dir, "temporal.db"),
+		SearchAttributes: workflows.SearchAttributeTypes(),
+		Logger:           quiet,
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer srv.Stop()
+	c, err := sdkclient.Dial(sdkclient.Options{HostPort: srv.FrontendAddress(), Namespace: srv.Namespace(), Logger: sdklog.NewStructuredLogger(quiet)})
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+
+	var received sync.Map
+	var receivedN atomic.Int64
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, dup := received.LoadOrStore(r.Header.Get("Idempotency-Key"), true); !dup {
+			receivedN.Add(1)
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer receiver.Close()
+	deliverFlow := fmt.Sprintf(`
+id: bench-deliver
+trigger: {token: bench-deliver-token-00000000}
+steps: [{id: send, type: http, method: POST, url: "%s/hook", body: {mode: all}}]
+`, receiver.URL)
+
+	allow, _ := activities.ParseAllowlist([]string{"127.0.0.1"})
+	w := worker.New(c, activities.NewHTTP(activities.Config{Allow: allow}), worker.Options{MaxConcurrentDeliveries: 200})
+	w.Flows.RegisterWorkflowWithOptions(noopStart, workflow.RegisterOptions{Name: "bench.NoopStart"})
+	w.Flows.RegisterWorkflowWithOptions(noopUpdate, workflow.RegisterOptions{Name: "bench.NoopUpdate"})
+	if err := w.Start(); err != nil {
+		return nil, err
+	}
+	defer w.Stop()
+
+	var entries []*flow.Entry
+	for _, y := range []string{syncFlow, asyncFlow, waitFlow, deliverFlow} {
+		f, err := flow.DecodeYAML([]byte(y))
+		if err != nil {
+			return nil, err
+		}
+		entries = append(entries, &flow.Entry{Flow: f, Version: 1, Token: f.Trigger.Token, Source: "bench"})
+	}
+	cat, err := flow.NewCatalog(entries...)
+	if err != nil {
+		return nil, err
+	}
+	apiSrv := httptest.NewServer(api.New(c, cat, quiet, api.Config{}).Handler())
+	defer apiSrv.Close()
+	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxIdleConns: 256}}
+
+	res := &Results{GoVersion: runtime.Version(), CPUs: runtime.NumCPU()}
+	res.RSSBytesIdle = rss()
+	var seq atomic.Int64
+	id := func(prefix string) string { return fmt.Sprintf("%s-%d-%d", prefix, time.Now().UnixNano(), seq.Add(1)) }
+	post := func(url, body string) error {
+		resp, err := httpc.Post(url, "application/json", strings.NewReader(body))
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode >= 300 {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	}
+	scenarios := []struct {
+		name string
+		call func(context.Context) error
+	}{
+		{FloorStart, func(ctx context.Context) error {
+			_, err := c.ExecuteWorkflow(ctx, sdkclient.StartWorkflowOptions{ID: id("floor-start"), TaskQueue: workflows.TaskQueue}, "bench.NoopStart")
+			return err
+		}},
+		{FloorUWS, func(ctx context.Context) error {
+			op := c.NewWithStartWorkflowOperation(sdkclient.StartWorkflowOptions{
+				ID: id("floor-uws"), TaskQueue: workflows.TaskQueue,
+				WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+			}, "bench.NoopUpdate")
+			h, err := c.UpdateWithStartWorkflow(ctx, sdkclient.UpdateWithStartWorkflowOptions{
+				StartWorkflowOperation: op,
+				UpdateOptions:          sdkclient.UpdateWorkflowOptions{UpdateName: "answer", WaitForStage: sdkclient.WorkflowUpdateStageCompleted},
+			})
+			if err != nil {
+				return err
+			}
+			var s string
+			return h.Get(ctx, &s)
+		}},
+		{HookAsync, func(context.Context) error { return post(apiSrv.URL+"/hooks/bench-async-token-000000000", `{"n":1}`) }},
+		{HookSync, func(context.Context) error {
+			return post(apiSrv.URL+"/hooks/bench-sync-token-0000000000", `{"total":250}`)
+		}},
+	}
+	for _, sc := range scenarios {
+		for _, n := range cfg.Callers {
+			cell := measure(ctx, sc.name, n, cfg.Cell, sc.call)
+			logf("%-28s callers=%-3d  %7.1f/s  p50 %6.1f ms  p90 %6.1f ms  p99 %7.1f ms  errors %d", cell.Scenario, n, cell.PerSecond, cell.P50ms, cell.P90ms, cell.P99ms, cell.Errors)
+			res.Cells = append(res.Cells, cell)
+		}
+	}
+
+	// Deliveries: N flows each sending one webhook; time until all arrived.
+	if cfg.Deliveries > 0 {
+		start := time.Now()
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 32)
+		var sent atomic.Int64
+		for range cfg.Deliveries {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				if post(apiSrv.URL+"/hooks/bench-deliver-token-00000000", `{"n":1}`) == nil {
+					sent.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		deadline := time.Now().Add(2 * time.Minute)
+		for receivedN.Load() < sent.Load() && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		elapsed := time.Since(start)
+		res.DeliveriesSent, res.DeliveriesReceived = int(sent.Load()), int(receivedN.Load())
+		res.DeliveriesPerSec = float64(res.DeliveriesReceived) / elapsed.Seconds()
+		logf("deliveries: %d triggered, %d received (unique delivery ids), %.1f/s", res.DeliveriesSent, res.DeliveriesReceived, res.DeliveriesPerSec)
+	}
+
+	// Memory with flows waiting in a delay.
+	if cfg.Waiting > 0 {
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 32)
+		var ok atomic.Int64
+		for range cfg.Waiting {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				if post(apiSrv.URL+"/hooks/bench-wait-token-0000000000", `{}`) == nil {
+					ok.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		time.Sleep(2 * time.Second) // let the first workflow tasks run
+		runtime.GC()
+		debug.FreeOSMemory()
+		res.WaitingFlows = int(ok.Load())
+		res.RSSBytesWaiting = rss()
+		logf("memory: %d flows waiting in a delay, RSS %.0f MB (idle %.0f MB)", res.WaitingFlows, float64(res.RSSBytesWaiting)/1e6, float64(res.RSSBytesIdle)/1e6)
+	}
+	return res, nil
+}
+
+// measure runs call from n callers for d and collects latencies.
+func measure(ctx context.Context, name string, n int, d time.Duration, call func(context.Context) error) Cell {
+	var mu sync.Mutex
+	var lat []time.Duration
+	var errs int
+	end := time.Now().Add(d)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(end) {
+				cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				t0 := time.Now()
+				err := call(cctx)
+				el := time.Since(t0)
+				cancel()
+				mu.Lock()
+				if err != nil {
+					errs++
+				} else {
+					lat = append(lat, el)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	return Cell{Scenario: name, Callers: n, Count: len(lat), Errors: errs,
+		PerSecond: float64(len(lat)) / elapsed.Seconds(),
+		P50ms:     pct(lat, 0.50), P90ms: pct(lat, 0.90), P99ms: pct(lat, 0.99)}
+}
+
+func pct(sorted []time.Duration, p float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(float64(len(sorted)-1) * p)
+	return float64(sorted[i].Microseconds()) / 1000
+}
+
+// rss reads this process's resident set size (Linux).
+func rss() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+// Find returns the cell of a scenario at a concurrency.
+func (r *Results) Find(scenario string, callers int) (Cell, bool) {
+	for _, c := range r.Cells {
+		if c.Scenario == scenario && c.Callers == callers {
+			return c, true
+		}
+	}
+	return Cell{}, false
+}
