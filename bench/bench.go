@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	sdkclient "go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/workflow"
@@ -48,6 +50,15 @@ type Config struct {
 	// Dir holds the SQLite file (a temp dir by default).
 	Dir string
 	Log io.Writer
+	// Tuning under test (zero: the defaults hookflow dev uses).
+	SQLiteConns     int
+	HistoryShards   int32
+	WorkflowPollers int
+	// Only runs the named scenarios (all when empty).
+	Only []string
+	// InMemory keeps the server's SQLite in memory (an experiment: hookflow
+	// dev persists to a file).
+	InMemory bool
 }
 
 // Cell is one measured (scenario, callers) pair.
@@ -60,6 +71,11 @@ type Cell struct {
 	P50ms     float64 `json:"p50ms"`
 	P90ms     float64 `json:"p90ms"`
 	P99ms     float64 `json:"p99ms"`
+	// CompletedPerSecond counts runs that finished, including the time to
+	// drain what the cell left queued: for async starts, acceptance alone
+	// would hide a growing backlog.
+	CompletedPerSecond float64 `json:"completedPerSecond"`
+	DrainSeconds       float64 `json:"drainSeconds"`
 }
 
 // Results of one run.
@@ -139,10 +155,16 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 		dir = d
 	}
 	quiet := slog.New(slog.DiscardHandler)
+	dbFile := filepath.Join(dir, "temporal.db")
+	if cfg.InMemory {
+		dbFile = ""
+	}
 	srv, err := devserver.Start(devserver.Options{
-		DatabaseFile:     filepath.Join(dir, "temporal.db"),
+		DatabaseFile:     dbFile,
 		SearchAttributes: workflows.SearchAttributeTypes(),
 		Logger:           quiet,
+		SQLiteConns:      cfg.SQLiteConns,
+		HistoryShards:    cfg.HistoryShards,
 	})
 	if err != nil {
 		return nil, err
@@ -170,7 +192,7 @@ steps: [{id: send, type: http, method: POST, url: "%s/hook", body: {mode: all}}]
 `, receiver.URL)
 
 	allow, _ := activities.ParseAllowlist([]string{"127.0.0.1"})
-	w := worker.New(c, activities.NewHTTP(activities.Config{Allow: allow}), worker.Options{MaxConcurrentDeliveries: 200})
+	w := worker.New(c, activities.NewHTTP(activities.Config{Allow: allow}), worker.Options{MaxConcurrentDeliveries: 200, WorkflowPollers: cfg.WorkflowPollers})
 	w.Flows.RegisterWorkflowWithOptions(noopStart, workflow.RegisterOptions{Name: "bench.NoopStart"})
 	w.Flows.RegisterWorkflowWithOptions(noopUpdate, workflow.RegisterOptions{Name: "bench.NoopUpdate"})
 	if err := w.Start(); err != nil {
@@ -210,14 +232,16 @@ steps: [{id: send, type: http, method: POST, url: "%s/hook", body: {mode: all}}]
 		}
 		return nil
 	}
+	floorStart := func(ctx context.Context) error {
+		_, err := c.ExecuteWorkflow(ctx, sdkclient.StartWorkflowOptions{ID: id("floor-start"), TaskQueue: workflows.TaskQueue}, "bench.NoopStart")
+		return err
+	}
+	// Sync scenarios first; each cell then waits until no run is left open,
+	// so a cell never measures the backlog of the one before.
 	scenarios := []struct {
 		name string
 		call func(context.Context) error
 	}{
-		{FloorStart, func(ctx context.Context) error {
-			_, err := c.ExecuteWorkflow(ctx, sdkclient.StartWorkflowOptions{ID: id("floor-start"), TaskQueue: workflows.TaskQueue}, "bench.NoopStart")
-			return err
-		}},
 		{FloorUWS, func(ctx context.Context) error {
 			op := c.NewWithStartWorkflowOperation(sdkclient.StartWorkflowOptions{
 				ID: id("floor-uws"), TaskQueue: workflows.TaskQueue,
@@ -233,15 +257,25 @@ steps: [{id: send, type: http, method: POST, url: "%s/hook", body: {mode: all}}]
 			var s string
 			return h.Get(ctx, &s)
 		}},
-		{HookAsync, func(context.Context) error { return post(apiSrv.URL+"/hooks/bench-async-token-000000000", `{"n":1}`) }},
 		{HookSync, func(context.Context) error {
 			return post(apiSrv.URL+"/hooks/bench-sync-token-0000000000", `{"total":250}`)
 		}},
+		{FloorStart, floorStart},
+		{HookAsync, func(context.Context) error { return post(apiSrv.URL+"/hooks/bench-async-token-000000000", `{"n":1}`) }},
 	}
 	for _, sc := range scenarios {
+		if len(cfg.Only) > 0 && !slices.Contains(cfg.Only, sc.name) {
+			continue
+		}
 		for _, n := range cfg.Callers {
 			cell := measure(ctx, sc.name, n, cfg.Cell, sc.call)
-			logf("%-28s callers=%-3d  %7.1f/s  p50 %6.1f ms  p90 %6.1f ms  p99 %7.1f ms  errors %d", cell.Scenario, n, cell.PerSecond, cell.P50ms, cell.P90ms, cell.P99ms, cell.Errors)
+			t0 := time.Now()
+			if err := drain(ctx, c); err != nil {
+				return nil, err
+			}
+			cell.DrainSeconds = time.Since(t0).Seconds()
+			cell.CompletedPerSecond = float64(cell.Count) / (cfg.Cell.Seconds() + cell.DrainSeconds)
+			logf("%-28s callers=%-3d  %7.1f/s (%6.1f/s completed)  p50 %6.1f ms  p90 %6.1f ms  p99 %7.1f ms  errors %d", cell.Scenario, n, cell.PerSecond, cell.CompletedPerSecond, cell.P50ms, cell.P90ms, cell.P99ms, cell.Errors)
 			res.Cells = append(res.Cells, cell)
 		}
 	}
@@ -299,6 +333,22 @@ steps: [{id: send, type: http, method: POST, url: "%s/hook", body: {mode: all}}]
 		logf("memory: %d flows waiting in a delay, RSS %.0f MB (idle %.0f MB)", res.WaitingFlows, float64(res.RSSBytesWaiting)/1e6, float64(res.RSSBytesIdle)/1e6)
 	}
 	return res, nil
+}
+
+// drain waits until no run is open (visibility), at most two minutes.
+func drain(ctx context.Context, c sdkclient.Client) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		resp, err := c.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: "ExecutionStatus = 'Running'"})
+		if err != nil {
+			return err
+		}
+		if resp.GetCount() == 0 {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("bench: runs still open after two minutes")
 }
 
 // measure runs call from n callers for d and collects latencies.

@@ -59,6 +59,12 @@ type Options struct {
 	DynamicConfig map[string]any
 	// Logger receives the server's logs. Default: discard below Warn.
 	Logger *slog.Logger
+	// SQLiteConns is the SQLite connection pool size (default 1; more are
+	// safe in WAL mode, see docs/performance.md).
+	SQLiteConns int
+	// HistoryShards is the number of history shards (default 1). It is
+	// fixed when the database is created.
+	HistoryShards int32
 }
 
 // Server is a running embedded Temporal server.
@@ -206,8 +212,8 @@ func prepareSQLite(opts Options) (*config.SQL, error) {
 		PluginName: sqliteplugin.PluginName,
 		// One connection in WAL mode: SQLite has one writer anyway, and a
 		// single connection avoids lock contention between pooled ones.
-		MaxConns:     1,
-		MaxIdleConns: 1,
+		MaxConns:     max(opts.SQLiteConns, 1),
+		MaxIdleConns: max(opts.SQLiteConns, 1),
 		ConnectAttributes: map[string]string{
 			"journal_mode": "wal",
 			"synchronous":  "normal",
@@ -264,7 +270,7 @@ func serverConfig(opts Options, sqlConf *config.SQL) (*config.Config, error) {
 	conf.Global.Membership.BroadcastAddress = opts.IP
 	conf.Persistence.DefaultStore = "sqlite"
 	conf.Persistence.VisibilityStore = "sqlite"
-	conf.Persistence.NumHistoryShards = 1
+	conf.Persistence.NumHistoryShards = max(opts.HistoryShards, 1)
 	conf.Persistence.DataStores = map[string]config.DataStore{"sqlite": {SQL: sqlConf}}
 	conf.ClusterMetadata = &cluster.Config{
 		FailoverVersionIncrement: 10,

@@ -9,6 +9,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -20,17 +22,37 @@ func main() {
 	deliveries := flag.Int("deliveries", 1000, "flows each sending one webhook")
 	waiting := flag.Int("waiting", 1000, "flows left waiting in a delay for the memory figure")
 	out := flag.String("out", "bench/results.json", "where to write the results")
+	conns := flag.Int("sqlite-conns", 0, "SQLite connections of the embedded server (0: hookflow dev's default)")
+	shards := flag.Int("shards", 0, "history shards (0: default)")
+	pollers := flag.Int("pollers", 0, "workflow task pollers (0: SDK default)")
+	only := flag.String("only", "", "comma-separated scenarios to run (default all)")
+	memory := flag.Bool("memory", false, "keep the server's SQLite in memory (experiment)")
+	callers := flag.String("callers", "1,16,64", "comma-separated concurrency levels")
 	flag.Parse()
+	var levels []int
+	for _, s := range strings.Split(*callers, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 {
+			fmt.Fprintln(os.Stderr, "bench: -callers: not a positive integer:", s)
+			os.Exit(2)
+		}
+		levels = append(levels, n)
+	}
+	var onlyList []string
+	if *only != "" {
+		onlyList = strings.Split(*only, ",")
+	}
 
 	res, err := bench.Run(context.Background(), bench.Config{
-		Cell: *cell, Callers: []int{1, 16, 64}, Deliveries: *deliveries, Waiting: *waiting, Log: os.Stderr,
+		Cell: *cell, Callers: levels, Deliveries: *deliveries, Waiting: *waiting, Log: os.Stderr,
+		SQLiteConns: *conns, HistoryShards: int32(*shards), WorkflowPollers: *pollers, Only: onlyList, InMemory: *memory,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tcallers\tper s\tp50 ms\tp90 ms\tp99 ms\terrors\tvs floor\t")
+	fmt.Fprintln(tw, "scenario\tcallers\tper s\tcompleted/s\tp50 ms\tp90 ms\tp99 ms\terrors\tvs floor\t")
 	for _, c := range res.Cells {
 		ratio := ""
 		floor := ""
@@ -41,9 +63,9 @@ func main() {
 			floor = bench.FloorStart
 		}
 		if f, ok := res.Find(floor, c.Callers); ok && f.P50ms > 0 && f.PerSecond > 0 {
-			ratio = fmt.Sprintf("p50 %.2fx, p99 %.2fx, rate %.2fx", c.P50ms/f.P50ms, c.P99ms/f.P99ms, c.PerSecond/f.PerSecond)
+			ratio = fmt.Sprintf("p50 %.2fx, p99 %.2fx, rate %.2fx, completed %.2fx", c.P50ms/f.P50ms, c.P99ms/f.P99ms, c.PerSecond/f.PerSecond, c.CompletedPerSecond/f.CompletedPerSecond)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%d\t%s\t\n", c.Scenario, c.Callers, c.PerSecond, c.P50ms, c.P90ms, c.P99ms, c.Errors, ratio)
+		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%d\t%s\t\n", c.Scenario, c.Callers, c.PerSecond, c.CompletedPerSecond, c.P50ms, c.P90ms, c.P99ms, c.Errors, ratio)
 	}
 	tw.Flush()
 	fmt.Printf("\ndeliveries: %d triggered, %d received, %.1f/s\n", res.DeliveriesSent, res.DeliveriesReceived, res.DeliveriesPerSec)
