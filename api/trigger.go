@@ -91,6 +91,10 @@ func (s *Server) trigger(c *gin.Context) {
 	defer cancel()
 	// A duplicate of a running or closed run (same id) returns that run:
 	// the SDK maps "already started" to the existing execution.
+	// Eager start: when this process also runs a worker (hookflow dev), the
+	// first workflow task comes back with the start instead of through
+	// matching. Elsewhere the SDK ignores it.
+	opts.EnableEagerStart = true
 	if _, err := s.temporal.ExecuteWorkflow(sctx, opts, workflows.WorkflowName, in); err != nil {
 		fail(c, s.startError(f, opts.ID, err))
 		return

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -26,6 +27,7 @@ func main() {
 	shards := flag.Int("shards", 0, "history shards (0: default)")
 	pollers := flag.Int("pollers", 0, "workflow task pollers (0: SDK default)")
 	only := flag.String("only", "", "comma-separated scenarios to run (default all)")
+	memoryOnly := flag.Bool("memory-only", false, "only measure memory with -waiting flows (used by the bench itself, in a fresh process)")
 	memory := flag.Bool("memory", false, "keep the server's SQLite in memory (experiment)")
 	callers := flag.String("callers", "1,16,64", "comma-separated concurrency levels")
 	flag.Parse()
@@ -43,13 +45,27 @@ func main() {
 		onlyList = strings.Split(*only, ",")
 	}
 
+	// Memory is measured in a fresh process (this program again, with only
+	// the waiting flows): after the load cells, this process's heap and
+	// caches hold the residue of thousands of finished runs, which is not
+	// what "a dev process with 1,000 waiting flows" means.
+	measureWaiting := *waiting
+	if !*memoryOnly && *waiting > 0 {
+		measureWaiting = 0
+	}
 	res, err := bench.Run(context.Background(), bench.Config{
-		Cell: *cell, Callers: levels, Deliveries: *deliveries, Waiting: *waiting, Log: os.Stderr,
+		Cell: *cell, Callers: levels, Deliveries: *deliveries, Waiting: measureWaiting, Log: os.Stderr,
 		SQLiteConns: *conns, HistoryShards: int32(*shards), WorkflowPollers: *pollers, Only: onlyList, InMemory: *memory,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
+	}
+	if !*memoryOnly && *waiting > 0 {
+		if err := freshMemory(res, *waiting); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: memory:", err)
+			os.Exit(1)
+		}
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "scenario\tcallers\tper s\tcompleted/s\tp50 ms\tp90 ms\tp99 ms\terrors\tvs floor\t")
@@ -76,4 +92,31 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Println("wrote", *out)
+}
+
+// freshMemory runs this program again with only the waiting flows and takes
+// its memory figures.
+func freshMemory(res *bench.Results, waiting int) error {
+	out, err := os.CreateTemp("", "hookflow-bench-mem-*.json")
+	if err != nil {
+		return err
+	}
+	out.Close()
+	defer os.Remove(out.Name())
+	cmd := exec.Command(os.Args[0], "-memory-only", "-only", "none", "-deliveries", "0",
+		"-waiting", strconv.Itoa(waiting), "-out", out.Name())
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		return err
+	}
+	b, err := os.ReadFile(out.Name())
+	if err != nil {
+		return err
+	}
+	var m bench.Results
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	res.WaitingFlows, res.RSSBytesWaiting, res.RSSBytesIdle = m.WaitingFlows, m.RSSBytesWaiting, m.RSSBytesIdle
+	return nil
 }
