@@ -94,6 +94,30 @@ func TestHistoriesReplay(t *testing.T) {
 	_, err = s.result(failID)
 	require.Error(t, err)
 
+	// Pure steps add no history events: the flow above runs set, switch,
+	// loop (3 iterations with conditions), parallel, response and end in
+	// workflow code. Its history holds only the run's own events, one timer
+	// per delay that waits (wait_a, cool_down; wait_b's time is past), the
+	// delivery (two attempts, one activity) and the sync answer's update.
+	counts := map[enumspb.EventType]int{}
+	for _, e := range history(t, s, okID).Events {
+		counts[e.GetEventType()]++
+	}
+	require.Equal(t, 2, counts[enumspb.EVENT_TYPE_TIMER_STARTED])
+	require.Equal(t, 1, counts[enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED])
+	require.Equal(t, 1, counts[enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED])
+	for typ := range counts {
+		switch typ {
+		case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
+			enumspb.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, enumspb.EVENT_TYPE_WORKFLOW_TASK_STARTED, enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+			enumspb.EVENT_TYPE_TIMER_STARTED, enumspb.EVENT_TYPE_TIMER_FIRED,
+			enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, enumspb.EVENT_TYPE_ACTIVITY_TASK_STARTED, enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED,
+			enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
+		default:
+			t.Errorf("unexpected history event %s: pure steps must add none", typ)
+		}
+	}
+
 	for name, id := range map[string]string{"every_step": okID, "parallel_failure": failID} {
 		h := history(t, s, id)
 		replayer := sdkworker.NewWorkflowReplayer()
