@@ -94,7 +94,7 @@ func (s *Server) Handler() http.Handler {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
-	r.Use(recovery(s.log), errorMiddleware(s.log))
+	r.Use(requestLog(s.log), recovery(s.log), errorMiddleware(s.log))
 
 	r.POST("/hooks/:token", s.trigger)
 	v1 := r.Group("/api/v1")
@@ -118,6 +118,7 @@ func (s *Server) Handler() http.Handler {
 	v1.GET("/executions/:id", read, s.getExecution)
 	v1.POST("/executions/:id/cancel", write, s.cancelExecution)
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	r.GET("/readyz", s.readyz)
 
 	r.NoRoute(func(c *gin.Context) {
 		fail(c, newError(http.StatusNotFound, "not_found", "no such route: "+c.Request.Method+" "+c.Request.URL.Path))

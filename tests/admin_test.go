@@ -282,3 +282,47 @@ func TestReplicasSeeChangesWithinTheCacheTTL(t *testing.T) {
 		return post(t, b.url+"/hooks/"+token, "application/json", `{}`).status == http.StatusNotFound
 	}, 2*time.Second, 50*time.Millisecond, "replica b stops serving the disabled flow within the TTL")
 }
+
+func TestReadinessAndRequestIDs(t *testing.T) {
+	s := setupAdmin(t)
+	resp, err := http.Get(s.url + "/readyz")
+	require.NoError(t, err)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(b))
+	require.JSONEq(t, `{"status":"ready","checks":{"temporal":"ok","store":"ok"}}`, string(b))
+	require.NotEmpty(t, resp.Header.Get(api.HeaderRequestID))
+
+	// The store goes away: not ready, naming it.
+	require.NoError(t, s.store.Close())
+	resp, err = http.Get(s.url + "/readyz")
+	require.NoError(t, err)
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	require.JSONEq(t, `{"status":"not ready","checks":{"temporal":"ok","store":"unreachable"}}`, string(b))
+
+	// A caller's request id is kept; trigger tokens never reach the log.
+	a := post(t, s.url+"/hooks/secret-token-value-000000000", "application/json", `{}`, api.HeaderRequestID, "req-abc")
+	require.Equal(t, "req-abc", a.header.Get(api.HeaderRequestID))
+	require.Contains(t, logs.String(), "requestId=req-abc")
+	require.NotContains(t, logs.String(), "secret-token-value")
+}
+
+// Readiness fails when Temporal cannot be reached.
+func TestReadinessWithoutTemporal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts and stops an embedded server")
+	}
+	srv, c, err := startStack("")
+	require.NoError(t, err)
+	defer c.Close()
+	s := setupWith(t, c, `{id: it-ready, trigger: {}, steps: [{id: s, type: set, values: {x: 1}}]}`)
+	srv.Stop()
+	resp, err := http.Get(s.url + "/readyz")
+	require.NoError(t, err)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, string(b))
+	require.Contains(t, string(b), `"temporal":"unreachable"`)
+}
