@@ -134,10 +134,15 @@ type sqlExec interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
 }
 
-// Canonical is a flow's stored form: its JSON. Digest compares two
-// definitions for equality, so applying an unchanged flow makes no version.
+// Canonical is a flow's stored form: its JSON without the trigger token.
+// The token is a credential kept only in its own column: a stored definition
+// becomes every run's input, and so part of Temporal history, and the admin
+// API shows definitions to read-only keys. Digest compares two definitions,
+// so applying an unchanged flow makes no version.
 func Canonical(f *flow.Flow) (string, string, error) {
-	b, err := json.Marshal(f)
+	c := *f
+	c.Trigger.Token = ""
+	b, err := json.Marshal(&c)
 	if err != nil {
 		return "", "", err
 	}
@@ -185,7 +190,8 @@ func (s *Store) Create(ctx context.Context, f *flow.Flow) (*Flow, error) {
 
 // Update stores f as a new version of its flow. ifVersion, when not zero,
 // must be the current version (else ErrConflict). An unchanged definition
-// makes no new version; changed reports whether one was made.
+// makes no new version; changed reports whether one was made. A token in f
+// replaces the flow's token either way (it is not part of the definition).
 func (s *Store) Update(ctx context.Context, f *flow.Flow, ifVersion int64) (rec *Flow, changed bool, err error) {
 	def, digest, err := Canonical(f)
 	if err != nil {
@@ -205,6 +211,11 @@ func (s *Store) Update(ctx context.Context, f *flow.Flow, ifVersion int64) (rec 
 		if ifVersion != 0 && ifVersion != cur {
 			return fmt.Errorf("flow %q is at version %d, not %d: %w", f.ID, cur, ifVersion, ErrConflict)
 		}
+		if f.Trigger.Token != "" {
+			if _, err := s.exec(ctx, tx, `UPDATE flows SET token = $1 WHERE id = $2`, f.Trigger.Token, f.ID); err != nil {
+				return err
+			}
+		}
 		if digest == curDigest {
 			return nil
 		}
@@ -221,10 +232,7 @@ func (s *Store) Update(ctx context.Context, f *flow.Flow, ifVersion int64) (rec 
 		if n, _ := res.RowsAffected(); n != 1 {
 			return fmt.Errorf("flow %q changed concurrently: %w", f.ID, ErrConflict)
 		}
-		if f.Trigger.Token != "" {
-			_, err = s.exec(ctx, tx, `UPDATE flows SET token = $1 WHERE id = $2`, f.Trigger.Token, f.ID)
-		}
-		return err
+		return nil
 	})
 	if err != nil {
 		if isUniqueViolation(err) {

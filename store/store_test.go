@@ -160,6 +160,24 @@ func TestStore(t *testing.T) {
 				require.Equal(t, 7, conflicts)
 			})
 
+			t.Run("the token lives outside the definition", func(t *testing.T) {
+				s := open(t)
+				const tok = "file-fixed-token-0000000000"
+				rec, err := s.Create(ctx, def(t, `{id: orders, trigger: {token: `+tok+`}, steps: [{id: s, type: set, values: {v: 1}}]}`))
+				require.NoError(t, err)
+				require.Equal(t, tok, rec.Token)
+				require.Empty(t, rec.Def.Trigger.Token, "the stored definition (a run's input) holds no token")
+				v, err := s.GetVersion(ctx, "orders", 1)
+				require.NoError(t, err)
+				require.Empty(t, v.Def.Trigger.Token)
+				// A new token alone takes effect without a new version.
+				rec, changed, err := s.Update(ctx, def(t, `{id: orders, trigger: {token: other-fixed-token-00000000}, steps: [{id: s, type: set, values: {v: 1}}]}`), 0)
+				require.NoError(t, err)
+				require.False(t, changed)
+				require.Equal(t, int64(1), rec.Version)
+				require.Equal(t, "other-fixed-token-00000000", rec.Token)
+			})
+
 			t.Run("enable, disable, rotate, delete", func(t *testing.T) {
 				s := open(t)
 				rec, err := s.Create(ctx, def(t, v1))

@@ -326,3 +326,26 @@ func TestReadinessWithoutTemporal(t *testing.T) {
 	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, string(b))
 	require.Contains(t, string(b), `"temporal":"unreachable"`)
 }
+
+// The trigger token is a credential: it opens the flow's URL. It is shown
+// as the flow's token to admin keys, but never stored in the definition,
+// so it reaches neither a run's input (Temporal history) nor the definition
+// the API shows.
+func TestTriggerTokenStaysOutOfHistory(t *testing.T) {
+	s := setupAdmin(t)
+	const tok = "fixed-token-for-history-test-0001"
+	a := s.call("POST", "/api/v1/flows", writeKey, "application/json",
+		`{"id":"it-token-hist","trigger":{"mode":"sync","token":"`+tok+`"},"steps":[{"id":"r","type":"response","body":"ok"}]}`)
+	require.Equal(t, http.StatusCreated, a.status, a.body)
+	require.Equal(t, tok, a.json(t)["token"])
+	require.NotContains(t, toJSON(t, a.json(t)["definition"]), tok)
+
+	a = post(t, s.url+"/hooks/"+tok, "application/json", `{}`)
+	require.Equal(t, http.StatusOK, a.status, a.body)
+	id := a.header.Get(api.HeaderExecutionID)
+	_, err := s.result(id)
+	require.NoError(t, err)
+	hist := historyText(t, s.stack, id)
+	require.Contains(t, hist, `"id":"it-token-hist"`, "the grep reads the decoded input")
+	require.NotContains(t, hist, tok)
+}

@@ -40,16 +40,20 @@ serving the flows of --flows. Ctrl-C stops everything cleanly.`,
 			if err != nil {
 				return err
 			}
-			// Validate the flows before anything starts: an invalid file
-			// refuses the start with every error and serves nothing.
-			if _, err := loadFlows(log, sf.flowsDir); err != nil {
-				return err
-			}
-			if err := os.MkdirAll(dataDir, 0o755); err != nil {
-				return fmt.Errorf("data directory: %w", err)
-			}
 			if sf.dsn == "" {
 				sf.dsn = filepath.Join(dataDir, "hookflow.db")
+			}
+			ctx, stop := signalContext()
+			defer stop()
+			// First: an invalid flow file refuses the start with every
+			// error, before anything runs or is written.
+			st, cache, err := sf.openStore(ctx, log)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			if err := os.MkdirAll(dataDir, 0o755); err != nil {
+				return fmt.Errorf("data directory: %w", err)
 			}
 			keys, devKey, err := apiKeys(dataDir)
 			if err != nil {
@@ -89,19 +93,12 @@ serving the flows of --flows. Ctrl-C stops everything cleanly.`,
 			}
 			defer w.Stop()
 
-			ctx, stop := signalContext()
-			defer stop()
-			st, cache, err := sf.openStore(ctx, log)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
 			go cache.Run(ctx)
 			base := "http://" + apiAddr
 			if host, port, err := net.SplitHostPort(apiAddr); err == nil && (host == "" || host == "0.0.0.0") {
 				base = "http://127.0.0.1:" + port
 			}
-			out := cmd.OutOrStdout().(*os.File)
+			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "\nhookflow dev is running (Ctrl-C to stop)\n")
 			fmt.Fprintf(out, "  API:              %s\n", base)
 			if srv.UIAddress() != "" {

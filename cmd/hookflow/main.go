@@ -23,7 +23,6 @@ import (
 	"go.temporal.io/sdk/contrib/envconfig"
 	sdklog "go.temporal.io/sdk/log"
 
-	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/store"
 )
 
@@ -114,17 +113,6 @@ func serveAPI(ctx context.Context, log *slog.Logger, addr string, h http.Handler
 		return err
 	}
 	return nil
-}
-
-func loadFlows(log *slog.Logger, dir string) (*flow.Catalog, error) {
-	cat, err := flow.LoadDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("refusing to start, invalid flows:\n%w", err)
-	}
-	for _, e := range cat.Entries() {
-		log.Info("flow loaded", "flow", e.Flow.ID, "mode", e.Flow.Trigger.EffectiveMode(), "source", e.Source)
-	}
-	return cat, nil
 }
 
 func printStoreTriggers(ctx context.Context, w io.Writer, base string, st *store.Store) error {

@@ -28,16 +28,18 @@ type storeFlags struct {
 // update, an unchanged file makes no version; every file is validated before
 // anything is written) and loads the trigger cache.
 func (f *storeFlags) openStore(ctx context.Context, log *slog.Logger) (*store.Store, *store.Cache, error) {
+	var cat *flow.Catalog
+	if f.flowsDir != "" {
+		var err error
+		if cat, err = flow.LoadDir(f.flowsDir); err != nil {
+			return nil, nil, fmt.Errorf("refusing to start, invalid flows:\n%w", err)
+		}
+	}
 	st, err := store.Open(ctx, f.dsn)
 	if err != nil {
 		return nil, nil, err
 	}
-	if f.flowsDir != "" {
-		cat, err := flow.LoadDir(f.flowsDir)
-		if err != nil {
-			st.Close()
-			return nil, nil, fmt.Errorf("refusing to start, invalid flows:\n%w", err)
-		}
+	if cat != nil {
 		for _, e := range cat.Entries() {
 			outcome, err := applyFlow(ctx, st, e.Flow)
 			if err != nil {
