@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -115,59 +116,31 @@ func Start(opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.FrontendPort == 0 {
-		p, err := FreePort(opts.IP)
-		if err != nil {
-			return nil, err
+	if opts.FrontendPort != 0 {
+		// A port the caller fixed (--temporal-port) must be free; say so
+		// plainly rather than through the server's start-up failure.
+		if err := checkPortFree(net.JoinHostPort(opts.IP, strconv.Itoa(opts.FrontendPort))); err != nil {
+			return nil, fmt.Errorf("devserver: Temporal frontend port: %w", err)
 		}
-		opts.FrontendPort = p
 	}
-	frontendAddr := net.JoinHostPort(opts.IP, strconv.Itoa(opts.FrontendPort))
-
-	sqlConf, err := prepareSQLite(opts)
-	if err != nil {
-		return nil, err
-	}
-	conf, err := serverConfig(opts, sqlConf)
-	if err != nil {
-		return nil, err
-	}
-
-	stopping := &atomic.Bool{}
-	logger := newServerLogger(opts.Logger, stopping)
-	authorizer, err := authorization.GetAuthorizerFromConfig(&conf.Global.Authorization)
-	if err != nil {
-		return nil, fmt.Errorf("devserver: authorizer: %w", err)
-	}
-	claimMapper, err := authorization.GetClaimMapperFromConfig(&conf.Global.Authorization, logger)
-	if err != nil {
-		return nil, fmt.Errorf("devserver: claim mapper: %w", err)
-	}
-	dyn := dynamicconfig.StaticClient{}
-	for k, v := range DefaultDynamicConfig() {
-		dyn[dynamicconfig.MakeKey(k)] = v
-	}
-	for k, v := range opts.DynamicConfig {
-		dyn[dynamicconfig.MakeKey(k)] = v
-	}
-	hosts := map[primitives.ServiceName]static.Hosts{}
-	for name, svc := range conf.Services {
-		hosts[primitives.ServiceName(name)] = static.SingleLocalHost(net.JoinHostPort(opts.IP, strconv.Itoa(svc.RPC.GRPCPort)))
-	}
-	srv, err := temporal.NewServer(
-		temporal.WithConfig(conf),
-		temporal.ForServices(temporal.DefaultServices),
-		temporal.WithStaticHosts(hosts),
-		temporal.WithLogger(logger),
-		temporal.WithAuthorizer(authorizer),
-		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
-		temporal.WithDynamicConfigClient(dyn),
+	// Ports are found free by listening and closing, and the server binds
+	// them a moment later; another server (a parallel test package, say)
+	// can take one in between. Such a start is retried with fresh ports.
+	var (
+		srv          temporal.Server
+		frontendAddr string
+		stopping     *atomic.Bool
+		err          error
 	)
-	if err != nil {
-		return nil, fmt.Errorf("devserver: build server: %w", err)
+	for attempt := 1; ; attempt++ {
+		srv, frontendAddr, stopping, err = startServer(opts)
+		if err == nil || attempt == 5 || !strings.Contains(err.Error(), "address already in use") {
+			break
+		}
+		opts.Logger.Warn("embedded Temporal: a port was taken meanwhile; retrying with fresh ports", "attempt", attempt)
 	}
-	if err := srv.Start(); err != nil {
-		return nil, fmt.Errorf("devserver: start server: %w", err)
+	if err != nil {
+		return nil, err
 	}
 	s := &Server{server: srv, frontendAddr: frontendAddr, namespace: opts.Namespace, stopping: stopping}
 
@@ -196,6 +169,76 @@ func Start(opts Options) (*Server, error) {
 		}()
 	}
 	return s, nil
+}
+
+// startServer picks the ports it needs (the frontend's only when not set),
+// then builds and starts the server.
+func startServer(opts Options) (srv temporal.Server, addr string, stopping *atomic.Bool, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			f, ok := r.(fatal)
+			if !ok {
+				panic(r)
+			}
+			srv, addr, stopping, err = nil, "", nil, fmt.Errorf("devserver: %s", f.text)
+		}
+	}()
+	if opts.FrontendPort == 0 {
+		p, err := FreePort(opts.IP)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		opts.FrontendPort = p
+	}
+	frontendAddr := net.JoinHostPort(opts.IP, strconv.Itoa(opts.FrontendPort))
+
+	sqlConf, err := prepareSQLite(opts)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	conf, err := serverConfig(opts, sqlConf)
+	if err != nil {
+		return nil, "", nil, err
+	}
+
+	stopping = &atomic.Bool{}
+	logger := newServerLogger(opts.Logger, stopping)
+	authorizer, err := authorization.GetAuthorizerFromConfig(&conf.Global.Authorization)
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("devserver: authorizer: %w", err)
+	}
+	claimMapper, err := authorization.GetClaimMapperFromConfig(&conf.Global.Authorization, logger)
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("devserver: claim mapper: %w", err)
+	}
+	dyn := dynamicconfig.StaticClient{}
+	for k, v := range DefaultDynamicConfig() {
+		dyn[dynamicconfig.MakeKey(k)] = v
+	}
+	for k, v := range opts.DynamicConfig {
+		dyn[dynamicconfig.MakeKey(k)] = v
+	}
+	hosts := map[primitives.ServiceName]static.Hosts{}
+	for name, svc := range conf.Services {
+		hosts[primitives.ServiceName(name)] = static.SingleLocalHost(net.JoinHostPort(opts.IP, strconv.Itoa(svc.RPC.GRPCPort)))
+	}
+	srv, err = temporal.NewServer(
+		temporal.WithConfig(conf),
+		temporal.ForServices(temporal.DefaultServices),
+		temporal.WithStaticHosts(hosts),
+		temporal.WithLogger(logger),
+		temporal.WithAuthorizer(authorizer),
+		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
+		temporal.WithDynamicConfigClient(dyn),
+	)
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("devserver: build server: %w", err)
+	}
+	if err := srv.Start(); err != nil {
+		srv.Stop()
+		return nil, "", nil, fmt.Errorf("devserver: start server: %w", err)
+	}
+	return srv, frontendAddr, stopping, nil
 }
 
 // Stop stops the UI and the server. It is safe to call once.

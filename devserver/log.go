@@ -2,7 +2,9 @@ package devserver
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 
 	"go.temporal.io/server/common/log"
@@ -47,7 +49,21 @@ func (s serverLogger) Panic(msg string, tags ...tag.Tag) {
 }
 func (s serverLogger) Fatal(msg string, tags ...tag.Tag) {
 	s.emit(slog.LevelError, msg, tags)
-	panic(msg)
+	panic(newFatal(msg, tags))
+}
+
+// fatal is what Fatal panics with: the message and its tags (the server
+// reports a port it cannot bind this way), so startServer can turn it into
+// an error instead of letting it crash the process.
+type fatal struct{ text string }
+
+func newFatal(msg string, tags []tag.Tag) fatal {
+	var b strings.Builder
+	b.WriteString(msg)
+	for _, t := range tags {
+		fmt.Fprintf(&b, " %s=%v", t.Key(), t.Value())
+	}
+	return fatal{text: b.String()}
 }
 
 // With keeps tags prepended without re-wrapping on every call.
