@@ -25,6 +25,7 @@ import (
 
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/secrets"
+	"github.com/hookflow/hookflow/telemetry"
 )
 
 // DeliverName is the delivery activity's registered name.
@@ -62,6 +63,9 @@ type Config struct {
 	// Now is the signing clock (default time.Now).
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Telemetry counts attempts and, with tracing on, sends traceparent to
+	// receivers (nil: neither).
+	Telemetry *telemetry.Telemetry
 }
 
 // HTTP delivers http steps.
@@ -115,13 +119,25 @@ func (h *HTTP) Deliver(ctx context.Context, req flow.HTTPRequest) (*Result, erro
 	if activity.IsActivity(ctx) {
 		attempt = activity.GetInfo(ctx).Attempt
 	}
+	start := time.Now()
 	res, err := h.send(ctx, req, attempt)
-	level, outcome := slog.LevelInfo, "delivered"
+	level, outcome, msg := slog.LevelInfo, "delivered", "delivered"
 	if err != nil {
-		level, outcome = slog.LevelWarn, err.Error()
+		level, outcome, msg = slog.LevelWarn, errorType(err), err.Error()
 	}
-	h.cfg.Logger.Log(ctx, level, "delivery", "method", req.Method, "url", req.URL, "deliveryId", req.DeliveryID, "attempt", attempt, "outcome", outcome)
+	h.cfg.Telemetry.DeliveryAttempt(outcome, attempt, time.Since(start))
+	h.cfg.Logger.Log(ctx, level, "delivery", "method", req.Method, "url", req.URL, "deliveryId", req.DeliveryID, "attempt", attempt, "outcome", msg)
 	return res, err
+}
+
+// errorType is a failed attempt's error type (HTTPServerError, ...): a
+// closed set, fit for a metric label.
+func errorType(err error) string {
+	var ae *temporal.ApplicationError
+	if errors.As(err, &ae) && ae.Type() != "" {
+		return ae.Type()
+	}
+	return "Error"
 }
 
 // Sent is a request as it went out, with secrets redacted: what the test
@@ -188,8 +204,10 @@ func (h *HTTP) sendWith(ctx context.Context, req flow.HTTPRequest, attempt int32
 		// re-configured, not guessed.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	resp, err := client.Do(hr)
+	ctx, span := h.cfg.Telemetry.StartClientSpan(ctx, hr)
+	resp, err := client.Do(hr.WithContext(ctx))
 	if err != nil {
+		telemetry.EndSpan(span, 0, errors.New(networkMessage(err)))
 		var refused *RefusedError
 		if errors.As(err, &refused) {
 			return nil, temporal.NewNonRetryableApplicationError(refused.Error(), ErrDestinationRefused, nil, Failure{Attempt: attempt})
@@ -198,6 +216,7 @@ func (h *HTTP) sendWith(ctx context.Context, req flow.HTTPRequest, attempt int32
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxReadBody))
+	telemetry.EndSpan(span, resp.StatusCode, err)
 	if err != nil {
 		return nil, temporal.NewApplicationError(networkMessage(err), ErrNetwork, Failure{Attempt: attempt, StatusCode: resp.StatusCode})
 	}

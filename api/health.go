@@ -9,6 +9,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 	sdkclient "go.temporal.io/sdk/client"
+
+	"github.com/hookflow/hookflow/telemetry"
 )
 
 // HeaderRequestID carries a request's id: the caller's, or a fresh one.
@@ -43,25 +45,35 @@ func (s *Server) readyz(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ready", "checks": checks})
 }
 
-// requestLog gives every request an id (kept from X-Request-Id when the
-// caller sends a sane one), answers with it, and logs one line per request:
-// method, route (the pattern, so trigger tokens never reach the log), status
-// and duration. Bodies and headers are never logged.
-func requestLog(log *slog.Logger) gin.HandlerFunc {
+// observe gives every request an id (kept from X-Request-Id when the
+// caller sends a sane one) and answers with it; continues the caller's trace
+// (traceparent) when tracing is on; and records one log line and the HTTP
+// metrics per request: method, route (the pattern, so trigger tokens never
+// reach a log, a label or a span), status and duration. Bodies and headers
+// are never logged.
+func observe(log *slog.Logger, tel *telemetry.Telemetry) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id := c.GetHeader(HeaderRequestID)
 		if id == "" || len(id) > 128 {
 			id = uuid.NewString()
 		}
 		c.Header(HeaderRequestID, id)
-		start := time.Now()
-		c.Next()
-		route := c.FullPath()
+		route := c.FullPath() // gin routes before it runs middleware
 		if route == "" {
 			route = "unmatched"
 		}
-		log.LogAttrs(c.Request.Context(), slog.LevelInfo, "request",
-			slog.String("requestId", id), slog.String("method", c.Request.Method), slog.String("route", route),
-			slog.Int("status", c.Writer.Status()), slog.Duration("duration", time.Since(start)))
+		ctx, span := tel.StartServerSpan(c.Request.Context(), c.Request.Header, c.Request.Method+" "+route)
+		c.Request = c.Request.WithContext(ctx)
+		start := time.Now()
+		c.Next()
+		d, status := time.Since(start), c.Writer.Status()
+		telemetry.EndSpan(span, status, nil)
+		tel.ObserveRequest(c.Request.Method, route, status, d)
+		attrs := []slog.Attr{slog.String("requestId", id), slog.String("method", c.Request.Method), slog.String("route", route),
+			slog.Int("status", status), slog.Duration("duration", d)}
+		if sc := span.SpanContext(); sc.IsValid() {
+			attrs = append(attrs, slog.String("traceId", sc.TraceID().String()))
+		}
+		log.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
 	}
 }

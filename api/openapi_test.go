@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"log/slog"
 	"regexp"
@@ -10,7 +11,9 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hookflow/hookflow/codec"
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/telemetry"
 )
 
 // Every route the server registers is described in openapi.json, and every
@@ -25,7 +28,11 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 
 	cat, err := flow.NewCatalog()
 	require.NoError(t, err)
-	s := New(nil, cat, slog.New(slog.DiscardHandler), Config{Admin: &Admin{}})
+	cdc, err := codec.Parse("k:" + base64.StdEncoding.EncodeToString(make([]byte, 32)))
+	require.NoError(t, err)
+	s := New(nil, cat, slog.New(slog.DiscardHandler), Config{
+		Admin: &Admin{}, Codec: &CodecEndpoint{Codec: cdc}, Telemetry: telemetry.New(telemetry.Options{}),
+	})
 	engine := s.Handler().(*gin.Engine)
 	param := regexp.MustCompile(`:(\w+)`)
 	served := map[string]bool{}

@@ -16,6 +16,7 @@ import (
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/secrets"
 	"github.com/hookflow/hookflow/store"
+	"github.com/hookflow/hookflow/telemetry"
 )
 
 // HeaderExecutionID names the run (the Temporal workflow id) in every
@@ -47,6 +48,12 @@ type Config struct {
 	Admin *Admin
 	// APIKeys guard the management API.
 	APIKeys []APIKey
+	// Codec serves the remote codec endpoint for the Web UI (nil: not
+	// served).
+	Codec *CodecEndpoint
+	// Telemetry records metrics and traces, and /metrics serves them (nil:
+	// neither).
+	Telemetry *telemetry.Telemetry
 }
 
 // Admin is what the management API works on: the store, and the cache this
@@ -94,7 +101,7 @@ func (s *Server) Handler() http.Handler {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
-	r.Use(requestLog(s.log), recovery(s.log), errorMiddleware(s.log))
+	r.Use(observe(s.log, s.cfg.Telemetry), recovery(s.log), errorMiddleware(s.log))
 
 	r.POST("/hooks/:token", s.trigger)
 	v1 := r.Group("/api/v1")
@@ -119,6 +126,12 @@ func (s *Server) Handler() http.Handler {
 	v1.POST("/executions/:id/cancel", write, s.cancelExecution)
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", s.readyz)
+	if s.cfg.Codec != nil {
+		s.codecRoutes(r)
+	}
+	if s.cfg.Telemetry != nil {
+		r.GET("/metrics", gin.WrapH(s.cfg.Telemetry.MetricsHandler()))
+	}
 
 	r.NoRoute(func(c *gin.Context) {
 		fail(c, newError(http.StatusNotFound, "not_found", "no such route: "+c.Request.Method+" "+c.Request.URL.Path))

@@ -19,6 +19,7 @@ import (
 	sdkclient "go.temporal.io/sdk/client"
 
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/telemetry"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -35,6 +36,7 @@ const HeaderIdempotencyKey = "Idempotency-Key"
 // 400 JSON, 422 parsed values or idempotency key; then the enrollment filter.
 func (s *Server) trigger(c *gin.Context) {
 	entry, ok := s.flows.ByToken(c.Param("token"))
+	defer s.countTrigger(c, entry)
 	if !ok {
 		fail(c, newError(http.StatusNotFound, "not_found", "no flow has this trigger URL"))
 		return
@@ -71,6 +73,7 @@ func (s *Server) trigger(c *gin.Context) {
 	}
 	if tr.Enroll != nil && !s.enrolled(f, data) {
 		c.Header(HeaderEnrolled, "false")
+		c.Set(outcomeKey, telemetry.TriggerSkipped)
 		writeConfigured(c, notEnrolledAnswer(tr))
 		return
 	}
@@ -99,7 +102,40 @@ func (s *Server) trigger(c *gin.Context) {
 		fail(c, s.startError(f, opts.ID, err))
 		return
 	}
+	c.Set(outcomeKey, telemetry.TriggerAccepted)
 	writeConfigured(c, tr.Response)
+}
+
+// outcomeKey holds a trigger's outcome where its status alone does not tell
+// (a sync flow's Response node may answer any status).
+const outcomeKey = "hookflow.triggerOutcome"
+
+// countTrigger records the trigger's outcome: the one set on c, else one
+// read from the status (rejected_<4xx>, timeout, unavailable).
+func (s *Server) countTrigger(c *gin.Context, entry *flow.Entry) {
+	flowID, mode := "", "unknown"
+	if entry != nil {
+		flowID, mode = entry.Flow.ID, string(entry.Flow.Trigger.EffectiveMode())
+	}
+	outcome := c.GetString(outcomeKey)
+	if outcome == "" {
+		// A rejection is still an *Error on c: the error middleware writes
+		// it after this handler returns.
+		status := c.Writer.Status()
+		var e *Error
+		if last := c.Errors.Last(); last != nil && errors.As(last.Err, &e) {
+			status = e.Status
+		}
+		switch {
+		case status == http.StatusGatewayTimeout:
+			outcome = telemetry.TriggerTimeout
+		case status == http.StatusServiceUnavailable:
+			outcome = telemetry.TriggerUnavailable
+		default:
+			outcome = fmt.Sprintf("rejected_%d", status)
+		}
+	}
+	s.cfg.Telemetry.Trigger(flowID, mode, outcome)
 }
 
 func (s *Server) triggerSync(c *gin.Context, ctx context.Context, entry *flow.Entry, opts sdkclient.StartWorkflowOptions, in workflows.Input) {
@@ -137,6 +173,7 @@ func (s *Server) triggerSync(c *gin.Context, ctx context.Context, entry *flow.En
 		fail(c, s.startError(entry.Flow, opts.ID, err))
 		return
 	}
+	c.Set(outcomeKey, telemetry.TriggerAccepted)
 	writeResponse(c, resp.Status, resp.Headers, resp.Body)
 }
 

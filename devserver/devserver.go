@@ -47,6 +47,9 @@ type Options struct {
 	FrontendPort int
 	// UIPort serves the Temporal Web UI. 0 means no UI.
 	UIPort int
+	// UICodecEndpoint is the remote codec the Web UI decodes payloads with
+	// (hookflow's /codec when payload encryption is on). Empty: none.
+	UICodecEndpoint string
 	// DatabaseFile is the SQLite file holding all state. Empty keeps the
 	// state in memory (tests); a file makes runs survive a restart.
 	DatabaseFile string
@@ -161,6 +164,7 @@ func Start(opts Options) (*Server, error) {
 			CORS:                uiconfig.CORS{CookieInsecure: true},
 			HideLogs:            true,
 			DisableNewsFetch:    true,
+			Codec:               uiconfig.Codec{Endpoint: opts.UICodecEndpoint},
 		}))
 		go func() {
 			if err := s.ui.Start(); err != nil && !errors.Is(err, context.Canceled) {

@@ -4,6 +4,11 @@
 package worker
 
 import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"time"
+
 	"go.temporal.io/sdk/activity"
 	sdkclient "go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
@@ -24,6 +29,10 @@ type Options struct {
 	// DeliveriesPerSecond bounds deliveries started per second across all
 	// workers of the webhook task queue (0: unlimited).
 	DeliveriesPerSecond float64
+	// StopTimeout is how long Stop lets running tasks finish after polling
+	// stops; activities still running then see their context cancelled
+	// and are retried elsewhere by their retry policy (0: SDK default).
+	StopTimeout time.Duration
 }
 
 // Workers is the flow worker and the webhook worker, started and stopped
@@ -31,6 +40,9 @@ type Options struct {
 type Workers struct {
 	Flows    sdkworker.Worker
 	Webhooks sdkworker.Worker
+
+	client  sdkclient.Client
+	running atomic.Bool
 }
 
 // New returns both workers, with FlowWorkflow and the delivery activity
@@ -39,14 +51,16 @@ func New(c sdkclient.Client, deliver *activities.HTTP, opts Options) *Workers {
 	flows := sdkworker.New(c, workflows.TaskQueue, sdkworker.Options{
 		MaxConcurrentWorkflowTaskExecutionSize: opts.MaxConcurrentWorkflowTasks,
 		MaxConcurrentWorkflowTaskPollers:       opts.WorkflowPollers,
+		WorkerStopTimeout:                      opts.StopTimeout,
 	})
 	Register(flows)
 	hooks := sdkworker.New(c, workflows.WebhookTaskQueue, sdkworker.Options{
 		MaxConcurrentActivityExecutionSize: opts.MaxConcurrentDeliveries,
 		TaskQueueActivitiesPerSecond:       opts.DeliveriesPerSecond,
+		WorkerStopTimeout:                  opts.StopTimeout,
 	})
 	hooks.RegisterActivityWithOptions(deliver.Deliver, activity.RegisterOptions{Name: activities.DeliverName})
-	return &Workers{Flows: flows, Webhooks: hooks}
+	return &Workers{Flows: flows, Webhooks: hooks, client: c}
 }
 
 // Start starts both workers.
@@ -58,23 +72,29 @@ func (w *Workers) Start() error {
 		w.Flows.Stop()
 		return err
 	}
+	w.running.Store(true)
 	return nil
 }
 
-// Stop stops polling and waits for running tasks (within the SDK's
-// WorkerStopTimeout).
+// Stop stops polling and waits for running tasks (within StopTimeout). A
+// second call does nothing.
 func (w *Workers) Stop() {
+	if !w.running.CompareAndSwap(true, false) {
+		return
+	}
 	w.Webhooks.Stop()
 	w.Flows.Stop()
 }
 
-// Run runs both until interrupt is closed or one fails.
-func (w *Workers) Run(interrupt <-chan any) error {
-	if err := w.Start(); err != nil {
-		return err
+// Ready reports why the workers cannot take tasks: not started (or
+// stopping), or Temporal unreachable. Nil means ready.
+func (w *Workers) Ready(ctx context.Context) error {
+	if !w.running.Load() {
+		return errors.New("workers are not running")
 	}
-	<-interrupt
-	w.Stop()
+	if _, err := w.client.CheckHealth(ctx, &sdkclient.CheckHealthRequest{}); err != nil {
+		return errors.New("temporal is unreachable")
+	}
 	return nil
 }
 

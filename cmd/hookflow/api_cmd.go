@@ -14,6 +14,7 @@ import (
 func apiCmd(g *globalFlags) *cobra.Command {
 	wf := &workerFlags{}
 	sf := &storeFlags{}
+	cf := &codecFlags{}
 	var (
 		addr    string
 		maxBody int64
@@ -27,7 +28,15 @@ func apiCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			deliver, err := wf.deliverer(log)
+			ctx, stop := signalContext()
+			defer stop()
+			sec := secrets.Default(wf.secretsDir)
+			obs, err := setupObservability(ctx, log, "hookflow-api", sec)
+			if err != nil {
+				return err
+			}
+			defer obs.close(log)
+			deliver, err := wf.deliverer(log, obs.tel)
 			if err != nil {
 				return err
 			}
@@ -38,7 +47,7 @@ func apiCmd(g *globalFlags) *cobra.Command {
 			if len(keys) == 0 {
 				log.Warn("HOOKFLOW_API_KEYS is not set: the management API refuses every request")
 			}
-			opts, err := temporalClientOptions(log)
+			opts, err := obs.clientOptions(log)
 			if err != nil {
 				return err
 			}
@@ -47,8 +56,6 @@ func apiCmd(g *globalFlags) *cobra.Command {
 				return fmt.Errorf("connect to Temporal at %q: %w", opts.HostPort, err)
 			}
 			defer c.Close()
-			ctx, stop := signalContext()
-			defer stop()
 			st, cache, err := sf.openStore(ctx, log)
 			if err != nil {
 				return err
@@ -57,8 +64,9 @@ func apiCmd(g *globalFlags) *cobra.Command {
 			go cache.Run(ctx)
 			log.Info("api listening", "addr", addr, "temporal", opts.HostPort, "namespace", opts.Namespace)
 			h := api.New(c, cache, log, api.Config{
-				MaxBodyBytes: maxBody, Secrets: secrets.Default(wf.secretsDir), Deliver: deliver,
+				MaxBodyBytes: maxBody, Secrets: sec, Deliver: deliver,
 				Admin: &api.Admin{Store: st, Cache: cache}, APIKeys: keys,
+				Telemetry: obs.tel, Codec: cf.endpoint(obs.codec),
 			}).Handler()
 			return serveAPI(ctx, log, addr, h, drain)
 		},
@@ -71,5 +79,6 @@ func apiCmd(g *globalFlags) *cobra.Command {
 	cmd.Flags().StringSliceVar(&wf.allowHosts, "allow-host", nil, "host, IP or CIDR that test actions may reach over http and at private/loopback addresses (repeatable)")
 	cmd.Flags().StringVar(&wf.secretsDir, "secrets-dir", "", "directory of secret files (one file per secret name), besides HOOKFLOW_SECRET_<NAME> variables")
 	cmd.Flags().DurationVar(&drain, "drain-timeout", 10*time.Second, "how long to let in-flight requests finish on shutdown")
+	cf.register(cmd)
 	return cmd
 }

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -59,10 +60,34 @@ serving the flows of --flows. Ctrl-C stops everything cleanly.`,
 			if err != nil {
 				return fmt.Errorf("API keys: %w", err)
 			}
+			sec := secrets.Default(wf.secretsDir)
+			obs, err := setupObservability(ctx, log, "hookflow-dev", sec)
+			if err != nil {
+				return err
+			}
+			defer obs.close(log)
+			base, loopback := apiBase(apiAddr)
+			var codecEndpoint *api.CodecEndpoint
+			uiCodec := ""
+			if obs.codec != nil {
+				// The Web UI decodes through the API's /codec from the
+				// browser. Without a key only on loopback: the UI cannot
+				// send hookflow API keys.
+				codecEndpoint = &api.CodecEndpoint{Codec: obs.codec, Anonymous: loopback}
+				for _, h := range []string{ip, "localhost", "127.0.0.1"} {
+					codecEndpoint.AllowOrigins = append(codecEndpoint.AllowOrigins, "http://"+net.JoinHostPort(h, strconv.Itoa(uiPort)))
+				}
+				if loopback {
+					uiCodec = base + "/codec"
+				} else {
+					log.Warn("the Web UI shows encrypted payloads: /codec needs an API key when the API is not on loopback")
+				}
+			}
 			srv, err := devserver.Start(devserver.Options{
 				IP:               ip,
 				FrontendPort:     temporalPort,
 				UIPort:           uiPort,
+				UICodecEndpoint:  uiCodec,
 				DatabaseFile:     filepath.Join(dataDir, "temporal.db"),
 				SearchAttributes: workflows.SearchAttributeTypes(),
 				Logger:           log,
@@ -72,7 +97,7 @@ serving the flows of --flows. Ctrl-C stops everything cleanly.`,
 			}
 			defer srv.Stop()
 
-			opts, err := temporalClientOptions(log)
+			opts, err := obs.clientOptions(log)
 			if err != nil {
 				return err
 			}
@@ -83,7 +108,7 @@ serving the flows of --flows. Ctrl-C stops everything cleanly.`,
 			}
 			defer c.Close()
 
-			deliver, err := wf.deliverer(log)
+			deliver, err := wf.deliverer(log, obs.tel)
 			if err != nil {
 				return err
 			}
@@ -94,10 +119,6 @@ serving the flows of --flows. Ctrl-C stops everything cleanly.`,
 			defer w.Stop()
 
 			go cache.Run(ctx)
-			base := "http://" + apiAddr
-			if host, port, err := net.SplitHostPort(apiAddr); err == nil && (host == "" || host == "0.0.0.0") {
-				base = "http://127.0.0.1:" + port
-			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "\nhookflow dev is running (Ctrl-C to stop)\n")
 			fmt.Fprintf(out, "  API:              %s\n", base)
@@ -107,6 +128,10 @@ serving the flows of --flows. Ctrl-C stops everything cleanly.`,
 			fmt.Fprintf(out, "  Temporal server:  %s (namespace %s)\n", srv.FrontendAddress(), srv.Namespace())
 			fmt.Fprintf(out, "  Data:             %s\n", dataDir)
 			fmt.Fprintf(out, "  Flow store:       %s\n", sf.dsn)
+			fmt.Fprintf(out, "  Metrics:          %s/metrics\n", base)
+			if obs.codec != nil {
+				fmt.Fprintf(out, "  Payloads:         encrypted (key %s); codec at %s/codec\n", obs.codec.ActiveKeyID(), base)
+			}
 			if devKey != "" {
 				fmt.Fprintf(out, "  Admin API key:    export HOOKFLOW_API_KEY=%s\n", devKey)
 			}
@@ -117,8 +142,9 @@ serving the flows of --flows. Ctrl-C stops everything cleanly.`,
 			fmt.Fprintln(out)
 
 			h := api.New(c, cache, log, api.Config{
-				MaxBodyBytes: maxBody, Secrets: secrets.Default(wf.secretsDir), Deliver: deliver,
+				MaxBodyBytes: maxBody, Secrets: sec, Deliver: deliver,
 				Admin: &api.Admin{Store: st, Cache: cache}, APIKeys: keys,
+				Telemetry: obs.tel, Codec: codecEndpoint,
 			}).Handler()
 			err = serveAPI(ctx, log, apiAddr, h, drain)
 			log.Info("stopping")
@@ -137,4 +163,18 @@ serving the flows of --flows. Ctrl-C stops everything cleanly.`,
 	cmd.Flags().Int64Var(&maxBody, "max-body-bytes", api.DefaultMaxBodyBytes, "largest trigger body accepted")
 	cmd.Flags().DurationVar(&drain, "drain-timeout", 10*time.Second, "how long to let in-flight API requests finish on shutdown")
 	return cmd
+}
+
+// apiBase is the URL the API is reached at, and whether it listens on
+// loopback only.
+func apiBase(addr string) (string, bool) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr, false
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		return "http://127.0.0.1:" + port, false
+	}
+	ip := net.ParseIP(host)
+	return "http://" + addr, host == "localhost" || (ip != nil && ip.IsLoopback())
 }

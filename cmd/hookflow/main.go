@@ -19,9 +19,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	sdkclient "go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/contrib/envconfig"
-	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/hookflow/hookflow/store"
 )
@@ -69,18 +66,6 @@ func (g *globalFlags) logger(defaultFormat string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format must be text or json, not %q", format)
-}
-
-// temporalClientOptions follows Temporal's own conventions: TEMPORAL_ADDRESS,
-// TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS*, TEMPORAL_PROFILE and
-// the temporal.toml config file, through the SDK's envconfig package.
-func temporalClientOptions(log *slog.Logger) (sdkclient.Options, error) {
-	opts, err := envconfig.LoadDefaultClientOptions()
-	if err != nil {
-		return opts, fmt.Errorf("temporal client config: %w", err)
-	}
-	opts.Logger = sdklog.NewStructuredLogger(log.With("component", "temporal-sdk"))
-	return opts, nil
 }
 
 // signalContext is cancelled on Ctrl-C or SIGTERM.

@@ -3,13 +3,14 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/spf13/cobra"
 	sdkclient "go.temporal.io/sdk/client"
-	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/secrets"
+	"github.com/hookflow/hookflow/telemetry"
 	"github.com/hookflow/hookflow/worker"
 )
 
@@ -29,10 +30,11 @@ func (f *workerFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringSliceVar(&f.allowHosts, "allow-host", nil, "host, IP or CIDR that deliveries may reach over http and at private/loopback addresses (repeatable)")
 	cmd.Flags().StringVar(&f.secretsDir, "secrets-dir", "", "directory of secret files (one file per secret name), besides HOOKFLOW_SECRET_<NAME> variables")
 	cmd.Flags().IntVar(&f.maxKeptBody, "max-kept-response-bytes", activities.DefaultMaxKeptBody, "response body bytes kept in history per delivery")
+	cmd.Flags().DurationVar(&f.opts.StopTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long running workflow tasks and deliveries may finish after polling stops")
 }
 
 // deliverer builds the delivery activities from the flags.
-func (f *workerFlags) deliverer(log *slog.Logger) (*activities.HTTP, error) {
+func (f *workerFlags) deliverer(log *slog.Logger, tel *telemetry.Telemetry) (*activities.HTTP, error) {
 	allow, err := activities.ParseAllowlist(f.allowHosts)
 	if err != nil {
 		return nil, fmt.Errorf("--allow-host: %w", err)
@@ -42,11 +44,13 @@ func (f *workerFlags) deliverer(log *slog.Logger) (*activities.HTTP, error) {
 		Allow:       allow,
 		MaxKeptBody: f.maxKeptBody,
 		Logger:      log.With("component", "deliveries"),
+		Telemetry:   tel,
 	}), nil
 }
 
 func workerCmd(g *globalFlags) *cobra.Command {
 	wf := &workerFlags{}
+	var metricsAddr string
 	cmd := &cobra.Command{
 		Use:   "worker",
 		Short: "Run the Temporal workers (flows and webhook deliveries) against a cluster (configured by TEMPORAL_* variables)",
@@ -55,11 +59,18 @@ func workerCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			deliver, err := wf.deliverer(log)
+			ctx, stop := signalContext()
+			defer stop()
+			obs, err := setupObservability(ctx, log, "hookflow-worker", secrets.Default(wf.secretsDir))
 			if err != nil {
 				return err
 			}
-			copts, err := temporalClientOptions(log)
+			defer obs.close(log)
+			deliver, err := wf.deliverer(log, obs.tel)
+			if err != nil {
+				return err
+			}
+			copts, err := obs.clientOptions(log)
 			if err != nil {
 				return err
 			}
@@ -68,12 +79,24 @@ func workerCmd(g *globalFlags) *cobra.Command {
 				return fmt.Errorf("connect to Temporal at %q: %w", copts.HostPort, err)
 			}
 			defer c.Close()
+			w := worker.New(c, deliver, wf.opts)
+			if metricsAddr != "" {
+				if err := serveAside(ctx, log, metricsAddr, w.Handler(obs.tel)); err != nil {
+					return err
+				}
+			}
 			log.Info("worker starting", "temporal", copts.HostPort, "namespace", copts.Namespace)
-			// Run returns on SIGINT/SIGTERM after stopping pollers and
-			// letting running tasks finish.
-			return worker.New(c, deliver, wf.opts).Run(sdkworker.InterruptCh())
+			if err := w.Start(); err != nil {
+				return fmt.Errorf("start worker: %w", err)
+			}
+			<-ctx.Done()
+			// Polling stops at once; running tasks get --shutdown-timeout.
+			log.Info("worker stopping", "timeout", wf.opts.StopTimeout)
+			w.Stop()
+			return nil
 		},
 	}
 	wf.register(cmd)
+	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", ":9090", "serve /metrics, /healthz and /readyz here (empty: off)")
 	return cmd
 }
