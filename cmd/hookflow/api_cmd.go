@@ -62,7 +62,7 @@ func apiCmd(g *globalFlags) *cobra.Command {
 			}
 			defer st.Close()
 			go cache.Run(ctx)
-			log.Info("api listening", "addr", addr, "temporal", opts.HostPort, "namespace", opts.Namespace)
+			log.Info("api listening", "addr", addr, "temporal", opts.HostPort, "namespace", namespaceOf(opts))
 			h := api.New(c, cache, log, api.Config{
 				MaxBodyBytes: maxBody, Secrets: sec, Deliver: deliver,
 				Admin: &api.Admin{Store: st, Cache: cache}, APIKeys: keys,

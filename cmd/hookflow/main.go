@@ -88,7 +88,7 @@ func serveAPI(ctx context.Context, log *slog.Logger, addr string, h http.Handler
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("api draining", "timeout", drain)
+	log.Info("api draining", "timeout", drain.String())
 	sctx, cancel := context.WithTimeout(context.Background(), drain)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {

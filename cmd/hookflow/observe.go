@@ -124,3 +124,12 @@ func (f *codecFlags) endpoint(c *codec.Codec) *api.CodecEndpoint {
 	}
 	return &api.CodecEndpoint{Codec: c, AllowOrigins: f.origins, Anonymous: f.anonymous}
 }
+
+// namespaceOf is the namespace the client uses (the SDK's default when
+// none is configured).
+func namespaceOf(o sdkclient.Options) string {
+	if o.Namespace == "" {
+		return sdkclient.DefaultNamespace
+	}
+	return o.Namespace
+}

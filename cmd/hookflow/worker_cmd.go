@@ -85,13 +85,13 @@ func workerCmd(g *globalFlags) *cobra.Command {
 					return err
 				}
 			}
-			log.Info("worker starting", "temporal", copts.HostPort, "namespace", copts.Namespace)
+			log.Info("worker starting", "temporal", copts.HostPort, "namespace", namespaceOf(copts))
 			if err := w.Start(); err != nil {
 				return fmt.Errorf("start worker: %w", err)
 			}
 			<-ctx.Done()
 			// Polling stops at once; running tasks get --shutdown-timeout.
-			log.Info("worker stopping", "timeout", wf.opts.StopTimeout)
+			log.Info("worker stopping", "timeout", wf.opts.StopTimeout.String())
 			w.Stop()
 			return nil
 		},
