@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -42,7 +43,9 @@ func setupObservability(ctx context.Context, log *slog.Logger, service string, s
 	o := &observability{tel: telemetry.New(telemetry.Options{TracerProvider: provider, Logger: log})}
 	keys, err := sec.Secret(ctx, codec.SecretName)
 	switch {
-	case errors.Is(err, secrets.ErrNotFound):
+	case errors.Is(err, secrets.ErrNotFound) || (err == nil && strings.TrimSpace(string(keys)) == ""):
+		// An empty value counts as unset: compose files pass
+		// HOOKFLOW_SECRET_CODEC_KEYS through whether or not it is set.
 		log.Info("payload encryption off (no codec_keys secret)")
 	case err != nil:
 		return nil, fmt.Errorf("payload encryption: %w", err)
