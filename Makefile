@@ -6,7 +6,7 @@ FLOWS         ?= examples
 
 FUZZTIME      ?= 20s
 
-.PHONY: run build test test-short fuzz bench lint fmt record-histories clean
+.PHONY: run build test test-short fuzz bench lint lint-deploy fmt record-histories clean
 
 ## run: hookflow dev — embedded Temporal server, Web UI, worker and API, serving examples/
 run: build
@@ -32,11 +32,16 @@ bench:
 fuzz:
 	$(GO) test ./api -run '^$$' -fuzz FuzzTrigger -fuzztime $(FUZZTIME)
 
-## lint: gofmt, go vet, and workflowcheck on the workflow code
-lint:
+## lint: gofmt, go vet, workflowcheck on the workflow code, and the schema check of deploy/
+lint: lint-deploy
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run $(WORKFLOWCHECK) -config workflowcheck.config.yaml ./workflows/...
+
+## lint-deploy: docker-compose.yaml against the Compose schema, the Kubernetes
+## manifests strictly against the API's types (deploy/check, its own module)
+lint-deploy:
+	cd deploy/check && $(GO) vet ./... && $(GO) test -count=1 ./... && $(GO) run . -compose ../docker-compose.yaml -kubernetes ../kubernetes
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

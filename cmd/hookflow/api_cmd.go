@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -27,6 +28,11 @@ func apiCmd(g *globalFlags) *cobra.Command {
 			log, err := g.logger("json")
 			if err != nil {
 				return err
+			}
+			// The DSN may hold a password: HOOKFLOW_STORE keeps it out of
+			// the command line (and the pod spec) when --store is not given.
+			if v := os.Getenv("HOOKFLOW_STORE"); v != "" && !cmd.Flags().Changed("store") {
+				sf.dsn = v
 			}
 			ctx, stop := signalContext()
 			defer stop()
@@ -72,7 +78,7 @@ func apiCmd(g *globalFlags) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&sf.flowsDir, "flows", "", "directory of flow files applied to the store at start (optional; or use `hookflow flows apply`)")
-	cmd.Flags().StringVar(&sf.dsn, "store", "hookflow.db", "flow store: a SQLite file, or a postgres:// URL for several replicas")
+	cmd.Flags().StringVar(&sf.dsn, "store", "hookflow.db", "flow store: a SQLite file, or a postgres:// URL for several replicas (default $HOOKFLOW_STORE, else hookflow.db)")
 	cmd.Flags().DurationVar(&sf.cacheTTL, "cache-ttl", 2*time.Second, "how often the trigger cache reloads flows changed by other replicas")
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address")
 	cmd.Flags().Int64Var(&maxBody, "max-body-bytes", api.DefaultMaxBodyBytes, "largest trigger body accepted")

@@ -23,6 +23,9 @@ import (
 	"github.com/hookflow/hookflow/store"
 )
 
+// version is set at build time (-ldflags "-X main.version=...").
+var version = "dev"
+
 func main() {
 	if err := rootCmd().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "hookflow:", err)
@@ -42,6 +45,7 @@ func rootCmd() *cobra.Command {
 		Short:         "Webhook-driven workflow automation on Temporal",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version,
 	}
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "", "log format: text or json (default: text for dev, json otherwise)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
