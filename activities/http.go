@@ -207,7 +207,7 @@ func (h *HTTP) sendWith(ctx context.Context, req flow.HTTPRequest, attempt int32
 	ctx, span := h.cfg.Telemetry.StartClientSpan(ctx, hr)
 	resp, err := client.Do(hr.WithContext(ctx))
 	if err != nil {
-		telemetry.EndSpan(span, 0, errors.New(networkMessage(err)))
+		telemetry.EndSpan(span, 0, transportError(err))
 		var refused *RefusedError
 		if errors.As(err, &refused) {
 			return nil, temporal.NewNonRetryableApplicationError(refused.Error(), ErrDestinationRefused, nil, Failure{Attempt: attempt})
@@ -216,7 +216,7 @@ func (h *HTTP) sendWith(ctx context.Context, req flow.HTTPRequest, attempt int32
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxReadBody))
-	telemetry.EndSpan(span, resp.StatusCode, err)
+	telemetry.EndSpan(span, resp.StatusCode, transportError(err))
 	if err != nil {
 		return nil, temporal.NewApplicationError(networkMessage(err), ErrNetwork, Failure{Attempt: attempt, StatusCode: resp.StatusCode})
 	}
@@ -304,6 +304,14 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 		return max(t.Sub(now), time.Second), true
 	}
 	return 0, false
+}
+
+// transportError is err without its URL (nil for nil), safe for a span.
+func transportError(err error) error {
+	if err == nil {
+		return nil
+	}
+	return errors.New(networkMessage(err))
 }
 
 // networkMessage describes a transport error without its URL: *url.Error

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/trace"
 	sdkclient "go.temporal.io/sdk/client"
 
 	"github.com/hookflow/hookflow/telemetry"
@@ -62,8 +63,11 @@ func observe(log *slog.Logger, tel *telemetry.Telemetry) gin.HandlerFunc {
 		if route == "" {
 			route = "unmatched"
 		}
-		ctx, span := tel.StartServerSpan(c.Request.Context(), c.Request.Header, c.Request.Method+" "+route)
-		c.Request = c.Request.WithContext(ctx)
+		ctx, span := c.Request.Context(), trace.SpanFromContext(c.Request.Context())
+		if tel.Tracing() {
+			ctx, span = tel.StartServerSpan(ctx, c.Request.Header, c.Request.Method+" "+route)
+			c.Request = c.Request.WithContext(ctx)
+		}
 		start := time.Now()
 		c.Next()
 		d, status := time.Since(start), c.Writer.Status()

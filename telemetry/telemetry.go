@@ -82,10 +82,6 @@ func New(opts Options) *Telemetry {
 	return t
 }
 
-// Registry is the registry /metrics serves, for callers that add their own
-// collectors.
-func (t *Telemetry) Registry() *prometheus.Registry { return t.registry }
-
 // MetricsHandler serves the registry in the Prometheus text format.
 func (t *Telemetry) MetricsHandler() http.Handler {
 	if t == nil {

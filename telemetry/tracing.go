@@ -98,13 +98,20 @@ func (t *Telemetry) StartClientSpan(ctx context.Context, r *http.Request) (conte
 	return ctx, span
 }
 
-// EndSpan ends a span with the answer's status, marking it failed on err.
+// EndSpan ends a span with the answer's status, marking it failed on err
+// or a 5xx. err's text must be safe to export (no URLs, no payloads).
 func EndSpan(span trace.Span, status int, err error) {
+	if !span.IsRecording() {
+		return
+	}
 	if status > 0 {
 		span.SetAttributes(attribute.Int("http.response.status_code", status))
 	}
-	if err != nil {
+	switch {
+	case err != nil:
 		span.SetStatus(codes.Error, err.Error())
+	case status >= 500:
+		span.SetStatus(codes.Error, http.StatusText(status))
 	}
 	span.End()
 }
