@@ -36,6 +36,7 @@ fuzz:
 lint: lint-deploy
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags nodev ./cmd/hookflow
 	$(GO) run $(WORKFLOWCHECK) -config workflowcheck.config.yaml ./workflows/...
 
 ## lint-deploy: docker-compose.yaml against the Compose schema, the Kubernetes

@@ -126,7 +126,7 @@ func (h *HTTP) Deliver(ctx context.Context, req flow.HTTPRequest) (*Result, erro
 		level, outcome, msg = slog.LevelWarn, errorType(err), err.Error()
 	}
 	h.cfg.Telemetry.DeliveryAttempt(outcome, attempt, time.Since(start))
-	h.cfg.Logger.Log(ctx, level, "delivery", "method", req.Method, "url", req.URL, "deliveryId", req.DeliveryID, "attempt", attempt, "outcome", msg)
+	h.cfg.Logger.Log(ctx, level, "delivery", "method", req.Method, "destination", destination(req.URL), "deliveryId", req.DeliveryID, "attempt", attempt, "outcome", msg)
 	return res, err
 }
 
@@ -304,6 +304,17 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 		return max(t.Sub(now), time.Second), true
 	}
 	return 0, false
+}
+
+// destination is what a log line shows of a URL: scheme, host and path.
+// The query is left out: templates put trigger data there, and auth may
+// too.
+func destination(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "<invalid url>"
+	}
+	return u.Scheme + "://" + u.Host + u.EscapedPath()
 }
 
 // transportError is err without its URL (nil for nil), safe for a span.

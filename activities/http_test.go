@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -337,4 +338,22 @@ func TestSentIsRedacted(t *testing.T) {
 func toJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// A delivery's log line names its destination without the query string,
+// where templates put trigger data and apiKey auth puts the key.
+func TestDeliveryLogLeavesTheQueryOut(t *testing.T) {
+	rcv := newReceiver(t, nil)
+	var logs strings.Builder
+	allow, err := activities.ParseAllowlist([]string{"127.0.0.1"})
+	require.NoError(t, err)
+	h := activities.NewHTTP(activities.Config{Secrets: testSecrets, Allow: allow,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	req := render(t, `{id: s, type: http, method: GET, url: "`+rcv.URL+`/customers", query: {email: "jane@example.com"}, auth: {type: apiKey, name: key, in: query, valueSecret: apikey}}`, nil)
+	_, err = h.Deliver(context.Background(), req)
+	require.NoError(t, err)
+	require.Contains(t, rcv.last(t).RawQuery, "email=jane%40example.com", "the receiver got the query")
+	require.Contains(t, logs.String(), "destination="+rcv.URL+"/customers ")
+	require.NotContains(t, logs.String(), "jane")
+	require.NotContains(t, logs.String(), "api-key-value")
 }
