@@ -6,7 +6,7 @@ FLOWS         ?= examples
 
 FUZZTIME      ?= 20s
 
-.PHONY: run build test test-short fuzz bench lint lint-deploy fmt record-histories clean
+.PHONY: run build test test-short fuzz bench bench-observed lint lint-deploy fmt record-histories clean
 
 ## run: hookflow dev — embedded Temporal server, Web UI, worker and API, serving examples/
 run: build
@@ -27,6 +27,10 @@ test-short:
 ## bench: hookflow side by side with its Temporal floor; writes bench/results.json
 bench:
 	$(GO) run ./bench/run -out bench/results.json
+
+## bench-observed: hookflow with metrics, tracing and encryption off vs on; writes bench/observed.json
+bench-observed:
+	$(GO) run ./bench/run -observed-rounds 3 -callers 1,16 -deliveries 300 -cell 3s -out bench/observed.json
 
 ## fuzz: fuzz the trigger handler (FUZZTIME=5m for a longer run)
 fuzz:

@@ -5,6 +5,8 @@ package bench
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,6 +24,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	sdkclient "go.temporal.io/sdk/client"
@@ -30,8 +34,10 @@ import (
 
 	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/api"
+	"github.com/hookflow/hookflow/codec"
 	"github.com/hookflow/hookflow/devserver"
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/telemetry"
 	"github.com/hookflow/hookflow/worker"
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -59,6 +65,30 @@ type Config struct {
 	// InMemory keeps the server's SQLite in memory (an experiment: hookflow
 	// dev persists to a file).
 	InMemory bool
+	// Observed turns on everything operability adds, as production would
+	// run it: Prometheus metrics, tracing (every span sampled, batched to an
+	// exporter that drops them) and AES-GCM payload encryption.
+	Observed bool
+}
+
+// observe wires metrics, tracing and encryption into client options the way
+// hookflow api and worker do.
+func observe(opts *sdkclient.Options) (*telemetry.Telemetry, error) {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()))
+	tel := telemetry.New(telemetry.Options{TracerProvider: tp})
+	if err := tel.Instrument(opts); err != nil {
+		return nil, err
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	cdc, err := codec.Parse("bench:" + base64.StdEncoding.EncodeToString(key))
+	if err != nil {
+		return nil, err
+	}
+	cdc.Apply(opts)
+	return tel, nil
 }
 
 // Cell is one measured (scenario, callers) pair.
@@ -84,11 +114,14 @@ type Results struct {
 	DeliveriesPerSec   float64 `json:"deliveriesPerSecond"`
 	DeliveriesSent     int     `json:"deliveriesTriggered"`
 	DeliveriesReceived int     `json:"deliveriesReceived"`
-	WaitingFlows       int     `json:"waitingFlows"`
-	RSSBytesIdle       int64   `json:"rssBytesIdle"`
-	RSSBytesWaiting    int64   `json:"rssBytesWaiting"`
-	GoVersion          string  `json:"goVersion"`
-	CPUs               int     `json:"cpus"`
+	// DeliveryTriggerErrors are the trigger answers that were not 2xx (a
+	// run may still have started behind a timed-out answer).
+	DeliveryTriggerErrors []string `json:"deliveryTriggerErrors,omitempty"`
+	WaitingFlows          int      `json:"waitingFlows"`
+	RSSBytesIdle          int64    `json:"rssBytesIdle"`
+	RSSBytesWaiting       int64    `json:"rssBytesWaiting"`
+	GoVersion             string   `json:"goVersion"`
+	CPUs                  int      `json:"cpus"`
 }
 
 // Scenario names.
@@ -170,7 +203,15 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 		return nil, err
 	}
 	defer srv.Stop()
-	c, err := sdkclient.Dial(sdkclient.Options{HostPort: srv.FrontendAddress(), Namespace: srv.Namespace(), Logger: sdklog.NewStructuredLogger(quiet)})
+	copts := sdkclient.Options{HostPort: srv.FrontendAddress(), Namespace: srv.Namespace(), Logger: sdklog.NewStructuredLogger(quiet)}
+	var tel *telemetry.Telemetry
+	if cfg.Observed {
+		if tel, err = observe(&copts); err != nil {
+			return nil, err
+		}
+		defer tel.Close(context.Background())
+	}
+	c, err := sdkclient.Dial(copts)
 	if err != nil {
 		return nil, err
 	}
@@ -192,7 +233,7 @@ steps: [{id: send, type: http, method: POST, url: "%s/hook", body: {mode: all}}]
 `, receiver.URL)
 
 	allow, _ := activities.ParseAllowlist([]string{"127.0.0.1"})
-	w := worker.New(c, activities.NewHTTP(activities.Config{Allow: allow}), worker.Options{MaxConcurrentDeliveries: 200, WorkflowPollers: cfg.WorkflowPollers})
+	w := worker.New(c, activities.NewHTTP(activities.Config{Allow: allow, Telemetry: tel}), worker.Options{MaxConcurrentDeliveries: 200, WorkflowPollers: cfg.WorkflowPollers})
 	w.Flows.RegisterWorkflowWithOptions(noopStart, workflow.RegisterOptions{Name: "bench.NoopStart"})
 	w.Flows.RegisterWorkflowWithOptions(noopUpdate, workflow.RegisterOptions{Name: "bench.NoopUpdate"})
 	if err := w.Start(); err != nil {
@@ -212,7 +253,7 @@ steps: [{id: send, type: http, method: POST, url: "%s/hook", body: {mode: all}}]
 	if err != nil {
 		return nil, err
 	}
-	apiSrv := httptest.NewServer(api.New(c, cat, quiet, api.Config{}).Handler())
+	apiSrv := httptest.NewServer(api.New(c, cat, quiet, api.Config{Telemetry: tel}).Handler())
 	defer apiSrv.Close()
 	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxIdleConns: 256}}
 
@@ -225,10 +266,10 @@ steps: [{id: send, type: http, method: POST, url: "%s/hook", body: {mode: all}}]
 		if err != nil {
 			return err
 		}
-		_, _ = io.Copy(io.Discard, resp.Body)
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		resp.Body.Close()
 		if resp.StatusCode >= 300 {
-			return fmt.Errorf("status %d", resp.StatusCode)
+			return fmt.Errorf("status %d: %s", resp.StatusCode, b)
 		}
 		return nil
 	}
@@ -286,18 +327,26 @@ steps: [{id: send, type: http, method: POST, url: "%s/hook", body: {mode: all}}]
 		var wg sync.WaitGroup
 		sem := make(chan struct{}, 32)
 		var sent atomic.Int64
+		var failedMu sync.Mutex
 		for range cfg.Deliveries {
 			wg.Add(1)
 			sem <- struct{}{}
 			go func() {
 				defer wg.Done()
 				defer func() { <-sem }()
-				if post(apiSrv.URL+"/hooks/bench-deliver-token-00000000", `{"n":1}`) == nil {
-					sent.Add(1)
+				if err := post(apiSrv.URL+"/hooks/bench-deliver-token-00000000", `{"n":1}`); err != nil {
+					failedMu.Lock()
+					res.DeliveryTriggerErrors = append(res.DeliveryTriggerErrors, err.Error())
+					failedMu.Unlock()
+					return
 				}
+				sent.Add(1)
 			}()
 		}
 		wg.Wait()
+		if len(res.DeliveryTriggerErrors) > 0 {
+			logf("deliveries: %d trigger(s) failed, first: %s", len(res.DeliveryTriggerErrors), res.DeliveryTriggerErrors[0])
+		}
 		deadline := time.Now().Add(2 * time.Minute)
 		for receivedN.Load() < sent.Load() && time.Now().Before(deadline) {
 			time.Sleep(20 * time.Millisecond)

@@ -29,3 +29,19 @@ func TestBenchSmoke(t *testing.T) {
 	require.Equal(t, 20, res.WaitingFlows)
 	require.Positive(t, res.RSSBytesWaiting)
 }
+
+// The observed variant (metrics, tracing, encryption) stays runnable too.
+func TestBenchObservedSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an embedded server")
+	}
+	res, err := bench.Run(context.Background(), bench.Config{Cell: 300 * time.Millisecond, Callers: []int{2}, Deliveries: 10,
+		Only: []string{bench.HookSync, bench.HookAsync}, Observed: true})
+	require.NoError(t, err)
+	require.Len(t, res.Cells, 2)
+	for _, c := range res.Cells {
+		require.Zero(t, c.Errors, c.Scenario)
+		require.Positive(t, c.Count, c.Scenario)
+	}
+	require.Equal(t, res.DeliveriesSent, res.DeliveriesReceived, "no delivery lost")
+}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -30,6 +31,7 @@ func main() {
 	memoryOnly := flag.Bool("memory-only", false, "only measure memory with -waiting flows (used by the bench itself, in a fresh process)")
 	memory := flag.Bool("memory", false, "keep the server's SQLite in memory (experiment)")
 	callers := flag.String("callers", "1,16,64", "comma-separated concurrency levels")
+	observedRounds := flag.Int("observed-rounds", 0, "instead: measure hookflow's triggers and deliveries plain and with metrics, tracing and encryption on, alternating, this many rounds each")
 	flag.Parse()
 	var levels []int
 	for _, s := range strings.Split(*callers, ",") {
@@ -43,6 +45,16 @@ func main() {
 	var onlyList []string
 	if *only != "" {
 		onlyList = strings.Split(*only, ",")
+	}
+
+	if *observedRounds > 0 {
+		cfg := bench.Config{Cell: *cell, Callers: levels, Deliveries: *deliveries, Log: os.Stderr,
+			Only: []string{bench.HookSync, bench.HookAsync}}
+		if err := compareObserved(cfg, *observedRounds, *out); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
 	}
 
 	// Memory is measured in a fresh process (this program again, with only
@@ -119,4 +131,92 @@ func freshMemory(res *bench.Results, waiting int) error {
 	}
 	res.WaitingFlows, res.RSSBytesWaiting, res.RSSBytesIdle = m.WaitingFlows, m.RSSBytesWaiting, m.RSSBytesIdle
 	return nil
+}
+
+// compareObserved runs the hookflow scenarios with operability off and on,
+// alternating so both see the same machine conditions, and reports medians
+// of the rounds and their ratios (on / off).
+func compareObserved(cfg bench.Config, rounds int, out string) error {
+	type key struct {
+		scenario string
+		callers  int
+	}
+	type series struct{ p50, p99, rate, completed []float64 }
+	runs := map[bool]map[key]*series{false: {}, true: {}}
+	deliveries := map[bool][]float64{}
+	for r := range rounds {
+		for _, on := range []bool{false, true} {
+			c := cfg
+			c.Observed = on
+			fmt.Fprintf(os.Stderr, "round %d, observability %v\n", r+1, on)
+			res, err := bench.Run(context.Background(), c)
+			if err != nil {
+				return err
+			}
+			for _, cell := range res.Cells {
+				if cell.Errors > 0 {
+					return fmt.Errorf("%s at %d callers: %d errors", cell.Scenario, cell.Callers, cell.Errors)
+				}
+				k := key{cell.Scenario, cell.Callers}
+				s := runs[on][k]
+				if s == nil {
+					s = &series{}
+					runs[on][k] = s
+				}
+				s.p50, s.p99 = append(s.p50, cell.P50ms), append(s.p99, cell.P99ms)
+				s.rate, s.completed = append(s.rate, cell.PerSecond), append(s.completed, cell.CompletedPerSecond)
+			}
+			// More can arrive than were answered 2xx: a trigger whose answer
+			// failed may still have started its run (reported above).
+			if res.DeliveriesReceived < res.DeliveriesSent {
+				return fmt.Errorf("deliveries: %d of %d arrived", res.DeliveriesReceived, res.DeliveriesSent)
+			}
+			deliveries[on] = append(deliveries[on], res.DeliveriesPerSec)
+		}
+	}
+	type row struct {
+		Scenario  string  `json:"scenario"`
+		Callers   int     `json:"callers"`
+		OffP50ms  float64 `json:"offP50ms"`
+		OnP50ms   float64 `json:"onP50ms"`
+		OffP99ms  float64 `json:"offP99ms"`
+		OnP99ms   float64 `json:"onP99ms"`
+		OffPerSec float64 `json:"offPerSecond"`
+		OnPerSec  float64 `json:"onPerSecond"`
+		OffDone   float64 `json:"offCompletedPerSecond"`
+		OnDone    float64 `json:"onCompletedPerSecond"`
+	}
+	var rows []row
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "medians of %d rounds\tcallers\tp50 ms off/on\tp99 ms off/on\tper s off/on\tcompleted/s off/on\ton/off\t\n", rounds)
+	for _, sc := range cfg.Only {
+		for _, n := range cfg.Callers {
+			off, on := runs[false][key{sc, n}], runs[true][key{sc, n}]
+			if off == nil || on == nil {
+				continue
+			}
+			r := row{sc, n, median(off.p50), median(on.p50), median(off.p99), median(on.p99), median(off.rate), median(on.rate), median(off.completed), median(on.completed)}
+			rows = append(rows, r)
+			fmt.Fprintf(tw, "%s\t%d\t%.1f / %.1f\t%.1f / %.1f\t%.1f / %.1f\t%.1f / %.1f\tp50 %.2fx, p99 %.2fx, rate %.2fx\t\n", sc, n,
+				r.OffP50ms, r.OnP50ms, r.OffP99ms, r.OnP99ms, r.OffPerSec, r.OnPerSec, r.OffDone, r.OnDone, r.OnP50ms/r.OffP50ms, r.OnP99ms/r.OffP99ms, r.OnPerSec/r.OffPerSec)
+		}
+	}
+	tw.Flush()
+	doff, don := median(deliveries[false]), median(deliveries[true])
+	fmt.Printf("deliveries: %.1f/s off, %.1f/s on (%.2fx)\n", doff, don, don/doff)
+	b, _ := json.MarshalIndent(map[string]any{"rounds": rounds, "cells": rows, "deliveriesPerSecondOff": doff, "deliveriesPerSecondOn": don}, "", "  ")
+	if err := os.WriteFile(out, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	fmt.Println("wrote", out)
+	return nil
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
