@@ -145,6 +145,15 @@ func setup(t *testing.T, flowYAMLs ...string) *stack {
 
 func setupWith(t *testing.T, c sdkclient.Client, flowYAMLs ...string) *stack {
 	t.Helper()
+	cat := catalog(t, flowYAMLs...)
+	srv := httptest.NewServer(api.New(c, cat, testLog, testAPIConfig(nil)).Handler())
+	t.Cleanup(srv.Close)
+	return &stack{t: t, client: c, url: srv.URL, cat: cat}
+}
+
+// catalog holds the given flows (YAML), each at version 1.
+func catalog(t *testing.T, flowYAMLs ...string) *flow.Catalog {
+	t.Helper()
 	var entries []*flow.Entry
 	for _, y := range flowYAMLs {
 		f, err := flow.DecodeYAML([]byte(y))
@@ -153,9 +162,7 @@ func setupWith(t *testing.T, c sdkclient.Client, flowYAMLs ...string) *stack {
 	}
 	cat, err := flow.NewCatalog(entries...)
 	require.NoError(t, err)
-	srv := httptest.NewServer(api.New(c, cat, testLog, testAPIConfig(nil)).Handler())
-	t.Cleanup(srv.Close)
-	return &stack{t: t, client: c, url: srv.URL, cat: cat}
+	return cat
 }
 
 // API keys of the test API: one per scope set.

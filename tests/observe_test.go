@@ -27,7 +27,6 @@ import (
 	"github.com/hookflow/hookflow/api"
 	"github.com/hookflow/hookflow/codec"
 	"github.com/hookflow/hookflow/devserver"
-	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/telemetry"
 	"github.com/hookflow/hookflow/worker"
 	"github.com/hookflow/hookflow/workflows"
@@ -80,14 +79,7 @@ func setupObserved(t *testing.T, flowYAMLs ...string) *observedStack {
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
 
-	var entries []*flow.Entry
-	for _, y := range flowYAMLs {
-		f, err := flow.DecodeYAML([]byte(y))
-		require.NoError(t, err)
-		entries = append(entries, &flow.Entry{Flow: f, Version: 1, Token: f.Trigger.Token, Source: f.ID})
-	}
-	cat, err := flow.NewCatalog(entries...)
-	require.NoError(t, err)
+	cat := catalog(t, flowYAMLs...)
 	cfg := testAPIConfig(nil)
 	cfg.Deliver, cfg.Telemetry = deliver, tel
 	cfg.Codec = &api.CodecEndpoint{Codec: cdc, AllowOrigins: []string{webUIOrigin}}
