@@ -33,10 +33,11 @@ const maxCodecBody = 16 << 20
 func (s *Server) codecRoutes(r *gin.Engine) {
 	cfg := s.cfg.Codec
 	g := r.Group("/codec", codecCORS(cfg.AllowOrigins))
-	// Preflight requests carry no credentials; they are answered by the
-	// CORS middleware before any auth.
-	g.OPTIONS("/encode", func(c *gin.Context) {})
-	g.OPTIONS("/decode", func(c *gin.Context) {})
+	// Preflight requests carry no credentials: the CORS middleware answers
+	// them (204) before any auth; these routes only make them match.
+	preflight := func(*gin.Context) {}
+	g.OPTIONS("/encode", preflight)
+	g.OPTIONS("/decode", preflight)
 	var auth []gin.HandlerFunc
 	if !cfg.Anonymous {
 		auth = append(auth, s.requireScope(ScopeRead))
@@ -87,17 +88,15 @@ func codecCORS(origins []string) gin.HandlerFunc {
 		allowed[i] = strings.TrimSuffix(o, "/")
 	}
 	return func(c *gin.Context) {
-		origin := c.GetHeader("Origin")
-		if origin != "" && slices.Contains(allowed, origin) {
-			h := c.Writer.Header()
+		h := c.Writer.Header()
+		h.Add("Vary", "Origin")
+		if origin := c.GetHeader("Origin"); origin != "" && slices.Contains(allowed, origin) {
 			h.Set("Access-Control-Allow-Origin", origin)
 			h.Set("Access-Control-Allow-Credentials", "true")
 			h.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
 			h.Set("Access-Control-Allow-Headers", "Content-Type, X-Namespace, Authorization")
 			h.Set("Access-Control-Max-Age", "600")
 		}
-		h := c.Writer.Header()
-		h.Add("Vary", "Origin")
 		if c.Request.Method == http.MethodOptions {
 			c.AbortWithStatus(http.StatusNoContent)
 		}
