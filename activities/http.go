@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/tidwall/gjson"
+	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
@@ -126,7 +127,11 @@ func (h *HTTP) Deliver(ctx context.Context, req flow.HTTPRequest) (*Result, erro
 		level, outcome, msg = slog.LevelWarn, errorType(err), err.Error()
 	}
 	h.cfg.Telemetry.DeliveryAttempt(outcome, attempt, time.Since(start))
-	h.cfg.Logger.Log(ctx, level, "delivery", "method", req.Method, "destination", destination(req.URL), "deliveryId", req.DeliveryID, "attempt", attempt, "outcome", msg)
+	attrs := []any{"method", req.Method, "destination", destination(req.URL), "deliveryId", req.DeliveryID, "attempt", attempt, "outcome", msg}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		attrs = append(attrs, "traceId", sc.TraceID().String())
+	}
+	h.cfg.Logger.Log(ctx, level, "delivery", attrs...)
 	return res, err
 }
 

@@ -162,6 +162,10 @@ steps:
 				require.NotContains(t, a.Value.Emit(), strings.TrimPrefix(s.hookURL("it-obs-async"), s.url+"/hooks/"), "span %s attribute %s", sp.Name, a.Key)
 			}
 		}
+		// Log lines carry the trace id: the API's request line and the
+		// delivery's.
+		require.Regexp(t, `msg=request [^\n]*route=/hooks/:token [^\n]*traceId=`+asyncTrace, logs.String())
+		require.Regexp(t, `msg=delivery [^\n]*traceId=`+asyncTrace, logs.String())
 		for _, want := range []string{"POST /hooks/:token", "StartWorkflow:" + workflows.WorkflowName, "RunWorkflow:" + workflows.WorkflowName,
 			"StartActivity:" + activities.DeliverName, "RunActivity:" + activities.DeliverName, "HTTP POST"} {
 			require.True(t, names[want], "span %q missing from %v", want, names)
