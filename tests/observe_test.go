@@ -104,6 +104,10 @@ func TestObservability(t *testing.T) {
 	}
 	var traceparents []string
 	rcv := newReceiver(t, func(n int, w http.ResponseWriter) { okJSON(`{"ok":true}`)(n, w) })
+	refusing := newReceiver(t, func(_ int, w http.ResponseWriter) {
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"reason":"fail-canary-91"}`))
+	})
 	slow := newReceiver(t, func(n int, w http.ResponseWriter) {
 		time.Sleep(1500 * time.Millisecond)
 		okJSON(`{"ok":true}`)(n, w)
@@ -119,6 +123,12 @@ id: it-obs-async
 trigger: {mode: async}
 steps:
   - {id: notify, type: http, method: POST, url: "`+rcv.URL+`/async", body: {mode: keyValue, fields: {email: "{{ trigger.body.email }}"}}}
+`, `
+id: it-obs-fail
+trigger: {mode: sync, timeout: 20s}
+steps:
+  - {id: notify, type: http, method: POST, url: "`+refusing.URL+`/x", body: {mode: all}, onError: continue}
+  - {id: reply, type: response, status: 200, body: {notify: "{{ steps.notify.status }}"}}
 `, `
 id: it-obs-slow
 trigger: {mode: async}
@@ -268,6 +278,23 @@ steps:
 		require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
 		b, _ = io.ReadAll(resp.Body)
 		require.Contains(t, string(b), `unknown encryption key`)
+	})
+
+	t.Run("failure messages and details are encrypted too", func(t *testing.T) {
+		a := post(t, s.hookURL("it-obs-fail"), "application/json", `{}`)
+		require.Equal(t, http.StatusOK, a.status, a.body)
+		require.JSONEq(t, `{"notify":"failed"}`, a.body)
+		id := a.header.Get(api.HeaderExecutionID)
+		raw, err := proto.Marshal(history(t, s.stack, id))
+		require.NoError(t, err)
+		require.False(t, bytes.Contains(raw, []byte("receiver answered 400")), "a failure message is plaintext in history")
+		require.False(t, bytes.Contains(raw, []byte("fail-canary-91")), "the receiver's answer is plaintext in history")
+		require.True(t, bytes.Contains(raw, []byte("Encoded failure")), "the failure converter moved the message into a payload")
+		// Read through the codec, the step log still says what happened.
+		step := s.stepLog(id).Steps[0]
+		require.Equal(t, "failed", string(step.Status))
+		require.Contains(t, step.Error, "receiver answered 400")
+		require.Equal(t, http.StatusBadRequest, step.Delivery.StatusCode)
 	})
 
 	// Last: it stops the workers.
