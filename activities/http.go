@@ -24,27 +24,10 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/hookflow/hookflow/activities/contract"
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/secrets"
 	"github.com/hookflow/hookflow/telemetry"
-)
-
-// DeliverName is the delivery activity's registered name.
-const DeliverName = "hookflow.Deliver"
-
-// Error types of a failed attempt. Non-retryable ones fail the step at once.
-const (
-	ErrHTTPClient         = "HTTPClientError"     // 4xx other than 429: not retried
-	ErrHTTPRedirect       = "HTTPRedirect"        // 3xx: redirects are not followed
-	ErrTooManyRequests    = "HTTPTooManyRequests" // 429: retried after Retry-After
-	ErrHTTPServer         = "HTTPServerError"     // 5xx: retried
-	ErrNetwork            = "NetworkError"        // connect, TLS, timeouts: retried
-	ErrDestinationRefused = "DestinationRefused"  // SSRF guard, plain http: not retried
-	ErrOutputMissing      = "OutputMissing"       // a named output is not in the response
-	ErrInvalidRequest     = "InvalidRequest"      // the request cannot be built
-	// ErrSecretUnavailable is retried: an operator who adds the missing
-	// secret lets pending deliveries through.
-	ErrSecretUnavailable = "SecretUnavailable"
 )
 
 // DefaultMaxKeptBody bounds the response body kept in the result (and so in
@@ -69,14 +52,15 @@ type Config struct {
 	Telemetry *telemetry.Telemetry
 }
 
-// HTTP delivers http steps.
-type HTTP struct {
+// Deliverer sends http steps' requests: the delivery activity and the
+// test action.
+type Deliverer struct {
 	cfg        Config
 	transports sync.Map // connect timeout -> *http.Transport (pooled connections)
 }
 
-// NewHTTP returns the delivery activities.
-func NewHTTP(cfg Config) *HTTP {
+// NewDeliverer returns the delivery activities.
+func NewDeliverer(cfg Config) *Deliverer {
 	if cfg.Secrets == nil {
 		cfg.Secrets = secrets.Default("")
 	}
@@ -89,33 +73,14 @@ func NewHTTP(cfg Config) *HTTP {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &HTTP{cfg: cfg}
-}
-
-// Result is one delivery's outcome, readable by later steps.
-type Result struct {
-	StatusCode int               `json:"statusCode"`
-	Headers    map[string]string `json:"headers,omitempty"`
-	// Body is the response: its JSON value, or text when it is not JSON.
-	Body          any            `json:"body,omitempty"`
-	BodyTruncated bool           `json:"bodyTruncated,omitempty"`
-	Outputs       map[string]any `json:"outputs,omitempty"`
-	Attempt       int32          `json:"attempt"`
-}
-
-// Failure is attached to a failed attempt's error, so the workflow can
-// record the status and attempt count of a delivery that finally failed.
-type Failure struct {
-	StatusCode int    `json:"statusCode,omitempty"`
-	Attempt    int32  `json:"attempt"`
-	Body       string `json:"body,omitempty"`
+	return &Deliverer{cfg: cfg}
 }
 
 // Deliver sends one attempt of a delivery. Temporal's retry policy makes the
 // attempts; this classifies each outcome: 2xx succeeds, 4xx (but 429) and
 // refused destinations fail for good, 429 asks to retry after Retry-After,
 // 5xx and network errors retry.
-func (h *HTTP) Deliver(ctx context.Context, req flow.HTTPRequest) (*Result, error) {
+func (h *Deliverer) Deliver(ctx context.Context, req flow.HTTPRequest) (*contract.Result, error) {
 	attempt := int32(1)
 	if activity.IsActivity(ctx) {
 		attempt = activity.GetInfo(ctx).Attempt
@@ -159,30 +124,30 @@ const Redacted = "<redacted>"
 
 // Send performs one attempt outside Temporal (the test action) and also
 // returns what was sent, redacted.
-func (h *HTTP) Send(ctx context.Context, req flow.HTTPRequest) (*Result, *Sent, error) {
+func (h *Deliverer) Send(ctx context.Context, req flow.HTTPRequest) (*contract.Result, *Sent, error) {
 	sent := &Sent{Method: req.Method, URL: req.URL, Body: req.Body}
 	res, err := h.sendWith(ctx, req, 1, sent)
 	return res, sent, err
 }
 
-func (h *HTTP) send(ctx context.Context, req flow.HTTPRequest, attempt int32) (*Result, error) {
+func (h *Deliverer) send(ctx context.Context, req flow.HTTPRequest, attempt int32) (*contract.Result, error) {
 	return h.sendWith(ctx, req, attempt, nil)
 }
 
-func (h *HTTP) sendWith(ctx context.Context, req flow.HTTPRequest, attempt int32, sent *Sent) (*Result, error) {
+func (h *Deliverer) sendWith(ctx context.Context, req flow.HTTPRequest, attempt int32, sent *Sent) (*contract.Result, error) {
 	u, err := url.Parse(req.URL)
 	if err != nil || u.Host == "" {
-		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("url %q is not an absolute URL", req.URL), ErrInvalidRequest, nil)
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("url %q is not an absolute URL", req.URL), contract.ErrInvalidRequest, nil)
 	}
 	if u.Scheme != "https" && !h.cfg.Allow.hostAllowed(u.Hostname()) {
 		return nil, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("destination %s uses %s: only https is allowed unless the worker allowlists the host (--allow-host)", u.Host, u.Scheme),
-			ErrDestinationRefused, nil)
+			contract.ErrDestinationRefused, nil)
 	}
 	body := []byte(req.Body)
 	hr, err := http.NewRequestWithContext(ctx, req.Method, u.String(), bytes.NewReader(body))
 	if err != nil {
-		return nil, temporal.NewNonRetryableApplicationError("build request: "+err.Error(), ErrInvalidRequest, nil)
+		return nil, temporal.NewNonRetryableApplicationError("build request: "+err.Error(), contract.ErrInvalidRequest, nil)
 	}
 	hr.Header.Set("User-Agent", "hookflow/1")
 	if len(body) > 0 {
@@ -215,20 +180,20 @@ func (h *HTTP) sendWith(ctx context.Context, req flow.HTTPRequest, attempt int32
 		telemetry.EndSpan(span, 0, transportError(err))
 		var refused *RefusedError
 		if errors.As(err, &refused) {
-			return nil, temporal.NewNonRetryableApplicationError(refused.Error(), ErrDestinationRefused, nil, Failure{Attempt: attempt})
+			return nil, temporal.NewNonRetryableApplicationError(refused.Error(), contract.ErrDestinationRefused, nil, contract.Failure{Attempt: attempt})
 		}
-		return nil, temporal.NewApplicationError(networkMessage(err), ErrNetwork, Failure{Attempt: attempt})
+		return nil, temporal.NewApplicationError(networkMessage(err), contract.ErrNetwork, contract.Failure{Attempt: attempt})
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxReadBody))
 	telemetry.EndSpan(span, resp.StatusCode, transportError(err))
 	if err != nil {
-		return nil, temporal.NewApplicationError(networkMessage(err), ErrNetwork, Failure{Attempt: attempt, StatusCode: resp.StatusCode})
+		return nil, temporal.NewApplicationError(networkMessage(err), contract.ErrNetwork, contract.Failure{Attempt: attempt, StatusCode: resp.StatusCode})
 	}
 	if err := classify(resp, raw, attempt); err != nil {
 		return nil, err
 	}
-	res := &Result{StatusCode: resp.StatusCode, Headers: responseHeaders(resp.Header), Attempt: attempt}
+	res := &contract.Result{StatusCode: resp.StatusCode, Headers: responseHeaders(resp.Header), Attempt: attempt}
 	res.Body, res.BodyTruncated = keptBody(raw, h.cfg.MaxKeptBody)
 	if len(req.Outputs) > 0 {
 		res.Outputs = map[string]any{}
@@ -237,8 +202,8 @@ func (h *HTTP) sendWith(ctx context.Context, req flow.HTTPRequest, attempt int32
 			r := gjson.GetBytes(raw, path)
 			if !r.Exists() {
 				return nil, temporal.NewNonRetryableApplicationError(
-					fmt.Sprintf("output %q: path %q is not in the response", name, path), ErrOutputMissing, nil,
-					Failure{Attempt: attempt, StatusCode: resp.StatusCode})
+					fmt.Sprintf("output %q: path %q is not in the response", name, path), contract.ErrOutputMissing, nil,
+					contract.Failure{Attempt: attempt, StatusCode: resp.StatusCode})
 			}
 			var v any
 			if json.Unmarshal([]byte(r.Raw), &v) != nil {
@@ -250,7 +215,7 @@ func (h *HTTP) sendWith(ctx context.Context, req flow.HTTPRequest, attempt int32
 	return res, nil
 }
 
-func (h *HTTP) transport(connect time.Duration) *http.Transport {
+func (h *Deliverer) transport(connect time.Duration) *http.Transport {
 	if t, ok := h.transports.Load(connect); ok {
 		return t.(*http.Transport)
 	}
@@ -274,23 +239,23 @@ func (h *HTTP) transport(connect time.Duration) *http.Transport {
 // classify maps a response status to success or the attempt's error.
 func classify(resp *http.Response, raw []byte, attempt int32) error {
 	code := resp.StatusCode
-	f := Failure{StatusCode: code, Attempt: attempt, Body: snippet(raw)}
+	f := contract.Failure{StatusCode: code, Attempt: attempt, Body: snippet(raw)}
 	switch {
 	case code >= 200 && code < 300:
 		return nil
 	case code == http.StatusTooManyRequests:
 		msg := "receiver answered 429 Too Many Requests"
 		if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
-			return temporal.NewApplicationErrorWithOptions(fmt.Sprintf("%s; retrying after %s", msg, d), ErrTooManyRequests,
+			return temporal.NewApplicationErrorWithOptions(fmt.Sprintf("%s; retrying after %s", msg, d), contract.ErrTooManyRequests,
 				temporal.ApplicationErrorOptions{NextRetryDelay: d, Details: []any{f}})
 		}
-		return temporal.NewApplicationError(msg, ErrTooManyRequests, f)
+		return temporal.NewApplicationError(msg, contract.ErrTooManyRequests, f)
 	case code >= 500:
-		return temporal.NewApplicationError(fmt.Sprintf("receiver answered %d", code), ErrHTTPServer, f)
+		return temporal.NewApplicationError(fmt.Sprintf("receiver answered %d", code), contract.ErrHTTPServer, f)
 	case code >= 300 && code < 400:
-		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("receiver answered %d (redirects are not followed; Location: %s)", code, resp.Header.Get("Location")), ErrHTTPRedirect, nil, f)
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("receiver answered %d (redirects are not followed; Location: %s)", code, resp.Header.Get("Location")), contract.ErrHTTPRedirect, nil, f)
 	}
-	return temporal.NewNonRetryableApplicationError(fmt.Sprintf("receiver answered %d; not retried", code), ErrHTTPClient, nil, f)
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf("receiver answered %d; not retried", code), contract.ErrHTTPClient, nil, f)
 }
 
 // retryAfter reads Retry-After as seconds or an HTTP-date (RFC 9110).
@@ -384,7 +349,7 @@ func responseHeaders(h http.Header) map[string]string {
 
 // authenticate applies the step's auth, resolving secrets now. Errors name
 // secrets, never values.
-func (h *HTTP) authenticate(ctx context.Context, hr *http.Request, req flow.HTTPRequest, body []byte) error {
+func (h *Deliverer) authenticate(ctx context.Context, hr *http.Request, req flow.HTTPRequest, body []byte) error {
 	a := req.Auth
 	if a == nil {
 		return nil
@@ -392,7 +357,7 @@ func (h *HTTP) authenticate(ctx context.Context, hr *http.Request, req flow.HTTP
 	secret := func(name string) ([]byte, error) {
 		v, err := h.cfg.Secrets.Secret(ctx, name)
 		if err != nil {
-			return nil, temporal.NewApplicationError(fmt.Sprintf("secret %q is not available on this worker", name), ErrSecretUnavailable)
+			return nil, temporal.NewApplicationError(fmt.Sprintf("secret %q is not available on this worker", name), contract.ErrSecretUnavailable)
 		}
 		return v, nil
 	}

@@ -21,6 +21,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/hookflow/hookflow/activities"
+	"github.com/hookflow/hookflow/activities/contract"
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/secrets"
 )
@@ -78,10 +79,10 @@ func (r *receiver) last(t *testing.T) captured {
 	return r.seen[len(r.seen)-1]
 }
 
-func deliverer(t *testing.T) *activities.HTTP {
+func deliverer(t *testing.T) *activities.Deliverer {
 	allow, err := activities.ParseAllowlist([]string{"127.0.0.1"})
 	require.NoError(t, err)
-	return activities.NewHTTP(activities.Config{Secrets: testSecrets, Allow: allow, MaxKeptBody: 1024,
+	return activities.NewDeliverer(activities.Config{Secrets: testSecrets, Allow: allow, MaxKeptBody: 1024,
 		Now: func() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }})
 }
 
@@ -203,13 +204,13 @@ func TestStatusClassification(t *testing.T) {
 		nonRetryable bool
 		delay        time.Duration
 	}{
-		{400, "", activities.ErrHTTPClient, true, 0},
-		{404, "", activities.ErrHTTPClient, true, 0},
-		{429, "2", activities.ErrTooManyRequests, false, 2 * time.Second},
-		{429, "", activities.ErrTooManyRequests, false, 0},
-		{500, "", activities.ErrHTTPServer, false, 0},
-		{503, "", activities.ErrHTTPServer, false, 0},
-		{302, "", activities.ErrHTTPRedirect, true, 0},
+		{400, "", contract.ErrHTTPClient, true, 0},
+		{404, "", contract.ErrHTTPClient, true, 0},
+		{429, "2", contract.ErrTooManyRequests, false, 2 * time.Second},
+		{429, "", contract.ErrTooManyRequests, false, 0},
+		{500, "", contract.ErrHTTPServer, false, 0},
+		{503, "", contract.ErrHTTPServer, false, 0},
+		{302, "", contract.ErrHTTPRedirect, true, 0},
 	}
 	for _, tc := range cases {
 		rcv := newReceiver(t, func(_ int, w http.ResponseWriter) {
@@ -225,7 +226,7 @@ func TestStatusClassification(t *testing.T) {
 		require.Equal(t, tc.errType, ae.Type(), tc.status)
 		require.Equal(t, tc.nonRetryable, ae.NonRetryable(), tc.status)
 		require.Equal(t, tc.delay, ae.NextRetryDelay(), tc.status)
-		var f activities.Failure
+		var f contract.Failure
 		require.NoError(t, ae.Details(&f))
 		require.Equal(t, tc.status, f.StatusCode)
 	}
@@ -236,7 +237,7 @@ func TestTimeoutsAndNetworkErrorsRetry(t *testing.T) {
 	slow := newReceiver(t, func(_ int, w http.ResponseWriter) { time.Sleep(500 * time.Millisecond) })
 	_, err := send(d, context.Background(), render(t, `{id: s, type: http, method: POST, url: "`+slow.URL+`", timeouts: {response: 100ms}}`, nil))
 	ae := appError(t, err)
-	require.Equal(t, activities.ErrNetwork, ae.Type())
+	require.Equal(t, contract.ErrNetwork, ae.Type())
 	require.False(t, ae.NonRetryable())
 	require.Contains(t, ae.Error(), "timed out")
 
@@ -245,16 +246,16 @@ func TestTimeoutsAndNetworkErrorsRetry(t *testing.T) {
 	closed.Close()
 	_, err = send(d, context.Background(), render(t, `{id: s, type: http, method: POST, url: "`+url+`"}`, nil))
 	ae = appError(t, err)
-	require.Equal(t, activities.ErrNetwork, ae.Type())
+	require.Equal(t, contract.ErrNetwork, ae.Type())
 	require.False(t, ae.NonRetryable())
 }
 
 func TestDestinationGuard(t *testing.T) {
 	rcv := newReceiver(t, nil)
-	strict := activities.NewHTTP(activities.Config{Secrets: testSecrets})
+	strict := activities.NewDeliverer(activities.Config{Secrets: testSecrets})
 	_, err := send(strict, context.Background(), render(t, `{id: s, type: http, method: POST, url: "`+rcv.URL+`"}`, nil))
 	ae := appError(t, err)
-	require.Equal(t, activities.ErrDestinationRefused, ae.Type())
+	require.Equal(t, contract.ErrDestinationRefused, ae.Type())
 	require.True(t, ae.NonRetryable())
 	require.Contains(t, ae.Error(), "only https is allowed")
 
@@ -262,7 +263,7 @@ func TestDestinationGuard(t *testing.T) {
 	defer https.Close()
 	_, err = send(strict, context.Background(), render(t, `{id: s, type: http, method: POST, url: "`+https.URL+`"}`, nil))
 	ae = appError(t, err)
-	require.Equal(t, activities.ErrDestinationRefused, ae.Type())
+	require.Equal(t, contract.ErrDestinationRefused, ae.Type())
 	require.Contains(t, ae.Error(), "is a loopback address")
 	require.Empty(t, rcv.seen, "nothing reached the receiver")
 }
@@ -278,7 +279,7 @@ func TestOutputs(t *testing.T) {
 
 	_, err = send(d, context.Background(), render(t, `{id: s, type: http, method: POST, url: "`+rcv.URL+`", outputs: {nope: tracking.missing}}`, nil))
 	ae := appError(t, err)
-	require.Equal(t, activities.ErrOutputMissing, ae.Type())
+	require.Equal(t, contract.ErrOutputMissing, ae.Type())
 	require.True(t, ae.NonRetryable())
 	require.Contains(t, ae.Error(), `output "nope": path "tracking.missing" is not in the response`)
 }
@@ -310,11 +311,11 @@ func TestSecretsNeverInErrors(t *testing.T) {
 
 	_, err = send(deliverer(t), context.Background(), render(t, `{id: s, type: http, method: POST, url: "`+rcv.URL+`", auth: {type: bearer, tokenSecret: unknown_secret}}`, nil))
 	ae := appError(t, err)
-	require.Equal(t, activities.ErrSecretUnavailable, ae.Type())
+	require.Equal(t, contract.ErrSecretUnavailable, ae.Type())
 	require.False(t, ae.NonRetryable(), "an operator may add the secret; pending deliveries then go through")
 }
 
-func send(d *activities.HTTP, ctx context.Context, req flow.HTTPRequest) (*activities.Result, error) {
+func send(d *activities.Deliverer, ctx context.Context, req flow.HTTPRequest) (*contract.Result, error) {
 	res, _, err := d.Send(ctx, req)
 	return res, err
 }
@@ -347,7 +348,7 @@ func TestDeliveryLogLeavesTheQueryOut(t *testing.T) {
 	var logs strings.Builder
 	allow, err := activities.ParseAllowlist([]string{"127.0.0.1"})
 	require.NoError(t, err)
-	h := activities.NewHTTP(activities.Config{Secrets: testSecrets, Allow: allow,
+	h := activities.NewDeliverer(activities.Config{Secrets: testSecrets, Allow: allow,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	req := render(t, `{id: s, type: http, method: GET, url: "`+rcv.URL+`/customers", query: {email: "jane@example.com"}, auth: {type: apiKey, name: key, in: query, valueSecret: apikey}}`, nil)
 	_, err = h.Deliver(context.Background(), req)

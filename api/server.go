@@ -42,7 +42,7 @@ type Config struct {
 	Secrets secrets.Provider
 	// Deliver sends the test action's requests (nil: test actions answer
 	// 501).
-	Deliver *activities.HTTP
+	Deliver *activities.Deliverer
 	// Admin enables the management API (flows in a store). Nil: only
 	// triggers and the parse helper are served.
 	Admin *Admin

@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/hookflow/hookflow/activities"
+	"github.com/hookflow/hookflow/activities/contract"
 	"github.com/hookflow/hookflow/flow"
 )
 
@@ -26,9 +27,9 @@ type sampleData struct {
 
 // testResult is the test action's answer.
 type testResult struct {
-	Request  *activities.Sent   `json:"request,omitempty"`
-	Response *activities.Result `json:"response,omitempty"`
-	Error    *testError         `json:"error,omitempty"`
+	Request  *activities.Sent `json:"request,omitempty"`
+	Response *contract.Result `json:"response,omitempty"`
+	Error    *testError       `json:"error,omitempty"`
 }
 
 type testError struct {

@@ -233,7 +233,7 @@ steps: [{id: send, type: http, method: POST, url: "%s/hook", body: {mode: all}}]
 `, receiver.URL)
 
 	allow, _ := activities.ParseAllowlist([]string{"127.0.0.1"})
-	w := worker.New(c, activities.NewHTTP(activities.Config{Allow: allow, Telemetry: tel}), worker.Options{MaxConcurrentDeliveries: 200, WorkflowPollers: cfg.WorkflowPollers})
+	w := worker.New(c, activities.NewDeliverer(activities.Config{Allow: allow, Telemetry: tel}), worker.Options{MaxConcurrentDeliveries: 200, WorkflowPollers: cfg.WorkflowPollers})
 	w.Flows.RegisterWorkflowWithOptions(noopStart, workflow.RegisterOptions{Name: "bench.NoopStart"})
 	w.Flows.RegisterWorkflowWithOptions(noopUpdate, workflow.RegisterOptions{Name: "bench.NoopUpdate"})
 	if err := w.Start(); err != nil {

@@ -121,12 +121,12 @@ func startStack(dbFile string) (*devserver.Server, sdkclient.Client, error) {
 
 // testDeliverer delivers to receivers on 127.0.0.1 (httptest), which the
 // SSRF guard refuses unless allowlisted, as an operator would for tests.
-func testDeliverer() *activities.HTTP {
+func testDeliverer() *activities.Deliverer {
 	allow, err := activities.ParseAllowlist([]string{"127.0.0.1"})
 	if err != nil {
 		panic(err)
 	}
-	return activities.NewHTTP(activities.Config{Secrets: testSecrets, Allow: allow, Logger: testLog})
+	return activities.NewDeliverer(activities.Config{Secrets: testSecrets, Allow: allow, Logger: testLog})
 }
 
 // stack is what one test uses: the shared client and an API serving the

@@ -24,6 +24,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/hookflow/hookflow/activities"
+	"github.com/hookflow/hookflow/activities/contract"
 	"github.com/hookflow/hookflow/api"
 	"github.com/hookflow/hookflow/codec"
 	"github.com/hookflow/hookflow/devserver"
@@ -74,7 +75,7 @@ func setupObserved(t *testing.T, flowYAMLs ...string) *observedStack {
 
 	allow, err := activities.ParseAllowlist([]string{"127.0.0.1"})
 	require.NoError(t, err)
-	deliver := activities.NewHTTP(activities.Config{Secrets: testSecrets, Allow: allow, Logger: testLog, Telemetry: tel})
+	deliver := activities.NewDeliverer(activities.Config{Secrets: testSecrets, Allow: allow, Logger: testLog, Telemetry: tel})
 	w := worker.New(c, deliver, worker.Options{StopTimeout: 10 * time.Second})
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
@@ -177,7 +178,7 @@ steps:
 		require.Regexp(t, `msg=request [^\n]*route=/hooks/:token [^\n]*traceId=`+asyncTrace, logs.String())
 		require.Regexp(t, `msg=delivery [^\n]*traceId=`+asyncTrace, logs.String())
 		for _, want := range []string{"POST /hooks/:token", "StartWorkflow:" + workflows.WorkflowName, "RunWorkflow:" + workflows.WorkflowName,
-			"StartActivity:" + activities.DeliverName, "RunActivity:" + activities.DeliverName, "HTTP POST"} {
+			"StartActivity:" + contract.DeliverName, "RunActivity:" + contract.DeliverName, "HTTP POST"} {
 			require.True(t, names[want], "span %q missing from %v", want, names)
 		}
 	})

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/hookflow/hookflow/activities"
+	"github.com/hookflow/hookflow/activities/contract"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -47,7 +48,7 @@ type Workers struct {
 
 // New returns both workers, with FlowWorkflow and the delivery activity
 // registered once each under their stable names.
-func New(c sdkclient.Client, deliver *activities.HTTP, opts Options) *Workers {
+func New(c sdkclient.Client, deliver *activities.Deliverer, opts Options) *Workers {
 	flows := sdkworker.New(c, workflows.TaskQueue, sdkworker.Options{
 		MaxConcurrentWorkflowTaskExecutionSize: opts.MaxConcurrentWorkflowTasks,
 		MaxConcurrentWorkflowTaskPollers:       opts.WorkflowPollers,
@@ -59,7 +60,7 @@ func New(c sdkclient.Client, deliver *activities.HTTP, opts Options) *Workers {
 		TaskQueueActivitiesPerSecond:       opts.DeliveriesPerSecond,
 		WorkerStopTimeout:                  opts.StopTimeout,
 	})
-	hooks.RegisterActivityWithOptions(deliver.Deliver, activity.RegisterOptions{Name: activities.DeliverName})
+	hooks.RegisterActivityWithOptions(deliver.Deliver, activity.RegisterOptions{Name: contract.DeliverName})
 	return &Workers{Flows: flows, Webhooks: hooks, client: c}
 }
 

@@ -11,7 +11,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/hookflow/hookflow/activities"
+	"github.com/hookflow/hookflow/activities/contract"
 	"github.com/hookflow/hookflow/flow"
 )
 
@@ -33,12 +33,12 @@ func runHTTP(ctx workflow.Context, r *run, s *flow.Step, at position) (map[strin
 
 	ao := ActivityOptionsFor(h)
 	ao.Summary = summary(req)
-	var res activities.Result
-	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), activities.DeliverName, *req).Get(ctx, &res)
+	var res contract.Result
+	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), contract.DeliverName, *req).Get(ctx, &res)
 	if err != nil {
 		var appErr *temporal.ApplicationError
 		if errors.As(err, &appErr) {
-			var f activities.Failure
+			var f contract.Failure
 			if appErr.HasDetails() && appErr.Details(&f) == nil {
 				d.StatusCode, d.Attempts = f.StatusCode, f.Attempt
 			}

@@ -34,12 +34,12 @@ func (f *workerFlags) register(cmd *cobra.Command) {
 }
 
 // deliverer builds the delivery activities from the flags.
-func (f *workerFlags) deliverer(log *slog.Logger, tel *telemetry.Telemetry) (*activities.HTTP, error) {
+func (f *workerFlags) deliverer(log *slog.Logger, tel *telemetry.Telemetry) (*activities.Deliverer, error) {
 	allow, err := activities.ParseAllowlist(f.allowHosts)
 	if err != nil {
 		return nil, fmt.Errorf("--allow-host: %w", err)
 	}
-	return activities.NewHTTP(activities.Config{
+	return activities.NewDeliverer(activities.Config{
 		Secrets:     secrets.Default(f.secretsDir),
 		Allow:       allow,
 		MaxKeptBody: f.maxKeptBody,
