@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	sdkclient "go.temporal.io/sdk/client"
 
 	"github.com/hookflow/hookflow/api"
 	"github.com/hookflow/hookflow/secrets"
@@ -53,13 +52,9 @@ func apiCmd(g *globalFlags) *cobra.Command {
 			if len(keys) == 0 {
 				log.Warn("HOOKFLOW_API_KEYS is not set: the management API refuses every request")
 			}
-			opts, err := obs.clientOptions(log)
+			c, err := dialTemporal(log, obs, "", "")
 			if err != nil {
 				return err
-			}
-			c, err := sdkclient.Dial(opts)
-			if err != nil {
-				return fmt.Errorf("connect to Temporal at %q: %w", opts.HostPort, err)
 			}
 			defer c.Close()
 			st, cache, err := sf.openStore(ctx, log)
@@ -68,7 +63,7 @@ func apiCmd(g *globalFlags) *cobra.Command {
 			}
 			defer st.Close()
 			go cache.Run(ctx)
-			log.Info("api listening", "addr", addr, "temporal", opts.HostPort, "namespace", namespaceOf(opts))
+			log.Info("api listening", "addr", addr)
 			h := api.New(c, cache, log, api.Config{
 				MaxBodyBytes: maxBody, Secrets: sec, Deliver: deliver,
 				Admin: &api.Admin{Store: st, Cache: cache}, APIKeys: keys,

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	sdkclient "go.temporal.io/sdk/client"
 
 	"github.com/hookflow/hookflow/api"
 	"github.com/hookflow/hookflow/devserver"
@@ -99,14 +98,9 @@ serving the flows of --flows. Ctrl-C stops everything cleanly.`,
 			}
 			defer srv.Stop()
 
-			opts, err := obs.clientOptions(log)
+			c, err := dialTemporal(log, obs, srv.FrontendAddress(), srv.Namespace())
 			if err != nil {
 				return err
-			}
-			opts.HostPort, opts.Namespace = srv.FrontendAddress(), srv.Namespace()
-			c, err := sdkclient.Dial(opts)
-			if err != nil {
-				return fmt.Errorf("connect to the embedded server: %w", err)
 			}
 			defer c.Close()
 

@@ -77,6 +77,28 @@ func (o *observability) clientOptions(log *slog.Logger) (sdkclient.Options, erro
 	return opts, nil
 }
 
+// dialTemporal connects to Temporal with clientOptions and logs where.
+// hostPort and namespace, when not empty, replace the configured ones: dev
+// points the client at its embedded server.
+func dialTemporal(log *slog.Logger, obs *observability, hostPort, namespace string) (sdkclient.Client, error) {
+	opts, err := obs.clientOptions(log)
+	if err != nil {
+		return nil, err
+	}
+	if hostPort != "" {
+		opts.HostPort = hostPort
+	}
+	if namespace != "" {
+		opts.Namespace = namespace
+	}
+	c, err := sdkclient.Dial(opts)
+	if err != nil {
+		return nil, fmt.Errorf("connect to Temporal at %q: %w", opts.HostPort, err)
+	}
+	log.Info("connected to Temporal", "temporal", opts.HostPort, "namespace", namespaceOf(opts))
+	return c, nil
+}
+
 // close flushes buffered metrics and spans.
 func (o *observability) close(log *slog.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

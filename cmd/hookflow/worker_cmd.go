@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	sdkclient "go.temporal.io/sdk/client"
 
 	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/secrets"
@@ -70,13 +69,9 @@ func workerCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			copts, err := obs.clientOptions(log)
+			c, err := dialTemporal(log, obs, "", "")
 			if err != nil {
 				return err
-			}
-			c, err := sdkclient.Dial(copts)
-			if err != nil {
-				return fmt.Errorf("connect to Temporal at %q: %w", copts.HostPort, err)
 			}
 			defer c.Close()
 			w := worker.New(c, deliver, wf.opts)
@@ -85,7 +80,7 @@ func workerCmd(g *globalFlags) *cobra.Command {
 					return err
 				}
 			}
-			log.Info("worker starting", "temporal", copts.HostPort, "namespace", namespaceOf(copts))
+			log.Info("worker starting")
 			if err := w.Start(); err != nil {
 				return fmt.Errorf("start worker: %w", err)
 			}
