@@ -45,7 +45,7 @@ func walkSteps(prefix string, steps []Step, fn func(string, *Step) bool) bool {
 		if steps[i].Spec == nil {
 			continue
 		}
-		for _, b := range steps[i].Spec.Branches() {
+		for _, b := range Branches(steps[i].Spec) {
 			if !walkSteps(p+"."+b.Path, b.Steps, fn) {
 				return false
 			}

@@ -2,25 +2,53 @@ package flow
 
 import (
 	"fmt"
+	"reflect"
 	"sort"
 	"sync"
 )
 
-// Spec is the type-specific part of a step. Each step type is a struct that
-// implements it, in a file of its own, registered under a stable name.
+// Spec is the type-specific part of a step. Each step type is a struct whose
+// pointer implements it, in a file of its own, registered with Register.
+// What only some step types do is said by the optional interfaces below, so
+// that generic code (validation, the interpreter) asks the spec instead of
+// naming step types.
 type Spec interface {
-	// Branches lists the step lists nested in this step, in the order the
-	// interpreter may run them. Leaf steps return nil.
-	Branches() []Branch
 	// Expressions lists every expression and template the step holds, with
 	// the path of the field (relative to the step) for error messages.
 	Expressions() []ExprField
+}
+
+// Container is implemented by steps that hold nested step lists.
+type Container interface {
+	// Branches lists the nested step lists, in the order the interpreter
+	// may run them.
+	Branches() []Branch
 }
 
 // Checker is implemented by specs with rules that struct tags cannot say.
 // Paths are relative to the step.
 type Checker interface {
 	Check() []FieldError
+}
+
+// ErrorContinuer is implemented by steps whose failure may be recorded
+// (steps.<id>.status, steps.<id>.error) without failing the run.
+type ErrorContinuer interface {
+	ContinuesOnError() bool
+}
+
+// SyncOnly is implemented by steps that only a flow with a sync trigger may
+// hold; the reason is the validation message elsewhere.
+type SyncOnly interface {
+	SyncOnlyReason() string
+}
+
+// Branches returns a step's nested step lists, nil for a leaf step.
+func Branches(s Spec) []Branch {
+	if c, ok := s.(Container); ok {
+		return c.Branches()
+	}
+	return nil
 }
 
 // Branch is a nested step list.
@@ -47,27 +75,46 @@ type Kind struct {
 	Name string
 	// Summary is one line for documentation and error messages.
 	Summary string
-	// New returns an empty spec to decode into.
-	New func() Spec
+	// SpecType is the spec's pointer type (*Condition).
+	SpecType reflect.Type
+
+	new func() Spec
 }
 
+// New returns an empty spec of this kind to decode into.
+func (k Kind) New() Spec { return k.new() }
+
 var (
-	kindsMu sync.RWMutex
-	kinds   = map[string]Kind{}
+	kindsMu     sync.RWMutex
+	kinds       = map[string]Kind{}
+	kindsByType = map[reflect.Type]Kind{}
 )
 
-// Register adds a step type. It panics on an empty or duplicate name: both
-// are programming errors caught at init.
-func Register(k Kind) {
+// Register adds the step type whose spec is *T under a stable name:
+//
+//	func init() { Register[Condition](TypeCondition, "if/then/else on an expression") }
+//
+// It panics on an empty or duplicate name or spec type: both are programming
+// errors caught at init.
+func Register[T any, PT interface {
+	*T
+	Spec
+}](name, summary string) {
 	kindsMu.Lock()
 	defer kindsMu.Unlock()
-	if k.Name == "" || k.New == nil {
-		panic("flow: Register needs a name and a constructor")
+	t := reflect.TypeFor[PT]()
+	if name == "" {
+		panic("flow: Register needs a name")
 	}
-	if _, dup := kinds[k.Name]; dup {
-		panic(fmt.Sprintf("flow: step type %q registered twice", k.Name))
+	if _, dup := kinds[name]; dup {
+		panic(fmt.Sprintf("flow: step type %q registered twice", name))
 	}
-	kinds[k.Name] = k
+	if k, dup := kindsByType[t]; dup {
+		panic(fmt.Sprintf("flow: spec %v registered twice (as %q and %q)", t, k.Name, name))
+	}
+	k := Kind{Name: name, Summary: summary, SpecType: t, new: func() Spec { return PT(new(T)) }}
+	kinds[name] = k
+	kindsByType[t] = k
 }
 
 // LookupKind returns the registered step type with that name.
@@ -75,6 +122,14 @@ func LookupKind(name string) (Kind, bool) {
 	kindsMu.RLock()
 	defer kindsMu.RUnlock()
 	k, ok := kinds[name]
+	return k, ok
+}
+
+// KindOf returns the registered step type whose spec type is S.
+func KindOf[S Spec]() (Kind, bool) {
+	kindsMu.RLock()
+	defer kindsMu.RUnlock()
+	k, ok := kindsByType[reflect.TypeFor[S]()]
 	return k, ok
 }
 

@@ -16,8 +16,14 @@ type Condition struct {
 }
 
 func init() {
-	Register(Kind{Name: TypeCondition, Summary: "if/then/else on an expression", New: func() Spec { return &Condition{} }})
+	Register[Condition](TypeCondition, "if/then/else on an expression")
 }
+
+var (
+	_ Spec      = (*Condition)(nil)
+	_ Container = (*Condition)(nil)
+	_ Checker   = (*Condition)(nil)
+)
 
 func (c *Condition) Branches() []Branch {
 	return []Branch{{Path: "then", Steps: c.Then}, {Path: "else", Steps: c.Else}}

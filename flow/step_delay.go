@@ -16,7 +16,7 @@ const MaxDelay = 366 * 24 * time.Hour
 //
 // A time in the past does not wait.
 type Delay struct {
-	Duration Duration `json:"duration,omitempty" validate:"omitempty,min=1000000,max=31622400000000000"`
+	Duration Duration `json:"duration,omitempty" validate:"omitempty,dmin=1ms,dmax=366d"`
 	// Until is a template yielding an RFC 3339 timestamp.
 	Until string `json:"until,omitempty"`
 }
@@ -32,10 +32,13 @@ func (d *Delay) Check() []FieldError {
 }
 
 func init() {
-	Register(Kind{Name: TypeDelay, Summary: "durable wait for a duration or until a time", New: func() Spec { return &Delay{} }})
+	Register[Delay](TypeDelay, "durable wait for a duration or until a time")
 }
 
-func (d *Delay) Branches() []Branch { return nil }
+var (
+	_ Spec    = (*Delay)(nil)
+	_ Checker = (*Delay)(nil)
+)
 
 func (d *Delay) Expressions() []ExprField {
 	if d.Until == "" {

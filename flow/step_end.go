@@ -13,10 +13,12 @@ type End struct {
 }
 
 func init() {
-	Register(Kind{Name: TypeEnd, Summary: "end the run as success or failure", New: func() Spec { return &End{} }})
+	Register[End](TypeEnd, "end the run as success or failure")
 }
 
-func (e *End) Branches() []Branch { return nil }
+var (
+	_ Spec = (*End)(nil)
+)
 
 func (e *End) Expressions() []ExprField {
 	if !IsTemplate(e.Message) {

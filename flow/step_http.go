@@ -55,6 +55,23 @@ type HTTPBody struct {
 	Raw    string         `json:"raw,omitempty" validate:"max=65536"`
 }
 
+// Auth types of an http step, and its signature versions: the names flows
+// use, shared with the worker that applies them (package activities).
+const (
+	AuthBasic     = "basic"
+	AuthBearer    = "bearer"
+	AuthAPIKey    = "apiKey"
+	AuthSignature = "signature"
+
+	SignatureHubSpotV1        = "v1" // hex sha256(secret + body)
+	SignatureHubSpotV2        = "v2" // hex sha256(secret + method + URI + body)
+	SignatureHubSpotV3        = "v3" // base64 HMAC-SHA256(method + URI + body + timestamp)
+	SignatureStandardWebhooks = "standardWebhooks"
+
+	APIKeyInHeader = "header"
+	APIKeyInQuery  = "query"
+)
+
 // HTTPAuth authenticates the request. Secrets are names, resolved by the
 // worker at send time; their values never enter the flow or its history.
 type HTTPAuth struct {
@@ -75,17 +92,17 @@ type HTTPAuth struct {
 
 // HTTPTimeouts bound one attempt.
 type HTTPTimeouts struct {
-	Connect  Duration `json:"connect,omitempty" validate:"omitempty,min=100000000,max=60000000000"`
-	Response Duration `json:"response,omitempty" validate:"omitempty,min=100000000,max=600000000000"`
+	Connect  Duration `json:"connect,omitempty" validate:"omitempty,dmin=100ms,dmax=1m"`
+	Response Duration `json:"response,omitempty" validate:"omitempty,dmin=100ms,dmax=10m"`
 }
 
 // RetryPolicy tunes delivery retries. Zero fields take the defaults.
 type RetryPolicy struct {
-	InitialInterval    Duration `json:"initialInterval,omitempty" validate:"omitempty,min=100000000"`
+	InitialInterval    Duration `json:"initialInterval,omitempty" validate:"omitempty,dmin=100ms"`
 	BackoffCoefficient float64  `json:"backoffCoefficient,omitempty" validate:"omitempty,min=1,max=10"`
-	MaximumInterval    Duration `json:"maximumInterval,omitempty" validate:"omitempty,min=100000000"`
+	MaximumInterval    Duration `json:"maximumInterval,omitempty" validate:"omitempty,dmin=100ms"`
 	// GiveUpAfter bounds all attempts together (schedule-to-close).
-	GiveUpAfter     Duration `json:"giveUpAfter,omitempty" validate:"omitempty,min=1000000000,max=2592000000000000"`
+	GiveUpAfter     Duration `json:"giveUpAfter,omitempty" validate:"omitempty,dmin=1s,dmax=30d"`
 	MaximumAttempts int      `json:"maximumAttempts,omitempty" validate:"omitempty,min=1,max=1000"`
 }
 
@@ -141,10 +158,14 @@ func (h *HTTP) ContinuesOnError() bool { return h.OnError == "continue" }
 var reservedOutputs = map[string]bool{"statusCode": true, "headers": true, "body": true}
 
 func init() {
-	Register(Kind{Name: TypeHTTP, Summary: "send an HTTP request (webhook), retried durably", New: func() Spec { return &HTTP{} }})
+	Register[HTTP](TypeHTTP, "send an HTTP request (webhook), retried durably")
 }
 
-func (h *HTTP) Branches() []Branch { return nil }
+var (
+	_ Spec           = (*HTTP)(nil)
+	_ Checker        = (*HTTP)(nil)
+	_ ErrorContinuer = (*HTTP)(nil)
+)
 
 func (h *HTTP) Expressions() []ExprField {
 	var out []ExprField
@@ -230,16 +251,16 @@ func (h *HTTP) Check() []FieldError {
 			}
 		}
 		switch a.Type {
-		case "basic":
+		case AuthBasic:
 			need("username", a.Username)
 			need("passwordSecret", a.PasswordSecret)
-		case "bearer":
+		case AuthBearer:
 			need("tokenSecret", a.TokenSecret)
-		case "apiKey":
+		case AuthAPIKey:
 			need("name", a.Name)
 			need("in", a.In)
 			need("valueSecret", a.ValueSecret)
-		case "signature":
+		case AuthSignature:
 			need("version", a.Version)
 			need("secret", a.Secret)
 		}

@@ -27,8 +27,13 @@ type Loop struct {
 }
 
 func init() {
-	Register(Kind{Name: TypeLoop, Summary: "run steps for each element of an array (bounded)", New: func() Spec { return &Loop{} }})
+	Register[Loop](TypeLoop, "run steps for each element of an array (bounded)")
 }
+
+var (
+	_ Spec      = (*Loop)(nil)
+	_ Container = (*Loop)(nil)
+)
 
 func (l *Loop) Branches() []Branch { return []Branch{{Path: "steps", Steps: l.Steps, Loop: true}} }
 

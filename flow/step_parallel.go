@@ -22,8 +22,13 @@ type ParallelBranch struct {
 }
 
 func init() {
-	Register(Kind{Name: TypeParallel, Summary: "run branches concurrently; a failure cancels the others", New: func() Spec { return &Parallel{} }})
+	Register[Parallel](TypeParallel, "run branches concurrently; a failure cancels the others")
 }
+
+var (
+	_ Spec      = (*Parallel)(nil)
+	_ Container = (*Parallel)(nil)
+)
 
 func (p *Parallel) Branches() []Branch {
 	out := make([]Branch, len(p.Lanes))

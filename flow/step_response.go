@@ -18,10 +18,19 @@ type Response struct {
 }
 
 func init() {
-	Register(Kind{Name: TypeResponse, Summary: "answer a sync trigger's caller", New: func() Spec { return &Response{} }})
+	Register[Response](TypeResponse, "answer a sync trigger's caller")
 }
 
-func (r *Response) Branches() []Branch { return nil }
+var (
+	_ Spec     = (*Response)(nil)
+	_ SyncOnly = (*Response)(nil)
+)
+
+// SyncOnlyReason: an async trigger's caller has its answer before the flow
+// runs.
+func (r *Response) SyncOnlyReason() string {
+	return "a response step needs a sync trigger (trigger.mode: sync); an async trigger has already answered"
+}
 
 func (r *Response) Expressions() []ExprField {
 	var out []ExprField

@@ -16,10 +16,13 @@ type Set struct {
 }
 
 func init() {
-	Register(Kind{Name: TypeSet, Summary: "assign variables (vars.<name>)", New: func() Spec { return &Set{} }})
+	Register[Set](TypeSet, "assign variables (vars.<name>)")
 }
 
-func (s *Set) Branches() []Branch { return nil }
+var (
+	_ Spec    = (*Set)(nil)
+	_ Checker = (*Set)(nil)
+)
 
 func (s *Set) Expressions() []ExprField {
 	var out []ExprField

@@ -23,8 +23,13 @@ type SwitchCase struct {
 }
 
 func init() {
-	Register(Kind{Name: TypeSwitch, Summary: "first matching case of several", New: func() Spec { return &Switch{} }})
+	Register[Switch](TypeSwitch, "first matching case of several")
 }
+
+var (
+	_ Spec      = (*Switch)(nil)
+	_ Container = (*Switch)(nil)
+)
 
 func (s *Switch) Branches() []Branch {
 	out := make([]Branch, 0, len(s.Cases)+1)

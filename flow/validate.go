@@ -51,6 +51,18 @@ func structValidator() *validator.Validate {
 				panic(err)
 			}
 		}
+		// Limits on durations are written as durations: dmin=1s, dmax=5m.
+		for tag, ok := range map[string]func(d, limit Duration) bool{
+			"dmin": func(d, limit Duration) bool { return d >= limit },
+			"dmax": func(d, limit Duration) bool { return d <= limit },
+		} {
+			ok := ok
+			if err := v.RegisterValidation(tag, func(fl validator.FieldLevel) bool {
+				return ok(Duration(fl.Field().Int()), mustParseDuration(fl.Param()))
+			}); err != nil {
+				panic(err)
+			}
+		}
 		for tag, fn := range extraValidations {
 			fn := fn
 			if err := v.RegisterValidation(tag, func(fl validator.FieldLevel) bool {
@@ -89,15 +101,24 @@ func validateStruct(v any, prefix string, errs *errorList) {
 
 var durationType = reflect.TypeOf(Duration(0))
 
+// mustParseDuration reads a dmin/dmax parameter: a typo in a struct tag is a
+// programming error, found by the first validation of that field.
+func mustParseDuration(s string) Duration {
+	d, err := ParseDuration(s)
+	if err != nil {
+		panic(fmt.Sprintf("flow: bad duration %q in a validate tag: %v", s, err))
+	}
+	return d
+}
+
 func describeTag(fe validator.FieldError) string {
 	param := fe.Param()
-	if fe.Type() == durationType && param != "" && (fe.Tag() == "min" || fe.Tag() == "max") {
-		var n int64
-		fmt.Sscan(param, &n)
-		param = Duration(n).String()
-	}
 	kind := fe.Kind()
 	switch fe.Tag() {
+	case "dmin":
+		return "must be at least " + param
+	case "dmax":
+		return "must be at most " + param
 	case "required":
 		return "is required"
 	case "oneof":
@@ -176,7 +197,7 @@ func (c *treeCheck) walk(prefix string, steps []Step, visible map[string]bool, i
 			ids = append(ids, s.ID)
 		}
 		if s.Spec != nil {
-			for _, b := range s.Spec.Branches() {
+			for _, b := range Branches(s.Spec) {
 				ids = append(ids, c.walk(p+"."+b.Path, b.Steps, vis, inLoop || b.Loop)...)
 			}
 		}
@@ -224,8 +245,8 @@ func (c *treeCheck) step(p string, s *Step, visible map[string]bool, inLoop bool
 			c.errs.add(joinPath(p, fe.Path), "%s", fe.Message)
 		}
 	}
-	if s.Type == TypeResponse && c.mode != ModeSync {
-		c.errs.add(p, "a response step needs a sync trigger (trigger.mode: sync); an async trigger has already answered")
+	if so, ok := s.Spec.(SyncOnly); ok && c.mode != ModeSync {
+		c.errs.add(p, "%s", so.SyncOnlyReason())
 	}
 	for _, ef := range s.Spec.Expressions() {
 		c.expression(joinPath(p, ef.Path), ef, visible, inLoop)

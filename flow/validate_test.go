@@ -2,6 +2,7 @@ package flow_test
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -77,7 +78,7 @@ func TestValidationRules(t *testing.T) {
 		{"bad mode", `{id: a, trigger: {mode: later}, steps: [{id: s, type: set, values: {x: 1}}]}`, "trigger.mode", "one of: sync, async"},
 		{"short token", `{id: a, trigger: {token: abc}, steps: [{id: s, type: set, values: {x: 1}}]}`, "trigger.token", "at least 22"},
 		{"timeout on async", `{id: a, trigger: {timeout: 5s}, steps: [{id: s, type: set, values: {x: 1}}]}`, "trigger.timeout", "sync triggers only"},
-		{"timeout too long", `{id: a, trigger: {mode: sync, timeout: 1h}, steps: [{id: s, type: set, values: {x: 1}}]}`, "trigger.timeout", "at most 5m0s"},
+		{"timeout too long", `{id: a, trigger: {mode: sync, timeout: 1h}, steps: [{id: s, type: set, values: {x: 1}}]}`, "trigger.timeout", "at most 5m"},
 		{"bad duration", `{id: a, trigger: {mode: sync, timeout: soon}, steps: [{id: s, type: set, values: {x: 1}}]}`, "trigger.timeout", "invalid duration"},
 		{"response on sync trigger", `{id: a, trigger: {mode: sync, response: {status: 200}}, steps: [{id: s, type: set, values: {x: 1}}]}`, "trigger.response", "async triggers only"},
 		{"missing step id", `{id: a, trigger: {}, steps: [{type: set, values: {x: 1}}]}`, "steps[0].id", "is required"},
@@ -193,9 +194,12 @@ func TestMalformedInput(t *testing.T) {
 }
 
 func TestRegistryRejectsDuplicates(t *testing.T) {
-	require.Panics(t, func() {
-		flow.Register(flow.Kind{Name: flow.TypeSet, New: func() flow.Spec { return &flow.Set{} }})
-	})
+	// The same name, and the same spec type under another name.
+	require.Panics(t, func() { flow.Register[flow.End](flow.TypeSet, "again") })
+	require.Panics(t, func() { flow.Register[flow.Set]("set2", "again") })
+	k, ok := flow.KindOf[*flow.Loop]()
+	require.True(t, ok)
+	require.Equal(t, flow.TypeLoop, k.Name)
 	names := []string{}
 	for _, k := range flow.Kinds() {
 		names = append(names, k.Name)
@@ -220,4 +224,62 @@ func TestYAMLIsReadAsYAML12(t *testing.T) {
 	f, err := flow.DecodeYAML([]byte(`{id: a, trigger: {}, steps: [{id: s, type: set, values: {y: no, on: "x"}}]}`))
 	require.NoError(t, err)
 	require.Equal(t, map[string]any{"y": "no", "on": "x"}, f.Steps[0].Spec.(*flow.Set).Values)
+}
+
+// TestDurationLimitsAreDurations walks every registered spec and the flow
+// itself: a duration limit is written as a duration (dmin=1s), never as
+// nanoseconds, and every one parses.
+func TestDurationLimitsAreDurations(t *testing.T) {
+	durType := reflect.TypeOf(flow.Duration(0))
+	seen := map[reflect.Type]bool{}
+	var walk func(reflect.Type)
+	walk = func(rt reflect.Type) {
+		for rt.Kind() == reflect.Pointer || rt.Kind() == reflect.Slice || rt.Kind() == reflect.Map {
+			rt = rt.Elem()
+		}
+		if rt.Kind() != reflect.Struct || seen[rt] {
+			return
+		}
+		seen[rt] = true
+		for i := 0; i < rt.NumField(); i++ {
+			f := rt.Field(i)
+			if f.Type == durType {
+				for _, rule := range strings.Split(f.Tag.Get("validate"), ",") {
+					name, param, _ := strings.Cut(rule, "=")
+					require.NotContains(t, []string{"min", "max", "gte", "lte"}, name, "%s.%s: write duration limits as dmin/dmax", rt.Name(), f.Name)
+					if name == "dmin" || name == "dmax" {
+						_, err := flow.ParseDuration(param)
+						require.NoError(t, err, "%s.%s", rt.Name(), f.Name)
+					}
+				}
+			}
+			walk(f.Type)
+		}
+	}
+	walk(reflect.TypeOf(flow.Flow{}))
+	for _, k := range flow.Kinds() {
+		walk(k.SpecType)
+	}
+	require.Greater(t, len(seen), 10)
+}
+
+// TestAuthConstantsMatchTags: struct tags cannot name constants, so this
+// keeps the accepted auth types, versions and places in step with the
+// constants the worker switches on.
+func TestAuthConstantsMatchTags(t *testing.T) {
+	rt := reflect.TypeOf(flow.HTTPAuth{})
+	oneof := func(field string) []string {
+		f, ok := rt.FieldByName(field)
+		require.True(t, ok)
+		for _, rule := range strings.Split(f.Tag.Get("validate"), ",") {
+			if v, ok := strings.CutPrefix(rule, "oneof="); ok {
+				return strings.Fields(v)
+			}
+		}
+		t.Fatalf("%s has no oneof rule", field)
+		return nil
+	}
+	require.Equal(t, []string{flow.AuthBasic, flow.AuthBearer, flow.AuthAPIKey, flow.AuthSignature}, oneof("Type"))
+	require.Equal(t, []string{flow.SignatureHubSpotV1, flow.SignatureHubSpotV2, flow.SignatureHubSpotV3, flow.SignatureStandardWebhooks}, oneof("Version"))
+	require.Equal(t, []string{flow.APIKeyInHeader, flow.APIKeyInQuery}, oneof("In"))
 }

@@ -16,19 +16,35 @@ import (
 // run's history and memory stay well inside Temporal's limits.
 const MaxStepsPerRun = 10_000
 
-// executor runs one step type. It returns the step's outputs (readable by
-// later steps as steps.<id>.outputs) or an error.
+// stepExecutor runs one step of the type whose spec is S. It returns the step's
+// outputs (readable by later steps as steps.<id>.outputs) or an error.
+type stepExecutor[S flow.Spec] func(ctx workflow.Context, r *run, s *flow.Step, spec S, at position) (map[string]any, error)
+
+// executor is a stepExecutor with its spec type erased, keyed by step type.
 type executor func(ctx workflow.Context, r *run, s *flow.Step, at position) (map[string]any, error)
 
 // executors is keyed by the same stable names as flow's registry; a test
 // checks that every registered step type has one.
 var executors = map[string]executor{}
 
-func registerExecutor(stepType string, e executor) {
-	if _, dup := executors[stepType]; dup {
-		panic(fmt.Sprintf("workflows: executor for %q registered twice", stepType))
+// registerExecutor pairs the step type whose spec is S (registered in flow
+// with flow.Register) with the function that runs it. The spec reaches the
+// executor typed: the one conversion is here. It panics when S is not a
+// registered step type or already has an executor: programming errors
+// caught at init.
+//
+//	func init() { registerExecutor(runCondition) }
+func registerExecutor[S flow.Spec](exec stepExecutor[S]) {
+	kind, ok := flow.KindOf[S]()
+	if !ok {
+		panic(fmt.Sprintf("workflows: %T is not a registered step type", *new(S)))
 	}
-	executors[stepType] = e
+	if _, dup := executors[kind.Name]; dup {
+		panic(fmt.Sprintf("workflows: executor for %q registered twice", kind.Name))
+	}
+	executors[kind.Name] = func(ctx workflow.Context, r *run, s *flow.Step, at position) (map[string]any, error) {
+		return exec(ctx, r, s, s.Spec.(S), at)
+	}
 }
 
 // run is the state of one interpretation.
@@ -157,7 +173,7 @@ func (r *run) runStep(ctx workflow.Context, s *flow.Step, at position) error {
 	result := map[string]any{"status": rec.Status, "outputs": out}
 	if rec.Status == StatusFailed {
 		result["error"] = rec.Error
-		if c, ok := s.Spec.(interface{ ContinuesOnError() bool }); ok && c.ContinuesOnError() {
+		if c, ok := s.Spec.(flow.ErrorContinuer); ok && c.ContinuesOnError() {
 			// onError: continue — the failure is readable by later steps
 			// (steps.<id>.status, steps.<id>.error) and the flow goes on.
 			err = nil

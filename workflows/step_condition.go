@@ -6,10 +6,9 @@ import (
 	"github.com/hookflow/hookflow/flow"
 )
 
-func init() { registerExecutor(flow.TypeCondition, runCondition) }
+func init() { registerExecutor(runCondition) }
 
-func runCondition(ctx workflow.Context, r *run, s *flow.Step, at position) (map[string]any, error) {
-	c := s.Spec.(*flow.Condition)
+func runCondition(ctx workflow.Context, r *run, s *flow.Step, c *flow.Condition, at position) (map[string]any, error) {
 	ok, err := r.eval.EvalBool(c.If, at.env)
 	if err != nil {
 		return nil, evalErr("if", c.If, err)

@@ -9,12 +9,11 @@ import (
 	"github.com/hookflow/hookflow/flow"
 )
 
-func init() { registerExecutor(flow.TypeDelay, runDelay) }
+func init() { registerExecutor(runDelay) }
 
 // runDelay waits on a durable Temporal timer: the wait survives worker and
 // server restarts, and costs no worker resources while it lasts.
-func runDelay(ctx workflow.Context, r *run, s *flow.Step, at position) (map[string]any, error) {
-	d := s.Spec.(*flow.Delay)
+func runDelay(ctx workflow.Context, r *run, s *flow.Step, d *flow.Delay, at position) (map[string]any, error) {
 	wait := d.Duration.Std()
 	if d.Until != "" {
 		v, err := r.eval.RenderString(d.Until, at.env)

@@ -6,12 +6,11 @@ import (
 	"github.com/hookflow/hookflow/flow"
 )
 
-func init() { registerExecutor(flow.TypeEnd, runEnd) }
+func init() { registerExecutor(runEnd) }
 
 // runEnd unwinds the whole tree (parallel siblings included) with an
 // endSignal that FlowWorkflow turns into success or failure.
-func runEnd(_ workflow.Context, r *run, s *flow.Step, at position) (map[string]any, error) {
-	e := s.Spec.(*flow.End)
+func runEnd(_ workflow.Context, r *run, s *flow.Step, e *flow.End, at position) (map[string]any, error) {
 	msg := e.Message
 	if flow.IsTemplate(msg) {
 		v, err := r.eval.RenderString(msg, at.env)

@@ -15,13 +15,12 @@ import (
 	"github.com/hookflow/hookflow/flow"
 )
 
-func init() { registerExecutor(flow.TypeHTTP, runHTTP) }
+func init() { registerExecutor(runHTTP) }
 
 // runHTTP renders the request in workflow code (templates are
 // deterministic) and delivers it as an activity on the webhook task queue,
 // where Temporal's retry policy is the delivery guarantee.
-func runHTTP(ctx workflow.Context, r *run, s *flow.Step, at position) (map[string]any, error) {
-	h := s.Spec.(*flow.HTTP)
+func runHTTP(ctx workflow.Context, r *run, s *flow.Step, h *flow.HTTP, at position) (map[string]any, error) {
 	req, err := h.Render(r.eval, at.env)
 	if err != nil {
 		return nil, err

@@ -9,13 +9,12 @@ import (
 	"github.com/hookflow/hookflow/flow"
 )
 
-func init() { registerExecutor(flow.TypeLoop, runLoop) }
+func init() { registerExecutor(runLoop) }
 
 // runLoop runs the body once per element, in order. Over more elements than
 // the loop's bound it fails before running any: silently dropping elements
 // would be worse than a clear error.
-func runLoop(ctx workflow.Context, r *run, s *flow.Step, at position) (map[string]any, error) {
-	l := s.Spec.(*flow.Loop)
+func runLoop(ctx workflow.Context, r *run, s *flow.Step, l *flow.Loop, at position) (map[string]any, error) {
 	v, err := r.eval.Eval(l.Over, at.env)
 	if err != nil {
 		return nil, evalErr("over", l.Over, err)

@@ -10,15 +10,14 @@ import (
 	"github.com/hookflow/hookflow/flow"
 )
 
-func init() { registerExecutor(flow.TypeParallel, runParallel) }
+func init() { registerExecutor(runParallel) }
 
 // runParallel starts every branch as a workflow coroutine and waits for all.
 // The first branch to fail (or to reach an end step) cancels the others:
 // their timers and activities are cancelled and their remaining steps do not
 // run. Coroutines are scheduled deterministically, so "first" is the same on
 // replay.
-func runParallel(ctx workflow.Context, r *run, s *flow.Step, at position) (map[string]any, error) {
-	p := s.Spec.(*flow.Parallel)
+func runParallel(ctx workflow.Context, r *run, s *flow.Step, p *flow.Parallel, at position) (map[string]any, error) {
 	bctx, cancel := workflow.WithCancel(ctx)
 	defer cancel()
 	var first error

@@ -6,16 +6,15 @@ import (
 	"github.com/hookflow/hookflow/flow"
 )
 
-func init() { registerExecutor(flow.TypeResponse, runResponse) }
+func init() { registerExecutor(runResponse) }
 
 // runResponse sets the sync answer. The first response step that runs
 // answers; a later one is recorded as skipped, since the caller already has
 // its answer.
-func runResponse(_ workflow.Context, r *run, s *flow.Step, at position) (map[string]any, error) {
+func runResponse(_ workflow.Context, r *run, _ *flow.Step, spec *flow.Response, at position) (map[string]any, error) {
 	if r.response != nil {
 		return nil, &skipped{note: "the caller was already answered by an earlier response step"}
 	}
-	spec := s.Spec.(*flow.Response)
 	resp := &Response{Status: spec.EffectiveStatus()}
 	if len(spec.Headers) > 0 {
 		resp.Headers = make(map[string]string, len(spec.Headers))

@@ -6,12 +6,11 @@ import (
 	"github.com/hookflow/hookflow/flow"
 )
 
-func init() { registerExecutor(flow.TypeSet, runSet) }
+func init() { registerExecutor(runSet) }
 
 // runSet evaluates every value against the variables as they were before the
 // step, then assigns them all: the order of keys never matters.
-func runSet(_ workflow.Context, r *run, s *flow.Step, at position) (map[string]any, error) {
-	set := s.Spec.(*flow.Set)
+func runSet(_ workflow.Context, r *run, s *flow.Step, set *flow.Set, at position) (map[string]any, error) {
 	rendered := make(map[string]any, len(set.Values))
 	for _, k := range flow.SortedKeys(set.Values) {
 		v, err := r.eval.Render(set.Values[k], at.env)

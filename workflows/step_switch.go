@@ -8,10 +8,9 @@ import (
 	"github.com/hookflow/hookflow/flow"
 )
 
-func init() { registerExecutor(flow.TypeSwitch, runSwitch) }
+func init() { registerExecutor(runSwitch) }
 
-func runSwitch(ctx workflow.Context, r *run, s *flow.Step, at position) (map[string]any, error) {
-	sw := s.Spec.(*flow.Switch)
+func runSwitch(ctx workflow.Context, r *run, s *flow.Step, sw *flow.Switch, at position) (map[string]any, error) {
 	for i, c := range sw.Cases {
 		ok, err := r.eval.EvalBool(c.If, at.env)
 		if err != nil {
