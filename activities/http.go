@@ -362,31 +362,31 @@ func (h *Deliverer) authenticate(ctx context.Context, hr *http.Request, req flow
 		return v, nil
 	}
 	switch a.Type {
-	case "basic":
+	case flow.AuthBasic:
 		pw, err := secret(a.PasswordSecret)
 		if err != nil {
 			return err
 		}
 		hr.SetBasicAuth(a.Username, string(pw))
-	case "bearer":
+	case flow.AuthBearer:
 		tok, err := secret(a.TokenSecret)
 		if err != nil {
 			return err
 		}
 		hr.Header.Set("Authorization", "Bearer "+string(tok))
-	case "apiKey":
+	case flow.AuthAPIKey:
 		v, err := secret(a.ValueSecret)
 		if err != nil {
 			return err
 		}
-		if a.In == "query" {
+		if a.In == flow.APIKeyInQuery {
 			q := hr.URL.Query()
 			q.Set(a.Name, string(v))
 			hr.URL.RawQuery = q.Encode()
 		} else {
 			hr.Header.Set(a.Name, string(v))
 		}
-	case "signature":
+	case flow.AuthSignature:
 		key, err := secret(a.Secret)
 		if err != nil {
 			return err
@@ -394,17 +394,17 @@ func (h *Deliverer) authenticate(ctx context.Context, hr *http.Request, req flow
 		uri := hr.URL.String()
 		now := h.cfg.Now()
 		switch a.Version {
-		case "v1":
+		case flow.SignatureHubSpotV1:
 			hr.Header.Set("X-HubSpot-Signature", hubSpotV1(key, body))
 			hr.Header.Set("X-HubSpot-Signature-Version", "v1")
-		case "v2":
+		case flow.SignatureHubSpotV2:
 			hr.Header.Set("X-HubSpot-Signature", hubSpotV2(key, hr.Method, uri, body))
 			hr.Header.Set("X-HubSpot-Signature-Version", "v2")
-		case "v3":
+		case flow.SignatureHubSpotV3:
 			sig, ts := hubSpotV3(key, hr.Method, uri, body, now)
 			hr.Header.Set("X-HubSpot-Signature-v3", sig)
 			hr.Header.Set("X-HubSpot-Request-Timestamp", ts)
-		case "standardWebhooks":
+		case flow.SignatureStandardWebhooks:
 			sig, ts := standardWebhooks(key, req.DeliveryID, body, now)
 			hr.Header.Set("webhook-id", req.DeliveryID)
 			hr.Header.Set("webhook-timestamp", ts)
@@ -419,8 +419,8 @@ func redact(hr *http.Request, req flow.HTTPRequest) Sent {
 	out := Sent{Method: hr.Method, Headers: map[string]string{}, Body: req.Body}
 	u := *hr.URL
 	hidden := map[string]bool{"authorization": true}
-	if a := req.Auth; a != nil && a.Type == "apiKey" {
-		if a.In == "query" {
+	if a := req.Auth; a != nil && a.Type == flow.AuthAPIKey {
+		if a.In == flow.APIKeyInQuery {
 			q := u.Query()
 			q.Set(a.Name, Redacted)
 			u.RawQuery = q.Encode()

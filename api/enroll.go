@@ -2,10 +2,6 @@ package api
 
 import (
 	"net/http"
-	"sync"
-
-	"github.com/expr-lang/expr"
-	"github.com/expr-lang/expr/vm"
 
 	"github.com/hookflow/hookflow/flow"
 )
@@ -14,34 +10,17 @@ import (
 // enrollment filter turned away (no run started).
 const HeaderEnrolled = "Hookflow-Enrolled"
 
-// programs caches compiled enrollment filters by source: the trigger path
-// compiles each filter once, not per request.
-var programs sync.Map // string -> *vm.Program
-
 // enrolled evaluates the enrollment filter on the trigger data. A filter
 // that cannot be evaluated on this request's data (a missing field compared
 // with a number, say) does not enroll it, as HubSpot does with records that
 // do not match.
 func (s *Server) enrolled(f *flow.Flow, data map[string]any) bool {
-	src := f.Trigger.Enroll.If
-	p, ok := programs.Load(src)
-	if !ok {
-		compiled, err := flow.CompileTriggerExpr(src)
-		if err != nil {
-			// Validation compiled it already; this cannot happen for a
-			// served flow.
-			s.log.Error("enrollment filter does not compile", "flow", f.ID, "error", err)
-			return false
-		}
-		p, _ = programs.LoadOrStore(src, compiled)
-	}
-	out, err := expr.Run(p.(*vm.Program), map[string]any{flow.EnvTrigger: data})
+	ok, err := flow.EvalTriggerBool(f.Trigger.Enroll.If, data)
 	if err != nil {
 		s.log.Info("enrollment filter failed on a request; not enrolled", "flow", f.ID, "error", err)
 		return false
 	}
-	b, _ := out.(bool)
-	return b
+	return ok
 }
 
 // notEnrolledAnswer is the configured answer for a request not enrolled.

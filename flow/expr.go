@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/expr-lang/expr"
@@ -286,6 +287,22 @@ func (e *Evaluator) Eval(src string, env map[string]any) (any, error) {
 	if err != nil {
 		return nil, errors.New(firstLine(err.Error()))
 	}
+	return run(p, env)
+}
+
+// EvalBool evaluates a condition. It must yield a boolean; anything else is
+// an error rather than a guess at truthiness.
+func (e *Evaluator) EvalBool(src string, env map[string]any) (bool, error) {
+	v, err := e.Eval(src, env)
+	if err != nil {
+		return false, err
+	}
+	return asBool(v)
+}
+
+// run runs a compiled program: the one place expressions are evaluated, in
+// workflows (Evaluator) and in the API (trigger-time expressions).
+func run(p *vm.Program, env map[string]any) (any, error) {
 	v, err := expr.Run(p, env)
 	if err != nil {
 		// expr appends the source with a caret on following lines; the
@@ -296,18 +313,36 @@ func (e *Evaluator) Eval(src string, env map[string]any) (any, error) {
 	return v, nil
 }
 
-// EvalBool evaluates a condition. It must yield a boolean; anything else is
-// an error rather than a guess at truthiness.
-func (e *Evaluator) EvalBool(src string, env map[string]any) (bool, error) {
-	v, err := e.Eval(src, env)
-	if err != nil {
-		return false, err
-	}
+func asBool(v any) (bool, error) {
 	b, ok := v.(bool)
 	if !ok {
 		return false, fmt.Errorf("condition must yield true or false, got %s", describeValue(v))
 	}
 	return b, nil
+}
+
+// triggerPrograms caches compiled trigger-time expressions by source, for
+// every request of every flow (safe for concurrent use; a compiled program
+// is run concurrently by design).
+var triggerPrograms sync.Map // string -> *vm.Program
+
+// EvalTriggerBool evaluates an expression that runs in the API before a run
+// exists (the enrollment filter) on a request's trigger data. Each source
+// compiles once per process.
+func EvalTriggerBool(src string, trigger map[string]any) (bool, error) {
+	p, ok := triggerPrograms.Load(src)
+	if !ok {
+		compiled, err := CompileTriggerExpr(src)
+		if err != nil {
+			return false, errors.New(firstLine(err.Error()))
+		}
+		p, _ = triggerPrograms.LoadOrStore(src, compiled)
+	}
+	v, err := run(p.(*vm.Program), map[string]any{EnvTrigger: trigger})
+	if err != nil {
+		return false, err
+	}
+	return asBool(v)
 }
 
 // RenderString renders a template string. A template that is exactly one

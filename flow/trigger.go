@@ -14,7 +14,7 @@ type Trigger struct {
 	Response *TriggerResponse `json:"response,omitempty"`
 	// Timeout is a sync trigger's budget: past it the caller gets 504 while
 	// the flow goes on. Default 30s.
-	Timeout Duration `json:"timeout,omitempty" validate:"omitempty,min=1000000000,max=300000000000"`
+	Timeout Duration `json:"timeout,omitempty" validate:"omitempty,dmin=1s,dmax=5m"`
 	// Auth verifies the caller: basic auth or a request signature.
 	Auth *TriggerAuth `json:"auth,omitempty"`
 	// Parse maps headers, query parameters and body paths to typed values
@@ -66,7 +66,7 @@ type BasicAuth struct {
 // base64 key alone).
 type StandardWebhooksAuth struct {
 	Secret    string   `json:"secret" validate:"required,secretname"`
-	Tolerance Duration `json:"tolerance,omitempty" validate:"omitempty,min=1000000000,max=3600000000000"`
+	Tolerance Duration `json:"tolerance,omitempty" validate:"omitempty,dmin=1s,dmax=1h"`
 }
 
 // GitHubAuth: the secret is the webhook's secret.
@@ -83,7 +83,7 @@ type HMACAuth struct {
 	Encoding        string   `json:"encoding,omitempty" validate:"omitempty,oneof=hex base64"`
 	Prefix          string   `json:"prefix,omitempty" validate:"max=64"`
 	TimestampHeader string   `json:"timestampHeader,omitempty" validate:"omitempty,header"`
-	Tolerance       Duration `json:"tolerance,omitempty" validate:"omitempty,min=1000000000,max=3600000000000"`
+	Tolerance       Duration `json:"tolerance,omitempty" validate:"omitempty,dmin=1s,dmax=1h"`
 }
 
 // KeySource names where an event id is: a header or a body path.
