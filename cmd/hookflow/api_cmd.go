@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hookflow/hookflow/api"
-	"github.com/hookflow/hookflow/secrets"
 )
 
 func apiCmd(g *globalFlags) *cobra.Command {
@@ -35,16 +34,11 @@ func apiCmd(g *globalFlags) *cobra.Command {
 			}
 			ctx, stop := signalContext()
 			defer stop()
-			sec := secrets.Default(wf.secretsDir)
-			obs, err := setupObservability(ctx, log, "hookflow-api", sec)
+			s, err := wf.setUp(ctx, log, "hookflow-api")
 			if err != nil {
 				return err
 			}
-			defer obs.close(log)
-			deliver, err := wf.deliverer(log, obs.tel)
-			if err != nil {
-				return err
-			}
+			defer s.obs.close(log)
 			keys, _, err := apiKeys("")
 			if err != nil {
 				return fmt.Errorf("HOOKFLOW_API_KEYS: %w", err)
@@ -52,7 +46,7 @@ func apiCmd(g *globalFlags) *cobra.Command {
 			if len(keys) == 0 {
 				log.Warn("HOOKFLOW_API_KEYS is not set: the management API refuses every request")
 			}
-			c, err := dialTemporal(log, obs, "", "")
+			c, err := dialTemporal(log, s.obs, "", "")
 			if err != nil {
 				return err
 			}
@@ -65,9 +59,9 @@ func apiCmd(g *globalFlags) *cobra.Command {
 			go cache.Run(ctx)
 			log.Info("api listening", "addr", addr)
 			h := api.New(c, cache, log, api.Config{
-				MaxBodyBytes: maxBody, Secrets: sec, Deliver: deliver,
+				MaxBodyBytes: maxBody, Secrets: s.sec, Deliver: s.deliver,
 				Admin: &api.Admin{Store: st, Cache: cache}, APIKeys: keys,
-				Telemetry: obs.tel, Codec: cf.endpoint(obs.codec),
+				Telemetry: s.obs.tel, Codec: cf.endpoint(s.obs.codec),
 			}).Handler()
 			return serveAPI(ctx, log, addr, h, drain)
 		},

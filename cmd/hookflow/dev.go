@@ -14,7 +14,6 @@ import (
 
 	"github.com/hookflow/hookflow/api"
 	"github.com/hookflow/hookflow/devserver"
-	"github.com/hookflow/hookflow/secrets"
 	"github.com/hookflow/hookflow/worker"
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -61,20 +60,19 @@ serving the flows of --flows. Ctrl-C stops everything cleanly.`,
 			if err != nil {
 				return fmt.Errorf("API keys: %w", err)
 			}
-			sec := secrets.Default(wf.secretsDir)
-			obs, err := setupObservability(ctx, log, "hookflow-dev", sec)
+			s, err := wf.setUp(ctx, log, "hookflow-dev")
 			if err != nil {
 				return err
 			}
-			defer obs.close(log)
+			defer s.obs.close(log)
 			base, loopback := apiBase(apiAddr)
 			var codecEndpoint *api.CodecEndpoint
 			uiCodec := ""
-			if obs.codec != nil {
+			if s.obs.codec != nil {
 				// The Web UI decodes through the API's /codec from the
 				// browser. Without a key only on loopback: the UI cannot
 				// send hookflow API keys.
-				codecEndpoint = &api.CodecEndpoint{Codec: obs.codec, Anonymous: loopback}
+				codecEndpoint = &api.CodecEndpoint{Codec: s.obs.codec, Anonymous: loopback}
 				for _, h := range []string{ip, "localhost", "127.0.0.1"} {
 					codecEndpoint.AllowOrigins = append(codecEndpoint.AllowOrigins, "http://"+net.JoinHostPort(h, strconv.Itoa(uiPort)))
 				}
@@ -98,17 +96,13 @@ serving the flows of --flows. Ctrl-C stops everything cleanly.`,
 			}
 			defer srv.Stop()
 
-			c, err := dialTemporal(log, obs, srv.FrontendAddress(), srv.Namespace())
+			c, err := dialTemporal(log, s.obs, srv.FrontendAddress(), srv.Namespace())
 			if err != nil {
 				return err
 			}
 			defer c.Close()
 
-			deliver, err := wf.deliverer(log, obs.tel)
-			if err != nil {
-				return err
-			}
-			w := worker.New(c, deliver, wf.opts)
+			w := worker.New(c, s.deliver, wf.opts)
 			if err := w.Start(); err != nil {
 				return fmt.Errorf("start worker: %w", err)
 			}
@@ -125,8 +119,8 @@ serving the flows of --flows. Ctrl-C stops everything cleanly.`,
 			fmt.Fprintf(out, "  Data:             %s\n", dataDir)
 			fmt.Fprintf(out, "  Flow store:       %s\n", sf.dsn)
 			fmt.Fprintf(out, "  Metrics:          %s/metrics\n", base)
-			if obs.codec != nil {
-				fmt.Fprintf(out, "  Payloads:         encrypted (key %s); codec at %s/codec\n", obs.codec.ActiveKeyID(), base)
+			if s.obs.codec != nil {
+				fmt.Fprintf(out, "  Payloads:         encrypted (key %s); codec at %s/codec\n", s.obs.codec.ActiveKeyID(), base)
 			}
 			if devKey != "" {
 				fmt.Fprintf(out, "  Admin API key:    export HOOKFLOW_API_KEY=%s\n", devKey)
@@ -138,9 +132,9 @@ serving the flows of --flows. Ctrl-C stops everything cleanly.`,
 			fmt.Fprintln(out)
 
 			h := api.New(c, cache, log, api.Config{
-				MaxBodyBytes: maxBody, Secrets: sec, Deliver: deliver,
+				MaxBodyBytes: maxBody, Secrets: s.sec, Deliver: s.deliver,
 				Admin: &api.Admin{Store: st, Cache: cache}, APIKeys: keys,
-				Telemetry: obs.tel, Codec: codecEndpoint,
+				Telemetry: s.obs.tel, Codec: codecEndpoint,
 			}).Handler()
 			err = serveAPI(ctx, log, apiAddr, h, drain)
 			log.Info("stopping")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"time"
@@ -9,7 +10,6 @@ import (
 
 	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/secrets"
-	"github.com/hookflow/hookflow/telemetry"
 	"github.com/hookflow/hookflow/worker"
 )
 
@@ -32,19 +32,36 @@ func (f *workerFlags) register(cmd *cobra.Command) {
 	cmd.Flags().DurationVar(&f.opts.StopTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long running workflow tasks and deliveries may finish after polling stops")
 }
 
-// deliverer builds the delivery activities from the flags.
-func (f *workerFlags) deliverer(log *slog.Logger, tel *telemetry.Telemetry) (*activities.Deliverer, error) {
+// services are what api, worker and dev set up alike from the worker
+// flags: the secrets (--secrets-dir), observability (metrics, tracing and
+// payload encryption) and the delivery activities (--allow-host).
+type services struct {
+	sec     secrets.Provider
+	obs     *observability
+	deliver *activities.Deliverer
+}
+
+// setUp sets up the services of the named process (the service name in
+// traces). The caller closes s.obs.
+func (f *workerFlags) setUp(ctx context.Context, log *slog.Logger, name string) (*services, error) {
+	sec := secrets.Default(f.secretsDir)
+	obs, err := setupObservability(ctx, log, name, sec)
+	if err != nil {
+		return nil, err
+	}
 	allow, err := activities.ParseAllowlist(f.allowHosts)
 	if err != nil {
+		obs.close(log)
 		return nil, fmt.Errorf("--allow-host: %w", err)
 	}
-	return activities.NewDeliverer(activities.Config{
-		Secrets:     secrets.Default(f.secretsDir),
+	deliver := activities.NewDeliverer(activities.Config{
+		Secrets:     sec,
 		Allow:       allow,
 		MaxKeptBody: f.maxKeptBody,
 		Logger:      log.With("component", "deliveries"),
-		Telemetry:   tel,
-	}), nil
+		Telemetry:   obs.tel,
+	})
+	return &services{sec: sec, obs: obs, deliver: deliver}, nil
 }
 
 func workerCmd(g *globalFlags) *cobra.Command {
@@ -60,23 +77,19 @@ func workerCmd(g *globalFlags) *cobra.Command {
 			}
 			ctx, stop := signalContext()
 			defer stop()
-			obs, err := setupObservability(ctx, log, "hookflow-worker", secrets.Default(wf.secretsDir))
+			s, err := wf.setUp(ctx, log, "hookflow-worker")
 			if err != nil {
 				return err
 			}
-			defer obs.close(log)
-			deliver, err := wf.deliverer(log, obs.tel)
-			if err != nil {
-				return err
-			}
-			c, err := dialTemporal(log, obs, "", "")
+			defer s.obs.close(log)
+			c, err := dialTemporal(log, s.obs, "", "")
 			if err != nil {
 				return err
 			}
 			defer c.Close()
-			w := worker.New(c, deliver, wf.opts)
+			w := worker.New(c, s.deliver, wf.opts)
 			if metricsAddr != "" {
-				if err := serveAside(ctx, log, metricsAddr, w.Handler(obs.tel)); err != nil {
+				if err := serveAside(ctx, log, metricsAddr, w.Handler(s.obs.tel)); err != nil {
 					return err
 				}
 			}
