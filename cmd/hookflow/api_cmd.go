@@ -2,23 +2,49 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
+	"net/http"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
+	sdkclient "go.temporal.io/sdk/client"
 
 	"github.com/hookflow/hookflow/api"
+	"github.com/hookflow/hookflow/store"
 )
+
+// apiFlags are the API's settings, shared by `api` and `dev`.
+type apiFlags struct {
+	storeFlags
+	addr    string
+	maxBody int64
+	drain   time.Duration
+}
+
+// register adds the flags `api` and `dev` share to the letter. --flows,
+// --store, --addr and --drain-timeout differ in default or help, so each
+// command adds its own.
+func (f *apiFlags) register(cmd *cobra.Command) {
+	cmd.Flags().DurationVar(&f.cacheTTL, "cache-ttl", 2*time.Second, "how often the trigger cache reloads flows changed by other replicas")
+	cmd.Flags().Int64Var(&f.maxBody, "max-body-bytes", api.DefaultMaxBodyBytes, "largest trigger body accepted")
+}
+
+// handler is the API of `api` and `dev` on the Temporal client c: the
+// triggers of the flows in cache, the management API over st for keys,
+// and /codec when codec is not nil.
+func (f *apiFlags) handler(log *slog.Logger, c sdkclient.Client, s *services, st *store.Store, cache *store.Cache, keys []api.APIKey, codec *api.CodecEndpoint) http.Handler {
+	return api.New(c, cache, log, api.Config{
+		MaxBodyBytes: f.maxBody, Secrets: s.sec, Deliver: s.deliver,
+		Admin: &api.Admin{Store: st, Cache: cache}, APIKeys: keys,
+		Telemetry: s.obs.tel, Codec: codec,
+	}).Handler()
+}
 
 func apiCmd(g *globalFlags) *cobra.Command {
 	wf := &workerFlags{}
-	sf := &storeFlags{}
+	af := &apiFlags{}
 	cf := &codecFlags{}
-	var (
-		addr    string
-		maxBody int64
-		drain   time.Duration
-	)
 	cmd := &cobra.Command{
 		Use:   "api",
 		Short: "Serve the HTTP API against a Temporal cluster (configured by TEMPORAL_* variables)",
@@ -30,7 +56,7 @@ func apiCmd(g *globalFlags) *cobra.Command {
 			// The DSN may hold a password: HOOKFLOW_STORE keeps it out of
 			// the command line (and the pod spec) when --store is not given.
 			if v := os.Getenv("HOOKFLOW_STORE"); v != "" && !cmd.Flags().Changed("store") {
-				sf.dsn = v
+				af.dsn = v
 			}
 			ctx, stop := signalContext()
 			defer stop()
@@ -51,29 +77,24 @@ func apiCmd(g *globalFlags) *cobra.Command {
 				return err
 			}
 			defer c.Close()
-			st, cache, err := sf.openStore(ctx, log)
+			st, cache, err := af.openStore(ctx, log)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
 			go cache.Run(ctx)
-			log.Info("api listening", "addr", addr)
-			h := api.New(c, cache, log, api.Config{
-				MaxBodyBytes: maxBody, Secrets: s.sec, Deliver: s.deliver,
-				Admin: &api.Admin{Store: st, Cache: cache}, APIKeys: keys,
-				Telemetry: s.obs.tel, Codec: cf.endpoint(s.obs.codec),
-			}).Handler()
-			return serveAPI(ctx, log, addr, h, drain)
+			log.Info("api listening", "addr", af.addr)
+			h := af.handler(log, c, s, st, cache, keys, cf.endpoint(s.obs.codec))
+			return serveAPI(ctx, log, af.addr, h, af.drain)
 		},
 	}
-	cmd.Flags().StringVar(&sf.flowsDir, "flows", "", "directory of flow files applied to the store at start (optional; or use `hookflow flows apply`)")
-	cmd.Flags().StringVar(&sf.dsn, "store", "hookflow.db", "flow store: a SQLite file, or a postgres:// URL for several replicas (default $HOOKFLOW_STORE, else hookflow.db)")
-	cmd.Flags().DurationVar(&sf.cacheTTL, "cache-ttl", 2*time.Second, "how often the trigger cache reloads flows changed by other replicas")
-	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address")
-	cmd.Flags().Int64Var(&maxBody, "max-body-bytes", api.DefaultMaxBodyBytes, "largest trigger body accepted")
+	af.register(cmd)
+	cmd.Flags().StringVar(&af.flowsDir, "flows", "", "directory of flow files applied to the store at start (optional; or use `hookflow flows apply`)")
+	cmd.Flags().StringVar(&af.dsn, "store", "hookflow.db", "flow store: a SQLite file, or a postgres:// URL for several replicas (default $HOOKFLOW_STORE, else hookflow.db)")
+	cmd.Flags().StringVar(&af.addr, "addr", "127.0.0.1:8080", "listen address")
+	cmd.Flags().DurationVar(&af.drain, "drain-timeout", 10*time.Second, "how long to let in-flight requests finish on shutdown")
 	cmd.Flags().StringSliceVar(&wf.allowHosts, "allow-host", nil, "host, IP or CIDR that test actions may reach over http and at private/loopback addresses (repeatable)")
 	cmd.Flags().StringVar(&wf.secretsDir, "secrets-dir", "", "directory of secret files (one file per secret name), besides HOOKFLOW_SECRET_<NAME> variables")
-	cmd.Flags().DurationVar(&drain, "drain-timeout", 10*time.Second, "how long to let in-flight requests finish on shutdown")
 	cf.register(cmd)
 	return cmd
 }

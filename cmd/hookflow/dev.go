@@ -19,17 +19,14 @@ import (
 )
 
 func devCmd(g *globalFlags) *cobra.Command {
-	sf := &storeFlags{}
+	af := &apiFlags{}
+	wf := &workerFlags{}
 	var (
 		dataDir      string
-		apiAddr      string
 		ip           string
 		temporalPort int
 		uiPort       int
-		maxBody      int64
-		drain        time.Duration
 	)
-	wf := &workerFlags{}
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Run everything in one process: Temporal dev server, Web UI, worker and API",
@@ -41,14 +38,14 @@ serving the flows of --flows. Ctrl-C stops everything cleanly.`,
 			if err != nil {
 				return err
 			}
-			if sf.dsn == "" {
-				sf.dsn = filepath.Join(dataDir, "hookflow.db")
+			if af.dsn == "" {
+				af.dsn = filepath.Join(dataDir, "hookflow.db")
 			}
 			ctx, stop := signalContext()
 			defer stop()
 			// First: an invalid flow file refuses the start with every
 			// error, before anything runs or is written.
-			st, cache, err := sf.openStore(ctx, log)
+			st, cache, err := af.openStore(ctx, log)
 			if err != nil {
 				return err
 			}
@@ -65,7 +62,7 @@ serving the flows of --flows. Ctrl-C stops everything cleanly.`,
 				return err
 			}
 			defer s.obs.close(log)
-			base, loopback := apiBase(apiAddr)
+			base, loopback := apiBase(af.addr)
 			var codecEndpoint *api.CodecEndpoint
 			uiCodec := ""
 			if s.obs.codec != nil {
@@ -117,7 +114,7 @@ serving the flows of --flows. Ctrl-C stops everything cleanly.`,
 			}
 			fmt.Fprintf(out, "  Temporal server:  %s (namespace %s)\n", srv.FrontendAddress(), srv.Namespace())
 			fmt.Fprintf(out, "  Data:             %s\n", dataDir)
-			fmt.Fprintf(out, "  Flow store:       %s\n", sf.dsn)
+			fmt.Fprintf(out, "  Flow store:       %s\n", af.dsn)
 			fmt.Fprintf(out, "  Metrics:          %s/metrics\n", base)
 			if s.obs.codec != nil {
 				fmt.Fprintf(out, "  Payloads:         encrypted (key %s); codec at %s/codec\n", s.obs.codec.ActiveKeyID(), base)
@@ -131,27 +128,22 @@ serving the flows of --flows. Ctrl-C stops everything cleanly.`,
 			}
 			fmt.Fprintln(out)
 
-			h := api.New(c, cache, log, api.Config{
-				MaxBodyBytes: maxBody, Secrets: s.sec, Deliver: s.deliver,
-				Admin: &api.Admin{Store: st, Cache: cache}, APIKeys: keys,
-				Telemetry: s.obs.tel, Codec: codecEndpoint,
-			}).Handler()
-			err = serveAPI(ctx, log, apiAddr, h, drain)
+			h := af.handler(log, c, s, st, cache, keys, codecEndpoint)
+			err = serveAPI(ctx, log, af.addr, h, af.drain)
 			log.Info("stopping")
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&sf.flowsDir, "flows", "examples", "directory of flow files applied to the store at start (.yaml, .yml, .json)")
-	cmd.Flags().StringVar(&sf.dsn, "store", "", "flow store: a SQLite file (default <data>/hookflow.db) or a postgres:// URL")
-	cmd.Flags().DurationVar(&sf.cacheTTL, "cache-ttl", 2*time.Second, "how often the trigger cache reloads flows changed by other replicas")
+	cmd.Flags().StringVar(&af.flowsDir, "flows", "examples", "directory of flow files applied to the store at start (.yaml, .yml, .json)")
+	cmd.Flags().StringVar(&af.dsn, "store", "", "flow store: a SQLite file (default <data>/hookflow.db) or a postgres:// URL")
 	cmd.Flags().StringVar(&dataDir, "data", ".hookflow", "data directory (Temporal's SQLite file)")
-	cmd.Flags().StringVar(&apiAddr, "addr", "127.0.0.1:8080", "API listen address")
+	cmd.Flags().StringVar(&af.addr, "addr", "127.0.0.1:8080", "API listen address")
 	cmd.Flags().StringVar(&ip, "ip", "127.0.0.1", "IP the Temporal server and Web UI bind to")
 	cmd.Flags().IntVar(&temporalPort, "temporal-port", 7233, "Temporal frontend gRPC port")
 	cmd.Flags().IntVar(&uiPort, "ui-port", 8233, "Temporal Web UI port (0 disables the UI)")
+	cmd.Flags().DurationVar(&af.drain, "drain-timeout", 10*time.Second, "how long to let in-flight API requests finish on shutdown")
+	af.register(cmd)
 	wf.register(cmd)
-	cmd.Flags().Int64Var(&maxBody, "max-body-bytes", api.DefaultMaxBodyBytes, "largest trigger body accepted")
-	cmd.Flags().DurationVar(&drain, "drain-timeout", 10*time.Second, "how long to let in-flight API requests finish on shutdown")
 	return cmd
 }
 

@@ -17,7 +17,7 @@ import (
 	"github.com/hookflow/hookflow/store"
 )
 
-// storeFlags configure the flow store, shared by `dev` and `api`.
+// storeFlags configure the flow store, part of apiFlags.
 type storeFlags struct {
 	dsn      string
 	flowsDir string
