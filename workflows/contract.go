@@ -33,6 +33,10 @@ const (
 	UpdateResponse = "hookflow.response"
 	// QuerySteps returns the step log.
 	QuerySteps = "hookflow.steps"
+	// MemoTriggerDigest is the memo field holding Input.Digest, so the API
+	// can compare a duplicate's payload with a run's, open or closed,
+	// without reading its history.
+	MemoTriggerDigest = "hookflowTriggerDigest"
 )
 
 // Search attributes let operators filter runs in the Web UI, for example
@@ -62,6 +66,13 @@ type Input struct {
 	// Trigger holds body, headers and query of the request that started
 	// the run; expressions read it as trigger.
 	Trigger map[string]any `json:"trigger"`
+	// Digest identifies the payload the run was started with: SHA-256 (hex)
+	// over the canonical JSON of the trigger's body and query, set when the
+	// event id came from the request (an idempotency key). A later request
+	// with the same key and another digest is refused, never answered with
+	// this run's answer. Empty in runs started without a key or before
+	// digests existed: nothing to compare.
+	Digest string `json:"digest,omitempty"`
 }
 
 // Response is a sync trigger's answer.
@@ -88,6 +99,10 @@ type Result struct {
 const (
 	ErrorTypeStepFailed = "StepFailed"
 	ErrorTypeEnded      = "FlowEndedWithFailure"
+	// ErrorTypeIdempotencyKeyReused rejects an UpdateResponse whose digest
+	// differs from the run's: the idempotency key was reused for another
+	// payload.
+	ErrorTypeIdempotencyKeyReused = "IdempotencyKeyReused"
 )
 
 // WorkflowID names a run after its flow and the event that started it, so an

@@ -18,8 +18,21 @@ import (
 // does not end the flow).
 func FlowWorkflow(ctx workflow.Context, in Input) (*Result, error) {
 	r := newRun(ctx, in)
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateResponse, r.awaitResponse, workflow.UpdateHandlerOptions{
-		Description: "Waits for the flow's response step (or its end) and returns the answer for a sync trigger.",
+	// The update carries the digest of the caller's payload (empty from an
+	// older API, and in recorded updates: then nothing is checked). The
+	// validator refuses another payload under this run's idempotency key,
+	// before the update is admitted: a rejected update leaves no trace in
+	// the run. Validators do not run on replay.
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateResponse, func(ctx workflow.Context, _ string) (Response, error) {
+		return r.awaitResponse(ctx)
+	}, workflow.UpdateHandlerOptions{
+		Validator: func(_ workflow.Context, digest string) error {
+			if digest != "" && in.Digest != "" && digest != in.Digest {
+				return temporal.NewNonRetryableApplicationError("this run's idempotency key was reused with a different payload", ErrorTypeIdempotencyKeyReused, nil)
+			}
+			return nil
+		},
+		Description: "Waits for the flow's response step (or its end) and returns the answer for a sync trigger. Its argument, the digest of the caller's payload, must match the run's.",
 	}); err != nil {
 		return nil, err
 	}
