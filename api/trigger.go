@@ -3,6 +3,8 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,8 +17,10 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 	"github.com/tidwall/gjson"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	sdkclient "go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/telemetry"
@@ -66,7 +70,7 @@ func (s *Server) trigger(c *gin.Context) {
 		fail(c, e)
 		return
 	}
-	eventID, e := eventIDFrom(c.Request, raw, tr.IdempotencyKey)
+	eventID, keyPath, e := eventIDFrom(c.Request, raw, tr.IdempotencyKey)
 	if e != nil {
 		fail(c, e)
 		return
@@ -81,24 +85,47 @@ func (s *Server) trigger(c *gin.Context) {
 	opts := workflows.StartOptions(f, entry.Version, eventID)
 	in := workflows.Input{Flow: f, FlowVersion: entry.Version, Trigger: data}
 	c.Header(HeaderExecutionID, opts.ID)
+	key := idemKey{path: keyPath}
+	if keyPath != "" {
+		// The event id came from the request: remember what it was sent
+		// with, so a reuse of the key for another payload is refused.
+		key.digest = triggerDigest(data)
+		in.Digest = key.digest
+		opts.Memo = map[string]any{workflows.MemoTriggerDigest: key.digest}
+	}
 
 	// The run must not depend on the caller staying connected: once the
 	// request is accepted, the start (and the wait for a sync answer) use
 	// a context detached from the request.
 	dctx := context.WithoutCancel(ctx)
 	if tr.EffectiveMode() == flow.ModeSync {
-		s.triggerSync(c, dctx, entry, opts, in)
+		s.triggerSync(c, dctx, entry, opts, in, key)
 		return
 	}
 	sctx, cancel := context.WithTimeout(dctx, startTimeout)
 	defer cancel()
-	// A duplicate of a running or closed run (same id) returns that run:
-	// the SDK maps "already started" to the existing execution.
 	// Eager start: when this process also runs a worker (hookflow dev), the
 	// first workflow task comes back with the start instead of through
 	// matching. Elsewhere the SDK ignores it.
 	opts.EnableEagerStart = true
-	if _, err := s.temporal.ExecuteWorkflow(sctx, opts, workflows.WorkflowName, in); err != nil {
+	if key.digest != "" {
+		// A duplicate of a running or closed run (same id) must be seen,
+		// to compare its payload: "already started" is an error rather
+		// than the existing run. A first delivery costs nothing more.
+		opts.WorkflowIDConflictPolicy = enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL
+		opts.WorkflowExecutionErrorWhenAlreadyStarted = true
+	}
+	_, err := s.temporal.ExecuteWorkflow(sctx, opts, workflows.WorkflowName, in)
+	if runID, dup := alreadyStarted(err); dup {
+		// The same event again: the normal answer, unless the key was
+		// reused for another payload.
+		var reused bool
+		if reused, err = s.keyReused(sctx, opts.ID, runID, key); reused {
+			fail(c, keyReusedError(opts.ID, key.path))
+			return
+		}
+	}
+	if err != nil {
 		fail(c, s.startError(f, opts.ID, err))
 		return
 	}
@@ -138,30 +165,43 @@ func (s *Server) countTrigger(c *gin.Context, entry *flow.Entry) {
 	s.cfg.Telemetry.Trigger(flowID, mode, outcome)
 }
 
-func (s *Server) triggerSync(c *gin.Context, ctx context.Context, entry *flow.Entry, opts sdkclient.StartWorkflowOptions, in workflows.Input) {
+func (s *Server) triggerSync(c *gin.Context, ctx context.Context, entry *flow.Entry, opts sdkclient.StartWorkflowOptions, in workflows.Input, key idemKey) {
 	budget := entry.Flow.Trigger.EffectiveTimeout().Std()
 	ctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
 	op := s.temporal.NewWithStartWorkflowOperation(opts, workflows.WorkflowName, in)
+	// The update id is the run id (and the payload's digest): a duplicate
+	// of the event while the run is open attaches to the first update and
+	// gets its answer again. Another payload under the same key is a new
+	// update, which the run's validator rejects.
+	uo := sdkclient.UpdateWorkflowOptions{
+		UpdateID:     opts.ID,
+		UpdateName:   workflows.UpdateResponse,
+		WaitForStage: sdkclient.WorkflowUpdateStageCompleted,
+	}
+	if key.digest != "" {
+		uo.UpdateID += "/" + key.digest
+		uo.Args = []any{key.digest}
+	}
 	handle, err := s.temporal.UpdateWithStartWorkflow(ctx, sdkclient.UpdateWithStartWorkflowOptions{
 		StartWorkflowOperation: op,
-		UpdateOptions: sdkclient.UpdateWorkflowOptions{
-			// The update id is the run id: a duplicate of the event while
-			// the run is open attaches to the first update and gets its
-			// answer again.
-			UpdateID:     opts.ID,
-			UpdateName:   workflows.UpdateResponse,
-			WaitForStage: sdkclient.WorkflowUpdateStageCompleted,
-		},
+		UpdateOptions:          uo,
 	})
 	var resp workflows.Response
 	if err == nil {
 		err = handle.Get(ctx, &resp)
 	}
-	if isAlreadyStarted(err) {
+	reused := isKeyReusedRejection(err)
+	if runID, dup := alreadyStarted(err); dup {
 		// A duplicate of an event whose run has closed: answer from the
-		// closed run's result.
-		resp, err = s.closedRunAnswer(ctx, opts.ID)
+		// closed run's result, if it was the same payload.
+		if reused, err = s.keyReused(ctx, opts.ID, runID, key); err == nil && !reused {
+			resp, err = s.closedRunAnswer(ctx, opts.ID)
+		}
+	}
+	if reused {
+		fail(c, keyReusedError(opts.ID, key.path))
+		return
 	}
 	if err != nil {
 		if isTimeout(err) {
@@ -193,9 +233,71 @@ func (s *Server) closedRunAnswer(ctx context.Context, id string) (workflows.Resp
 	return workflows.Response{Status: http.StatusInternalServerError, Body: map[string]any{"error": "the flow failed", "executionId": id}}, nil
 }
 
-func isAlreadyStarted(err error) bool {
+// alreadyStarted tells whether err says the run id is taken, and by which
+// run: a duplicate.
+func alreadyStarted(err error) (runID string, ok bool) {
 	var as *serviceerror.WorkflowExecutionAlreadyStarted
-	return errors.As(err, &as)
+	if errors.As(err, &as) {
+		return as.RunId, true
+	}
+	return "", false
+}
+
+// idemKey is where a request's idempotency key came from and the digest of
+// its payload; both empty when the event id was generated.
+type idemKey struct {
+	path   string
+	digest string
+}
+
+// triggerDigest identifies a trigger's payload: SHA-256 (hex) over the
+// canonical JSON (sorted keys, Go's number formatting) of the parsed body
+// and query, what the run sees of them. Headers are left out: signatures,
+// timestamps and delivery ids differ between deliveries of one event.
+func triggerDigest(data map[string]any) string {
+	h := sha256.New()
+	// Encoding a value decoded from JSON cannot fail.
+	_ = json.NewEncoder(h).Encode([]any{data["body"], data["query"]})
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// keyReused tells whether the run that holds a duplicate's id was started
+// with another payload. A run without a digest (started before digests, or
+// whose memo cannot be decoded) cannot tell: it counts as the same event.
+func (s *Server) keyReused(ctx context.Context, id, runID string, key idemKey) (bool, error) {
+	if key.digest == "" {
+		return false, nil
+	}
+	d, err := s.temporal.DescribeWorkflow(ctx, id, runID)
+	if err != nil {
+		return false, err
+	}
+	var digest string
+	if err := d.GetMemoValue(workflows.MemoTriggerDigest, &digest); err != nil {
+		if !errors.Is(err, temporal.ErrNoData) {
+			s.log.Error("read the run's payload digest", "executionId", id, "error", err)
+		}
+		return false, nil
+	}
+	return digest != "" && digest != key.digest, nil
+}
+
+// isKeyReusedRejection tells whether err is the run's validator refusing an
+// update with another payload's digest.
+func isKeyReusedRejection(err error) bool {
+	var ae *temporal.ApplicationError
+	return errors.As(err, &ae) && ae.Type() == workflows.ErrorTypeIdempotencyKeyReused
+}
+
+// keyReusedError answers a reused idempotency key with another payload, as
+// the IETF Idempotency-Key draft and Stripe do: 422, nothing started or
+// changed.
+func keyReusedError(id, path string) *Error {
+	e := newError(http.StatusUnprocessableEntity, "idempotency_key_reused",
+		"the idempotency key in "+path+" was already used by execution "+id+" with a different payload; resend that payload to get its answer, or use a new key for a new event")
+	e.Path = path
+	e.ExecutionID = id
+	return e
 }
 
 // startError maps a failure to reach Temporal to 503: the caller did nothing
@@ -302,8 +404,9 @@ func headerMap(h http.Header) map[string]string {
 
 // eventIDFrom finds the event id: the trigger's configured key source, then
 // the Idempotency-Key header, else a fresh id (UUIDv7: time-ordered, so run
-// ids sort by arrival).
-func eventIDFrom(r *http.Request, raw []byte, src *flow.KeySource) (string, *Error) {
+// ids sort by arrival). keyPath names where the key was found, "" for a
+// fresh id.
+func eventIDFrom(r *http.Request, raw []byte, src *flow.KeySource) (id, keyPath string, e *Error) {
 	key, path := "", "headers."+HeaderIdempotencyKey
 	switch {
 	case src != nil && src.Header != "":
@@ -316,20 +419,20 @@ func eventIDFrom(r *http.Request, raw []byte, src *flow.KeySource) (string, *Err
 	default:
 		key = r.Header.Get(HeaderIdempotencyKey)
 		if key == "" {
-			return uuid.Must(uuid.NewV7()).String(), nil
+			return uuid.Must(uuid.NewV7()).String(), "", nil
 		}
 	}
 	if key == "" {
 		e := newError(http.StatusUnprocessableEntity, "missing_idempotency_key", "this trigger takes each event's id from "+path+", and the request has none")
 		e.Path = path
-		return "", e
+		return "", "", e
 	}
 	if len(key) > 200 || strings.ContainsFunc(key, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		e := newError(http.StatusBadRequest, "invalid_idempotency_key", "an idempotency key must be 1 to 200 characters without control characters")
 		e.Path = path
-		return "", e
+		return "", "", e
 	}
-	return key, nil
+	return key, path, nil
 }
 
 // writeConfigured answers an async trigger with its configured response,
