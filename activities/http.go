@@ -193,8 +193,16 @@ func (h *Deliverer) sendWith(ctx context.Context, req flow.HTTPRequest, attempt 
 	if err := classify(resp, raw, attempt); err != nil {
 		return nil, err
 	}
-	res := &contract.Result{StatusCode: resp.StatusCode, Headers: responseHeaders(resp.Header), Attempt: attempt}
-	res.Body, res.BodyTruncated = keptBody(raw, h.cfg.MaxKeptBody)
+	res := &contract.Result{StatusCode: resp.StatusCode, Attempt: attempt}
+	keep := h.cfg.MaxKeptBody
+	if req.KeepBody != nil {
+		keep = min(keep, *req.KeepBody)
+	}
+	if keep > 0 {
+		// Only what a later step may read goes into history.
+		res.Headers = responseHeaders(resp.Header)
+		res.Body, res.BodyTruncated = keptBody(raw, keep)
+	}
 	if len(req.Outputs) > 0 {
 		res.Outputs = map[string]any{}
 		for _, name := range flow.SortedKeys(req.Outputs) {

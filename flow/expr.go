@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -427,4 +428,55 @@ func TextOf(v any) string {
 		return fmt.Sprint(v)
 	}
 	return string(b)
+}
+
+var (
+	stepsWord    = regexp.MustCompile(`\bsteps\b`)
+	stepsMember  = regexp.MustCompile(`^\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)`)
+	safeStepRead = regexp.MustCompile(`^\s*\.\s*(?:status|error)\b|^\s*\.\s*outputs\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)`)
+)
+
+// ReadsResponse reports whether an expression of the flow may read the
+// response body or headers of the step with this id (steps.<id>.outputs.body
+// or .headers, or the step's results as a whole). Reading only named outputs,
+// statusCode, status or error does not count. It errs on the side of yes: a
+// dynamic read (steps[...]) or steps as a whole counts. An http step whose
+// response nobody reads keeps none of it in history.
+func (f *Flow) ReadsResponse(stepID string) bool {
+	reads := false
+	f.Walk(func(_ string, s *Step) bool {
+		if s.Spec == nil {
+			return true
+		}
+		for _, ef := range s.Spec.Expressions() {
+			if sourceReadsResponse(ef.Source, stepID) {
+				reads = true
+				return false
+			}
+		}
+		return true
+	})
+	return reads
+}
+
+func sourceReadsResponse(src, stepID string) bool {
+	for _, loc := range stepsWord.FindAllStringIndex(src, -1) {
+		if before := strings.TrimRight(src[:loc[0]], " \t"); strings.HasSuffix(before, ".") {
+			continue // a property named steps (trigger.body.steps), not the step results
+		}
+		rest := src[loc[1]:]
+		m := stepsMember.FindStringSubmatch(rest)
+		if m == nil {
+			return true // steps[...], or steps as a whole
+		}
+		if m[1] != stepID {
+			continue
+		}
+		rest = rest[len(m[0]):]
+		safe := safeStepRead.FindStringSubmatch(rest)
+		if safe == nil || safe[1] == "body" || safe[1] == "headers" {
+			return true
+		}
+	}
+	return false
 }

@@ -143,3 +143,27 @@ func TestGeneratedTokensAreLongAndDistinct(t *testing.T) {
 	require.NotEqual(t, a, b)
 	require.GreaterOrEqual(t, len(a), 43, "256 bits in base64url")
 }
+
+func TestReadsResponse(t *testing.T) {
+	for _, tc := range []struct {
+		expr string
+		want bool
+	}{
+		{"steps.send.outputs.trackingId", false},
+		{"steps.send.outputs.statusCode == 200", false},
+		{"steps.send.status == 'failed' || steps.send.error != ''", false},
+		{"steps.other.outputs.body", false},
+		{"steps.send.outputs.body.id", true},
+		{"steps.send.outputs.headers['x-id']", true},
+		{"steps.send.outputs", true},
+		{"toJSON(steps.send)", true},
+		{"steps['send'].outputs.id", true},
+		{"len(steps)", true},
+		{"trigger.body.steps", false},
+		{"trigger.body['steps']", true}, // conservative: the word in a string
+	} {
+		f, err := flow.DecodeYAML([]byte(`{id: a, trigger: {}, steps: [{id: send, type: http, method: POST, url: "https://x.example"}, {id: other, type: http, method: POST, url: "https://x.example"}, {id: v, type: set, values: {x: "{{ ` + tc.expr + ` }}"}}]}`))
+		require.NoError(t, err, tc.expr)
+		require.Equal(t, tc.want, f.ReadsResponse("send"), tc.expr)
+	}
+}

@@ -54,6 +54,12 @@ func walkSteps(prefix string, steps []Step, fn func(string, *Step) bool) bool {
 	return true
 }
 
+// WalkSteps calls fn for every step of a step list and of the lists nested
+// in it, in definition order.
+func WalkSteps(steps []Step, fn func(*Step)) {
+	walkSteps("", steps, func(_ string, s *Step) bool { fn(s); return true })
+}
+
 // StepByID finds a step anywhere in the tree.
 func (f *Flow) StepByID(id string) (*Step, string, bool) {
 	var found *Step

@@ -40,6 +40,12 @@ type HTTP struct {
 	// from the response fails the step. Later steps read
 	// steps.<id>.outputs.<name>, plus statusCode, headers and body.
 	Outputs map[string]string `json:"outputs,omitempty" validate:"max=100"`
+	// KeepResponseBytes bounds the response body kept for later steps
+	// (steps.<id>.outputs.body) and in the run's history. Default: the
+	// worker's limit (64 KiB) when an expression of the flow may read the
+	// body or headers, else none; named outputs are read from the whole
+	// body either way.
+	KeepResponseBytes *int `json:"keepResponseBytes,omitempty" validate:"omitempty,min=0,max=1048576"`
 	// OnError continue lets the flow go on after a delivery that finally
 	// failed; steps.<id>.status is then "failed" and steps.<id>.error says why.
 	OnError string `json:"onError,omitempty" validate:"omitempty,oneof=fail continue"`
@@ -296,6 +302,11 @@ type HTTPRequest struct {
 	// DeliveryID is sent as Idempotency-Key (and webhook-id); it stays the
 	// same across every retry of one delivery.
 	DeliveryID string `json:"deliveryId"`
+	// KeepBody bounds the response body and headers returned (and so kept
+	// in history): nil keeps up to the worker's limit, 0 keeps neither
+	// (no later step reads them). Named outputs are read from the whole
+	// body either way.
+	KeepBody *int `json:"keepBody,omitempty"`
 }
 
 // Render evaluates the step's templates against env and builds the request.

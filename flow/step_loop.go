@@ -5,11 +5,13 @@ const TypeLoop = "loop"
 
 // DefaultLoopMax is a loop's bound when it sets none; MaxLoopMax is the
 // highest bound a flow may set. A loop over more elements fails rather than
-// silently dropping some: together with MaxStepsPerRun this keeps a run's
-// history well inside Temporal's limits.
+// silently dropping some. History stays bounded at any size: the run
+// continues as new before Temporal's limits, carrying the loop's place.
+// MaxLoopConcurrency bounds the elements processed side by side.
 const (
-	DefaultLoopMax = 100
-	MaxLoopMax     = 1000
+	DefaultLoopMax     = 1000
+	MaxLoopMax         = 100_000
+	MaxLoopConcurrency = 100
 )
 
 // Loop iterates over an array, one element at a time, in order.
@@ -22,8 +24,11 @@ type Loop struct {
 	// Over is a bare expression that must yield an array.
 	Over  string `json:"over" validate:"required"`
 	Steps []Step `json:"steps" validate:"required,min=1"`
-	// Max bounds the number of elements (default 100, at most 1000).
-	Max int `json:"max,omitempty" validate:"omitempty,min=1,max=1000"`
+	// Max bounds the number of elements (default 1000, at most 100,000).
+	Max int `json:"max,omitempty" validate:"omitempty,min=1,max=100000"`
+	// Concurrency is how many elements are processed side by side
+	// (default 1: in order, one after the other; at most 100).
+	Concurrency int `json:"concurrency,omitempty" validate:"omitempty,min=1,max=100"`
 }
 
 func init() {
@@ -39,6 +44,14 @@ func (l *Loop) Branches() []Branch { return []Branch{{Path: "steps", Steps: l.St
 
 func (l *Loop) Expressions() []ExprField {
 	return []ExprField{{Path: "over", Source: l.Over, Bare: true}}
+}
+
+// EffectiveConcurrency is how many elements run side by side.
+func (l *Loop) EffectiveConcurrency() int {
+	if l.Concurrency == 0 {
+		return 1
+	}
+	return l.Concurrency
 }
 
 // Bound is the effective maximum number of elements.

@@ -102,7 +102,7 @@ func TestValidationRules(t *testing.T) {
 		{"response in an async flow", `{id: a, trigger: {}, steps: [{id: r, type: response, status: 200}]}`, "steps[0]", "needs a sync trigger"},
 		{"response status out of range", `{id: a, trigger: {mode: sync}, steps: [{id: r, type: response, status: 99}]}`, "steps[0].status", "at least 100"},
 		{"response header name", `{id: a, trigger: {mode: sync}, steps: [{id: r, type: response, headers: {"bad header": x}}]}`, "steps[0].headers[bad header]", "valid HTTP header name"},
-		{"loop max over the bound", `{id: a, trigger: {}, steps: [{id: l, type: loop, over: "[1]", max: 5000, steps: [{id: t, type: set, values: {x: 1}}]}]}`, "steps[0].max", "at most 1000"},
+		{"loop max over the bound", `{id: a, trigger: {}, steps: [{id: l, type: loop, over: "[1]", max: 500000, steps: [{id: t, type: set, values: {x: 1}}]}]}`, "steps[0].max", "at most 100000"},
 		{"loop without steps", `{id: a, trigger: {}, steps: [{id: l, type: loop, over: "[1]"}]}`, "steps[0].steps", "is required"},
 		{"parallel with one branch", `{id: a, trigger: {}, steps: [{id: p, type: parallel, branches: [{steps: [{id: t, type: set, values: {x: 1}}]}]}]}`, "steps[0].branches", "at least 2"},
 		{"delay with neither", `{id: a, trigger: {}, steps: [{id: d, type: delay}]}`, "steps[0].duration", "a delay needs duration (such as 10m) or until"},

@@ -73,6 +73,14 @@ type Input struct {
 	// this run's answer. Empty in runs started without a key or before
 	// digests existed: nothing to compare.
 	Digest string `json:"digest,omitempty"`
+	// Carry is the state of a continuation (continue-as-new): where the
+	// previous run of the chain stood, its variables, step results and step
+	// log. Nil in a chain's first run.
+	Carry *Carry `json:"carry,omitempty"`
+	// ContinueAfterSteps makes each run of the chain continue as new once
+	// it has run this many steps, besides when Temporal suggests it (0:
+	// only then). For tests, and operators who want smaller histories.
+	ContinueAfterSteps int `json:"continueAfterSteps,omitempty"`
 }
 
 // Response is a sync trigger's answer.

@@ -45,7 +45,15 @@ func FlowWorkflow(ctx workflow.Context, in Input) (*Result, error) {
 		return nil, temporal.NewNonRetryableApplicationError("input has no flow", ErrorTypeStepFailed, nil)
 	}
 
-	err := r.runSteps(ctx, "steps", in.Flow.Steps, r.rootScope())
+	var from *Cursor
+	if in.Carry != nil {
+		from = in.Carry.At
+	}
+	err := r.runSteps(ctx, "steps", in.Flow.Steps, r.rootScope(), from)
+	var handOver *suspendList
+	if errors.As(err, &handOver) {
+		return nil, r.continueAsNew(ctx, handOver.at)
+	}
 
 	var end *endSignal
 	switch {
@@ -73,15 +81,48 @@ func FlowWorkflow(ctx workflow.Context, in Input) (*Result, error) {
 	return res, nil
 }
 
+// continueAsNew hands the run over to a continuation of itself: the same
+// input (flow snapshot, trigger data, digest) plus the interpreter's state.
+// Search attributes and memo carry over; the execution id stays.
+func (r *run) continueAsNew(ctx workflow.Context, at *Cursor) error {
+	// Update handlers still running were answered or released
+	// (shouldSuspend); let them return before the run closes.
+	dctx, cancel := workflow.NewDisconnectedContext(ctx)
+	defer cancel()
+	_ = workflow.Await(dctx, func() bool { return workflow.AllHandlersFinished(dctx) })
+	next := r.in
+	next.Carry = r.carry(at)
+	workflow.GetLogger(ctx).Info("continuing as new", "continuation", next.Carry.Continuations,
+		"historyLength", workflow.GetInfo(ctx).GetCurrentHistoryLength(), "stepsRun", r.executed)
+	return workflow.NewContinueAsNewError(ctx, WorkflowName, next)
+}
+
 // awaitResponse is the UpdateResponse handler.
 func (r *run) awaitResponse(ctx workflow.Context) (Response, error) {
-	if err := workflow.Await(ctx, func() bool { return r.response != nil || r.finished }); err != nil {
+	id := workflow.GetInfo(ctx).WorkflowExecution.ID
+	if r.suspending && r.response == nil {
+		// Arrived while the run hands over: the continuation has the
+		// answer; a retry of the same delivery reaches it.
+		return Response{Status: 503, Headers: map[string]string{"Retry-After": "1"},
+			Body: map[string]any{"error": "unavailable", "detail": "the run is moving to a fresh history; retry", "executionId": id}}, nil
+	}
+	if r.waiting == 0 {
+		r.waitingSince = workflow.Now(ctx)
+	}
+	r.waiting++
+	err := workflow.Await(ctx, func() bool { return r.response != nil || r.finished || r.releaseWaiters })
+	r.waiting--
+	if err != nil {
 		return Response{}, err
 	}
 	if r.response != nil {
 		return *r.response, nil
 	}
-	id := workflow.GetInfo(ctx).WorkflowExecution.ID
+	if !r.finished {
+		// Released past the caller's budget (the caller has had its
+		// timeout answer) so that the run could continue as new.
+		return Response{Status: 504, Body: map[string]any{"error": "timeout", "executionId": id}}, nil
+	}
 	if r.failed {
 		// No internals for the caller: the reason is in the run's history
 		// and step log, found by the execution id.

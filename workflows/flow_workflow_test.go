@@ -239,12 +239,12 @@ trigger: {}
 steps:
   - id: outer
     type: loop
-    over: "1..200"
+    over: "1..1000"
     max: 1000
     steps:
-      - {id: inner, type: loop, over: "1..60", steps: [{id: x, type: set, values: {i: "{{ item }}"}}]}
+      - {id: inner, type: loop, over: "1..1000", steps: [{id: x, type: set, values: {i: "{{ item }}"}}]}
 `, nil)
-	require.ErrorContains(t, err, "exceeded 10000 step executions")
+	require.ErrorContains(t, err, "exceeded 1000000 step executions")
 	log := h.stepLog()
 	require.Len(t, log.Steps, workflows.MaxStepLog, "the step log keeps a bounded window")
 	require.Greater(t, log.Dropped, 0)

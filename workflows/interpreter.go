@@ -11,10 +11,11 @@ import (
 	"github.com/hookflow/hookflow/flow"
 )
 
-// MaxStepsPerRun bounds step executions in one run. Loops are bounded one by
-// one (flow.MaxLoopMax); this bounds their product when they nest, so that a
-// run's history and memory stay well inside Temporal's limits.
-const MaxStepsPerRun = 10_000
+// MaxStepsPerRun bounds step executions in one run, across its
+// continuations. Loops are bounded one by one (flow.MaxLoopMax); this bounds
+// their product when they nest. History stays bounded whatever the count:
+// the run continues as new before Temporal's limits (continue.go).
+const MaxStepsPerRun = 1_000_000
 
 // stepExecutor runs one step of the type whose spec is S. It returns the step's
 // outputs (readable by later steps as steps.<id>.outputs) or an error.
@@ -61,6 +62,25 @@ type run struct {
 	deliveries int
 	finished   bool
 	failed     bool
+	// startedAt is when the chain's first run started.
+	startedAt time.Time
+
+	// suspending: the run hands over to its continuation at the next step
+	// boundary of every branch (continue.go).
+	suspending bool
+	// waiting counts update handlers waiting for the sync answer, since
+	// waitingSince; releaseWaiters lets them go with a timeout answer.
+	waiting        int
+	waitingSince   time.Time
+	releaseWaiters bool
+	// taskSteps counts steps run in the workflow task whose history
+	// length is taskHistoryLen (yieldIfBusy).
+	taskSteps, taskHistoryLen int
+	// segmentSteps counts the steps this run of the chain began.
+	segmentSteps int
+	// readsBody caches, per http step id, whether a later expression may
+	// read its response body or headers.
+	readsBody map[string]bool
 }
 
 // position is where a step runs: its path, the expression environment of
@@ -71,15 +91,33 @@ type position struct {
 	iteration *int
 	// record is the step's own log record, for executors that add to it.
 	record *StepRecord
+	// steps is where step results are written (and read through env):
+	// the run's, or a concurrent loop element's own copy.
+	steps map[string]any
+	// resume is where a container stood when the previous run of the
+	// chain handed over; nil when the step starts afresh.
+	resume *StepCursor
 }
 
 func newRun(ctx workflow.Context, in Input) *run {
 	info := workflow.GetInfo(ctx)
 	r := &run{
-		in:    in,
-		eval:  flow.NewEvaluator(),
-		vars:  map[string]any{},
-		steps: map[string]any{},
+		in:        in,
+		eval:      flow.NewEvaluator(),
+		vars:      map[string]any{},
+		steps:     map[string]any{},
+		startedAt: info.WorkflowStartTime.UTC(),
+	}
+	if c := in.Carry; c != nil {
+		if c.Vars != nil {
+			r.vars = c.Vars
+		}
+		if c.Steps != nil {
+			r.steps = c.Steps
+		}
+		r.executed, r.deliveries, r.response = c.Executed, c.Deliveries, c.Response
+		r.startedAt = c.StartedAt
+		r.log.restore(c.Log)
 	}
 	trigger := in.Trigger
 	if trigger == nil {
@@ -98,24 +136,41 @@ func newRun(ctx workflow.Context, in Input) *run {
 			"runId":       info.WorkflowExecution.RunID,
 			"flowId":      flowID,
 			"flowVersion": in.FlowVersion,
-			"startedAt":   info.WorkflowStartTime.UTC().Format(time.RFC3339Nano),
+			"startedAt":   r.startedAt.Format(time.RFC3339Nano),
 		},
 	}
 	return r
 }
 
-func (r *run) rootScope() position { return position{env: r.env} }
+func (r *run) rootScope() position { return position{env: r.env, steps: r.steps} }
 
-// runSteps runs a step list in order. It stops at the first error, and
-// between steps when ctx is cancelled (a sibling parallel branch failed).
-func (r *run) runSteps(ctx workflow.Context, prefix string, steps []flow.Step, at position) error {
-	for i := range steps {
+// runSteps runs a step list in order, from the start or from where a
+// previous run of the chain stood (from). It stops at the first error,
+// between steps when ctx is cancelled (a sibling parallel branch failed),
+// and at a step boundary when the run hands over to its continuation
+// (*suspendList, with where it stopped).
+func (r *run) runSteps(ctx workflow.Context, prefix string, steps []flow.Step, at position, from *Cursor) error {
+	start, inner := 0, (*StepCursor)(nil)
+	if from != nil {
+		start, inner = from.Next, from.Inner
+	}
+	for i := start; i < len(steps); i++ {
 		if err := ctx.Err(); err != nil {
 			return temporal.NewCanceledError()
 		}
+		// A resumed container goes on first: each continuation makes
+		// progress before it may hand over again.
+		if inner == nil && r.shouldSuspend(ctx) {
+			return &suspendList{at: &Cursor{Next: i}}
+		}
 		p := at
 		p.path = fmt.Sprintf("%s[%d]", prefix, i)
+		p.resume, inner = inner, nil
 		if err := r.runStep(ctx, &steps[i], p); err != nil {
+			var ss *suspendStep
+			if errors.As(err, &ss) {
+				return &suspendList{at: &Cursor{Next: i, Inner: ss.at}}
+			}
 			return err
 		}
 	}
@@ -123,11 +178,23 @@ func (r *run) runSteps(ctx workflow.Context, prefix string, steps []flow.Step, a
 }
 
 func (r *run) runStep(ctx workflow.Context, s *flow.Step, at position) error {
-	r.executed++
-	if r.executed > MaxStepsPerRun {
-		return &stepError{id: s.ID, path: at.path, err: fmt.Errorf("the run exceeded %d step executions (nested loops multiply); split the work across runs", MaxStepsPerRun)}
+	// A resumed container keeps its record (and its count) from the run
+	// that began it, when the carried log still holds it.
+	rec := (*StepRecord)(nil)
+	if at.resume != nil {
+		rec = r.log.running(at.path, at.iteration)
 	}
-	rec := r.log.start(StepRecord{ID: s.ID, Type: s.Type, Path: at.path, Status: StatusRunning, StartedAt: now(ctx), Iteration: at.iteration})
+	if err := r.yieldIfBusy(ctx); err != nil {
+		return err
+	}
+	if rec == nil {
+		r.executed++
+		r.segmentSteps++
+		if r.executed > MaxStepsPerRun {
+			return &stepError{id: s.ID, path: at.path, err: fmt.Errorf("the run exceeded %d step executions (nested loops multiply); split the work across runs", MaxStepsPerRun)}
+		}
+		rec = r.log.start(StepRecord{ID: s.ID, Type: s.Type, Path: at.path, Status: StatusRunning, StartedAt: now(ctx), Iteration: at.iteration})
+	}
 	at.record = rec
 	exec, ok := executors[s.Type]
 	var (
@@ -139,6 +206,11 @@ func (r *run) runStep(ctx workflow.Context, s *flow.Step, at position) error {
 		err = fmt.Errorf("unknown step type %q on this worker (a newer flow on an older worker?)", s.Type)
 	default:
 		out, err = exec(ctx, r, s, at)
+	}
+	var suspended *suspendStep
+	if errors.As(err, &suspended) {
+		// Still running: the continuation finishes it.
+		return err
 	}
 	end := now(ctx)
 	rec.EndedAt = &end
@@ -179,8 +251,43 @@ func (r *run) runStep(ctx workflow.Context, s *flow.Step, at position) error {
 			err = nil
 		}
 	}
-	r.steps[s.ID] = result
+	r.setResult(at, s.ID, result)
 	return err
+}
+
+// MaxStepsPerTask bounds the steps one workflow task runs without waiting
+// on anything (pure steps in a long loop): past it the run yields on a short
+// timer, so that a task stays well inside the SDK's deadlock detection (1s)
+// and the workflow task timeout.
+const MaxStepsPerTask = 2000
+
+// yieldIfBusy counts steps per workflow task (the history length changes
+// when a new task starts) and yields when a task ran MaxStepsPerTask.
+func (r *run) yieldIfBusy(ctx workflow.Context) error {
+	if n := workflow.GetInfo(ctx).GetCurrentHistoryLength(); n != r.taskHistoryLen {
+		r.taskHistoryLen, r.taskSteps = n, 0
+	}
+	r.taskSteps++
+	if r.taskSteps <= MaxStepsPerTask {
+		return nil
+	}
+	// Runs recorded before yielding existed never reached this point:
+	// the version marker keeps their replay unchanged.
+	if workflow.GetVersion(ctx, "yield-busy-task", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return nil
+	}
+	r.taskSteps = 0
+	t := workflow.NewTimerWithOptions(ctx, time.Millisecond, workflow.TimerOptions{Summary: fmt.Sprintf("yield after %d steps", MaxStepsPerTask)})
+	return t.Get(ctx, nil)
+}
+
+// setResult records a step's result where expressions read it: the run's
+// steps, and a concurrent loop element's own copy when there is one.
+func (r *run) setResult(at position, id string, result map[string]any) {
+	r.steps[id] = result
+	if at.steps != nil {
+		at.steps[id] = result
+	}
 }
 
 // skipped is returned by an executor that chose not to act; the run goes on.

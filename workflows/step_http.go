@@ -26,7 +26,10 @@ func runHTTP(ctx workflow.Context, r *run, s *flow.Step, h *flow.HTTP, at positi
 		return nil, err
 	}
 	r.deliveries++
-	req.DeliveryID = deliveryID(workflow.GetInfo(ctx).WorkflowExecution.RunID, r.deliveries)
+	// Numbered from the chain's first run: ids stay unique and stable
+	// across continue-as-new.
+	req.DeliveryID = deliveryID(workflow.GetInfo(ctx).FirstRunID, r.deliveries)
+	req.KeepBody = r.keepBody(s.ID, h)
 	d := &Delivery{Method: req.Method, URL: req.URL, Body: req.Body, DeliveryID: req.DeliveryID}
 	at.record.Delivery = d
 
@@ -79,6 +82,28 @@ func ActivityOptionsFor(h *flow.HTTP) workflow.ActivityOptions {
 			MaximumAttempts:    int32(rp.MaximumAttempts),
 		},
 	}
+}
+
+// keepBody is how much of the response the activity returns into history:
+// the step's setting, else the worker's limit when an expression may read
+// the body or headers, else none.
+func (r *run) keepBody(id string, h *flow.HTTP) *int {
+	if h.KeepResponseBytes != nil {
+		return h.KeepResponseBytes
+	}
+	if r.readsBody == nil {
+		r.readsBody = map[string]bool{}
+	}
+	reads, ok := r.readsBody[id]
+	if !ok {
+		reads = r.in.Flow.ReadsResponse(id)
+		r.readsBody[id] = reads
+	}
+	if reads {
+		return nil
+	}
+	none := 0
+	return &none
 }
 
 // deliveryID is stable across the retries of one delivery (it is part of

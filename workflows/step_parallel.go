@@ -16,21 +16,39 @@ func init() { registerExecutor(runParallel) }
 // The first branch to fail (or to reach an end step) cancels the others:
 // their timers and activities are cancelled and their remaining steps do not
 // run. Coroutines are scheduled deterministically, so "first" is the same on
-// replay.
+// replay. When the run hands over to its continuation, each branch stops at
+// its next step boundary and the step carries every branch's cursor; a
+// resumed step starts only the branches that had not finished.
 func runParallel(ctx workflow.Context, r *run, s *flow.Step, p *flow.Parallel, at position) (map[string]any, error) {
 	bctx, cancel := workflow.WithCancel(ctx)
 	defer cancel()
 	var first error
+	lanes := make([]*Cursor, len(p.Lanes))
+	suspended := false
 	wg := workflow.NewWaitGroup(ctx)
 	for i := range p.Lanes {
 		lane := p.Lanes[i]
+		var from *Cursor
+		if at.resume != nil && i < len(at.resume.Lanes) {
+			from = at.resume.Lanes[i]
+		}
+		if from != nil && from.Inner == nil && from.Next >= len(lane.Steps) {
+			lanes[i] = from // finished before the hand-over
+			continue
+		}
 		path := fmt.Sprintf("%s.branches[%d].steps", at.path, i)
 		wg.Add(1)
 		workflow.Go(bctx, func(gctx workflow.Context) {
 			defer wg.Done()
-			err := r.runSteps(gctx, path, lane.Steps, at)
+			err := r.runSteps(gctx, path, lane.Steps, at, from)
 			var ce *temporal.CanceledError
-			if err != nil && first == nil && !errors.As(err, &ce) {
+			var sl *suspendList
+			switch {
+			case err == nil:
+				lanes[i] = &Cursor{Next: len(lane.Steps)}
+			case errors.As(err, &sl):
+				lanes[i], suspended = sl.at, true
+			case first == nil && !errors.As(err, &ce):
 				first = err
 				cancel()
 			}
@@ -42,6 +60,9 @@ func runParallel(ctx workflow.Context, r *run, s *flow.Step, p *flow.Parallel, a
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, temporal.NewCanceledError()
+	}
+	if suspended {
+		return nil, &suspendStep{at: &StepCursor{Lanes: lanes}}
 	}
 	return map[string]any{"branches": len(p.Lanes)}, nil
 }

@@ -1,0 +1,174 @@
+package workflows
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/hookflow/hookflow/flow"
+)
+
+// A run hands over to a continuation of itself (Temporal's continue-as-new)
+// before its history nears Temporal's limits: same workflow id, a fresh
+// history, and the interpreter's state carried in the input. It hands over
+// only at step boundaries: every branch that is running (parallel lanes,
+// concurrent loop elements) first finishes the step it is in (a delivery in
+// flight completes; a delay is interrupted and resumed with the time left),
+// then unwinds, each container adding where it stood to a Cursor. The
+// continuation walks the same definition down that cursor and goes on.
+
+// MaxCarriedLogBytes bounds the step-log tail a continuation carries (its
+// input must stay well inside Temporal's payload limit).
+const MaxCarriedLogBytes = 256 << 10
+
+// Carry is the state a run hands to its continuation.
+type Carry struct {
+	// At is where to resume in the flow's steps.
+	At *Cursor `json:"at"`
+	// Vars and Steps are what expressions read as vars and steps.
+	Vars  map[string]any `json:"vars,omitempty"`
+	Steps map[string]any `json:"steps,omitempty"`
+	// Log is the newest part of the step log; Dropped counts the rest.
+	Log StepLog `json:"log"`
+	// Executed and Deliveries go on counting across continuations (the
+	// step bound; delivery ids).
+	Executed   int `json:"executed"`
+	Deliveries int `json:"deliveries"`
+	// Response is the sync answer, once a response step gave it: a
+	// duplicate delivery that reaches the continuation gets it too.
+	Response *Response `json:"response,omitempty"`
+	// StartedAt is when the first run of the chain started
+	// (execution.startedAt).
+	StartedAt time.Time `json:"startedAt"`
+	// Continuations counts the hand-overs so far.
+	Continuations int `json:"continuations"`
+}
+
+// Cursor is a position in a step list: the next step to run and, when that
+// step is a container that had begun, where inside it.
+type Cursor struct {
+	Next  int         `json:"next"`
+	Inner *StepCursor `json:"inner,omitempty"`
+}
+
+// StepCursor is where a container step (or a delay) stood.
+type StepCursor struct {
+	// Branch is the branch a condition (0 then, 1 else) or switch (case
+	// index, -1 default) took; Body is the cursor inside it.
+	Branch int     `json:"branch,omitempty"`
+	Body   *Cursor `json:"body,omitempty"`
+	// Lanes holds a parallel step's lane cursors; a finished lane's points
+	// past its last step.
+	Lanes []*Cursor `json:"lanes,omitempty"`
+	// Loop: the first element not started, the elements that were under
+	// way, how many had finished, and the list itself (carried only when
+	// evaluating over again would not give the same list, checked by its
+	// digest).
+	NextItem  int          `json:"nextItem,omitempty"`
+	Active    []ActiveItem `json:"active,omitempty"`
+	Done      int          `json:"done,omitempty"`
+	Items     []any        `json:"items,omitempty"`
+	ItemsHash string       `json:"itemsHash,omitempty"`
+	// Until is when an interrupted delay ends.
+	Until *time.Time `json:"until,omitempty"`
+}
+
+// ActiveItem is a loop element that was under way: its cursor in the loop's
+// steps and, for concurrent loops, the outputs of its own steps so far.
+type ActiveItem struct {
+	Index int            `json:"index"`
+	At    *Cursor        `json:"at"`
+	Steps map[string]any `json:"steps,omitempty"`
+}
+
+// suspendList unwinds a step list: the run is handing over, and the list
+// stopped at At.
+type suspendList struct{ at *Cursor }
+
+func (s *suspendList) Error() string { return "continuing as new" }
+
+// suspendStep unwinds a container step (or a delay) with where it stood.
+type suspendStep struct{ at *StepCursor }
+
+func (s *suspendStep) Error() string { return "continuing as new" }
+
+// shouldSuspend is asked at every step boundary: is it time to hand over?
+// Once it said yes, every branch stops at its next boundary. A sync caller
+// still waiting within its budget is answered first (the continuation could
+// not answer the update the caller waits on); past the budget the caller
+// has had its timeout answer, and the waiting update is released.
+func (r *run) shouldSuspend(ctx workflow.Context) bool {
+	if r.suspending {
+		return true
+	}
+	if !r.historyFull(ctx) {
+		return false
+	}
+	if r.waiting > 0 && r.response == nil {
+		if workflow.Now(ctx).Before(r.waitingSince.Add(r.budget())) {
+			return false
+		}
+		r.releaseWaiters = true
+	}
+	r.suspending = true
+	return true
+}
+
+// historyFull: Temporal suggests continuing (its limits are server settings;
+// the suggestion comes at about a tenth of the hard limits by default: 4,096
+// events or 4 MiB), or this run has run the steps its input allows.
+func (r *run) historyFull(ctx workflow.Context) bool {
+	if workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+		return true
+	}
+	n := r.in.ContinueAfterSteps
+	return n > 0 && r.segmentSteps >= n
+}
+
+// budget is how long a sync caller waits (the trigger's timeout).
+func (r *run) budget() time.Duration {
+	if r.in.Flow == nil {
+		return flow.DefaultSyncTimeout.Std()
+	}
+	return r.in.Flow.Trigger.EffectiveTimeout().Std()
+}
+
+// carry builds the continuation's state.
+func (r *run) carry(at *Cursor) *Carry {
+	c := &Carry{
+		At: at, Vars: r.vars, Steps: r.steps, Executed: r.executed, Deliveries: r.deliveries,
+		Response: r.response, StartedAt: r.startedAt, Log: r.log.tail(MaxCarriedLogBytes),
+	}
+	if r.in.Carry != nil {
+		c.Continuations = r.in.Carry.Continuations
+	}
+	c.Continuations++
+	return c
+}
+
+// itemsDigest identifies a loop's list, to check on resume that evaluating
+// over again gives the same list.
+func itemsDigest(items []any) string {
+	b, err := json.Marshal(items)
+	if err != nil {
+		return "unencodable: " + err.Error()
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// resumeItems is the list a resumed loop iterates: evaluated again when that
+// gives the same list, else the one carried.
+func resumeItems(evaluated []any, rs *StepCursor) ([]any, error) {
+	if rs.Items != nil {
+		return rs.Items, nil
+	}
+	if itemsDigest(evaluated) != rs.ItemsHash {
+		return nil, fmt.Errorf("over: the list changed while the run continued as new (its expression reads something the loop's own steps changed); carry it in a variable set before the loop")
+	}
+	return evaluated, nil
+}
