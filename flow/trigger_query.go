@@ -142,4 +142,3 @@ func assign(cur any, segs []querySegment, v any, key string) (any, error) {
 	arr[seg.index] = child
 	return arr, nil
 }
-
