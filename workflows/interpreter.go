@@ -178,21 +178,22 @@ func (r *run) runSteps(ctx workflow.Context, prefix string, steps []flow.Step, a
 }
 
 func (r *run) runStep(ctx workflow.Context, s *flow.Step, at position) error {
-	// A resumed container keeps its record (and its count) from the run
-	// that began it, when the carried log still holds it.
+	// A resumed container was counted by the run that began it, and keeps
+	// its record when the carried log tail still holds it.
 	rec := (*StepRecord)(nil)
-	if at.resume != nil {
-		rec = r.log.running(at.path, at.iteration)
-	}
 	if err := r.yieldIfBusy(ctx); err != nil {
 		return err
 	}
-	if rec == nil {
+	if at.resume != nil {
+		rec = r.log.running(at.path, at.iteration)
+	} else {
 		r.executed++
 		r.segmentSteps++
 		if r.executed > MaxStepsPerRun {
 			return &stepError{id: s.ID, path: at.path, err: fmt.Errorf("the run exceeded %d step executions (nested loops multiply); split the work across runs", MaxStepsPerRun)}
 		}
+	}
+	if rec == nil {
 		rec = r.log.start(StepRecord{ID: s.ID, Type: s.Type, Path: at.path, Status: StatusRunning, StartedAt: now(ctx), Iteration: at.iteration})
 	}
 	at.record = rec
