@@ -17,6 +17,7 @@ import (
 
 	"github.com/hookflow/hookflow/api"
 	"github.com/hookflow/hookflow/worker"
+	"github.com/hookflow/hookflow/workflows"
 )
 
 var record = flag.Bool("record", false, "write the histories of TestHistoriesReplay to workflows/testdata")
@@ -63,6 +64,28 @@ steps:
       - steps: [{id: quick, type: delay, duration: 1s}, {id: stop, type: end, status: failure, message: "refused"}]
 `
 
+// continuedFlow hands over (continue-as-new) mid-loop and mid-parallel,
+// with a delay interrupted and resumed.
+const continuedFlow = `
+id: it-continued
+trigger: {}
+steps:
+  - {id: init, type: set, values: {n: 0}}
+  - id: both
+    type: parallel
+    branches:
+      - steps: [{id: wait, type: delay, duration: 2s}]
+      - steps:
+          - id: each
+            type: loop
+            over: "1..6"
+            concurrency: 2
+            steps:
+              - {id: send, type: http, method: POST, url: "RECEIVER/item", body: {mode: keyValue, fields: {n: "{{ item }}"}}}
+              - {id: add, type: set, values: {n: "{{ vars.n + 1 }}"}}
+  - {id: stop, type: end, message: "sent {{ vars.n }}"}
+`
+
 // TestHistoriesReplay runs real flows on the embedded server and replays
 // their histories against the current workflow code: a change that breaks
 // determinism fails here. With -record the histories are also written to
@@ -77,7 +100,7 @@ func TestHistoriesReplay(t *testing.T) {
 		}
 		okJSON(`{"ack":"yes"}`)(n, w)
 	})
-	s := setup(t, strings.ReplaceAll(everyStepFlow, "RECEIVER", rcv.URL), failingFlow)
+	s := setup(t, strings.ReplaceAll(everyStepFlow, "RECEIVER", rcv.URL), failingFlow, strings.ReplaceAll(continuedFlow, "RECEIVER", rcv.URL))
 	a := post(t, s.hookURL("it-every-step"), "application/json",
 		`{"kind":"order","items":[{"qty":1},{"qty":2},{"qty":5}]}`, "Idempotency-Key", "replay-1")
 	require.Equal(t, http.StatusCreated, a.status, a.body)
@@ -118,8 +141,26 @@ func TestHistoriesReplay(t *testing.T) {
 		}
 	}
 
-	for name, id := range map[string]string{"every_step": okID, "parallel_failure": failID} {
-		h := history(t, s, id)
+	// A chain: the run is started as a trigger would, with a small step
+	// budget per run so that it continues as new twice or more.
+	e, ok := s.cat.ByID("it-continued")
+	require.True(t, ok)
+	opts := workflows.StartOptions(e.Flow, 1, "replay-3")
+	run, err := s.client.ExecuteWorkflow(context.Background(), opts, workflows.WorkflowName,
+		workflows.Input{Flow: e.Flow, FlowVersion: 1, Trigger: map[string]any{"body": map[string]any{}}, ContinueAfterSteps: 4})
+	require.NoError(t, err)
+	var chained workflows.Result
+	require.NoError(t, s.client.GetWorkflow(context.Background(), opts.ID, "").Get(context.Background(), &chained))
+	require.Equal(t, "sent 6", chained.Message)
+	firstRun := runHistory(t, s, opts.ID, run.GetRunID())
+	require.Equal(t, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW, firstRun.Events[len(firstRun.Events)-1].GetEventType())
+
+	histories := map[string]*historypb.History{
+		"every_step": history(t, s, okID), "parallel_failure": history(t, s, failID),
+		"continued_first": firstRun, "continued_last": history(t, s, opts.ID),
+	}
+	for _, name := range []string{"every_step", "parallel_failure", "continued_first", "continued_last"} {
+		h := histories[name]
 		replayer := sdkworker.NewWorkflowReplayer()
 		worker.Register(replayer)
 		require.NoError(t, replayer.ReplayWorkflowHistory(nil, h), name)
@@ -133,7 +174,13 @@ func TestHistoriesReplay(t *testing.T) {
 
 func history(t *testing.T, s *stack, id string) *historypb.History {
 	t.Helper()
-	it := s.client.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	return runHistory(t, s, id, "")
+}
+
+// runHistory is one run's history ("": the latest run of the id).
+func runHistory(t *testing.T, s *stack, id, runID string) *historypb.History {
+	t.Helper()
+	it := s.client.GetWorkflowHistory(context.Background(), id, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	h := &historypb.History{}
 	for it.HasNext() {
 		e, err := it.Next()
