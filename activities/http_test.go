@@ -294,6 +294,34 @@ func TestLargeResponsesAreCutInHistoryButOutputsReadTheWhole(t *testing.T) {
 	require.Equal(t, "end", res.Outputs["id"])
 }
 
+func TestKeepBodyBoundsWhatReturnsIntoHistory(t *testing.T) {
+	rcv := newReceiver(t, nil)
+	d := deliverer(t)
+	req := render(t, `{id: s, type: http, method: POST, url: "`+rcv.URL+`", outputs: {trackingId: tracking.id}}`, nil)
+
+	none := 0
+	req.KeepBody = &none
+	res, err := send(d, context.Background(), req)
+	require.NoError(t, err)
+	require.Nil(t, res.Body, "no later step reads it: nothing of the body in history")
+	require.Nil(t, res.Headers)
+	require.Equal(t, "T-1", res.Outputs["trackingId"], "outputs still read the whole body")
+	require.Equal(t, 200, res.StatusCode)
+
+	some := 5
+	req.KeepBody = &some
+	res, err = send(d, context.Background(), req)
+	require.NoError(t, err)
+	require.True(t, res.BodyTruncated)
+	require.Len(t, res.Body.(string), 5)
+
+	lots := 1 << 20
+	req.KeepBody = &lots
+	res, err = send(d, context.Background(), req)
+	require.NoError(t, err)
+	require.IsType(t, map[string]any{}, res.Body, "within the worker's limit (1 KiB here) the body is kept whole")
+}
+
 func TestSecretsNeverInErrors(t *testing.T) {
 	rcv := newReceiver(t, func(_ int, w http.ResponseWriter) { w.WriteHeader(401) })
 	_, err := send(deliverer(t), context.Background(), render(t, `{id: s, type: http, method: POST, url: "`+rcv.URL+`", auth: {type: apiKey, name: key, in: query, valueSecret: apikey}}`, nil))

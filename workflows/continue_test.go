@@ -265,3 +265,32 @@ func jsonRoundTrip(t *testing.T, v any) any {
 	require.NoError(t, json.Unmarshal(b, &out))
 	return out
 }
+
+// TestResponseKeptOnlyWhenRead: an http step whose response body nobody
+// reads asks the activity to return none of it (history stays small).
+func TestResponseKeptOnlyWhenRead(t *testing.T) {
+	var mu sync.Mutex
+	keep := map[string]*int{}
+	capture := func(_ context.Context, req flow.HTTPRequest) (*contract.Result, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		keep[req.URL] = req.KeepBody
+		return &contract.Result{StatusCode: 200, Attempt: 1, Body: map[string]any{"x": 1}, Outputs: map[string]any{"id": "x"}}, nil
+	}
+	h := setup(t)
+	h.env.RegisterActivityWithOptions(capture, activity.RegisterOptions{Name: contract.DeliverName})
+	_, err := h.run(`
+id: k
+trigger: {}
+steps:
+  - {id: quiet, type: http, method: POST, url: "https://r.example/quiet", outputs: {id: id}}
+  - {id: read, type: http, method: POST, url: "https://r.example/read"}
+  - {id: sized, type: http, method: POST, url: "https://r.example/sized", keepResponseBytes: 100}
+  - {id: use, type: set, values: {a: "{{ steps.quiet.outputs.id }}", b: "{{ steps.read.outputs.body.x }}", c: "{{ steps.sized.outputs.statusCode }}"}}
+`, nil)
+	require.NoError(t, err)
+	require.NotNil(t, keep["https://r.example/quiet"])
+	require.Equal(t, 0, *keep["https://r.example/quiet"], "only a named output is read")
+	require.Nil(t, keep["https://r.example/read"], "the body is read: the worker's limit applies")
+	require.Equal(t, 100, *keep["https://r.example/sized"])
+}
