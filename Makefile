@@ -6,7 +6,7 @@ FLOWS         ?= examples
 
 FUZZTIME      ?= 20s
 
-.PHONY: run build test test-short fuzz bench bench-observed lint lint-deploy fmt record-histories clean
+.PHONY: run build test test-short fuzz bench bench-observed bench-longrun lint lint-deploy fmt record-histories clean
 
 ## run: hookflow dev — embedded Temporal server, Web UI, worker and API, serving examples/
 run: build
@@ -31,6 +31,11 @@ bench:
 ## bench-observed: hookflow with metrics, tracing and encryption off vs on; writes bench/observed.json
 bench-observed:
 	$(GO) run ./bench/run -observed-rounds 3 -callers 1,16 -deliveries 300 -cell 3s -out bench/observed.json
+
+## bench-longrun: one loop of 10,000 sends at concurrency 1 and 16 (time, continue-as-new runs, history per run)
+bench-longrun:
+	HOOKFLOW_LONGRUN_CONCURRENCY=1 $(GO) test -count=1 -timeout 30m -run TestLoopOfTenThousandSends -v ./tests | grep -E 'sends at|PASS|FAIL'
+	HOOKFLOW_LONGRUN_CONCURRENCY=16 $(GO) test -count=1 -timeout 30m -run TestLoopOfTenThousandSends -v ./tests | grep -E 'sends at|PASS|FAIL'
 
 ## fuzz: fuzz the trigger handler (FUZZTIME=5m for a longer run)
 fuzz:
