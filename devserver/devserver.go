@@ -94,16 +94,37 @@ func (s *Server) Namespace() string { return s.namespace }
 // fast on a two-core machine with a SQLite store: one task queue partition
 // (a single-node server gains nothing from several and pays for forwarding
 // between them), a transfer queue polled often enough that new tasks do not
-// wait on the poll interval, and a visibility rate high enough for the Web UI.
+// wait on the poll interval.
+//
+// Temporal's persistence and visibility rate limits protect a database that
+// a cluster's hosts and tenants share; here one process owns its SQLite
+// file, so they are raised out of the way (SQLite's single writer is the
+// real bound), and the namespace's visibility rate suits the Web UI and API
+// paging together.
+//
+// Search attributes are read through the server's cache: they are all
+// written to the database before the server starts, so the first read sees
+// them. Forcing a refresh on every read (as the Temporal CLI's dev server
+// does, for attributes added at run time) cost a database read per run
+// listed: a page of 1,000 runs hit the frontend's persistence rate limit
+// ("System Persistence Max QPS Reached").
 func DefaultDynamicConfig() map[string]any {
+	const unbounded = 1_000_000
 	return map[string]any{
-		dynamicconfig.MatchingNumTaskqueueReadPartitions.Key().String():           1,
-		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key().String():          1,
-		dynamicconfig.TransferProcessorMaxPollRPS.Key().String():                  1000,
-		dynamicconfig.FrontendMaxNamespaceVisibilityRPSPerInstance.Key().String(): 100,
-		dynamicconfig.HistoryCacheHostLevelMaxSize.Key().String():                 8192,
-		// Search attributes registered at start must be usable at once.
-		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key().String(): true,
+		dynamicconfig.MatchingNumTaskqueueReadPartitions.Key().String():  1,
+		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key().String(): 1,
+		dynamicconfig.TransferProcessorMaxPollRPS.Key().String():         1000,
+		dynamicconfig.HistoryCacheHostLevelMaxSize.Key().String():        8192,
+
+		dynamicconfig.FrontendPersistenceMaxQPS.Key().String():        unbounded,
+		dynamicconfig.HistoryPersistenceMaxQPS.Key().String():         unbounded,
+		dynamicconfig.MatchingPersistenceMaxQPS.Key().String():        unbounded,
+		dynamicconfig.WorkerPersistenceMaxQPS.Key().String():          unbounded,
+		dynamicconfig.VisibilityPersistenceMaxReadQPS.Key().String():  unbounded,
+		dynamicconfig.VisibilityPersistenceMaxWriteQPS.Key().String(): unbounded,
+		// Per second, for the namespace's List/Count/Scan calls.
+		dynamicconfig.FrontendMaxNamespaceVisibilityRPSPerInstance.Key().String(): 1000,
+		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key().String():      false,
 	}
 }
 
