@@ -25,7 +25,8 @@ type Error struct {
 	ExecutionID string            `json:"executionId,omitempty"`
 	// Allow is sent as the Allow header with a 405.
 	Allow string `json:"-"`
-	// RetryAfter, in seconds, is sent as Retry-After (503).
+	// RetryAfter, in seconds, is sent as Retry-After: with a 429 (Temporal
+	// throttled the request) and a 503 (Temporal could not be reached).
 	RetryAfter string `json:"-"`
 	// WWWAuthenticate is sent with a 401.
 	WWWAuthenticate string `json:"-"`

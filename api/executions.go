@@ -1,36 +1,70 @@
 package api
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/temporal"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/hookflow/hookflow/workflows"
 )
 
 // execution is a run as the executions API shows it.
 type execution struct {
-	ID          string             `json:"id"`
-	RunID       string             `json:"runId"`
-	FlowID      string             `json:"flowId,omitempty"`
-	FlowVersion int64              `json:"flowVersion,omitempty"`
-	Mode        string             `json:"mode,omitempty"`
-	Status      string             `json:"status"`
-	StartedAt   time.Time          `json:"startedAt"`
-	ClosedAt    *time.Time         `json:"closedAt,omitempty"`
+	ID          string     `json:"id"`
+	RunID       string     `json:"runId"`
+	FlowID      string     `json:"flowId,omitempty"`
+	FlowVersion int64      `json:"flowVersion,omitempty"`
+	Mode        string     `json:"mode,omitempty"`
+	Status      string     `json:"status"`
+	StartedAt   time.Time  `json:"startedAt"`
+	ClosedAt    *time.Time `json:"closedAt,omitempty"`
+	// CloseReason says why a run that did not complete ended: read from
+	// its close event.
+	CloseReason *closeReason       `json:"closeReason,omitempty"`
 	Steps       *workflows.StepLog `json:"steps,omitempty"`
 	StepsError  string             `json:"stepsError,omitempty"`
 	Result      *workflows.Result  `json:"result,omitempty"`
 }
+
+// closeReason is why a run ended other than by completing.
+type closeReason struct {
+	// Kind is terminated, history_limit (Temporal terminated the run at
+	// one of its limits), timedout, failed or canceled.
+	Kind string `json:"kind"`
+	// Detail says it in a sentence.
+	Detail string `json:"detail"`
+	// Reason and Identity: a terminated run's reason and who terminated it.
+	Reason   string `json:"reason,omitempty"`
+	Identity string `json:"identity,omitempty"`
+	// Limit names the server limit a history_limit run reached.
+	Limit string `json:"limit,omitempty"`
+	// Timeout is "execution" or "run" for a timed-out run, and
+	// TimeoutAfter its length.
+	Timeout      string `json:"timeout,omitempty"`
+	TimeoutAfter string `json:"timeoutAfter,omitempty"`
+	// Message is a failed run's failure message.
+	Message string `json:"message,omitempty"`
+}
+
+// StatusInterrupted marks, in the executions API, a step record the run
+// left running when it ended for a platform reason (terminated, timed
+// out): the workflow never got to close it.
+const StatusInterrupted = "interrupted"
 
 // statusNames maps the API's status filter to Temporal's visibility names.
 var statusNames = map[string]string{
@@ -60,7 +94,8 @@ func statusName(s enumspb.WorkflowExecutionStatus) string {
 
 // listExecutions handles GET /api/v1/flows/{id}/executions from Temporal
 // visibility, by the flow-id search attribute: ?status=running&pageSize=50
-// &pageToken=... (the previous answer's nextPageToken).
+// &nextPageToken=... (the previous answer's nextPageToken; pageToken is
+// accepted as an alias).
 func (s *Server) listExecutions(c *gin.Context) {
 	query := fmt.Sprintf("%s = %q", workflows.SearchAttrFlowID.GetName(), c.Param("id"))
 	if st := c.Query("status"); st != "" {
@@ -84,14 +119,24 @@ func (s *Server) listExecutions(c *gin.Context) {
 		}
 		size = n
 	}
-	token, err := base64.RawURLEncoding.DecodeString(c.Query("pageToken"))
+	param, raw := "nextPageToken", c.Query("nextPageToken")
+	if alias := c.Query("pageToken"); alias != "" {
+		if raw != "" && raw != alias {
+			e := newError(http.StatusBadRequest, "bad_request", "nextPageToken and pageToken (its alias) differ; send only nextPageToken")
+			e.Path = "query.pageToken"
+			fail(c, e)
+			return
+		}
+		param, raw = "pageToken", alias
+	}
+	token, err := base64.RawURLEncoding.DecodeString(raw)
 	if err != nil {
-		e := newError(http.StatusBadRequest, "bad_request", "pageToken is not a token this API gave")
-		e.Path = "query.pageToken"
+		e := newError(http.StatusBadRequest, "bad_request", param+" is not a token this API gave: send the previous answer's nextPageToken as it is")
+		e.Path = "query." + param
 		fail(c, e)
 		return
 	}
-	resp, err := s.temporal.ListWorkflow(c.Request.Context(), &workflowservice.ListWorkflowExecutionsRequest{
+	resp, err := s.listPage(c.Request.Context(), &workflowservice.ListWorkflowExecutionsRequest{
 		// Visibility lists newest first; SQL visibility refuses ORDER BY.
 		Query: query, PageSize: int32(size), NextPageToken: token,
 	})
@@ -114,9 +159,30 @@ func (s *Server) listExecutions(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"executions": out, "nextPageToken": base64.RawURLEncoding.EncodeToString(resp.GetNextPageToken())})
 }
 
+// listPage asks visibility for one page. Once the client's namespace is
+// known it calls the service directly, without the SDK's retries: the SDK
+// retries a throttled call (ResourceExhausted) until its 10 s deadline and
+// then reports only the deadline, which reads as "Temporal unreachable".
+// Called directly, a throttled call comes back at once as what it is, and
+// the caller gets 429 with Retry-After.
+func (s *Server) listPage(ctx context.Context, req *workflowservice.ListWorkflowExecutionsRequest) (*workflowservice.ListWorkflowExecutionsResponse, error) {
+	if ns := s.namespace.Load(); ns != nil {
+		req.Namespace = *ns
+		return s.temporal.WorkflowService().ListWorkflowExecutions(ctx, req)
+	}
+	// The SDK client does not tell its namespace, but fills it into a
+	// request that names none: the first call learns it.
+	resp, err := s.temporal.ListWorkflow(ctx, req)
+	if ns := req.GetNamespace(); ns != "" {
+		s.namespace.Store(&ns)
+	}
+	return resp, err
+}
+
 // getExecution handles GET /api/v1/executions/{id}: status and timing from
-// Temporal, and the step log (each send's method, URL, body, status and
-// attempts) from the workflow's query.
+// Temporal, why a run that did not complete ended (from its close event),
+// and the step log (each send's method, URL, body, status and attempts)
+// from the workflow's query.
 func (s *Server) getExecution(c *gin.Context) {
 	ctx := c.Request.Context()
 	id := c.Param("id")
@@ -147,15 +213,28 @@ func (s *Server) getExecution(c *gin.Context) {
 			_ = jsonPayload(p.GetData(), &e.FlowVersion)
 		}
 	}
+	switch info.GetStatus() {
+	case enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED, enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT,
+		enumspb.WORKFLOW_EXECUTION_STATUS_FAILED, enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED:
+		why, err := s.closeReason(ctx, id, e.RunID, desc)
+		if err != nil {
+			fail(c, s.temporalError(err))
+			return
+		}
+		e.CloseReason = why
+	}
 	// The step log comes from the workflow itself (a query): it needs a
 	// worker, and for a closed run Temporal replays it.
-	if v, err := s.temporal.QueryWorkflow(ctx, id, "", workflows.QuerySteps); err == nil {
+	if v, err := s.temporal.QueryWorkflow(ctx, id, e.RunID, workflows.QuerySteps); err == nil {
 		var log workflows.StepLog
 		if err := v.Get(&log); err == nil {
 			e.Steps = &log
 		}
 	} else {
 		e.StepsError = "the step log is not available now (no worker answered its query)"
+	}
+	if e.Steps != nil && e.CloseReason != nil {
+		markInterrupted(e.Steps, e.CloseReason, e.ClosedAt)
 	}
 	if info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
 		var res workflows.Result
@@ -164,6 +243,127 @@ func (s *Server) getExecution(c *gin.Context) {
 		}
 	}
 	c.JSON(http.StatusOK, e)
+}
+
+// markInterrupted shows the step records a closed run left running as
+// interrupted, saying why: the workflow was stopped from outside and never
+// got to close them.
+func markInterrupted(log *workflows.StepLog, why *closeReason, closedAt *time.Time) {
+	for i := range log.Steps {
+		r := &log.Steps[i]
+		if r.Status != workflows.StatusRunning {
+			continue
+		}
+		r.Status = StatusInterrupted
+		if r.EndedAt == nil {
+			r.EndedAt = closedAt
+		}
+		r.Error = "interrupted: " + why.Detail
+	}
+}
+
+// Reasons the history service gives when it terminates a run at one of
+// Temporal's limits (go.temporal.io/server/common FailureReason...), with
+// what to call the limit.
+var serverLimitReasons = []struct{ reason, limit, explain string }{
+	{"Workflow history size exceeds limit.", "history size", "its event history grew past the server's history size limit (limit.historySize.error)"},
+	{"Workflow history count exceeds limit.", "history count", "its event history grew past the server's event count limit (limit.historyCount.error)"},
+	{"Workflow mutable state size exceeds limit.", "mutable state size", "its state grew past the server's mutable state size limit (limit.mutableStateSize.error)"},
+	{"Transaction size exceeds limit.", "transaction size", "one workflow task's changes exceeded the server's transaction size limit"},
+	{"WORKFLOW_TASK_FAILED_CAUSE_GRPC_MESSAGE_TOO_LARGE", "gRPC message size", "a workflow task's answer exceeded the gRPC message size limit"},
+}
+
+// closeReason reads the run's close event (and, for a timeout, its
+// configured timeouts) and says why it ended.
+func (s *Server) closeReason(ctx context.Context, id, runID string, desc *workflowservice.DescribeWorkflowExecutionResponse) (*closeReason, error) {
+	iter := s.temporal.GetWorkflowHistory(ctx, id, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT)
+	var ev *historypb.HistoryEvent
+	for iter.HasNext() {
+		next, err := iter.Next()
+		if err != nil {
+			return nil, err
+		}
+		ev = next
+	}
+	switch {
+	case ev.GetWorkflowExecutionTerminatedEventAttributes() != nil:
+		a := ev.GetWorkflowExecutionTerminatedEventAttributes()
+		why := &closeReason{Kind: "terminated", Reason: a.GetReason(), Identity: a.GetIdentity()}
+		for _, l := range serverLimitReasons {
+			if strings.HasPrefix(a.GetReason(), l.reason) {
+				why.Kind, why.Limit = "history_limit", l.limit
+				why.Detail = "Temporal terminated the run because " + l.explain
+				return why, nil
+			}
+		}
+		who := "someone"
+		if why.Identity != "" {
+			who = strconv.Quote(why.Identity)
+		}
+		if why.Reason == "" {
+			why.Detail = "terminated by " + who + ", who gave no reason"
+		} else {
+			why.Detail = "terminated by " + who + ": " + why.Reason
+		}
+		return why, nil
+	case ev.GetWorkflowExecutionTimedOutEventAttributes() != nil:
+		return timeoutReason(desc), nil
+	case ev.GetWorkflowExecutionFailedEventAttributes() != nil:
+		f := ev.GetWorkflowExecutionFailedEventAttributes().GetFailure()
+		msg := f.GetMessage()
+		if f.GetEncodedAttributes() != nil {
+			// An encrypted failure (payload codec): the client's failure
+			// converter decodes it.
+			msg = s.decodedFailure(ctx, id, runID, msg)
+		}
+		return &closeReason{Kind: "failed", Message: msg, Detail: "the run failed: " + msg}, nil
+	case ev.GetWorkflowExecutionCanceledEventAttributes() != nil:
+		return &closeReason{Kind: "canceled", Detail: "the run was canceled on request; the steps in progress were cancelled"}, nil
+	}
+	return nil, nil
+}
+
+// decodedFailure is the message of the run's failure as the client's
+// failure converter decodes it (fallback when it cannot: msg).
+func (s *Server) decodedFailure(ctx context.Context, id, runID, msg string) string {
+	err := s.temporal.GetWorkflow(ctx, id, runID).Get(ctx, nil)
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		return app.Message()
+	}
+	if cause := errors.Unwrap(err); cause != nil {
+		return cause.Error()
+	}
+	return msg
+}
+
+// timeoutReason says which of the run's timeouts ended it: the run timeout
+// when it expires before the execution timeout, else the execution
+// timeout (which spans retries and continue-as-new).
+func timeoutReason(desc *workflowservice.DescribeWorkflowExecutionResponse) *closeReason {
+	cfg, ext := desc.GetExecutionConfig(), desc.GetWorkflowExtendedInfo()
+	why := &closeReason{Kind: "timedout", Timeout: "execution"}
+	after := cfg.GetWorkflowExecutionTimeout().AsDuration()
+	runExp, execExp := ext.GetRunExpirationTime(), ext.GetExecutionExpirationTime()
+	if runExp != nil && !runExp.AsTime().IsZero() &&
+		(execExp == nil || execExp.AsTime().IsZero() || runExp.AsTime().Before(execExp.AsTime())) {
+		why.Timeout, after = "run", cfg.GetWorkflowRunTimeout().AsDuration()
+	}
+	why.Detail = "the run reached its workflow " + why.Timeout + " timeout"
+	if after > 0 {
+		why.TimeoutAfter = humanDuration(after)
+		why.Detail += " (" + why.TimeoutAfter + ")"
+	}
+	why.Detail += " and Temporal closed it"
+	return why
+}
+
+// humanDuration writes whole days as days (400d), the rest as Go does.
+func humanDuration(d time.Duration) string {
+	if d >= 24*time.Hour && d%(24*time.Hour) == 0 {
+		return strconv.FormatInt(int64(d/(24*time.Hour)), 10) + "d"
+	}
+	return d.String()
 }
 
 // cancelExecution handles POST /api/v1/executions/{id}/cancel: the run's
@@ -178,6 +378,10 @@ func (s *Server) cancelExecution(c *gin.Context) {
 
 func jsonPayload(data []byte, v any) error { return json.Unmarshal(data, v) }
 
+// throttleRetryAfter is the Retry-After, in seconds, of a 429 for a
+// request Temporal throttled: its limits are per second.
+const throttleRetryAfter = "1"
+
 // temporalError maps Temporal's answers for the admin API.
 func (s *Server) temporalError(err error) *Error {
 	var nf *serviceerror.NotFound
@@ -188,8 +392,79 @@ func (s *Server) temporalError(err error) *Error {
 	if errors.As(err, &ia) {
 		return newError(http.StatusBadRequest, "bad_request", ia.Error())
 	}
+	if e := resourceExhausted(err); e != nil {
+		s.log.Warn("temporal throttled a request", "error", err)
+		return e
+	}
 	s.log.Error("temporal request failed", "error", err)
-	e := newError(http.StatusServiceUnavailable, "unavailable", "Temporal could not be reached; retry later")
+	detail := "Temporal could not be reached; retry later"
+	var de *serviceerror.DeadlineExceeded
+	if errors.As(err, &de) || errors.Is(err, context.DeadlineExceeded) {
+		detail = "Temporal did not answer in time; retry later"
+	}
+	e := newError(http.StatusServiceUnavailable, "unavailable", detail)
 	e.RetryAfter = "5"
+	return e
+}
+
+// resourceExhausted maps Temporal's ResourceExhausted (as a service error
+// or a bare gRPC status): a rate or concurrency limit is a 429 naming the
+// limit, with Retry-After; an answer over the gRPC message size is not
+// something waiting fixes. Nil for any other error.
+func resourceExhausted(err error) *Error {
+	var re *serviceerror.ResourceExhausted
+	if errors.As(err, &re) {
+		return rateLimited(re.Cause, re.Scope, re.Message)
+	}
+	// SQL visibility reports its persistence rate limit wrapped in
+	// Unavailable ("Unable to read search attributes types: System
+	// Persistence Max QPS Reached."): it is a limit all the same.
+	var un *serviceerror.Unavailable
+	if errors.As(err, &un) && strings.Contains(un.Message, "Persistence Max QPS Reached") {
+		return rateLimited(enumspb.RESOURCE_EXHAUSTED_CAUSE_PERSISTENCE_LIMIT, enumspb.RESOURCE_EXHAUSTED_SCOPE_UNSPECIFIED, un.Message)
+	}
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != codes.ResourceExhausted {
+		return nil
+	}
+	if strings.Contains(st.Message(), "larger than max") || strings.Contains(st.Message(), "message too large") {
+		return newError(http.StatusBadGateway, "answer_too_large", "Temporal's answer exceeded the gRPC message size limit; ask for less (a smaller pageSize)")
+	}
+	return rateLimited(enumspb.RESOURCE_EXHAUSTED_CAUSE_UNSPECIFIED, enumspb.RESOURCE_EXHAUSTED_SCOPE_UNSPECIFIED, st.Message())
+}
+
+// throttleLimits names Temporal's ResourceExhausted causes for people.
+var throttleLimits = map[enumspb.ResourceExhaustedCause]string{
+	enumspb.RESOURCE_EXHAUSTED_CAUSE_RPS_LIMIT:                 "request rate limit",
+	enumspb.RESOURCE_EXHAUSTED_CAUSE_CONCURRENT_LIMIT:          "concurrent request limit",
+	enumspb.RESOURCE_EXHAUSTED_CAUSE_SYSTEM_OVERLOADED:         "overload protection",
+	enumspb.RESOURCE_EXHAUSTED_CAUSE_PERSISTENCE_LIMIT:         "persistence rate limit",
+	enumspb.RESOURCE_EXHAUSTED_CAUSE_BUSY_WORKFLOW:             "busy workflow limit",
+	enumspb.RESOURCE_EXHAUSTED_CAUSE_APS_LIMIT:                 "action rate limit",
+	enumspb.RESOURCE_EXHAUSTED_CAUSE_PERSISTENCE_STORAGE_LIMIT: "storage limit",
+	enumspb.RESOURCE_EXHAUSTED_CAUSE_CIRCUIT_BREAKER_OPEN:      "circuit breaker",
+	enumspb.RESOURCE_EXHAUSTED_CAUSE_OPS_LIMIT:                 "operation rate limit",
+}
+
+func rateLimited(cause enumspb.ResourceExhaustedCause, scope enumspb.ResourceExhaustedScope, msg string) *Error {
+	limit, ok := throttleLimits[cause]
+	switch {
+	case !ok && cause != enumspb.RESOURCE_EXHAUSTED_CAUSE_UNSPECIFIED:
+		limit = "a limit (" + cause.String() + ")"
+	case !ok:
+		limit = "a limit"
+	case scope == enumspb.RESOURCE_EXHAUSTED_SCOPE_NAMESPACE:
+		limit = "the namespace's " + limit
+	case scope == enumspb.RESOURCE_EXHAUSTED_SCOPE_SYSTEM:
+		limit = "the server's " + limit
+	default:
+		limit = "its " + limit
+	}
+	detail := "Temporal refused the request: it reached " + limit
+	if msg = strings.TrimSpace(msg); msg != "" {
+		detail += " (" + strings.TrimSuffix(msg, ".") + ")"
+	}
+	e := newError(http.StatusTooManyRequests, "rate_limited", detail+"; retry after "+throttleRetryAfter+" s")
+	e.RetryAfter = throttleRetryAfter
 	return e
 }

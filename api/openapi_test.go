@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -52,4 +54,44 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 			require.True(t, served[path+" "+method], "openapi.json describes %s %s, which is not served", method, path)
 		}
 	}
+}
+
+// The management API refuses query parameters a route does not list in
+// openapi.json, naming each; trigger URLs take any query (flows parse it).
+func TestUnknownQueryParametersAreRefused(t *testing.T) {
+	cat, err := flow.NewCatalog()
+	require.NoError(t, err)
+	keys, err := ParseAPIKeys("ops:read,write:sk_unit_test_0123456789")
+	require.NoError(t, err)
+	h := New(nil, cat, slog.New(slog.DiscardHandler), Config{Admin: &Admin{}, APIKeys: keys}).Handler()
+	call := func(method, target string) (int, Error) {
+		req := httptest.NewRequest(method, target, nil)
+		req.Header.Set("Authorization", "Bearer sk_unit_test_0123456789")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		var e Error
+		_ = json.Unmarshal(rec.Body.Bytes(), &e)
+		return rec.Code, e
+	}
+
+	code, e := call("GET", "/api/v1/flows/x/executions?pageSize=5&pagetoken=abc")
+	require.Equal(t, http.StatusBadRequest, code)
+	require.Equal(t, "unknown_parameter", e.Code)
+	require.Equal(t, "query.pagetoken", e.Path)
+	require.Contains(t, e.Detail, `"pagetoken"`)
+	require.Contains(t, e.Detail, "status, pageSize, nextPageToken, pageToken", "the detail lists what the route takes")
+
+	code, e = call("GET", "/api/v1/flows?b=1&a=2")
+	require.Equal(t, http.StatusBadRequest, code)
+	require.Equal(t, "query.a", e.Path)
+	require.Equal(t, []flow.FieldError{{Path: "query.a", Message: "unknown query parameter"}, {Path: "query.b", Message: "unknown query parameter"}}, e.Errors)
+	require.Contains(t, e.Detail, "takes none")
+
+	code, e = call("POST", "/api/v1/executions/x/cancel?force=true")
+	require.Equal(t, http.StatusBadRequest, code)
+	require.Equal(t, "query.force", e.Path)
+
+	code, e = call("POST", "/hooks/no-such-token-0000000000000?anything=1")
+	require.Equal(t, http.StatusNotFound, code, "trigger URLs take any query")
+	require.Equal(t, "not_found", e.Code)
 }

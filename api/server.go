@@ -5,9 +5,15 @@ package api
 
 import (
 	"crypto/sha256"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
 
 	"github.com/gin-gonic/gin"
 	sdkclient "go.temporal.io/sdk/client"
@@ -70,6 +76,8 @@ type Server struct {
 	log      *slog.Logger
 	cfg      Config
 	keys     []hashedKey
+	// namespace is the Temporal client's, once learned (see listPage).
+	namespace atomic.Pointer[string]
 }
 
 // New returns a Server.
@@ -104,7 +112,7 @@ func (s *Server) Handler() http.Handler {
 	r.Use(observe(s.log, s.cfg.Telemetry), recovery(s.log), errorMiddleware(s.log))
 
 	r.POST("/hooks/:token", s.trigger)
-	v1 := r.Group("/api/v1")
+	v1 := r.Group("/api/v1", knownQuery(adminQueryParams))
 	read, write := s.requireScope(ScopeRead), s.requireScope(ScopeWrite)
 	v1.GET("/openapi.json", serveOpenAPI)
 	v1.POST("/parse", read, s.derivePaths)
@@ -146,4 +154,80 @@ func (s *Server) Handler() http.Handler {
 		fail(c, e)
 	})
 	return r
+}
+
+// adminQueryParams lists the query parameters each admin API route takes,
+// by "METHOD /api/v1/path/{param}": those openapi.json names for it, so the
+// document and the server cannot disagree.
+var adminQueryParams = queryParamsOf(openAPI)
+
+func queryParamsOf(doc []byte) map[string][]string {
+	type param struct{ Name, In string }
+	var d struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(doc, &d); err != nil {
+		panic("api: openapi.json: " + err.Error())
+	}
+	out := map[string][]string{}
+	for path, item := range d.Paths {
+		var common []param
+		if raw, ok := item["parameters"]; ok {
+			_ = json.Unmarshal(raw, &common)
+		}
+		for method, raw := range item {
+			if method == "parameters" {
+				continue
+			}
+			var op struct{ Parameters []param }
+			_ = json.Unmarshal(raw, &op)
+			key := strings.ToUpper(method) + " " + path
+			out[key] = []string{}
+			for _, p := range append(common, op.Parameters...) {
+				if p.In == "query" {
+					out[key] = append(out[key], p.Name)
+				}
+			}
+		}
+	}
+	return out
+}
+
+var ginParam = regexp.MustCompile(`:(\w+)`)
+
+// knownQuery refuses (400) query parameters the route does not take, each
+// named with its path (query.<name>): a misspelt parameter, silently
+// ignored, would answer a different question than the one asked.
+func knownQuery(allowed map[string][]string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		names := allowed[c.Request.Method+" "+ginParam.ReplaceAllString(c.FullPath(), "{$1}")]
+		var unknown []string
+		for name := range c.Request.URL.Query() {
+			if !slices.Contains(names, name) {
+				unknown = append(unknown, name)
+			}
+		}
+		if len(unknown) == 0 {
+			c.Next()
+			return
+		}
+		slices.Sort(unknown)
+		quoted := make([]string, len(unknown))
+		e := newError(http.StatusBadRequest, "unknown_parameter", "")
+		for i, name := range unknown {
+			quoted[i] = strconv.Quote(name)
+			e.Errors = append(e.Errors, flow.FieldError{Path: "query." + name, Message: "unknown query parameter"})
+		}
+		e.Path = e.Errors[0].Path
+		e.Detail = "unknown query parameter " + strings.Join(quoted, ", ") + "; this route takes "
+		if len(unknown) > 1 {
+			e.Detail = "unknown query parameters " + strings.Join(quoted, ", ") + "; this route takes "
+		}
+		if len(names) == 0 {
+			e.Detail += "none"
+		} else {
+			e.Detail += strings.Join(names, ", ")
+		}
+		fail(c, e)
+	}
 }
