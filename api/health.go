@@ -12,14 +12,19 @@ import (
 	sdkclient "go.temporal.io/sdk/client"
 
 	"github.com/hookflow/hookflow/telemetry"
+	"github.com/hookflow/hookflow/worker"
 )
 
 // HeaderRequestID carries a request's id: the caller's, or a fresh one.
 const HeaderRequestID = "X-Request-Id"
 
 // readyz answers 200 when Temporal (and the flow store, when there is one)
-// answer within a second, 503 naming what does not. A load balancer stops
-// sending triggers to a replica that could not start them.
+// answer within a second and the namespace holds hookflow's search
+// attributes, 503 naming what does not ("namespace": "missing: default",
+// "searchAttributes": "missing: HookflowFlowId, ..."; these two appear only
+// while something is missing, and once found they are not asked again). A
+// load balancer stops sending triggers to a replica that could not start
+// them.
 func (s *Server) readyz(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), time.Second)
 	defer cancel()
@@ -30,6 +35,10 @@ func (s *Server) readyz(c *gin.Context) {
 		ready = false
 	} else {
 		checks["temporal"] = "ok"
+		for k, v := range worker.NamespaceReadiness(s.temporal).Check(ctx) {
+			checks[k] = v
+			ready = false
+		}
 	}
 	if s.cfg.Admin != nil && s.cfg.Admin.Store != nil {
 		if err := s.cfg.Admin.Store.Ping(ctx); err != nil {

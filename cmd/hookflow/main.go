@@ -3,6 +3,7 @@
 //	hookflow dev      embedded Temporal dev server + Web UI + worker + API, one process
 //	hookflow api      the HTTP API against a Temporal cluster
 //	hookflow worker   the Temporal worker against a Temporal cluster
+//	hookflow setup    register the namespace and search attributes on a cluster
 package main
 
 import (
@@ -49,7 +50,7 @@ func rootCmd() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "", "log format: text or json (default: text for dev, json otherwise)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	root.AddCommand(devCmd(g), apiCmd(g), workerCmd(g), flowsCmd(), probeCmd())
+	root.AddCommand(devCmd(g), apiCmd(g), workerCmd(g), setupCmd(g), flowsCmd(), probeCmd())
 	return root
 }
 

@@ -67,6 +67,8 @@ func (f *workerFlags) setUp(ctx context.Context, log *slog.Logger, name string) 
 func workerCmd(g *globalFlags) *cobra.Command {
 	wf := &workerFlags{}
 	var metricsAddr string
+	var setup bool
+	var setupWait time.Duration
 	cmd := &cobra.Command{
 		Use:   "worker",
 		Short: "Run the Temporal workers (flows and webhook deliveries) against a cluster (configured by TEMPORAL_* variables)",
@@ -87,6 +89,11 @@ func workerCmd(g *globalFlags) *cobra.Command {
 				return err
 			}
 			defer c.Close()
+			if setup {
+				if err := setupAtStart(ctx, log, s.obs, c, setupWait); err != nil {
+					return fmt.Errorf("--setup: %w", err)
+				}
+			}
 			w := worker.New(c, s.deliver, wf.opts)
 			if metricsAddr != "" {
 				if err := serveAside(ctx, log, metricsAddr, w.Handler(s.obs.tel)); err != nil {
@@ -106,5 +113,7 @@ func workerCmd(g *globalFlags) *cobra.Command {
 	}
 	wf.register(cmd)
 	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", ":9090", "serve /metrics, /healthz and /readyz here (empty: off)")
+	cmd.Flags().BoolVar(&setup, "setup", false, "before starting, do what `hookflow setup` does: register the namespace when missing and add hookflow's search attributes")
+	cmd.Flags().DurationVar(&setupWait, "setup-wait", 2*time.Minute, "with --setup, how long to retry while Temporal is starting")
 	return cmd
 }
