@@ -125,6 +125,12 @@ func DefaultDynamicConfig() map[string]any {
 		// Per second, for the namespace's List/Count/Scan calls.
 		dynamicconfig.FrontendMaxNamespaceVisibilityRPSPerInstance.Key().String(): 1000,
 		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key().String():      false,
+
+		// A retry gets a new activity stamp. Without it, a restart replays
+		// the transfer task that dispatched the first attempt (the queue
+		// checkpoints every ~30s), the stale dispatch looks current, and
+		// the pending retry starts at once instead of after its backoff.
+		dynamicconfig.EnableActivityRetryStampIncrement.Key().String(): true,
 	}
 }
 
