@@ -107,6 +107,10 @@ func (s *Server) listExecutions(c *gin.Context) {
 			return
 		}
 		query += fmt.Sprintf(" AND ExecutionStatus = %q", name)
+	} else {
+		// A long run continues as new under the same id: list each
+		// execution once, by its latest run, not every run of its chain.
+		query += ` AND ExecutionStatus != "ContinuedAsNew"`
 	}
 	size := 50
 	if v := c.Query("pageSize"); v != "" {

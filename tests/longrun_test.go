@@ -92,6 +92,19 @@ steps:
 	runs, maxEvents, maxBytes := chainHistories(t, s, id)
 	require.Greater(t, len(runs), 1, "a run this long must have continued as new")
 	require.Less(t, maxEvents, 10_240, "a run of the chain reached Temporal's history warning limit")
+	// The executions API lists the execution once (its latest run), not
+	// once per run of the chain.
+	admin := setupAdmin(t)
+	require.Eventually(t, func() bool {
+		a := admin.call("GET", "/api/v1/flows/longrun/executions", readKey, "", "")
+		var list struct {
+			Executions []struct{ ID, Status string } `json:"executions"`
+		}
+		if a.status != http.StatusOK || json.Unmarshal([]byte(a.body), &list) != nil {
+			return false
+		}
+		return len(list.Executions) == 1 && list.Executions[0].ID == id && list.Executions[0].Status == "completed"
+	}, 15*time.Second, 200*time.Millisecond, "the executions list shows the chain as one execution")
 	t.Logf("%d sends at concurrency %d: %s (%.0f sends/s); %d runs in the chain, at most %d events and %d KiB of history per run",
 		sends, concurrency, elapsed.Round(time.Millisecond), float64(sends)/elapsed.Seconds(), len(runs), maxEvents, maxBytes/1024)
 }
