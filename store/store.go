@@ -64,6 +64,8 @@ type Store struct {
 	// queries counts statements sent to the database: the trigger cache's
 	// test proves a warm lookup sends none.
 	queries atomic.Int64
+	// records is the record lookup's memory (record_lookup.go).
+	records recordState
 }
 
 // Open opens the store named by dsn and migrates it: a postgres:// or

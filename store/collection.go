@@ -1,0 +1,526 @@
+package store
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/hookflow/hookflow/flow"
+)
+
+// Property types of a collection. Datetimes are RFC 3339 strings.
+const (
+	TypeString   = "string"
+	TypeNumber   = "number"
+	TypeBoolean  = "boolean"
+	TypeEnum     = "enum"
+	TypeDatetime = "datetime"
+)
+
+// Limits of collections and records.
+const (
+	MaxProperties  = 200
+	MaxRecordBytes = 64 << 10 // a record's properties as JSON
+	MaxStringChars = 10_000
+)
+
+var (
+	collectionNamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+	propertyNamePattern   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
+)
+
+// Collection is a named set of records with typed properties, at least one
+// of them unique (HubSpot's objects with their unique property, NocoBase's
+// collections). Records are found by a unique property's value.
+type Collection struct {
+	Name        string     `json:"name"`
+	Description string     `json:"description,omitempty"`
+	Properties  []Property `json:"properties"`
+	// Version counts the definition's changes (ETag "v<version>"); set by
+	// the store.
+	Version   int64     `json:"version,omitempty"`
+	CreatedAt time.Time `json:"createdAt,omitzero"`
+	UpdatedAt time.Time `json:"updatedAt,omitzero"`
+}
+
+// Property is one typed property of a collection's records.
+type Property struct {
+	Name        string `json:"name"`
+	Type        string `json:"type"`
+	Description string `json:"description,omitempty"`
+	// Options are an enum's allowed values.
+	Options []string `json:"options,omitempty"`
+	// Unique: no two records hold the same value (records without one
+	// are allowed unless Required). Records are found by it.
+	Unique bool `json:"unique,omitempty"`
+	// Required: every record has a value.
+	Required bool `json:"required,omitempty"`
+}
+
+// Property returns the named property.
+func (c *Collection) Property(name string) (*Property, bool) {
+	for i := range c.Properties {
+		if c.Properties[i].Name == name {
+			return &c.Properties[i], true
+		}
+	}
+	return nil, false
+}
+
+// UniqueProperties lists the names of the unique properties, in order.
+func (c *Collection) UniqueProperties() []string {
+	var out []string
+	for _, p := range c.Properties {
+		if p.Unique {
+			out = append(out, p.Name)
+		}
+	}
+	return out
+}
+
+func (c *Collection) propertyNames() []string {
+	out := make([]string, len(c.Properties))
+	for i, p := range c.Properties {
+		out[i] = p.Name
+	}
+	return out
+}
+
+// definition is the part of a collection its files and the API set: what
+// the digest compares (an unchanged apply makes no version).
+func (c *Collection) definition() (string, string) {
+	d := Collection{Name: c.Name, Description: c.Description, Properties: c.Properties}
+	b, _ := json.Marshal(&d)
+	sum := sha256.Sum256(b)
+	return string(b), hex.EncodeToString(sum[:])
+}
+
+// InvalidError lists every problem with a collection definition or a
+// record's properties, each with its path ("properties.age: must be a
+// number"). The API answers it with 422.
+type InvalidError struct {
+	What   string // "collection" or "record"
+	Errors []flow.FieldError
+}
+
+func (e *InvalidError) Error() string {
+	lines := make([]string, len(e.Errors))
+	for i, fe := range e.Errors {
+		lines[i] = fe.Error()
+	}
+	if len(lines) == 1 {
+		return "invalid " + e.What + ": " + lines[0]
+	}
+	return fmt.Sprintf("invalid %s (%d errors): %s", e.What, len(lines), strings.Join(lines, "; "))
+}
+
+// UniqueError is a write that would give a unique property's value to a
+// second record. It matches ErrExists.
+type UniqueError struct {
+	Collection, Property string
+	Value                any
+	// RecordID holds the value already.
+	RecordID string
+}
+
+func (e *UniqueError) Error() string {
+	return fmt.Sprintf("collection %q: unique property %s: the value %s is already held by record %s",
+		e.Collection, e.Property, describe(e.Value), e.RecordID)
+}
+
+func (e *UniqueError) Is(target error) bool { return target == ErrExists }
+
+func describe(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+// DecodeCollection reads a collection definition strictly: JSON, or YAML
+// when yamlDoc is true (files people write). Unknown fields and every rule
+// broken are reported at once, each with its path.
+func DecodeCollection(data []byte, yamlDoc bool) (*Collection, error) {
+	if yamlDoc {
+		var doc any
+		if err := yaml.Unmarshal(data, &doc); err != nil {
+			return nil, &InvalidError{What: "collection", Errors: []flow.FieldError{{Message: "malformed YAML: " + err.Error()}}}
+		}
+		doc, err := yamlToJSON(doc, "")
+		if err != nil {
+			return nil, &InvalidError{What: "collection", Errors: []flow.FieldError{*err}}
+		}
+		data, _ = json.Marshal(doc)
+	}
+	var errs []flow.FieldError
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, &InvalidError{What: "collection", Errors: []flow.FieldError{{Message: "must be a JSON object: " + err.Error()}}}
+	}
+	known := []string{"name", "description", "properties"}
+	for _, k := range flow.SortedKeys(raw) {
+		if !slices.Contains(known, k) {
+			errs = append(errs, flow.FieldError{Path: k, Message: "unknown field (allowed: " + strings.Join(known, ", ") + ")"})
+		}
+	}
+	if p, ok := raw["properties"]; ok {
+		var props []map[string]json.RawMessage
+		if json.Unmarshal(p, &props) == nil {
+			allowed := []string{"description", "name", "options", "required", "type", "unique"}
+			for i, prop := range props {
+				for _, k := range flow.SortedKeys(prop) {
+					if !slices.Contains(allowed, k) {
+						errs = append(errs, flow.FieldError{Path: fmt.Sprintf("properties[%d].%s", i, k), Message: "unknown field (allowed: " + strings.Join(allowed, ", ") + ")"})
+					}
+				}
+			}
+		}
+	}
+	c := &Collection{}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(c); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			errs = append(errs, flow.FieldError{Path: te.Field, Message: "must be " + jsonKind(te.Type.Kind().String())})
+		} else {
+			errs = append(errs, flow.FieldError{Message: err.Error()})
+		}
+		return nil, &InvalidError{What: "collection", Errors: errs}
+	}
+	errs = append(errs, c.check()...)
+	if len(errs) > 0 {
+		return nil, &InvalidError{What: "collection", Errors: errs}
+	}
+	return c, nil
+}
+
+func jsonKind(k string) string {
+	switch k {
+	case "string":
+		return "a string"
+	case "bool":
+		return "true or false"
+	case "slice":
+		return "an array"
+	case "struct", "map":
+		return "an object"
+	}
+	return "a different type"
+}
+
+// check holds the rules of a collection definition.
+func (c *Collection) check() []flow.FieldError {
+	var errs []flow.FieldError
+	add := func(path, format string, args ...any) {
+		errs = append(errs, flow.FieldError{Path: path, Message: fmt.Sprintf(format, args...)})
+	}
+	if !collectionNamePattern.MatchString(c.Name) {
+		add("name", "must be a lowercase name: a-z, 0-9, - and _, starting with a letter or digit, at most 64 characters")
+	}
+	if len(c.Description) > 2000 {
+		add("description", "must be at most 2000 characters long")
+	}
+	switch {
+	case len(c.Properties) == 0:
+		add("properties", "a collection needs properties, at least one of them unique")
+	case len(c.Properties) > MaxProperties:
+		add("properties", "must have at most %d item(s)", MaxProperties)
+	}
+	seen := map[string]int{}
+	unique := 0
+	for i, p := range c.Properties {
+		at := fmt.Sprintf("properties[%d]", i)
+		if !propertyNamePattern.MatchString(p.Name) {
+			add(at+".name", "must be an identifier: letters, digits and _, not starting with a digit, at most 64 characters")
+		} else if first, dup := seen[p.Name]; dup {
+			add(at+".name", "duplicate property %q (first at properties[%d])", p.Name, first)
+		} else {
+			seen[p.Name] = i
+		}
+		switch p.Type {
+		case TypeString, TypeNumber, TypeBoolean, TypeDatetime:
+			if len(p.Options) > 0 {
+				add(at+".options", "apply to type enum only")
+			}
+		case TypeEnum:
+			if len(p.Options) == 0 {
+				add(at+".options", "an enum needs its options")
+			}
+			for j, o := range p.Options {
+				if o == "" || len(o) > 200 {
+					add(fmt.Sprintf("%s.options[%d]", at, j), "must be 1 to 200 characters long")
+				}
+				if slices.Index(p.Options, o) != j {
+					add(fmt.Sprintf("%s.options[%d]", at, j), "duplicate option %q", o)
+				}
+			}
+		case "":
+			add(at+".type", "is required (one of: string, number, boolean, enum, datetime)")
+		default:
+			add(at+".type", "must be one of: string, number, boolean, enum, datetime")
+		}
+		if p.Unique {
+			unique++
+			if p.Type == TypeBoolean {
+				add(at+".unique", "a boolean cannot be unique (two records at most)")
+			}
+		}
+		if len(p.Description) > 2000 {
+			add(at+".description", "must be at most 2000 characters long")
+		}
+	}
+	if len(c.Properties) > 0 && unique == 0 {
+		add("properties", "at least one property must be unique (unique: true): records are found by it")
+	}
+	return errs
+}
+
+// ValidateRecord checks a record's properties against the collection:
+// every property known and of its type, required ones present. Null values
+// are absent. Paths are "properties.<name>".
+func (c *Collection) ValidateRecord(props map[string]any) []flow.FieldError {
+	var errs []flow.FieldError
+	for _, k := range flow.SortedKeys(props) {
+		p, ok := c.Property(k)
+		if !ok {
+			errs = append(errs, flow.FieldError{Path: "properties." + k, Message: fmt.Sprintf("unknown property (collection %s has: %s)", c.Name, strings.Join(c.propertyNames(), ", "))})
+			continue
+		}
+		if props[k] == nil {
+			continue
+		}
+		if msg := p.check(props[k]); msg != "" {
+			errs = append(errs, flow.FieldError{Path: "properties." + k, Message: msg})
+		}
+	}
+	for _, p := range c.Properties {
+		if p.Required && props[p.Name] == nil {
+			errs = append(errs, flow.FieldError{Path: "properties." + p.Name, Message: "is required"})
+		}
+	}
+	if len(errs) == 0 {
+		if b, _ := json.Marshal(props); len(b) > MaxRecordBytes {
+			errs = append(errs, flow.FieldError{Path: "properties", Message: fmt.Sprintf("a record is limited to %d bytes of JSON, this one has %d", MaxRecordBytes, len(b))})
+		}
+	}
+	return errs
+}
+
+// check returns why v does not fit the property, or "".
+func (p *Property) check(v any) string {
+	switch p.Type {
+	case TypeString:
+		s, ok := v.(string)
+		if !ok {
+			return "must be a string, got " + kindOf(v)
+		}
+		if n := len([]rune(s)); n > MaxStringChars {
+			return fmt.Sprintf("must be at most %d characters long", MaxStringChars)
+		}
+	case TypeNumber:
+		f, ok := number(v)
+		if !ok {
+			return "must be a number, got " + kindOf(v)
+		}
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return "must be a finite number"
+		}
+	case TypeBoolean:
+		if _, ok := v.(bool); !ok {
+			return "must be true or false, got " + kindOf(v)
+		}
+	case TypeEnum:
+		s, ok := v.(string)
+		if !ok || !slices.Contains(p.Options, s) {
+			return "must be one of: " + strings.Join(p.Options, ", ")
+		}
+	case TypeDatetime:
+		s, ok := v.(string)
+		if !ok {
+			return "must be an RFC 3339 date-time string such as 2026-03-01T12:00:00Z, got " + kindOf(v)
+		}
+		if _, err := time.Parse(time.RFC3339Nano, s); err != nil {
+			return fmt.Sprintf("must be an RFC 3339 date-time such as 2026-03-01T12:00:00Z, got %q", s)
+		}
+	}
+	return ""
+}
+
+// normalize returns v as stored: numbers as float64 (what JSON gives back).
+func (p *Property) normalize(v any) any {
+	if p.Type == TypeNumber {
+		if f, ok := number(v); ok {
+			return f
+		}
+	}
+	return v
+}
+
+// coerce turns a value that finds a record (a lookup's, a URL's text) into
+// the property's type: text is parsed for numbers and booleans, a number
+// written as text for strings. Datetimes stay strings.
+func (p *Property) coerce(v any) (any, error) {
+	s, isStr := v.(string)
+	switch p.Type {
+	case TypeNumber:
+		if f, ok := number(v); ok {
+			return f, nil
+		}
+		if isStr {
+			if f, err := strconv.ParseFloat(strings.TrimSpace(s), 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
+				return f, nil
+			}
+			return nil, fmt.Errorf("must be a number, got %q", s)
+		}
+		return nil, fmt.Errorf("must be a number, got %s", kindOf(v))
+	case TypeBoolean:
+		if b, ok := v.(bool); ok {
+			return b, nil
+		}
+		if b, err := strconv.ParseBool(s); isStr && err == nil {
+			return b, nil
+		}
+		return nil, fmt.Errorf("must be true or false, got %s", kindOf(v))
+	case TypeDatetime:
+		if !isStr {
+			return nil, fmt.Errorf("must be an RFC 3339 date-time string, got %s", kindOf(v))
+		}
+		if _, err := time.Parse(time.RFC3339Nano, s); err != nil {
+			return nil, fmt.Errorf("must be an RFC 3339 date-time such as 2026-03-01T12:00:00Z, got %q", s)
+		}
+		return s, nil
+	}
+	if isStr {
+		return s, nil
+	}
+	if f, ok := number(v); ok {
+		// A number where the property holds text (a phone number sent as
+		// a number): its text.
+		return strconv.FormatFloat(f, 'g', -1, 64), nil
+	}
+	return nil, fmt.Errorf("must be a string, got %s", kindOf(v))
+}
+
+// keyText is a unique value as record_keys holds it: the string, a number
+// in its shortest form, a datetime in UTC (equal instants collide).
+func (p *Property) keyText(v any) (string, error) {
+	c, err := p.coerce(v)
+	if err != nil {
+		return "", err
+	}
+	switch t := c.(type) {
+	case float64:
+		return strconv.FormatFloat(t, 'g', -1, 64), nil
+	case bool:
+		return strconv.FormatBool(t), nil
+	case string:
+		if p.Type == TypeDatetime {
+			tm, _ := time.Parse(time.RFC3339Nano, t)
+			return tm.UTC().Format(time.RFC3339Nano), nil
+		}
+		return t, nil
+	}
+	return "", fmt.Errorf("cannot be a key")
+}
+
+func number(v any) (float64, bool) {
+	switch t := v.(type) {
+	case float64:
+		return t, true
+	case float32:
+		return float64(t), true
+	case int:
+		return float64(t), true
+	case int64:
+		return float64(t), true
+	case int32:
+		return float64(t), true
+	case uint64:
+		return float64(t), true
+	case json.Number:
+		f, err := t.Float64()
+		return f, err == nil
+	}
+	return 0, false
+}
+
+func kindOf(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "an array"
+	}
+	if _, ok := number(v); ok {
+		return "a number"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// yamlToJSON turns YAML's maps with non-string keys into JSON objects and
+// refuses what JSON cannot hold.
+func yamlToJSON(v any, path string) (any, *flow.FieldError) {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, e := range t {
+			c, err := yamlToJSON(e, joinPath(path, k))
+			if err != nil {
+				return nil, err
+			}
+			t[k] = c
+		}
+		return t, nil
+	case map[any]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			ks := fmt.Sprint(k)
+			c, err := yamlToJSON(e, joinPath(path, ks))
+			if err != nil {
+				return nil, err
+			}
+			out[ks] = c
+		}
+		return out, nil
+	case []any:
+		for i, e := range t {
+			c, err := yamlToJSON(e, fmt.Sprintf("%s[%d]", path, i))
+			if err != nil {
+				return nil, err
+			}
+			t[i] = c
+		}
+		return t, nil
+	case time.Time:
+		return t.Format(time.RFC3339Nano), nil
+	case float64:
+		if math.IsNaN(t) || math.IsInf(t, 0) {
+			return nil, &flow.FieldError{Path: path, Message: "JSON cannot hold NaN or infinity"}
+		}
+	}
+	return v, nil
+}
+
+func joinPath(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "." + b
+}
