@@ -23,13 +23,14 @@ const (
 	EnvExecution = "execution" // id, flowId, flowVersion, startedAt of this run
 	EnvItem      = "item"      // inside a loop: the current element
 	EnvIndex     = "index"     // inside a loop: its zero-based position
+	EnvEvent     = "event"     // in a wait step's match: the event's body
 )
 
 // compileEnv declares the names an expression may use. Unknown names are
 // compile errors (a typo in a flow is caught when it is saved), while members
 // are typed any and checked at run time: the shape of trigger data is the
 // caller's.
-func compileEnv(inLoop bool) types.Map {
+func compileEnv(inLoop bool, extra ...string) types.Map {
 	env := types.Map{
 		EnvTrigger:   types.Any,
 		EnvVars:      types.Any,
@@ -39,6 +40,9 @@ func compileEnv(inLoop bool) types.Map {
 	if inLoop {
 		env[EnvItem] = types.Any
 		env[EnvIndex] = types.Int
+	}
+	for _, n := range extra {
+		env[n] = types.Any
 	}
 	return env
 }
@@ -53,9 +57,9 @@ func compileEnv(inLoop bool) types.Map {
 //
 // expr has no I/O, no reflection on arbitrary Go values beyond the env, and a
 // memory budget per run; MaxNodes bounds the size of one expression.
-func exprOptions(inLoop bool) []expr.Option {
+func exprOptions(inLoop bool, extra ...string) []expr.Option {
 	return []expr.Option{
-		expr.Env(compileEnv(inLoop)),
+		expr.Env(compileEnv(inLoop, extra...)),
 		expr.DisableBuiltin("now"),
 		expr.Function("timezone", func(params ...any) (any, error) {
 			name, _ := params[0].(string)
@@ -131,8 +135,8 @@ func describeValue(v any) string {
 
 // CompileExpr compiles one bare expression. It is what validation uses; the
 // interpreter uses an Evaluator, which caches programs.
-func CompileExpr(src string, inLoop bool) (*vm.Program, error) {
-	return expr.Compile(src, exprOptions(inLoop)...)
+func CompileExpr(src string, inLoop bool, extra ...string) (*vm.Program, error) {
+	return expr.Compile(src, exprOptions(inLoop, extra...)...)
 }
 
 // CompileTriggerExpr compiles an expression evaluated by the API before a
@@ -272,9 +276,10 @@ func (e *Evaluator) program(src string) (*vm.Program, error) {
 	if p, ok := e.programs[src]; ok {
 		return p, nil
 	}
-	// Compile with the loop names declared: validation already refused
-	// item and index outside loops, and one program serves both.
-	p, err := expr.Compile(src, exprOptions(true)...)
+	// Compile with the loop names (and a wait's event) declared:
+	// validation already refused them where they are not set, and one
+	// program serves both.
+	p, err := expr.Compile(src, exprOptions(true, EnvEvent)...)
 	if err != nil {
 		return nil, err
 	}

@@ -58,6 +58,10 @@ type Branch struct {
 	Steps []Step
 	// Loop branches see the loop variables item and index.
 	Loop bool
+	// SeesStep: the branch runs while its step is under way (or after it
+	// decided), so its steps may read steps.<id> of that step (a wait's
+	// resumeUrl, an approval's decision).
+	SeesStep bool
 }
 
 // ExprField is one expression or template of a step.
@@ -67,6 +71,9 @@ type ExprField struct {
 	// hold {{ }} templates.
 	Source string
 	Bare   bool
+	// Names are names the expression may read besides the usual ones
+	// (a wait's match reads event).
+	Names []string
 }
 
 // Kind describes a registered step type.

@@ -198,7 +198,14 @@ func (c *treeCheck) walk(prefix string, steps []Step, visible map[string]bool, i
 		}
 		if s.Spec != nil {
 			for _, b := range Branches(s.Spec) {
-				ids = append(ids, c.walk(p+"."+b.Path, b.Steps, vis, inLoop || b.Loop)...)
+				bvis := vis
+				if b.SeesStep && s.ID != "" {
+					bvis = map[string]bool{s.ID: true}
+					for k := range vis {
+						bvis[k] = true
+					}
+				}
+				ids = append(ids, c.walk(p+"."+b.Path, b.Steps, bvis, inLoop || b.Loop)...)
 			}
 		}
 		for _, id := range ids {
@@ -264,7 +271,7 @@ func (c *treeCheck) expression(p string, ef ExprField, visible map[string]bool, 
 		}
 	}
 	for _, src := range sources {
-		prog, err := CompileExpr(src, inLoop)
+		prog, err := CompileExpr(src, inLoop, ef.Names...)
 		if err != nil {
 			c.errs.add(p, "expression `%s`: %s", src, firstLine(err.Error()))
 			continue
