@@ -55,10 +55,15 @@ type HTTP struct {
 type HTTPBody struct {
 	// Mode: all sends every property of the data at hand (the trigger body;
 	// inside a loop, the current item); keyValue sends Fields as a JSON
-	// object; raw sends Raw, a template that must render to valid JSON.
-	Mode   string         `json:"mode" validate:"required,oneof=all keyValue raw"`
+	// object; raw sends Raw, a template that must render to valid JSON;
+	// record sends every property of a record (HubSpot's "include all
+	// properties"): Record's, else the enrolled one (trigger.record).
+	Mode   string         `json:"mode" validate:"required,oneof=all keyValue raw record"`
 	Fields map[string]any `json:"fields,omitempty" validate:"max=200"`
 	Raw    string         `json:"raw,omitempty" validate:"max=65536"`
+	// Record is a template yielding a record, such as
+	// "{{ steps.find.outputs.record }}" (mode record).
+	Record string `json:"record,omitempty" validate:"max=4096"`
 }
 
 // Auth types of an http step, and its signature versions: the names flows
@@ -195,6 +200,9 @@ func (h *HTTP) Expressions() []ExprField {
 		if IsTemplate(h.Body.Raw) {
 			out = append(out, ExprField{Path: "body.raw", Source: h.Body.Raw})
 		}
+		if IsTemplate(h.Body.Record) {
+			out = append(out, ExprField{Path: "body.record", Source: h.Body.Record})
+		}
 	}
 	return out
 }
@@ -248,6 +256,12 @@ func (h *HTTP) Check() []FieldError {
 		}
 		if b.Mode != "raw" && b.Raw != "" {
 			add("body.raw", "applies to mode raw only")
+		}
+		if b.Mode != "record" && b.Record != "" {
+			add("body.record", "applies to mode record only")
+		}
+		if b.Record != "" && !IsTemplate(b.Record) {
+			add("body.record", "is a template yielding a record, such as {{ steps.find.outputs.record }}")
 		}
 	}
 	if a := h.Auth; a != nil {
@@ -408,6 +422,8 @@ func (h *HTTP) bodyData(e *Evaluator, env map[string]any) (any, error) {
 			return nil, fmt.Errorf("body.fields.%w", err)
 		}
 		return v, nil
+	case "record":
+		return h.recordProperties(e, env)
 	}
 	v, err := e.RenderString(h.Body.Raw, env)
 	if err != nil {
@@ -423,4 +439,33 @@ func (h *HTTP) bodyData(e *Evaluator, env map[string]any) (any, error) {
 		return nil, fmt.Errorf("body.raw: the template rendered to invalid JSON: %v", err)
 	}
 	return out, nil
+}
+
+// recordProperties is the body of mode record: the properties of the record
+// body.record yields, or of the enrolled record (trigger.record).
+func (h *HTTP) recordProperties(e *Evaluator, env map[string]any) (any, error) {
+	var rec any
+	if h.Body.Record != "" {
+		v, err := e.RenderString(h.Body.Record, env)
+		if err != nil {
+			return nil, fmt.Errorf("body.record: %w", err)
+		}
+		if rec = v; rec == nil {
+			return nil, fmt.Errorf("body.record: the template yielded null (no record found?)")
+		}
+	} else if t, ok := env[EnvTrigger].(map[string]any); ok {
+		rec = t[EnvRecord]
+	}
+	if rec == nil {
+		return nil, fmt.Errorf("body: mode record has no record: the trigger enrolled none (trigger.enroll.record) and body.record is not set")
+	}
+	m, ok := rec.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("body.record: a record is an object with properties, got %s", describeValue(rec))
+	}
+	props, ok := m["properties"].(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("body.record: a record is an object with properties, and this one has none")
+	}
+	return props, nil
 }

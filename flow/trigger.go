@@ -92,11 +92,15 @@ type KeySource struct {
 	Body   string `json:"body,omitempty" validate:"max=200"`
 }
 
-// Enroll is a trigger's enrollment filter.
+// Enroll is a trigger's enrollment filter: a record that must exist, a
+// condition, or both (the record is looked up first, so If can read
+// trigger.record).
 type Enroll struct {
 	// If is a bare expression over trigger (body, headers, query and the
 	// parsed aliases) that must yield true or false.
-	If string `json:"if" validate:"required"`
+	If string `json:"if,omitempty"`
+	// Record enrolls only requests whose record exists (enroll_record.go).
+	Record *EnrollRecord `json:"record,omitempty"`
 	// Response answers a request that is not enrolled. Default: the async
 	// answer (the caller cannot tell), or 200 {"enrolled": false} for sync.
 	Response *TriggerResponse `json:"response,omitempty"`
@@ -164,8 +168,16 @@ func checkTrigger(t *Trigger, errs *errorList) {
 		p.check(errs)
 	}
 	if e := t.Enroll; e != nil {
-		if _, err := CompileTriggerExpr(e.If); err != nil {
-			errs.add("trigger.enroll.if", "expression `%s`: %s", StripBraces(e.If), firstLine(err.Error()))
+		if e.If == "" && e.Record == nil {
+			errs.add("trigger.enroll", "set if (a condition), record (a record that must exist), or both")
+		}
+		if e.If != "" {
+			if _, err := CompileTriggerExpr(e.If); err != nil {
+				errs.add("trigger.enroll.if", "expression `%s`: %s", StripBraces(e.If), firstLine(err.Error()))
+			}
+		}
+		if e.Record != nil {
+			e.Record.check(errs)
 		}
 	}
 }

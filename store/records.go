@@ -21,6 +21,15 @@ import (
 // type changed, a property made unique or required): nothing is changed.
 var ErrRecordsDoNotFit = errors.New("the collection's records do not fit the new definition")
 
+// ErrNoCollection is a collection that does not exist; it matches
+// ErrNotFound too.
+var ErrNoCollection error = noCollection{}
+
+type noCollection struct{}
+
+func (noCollection) Error() string        { return ErrNotFound.Error() }
+func (noCollection) Is(target error) bool { return target == ErrNotFound }
+
 // Record is one record of a collection. Properties are typed by the
 // collection; Version counts its changes (ETag "v<version>").
 type Record struct {
@@ -265,7 +274,7 @@ func (s *Store) collectionTx(ctx context.Context, q sqlExec, name string) (*Coll
 	var version, created, updated int64
 	err := s.queryRow(ctx, q, `SELECT definition, digest, version, created_at, updated_at FROM collections WHERE name = $1`, name).Scan(&def, &digest, &version, &created, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, "", fmt.Errorf("collection %q: %w", name, ErrNotFound)
+		return nil, "", fmt.Errorf("collection %q: %w", name, ErrNoCollection)
 	}
 	if err != nil {
 		return nil, "", err
@@ -324,7 +333,7 @@ func (s *Store) DeleteCollection(ctx context.Context, name string) error {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("collection %q: %w", name, ErrNotFound)
+			return fmt.Errorf("collection %q: %w", name, ErrNoCollection)
 		}
 		return nil
 	})

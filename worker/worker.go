@@ -34,6 +34,9 @@ type Options struct {
 	// stops; activities still running then see their context cancelled
 	// and are retried elsewhere by their retry policy (0: SDK default).
 	StopTimeout time.Duration
+	// Records runs record steps against the flow store (nil: no store;
+	// record steps then fail, naming --store).
+	Records *activities.Records
 }
 
 // Workers is the flow worker and the webhook worker, started and stopped
@@ -55,6 +58,9 @@ func New(c sdkclient.Client, deliver *activities.Deliverer, opts Options) *Worke
 		WorkerStopTimeout:                      opts.StopTimeout,
 	})
 	Register(flows)
+	// Record steps' activities run beside the interpreter: a few
+	// statements on the flow store each.
+	opts.Records.Register(flows)
 	hooks := sdkworker.New(c, workflows.WebhookTaskQueue, sdkworker.Options{
 		MaxConcurrentActivityExecutionSize: opts.MaxConcurrentDeliveries,
 		TaskQueueActivitiesPerSecond:       opts.DeliveriesPerSecond,

@@ -1,0 +1,97 @@
+package flow
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/expr-lang/expr/vm"
+)
+
+// EnrollRecord enrolls a request only when a record exists: the record of
+// Collection whose unique Property holds Value (a template over trigger,
+// such as "{{ trigger.body.email }}"), as HubSpot's webhook trigger enrolls
+// an existing contact. The API looks it up before starting the run; with no
+// such record nothing starts and the caller gets the enroll response; with
+// one, the run starts with it as trigger.record (a snapshot in the run's
+// input).
+type EnrollRecord struct {
+	Collection string `json:"collection" validate:"required"`
+	Property   string `json:"property" validate:"required"`
+	Value      string `json:"value" validate:"required,max=4096"`
+}
+
+// EnvRecord is the key of trigger data holding the enrolled record.
+const EnvRecord = "record"
+
+func (r *EnrollRecord) check(errs *errorList) {
+	if r.Collection != "" && !collectionNamePattern.MatchString(r.Collection) {
+		errs.add("trigger.enroll.record.collection", "must be a collection's name: a-z, 0-9, - and _, starting with a letter or digit, at most 64 characters")
+	}
+	if r.Property != "" && !stepIDPattern.MatchString(r.Property) {
+		errs.add("trigger.enroll.record.property", "must be a property name: letters, digits and _, not starting with a digit")
+	}
+	if !IsTemplate(r.Value) {
+		return
+	}
+	srcs, err := TemplateExpressions(r.Value)
+	if err != nil {
+		errs.add("trigger.enroll.record.value", "%v", err)
+		return
+	}
+	for _, src := range srcs {
+		if _, err := CompileTriggerExpr(src); err != nil {
+			errs.add("trigger.enroll.record.value", "expression `%s`: %s", src, firstLine(err.Error()))
+		}
+	}
+}
+
+// EvalValue renders Value on a request's trigger data. A template that is
+// exactly one expression keeps its type; a missing value (null or an empty
+// string) is an error, so that no lookup matches on nothing.
+func (r *EnrollRecord) EvalValue(trigger map[string]any) (any, error) {
+	if !IsTemplate(r.Value) {
+		return r.Value, nil
+	}
+	parts, err := parseTemplate(r.Value)
+	if err != nil {
+		return nil, err
+	}
+	env := map[string]any{EnvTrigger: trigger}
+	var out any
+	if len(parts) == 1 && parts[0].expr != "" {
+		if out, err = evalTrigger(parts[0].expr, env); err != nil {
+			return nil, err
+		}
+	} else {
+		var b strings.Builder
+		for _, p := range parts {
+			if p.expr == "" {
+				b.WriteString(p.text)
+				continue
+			}
+			v, err := evalTrigger(p.expr, env)
+			if err != nil {
+				return nil, err
+			}
+			b.WriteString(TextOf(v))
+		}
+		out = b.String()
+	}
+	if out == nil || out == "" {
+		return nil, errors.New("the value is empty")
+	}
+	return out, nil
+}
+
+// evalTrigger runs a trigger-time expression, compiled once per process.
+func evalTrigger(src string, env map[string]any) (any, error) {
+	p, ok := triggerPrograms.Load(src)
+	if !ok {
+		compiled, err := CompileTriggerExpr(src)
+		if err != nil {
+			return nil, errors.New(firstLine(err.Error()))
+		}
+		p, _ = triggerPrograms.LoadOrStore(src, compiled)
+	}
+	return run(p.(*vm.Program), env)
+}

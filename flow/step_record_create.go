@@ -1,0 +1,43 @@
+package flow
+
+// TypeRecordCreate adds a record to a collection.
+const TypeRecordCreate = "record.create"
+
+// RecordCreate adds a record; a unique value another record holds fails the
+// step (use record.upsert to create or update).
+//
+//	{id: add, type: record.create, collection: contacts,
+//	 properties: {email: "{{ trigger.body.email }}", plan: free}}
+//
+// Outputs: record, created (true). A retried attempt (a worker crash after
+// the write) finds its own write and makes no second record.
+type RecordCreate struct {
+	Collection string         `json:"collection" validate:"required"`
+	Properties map[string]any `json:"properties" validate:"required,min=1,max=200"`
+	Retry      *RetryPolicy   `json:"retry,omitempty"`
+	OnError    string         `json:"onError,omitempty" validate:"omitempty,oneof=fail continue"`
+}
+
+func init() {
+	Register[RecordCreate](TypeRecordCreate, "add a record to a collection")
+}
+
+var (
+	_ Spec           = (*RecordCreate)(nil)
+	_ Checker        = (*RecordCreate)(nil)
+	_ ErrorContinuer = (*RecordCreate)(nil)
+)
+
+func (r *RecordCreate) Expressions() []ExprField {
+	return valueExpressions("properties", r.Properties)
+}
+
+func (r *RecordCreate) Check() []FieldError {
+	var errs fieldErrors
+	checkCollectionName(&errs, r.Collection)
+	checkPropertyNames(&errs, "properties", r.Properties)
+	checkRetry(&errs, r.Retry)
+	return errs
+}
+
+func (r *RecordCreate) ContinuesOnError() bool { return recordOnError(r.OnError) }

@@ -1,0 +1,43 @@
+package flow
+
+// TypeRecordDelete removes one record.
+const TypeRecordDelete = "record.delete"
+
+// RecordDelete removes the record that match (a unique property and its
+// value) or recordId finds. No such record is not a failure: count is 0.
+//
+//	{id: forget, type: record.delete, collection: contacts, match: {email: "{{ trigger.body.email }}"}}
+//
+// Outputs: record (as it was, or null), count (1 or 0).
+type RecordDelete struct {
+	Collection string         `json:"collection" validate:"required"`
+	RecordID   string         `json:"recordId,omitempty" validate:"max=4096"`
+	Match      map[string]any `json:"match,omitempty"`
+	Retry      *RetryPolicy   `json:"retry,omitempty"`
+	OnError    string         `json:"onError,omitempty" validate:"omitempty,oneof=fail continue"`
+}
+
+func init() {
+	Register[RecordDelete](TypeRecordDelete, "remove a record found by a unique property or id")
+}
+
+var (
+	_ Spec           = (*RecordDelete)(nil)
+	_ Checker        = (*RecordDelete)(nil)
+	_ ErrorContinuer = (*RecordDelete)(nil)
+)
+
+func (r *RecordDelete) Expressions() []ExprField {
+	out := stringExpression("recordId", r.RecordID)
+	return append(out, valueExpressions("match", r.Match)...)
+}
+
+func (r *RecordDelete) Check() []FieldError {
+	var errs fieldErrors
+	checkCollectionName(&errs, r.Collection)
+	checkTarget(&errs, r.RecordID, r.Match)
+	checkRetry(&errs, r.Retry)
+	return errs
+}
+
+func (r *RecordDelete) ContinuesOnError() bool { return recordOnError(r.OnError) }

@@ -1,0 +1,58 @@
+package flow
+
+// TypeRecordFind queries a collection.
+const TypeRecordFind = "record.find"
+
+// RecordFind returns the records whose properties equal filter's values
+// (none: every record; null: records without the property), sorted by sort
+// (createdAt, updatedAt, id or a property; "-" first for descending;
+// default creation order), at most limit (default 10, at most 100).
+//
+//	{id: open, type: record.find, collection: tickets,
+//	 filter: {customer: "{{ trigger.body.email }}", status: open}, sort: -createdAt, limit: 5}
+//
+// Outputs: records, record (the first, or null), count (every match, not
+// only those returned).
+type RecordFind struct {
+	Collection string         `json:"collection" validate:"required"`
+	Filter     map[string]any `json:"filter,omitempty" validate:"max=50"`
+	Sort       string         `json:"sort,omitempty"`
+	Limit      int            `json:"limit,omitempty" validate:"omitempty,min=1,max=100"`
+	Retry      *RetryPolicy   `json:"retry,omitempty"`
+	OnError    string         `json:"onError,omitempty" validate:"omitempty,oneof=fail continue"`
+}
+
+func init() {
+	Register[RecordFind](TypeRecordFind, "find records by their properties")
+}
+
+var (
+	_ Spec           = (*RecordFind)(nil)
+	_ Checker        = (*RecordFind)(nil)
+	_ ErrorContinuer = (*RecordFind)(nil)
+)
+
+func (r *RecordFind) Expressions() []ExprField {
+	return valueExpressions("filter", r.Filter)
+}
+
+func (r *RecordFind) Check() []FieldError {
+	var errs fieldErrors
+	checkCollectionName(&errs, r.Collection)
+	checkPropertyNames(&errs, "filter", r.Filter)
+	if r.Sort != "" && !recordSortPattern.MatchString(r.Sort) {
+		errs.add("sort", "is createdAt, updatedAt, id or a property name, with a leading - for descending")
+	}
+	checkRetry(&errs, r.Retry)
+	return errs
+}
+
+// EffectiveLimit is limit, DefaultRecordFindLimit when unset.
+func (r *RecordFind) EffectiveLimit() int {
+	if r.Limit == 0 {
+		return DefaultRecordFindLimit
+	}
+	return r.Limit
+}
+
+func (r *RecordFind) ContinuesOnError() bool { return recordOnError(r.OnError) }

@@ -1,0 +1,48 @@
+package flow
+
+// TypeRecordUpdate changes properties of one record.
+const TypeRecordUpdate = "record.update"
+
+// RecordUpdate sets the listed properties of the record that match (a
+// unique property and its value) or recordId finds; null removes a
+// property, the others stay. No such record fails the step.
+//
+//	{id: upgrade, type: record.update, collection: contacts,
+//	 match: {email: "{{ trigger.body.email }}"}, properties: {plan: pro}}
+//
+// Outputs: record (as written), changed (false when it already was so).
+type RecordUpdate struct {
+	Collection string         `json:"collection" validate:"required"`
+	RecordID   string         `json:"recordId,omitempty" validate:"max=4096"`
+	Match      map[string]any `json:"match,omitempty"`
+	Properties map[string]any `json:"properties" validate:"required,min=1,max=200"`
+	Retry      *RetryPolicy   `json:"retry,omitempty"`
+	OnError    string         `json:"onError,omitempty" validate:"omitempty,oneof=fail continue"`
+}
+
+func init() {
+	Register[RecordUpdate](TypeRecordUpdate, "change properties of a record found by a unique property or id")
+}
+
+var (
+	_ Spec           = (*RecordUpdate)(nil)
+	_ Checker        = (*RecordUpdate)(nil)
+	_ ErrorContinuer = (*RecordUpdate)(nil)
+)
+
+func (r *RecordUpdate) Expressions() []ExprField {
+	out := stringExpression("recordId", r.RecordID)
+	out = append(out, valueExpressions("match", r.Match)...)
+	return append(out, valueExpressions("properties", r.Properties)...)
+}
+
+func (r *RecordUpdate) Check() []FieldError {
+	var errs fieldErrors
+	checkCollectionName(&errs, r.Collection)
+	checkTarget(&errs, r.RecordID, r.Match)
+	checkPropertyNames(&errs, "properties", r.Properties)
+	checkRetry(&errs, r.Retry)
+	return errs
+}
+
+func (r *RecordUpdate) ContinuesOnError() bool { return recordOnError(r.OnError) }
