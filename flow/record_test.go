@@ -86,11 +86,11 @@ steps:
 func TestEnrollRecordValue(t *testing.T) {
 	trigger := map[string]any{"body": map[string]any{"email": "a@x.test", "n": 42.0}}
 	for src, want := range map[string]any{
-		"{{ trigger.body.email }}":        "a@x.test",
-		"{{ trigger.body.n }}":            42.0,
-		"id-{{ trigger.body.n }}":         "id-42",
-		"{{ lower(\"A@X.test\") }}":       "a@x.test",
-		"static@x.test":                   "static@x.test",
+		"{{ trigger.body.email }}":         "a@x.test",
+		"{{ trigger.body.n }}":             42.0,
+		"id-{{ trigger.body.n }}":          "id-42",
+		"{{ lower(\"A@X.test\") }}":        "a@x.test",
+		"static@x.test":                    "static@x.test",
 		"{{ trigger.body.email ?? \"\" }}": "a@x.test",
 	} {
 		got, err := (&flow.EnrollRecord{Value: src}).EvalValue(trigger)
