@@ -1,0 +1,84 @@
+package flow
+
+import (
+	"regexp"
+	"time"
+)
+
+// TypeWait waits for a named event.
+const TypeWait = "wait"
+
+// DefaultWaitTimeout is how long a wait or an approval waits when it sets no
+// timeout.
+const DefaultWaitTimeout = 7 * 24 * time.Hour
+
+var eventNamePattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+
+// Wait pauses its branch until an event arrives: through the executions
+// API (POST /api/v1/executions/{id}/events/{event}, with an API key) or
+// through the step's signed resume URL, steps.<id>.resumeUrl, which needs
+// no key, works once and expires with the wait. The event's JSON body
+// becomes the step's outputs. match, when set, must be true for an event
+// to be accepted (it reads event, the body, besides the usual names).
+//
+//   - id: confirm
+//     type: wait
+//     event: confirmed
+//     match: event.orderId == trigger.body.id
+//     timeout: 2d
+//     onTimeout: continue                        # or fail (the default)
+//     notify:                                    # runs once the wait is armed
+//   - {id: mail, type: http, method: POST, url: "...", body: {mode: keyValue, fields: {link: "{{ steps.confirm.resumeUrl }}"}}}
+//
+// On a timeout with onTimeout: continue the step is skipped and its
+// outputs are {timedOut: true}.
+type Wait struct {
+	Event     string   `json:"event" validate:"required"`
+	Match     string   `json:"match,omitempty"`
+	Timeout   Duration `json:"timeout,omitempty" validate:"omitempty,dmin=1s,dmax=366d"`
+	OnTimeout string   `json:"onTimeout,omitempty" validate:"omitempty,oneof=continue fail"`
+	// Notify runs once the wait is armed, with steps.<id>.resumeUrl set:
+	// the place to send the link to someone.
+	Notify []Step `json:"notify,omitempty"`
+}
+
+func init() {
+	Register[Wait](TypeWait, "wait for a named event (API or signed resume URL), with a timeout")
+}
+
+var (
+	_ Spec      = (*Wait)(nil)
+	_ Container = (*Wait)(nil)
+	_ Checker   = (*Wait)(nil)
+)
+
+func (w *Wait) Branches() []Branch {
+	return []Branch{{Path: "notify", Steps: w.Notify, SeesStep: true}}
+}
+
+func (w *Wait) Expressions() []ExprField {
+	if w.Match == "" {
+		return nil
+	}
+	return []ExprField{{Path: "match", Source: w.Match, Bare: true, Names: []string{EnvEvent}}}
+}
+
+func (w *Wait) Check() []FieldError {
+	if w.Event != "" && !eventNamePattern.MatchString(w.Event) {
+		return []FieldError{{Path: "event", Message: "an event name is 1 to 64 letters, digits, _, . or - (it is part of the events URL)"}}
+	}
+	return nil
+}
+
+// EffectiveTimeout is how long the step waits.
+func (w *Wait) EffectiveTimeout() time.Duration { return effectiveWaitTimeout(w.Timeout) }
+
+// FailsOnTimeout reports whether a timeout fails the step (the default).
+func (w *Wait) FailsOnTimeout() bool { return w.OnTimeout != "continue" }
+
+func effectiveWaitTimeout(d Duration) time.Duration {
+	if d == 0 {
+		return DefaultWaitTimeout
+	}
+	return d.Std()
+}
