@@ -23,7 +23,19 @@ type EnrollRecord struct {
 // EnvRecord is the key of trigger data holding the enrolled record.
 const EnvRecord = "record"
 
-func (r *EnrollRecord) check(errs *errorList) {
+func (r *EnrollRecord) check(t *Trigger, errs *errorList) {
+	if p := t.Parse; p != nil {
+		for _, part := range []struct {
+			name   string
+			fields []ParseField
+		}{{"headers", p.Headers}, {"query", p.Query}, {"body", p.Body}} {
+			for i, f := range part.fields {
+				if f.aliasOf() == EnvRecord {
+					errs.add(indexPath("trigger.parse."+part.name, i)+".alias", "trigger.record holds the enrolled record (trigger.enroll.record); choose another alias")
+				}
+			}
+		}
+	}
 	if r.Collection != "" && !collectionNamePattern.MatchString(r.Collection) {
 		errs.add("trigger.enroll.record.collection", "must be a collection's name: a-z, 0-9, - and _, starting with a letter or digit, at most 64 characters")
 	}

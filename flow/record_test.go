@@ -52,6 +52,8 @@ id: bad
 trigger:
   enroll:
     record: {collection: Contacts, property: e-mail, value: "{{ trigger.body.email + }}"}
+  parse:
+    body: [{path: contact.record}]
 steps:
   - {id: a, type: record.create, collection: contacts}
   - {id: b, type: record.update, collection: contacts, properties: {x: 1}}
@@ -67,6 +69,7 @@ steps:
 	requireError(t, errs, "trigger.enroll.record.collection", "must be a collection's name")
 	requireError(t, errs, "trigger.enroll.record.property", "must be a property name")
 	requireError(t, errs, "trigger.enroll.record.value", "expression `trigger.body.email +`")
+	requireError(t, errs, "trigger.parse.body[0].alias", "trigger.record holds the enrolled record")
 	requireError(t, errs, "steps[0].properties", "is required")
 	requireError(t, errs, "steps[1].match", "find the record by match")
 	requireError(t, errs, "steps[2].recordId", "set recordId or match, not both")

@@ -177,7 +177,7 @@ func checkTrigger(t *Trigger, errs *errorList) {
 			}
 		}
 		if e.Record != nil {
-			e.Record.check(errs)
+			e.Record.check(t, errs)
 		}
 	}
 }
