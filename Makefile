@@ -6,7 +6,7 @@ FLOWS         ?= examples
 
 FUZZTIME      ?= 20s
 
-.PHONY: run build test test-short fuzz bench bench-observed bench-longrun lint lint-deploy fmt record-histories clean
+.PHONY: run build test test-short test-cluster fuzz bench bench-observed bench-longrun lint lint-deploy fmt record-histories clean
 
 ## run: hookflow dev — embedded Temporal server, Web UI, worker and API, serving examples/
 run: build
@@ -23,6 +23,11 @@ test:
 ## test-short: skip the tests that start extra embedded servers
 test-short:
 	$(GO) test -count=1 -short ./...
+
+## test-cluster: the cluster suite (tests/cluster, testcontainers-go): builds the images, then
+## PostgreSQL, Temporal, 2 api and 2 worker containers and a receiver, under faults
+test-cluster: images
+	TESTCONTAINERS_RYUK_DISABLED=true $(GO) test -tags cluster -count=1 -timeout 30m -v ./tests/cluster
 
 ## bench: hookflow side by side with its Temporal floor; writes bench/results.json
 bench:
