@@ -37,6 +37,10 @@ type Options struct {
 	// Records runs record steps against the flow store (nil: no store;
 	// record steps then fail, naming --store).
 	Records *activities.Records
+	// Composition resolves call steps' callees in the flow store and signs
+	// wait and approval links with the secret resume_key (nil: neither;
+	// such steps then fail, naming what is missing).
+	Composition *activities.Composition
 }
 
 // Workers is the flow worker and the webhook worker, started and stopped
@@ -61,6 +65,7 @@ func New(c sdkclient.Client, deliver *activities.Deliverer, opts Options) *Worke
 	// Record steps' activities run beside the interpreter: a few
 	// statements on the flow store each.
 	opts.Records.Register(flows)
+	opts.Composition.Register(flows)
 	hooks := sdkworker.New(c, workflows.WebhookTaskQueue, sdkworker.Options{
 		MaxConcurrentActivityExecutionSize: opts.MaxConcurrentDeliveries,
 		TaskQueueActivitiesPerSecond:       opts.DeliveriesPerSecond,

@@ -46,6 +46,11 @@ type Carry struct {
 	StartedAt time.Time `json:"startedAt"`
 	// Continuations counts the hand-overs so far.
 	Continuations int `json:"continuations"`
+	// Output is what output steps set so far.
+	Output map[string]any `json:"output,omitempty"`
+	// Counts numbers, per step id, the times a call, wait or approval step
+	// began: child workflow ids and resume links stay unique and stable.
+	Counts map[string]int `json:"counts,omitempty"`
 }
 
 // Cursor is a position in a step list: the next step to run and, when that
@@ -73,8 +78,13 @@ type StepCursor struct {
 	Done      int          `json:"done,omitempty"`
 	Items     []any        `json:"items,omitempty"`
 	ItemsHash string       `json:"itemsHash,omitempty"`
-	// Until is when an interrupted delay ends.
+	// Until is when an interrupted delay (or wait) ends.
 	Until *time.Time `json:"until,omitempty"`
+	// Occurrence is which time a wait or approval step began (its resume
+	// links name it); Outputs what it received before the hand-over (an
+	// event; an approval's decision while its then/else runs).
+	Occurrence int            `json:"occurrence,omitempty"`
+	Outputs    map[string]any `json:"outputs,omitempty"`
 }
 
 // ActiveItem is a loop element that was under way: its cursor in the loop's
@@ -142,6 +152,7 @@ func (r *run) carry(at *Cursor) *Carry {
 	c := &Carry{
 		At: at, Vars: r.vars, Steps: r.steps, Executed: r.executed, Deliveries: r.deliveries,
 		Response: r.response, StartedAt: r.startedAt, Log: r.log.tail(MaxCarriedLogBytes),
+		Output: r.output, Counts: r.counts,
 	}
 	if r.in.Carry != nil {
 		c.Continuations = r.in.Carry.Continuations

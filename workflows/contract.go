@@ -81,6 +81,13 @@ type Input struct {
 	// it has run this many steps, besides when Temporal suggests it (0:
 	// only then). For tests, and operators who want smaller histories.
 	ContinueAfterSteps int `json:"continueAfterSteps,omitempty"`
+	// CallDepth is how deep in a chain of call steps this run is: 0 for a
+	// run a trigger started (a child of it is 1). Bounded by
+	// flow.MaxCallDepth, at run time too (a cycle made by concurrent edits).
+	CallDepth int `json:"callDepth,omitempty"`
+	// PublicURL is the API's public base URL, where the signed links of
+	// wait and approval steps point (non-secret; a child inherits it).
+	PublicURL string `json:"publicUrl,omitempty"`
 }
 
 // Response is a sync trigger's answer.
@@ -100,6 +107,9 @@ type Result struct {
 	Response *Response `json:"response,omitempty"`
 	// StepsRun counts step executions (loop iterations count each time).
 	StepsRun int `json:"stepsRun"`
+	// Output is what output steps set: a calling flow's call step
+	// receives it as its outputs.
+	Output map[string]any `json:"output,omitempty"`
 }
 
 // ErrorTypeStepFailed and ErrorTypeEnded are the ApplicationError types a

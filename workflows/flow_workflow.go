@@ -41,6 +41,9 @@ func FlowWorkflow(ctx workflow.Context, in Input) (*Result, error) {
 	}, workflow.QueryHandlerOptions{Description: "The step log: each step's status, timing and error."}); err != nil {
 		return nil, err
 	}
+	if err := r.registerEvents(ctx); err != nil {
+		return nil, err
+	}
 	if in.Flow == nil {
 		return nil, temporal.NewNonRetryableApplicationError("input has no flow", ErrorTypeStepFailed, nil)
 	}
@@ -73,7 +76,7 @@ func FlowWorkflow(ctx workflow.Context, in Input) (*Result, error) {
 		workflow.SetCurrentDetails(ctx, "**failed**: "+err.Error())
 		return nil, r.failure(err)
 	}
-	res := &Result{Status: "succeeded", Response: r.response, StepsRun: r.executed}
+	res := &Result{Status: "succeeded", Response: r.response, StepsRun: r.executed, Output: r.output}
 	if end != nil {
 		res.Status, res.Message = "ended", end.message
 	}

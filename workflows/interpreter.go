@@ -81,6 +81,13 @@ type run struct {
 	// readsBody caches, per http step id, whether a later expression may
 	// read its response body or headers.
 	readsBody map[string]bool
+	// output is what output steps set (Result.Output).
+	output map[string]any
+	// counts numbers the times each call, wait and approval step began.
+	counts map[string]int
+	// armed are the wait and approval steps waiting for an event, in the
+	// order they began (events.go).
+	armed []*armedWait
 }
 
 // position is where a step runs: its path, the expression environment of
@@ -118,6 +125,7 @@ func newRun(ctx workflow.Context, in Input) *run {
 		r.executed, r.deliveries, r.response = c.Executed, c.Deliveries, c.Response
 		r.startedAt = c.StartedAt
 		r.log.restore(c.Log)
+		r.output, r.counts = c.Output, c.Counts
 	}
 	trigger := in.Trigger
 	if trigger == nil {
