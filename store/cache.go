@@ -25,6 +25,9 @@ type Cache struct {
 type snapshot struct {
 	byToken map[string]*flow.Entry // enabled flows only
 	byID    map[string]*flow.Entry
+	// captures are the flows whose trigger URLs are armed to record
+	// requests (captures.go), until when.
+	captures map[string]time.Time
 }
 
 // NewCache loads the snapshot once; Run keeps it fresh.
@@ -47,7 +50,14 @@ func (c *Cache) Refresh(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	next := &snapshot{byToken: make(map[string]*flow.Entry, len(flows)), byID: make(map[string]*flow.Entry, len(flows))}
+	arms, err := c.store.CaptureArms(ctx)
+	if err != nil {
+		return err
+	}
+	next := &snapshot{byToken: make(map[string]*flow.Entry, len(flows)), byID: make(map[string]*flow.Entry, len(flows)), captures: map[string]time.Time{}}
+	for id, a := range arms {
+		next.captures[id] = a.Until
+	}
 	for _, f := range flows {
 		e := &flow.Entry{Flow: f.Def, Version: f.Version, Token: f.Token, Source: "store"}
 		next.byID[f.ID] = e
@@ -80,6 +90,13 @@ func (c *Cache) Run(ctx context.Context) {
 func (c *Cache) ByToken(token string) (*flow.Entry, bool) {
 	e, ok := c.snap.Load().byToken[token]
 	return e, ok
+}
+
+// CaptureArmed reports whether the flow's trigger URL may be armed to
+// record requests (a memory read; the store decides, TakeCapture).
+func (c *Cache) CaptureArmed(flowID string, now time.Time) bool {
+	until, ok := c.snap.Load().captures[flowID]
+	return ok && now.Before(until)
 }
 
 // ByID finds a flow, enabled or not.

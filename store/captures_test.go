@@ -1,0 +1,78 @@
+package store_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/hookflow/hookflow/store"
+)
+
+func TestCapturesAreTakenOnceAcrossWriters(t *testing.T) {
+	for name, open := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			s := open(t)
+			_, err := s.ArmCapture(ctx, "nope", 1, time.Now().Add(time.Minute))
+			require.ErrorIs(t, err, store.ErrNotFound)
+			_, err = s.Create(ctx, def(t, "id: cap\nsteps: [{id: a, type: set, values: {x: 1}}]\n"))
+			require.NoError(t, err)
+
+			_, ok, err := s.TakeCapture(ctx, "cap", store.CapturedRequest{Method: "POST"})
+			require.NoError(t, err)
+			require.False(t, ok, "not armed: nothing recorded")
+
+			arm, err := s.ArmCapture(ctx, "cap", 3, time.Now().Add(time.Minute))
+			require.NoError(t, err)
+			require.Equal(t, 3, arm.Remaining)
+			arms, err := s.CaptureArms(ctx)
+			require.NoError(t, err)
+			require.Contains(t, arms, "cap")
+
+			// Ten requests at once (as from several replicas): three are
+			// recorded, the others run the flow.
+			var mu sync.Mutex
+			taken := 0
+			var wg sync.WaitGroup
+			for i := 0; i < 10; i++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, ok, err := s.TakeCapture(ctx, "cap", store.CapturedRequest{Method: "POST", Body: map[string]any{"n": 1.0}})
+					require.NoError(t, err)
+					if ok {
+						mu.Lock()
+						taken++
+						mu.Unlock()
+					}
+				}()
+			}
+			wg.Wait()
+			require.Equal(t, 3, taken)
+			list, err := s.Captures(ctx, "cap")
+			require.NoError(t, err)
+			require.Len(t, list, 3)
+			got, err := s.GetCapture(ctx, list[0].ID)
+			require.NoError(t, err)
+			require.Equal(t, map[string]any{"n": 1.0}, got.Request.Body)
+			arms, err = s.CaptureArms(ctx)
+			require.NoError(t, err)
+			require.NotContains(t, arms, "cap", "spent")
+
+			// An expired arm records nothing.
+			_, err = s.ArmCapture(ctx, "cap", 5, time.Now().Add(-time.Second))
+			require.NoError(t, err)
+			_, ok, err = s.TakeCapture(ctx, "cap", store.CapturedRequest{Method: "POST"})
+			require.NoError(t, err)
+			require.False(t, ok)
+
+			// Deleting the flow deletes its captures.
+			require.NoError(t, s.Delete(ctx, "cap"))
+			_, err = s.GetCapture(ctx, list[0].ID)
+			require.ErrorIs(t, err, store.ErrNotFound)
+		})
+	}
+}
