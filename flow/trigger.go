@@ -15,6 +15,10 @@ type Trigger struct {
 	// Timeout is a sync trigger's budget: past it the caller gets 504 while
 	// the flow goes on. Default 30s.
 	Timeout Duration `json:"timeout,omitempty" validate:"omitempty,dmin=1s,dmax=5m"`
+	// OnTimeout is what a sync caller gets past Timeout: "504" (the
+	// default: a timeout answer) or "accepted" (202 with a result URL
+	// where the answer can be fetched later). Sync triggers only.
+	OnTimeout string `json:"onTimeout,omitempty" validate:"omitempty,oneof=504 accepted"`
 	// Auth verifies the caller: basic auth or a request signature.
 	Auth *TriggerAuth `json:"auth,omitempty"`
 	// Parse maps headers, query parameters and body paths to typed values
@@ -114,6 +118,12 @@ func (t Trigger) EffectiveMode() Mode {
 	return t.Mode
 }
 
+// Values of Trigger.OnTimeout.
+const (
+	OnTimeoutGatewayTimeout = "504"
+	OnTimeoutAccepted       = "accepted"
+)
+
 // EffectiveTimeout is the sync budget, DefaultSyncTimeout when unset.
 func (t Trigger) EffectiveTimeout() Duration {
 	if t.Timeout == 0 {
@@ -135,6 +145,9 @@ func checkTrigger(t *Trigger, errs *errorList) {
 	mode := t.EffectiveMode()
 	if mode == ModeAsync && t.Timeout != 0 {
 		errs.add("trigger.timeout", "applies to sync triggers only (trigger.mode: sync)")
+	}
+	if mode == ModeAsync && t.OnTimeout != "" {
+		errs.add("trigger.onTimeout", "applies to sync triggers only (trigger.mode: sync)")
 	}
 	if mode == ModeSync && t.Response != nil {
 		errs.add("trigger.response", "applies to async triggers only: a sync trigger answers with the flow's response step")
