@@ -1,14 +1,72 @@
 package api
 
 import (
+	"context"
+	"errors"
 	"net/http"
 
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/store"
 )
 
 // HeaderEnrolled is "false" on the answer to a request the trigger's
 // enrollment filter turned away (no run started).
 const HeaderEnrolled = "Hookflow-Enrolled"
+
+// enroll applies the trigger's enrollment: the record it names must exist
+// (looked up first, then held in data as trigger.record, a snapshot the run
+// starts with), and its condition must hold. An *Error is a lookup that
+// could not be answered: nothing starts, and the caller may retry.
+func (s *Server) enroll(ctx context.Context, f *flow.Flow, data map[string]any) (bool, *Error) {
+	e := f.Trigger.Enroll
+	if e.Record != nil {
+		rec, apiErr := s.enrollRecord(ctx, f, data)
+		if apiErr != nil || rec == nil {
+			return false, apiErr
+		}
+		data[flow.EnvRecord] = rec.Map()
+	}
+	return e.If == "" || s.enrolled(f, data), nil
+}
+
+// enrollRecord finds the record a request names (trigger.enroll.record):
+// nil when there is none, which does not enroll the request. A value the
+// request lacks, or that cannot be one of the property's values, finds no
+// record either. An indexed point query within store.LookupTimeout; while
+// the database does not answer, the last record found for the value.
+func (s *Server) enrollRecord(ctx context.Context, f *flow.Flow, data map[string]any) (*store.Record, *Error) {
+	r := f.Trigger.Enroll.Record
+	value, err := r.EvalValue(data)
+	if err != nil {
+		s.log.Info("enrollment record value failed on a request; not enrolled", "flow", f.ID, "error", err)
+		return nil, nil
+	}
+	if s.cfg.Admin == nil || s.cfg.Admin.Store == nil {
+		s.log.Error("trigger enrolls by record, but this API has no flow store", "flow", f.ID, "collection", r.Collection)
+		return nil, newError(http.StatusInternalServerError, "misconfigured", "the trigger's enrollment record cannot be looked up on this server")
+	}
+	rec, err := s.cfg.Admin.Store.LookupRecord(ctx, r.Collection, r.Property, value)
+	var stale *store.StaleError
+	var invalid *store.InvalidError
+	switch {
+	case err == nil:
+		return rec, nil
+	case errors.As(err, &stale):
+		s.log.Warn("enrollment record lookup answered from memory", "flow", f.ID, "collection", r.Collection, "error", stale.Err)
+		return rec, nil
+	case recordKeyError(err):
+		return nil, nil
+	case errors.Is(err, store.ErrNoCollection), errors.As(err, &invalid):
+		s.log.Error("trigger enrolls by a record that cannot be looked up", "flow", f.ID, "collection", r.Collection, "property", r.Property, "error", err)
+		return nil, newError(http.StatusInternalServerError, "misconfigured", "the trigger's enrollment names a collection or unique property that does not exist")
+	case errors.Is(err, store.ErrNotFound):
+		return nil, nil
+	}
+	s.log.Error("enrollment record lookup failed", "flow", f.ID, "collection", r.Collection, "error", err)
+	e := newError(http.StatusServiceUnavailable, "unavailable", "the enrollment record could not be looked up in time; retry later")
+	e.RetryAfter = "5"
+	return nil, e
+}
 
 // enrolled evaluates the enrollment filter on the trigger data. A filter
 // that cannot be evaluated on this request's data (a missing field compared

@@ -60,6 +60,10 @@ type Config struct {
 	// Telemetry records metrics and traces, and /metrics serves them (nil:
 	// neither).
 	Telemetry *telemetry.Telemetry
+	// PublicURL is this API's public base URL (https://hooks.example.com):
+	// wait and approval steps' signed links start with it. Runs started
+	// without it have no links (their steps fail when they read one).
+	PublicURL string
 }
 
 // Admin is what the management API works on: the store, and the cache this
@@ -112,6 +116,8 @@ func (s *Server) Handler() http.Handler {
 	r.Use(observe(s.log, s.cfg.Telemetry), recovery(s.log), errorMiddleware(s.log))
 
 	r.POST("/hooks/:token", s.trigger)
+	r.GET("/hooks/resume/:token", s.resumeInfo)
+	r.POST("/hooks/resume/:token", s.resume)
 	v1 := r.Group("/api/v1", knownQuery(adminQueryParams))
 	read, write := s.requireScope(ScopeRead), s.requireScope(ScopeWrite)
 	v1.GET("/openapi.json", serveOpenAPI)
@@ -128,10 +134,14 @@ func (s *Server) Handler() http.Handler {
 		v1.POST("/flows/:id/enable", write, s.setEnabled(true))
 		v1.POST("/flows/:id/disable", write, s.setEnabled(false))
 		v1.POST("/flows/:id/rotate-token", write, s.rotateToken)
+		v1.POST("/flows/:id/capture", write, s.armCapture)
+		v1.GET("/flows/:id/captures", read, s.listCaptures)
+		s.collectionRoutes(v1, read, write)
 	}
 	v1.GET("/flows/:id/executions", read, s.listExecutions)
 	v1.GET("/executions/:id", read, s.getExecution)
 	v1.POST("/executions/:id/cancel", write, s.cancelExecution)
+	v1.POST("/executions/:id/events/:name", write, s.sendEvent)
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", s.readyz)
 	if s.cfg.Codec != nil {

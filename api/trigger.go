@@ -45,6 +45,9 @@ func (s *Server) trigger(c *gin.Context) {
 		fail(c, newError(http.StatusNotFound, "not_found", "no flow has this trigger URL"))
 		return
 	}
+	if s.captured(c, entry) {
+		return
+	}
 	f := entry.Flow
 	tr := &f.Trigger
 	ctx := c.Request.Context()
@@ -75,15 +78,22 @@ func (s *Server) trigger(c *gin.Context) {
 		fail(c, e)
 		return
 	}
-	if tr.Enroll != nil && !s.enrolled(f, data) {
-		c.Header(HeaderEnrolled, "false")
-		c.Set(outcomeKey, telemetry.TriggerSkipped)
-		writeConfigured(c, notEnrolledAnswer(tr))
-		return
+	if tr.Enroll != nil {
+		ok, e := s.enroll(ctx, f, data)
+		if e != nil {
+			fail(c, e)
+			return
+		}
+		if !ok {
+			c.Header(HeaderEnrolled, "false")
+			c.Set(outcomeKey, telemetry.TriggerSkipped)
+			writeConfigured(c, notEnrolledAnswer(tr))
+			return
+		}
 	}
 
 	opts := workflows.StartOptions(f, entry.Version, eventID)
-	in := workflows.Input{Flow: f, FlowVersion: entry.Version, Trigger: data}
+	in := workflows.Input{Flow: f, FlowVersion: entry.Version, Trigger: data, PublicURL: s.cfg.PublicURL}
 	c.Header(HeaderExecutionID, opts.ID)
 	key := idemKey{path: keyPath}
 	if keyPath != "" {

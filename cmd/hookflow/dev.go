@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/api"
 	"github.com/hookflow/hookflow/devserver"
 	"github.com/hookflow/hookflow/worker"
@@ -99,6 +100,7 @@ serving the flows of --flows. Ctrl-C stops everything cleanly.`,
 			}
 			defer c.Close()
 
+			wf.opts.Records = activities.NewRecords(st, log.With("component", "records"))
 			w := worker.New(c, s.deliver, wf.opts)
 			if err := w.Start(); err != nil {
 				return fmt.Errorf("start worker: %w", err)

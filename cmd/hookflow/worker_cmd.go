@@ -69,6 +69,7 @@ func workerCmd(g *globalFlags) *cobra.Command {
 	var metricsAddr string
 	var setup bool
 	var setupWait time.Duration
+	var rs recordStoreFlag
 	cmd := &cobra.Command{
 		Use:   "worker",
 		Short: "Run the Temporal workers (flows and webhook deliveries) against a cluster (configured by TEMPORAL_* variables)",
@@ -94,6 +95,14 @@ func workerCmd(g *globalFlags) *cobra.Command {
 					return fmt.Errorf("--setup: %w", err)
 				}
 			}
+			records, st, err := rs.open(ctx, cmd, log)
+			if err != nil {
+				return err
+			}
+			if st != nil {
+				defer st.Close()
+			}
+			wf.opts.Records = records
 			w := worker.New(c, s.deliver, wf.opts)
 			if metricsAddr != "" {
 				if err := serveAside(ctx, log, metricsAddr, w.Handler(s.obs.tel)); err != nil {
@@ -112,6 +121,7 @@ func workerCmd(g *globalFlags) *cobra.Command {
 		},
 	}
 	wf.register(cmd)
+	rs.register(cmd)
 	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", ":9090", "serve /metrics, /healthz and /readyz here (empty: off)")
 	cmd.Flags().BoolVar(&setup, "setup", false, "before starting, do what `hookflow setup` does: register the namespace when missing and add hookflow's search attributes")
 	cmd.Flags().DurationVar(&setupWait, "setup-wait", 2*time.Minute, "with --setup, how long to retry while Temporal is starting")

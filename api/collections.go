@@ -1,0 +1,391 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/store"
+)
+
+// collectionRoutes are the collections and records of the admin API: read
+// scope for reads, write scope for writes.
+func (s *Server) collectionRoutes(v1 *gin.RouterGroup, read, write gin.HandlerFunc) {
+	v1.GET("/collections", read, s.listCollections)
+	v1.POST("/collections", write, s.createCollection)
+	v1.GET("/collections/:name", read, s.getCollection)
+	v1.PUT("/collections/:name", write, s.updateCollection)
+	v1.DELETE("/collections/:name", write, s.deleteCollection)
+	v1.GET("/collections/:name/records", read, s.listRecords)
+	v1.POST("/collections/:name/records", write, s.createRecord)
+	v1.GET("/collections/:name/records/:id", read, s.getRecord)
+	v1.PATCH("/collections/:name/records/:id", write, s.writeRecord(store.OpUpdate))
+	v1.PUT("/collections/:name/records/:id", write, s.writeRecord(store.OpReplace))
+	v1.DELETE("/collections/:name/records/:id", write, s.deleteRecord)
+	v1.GET("/collections/:name/records/by/:property/:value", read, s.getRecord)
+	v1.PUT("/collections/:name/records/by/:property/:value", write, s.upsertRecord)
+}
+
+// recordError maps the store's record and collection errors to answers:
+// properties that do not fit 422 with every path, a unique value taken 409
+// naming the property, records that break a collection change 409.
+func recordError(err error) *Error {
+	var ie *store.InvalidError
+	var ue *store.UniqueError
+	var fit *store.RecordsDoNotFitError
+	switch {
+	case errors.As(err, &ie):
+		e := newError(http.StatusUnprocessableEntity, "invalid_"+ie.What, ie.Errors[0].Error())
+		e.Path, e.Errors = ie.Errors[0].Path, ie.Errors
+		return e
+	case errors.As(err, &ue):
+		e := newError(http.StatusConflict, "unique_conflict", err.Error())
+		e.Path = "properties." + ue.Property
+		return e
+	case errors.As(err, &fit):
+		e := newError(http.StatusConflict, "records_do_not_fit", err.Error()+"; change or delete those records first")
+		e.Errors = fit.Errors
+		if len(fit.Errors) > 0 {
+			e.Path = fit.Errors[0].Path
+		}
+		return e
+	case errors.Is(err, store.ErrConflict):
+		return newError(http.StatusPreconditionFailed, "precondition_failed", err.Error()+"; GET it and retry with its ETag")
+	}
+	return storeError(err)
+}
+
+func (s *Server) failRecord(c *gin.Context, err error) {
+	if e := recordError(err); e != nil {
+		fail(c, e)
+		return
+	}
+	_ = c.Error(err)
+}
+
+// readBody reads an admin request's body within the size limit.
+func (s *Server) readAdminBody(c *gin.Context, what string) ([]byte, *Error) {
+	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes))
+	if err != nil {
+		return nil, newError(http.StatusRequestEntityTooLarge, "payload_too_large", fmt.Sprintf("%s is limited to %d bytes", what, s.cfg.MaxBodyBytes))
+	}
+	return raw, nil
+}
+
+// readCollection decodes a collection definition: JSON, or YAML with
+// Content-Type application/yaml. Invalid: 422 with every error.
+func (s *Server) readCollection(c *gin.Context) (*store.Collection, *Error) {
+	mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	raw, e := s.readAdminBody(c, "a collection definition")
+	if e != nil {
+		return nil, e
+	}
+	var yamlDoc bool
+	switch mt {
+	case "application/json", "":
+	case "application/yaml", "application/x-yaml", "text/yaml":
+		yamlDoc = true
+	default:
+		e := newError(http.StatusUnsupportedMediaType, "unsupported_media_type", "send the collection as application/json or application/yaml")
+		e.Path = "headers.Content-Type"
+		return nil, e
+	}
+	col, err := store.DecodeCollection(raw, yamlDoc)
+	if err != nil {
+		return nil, recordError(err)
+	}
+	return col, nil
+}
+
+func (s *Server) listCollections(c *gin.Context) {
+	cols, err := s.cfg.Admin.Store.ListCollections(c.Request.Context())
+	if err != nil {
+		s.failRecord(c, err)
+		return
+	}
+	if cols == nil {
+		cols = []*store.Collection{}
+	}
+	c.JSON(http.StatusOK, gin.H{"collections": cols})
+}
+
+func (s *Server) createCollection(c *gin.Context) {
+	col, e := s.readCollection(c)
+	if e != nil {
+		fail(c, e)
+		return
+	}
+	got, err := s.cfg.Admin.Store.CreateCollection(c.Request.Context(), col)
+	if err != nil {
+		s.failRecord(c, err)
+		return
+	}
+	c.Header("ETag", etag(got.Version))
+	c.Header("Location", "/api/v1/collections/"+got.Name)
+	c.JSON(http.StatusCreated, got)
+}
+
+func (s *Server) getCollection(c *gin.Context) {
+	got, err := s.cfg.Admin.Store.GetCollection(c.Request.Context(), c.Param("name"))
+	if err != nil {
+		s.failRecord(c, err)
+		return
+	}
+	c.Header("ETag", etag(got.Version))
+	c.JSON(http.StatusOK, got)
+}
+
+// collectionResource is a collection as an update answers it: changed is
+// false when the definition was unchanged (no version).
+type collectionResource struct {
+	*store.Collection
+	Changed bool `json:"changed"`
+}
+
+func (s *Server) updateCollection(c *gin.Context) {
+	version, e := ifMatch(c)
+	if e != nil {
+		fail(c, e)
+		return
+	}
+	col, e := s.readCollection(c)
+	if e != nil {
+		fail(c, e)
+		return
+	}
+	if col.Name != c.Param("name") {
+		e := newError(http.StatusUnprocessableEntity, "invalid_collection", fmt.Sprintf("the definition's name %q differs from the URL's %q", col.Name, c.Param("name")))
+		e.Path = "name"
+		fail(c, e)
+		return
+	}
+	got, changed, err := s.cfg.Admin.Store.UpdateCollection(c.Request.Context(), col, version)
+	if err != nil {
+		s.failRecord(c, err)
+		return
+	}
+	c.Header("ETag", etag(got.Version))
+	c.JSON(http.StatusOK, collectionResource{Collection: got, Changed: changed})
+}
+
+func (s *Server) deleteCollection(c *gin.Context) {
+	if err := s.cfg.Admin.Store.DeleteCollection(c.Request.Context(), c.Param("name")); err != nil {
+		s.failRecord(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// recordRef is the record a URL names: /records/{id}, or
+// /records/by/{property}/{value}.
+func recordRef(c *gin.Context) store.RecordRef {
+	if p := c.Param("property"); p != "" {
+		return store.RecordRef{Property: p, Value: c.Param("value")}
+	}
+	return store.RecordRef{ID: c.Param("id")}
+}
+
+func recordLocation(r *store.Record) string {
+	return "/api/v1/collections/" + r.Collection + "/records/" + url.PathEscape(r.ID)
+}
+
+// readProperties decodes a record write's body: {"properties": {...}}.
+func (s *Server) readProperties(c *gin.Context) (map[string]any, *Error) {
+	mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	if mt != "application/json" && mt != "" {
+		e := newError(http.StatusUnsupportedMediaType, "unsupported_media_type", "send the record as application/json")
+		e.Path = "headers.Content-Type"
+		return nil, e
+	}
+	raw, e := s.readAdminBody(c, "a record")
+	if e != nil {
+		return nil, e
+	}
+	var body map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &body); err != nil || body == nil {
+		return nil, newError(http.StatusBadRequest, "malformed_json", `the body must be a JSON object: {"properties": {...}}`)
+	}
+	var errs []flow.FieldError
+	for _, k := range flow.SortedKeys(body) {
+		if k != "properties" {
+			errs = append(errs, flow.FieldError{Path: k, Message: `unknown field (a record is written as {"properties": {...}})`})
+		}
+	}
+	var props map[string]any
+	if p, ok := body["properties"]; !ok {
+		errs = append(errs, flow.FieldError{Path: "properties", Message: "is required"})
+	} else if err := json.Unmarshal(p, &props); err != nil || props == nil {
+		errs = append(errs, flow.FieldError{Path: "properties", Message: "must be an object of property values"})
+	}
+	if len(errs) > 0 {
+		e := newError(http.StatusUnprocessableEntity, "invalid_record", errs[0].Error())
+		e.Path, e.Errors = errs[0].Path, errs
+		return nil, e
+	}
+	return props, nil
+}
+
+// recordPage is one page of a collection's records.
+type recordPage struct {
+	Records       []*store.Record `json:"records"`
+	NextPageToken string          `json:"nextPageToken"`
+}
+
+func (s *Server) listRecords(c *gin.Context) {
+	q := store.Query{Limit: 50}
+	if v := c.Query("pageSize"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > store.MaxQueryLimit {
+			e := newError(http.StatusBadRequest, "bad_request", fmt.Sprintf("pageSize must be 1 to %d", store.MaxQueryLimit))
+			e.Path = "query.pageSize"
+			fail(c, e)
+			return
+		}
+		q.Limit = n
+	}
+	q.After = c.Query("nextPageToken")
+	if v := c.Query("filter"); v != "" {
+		dec := json.NewDecoder(bytes.NewReader([]byte(v)))
+		if err := dec.Decode(&q.Filter); err != nil || q.Filter == nil || dec.More() {
+			e := newError(http.StatusBadRequest, "bad_request", `filter must be a JSON object of property values, such as {"plan":"pro"}`)
+			e.Path = "query.filter"
+			fail(c, e)
+			return
+		}
+	}
+	page, err := s.cfg.Admin.Store.FindRecords(c.Request.Context(), c.Param("name"), q)
+	if err != nil {
+		var ie *store.InvalidError
+		if errors.As(err, &ie) {
+			// Paths of the query's parts: query.filter.<name>, query.nextPageToken.
+			for i := range ie.Errors {
+				p := ie.Errors[i].Path
+				if p == "pageToken" {
+					p = "nextPageToken"
+				}
+				ie.Errors[i].Path = "query." + p
+			}
+		}
+		s.failRecord(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, recordPage{Records: page.Records, NextPageToken: page.Next})
+}
+
+func (s *Server) createRecord(c *gin.Context) {
+	props, e := s.readProperties(c)
+	if e != nil {
+		fail(c, e)
+		return
+	}
+	res, err := s.cfg.Admin.Store.WriteRecord(c.Request.Context(), store.Write{Op: store.OpCreate, Collection: c.Param("name"), Properties: props})
+	if err != nil {
+		s.failRecord(c, err)
+		return
+	}
+	c.Header("ETag", etag(res.Record.Version))
+	c.Header("Location", recordLocation(res.Record))
+	c.JSON(http.StatusCreated, res.Record)
+}
+
+func (s *Server) getRecord(c *gin.Context) {
+	rec, err := s.cfg.Admin.Store.GetRecord(c.Request.Context(), c.Param("name"), recordRef(c))
+	if err != nil {
+		s.failRecord(c, urlPaths(err))
+		return
+	}
+	c.Header("ETag", etag(rec.Version))
+	c.JSON(http.StatusOK, rec)
+}
+
+// writeRecord updates (PATCH: merge, null removes a property) or replaces
+// (PUT) a record; If-Match makes it conditional on the record's version.
+func (s *Server) writeRecord(op string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		version, e := ifMatch(c)
+		if e != nil {
+			fail(c, e)
+			return
+		}
+		props, e := s.readProperties(c)
+		if e != nil {
+			fail(c, e)
+			return
+		}
+		res, err := s.cfg.Admin.Store.WriteRecord(c.Request.Context(), store.Write{Op: op, Collection: c.Param("name"), Ref: recordRef(c), Properties: props, IfVersion: version})
+		if err != nil {
+			s.failRecord(c, urlPaths(err))
+			return
+		}
+		c.Header("ETag", etag(res.Record.Version))
+		c.JSON(http.StatusOK, res.Record)
+	}
+}
+
+// upsertRecord merges properties into the record whose unique property
+// holds the value (200), or creates it with that value (201).
+func (s *Server) upsertRecord(c *gin.Context) {
+	props, e := s.readProperties(c)
+	if e != nil {
+		fail(c, e)
+		return
+	}
+	ref := recordRef(c)
+	res, err := s.cfg.Admin.Store.WriteRecord(c.Request.Context(), store.Write{Op: store.OpUpsert, Collection: c.Param("name"), Ref: ref, Properties: props})
+	if err != nil {
+		s.failRecord(c, urlPaths(err))
+		return
+	}
+	c.Header("ETag", etag(res.Record.Version))
+	status := http.StatusOK
+	if res.Created {
+		status = http.StatusCreated
+		c.Header("Location", recordLocation(res.Record))
+	}
+	c.JSON(status, res.Record)
+}
+
+func (s *Server) deleteRecord(c *gin.Context) {
+	version, e := ifMatch(c)
+	if e != nil {
+		fail(c, e)
+		return
+	}
+	if _, err := s.cfg.Admin.Store.WriteRecord(c.Request.Context(), store.Write{Op: store.OpDelete, Collection: c.Param("name"), Ref: recordRef(c), IfVersion: version}); err != nil {
+		s.failRecord(c, urlPaths(err))
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// recordKeyError is a lookup's value that cannot be one of the property's
+// values (a text where a number is kept): no record can match it.
+func recordKeyError(err error) bool {
+	var ie *store.InvalidError
+	return errors.As(err, &ie) && len(ie.Errors) > 0 && strings.HasPrefix(ie.Errors[0].Path, "value")
+}
+
+// urlPaths names the URL's parts in a store error's paths: the property and
+// value a record is found by are path.property and path.value.
+func urlPaths(err error) error {
+	var ie *store.InvalidError
+	if errors.As(err, &ie) {
+		for i := range ie.Errors {
+			if slices.Contains([]string{"property", "value"}, ie.Errors[i].Path) {
+				ie.Errors[i].Path = "path." + ie.Errors[i].Path
+			}
+		}
+	}
+	return err
+}

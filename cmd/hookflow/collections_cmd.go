@@ -1,0 +1,155 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hookflow/hookflow/store"
+)
+
+// collectionsCmd manages collection definitions through the admin API, as
+// flowsCmd does flows: apply is GitOps (create, update, or leave
+// unchanged; every file is validated before anything is sent).
+func collectionsCmd() *cobra.Command {
+	a := &adminClient{http: &http.Client{Timeout: 30 * time.Second}}
+	cmd := &cobra.Command{
+		Use:   "collections",
+		Short: "Manage collections of records through the admin API (HOOKFLOW_API_URL, HOOKFLOW_API_KEY)",
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if a.key == "" {
+				return fmt.Errorf("no API key: set HOOKFLOW_API_KEY (hookflow dev prints one) or --api-key")
+			}
+			return nil
+		},
+	}
+	cmd.PersistentFlags().StringVar(&a.url, "api-url", envOr("HOOKFLOW_API_URL", "http://127.0.0.1:8080"), "the hookflow API")
+	cmd.PersistentFlags().StringVar(&a.key, "api-key", os.Getenv("HOOKFLOW_API_KEY"), "an admin API key")
+
+	var files string
+	apply := &cobra.Command{
+		Use:   "apply -f FILE|DIR",
+		Short: "Create or update collections from files (GitOps: an unchanged file makes no new version)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cols, err := readCollectionFiles(files)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			for _, c := range cols {
+				body, _ := json.Marshal(c)
+				var got struct {
+					Version int64 `json:"version"`
+					Changed *bool `json:"changed"`
+				}
+				code, err := a.do("PUT", "/api/v1/collections/"+c.Name, body, &got)
+				switch {
+				case code == http.StatusNotFound:
+					if _, err = a.do("POST", "/api/v1/collections", body, &got); err == nil {
+						fmt.Fprintf(out, "%s: created (v%d)\n", c.Name, got.Version)
+					}
+				case err == nil && got.Changed != nil && !*got.Changed:
+					fmt.Fprintf(out, "%s: unchanged (v%d)\n", c.Name, got.Version)
+				case err == nil:
+					fmt.Fprintf(out, "%s: updated to v%d\n", c.Name, got.Version)
+				}
+				if err != nil {
+					return fmt.Errorf("%s: %w", c.Name, err)
+				}
+			}
+			return nil
+		},
+	}
+	apply.Flags().StringVarP(&files, "file", "f", "", "a collection file (.yaml, .yml, .json), or a directory of them")
+	_ = apply.MarkFlagRequired("file")
+
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List collections",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var res struct{ Collections []store.Collection }
+			if _, err := a.do("GET", "/api/v1/collections", nil, &res); err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tVERSION\tPROPERTIES\tUNIQUE\tUPDATED")
+			for _, c := range res.Collections {
+				fmt.Fprintf(tw, "%s\tv%d\t%d\t%s\t%s\n", c.Name, c.Version, len(c.Properties), strings.Join(c.UniqueProperties(), ","), c.UpdatedAt.Format(time.RFC3339))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.AddCommand(apply, list)
+	return cmd
+}
+
+// readCollectionFiles decodes a file or every .yaml, .yml and .json file of
+// a directory (not recursively), reporting every problem of every file
+// before anything is sent.
+func readCollectionFiles(path string) ([]*store.Collection, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	paths := []string{path}
+	if st.IsDir() {
+		entries, err := os.ReadDir(path)
+		if err != nil {
+			return nil, err
+		}
+		paths = nil
+		for _, e := range entries {
+			switch strings.ToLower(filepath.Ext(e.Name())) {
+			case ".yaml", ".yml", ".json":
+				if !e.IsDir() {
+					paths = append(paths, filepath.Join(path, e.Name()))
+				}
+			}
+		}
+		if len(paths) == 0 {
+			return nil, fmt.Errorf("%s holds no .yaml, .yml or .json collection", path)
+		}
+	}
+	var out []*store.Collection
+	var errs []error
+	seen := map[string]string{}
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		ext := strings.ToLower(filepath.Ext(p))
+		if ext != ".json" && ext != ".yaml" && ext != ".yml" {
+			errs = append(errs, fmt.Errorf("%s: not a collection file (use .yaml, .yml or .json)", p))
+			continue
+		}
+		c, err := store.DecodeCollection(data, ext != ".json")
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", p, err))
+			continue
+		}
+		if prev, dup := seen[c.Name]; dup {
+			errs = append(errs, fmt.Errorf("%s: collection %q is already defined by %s", p, c.Name, prev))
+			continue
+		}
+		seen[c.Name] = p
+		out = append(out, c)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
