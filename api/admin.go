@@ -138,6 +138,10 @@ func (s *Server) createFlow(c *gin.Context) {
 		fail(c, e)
 		return
 	}
+	if e := s.checkCalls(c.Request.Context(), f); e != nil {
+		fail(c, e)
+		return
+	}
 	rec, err := s.cfg.Admin.Store.Create(c.Request.Context(), f)
 	if err != nil {
 		s.failStore(c, err)
@@ -175,6 +179,10 @@ func (s *Server) updateFlow(c *gin.Context) {
 	if f.ID != c.Param("id") {
 		e := newError(http.StatusUnprocessableEntity, "invalid_flow", fmt.Sprintf("the definition's id %q differs from the URL's %q", f.ID, c.Param("id")))
 		e.Path = "id"
+		fail(c, e)
+		return
+	}
+	if e := s.checkCalls(c.Request.Context(), f); e != nil {
 		fail(c, e)
 		return
 	}

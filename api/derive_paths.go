@@ -16,6 +16,8 @@ import (
 type parseRequest struct {
 	Body json.RawMessage `json:"body"`
 	URL  string          `json:"url"`
+	// Capture is a captured test event's id (POST /flows/{id}/capture).
+	Capture string `json:"capture"`
 }
 
 // derivePaths handles POST /api/v1/parse: the paths a parse rule can use,
@@ -30,8 +32,12 @@ func (s *Server) derivePaths(c *gin.Context) {
 		return
 	}
 	hasBody := len(bytes.TrimSpace(req.Body)) > 0 && string(bytes.TrimSpace(req.Body)) != "null"
-	if hasBody == (req.URL != "") {
-		e := newError(http.StatusUnprocessableEntity, "invalid_request", "send exactly one of body or url")
+	if req.Capture != "" && !hasBody && req.URL == "" {
+		s.capturePaths(c, req.Capture)
+		return
+	}
+	if hasBody == (req.URL != "") || req.Capture != "" {
+		e := newError(http.StatusUnprocessableEntity, "invalid_request", "send exactly one of body, url or capture")
 		e.Path = "body"
 		fail(c, e)
 		return
