@@ -6,7 +6,7 @@ FLOWS         ?= examples
 
 FUZZTIME      ?= 20s
 
-.PHONY: run build test test-short test-cluster fuzz bench bench-observed bench-longrun lint lint-deploy fmt record-histories clean
+.PHONY: run build test test-short test-cluster images fuzz bench bench-observed bench-longrun lint lint-deploy fmt record-histories clean
 
 ## run: hookflow dev — embedded Temporal server, Web UI, worker and API, serving examples/
 run: build
@@ -28,6 +28,12 @@ test-short:
 ## PostgreSQL, Temporal, 2 api and 2 worker containers and a receiver, under faults
 test-cluster: images
 	TESTCONTAINERS_RYUK_DISABLED=true $(GO) test -tags cluster -count=1 -timeout 30m -v ./tests/cluster
+
+## images: the cluster images, built here with no registry (deploy/images/build.sh):
+## hookflow-debian (debootstrap), hookflow-postgres, hookflow-temporal, hookflow, hookflow-receiver;
+## an image whose inputs are unchanged is skipped
+images:
+	GO="$(GO)" deploy/images/build.sh
 
 ## bench: hookflow side by side with its Temporal floor; writes bench/results.json
 bench:
