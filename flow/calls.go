@@ -83,3 +83,34 @@ func checkChain(chain []string, callee string, get func(string) (*Flow, bool)) s
 	}
 	return ""
 }
+
+// CalleesFirst orders flows so that each comes after the flows of the batch
+// it calls (applying them in this order creates callees before their
+// callers). The order is otherwise kept; a cycle keeps its flows in their
+// order (applying them then reports the cycle).
+func CalleesFirst(flows []*Flow) []*Flow {
+	byID := make(map[string]*Flow, len(flows))
+	for _, f := range flows {
+		byID[f.ID] = f
+	}
+	out := make([]*Flow, 0, len(flows))
+	state := map[string]int{} // 1 visiting, 2 done
+	var visit func(f *Flow)
+	visit = func(f *Flow) {
+		if state[f.ID] != 0 {
+			return
+		}
+		state[f.ID] = 1
+		for _, cs := range f.Calls() {
+			if g, ok := byID[cs.Callee]; ok {
+				visit(g)
+			}
+		}
+		state[f.ID] = 2
+		out = append(out, f)
+	}
+	for _, f := range flows {
+		visit(f)
+	}
+	return out
+}

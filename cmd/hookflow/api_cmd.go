@@ -20,6 +20,8 @@ type apiFlags struct {
 	addr    string
 	maxBody int64
 	drain   time.Duration
+	// publicURL starts wait and approval steps' signed links.
+	publicURL string
 }
 
 // register adds the flags `api` and `dev` share to the letter. --flows,
@@ -28,6 +30,7 @@ type apiFlags struct {
 func (f *apiFlags) register(cmd *cobra.Command) {
 	cmd.Flags().DurationVar(&f.cacheTTL, "cache-ttl", 2*time.Second, "how often the trigger cache reloads flows changed by other replicas")
 	cmd.Flags().Int64Var(&f.maxBody, "max-body-bytes", api.DefaultMaxBodyBytes, "largest trigger body accepted")
+	cmd.Flags().StringVar(&f.publicURL, "public-url", os.Getenv("HOOKFLOW_PUBLIC_URL"), "the API's public base URL (https://hooks.example.com), where wait and approval links point (default $HOOKFLOW_PUBLIC_URL; dev: the API's address)")
 }
 
 // handler is the API of `api` and `dev` on the Temporal client c: the
@@ -37,7 +40,7 @@ func (f *apiFlags) handler(log *slog.Logger, c sdkclient.Client, s *services, st
 	return api.New(c, cache, log, api.Config{
 		MaxBodyBytes: f.maxBody, Secrets: s.sec, Deliver: s.deliver,
 		Admin: &api.Admin{Store: st, Cache: cache}, APIKeys: keys,
-		Telemetry: s.obs.tel, Codec: codec,
+		Telemetry: s.obs.tel, Codec: codec, PublicURL: f.publicURL,
 	}).Handler()
 }
 

@@ -58,12 +58,18 @@ serving the flows of --flows. Ctrl-C stops everything cleanly.`,
 			if err != nil {
 				return fmt.Errorf("API keys: %w", err)
 			}
+			if err := devResumeKey(dataDir, wf.secretsDir); err != nil {
+				return err
+			}
 			s, err := wf.setUp(ctx, log, "hookflow-dev")
 			if err != nil {
 				return err
 			}
 			defer s.obs.close(log)
 			base, loopback := apiBase(af.addr)
+			if af.publicURL == "" {
+				af.publicURL = base
+			}
 			var codecEndpoint *api.CodecEndpoint
 			uiCodec := ""
 			if s.obs.codec != nil {
@@ -101,6 +107,7 @@ serving the flows of --flows. Ctrl-C stops everything cleanly.`,
 			defer c.Close()
 
 			wf.opts.Records = activities.NewRecords(st, log.With("component", "records"))
+			wf.opts.Composition = activities.NewComposition(st, s.sec)
 			w := worker.New(c, s.deliver, wf.opts)
 			if err := w.Start(); err != nil {
 				return fmt.Errorf("start worker: %w", err)

@@ -96,6 +96,9 @@ func flowsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// Callees first: the API refuses a call to a flow it does
+			// not hold yet.
+			flows = flow.CalleesFirst(flows)
 			out := cmd.OutOrStdout()
 			for _, f := range flows {
 				body, _ := json.Marshal(f)

@@ -40,7 +40,11 @@ func (f *storeFlags) openStore(ctx context.Context, log *slog.Logger) (*store.St
 		return nil, nil, err
 	}
 	if cat != nil {
-		for _, e := range cat.Entries() {
+		if err := checkDirCalls(ctx, st, cat); err != nil {
+			st.Close()
+			return nil, nil, err
+		}
+		for _, e := range calleesFirst(cat.Entries()) {
 			outcome, err := applyFlow(ctx, st, e.Flow)
 			if err != nil {
 				st.Close()

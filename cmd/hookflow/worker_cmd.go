@@ -103,6 +103,7 @@ func workerCmd(g *globalFlags) *cobra.Command {
 				defer st.Close()
 			}
 			wf.opts.Records = records
+			wf.opts.Composition = activities.NewComposition(flowGetter(st), s.sec)
 			w := worker.New(c, s.deliver, wf.opts)
 			if metricsAddr != "" {
 				if err := serveAside(ctx, log, metricsAddr, w.Handler(s.obs.tel)); err != nil {
