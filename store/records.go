@@ -922,3 +922,34 @@ func (s *Store) FindRecords(ctx context.Context, collection string, q Query) (*P
 	}
 	return page, nil
 }
+
+// ImportRecords adds many records to a collection in one transaction (a
+// migration from another system, a benchmark's fixture): each is checked
+// as a create is, and if any does not fit, or two share a unique value,
+// nothing is written. It returns how many were added.
+func (s *Store) ImportRecords(ctx context.Context, collection string, records []map[string]any) (int, error) {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		c, _, err := s.collectionTx(ctx, tx, collection)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		for i, props := range records {
+			if _, err := s.create(ctx, tx, c, props, now); err != nil {
+				var ie *InvalidError
+				if errors.As(err, &ie) {
+					for j := range ie.Errors {
+						ie.Errors[j].Path = fmt.Sprintf("records[%d].%s", i, ie.Errors[j].Path)
+					}
+				}
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	s.bump(collection)
+	return len(records), nil
+}
