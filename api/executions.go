@@ -39,6 +39,10 @@ type execution struct {
 	Steps       *workflows.StepLog `json:"steps,omitempty"`
 	StepsError  string             `json:"stepsError,omitempty"`
 	Result      *workflows.Result  `json:"result,omitempty"`
+	// Redeliveries are the sends repeated from this run's step log
+	// (redeliver.go), oldest first.
+	Redeliveries      []redelivery `json:"redeliveries,omitempty"`
+	RedeliveriesError string       `json:"redeliveriesError,omitempty"`
 }
 
 // closeReason is why a run ended other than by completing.
@@ -239,6 +243,12 @@ func (s *Server) getExecution(c *gin.Context) {
 	}
 	if e.Steps != nil && e.CloseReason != nil {
 		markInterrupted(e.Steps, e.CloseReason, e.ClosedAt)
+	}
+	if r, err := s.redeliveries(ctx, id); err == nil {
+		e.Redeliveries = r
+	} else {
+		s.log.Warn("list an execution's redeliveries", "executionId", id, "error", err)
+		e.RedeliveriesError = "the redeliveries are not available now (Temporal visibility did not answer)"
 	}
 	if info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
 		var res workflows.Result

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	sdkclient "go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/flow"
@@ -64,6 +65,10 @@ type Config struct {
 	// wait and approval steps' signed links start with it. Runs started
 	// without it have no links (their steps fail when they read one).
 	PublicURL string
+	// DataConverter decodes what the API reads from history and
+	// visibility (a redelivery's request): the client's, with its codec
+	// when payloads are encrypted (default: Temporal's default converter).
+	DataConverter converter.DataConverter
 }
 
 // Admin is what the management API works on: the store, and the cache this
@@ -113,11 +118,15 @@ func (s *Server) Handler() http.Handler {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
+	// An execution id may hold a '/' (from an idempotency key): escaped as
+	// %2F it stays one path segment.
+	r.UseRawPath = true
 	r.Use(observe(s.log, s.cfg.Telemetry), recovery(s.log), errorMiddleware(s.log))
 
 	r.POST("/hooks/:token", s.trigger)
 	r.GET("/hooks/resume/:token", s.resumeInfo)
 	r.POST("/hooks/resume/:token", s.resume)
+	r.GET("/hooks/:token/results/:executionId", knownQuery(adminQueryParams), s.syncResult)
 	v1 := r.Group("/api/v1", knownQuery(adminQueryParams))
 	read, write := s.requireScope(ScopeRead), s.requireScope(ScopeWrite)
 	v1.GET("/openapi.json", serveOpenAPI)
@@ -142,6 +151,7 @@ func (s *Server) Handler() http.Handler {
 	v1.GET("/executions/:id", read, s.getExecution)
 	v1.POST("/executions/:id/cancel", write, s.cancelExecution)
 	v1.POST("/executions/:id/events/:name", write, s.sendEvent)
+	v1.POST("/executions/:id/deliveries/:deliveryId/redeliver", write, s.redeliver)
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", s.readyz)
 	if s.cfg.Codec != nil {

@@ -216,7 +216,7 @@ func (s *Server) triggerSync(c *gin.Context, ctx context.Context, entry *flow.En
 	if err != nil {
 		if isTimeout(err) {
 			if entry.Flow.Trigger.OnTimeout == flow.OnTimeoutAccepted {
-				acceptedLater(c, c.Param("token"), opts.ID)
+				s.acceptedLater(c, c.Param("token"), opts.ID)
 				return
 			}
 			e := newError(http.StatusGatewayTimeout, "timeout", fmt.Sprintf("the flow did not answer within %s; it goes on running", budget))

@@ -116,4 +116,5 @@ func Register(r interface {
 	RegisterWorkflowWithOptions(any, workflow.RegisterOptions)
 }) {
 	r.RegisterWorkflowWithOptions(workflows.FlowWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.RedeliverWorkflow, workflow.RegisterOptions{Name: workflows.RedeliverWorkflowName})
 }

@@ -51,9 +51,10 @@ var (
 // types, for registering them in a namespace.
 func SearchAttributeTypes() map[string]enumspb.IndexedValueType {
 	return map[string]enumspb.IndexedValueType{
-		SearchAttrFlowID.GetName():      enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-		SearchAttrFlowVersion.GetName(): enumspb.INDEXED_VALUE_TYPE_INT,
-		SearchAttrTriggerMode.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SearchAttrFlowID.GetName():       enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SearchAttrFlowVersion.GetName():  enumspb.INDEXED_VALUE_TYPE_INT,
+		SearchAttrTriggerMode.GetName():  enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SearchAttrRedeliveryOf.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 	}
 }
 

@@ -1,0 +1,327 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+	sdkclient "go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/hookflow/hookflow/activities/contract"
+	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// Idempotency keys a redelivery may carry.
+const (
+	keySame = "same"
+	keyNew  = "new"
+)
+
+// maxRedeliveries bounds the redeliveries of one delivery (the n in their
+// workflow ids is found by probing 1, 2, ...).
+const maxRedeliveries = 100
+
+// redeliverRequest is the body of POST .../redeliver; an empty body is
+// {"idempotencyKey": "same"}.
+type redeliverRequest struct {
+	IdempotencyKey string `json:"idempotencyKey"`
+}
+
+// redelivery is a redelivery as the executions API shows it: in the
+// redeliver answer, and in the execution's redeliveries.
+type redelivery struct {
+	DeliveryID     string     `json:"deliveryId"`
+	ExecutionID    string     `json:"executionId"`
+	Status         string     `json:"status"`
+	StatusCode     int        `json:"statusCode,omitempty"`
+	Attempts       int32      `json:"attempts,omitempty"`
+	IdempotencyKey string     `json:"idempotencyKey"`
+	Error          string     `json:"error,omitempty"`
+	StartedAt      time.Time  `json:"startedAt"`
+	ClosedAt       *time.Time `json:"closedAt,omitempty"`
+}
+
+// redeliver handles POST /api/v1/executions/{id}/deliveries/{deliveryId}/redeliver:
+// the delivery's request, as the run scheduled it, is found in the run's
+// history and sent again by a RedeliverWorkflow of its own (the same
+// delivery activity and retry policy), linked to the run. The run is not
+// touched, and may be closed. Nothing starts when the request is refused.
+func (s *Server) redeliver(c *gin.Context) {
+	id, dlv := c.Param("id"), c.Param("deliveryId")
+	body, e := readRedeliverRequest(c)
+	if e != nil {
+		fail(c, e)
+		return
+	}
+	ctx := c.Request.Context()
+	desc, err := s.temporal.DescribeWorkflowExecution(ctx, id, "")
+	if err != nil {
+		fail(c, s.temporalError(err))
+		return
+	}
+	info := desc.GetWorkflowExecutionInfo()
+	if info.GetType().GetName() != workflows.WorkflowName {
+		fail(c, newError(http.StatusNotFound, "not_found", "no such execution"))
+		return
+	}
+	in, err := s.findDelivery(ctx, id, info.GetExecution().GetRunId(), dlv)
+	if err != nil {
+		var apiErr *Error
+		if errors.As(err, &apiErr) {
+			fail(c, apiErr)
+			return
+		}
+		fail(c, s.temporalError(err))
+		return
+	}
+	var started redelivery
+	for attempt := 0; ; attempt++ {
+		n, err := s.nextRedelivery(ctx, id, dlv)
+		if err != nil {
+			fail(c, s.temporalError(err))
+			return
+		}
+		if n > maxRedeliveries {
+			e := newError(http.StatusConflict, "too_many_redeliveries", fmt.Sprintf("delivery %s of execution %s was redelivered %d times already, the most this API does", dlv, id, maxRedeliveries))
+			fail(c, e)
+			return
+		}
+		key := dlv
+		if body.IdempotencyKey == keyNew {
+			key = fmt.Sprintf("%s-r%d", dlv, n)
+		}
+		in.Request.DeliveryID = key
+		wid := workflows.RedeliverWorkflowID(id, dlv, n)
+		run, err := s.temporal.ExecuteWorkflow(ctx, sdkclient.StartWorkflowOptions{
+			ID:                       wid,
+			TaskQueue:                workflows.TaskQueue,
+			WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+			WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+			// The send's own schedule bounds it; this is a backstop.
+			WorkflowExecutionTimeout: in.ScheduleToCloseTimeout + time.Hour,
+			TypedSearchAttributes:    temporal.NewSearchAttributes(workflows.SearchAttrRedeliveryOf.ValueSet(id)),
+			Memo: map[string]any{
+				workflows.MemoRedeliveryOf: id, workflows.MemoDeliveryID: dlv, workflows.MemoIdempotencyKey: key,
+			},
+			StaticSummary: fmt.Sprintf("Redelivery %d of %s (%s)", n, dlv, in.Request.Method),
+			StaticDetails: fmt.Sprintf("hookflow redelivery of delivery `%s` of execution `%s`, idempotency key `%s`", dlv, id, key),
+		}, workflows.RedeliverWorkflowName, in)
+		if _, dup := alreadyStarted(err); dup && attempt < 5 {
+			// Another redelivery of the same delivery took this number
+			// meanwhile: take the next one.
+			continue
+		}
+		if err != nil {
+			fail(c, s.redeliverStartError(err))
+			return
+		}
+		started = redelivery{
+			DeliveryID: dlv, ExecutionID: wid, Status: "running", IdempotencyKey: key,
+			StartedAt: time.Now().UTC(),
+		}
+		s.log.Info("redelivery started", "executionId", id, "deliveryId", dlv, "redelivery", wid, "runId", run.GetRunID(), "newKey", body.IdempotencyKey == keyNew)
+		break
+	}
+	c.Header("Location", "/api/v1/executions/"+id)
+	c.JSON(http.StatusAccepted, started)
+}
+
+// readRedeliverRequest decodes the body strictly: an empty body takes the
+// defaults; an unknown field or a wrong value is refused with its path.
+func readRedeliverRequest(c *gin.Context) (redeliverRequest, *Error) {
+	req := redeliverRequest{IdempotencyKey: keySame}
+	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, 64<<10))
+	if err != nil {
+		return req, newError(http.StatusRequestEntityTooLarge, "payload_too_large", "the body exceeds 64 KiB")
+	}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return req, nil
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return req, newError(http.StatusBadRequest, "malformed_json", "the body must be a JSON object such as {\"idempotencyKey\": \"new\"}")
+	}
+	for _, k := range slices.Sorted(maps.Keys(fields)) {
+		if k != "idempotencyKey" {
+			e := newError(http.StatusUnprocessableEntity, "invalid_request", "unknown field "+strconv.Quote(k)+"; the body takes idempotencyKey")
+			e.Path = "body." + k
+			return req, e
+		}
+	}
+	if v, ok := fields["idempotencyKey"]; ok {
+		var key string
+		if err := json.Unmarshal(v, &key); err != nil || (key != keySame && key != keyNew) {
+			e := newError(http.StatusUnprocessableEntity, "invalid_request", `idempotencyKey must be "same" (the receiver sees the original Idempotency-Key again) or "new"`)
+			e.Path = "body.idempotencyKey"
+			return req, e
+		}
+		req.IdempotencyKey = key
+	}
+	return req, nil
+}
+
+// findDelivery reads the delivery's request from the execution's history:
+// the ActivityTaskScheduled event of the delivery activity whose input has
+// this delivery id, in the latest run or, for a run that continued as new,
+// an earlier run of its chain. The input is decoded with the client's data
+// converter (payloads may be encrypted); its auth names secrets only.
+func (s *Server) findDelivery(ctx context.Context, id, runID, dlv string) (workflows.RedeliverInput, error) {
+	dc := s.dataConverter()
+	for runs := 0; runID != "" && runs < 10_000; runs++ {
+		iter := s.temporal.GetWorkflowHistory(ctx, id, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		prev := ""
+		for iter.HasNext() {
+			ev, err := iter.Next()
+			if err != nil {
+				return workflows.RedeliverInput{}, err
+			}
+			if a := ev.GetWorkflowExecutionStartedEventAttributes(); a != nil {
+				prev = a.GetContinuedExecutionRunId()
+				continue
+			}
+			a := ev.GetActivityTaskScheduledEventAttributes()
+			if a == nil || a.GetActivityType().GetName() != contract.DeliverName || !mayHold(a.GetInput(), dlv) {
+				continue
+			}
+			var req flow.HTTPRequest
+			if err := dc.FromPayloads(a.GetInput(), &req); err != nil {
+				s.log.Error("decode a delivery's input", "executionId", id, "runId", runID, "error", err)
+				return workflows.RedeliverInput{}, newError(http.StatusInternalServerError, "misconfigured",
+					"the run's delivery requests cannot be decoded by this API (are payloads encrypted with keys this API lacks?)")
+			}
+			if req.DeliveryID == dlv {
+				return redeliverInput(id, dlv, req, a), nil
+			}
+		}
+		runID = prev
+	}
+	e := newError(http.StatusNotFound, "not_found", "execution "+id+" has no delivery "+strconv.Quote(dlv)+" (its step log names each send's deliveryId)")
+	e.Path = "deliveryId"
+	return workflows.RedeliverInput{}, e
+}
+
+// mayHold tells whether a delivery input may be the one with this id:
+// plain JSON that does not contain it cannot (saves decoding every
+// delivery of a long run); anything else (encrypted) is decoded to tell.
+func mayHold(in *commonpb.Payloads, dlv string) bool {
+	for _, p := range in.GetPayloads() {
+		if string(p.GetMetadata()[converter.MetadataEncoding]) == converter.MetadataEncodingJSON && !bytes.Contains(p.GetData(), []byte(dlv)) {
+			return false
+		}
+	}
+	return true
+}
+
+// redeliverInput is the send to repeat, with the run's schedule for it: a
+// redelivery retries as the step did.
+func redeliverInput(id, dlv string, req flow.HTTPRequest, a *historypb.ActivityTaskScheduledEventAttributes) workflows.RedeliverInput {
+	// Nothing reads a redelivery's response: keep none of it in history,
+	// and do not fail a delivered send for an output it lacks.
+	none := 0
+	req.KeepBody, req.Outputs = &none, nil
+	in := workflows.RedeliverInput{
+		ExecutionID: id, DeliveryID: dlv, Request: req,
+		ScheduleToCloseTimeout: a.GetScheduleToCloseTimeout().AsDuration(),
+		StartToCloseTimeout:    a.GetStartToCloseTimeout().AsDuration(),
+	}
+	if rp := a.GetRetryPolicy(); rp != nil {
+		in.RetryPolicy = &temporal.RetryPolicy{
+			InitialInterval:        rp.GetInitialInterval().AsDuration(),
+			BackoffCoefficient:     rp.GetBackoffCoefficient(),
+			MaximumInterval:        rp.GetMaximumInterval().AsDuration(),
+			MaximumAttempts:        rp.GetMaximumAttempts(),
+			NonRetryableErrorTypes: rp.GetNonRetryableErrorTypes(),
+		}
+	}
+	return in
+}
+
+// nextRedelivery is the number of the next redelivery of a delivery: one
+// past the highest whose workflow Temporal still knows.
+func (s *Server) nextRedelivery(ctx context.Context, id, dlv string) (int, error) {
+	for n := 1; ; n++ {
+		_, err := s.temporal.DescribeWorkflowExecution(ctx, workflows.RedeliverWorkflowID(id, dlv, n), "")
+		var nf *serviceerror.NotFound
+		if errors.As(err, &nf) || n > maxRedeliveries {
+			return n, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+}
+
+// redeliverStartError names a namespace that lacks the search attribute
+// (hookflow setup adds it) rather than blaming the caller.
+func (s *Server) redeliverStartError(err error) *Error {
+	var ia *serviceerror.InvalidArgument
+	if errors.As(err, &ia) && strings.Contains(ia.Error(), workflows.SearchAttrRedeliveryOf.GetName()) {
+		s.log.Error("start a redelivery", "error", err)
+		return newError(http.StatusInternalServerError, "misconfigured",
+			"the namespace lacks the search attribute "+workflows.SearchAttrRedeliveryOf.GetName()+"; run hookflow setup")
+	}
+	return s.temporalError(err)
+}
+
+// redeliveries lists an execution's redeliveries from visibility, oldest
+// first, with each closed one's outcome from its result.
+func (s *Server) redeliveries(ctx context.Context, id string) ([]redelivery, error) {
+	resp, err := s.listPage(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+		Query:    fmt.Sprintf("%s = %q", workflows.SearchAttrRedeliveryOf.GetName(), id),
+		PageSize: 1000,
+	})
+	if err != nil {
+		return nil, err
+	}
+	dc := s.dataConverter()
+	out := make([]redelivery, 0, len(resp.GetExecutions()))
+	for _, info := range resp.GetExecutions() {
+		r := redelivery{
+			ExecutionID: info.GetExecution().GetWorkflowId(), Status: statusName(info.GetStatus()),
+			StartedAt: info.GetStartTime().AsTime(),
+		}
+		memo := info.GetMemo().GetFields()
+		_ = dc.FromPayload(memo[workflows.MemoDeliveryID], &r.DeliveryID)
+		_ = dc.FromPayload(memo[workflows.MemoIdempotencyKey], &r.IdempotencyKey)
+		if info.GetCloseTime() != nil {
+			t := info.GetCloseTime().AsTime()
+			r.ClosedAt = &t
+			var res workflows.RedeliverResult
+			err := s.temporal.GetWorkflow(ctx, r.ExecutionID, info.GetExecution().GetRunId()).Get(ctx, &res)
+			var app *temporal.ApplicationError
+			if err != nil && errors.As(err, &app) && app.HasDetails() {
+				_ = app.Details(&res)
+			}
+			r.StatusCode, r.Attempts, r.Error = res.StatusCode, res.Attempts, res.Error
+		}
+		out = append(out, r)
+	}
+	slices.SortStableFunc(out, func(a, b redelivery) int { return a.StartedAt.Compare(b.StartedAt) })
+	return out, nil
+}
+
+// dataConverter decodes what the API reads from history and visibility.
+func (s *Server) dataConverter() converter.DataConverter {
+	if s.cfg.DataConverter != nil {
+		return s.cfg.DataConverter
+	}
+	return converter.GetDefaultDataConverter()
+}
