@@ -69,6 +69,7 @@ func TestComposeMistakes(t *testing.T) {
       timeout: 5s
       retries: 3
 `, "", "hookflow-worker: needs a healthcheck"},
+		{"registry image in the default profile", "    profiles: [ui]\n", "", "temporal-ui: image \"temporalio/ui:2.54.1\" is not built by make images"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := copyDeploy(t, "docker-compose.yaml", tc.old, tc.new)

@@ -34,6 +34,12 @@ func checkCompose(ctx context.Context, file string) []string {
 				problems = append(problems, fmt.Sprintf("%s: services.%s.ports: publish on 127.0.0.1 only (got %q)", file, name, port.HostIP))
 			}
 		}
+		// Nothing can be pulled where the cluster is built (no registry):
+		// the default `up` runs only the images `make images` builds, and
+		// a service whose image comes from elsewhere waits behind a profile.
+		if len(s.Profiles) == 0 && !strings.HasPrefix(s.Image, "hookflow") {
+			problems = append(problems, fmt.Sprintf("%s: services.%s: image %q is not built by make images: put the service behind a profile", file, name, s.Image))
+		}
 		if strings.HasPrefix(name, "hookflow-") {
 			if s.HealthCheck == nil || len(s.HealthCheck.Test) == 0 {
 				problems = append(problems, fmt.Sprintf("%s: services.%s: needs a healthcheck (hookflow probe)", file, name))

@@ -9,7 +9,8 @@
 //   - and rules of hookflow's own that a schema cannot express: selectors
 //     that select, probes on declared ports, references to defined
 //     ConfigMaps and Secrets, grace periods longer than the drain and
-//     shutdown timeouts.
+//     shutdown timeouts, loopback-only compose ports, and a default compose
+//     profile that runs only images `make images` builds (no registry).
 //
 // It needs no cluster, no Docker engine and no network.
 package main
