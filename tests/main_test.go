@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -26,6 +27,7 @@ import (
 	"github.com/hookflow/hookflow/devserver"
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/secrets"
+	"github.com/hookflow/hookflow/store"
 	"github.com/hookflow/hookflow/worker"
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -38,6 +40,8 @@ var testSecrets = secrets.Env{Lookup: func(k string) (string, bool) {
 		"HOOKFLOW_SECRET_SW_OLDKEY": "whsec_" + swOldKeyB64,
 		"HOOKFLOW_SECRET_GH_KEY":    "gh-webhook-secret",
 		"HOOKFLOW_SECRET_HMAC_KEY":  "generic-hmac-secret",
+		// Signs wait and approval links; see composition_test.go.
+		"HOOKFLOW_SECRET_RESUME_KEY": testResumeKey,
 	}[k]
 	return v, ok
 }}
@@ -45,6 +49,9 @@ var testSecrets = secrets.Env{Lookup: func(k string) (string, bool) {
 var shared struct {
 	server *devserver.Server
 	client sdkclient.Client
+	// flows is the store the worker resolves call steps' callees in;
+	// tests that call flows apply them here (setupSharedAdmin).
+	flows *store.Store
 }
 
 func TestMain(m *testing.M) {
@@ -58,7 +65,18 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	shared.server, shared.client = srv, c
-	w := worker.New(c, testDeliverer(), worker.Options{})
+	dir, err := os.MkdirTemp("", "hookflow-tests-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tests:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if shared.flows, err = store.Open(context.Background(), filepath.Join(dir, "hookflow.db")); err != nil {
+		fmt.Fprintln(os.Stderr, "tests: open the shared flow store:", err)
+		return 1
+	}
+	defer shared.flows.Close()
+	w := worker.New(c, testDeliverer(), worker.Options{Composition: activities.NewComposition(shared.flows, testSecrets)})
 	if err := w.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, "tests: start worker:", err)
 		return 1
