@@ -66,6 +66,11 @@ func New(c sdkclient.Client, deliver *activities.Deliverer, opts Options) *Worke
 	// statements on the flow store each.
 	opts.Records.Register(flows)
 	opts.Composition.Register(flows)
+	// A bulk replay's reruns and resumes: the same code as the admin API.
+	rec := &activities.Recoverer{Client: c}
+	flows.RegisterActivityWithOptions(rec.Rerun, activity.RegisterOptions{Name: contract.RerunName})
+	flows.RegisterActivityWithOptions(rec.Resume, activity.RegisterOptions{Name: contract.ResumeName})
+	flows.RegisterActivityWithOptions(rec.ListForReplay, activity.RegisterOptions{Name: contract.ListForReplayName})
 	hooks := sdkworker.New(c, workflows.WebhookTaskQueue, sdkworker.Options{
 		MaxConcurrentActivityExecutionSize: opts.MaxConcurrentDeliveries,
 		TaskQueueActivitiesPerSecond:       opts.DeliveriesPerSecond,
@@ -117,4 +122,5 @@ func Register(r interface {
 }) {
 	r.RegisterWorkflowWithOptions(workflows.FlowWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
 	r.RegisterWorkflowWithOptions(workflows.RedeliverWorkflow, workflow.RegisterOptions{Name: workflows.RedeliverWorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.ReplayWorkflow, workflow.RegisterOptions{Name: workflows.ReplayWorkflowName})
 }

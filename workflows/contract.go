@@ -33,6 +33,10 @@ const (
 	UpdateResponse = "hookflow.response"
 	// QuerySteps returns the step log.
 	QuerySteps = "hookflow.steps"
+	// QueryInput returns the run's input (flow snapshot, version, trigger
+	// data), decoded by the caller's data converter: what a rerun starts
+	// from.
+	QueryInput = "hookflow.input"
 	// MemoTriggerDigest is the memo field holding Input.Digest, so the API
 	// can compare a duplicate's payload with a run's, open or closed,
 	// without reading its history.
@@ -45,6 +49,9 @@ var (
 	SearchAttrFlowID      = temporal.NewSearchAttributeKeyKeyword("HookflowFlowId")
 	SearchAttrFlowVersion = temporal.NewSearchAttributeKeyInt64("HookflowFlowVersion")
 	SearchAttrTriggerMode = temporal.NewSearchAttributeKeyKeyword("HookflowTriggerMode")
+	// SearchAttrRecoveryOf links a rerun, or a bulk replay's runs, to the
+	// execution they recover.
+	SearchAttrRecoveryOf = temporal.NewSearchAttributeKeyKeyword("HookflowRecoveryOf")
 )
 
 // SearchAttributeTypes lists hookflow's custom search attributes with their
@@ -55,6 +62,7 @@ func SearchAttributeTypes() map[string]enumspb.IndexedValueType {
 		SearchAttrFlowVersion.GetName():  enumspb.INDEXED_VALUE_TYPE_INT,
 		SearchAttrTriggerMode.GetName():  enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 		SearchAttrRedeliveryOf.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SearchAttrRecoveryOf.GetName():   enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 	}
 }
 

@@ -41,6 +41,11 @@ func FlowWorkflow(ctx workflow.Context, in Input) (*Result, error) {
 	}, workflow.QueryHandlerOptions{Description: "The step log: each step's status, timing and error."}); err != nil {
 		return nil, err
 	}
+	if err := workflow.SetQueryHandlerWithOptions(ctx, QueryInput, func() (Input, error) {
+		return Input{Flow: in.Flow, FlowVersion: in.FlowVersion, Trigger: in.Trigger}, nil
+	}, workflow.QueryHandlerOptions{Description: "The run's flow snapshot, version and trigger data (what a rerun starts from)."}); err != nil {
+		return nil, err
+	}
 	if err := r.registerEvents(ctx); err != nil {
 		return nil, err
 	}

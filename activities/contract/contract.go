@@ -4,9 +4,23 @@
 // pulling in the networking code of package activities.
 package contract
 
+import (
+	"fmt"
+	"time"
+
+	"github.com/hookflow/hookflow/flow"
+)
+
 // DeliverName is the delivery activity's registered name (stable: histories
 // refer to it).
 const DeliverName = "hookflow.Deliver"
+
+// Recovery activities' registered names (a bulk replay runs them).
+const (
+	RerunName         = "hookflow.Rerun"
+	ResumeName        = "hookflow.Resume"
+	ListForReplayName = "hookflow.ListForReplay"
+)
 
 // Error types of a failed delivery attempt (the ApplicationError's type).
 // Non-retryable ones fail the step at once.
@@ -41,4 +55,75 @@ type Failure struct {
 	StatusCode int    `json:"statusCode,omitempty"`
 	Attempt    int32  `json:"attempt"`
 	Body       string `json:"body,omitempty"`
+}
+
+// RerunRequest asks for a new run of an execution's trigger data.
+type RerunRequest struct {
+	ExecutionID string `json:"executionId"`
+	// Flow is the definition to run and Version its version; nil runs the
+	// original run's own snapshot.
+	Flow    *flow.Flow `json:"flow,omitempty"`
+	Version int64      `json:"version,omitempty"`
+	// Key makes the rerun idempotent (a bulk replay retrying its activity
+	// starts one run); empty: a fresh one.
+	Key string `json:"key,omitempty"`
+}
+
+// Recovered is what a rerun or a resume started.
+type Recovered struct {
+	ExecutionID string `json:"executionId"`
+	RunID       string `json:"runId"`
+	Version     int64  `json:"version"`
+	// ResetTo is the history event a resume reset to.
+	ResetTo int64 `json:"resetTo,omitempty"`
+	// Note says what a resume continues from.
+	Note string `json:"note,omitempty"`
+}
+
+// ResumeExecutionRequest asks to continue a failed, terminated, timed-out or
+// canceled execution from where it stopped.
+type ResumeExecutionRequest struct {
+	ExecutionID string `json:"executionId"`
+	// Current, when set, is the flow's current definition: a resume runs
+	// the execution's own history, so it is refused unless the definition
+	// is unchanged.
+	Current *flow.Flow `json:"current,omitempty"`
+	Reason  string     `json:"reason,omitempty"`
+	// Key makes the reset idempotent (its request id).
+	Key string `json:"key,omitempty"`
+}
+
+// ReplayQuery selects the executions of a bulk replay.
+type ReplayQuery struct {
+	FlowID   string    `json:"flowId"`
+	Statuses []string  `json:"statuses"` // Temporal's names: Failed, Terminated, ...
+	From     time.Time `json:"from"`
+	To       time.Time `json:"to"`
+	Version  int64     `json:"version,omitempty"`
+}
+
+// Visibility is the query in Temporal's list filter language.
+func (q ReplayQuery) Visibility() string {
+	s := fmt.Sprintf("%s = %q AND StartTime >= %q AND StartTime < %q",
+		"HookflowFlowId", q.FlowID, q.From.UTC().Format(time.RFC3339Nano), q.To.UTC().Format(time.RFC3339Nano))
+	if len(q.Statuses) > 0 {
+		s += " AND ExecutionStatus IN ("
+		for i, st := range q.Statuses {
+			if i > 0 {
+				s += ", "
+			}
+			s += fmt.Sprintf("%q", st)
+		}
+		s += ")"
+	}
+	if q.Version > 0 {
+		s += fmt.Sprintf(" AND %s = %d", "HookflowFlowVersion", q.Version)
+	}
+	return s
+}
+
+// ReplayPage is one page of a bulk replay's selection.
+type ReplayPage struct {
+	IDs           []string `json:"ids"`
+	NextPageToken []byte   `json:"nextPageToken,omitempty"`
 }

@@ -1,0 +1,297 @@
+package activities
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+
+	"github.com/google/uuid"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/activity"
+	sdkclient "go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/hookflow/hookflow/activities/contract"
+	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// Recovery errors, matched with errors.Is; the API maps them to 404 and 409.
+var (
+	ErrExecutionNotFound = errors.New("no such execution")
+	ErrStillRunning      = errors.New("the execution is still running")
+	ErrNotResumable      = errors.New("the execution cannot be resumed")
+)
+
+// Error types of a recovery refused for good (activity failures in a bulk
+// replay that a retry cannot change).
+const (
+	ErrTypeNotFound     = "ExecutionNotFound"
+	ErrTypeRunning      = "ExecutionRunning"
+	ErrTypeNotResumable = "NotResumable"
+)
+
+// Recoverer reruns and resumes executions: the admin API calls it directly,
+// and a bulk replay (workflows.ReplayWorkflow) as activities, so both do
+// exactly the same.
+type Recoverer struct {
+	Client sdkclient.Client
+	// Namespace is the client's (empty: learned from the activity's info,
+	// or from the SDK, which fills it into requests that name none).
+	Namespace string
+}
+
+// namespace is the one the client talks to: the reset request must name it.
+func (r *Recoverer) namespace(ctx context.Context) (string, error) {
+	switch {
+	case r.Namespace != "":
+		return r.Namespace, nil
+	case activity.IsActivity(ctx):
+		return activity.GetInfo(ctx).WorkflowNamespace, nil
+	}
+	req := &workflowservice.CountWorkflowExecutionsRequest{Query: `WorkflowId = "hookflow-namespace-probe"`}
+	if _, err := r.Client.CountWorkflow(ctx, req); err != nil {
+		return "", err
+	}
+	return req.GetNamespace(), nil
+}
+
+// Rerun starts a new run with the trigger data of an execution (after the
+// same parsing: the original's input), on its own execution id, linked to
+// the original by the HookflowRecoveryOf search attribute and memo. It is a
+// plain start: no sync caller is answered again.
+func (r *Recoverer) Rerun(ctx context.Context, req contract.RerunRequest) (*contract.Recovered, error) {
+	desc, err := r.describe(ctx, req.ExecutionID)
+	if err != nil {
+		return nil, err
+	}
+	if desc.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return nil, recoveryError(ErrStillRunning, ErrTypeRunning, "%s is still running: cancel it first, or wait for it to end", req.ExecutionID)
+	}
+	orig, err := r.Input(ctx, req.ExecutionID)
+	if err != nil {
+		return nil, err
+	}
+	f, version := orig.Flow, orig.FlowVersion
+	if req.Flow != nil {
+		f, version = req.Flow, req.Version
+	}
+	key := req.Key
+	if key == "" {
+		key = uuid.Must(uuid.NewV7()).String()
+	}
+	opts := workflows.StartOptions(f, version, "rerun-"+key)
+	opts.TypedSearchAttributes = temporal.NewSearchAttributes(
+		workflows.SearchAttrFlowID.ValueSet(f.ID),
+		workflows.SearchAttrFlowVersion.ValueSet(version),
+		workflows.SearchAttrTriggerMode.ValueSet(string(f.Trigger.EffectiveMode())),
+		workflows.SearchAttrRecoveryOf.ValueSet(req.ExecutionID),
+	)
+	opts.Memo = map[string]any{"hookflowRerunOf": req.ExecutionID}
+	opts.StaticSummary = fmt.Sprintf("rerun of %s (v%d)", req.ExecutionID, version)
+	run, err := r.Client.ExecuteWorkflow(ctx, opts, workflows.WorkflowName,
+		workflows.Input{Flow: f, FlowVersion: version, Trigger: orig.Trigger})
+	if err != nil {
+		return nil, err
+	}
+	return &contract.Recovered{ExecutionID: run.GetID(), RunID: run.GetRunID(), Version: version}, nil
+}
+
+// Resume continues an execution from the step that failed, with Temporal's
+// reset: the run's history up to the workflow task that scheduled the failed
+// delivery (or, for a run terminated, timed out or canceled, up to its last
+// workflow task) is kept, so every step that succeeded keeps its recorded
+// result and no delivery that succeeded is sent again; the failed step runs
+// again with the same delivery id (Idempotency-Key). Updates are excluded
+// from reapplying: a sync caller's update is never applied twice. The
+// execution id stays; the reset starts a new run of it.
+func (r *Recoverer) Resume(ctx context.Context, req contract.ResumeExecutionRequest) (*contract.Recovered, error) {
+	desc, err := r.describe(ctx, req.ExecutionID)
+	if err != nil {
+		return nil, err
+	}
+	info := desc.GetWorkflowExecutionInfo()
+	switch info.GetStatus() {
+	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
+		return nil, recoveryError(ErrStillRunning, ErrTypeRunning, "%s is still running: there is nothing to resume yet", req.ExecutionID)
+	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
+		return nil, recoveryError(ErrNotResumable, ErrTypeNotResumable, "%s completed: there is nothing to resume (a rerun runs it again)", req.ExecutionID)
+	}
+	orig, err := r.Input(ctx, req.ExecutionID)
+	if err != nil {
+		return nil, err
+	}
+	if req.Current != nil && !sameDefinition(req.Current, orig.Flow) {
+		return nil, recoveryError(ErrNotResumable, ErrTypeNotResumable,
+			"the flow changed since %s ran (it ran version %d): a resume continues the run's own history and definition; rerun it on the current version instead",
+			req.ExecutionID, orig.FlowVersion)
+	}
+	runID := info.GetExecution().GetRunId()
+	point, note, err := r.resumePoint(ctx, req.ExecutionID, runID, info.GetStatus())
+	if err != nil {
+		return nil, err
+	}
+	key := req.Key
+	if key == "" {
+		key = uuid.Must(uuid.NewV7()).String()
+	}
+	reason := req.Reason
+	if reason == "" {
+		reason = "hookflow resume"
+	}
+	ns, err := r.namespace(ctx)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := r.Client.ResetWorkflowExecution(ctx, &workflowservice.ResetWorkflowExecutionRequest{
+		Namespace:         ns,
+		WorkflowExecution: info.GetExecution(),
+		Reason:            reason,
+		// The id is stable per key: a retried request resets once.
+		RequestId:                 stableID(req.ExecutionID, runID, key),
+		WorkflowTaskFinishEventId: point,
+		ResetReapplyExcludeTypes:  []enumspb.ResetReapplyExcludeType{enumspb.RESET_REAPPLY_EXCLUDE_TYPE_UPDATE},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &contract.Recovered{ExecutionID: req.ExecutionID, RunID: resp.GetRunId(), Version: orig.FlowVersion, ResetTo: point, Note: note}, nil
+}
+
+// resumePoint finds the workflow task to reset to: the one that scheduled
+// the last delivery that failed or timed out; for a run stopped from
+// outside (terminated, timed out, canceled), its last completed task. A run
+// that failed in its own logic (an expression, an end step) would fail the
+// same way again: refused.
+func (r *Recoverer) resumePoint(ctx context.Context, id, runID string, status enumspb.WorkflowExecutionStatus) (int64, string, error) {
+	scheduledBy := map[int64]int64{} // activity scheduled event -> its workflow task
+	var lastTask, failedTask int64
+	var failedDelivery bool
+	it := r.Client.GetWorkflowHistory(ctx, id, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			return 0, "", err
+		}
+		switch {
+		case ev.GetWorkflowTaskCompletedEventAttributes() != nil:
+			lastTask = ev.GetEventId()
+		case ev.GetActivityTaskScheduledEventAttributes() != nil:
+			scheduledBy[ev.GetEventId()] = ev.GetActivityTaskScheduledEventAttributes().GetWorkflowTaskCompletedEventId()
+		case ev.GetActivityTaskFailedEventAttributes() != nil:
+			failedTask, failedDelivery = scheduledBy[ev.GetActivityTaskFailedEventAttributes().GetScheduledEventId()], true
+		case ev.GetActivityTaskTimedOutEventAttributes() != nil:
+			failedTask, failedDelivery = scheduledBy[ev.GetActivityTaskTimedOutEventAttributes().GetScheduledEventId()], true
+		}
+	}
+	switch {
+	case status == enumspb.WORKFLOW_EXECUTION_STATUS_FAILED && failedDelivery && failedTask > 0:
+		return failedTask, "continues from the step whose delivery failed; it is sent again with the same Idempotency-Key", nil
+	case status == enumspb.WORKFLOW_EXECUTION_STATUS_FAILED:
+		return 0, "", recoveryError(ErrNotResumable, ErrTypeNotResumable,
+			"%s failed in its own logic (no delivery failed): resuming would fail the same way; fix the flow and rerun it on the current version", id)
+	case lastTask == 0:
+		return 0, "", recoveryError(ErrNotResumable, ErrTypeNotResumable, "%s stopped before its first step ran: rerun it", id)
+	}
+	return lastTask, "continues from where the run was stopped", nil
+}
+
+// Input is an execution's input (its latest run's): flow snapshot, version
+// and trigger data, through the workflow's query, so the client's data
+// converter decodes it (payloads may be encrypted).
+func (r *Recoverer) Input(ctx context.Context, id string) (*workflows.Input, error) {
+	v, err := r.Client.QueryWorkflow(ctx, id, "", workflows.QueryInput)
+	if err != nil {
+		var nf *serviceerror.NotFound
+		if errors.As(err, &nf) {
+			return nil, recoveryError(ErrExecutionNotFound, ErrTypeNotFound, "no execution %s", id)
+		}
+		var qf *serviceerror.QueryFailed
+		if errors.As(err, &qf) {
+			return nil, recoveryError(ErrNotResumable, ErrTypeNotResumable, "%s does not tell its input (it ran on a hookflow before reruns existed)", id)
+		}
+		return nil, fmt.Errorf("read the input of %s: %w", id, err)
+	}
+	var in workflows.Input
+	if err := v.Get(&in); err != nil {
+		return nil, fmt.Errorf("decode the input of %s: %w", id, err)
+	}
+	if in.Flow == nil {
+		return nil, recoveryError(ErrNotResumable, ErrTypeNotResumable, "%s has no flow in its input", id)
+	}
+	return &in, nil
+}
+
+func (r *Recoverer) describe(ctx context.Context, id string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	desc, err := r.Client.DescribeWorkflowExecution(ctx, id, "")
+	if err != nil {
+		var nf *serviceerror.NotFound
+		if errors.As(err, &nf) {
+			return nil, recoveryError(ErrExecutionNotFound, ErrTypeNotFound, "no execution %s", id)
+		}
+		return nil, err
+	}
+	return desc, nil
+}
+
+// ListForReplay lists one page of the executions a bulk replay selects.
+func (r *Recoverer) ListForReplay(ctx context.Context, q contract.ReplayQuery, token []byte) (*contract.ReplayPage, error) {
+	resp, err := r.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: q.Visibility(), PageSize: 100, NextPageToken: token})
+	if err != nil {
+		return nil, err
+	}
+	out := &contract.ReplayPage{NextPageToken: resp.GetNextPageToken()}
+	for _, e := range resp.GetExecutions() {
+		out.IDs = append(out.IDs, e.GetExecution().GetWorkflowId())
+	}
+	return out, nil
+}
+
+// sameDefinition compares two flows as the workflow sees them.
+func sameDefinition(a, b *flow.Flow) bool {
+	return reflect.DeepEqual(jsonValue(a), jsonValue(b))
+}
+
+func stableID(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// recoveryError is a refusal: errors.Is matches its kind, and as an activity
+// failure it is not retried.
+func recoveryError(kind error, typ, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	return &RecoveryError{kind: kind, msg: msg, app: temporal.NewNonRetryableApplicationError(msg, typ, nil)}
+}
+
+// RecoveryError is a rerun or resume refused, with its reason.
+type RecoveryError struct {
+	kind error
+	msg  string
+	app  error
+}
+
+func (e *RecoveryError) Error() string        { return e.msg }
+func (e *RecoveryError) Is(target error) bool { return target == e.kind }
+func (e *RecoveryError) Unwrap() error        { return e.app }
+
+// jsonValue is v as generic JSON (nil when it does not encode).
+func jsonValue(v any) any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	var out any
+	_ = json.Unmarshal(b, &out)
+	return out
+}
