@@ -204,7 +204,7 @@ func TestRegistryRejectsDuplicates(t *testing.T) {
 	for _, k := range flow.Kinds() {
 		names = append(names, k.Name)
 	}
-	require.Equal(t, []string{"condition", "delay", "end", "http", "loop", "parallel", "record.create", "record.delete", "record.find", "record.update", "record.upsert", "response", "set", "switch"}, names)
+	require.Equal(t, []string{"approval", "call", "condition", "delay", "end", "http", "loop", "output", "parallel", "record.create", "record.delete", "record.find", "record.update", "record.upsert", "response", "set", "switch", "wait"}, names)
 }
 
 func TestParseDuration(t *testing.T) {
