@@ -152,6 +152,19 @@ func TestResumeFromTheFailedSend(t *testing.T) {
 	require.Equal(t, http.StatusConflict, r.status, r.body)
 	r = s.call("POST", "/api/v1/executions/it-resume:nope/resume", writeKey, "", "")
 	require.Equal(t, http.StatusNotFound, r.status, r.body)
+
+	// A running execution is neither resumed nor rerun, and nothing starts.
+	slow := s.createFlow("id: it-resume-running\ntrigger: {}\nsteps: [{id: wait, type: delay, duration: 1h}]\n")
+	a = post(t, slow, "application/json", `{}`)
+	require.Equal(t, http.StatusOK, a.status, a.body)
+	running := a.header.Get(api.HeaderExecutionID)
+	for _, action := range []string{"resume", "rerun"} {
+		r = s.call("POST", "/api/v1/executions/"+running+"/"+action, writeKey, "", "")
+		require.Equal(t, http.StatusConflict, r.status, r.body)
+		require.Equal(t, "execution_running", r.json(t)["error"], r.body)
+	}
+	require.Equal(t, int64(1), s.count("it-resume-running"))
+	require.NoError(t, s.client.CancelWorkflow(context.Background(), running, ""))
 }
 
 // TestRerunOnTheCurrentVersion: a rerun takes the original trigger data and
