@@ -6,13 +6,16 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/hookflow/hookflow/api"
@@ -20,7 +23,10 @@ import (
 	"github.com/hookflow/hookflow/workflows"
 )
 
-var record = flag.Bool("record", false, "write the histories of TestHistoriesReplay to workflows/testdata")
+var (
+	record     = flag.Bool("record", false, "write the histories of TestHistoriesReplay to workflows/testdata")
+	recordOnly = flag.String("record-only", "", "with -record, write only these fixtures (comma-separated names, such as composition): older fixtures stay as they were recorded")
+)
 
 // everyStepFlow uses each step type, so its history exercises every
 // executor's commands (timers, parallel coroutines, the update).
@@ -85,6 +91,60 @@ steps:
               - {id: add, type: set, values: {n: "{{ vars.n + 1 }}"}}
   - {id: stop, type: end, message: "sent {{ vars.n }}"}
 `
+
+// compositionFlow calls another flow (waiting, and fire and forget), waits
+// for an event with a signed link read by its notify step, takes an
+// approval and sets the run's output; its last wait times out.
+const compositionFlow = `
+id: it-composition
+trigger: {}
+steps:
+  - {id: quote, type: call, flow: it-replay-callee, input: {n: 2}}
+  - {id: fire, type: call, flow: it-replay-callee, input: {n: 1}, wait: false}
+  - id: confirm
+    type: wait
+    event: go
+    timeout: 1h
+    notify: [{id: link, type: set, values: {url: "{{ steps.confirm.resumeUrl }}"}}]
+  - id: review
+    type: approval
+    timeout: 1h
+    then: [{id: yes, type: output, values: {double: "{{ steps.quote.outputs.double }}", by: "{{ steps.review.outputs.decidedBy }}", got: "{{ steps.confirm.outputs.x }}"}}]
+  - {id: idle, type: wait, event: never, timeout: 1s, onTimeout: continue}
+`
+
+// replayIDs are the execution ids histories replay under, where the
+// commands depend on it (a call step's child id).
+var replayIDs = map[string]string{"composition": "it-composition:replay-4"}
+
+const replayCallee = `
+id: it-replay-callee
+trigger: {}
+steps: [{id: o, type: output, values: {double: "{{ trigger.body.n * 2 }}"}}]
+`
+
+// runComposition runs compositionFlow through the API, sending its event
+// and its decision once it waits for each, and returns its execution id.
+func runComposition(t *testing.T) string {
+	s := setupSharedAdmin(t)
+	for _, y := range []string{replayCallee, compositionFlow} {
+		a := s.apply(y)
+		require.Contains(t, []int{http.StatusCreated, http.StatusOK}, a.status, a.body)
+	}
+	a := post(t, s.hook("it-composition"), "application/json", `{}`, "Idempotency-Key", "replay-4")
+	require.Equal(t, http.StatusOK, a.status, a.body)
+	id := a.header.Get(api.HeaderExecutionID)
+	require.Equal(t, replayIDs["composition"], id)
+	for _, ev := range []struct{ name, body string }{{"go", `{"x":1}`}, {"review", `{"decision":"approved","decidedBy":"ann"}`}} {
+		require.Eventually(t, func() bool {
+			return s.call("POST", "/api/v1/executions/"+id+"/events/"+ev.name, writeKey, "application/json", ev.body).status == http.StatusOK
+		}, 15*time.Second, 50*time.Millisecond, "the run never waited for %s", ev.name)
+	}
+	res, err := s.result(id)
+	require.NoError(t, err)
+	require.Equal(t, map[string]any{"double": 4.0, "by": "ann", "got": 1.0}, res.Output)
+	return id
+}
 
 // TestHistoriesReplay runs real flows on the embedded server and replays
 // their histories against the current workflow code: a change that breaks
@@ -158,13 +218,18 @@ func TestHistoriesReplay(t *testing.T) {
 	histories := map[string]*historypb.History{
 		"every_step": history(t, s, okID), "parallel_failure": history(t, s, failID),
 		"continued_first": firstRun, "continued_last": history(t, s, opts.ID),
+		"composition": history(t, s, runComposition(t)),
 	}
-	for _, name := range []string{"every_step", "parallel_failure", "continued_first", "continued_last"} {
+	for _, name := range []string{"every_step", "parallel_failure", "continued_first", "continued_last", "composition"} {
 		h := histories[name]
 		replayer := sdkworker.NewWorkflowReplayer()
 		worker.Register(replayer)
-		require.NoError(t, replayer.ReplayWorkflowHistory(nil, h), name)
-		if *record {
+		// Child workflow ids name their parent: replay under the run's
+		// own id (workflows/replay_test.go knows it for the fixture).
+		require.NoError(t, replayer.ReplayWorkflowHistoryWithOptions(nil, h, sdkworker.ReplayWorkflowHistoryOptions{
+			OriginalExecution: workflow.Execution{ID: replayIDs[name]},
+		}), name)
+		if *record && (*recordOnly == "" || slices.Contains(strings.Split(*recordOnly, ","), name)) {
 			b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(h)
 			require.NoError(t, err)
 			require.NoError(t, os.WriteFile(filepath.Join("..", "workflows", "testdata", name+".json"), b, 0o644))
