@@ -17,6 +17,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	sdkclient "go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/api"
@@ -449,14 +451,32 @@ steps:
 	a := post(t, hook, "application/json", `{"email":"dana@x.test","name":"Dana","ref":"T-1"}`)
 	require.Equal(t, http.StatusOK, a.status, a.body)
 	require.JSONEq(t, `{"contactCreated":true,"openTickets":1,"listed":1,"newest":"T-1"}`, a.body)
+	first := a.header.Get(api.HeaderExecutionID)
 	a = post(t, hook, "application/json", `{"email":"dana@x.test","name":"Dana D.","ref":"T-2"}`)
 	require.JSONEq(t, `{"contactCreated":false,"openTickets":2,"listed":1,"newest":"T-2"}`, a.body)
+	second := a.header.Get(api.HeaderExecutionID)
 	contacts := s.records("data-contacts", "")
 	require.Len(t, contacts, 1)
 	require.Equal(t, "Dana D.", contacts[0]["properties"].(map[string]any)["firstName"])
 	hits := rcv.all()
 	require.Len(t, hits, 2)
 	require.JSONEq(t, `{"ref":"T-2","contact":"`+contacts[0]["id"].(string)+`","status":"open"}`, hits[1].body)
+
+	// The runs replay against the current workflow code; with -record the
+	// first is kept as a fixture (workflows/testdata/record_steps.json).
+	for _, id := range []string{first, second} {
+		_, err := s.result(id)
+		require.NoError(t, err)
+		h := history(t, s.stack, id)
+		replayer := sdkworker.NewWorkflowReplayer()
+		worker.Register(replayer)
+		require.NoError(t, replayer.ReplayWorkflowHistory(nil, h), id)
+		if *record && id == first {
+			b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(h)
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(filepath.Join("..", "workflows", "testdata", "record_steps.json"), b, 0o644))
+		}
+	}
 
 	// A ticket ref already used: the create fails, naming the property;
 	// the sync caller gets the generic failure.
