@@ -33,6 +33,8 @@ type recordState struct {
 	mu    sync.Mutex
 	colls map[string]cachedCollection
 	known map[string]knownRecord
+	// keyedWrites counts writes with an idempotency key (pruning).
+	keyedWrites atomic.Int64
 }
 
 type cachedCollection struct {

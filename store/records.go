@@ -399,6 +399,23 @@ type WriteResult struct {
 	Replayed bool `json:"replayed,omitempty"`
 }
 
+// WriteKeyRetention is how long a write's idempotency key and result are
+// kept: longer than any record step retries (giveUpAfter is at most 30d).
+const WriteKeyRetention = 31 * 24 * time.Hour
+
+// pruneEvery: one keyed write in this many also deletes expired keys.
+const pruneEvery = 1000
+
+// PruneRecordWrites deletes the idempotency keys of writes made before
+// before; it returns how many.
+func (s *Store) PruneRecordWrites(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.exec(ctx, s.db, `DELETE FROM record_writes WHERE created_at < $1`, before.UnixMilli())
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
 // errRetry asks WriteRecord to run the write again: a concurrent writer
 // changed the record between its read and its write.
 var errRetry = errors.New("record changed concurrently")
@@ -423,6 +440,10 @@ func (s *Store) WriteRecord(ctx context.Context, w Write) (*WriteResult, error) 
 		case err == nil:
 			if !res.Replayed {
 				s.bump(w.Collection)
+			}
+			if w.IdempotencyKey != "" && !res.Replayed && s.records.keyedWrites.Add(1)%pruneEvery == 0 {
+				// Best effort: the next write tries again.
+				_, _ = s.PruneRecordWrites(ctx, s.now().Add(-WriteKeyRetention))
 			}
 			return res, nil
 		case errors.As(err, &ue), errors.As(err, &ie), errors.Is(err, ErrNotFound), errors.Is(err, ErrConflict):

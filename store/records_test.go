@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -268,6 +269,13 @@ func TestRecords(t *testing.T) {
 				page, err := s.FindRecords(ctx, "contacts", store.Query{Count: true})
 				require.NoError(t, err)
 				require.Equal(t, 0, page.Total)
+
+				// Keys expire after the longest retry; a write after that
+				// is a new write.
+				n, err := s.PruneRecordWrites(ctx, time.Now().Add(time.Minute))
+				require.NoError(t, err)
+				require.Equal(t, int64(2), n)
+				require.False(t, write(t, s, w).Replayed)
 			})
 
 			t.Run("concurrent upserts and creates of one unique value make one record", func(t *testing.T) {
