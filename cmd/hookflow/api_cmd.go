@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 	sdkclient "go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/hookflow/hookflow/api"
 	"github.com/hookflow/hookflow/store"
@@ -41,7 +42,17 @@ func (f *apiFlags) handler(log *slog.Logger, c sdkclient.Client, s *services, st
 		MaxBodyBytes: f.maxBody, Secrets: s.sec, Deliver: s.deliver,
 		Admin: &api.Admin{Store: st, Cache: cache}, APIKeys: keys,
 		Telemetry: s.obs.tel, Codec: codec, PublicURL: f.publicURL,
+		DataConverter: s.obs.dataConverter(),
 	}).Handler()
+}
+
+// dataConverter is the Temporal client's data converter: what the API
+// decodes history with (a redelivery reads its request there).
+func (o *observability) dataConverter() converter.DataConverter {
+	if o.codec == nil {
+		return converter.GetDefaultDataConverter()
+	}
+	return converter.NewCodecDataConverter(converter.GetDefaultDataConverter(), o.codec)
 }
 
 func apiCmd(g *globalFlags) *cobra.Command {
