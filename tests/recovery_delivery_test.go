@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/hookflow/hookflow/api"
 	"github.com/hookflow/hookflow/workflows"
@@ -275,4 +277,49 @@ steps:
 	hist := historyText(t, s, first)
 	require.Contains(t, hist, `"tokenSecret":"gh_key"`, "the request names its secret")
 	require.NotContains(t, hist+r.body, "gh-webhook-secret")
+}
+
+// With payload encryption on, the delivery's request in history is
+// ciphertext: an API given the client's data converter decodes it.
+func TestRedeliverWithEncryptedPayloads(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts its own embedded server")
+	}
+	rcv := newReceiver(t, okJSON(`{}`))
+	s := setupObserved(t, `
+id: it-redeliver-enc
+trigger: {}
+steps:
+  - {id: ship, type: http, method: POST, url: "`+rcv.URL+`/orders", body: {mode: keyValue, fields: {orderId: "{{ trigger.body.id }}"}}}
+`)
+	cfg := testAPIConfig(nil)
+	cfg.DataConverter = converter.NewCodecDataConverter(converter.GetDefaultDataConverter(), s.codec)
+	hs := httptest.NewServer(api.New(s.client, s.cat, testLog, cfg).Handler())
+	t.Cleanup(hs.Close)
+
+	a := post(t, s.hookURL("it-redeliver-enc"), "application/json", `{"id":"E-1"}`)
+	require.Equal(t, http.StatusOK, a.status, a.body)
+	id := a.header.Get(api.HeaderExecutionID)
+	_, err := s.result(id)
+	require.NoError(t, err)
+	dlv := s.stepLog(id).Steps[0].Delivery.DeliveryID
+	require.NotContains(t, historyText(t, s.stack, id), dlv, "history holds the request encrypted")
+
+	path := "/api/v1/executions/" + url.PathEscape(id) + "/deliveries/" + dlv + "/redeliver"
+	// Without the codec the API cannot read the request: it says so and
+	// starts nothing.
+	r := send(t, "POST", s.url+path, "", "Authorization", "Bearer "+writeKey)
+	require.Equal(t, http.StatusInternalServerError, r.status, r.body)
+	require.Equal(t, "misconfigured", r.json(t)["error"])
+
+	r = send(t, "POST", hs.URL+path, `{"idempotencyKey":"new"}`, "Authorization", "Bearer "+writeKey)
+	require.Equal(t, http.StatusAccepted, r.status, r.body)
+	require.Eventually(t, func() bool { return len(rcv.all()) == 2 }, 15*time.Second, 20*time.Millisecond)
+	require.Equal(t, dlv+"-r1", rcv.all()[1].header.Get("Idempotency-Key"))
+	require.JSONEq(t, `{"orderId":"E-1"}`, rcv.all()[1].body)
+	require.Eventually(t, func() bool {
+		r := send(t, "GET", hs.URL+"/api/v1/executions/"+url.PathEscape(id), "", "Authorization", "Bearer "+readKey)
+		reds, _ := r.json(t)["redeliveries"].([]any)
+		return len(reds) == 1 && reds[0].(map[string]any)["idempotencyKey"] == dlv+"-r1" && reds[0].(map[string]any)["status"] == "completed"
+	}, 15*time.Second, 100*time.Millisecond)
 }
