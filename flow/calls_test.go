@@ -89,3 +89,15 @@ steps:
 		require.Contains(t, got, p, "errors: %v", ve.Errors)
 	}
 }
+
+func TestCalleesFirst(t *testing.T) {
+	a := decodeOK(t, "id: a\nsteps: [{id: x, type: call, flow: b}]\n")
+	b := decodeOK(t, "id: b\nsteps: [{id: x, type: call, flow: c}]\n")
+	c := decodeOK(t, "id: c\nsteps: [{id: x, type: set, values: {v: 1}}]\n")
+	d := decodeOK(t, "id: d\nsteps: [{id: x, type: call, flow: elsewhere}]\n")
+	var ids []string
+	for _, f := range flow.CalleesFirst([]*flow.Flow{a, d, b, c}) {
+		ids = append(ids, f.ID)
+	}
+	require.Equal(t, []string{"c", "b", "a", "d"}, ids)
+}
