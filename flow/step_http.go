@@ -25,6 +25,11 @@ type HTTP struct {
 	URL     string `json:"url,omitempty" validate:"max=4096"`
 	BaseURL string `json:"baseUrl,omitempty" validate:"max=4096"`
 	Path    string `json:"path,omitempty" validate:"max=4096"`
+	// Destination names an admin-defined destination (hookflow
+	// destinations apply): its base URL, auth, headers, timeouts, retry
+	// policy and limits apply; the step adds path, query, headers and body,
+	// and may not set url, baseUrl or auth.
+	Destination string `json:"destination,omitempty" validate:"omitempty,flowid"`
 	// Query parameters: static values or templates.
 	Query   map[string]string `json:"query,omitempty" validate:"max=100"`
 	Headers map[string]string `json:"headers,omitempty" validate:"max=100,dive,keys,header,endkeys,max=8192"`
@@ -99,6 +104,34 @@ type HTTPAuth struct {
 	// signature: v1, v2, v3 (HubSpot) or standardWebhooks.
 	Version string `json:"version,omitempty" validate:"omitempty,oneof=v1 v2 v3 standardWebhooks"`
 	Secret  string `json:"secret,omitempty" validate:"omitempty,secretname"`
+}
+
+// check reports auth's missing fields under prefix (nil auth: none).
+func (a *HTTPAuth) check(prefix string) []FieldError {
+	if a == nil {
+		return nil
+	}
+	var out []FieldError
+	need := func(field, v string) {
+		if v == "" {
+			out = append(out, FieldError{Path: prefix + "." + field, Message: "is required for auth type " + a.Type})
+		}
+	}
+	switch a.Type {
+	case AuthBasic:
+		need("username", a.Username)
+		need("passwordSecret", a.PasswordSecret)
+	case AuthBearer:
+		need("tokenSecret", a.TokenSecret)
+	case AuthAPIKey:
+		need("name", a.Name)
+		need("in", a.In)
+		need("valueSecret", a.ValueSecret)
+	case AuthSignature:
+		need("version", a.Version)
+		need("secret", a.Secret)
+	}
+	return out
 }
 
 // HTTPTimeouts bound one attempt.
@@ -218,6 +251,15 @@ func (h *HTTP) Check() []FieldError {
 	var out []FieldError
 	add := func(path, msg string) { out = append(out, FieldError{Path: path, Message: msg}) }
 	switch {
+	case h.Destination != "":
+		for _, f := range []struct{ path, v string }{{"url", h.URL}, {"baseUrl", h.BaseURL}} {
+			if f.v != "" {
+				add(f.path, "is the destination's ("+h.Destination+"): a step with a destination sets path and query only")
+			}
+		}
+		if h.Auth != nil {
+			add("auth", "is the destination's ("+h.Destination+"): a step with a destination cannot set its own")
+		}
 	case h.URL == "" && h.BaseURL == "":
 		add("url", "is required (or baseUrl with path)")
 	case h.URL != "" && (h.BaseURL != "" || h.Path != ""):
@@ -264,27 +306,7 @@ func (h *HTTP) Check() []FieldError {
 			add("body.record", "is a template yielding a record, such as {{ steps.find.outputs.record }}")
 		}
 	}
-	if a := h.Auth; a != nil {
-		need := func(field, v string) {
-			if v == "" {
-				add("auth."+field, "is required for auth type "+a.Type)
-			}
-		}
-		switch a.Type {
-		case AuthBasic:
-			need("username", a.Username)
-			need("passwordSecret", a.PasswordSecret)
-		case AuthBearer:
-			need("tokenSecret", a.TokenSecret)
-		case AuthAPIKey:
-			need("name", a.Name)
-			need("in", a.In)
-			need("valueSecret", a.ValueSecret)
-		case AuthSignature:
-			need("version", a.Version)
-			need("secret", a.Secret)
-		}
-	}
+	out = append(out, h.Auth.check("auth")...)
 	for _, k := range SortedKeys(h.Outputs) {
 		switch {
 		case reservedOutputs[k]:
@@ -304,9 +326,14 @@ func (h *HTTP) Check() []FieldError {
 // HTTPRequest is a rendered http step: what the delivery activity sends. It
 // holds secret names, never values, so it can sit in workflow history.
 type HTTPRequest struct {
-	Method  string            `json:"method"`
-	URL     string            `json:"url"`
-	Headers map[string]string `json:"headers,omitempty"`
+	Method string `json:"method"`
+	// URL is the whole URL; with Destination, the rendered path only,
+	// which the worker appends to the destination's base URL when the
+	// attempt runs, adding Query.
+	URL         string              `json:"url"`
+	Destination string              `json:"destination,omitempty"`
+	Query       map[string][]string `json:"query,omitempty"`
+	Headers     map[string]string   `json:"headers,omitempty"`
 	// Body is the JSON to send; nil sends no body.
 	Body            json.RawMessage   `json:"body,omitempty"`
 	Auth            *HTTPAuth         `json:"auth,omitempty"`
@@ -336,11 +363,19 @@ func (h *HTTP) Render(e *Evaluator, env map[string]any) (*HTTPRequest, error) {
 	}
 	rawURL := h.URL
 	var err error
-	if rawURL != "" {
+	var u *url.URL
+	switch {
+	case h.Destination != "":
+		// The base URL is the worker's to add, when the attempt runs.
+		if rawURL, err = str("path", h.Path); err != nil {
+			return nil, err
+		}
+		u = &url.URL{}
+	case rawURL != "":
 		if rawURL, err = str("url", h.URL); err != nil {
 			return nil, err
 		}
-	} else {
+	default:
 		base, err := str("baseUrl", h.BaseURL)
 		if err != nil {
 			return nil, err
@@ -354,9 +389,11 @@ func (h *HTTP) Render(e *Evaluator, env map[string]any) (*HTTPRequest, error) {
 			rawURL = strings.TrimRight(base, "/") + "/" + strings.TrimLeft(path, "/")
 		}
 	}
-	u, err := url.Parse(rawURL)
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return nil, fmt.Errorf("url: %q is not an absolute http(s) URL", rawURL)
+	if u == nil {
+		u, err = url.Parse(rawURL)
+		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			return nil, fmt.Errorf("url: %q is not an absolute http(s) URL", rawURL)
+		}
 	}
 	q := u.Query()
 	for _, k := range SortedKeys(h.Query) {
@@ -400,6 +437,13 @@ func (h *HTTP) Render(e *Evaluator, env map[string]any) (*HTTPRequest, error) {
 			}
 			req.Body = b
 		}
+	}
+	if h.Destination != "" {
+		req.URL, req.Destination = rawURL, h.Destination
+		if len(q) > 0 {
+			req.Query = q
+		}
+		return req, nil
 	}
 	u.RawQuery = q.Encode()
 	req.URL = u.String()

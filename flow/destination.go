@@ -1,0 +1,259 @@
+package flow
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Destination is an admin-defined webhook endpoint (Pipedrive's automation
+// webhooks): a base URL with its credentials, headers, timeouts, retry
+// policy and limits, defined once and picked by http steps by name
+// (destination: crm, path: deals/{{ vars.id }}). The worker reads it when a
+// delivery's attempt runs, so a change applies without a new flow version.
+// Auth holds secret names, never values.
+type Destination struct {
+	Name        string `json:"name" validate:"required,flowid"`
+	Description string `json:"description,omitempty" validate:"max=2000"`
+	// BaseURL is where paths are appended, as they are: it must end with
+	// "/", "&", "?" or "=" (Pipedrive's rule), so the joint is explicit.
+	BaseURL string            `json:"baseUrl" validate:"required,max=4096"`
+	Auth    *HTTPAuth         `json:"auth,omitempty"`
+	Headers map[string]string `json:"headers,omitempty" validate:"max=100,dive,keys,header,endkeys,max=8192"`
+	// Timeouts per attempt and the retry policy: a step's own settings
+	// win field by field, then these, then the delivery defaults.
+	Timeouts *HTTPTimeouts `json:"timeouts,omitempty"`
+	Retry    *RetryPolicy  `json:"retry,omitempty"`
+	// RateLimit bounds deliveries started per second across every worker
+	// (the Temporal server enforces it on the destination's task queue).
+	RateLimit *RateLimit `json:"rateLimit,omitempty"`
+	// MaxInFlight bounds deliveries in flight on each worker process.
+	MaxInFlight    int             `json:"maxInFlight,omitempty" validate:"omitempty,min=1,max=10000"`
+	CircuitBreaker *CircuitBreaker `json:"circuitBreaker,omitempty"`
+}
+
+// RateLimit is requests per second. Temporal's matching service allows a
+// burst of one second's worth (ceil(perSecond)); it is not configurable.
+type RateLimit struct {
+	PerSecond float64 `json:"perSecond" validate:"gt=0,max=100000"`
+}
+
+// CircuitBreaker opens after Failures consecutive failed attempts (5xx,
+// network errors, timeouts, 429): deliveries then park (wait in the
+// destination's task queue) and one probe goes out every ProbeInterval; a
+// probe that succeeds closes it.
+type CircuitBreaker struct {
+	Disabled      bool     `json:"disabled,omitempty"`
+	Failures      int      `json:"failures,omitempty" validate:"omitempty,min=1,max=100000"`
+	ProbeInterval Duration `json:"probeInterval,omitempty" validate:"omitempty,dmin=1s,dmax=24h"`
+}
+
+// Circuit breaker defaults.
+const (
+	DefaultBreakerFailures      = 10
+	DefaultBreakerProbeInterval = 30 * time.Second
+)
+
+// Breaker is the effective circuit breaker (enabled false: never opens).
+func (d *Destination) Breaker() (enabled bool, failures int, probe time.Duration) {
+	failures, probe = DefaultBreakerFailures, DefaultBreakerProbeInterval
+	cb := d.CircuitBreaker
+	if cb == nil {
+		return true, failures, probe
+	}
+	if cb.Failures > 0 {
+		failures = cb.Failures
+	}
+	if cb.ProbeInterval > 0 {
+		probe = cb.ProbeInterval.Std()
+	}
+	return !cb.Disabled, failures, probe
+}
+
+// DestinationTaskQueue is the task queue a destination's deliveries run on:
+// its workers carry its rate limit and max in flight, and pausing it is
+// no worker polling it.
+func DestinationTaskQueue(name string) string { return "hookflow-dest-" + name }
+
+// DestinationError lists every problem of a destination definition, each
+// with its path.
+type DestinationError struct {
+	Errors []FieldError `json:"errors"`
+}
+
+func (e *DestinationError) Error() string {
+	lines := make([]string, len(e.Errors))
+	for i, fe := range e.Errors {
+		lines[i] = fe.Error()
+	}
+	if len(lines) == 1 {
+		return "invalid destination: " + lines[0]
+	}
+	return fmt.Sprintf("invalid destination (%d errors):\n  %s", len(lines), strings.Join(lines, "\n  "))
+}
+
+// DecodeDestination reads a destination strictly (unknown fields are
+// errors) from JSON, or YAML when yamlDoc, and validates it; every problem
+// comes back at once with its path.
+func DecodeDestination(data []byte, yamlDoc bool) (*Destination, error) {
+	if yamlDoc {
+		var doc any
+		if err := yaml.Unmarshal(data, &doc); err != nil {
+			return nil, &DestinationError{Errors: []FieldError{{Message: "malformed YAML: " + err.Error()}}}
+		}
+		doc, ferr := jsonCompatible(doc, "")
+		if ferr != nil {
+			return nil, &DestinationError{Errors: []FieldError{*ferr}}
+		}
+		var err error
+		if data, err = json.Marshal(doc); err != nil {
+			return nil, &DestinationError{Errors: []FieldError{{Message: "YAML holds a value JSON cannot: " + err.Error()}}}
+		}
+	}
+	var errs errorList
+	d := &Destination{}
+	decodeStrict(data, d, "", &errs)
+	if len(errs) == 0 {
+		errs = append(errs, d.Check()...)
+	}
+	if len(errs) > 0 {
+		ve, _ := dedupe(errs).err().(*ValidationError)
+		return nil, &DestinationError{Errors: ve.Errors}
+	}
+	return d, nil
+}
+
+// Check validates a decoded destination: struct rules plus the base URL's
+// form, auth's required fields and static headers.
+func (d *Destination) Check() []FieldError {
+	var errs errorList
+	validateStruct(d, "", &errs)
+	if d.BaseURL != "" {
+		u, err := url.Parse(d.BaseURL)
+		switch {
+		case IsTemplate(d.BaseURL):
+			errs.add("baseUrl", "is a fixed URL, not a template (steps template their path)")
+		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
+			errs.add("baseUrl", "must be an absolute https URL (http only for hosts the worker allowlists with --allow-host)")
+		case u.User != nil:
+			errs.add("baseUrl", "must not hold credentials: use auth with a secret")
+		case !strings.ContainsAny(d.BaseURL[len(d.BaseURL)-1:], "/&?="):
+			errs.add("baseUrl", `must end with "/", "&", "?" or "=": paths are appended to it as they are`)
+		}
+	}
+	for _, k := range SortedKeys(d.Headers) {
+		if IsTemplate(d.Headers[k]) {
+			errs.add(joinPath("headers", k), "is a fixed value (steps template their own headers)")
+		}
+	}
+	for _, fe := range d.Auth.check("auth") {
+		errs = append(errs, fe)
+	}
+	if r := d.Retry; r != nil && r.InitialInterval != 0 && r.MaximumInterval != 0 && r.MaximumInterval < r.InitialInterval {
+		errs.add("retry.maximumInterval", "must be at least initialInterval")
+	}
+	return errs
+}
+
+// Join is the URL an attempt sends to: the base URL, the step's rendered
+// path appended as it is (one slash kept between them), and the step's
+// query parameters added.
+func (d *Destination) Join(path string, query url.Values) (string, error) {
+	raw := d.BaseURL
+	if strings.HasSuffix(raw, "/") {
+		raw += strings.TrimLeft(path, "/")
+	} else {
+		raw += path
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "", fmt.Errorf("destination %s: base URL plus path %q is not a URL", d.Name, path)
+	}
+	if len(query) > 0 {
+		q := u.Query()
+		for _, k := range SortedKeys(query) {
+			for _, v := range query[k] {
+				q.Add(k, v)
+			}
+		}
+		u.RawQuery = q.Encode()
+	}
+	return u.String(), nil
+}
+
+// DestinationRef is one http step that sends to a destination.
+type DestinationRef struct {
+	// Path is the step's path plus ".destination", for error messages.
+	Path string
+	Name string
+}
+
+// Destinations lists the destinations a flow's http steps name, in
+// document order.
+func (f *Flow) Destinations() []DestinationRef {
+	var out []DestinationRef
+	f.Walk(func(p string, s *Step) bool {
+		if h, ok := s.Spec.(*HTTP); ok && h.Destination != "" {
+			out = append(out, DestinationRef{Path: p + ".destination", Name: h.Destination})
+		}
+		return true
+	})
+	return out
+}
+
+// CheckDestinations refuses destinations that exist neither in the store
+// (exists) nor anywhere else: each with its step's path.
+func CheckDestinations(f *Flow, exists func(name string) bool) []FieldError {
+	var errs []FieldError
+	for _, r := range f.Destinations() {
+		if !exists(r.Name) {
+			errs = append(errs, FieldError{Path: r.Path, Message: fmt.Sprintf("no destination is named %q (create it first: hookflow destinations apply)", r.Name)})
+		}
+	}
+	return errs
+}
+
+// WithDestination is the step as a delivery to d runs it: retry and
+// timeouts field by field from the step, else from d (the defaults fill
+// the rest in EffectiveRetry and EffectiveTimeouts).
+func (h *HTTP) WithDestination(retry *RetryPolicy, timeouts *HTTPTimeouts) *HTTP {
+	c := *h
+	if retry != nil {
+		r := *retry
+		if s := h.Retry; s != nil {
+			if s.InitialInterval != 0 {
+				r.InitialInterval = s.InitialInterval
+			}
+			if s.BackoffCoefficient != 0 {
+				r.BackoffCoefficient = s.BackoffCoefficient
+			}
+			if s.MaximumInterval != 0 {
+				r.MaximumInterval = s.MaximumInterval
+			}
+			if s.GiveUpAfter != 0 {
+				r.GiveUpAfter = s.GiveUpAfter
+			}
+			if s.MaximumAttempts != 0 {
+				r.MaximumAttempts = s.MaximumAttempts
+			}
+		}
+		c.Retry = &r
+	}
+	if timeouts != nil {
+		t := *timeouts
+		if s := h.Timeouts; s != nil {
+			if s.Connect != 0 {
+				t.Connect = s.Connect
+			}
+			if s.Response != 0 {
+				t.Response = s.Response
+			}
+		}
+		c.Timeouts = &t
+	}
+	return &c
+}

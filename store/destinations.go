@@ -1,0 +1,384 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hookflow/hookflow/flow"
+)
+
+// Circuit states of a destination.
+const (
+	CircuitClosed = "closed"
+	CircuitOpen   = "open"
+)
+
+// Destination is a stored destination at its current version, with the
+// state every worker reads (paused, circuit breaker).
+type Destination struct {
+	Name      string            `json:"name"`
+	Version   int64             `json:"version"`
+	Def       *flow.Destination `json:"definition"`
+	State     DestinationState  `json:"state"`
+	CreatedAt time.Time         `json:"createdAt"`
+	UpdatedAt time.Time         `json:"updatedAt"`
+}
+
+// DestinationVersion is one immutable version of a destination.
+type DestinationVersion struct {
+	Name      string            `json:"name"`
+	Version   int64             `json:"version"`
+	Def       *flow.Destination `json:"definition"`
+	CreatedAt time.Time         `json:"createdAt"`
+}
+
+// DestinationState is a destination's operational state, apart from its
+// definition (changing it makes no version).
+type DestinationState struct {
+	Paused      bool       `json:"paused"`
+	PausedAt    *time.Time `json:"pausedAt,omitempty"`
+	PauseReason string     `json:"pauseReason,omitempty"`
+	// Circuit is closed or open. While open, deliveries park in the
+	// destination's task queue and one probe goes out at NextProbeAt.
+	Circuit             string     `json:"circuit"`
+	ConsecutiveFailures int64      `json:"consecutiveFailures"`
+	OpenedAt            *time.Time `json:"openedAt,omitempty"`
+	NextProbeAt         *time.Time `json:"nextProbeAt,omitempty"`
+	LastError           string     `json:"lastError,omitempty"`
+	// The worker that holds the current probe, when it took it, and
+	// whether its one delivery has gone out.
+	ProbeOwner     string    `json:"-"`
+	ProbeClaimedAt time.Time `json:"-"`
+	ProbeStarted   bool      `json:"-"`
+}
+
+func destinationDef(d *flow.Destination) (string, string) {
+	b, _ := json.Marshal(d)
+	sum := sha256.Sum256(b)
+	return string(b), hex.EncodeToString(sum[:])
+}
+
+func invalidDestination(d *flow.Destination) error {
+	if errs := d.Check(); len(errs) > 0 {
+		return &flow.DestinationError{Errors: errs}
+	}
+	return nil
+}
+
+// CreateDestination stores a new destination at version 1.
+func (s *Store) CreateDestination(ctx context.Context, d *flow.Destination) (*Destination, error) {
+	if err := invalidDestination(d); err != nil {
+		return nil, err
+	}
+	def, digest := destinationDef(d)
+	now := s.now().UnixMilli()
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := s.queryRow(ctx, tx, `SELECT COUNT(*) FROM destinations WHERE name = $1`, d.Name).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return fmt.Errorf("destination %q: %w", d.Name, ErrExists)
+		}
+		if _, err := s.exec(ctx, tx, `INSERT INTO destinations (name, version, definition, digest, created_at, updated_at) VALUES ($1, 1, $2, $3, $4, $4)`, d.Name, def, digest, now); err != nil {
+			return err
+		}
+		if _, err := s.exec(ctx, tx, `INSERT INTO destination_versions (name, version, definition, created_at) VALUES ($1, 1, $2, $3)`, d.Name, def, now); err != nil {
+			return err
+		}
+		_, err := s.exec(ctx, tx, `INSERT INTO destination_state (name, updated_at) VALUES ($1, $2)`, d.Name, now)
+		return err
+	})
+	if err != nil {
+		if isUniqueViolation(err) {
+			return nil, fmt.Errorf("destination %q: %w", d.Name, ErrExists)
+		}
+		return nil, err
+	}
+	return s.GetDestination(ctx, d.Name)
+}
+
+// UpdateDestination stores d as a new version. ifVersion, when not zero,
+// must be the current version (else ErrConflict). An unchanged definition
+// makes no version.
+func (s *Store) UpdateDestination(ctx context.Context, d *flow.Destination, ifVersion int64) (*Destination, bool, error) {
+	if err := invalidDestination(d); err != nil {
+		return nil, false, err
+	}
+	def, digest := destinationDef(d)
+	now := s.now().UnixMilli()
+	changed := false
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var cur int64
+		var curDigest string
+		err := s.queryRow(ctx, tx, `SELECT version, digest FROM destinations WHERE name = $1`, d.Name).Scan(&cur, &curDigest)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("destination %q: %w", d.Name, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if ifVersion != 0 && ifVersion != cur {
+			return fmt.Errorf("destination %q is at version %d, not %d: %w", d.Name, cur, ifVersion, ErrConflict)
+		}
+		if digest == curDigest {
+			return nil
+		}
+		changed = true
+		if _, err := s.exec(ctx, tx, `INSERT INTO destination_versions (name, version, definition, created_at) VALUES ($1, $2, $3, $4)`, d.Name, cur+1, def, now); err != nil {
+			return err
+		}
+		res, err := s.exec(ctx, tx, `UPDATE destinations SET version = $1, definition = $2, digest = $3, updated_at = $4 WHERE name = $5 AND version = $6`, cur+1, def, digest, now, d.Name, cur)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return fmt.Errorf("destination %q changed concurrently: %w", d.Name, ErrConflict)
+		}
+		return nil
+	})
+	if err != nil {
+		if isUniqueViolation(err) {
+			return nil, false, fmt.Errorf("destination %q changed concurrently: %w", d.Name, ErrConflict)
+		}
+		return nil, false, err
+	}
+	got, err := s.GetDestination(ctx, d.Name)
+	return got, changed, err
+}
+
+const selectDestination = `SELECT d.name, d.version, d.definition, d.created_at, d.updated_at,
+ s.paused, s.paused_at, s.pause_reason, s.circuit, s.consecutive_failures, s.opened_at, s.next_probe_at,
+ s.probe_owner, s.probe_claimed_at, s.probe_started, s.last_error
+FROM destinations d JOIN destination_state s ON s.name = d.name`
+
+func scanDestination(r scanner) (*Destination, error) {
+	var d Destination
+	var def string
+	var created, updated, pausedAt, openedAt, nextProbe, claimedAt int64
+	st := &d.State
+	if err := r.Scan(&d.Name, &d.Version, &def, &created, &updated,
+		&st.Paused, &pausedAt, &st.PauseReason, &st.Circuit, &st.ConsecutiveFailures, &openedAt, &nextProbe,
+		&st.ProbeOwner, &claimedAt, &st.ProbeStarted, &st.LastError); err != nil {
+		return nil, err
+	}
+	d.Def = &flow.Destination{}
+	if err := json.Unmarshal([]byte(def), d.Def); err != nil {
+		return nil, fmt.Errorf("destination %q version %d: stored definition: %w", d.Name, d.Version, err)
+	}
+	d.CreatedAt, d.UpdatedAt = time.UnixMilli(created).UTC(), time.UnixMilli(updated).UTC()
+	st.PausedAt, st.OpenedAt, st.NextProbeAt = msTime(pausedAt), msTime(openedAt), msTime(nextProbe)
+	if claimedAt > 0 {
+		st.ProbeClaimedAt = time.UnixMilli(claimedAt).UTC()
+	}
+	return &d, nil
+}
+
+func msTime(ms int64) *time.Time {
+	if ms == 0 {
+		return nil
+	}
+	t := time.UnixMilli(ms).UTC()
+	return &t
+}
+
+// GetDestination returns a destination at its current version, with its
+// state.
+func (s *Store) GetDestination(ctx context.Context, name string) (*Destination, error) {
+	d, err := scanDestination(s.queryRow(ctx, s.db, selectDestination+` WHERE d.name = $1`, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("destination %q: %w", name, ErrNotFound)
+	}
+	return d, err
+}
+
+// ListDestinations returns every destination, sorted by name.
+func (s *Store) ListDestinations(ctx context.Context) ([]*Destination, error) {
+	rows, err := s.query(ctx, s.db, selectDestination+` ORDER BY d.name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []*Destination{}
+	for rows.Next() {
+		d, err := scanDestination(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// DestinationVersions lists a destination's versions, oldest first.
+func (s *Store) DestinationVersions(ctx context.Context, name string) ([]*DestinationVersion, error) {
+	rows, err := s.query(ctx, s.db, `SELECT name, version, definition, created_at FROM destination_versions WHERE name = $1 ORDER BY version`, name)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*DestinationVersion
+	for rows.Next() {
+		var v DestinationVersion
+		var def string
+		var created int64
+		if err := rows.Scan(&v.Name, &v.Version, &def, &created); err != nil {
+			return nil, err
+		}
+		v.Def = &flow.Destination{}
+		if err := json.Unmarshal([]byte(def), v.Def); err != nil {
+			return nil, err
+		}
+		v.CreatedAt = time.UnixMilli(created).UTC()
+		out = append(out, &v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("destination %q: %w", name, ErrNotFound)
+	}
+	return out, nil
+}
+
+// DeleteDestination removes a destination, its versions and state.
+// Deliveries still queued for it fail when their attempt finds it gone.
+func (s *Store) DeleteDestination(ctx context.Context, name string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		for _, q := range []string{`DELETE FROM destination_state WHERE name = $1`, `DELETE FROM destination_versions WHERE name = $1`} {
+			if _, err := s.exec(ctx, tx, q, name); err != nil {
+				return err
+			}
+		}
+		res, err := s.exec(ctx, tx, `DELETE FROM destinations WHERE name = $1`, name)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("destination %q: %w", name, ErrNotFound)
+		}
+		return nil
+	})
+}
+
+func (s *Store) updateDestinationState(ctx context.Context, name, query string, args ...any) (*Destination, error) {
+	res, err := s.exec(ctx, s.db, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil, fmt.Errorf("destination %q: %w", name, ErrNotFound)
+	}
+	return s.GetDestination(ctx, name)
+}
+
+// PauseDestination pauses (or, with paused false, resumes) a destination:
+// while paused no worker polls its task queue, so its deliveries wait
+// there, neither failed nor attempted.
+func (s *Store) PauseDestination(ctx context.Context, name string, paused bool, reason string) (*Destination, error) {
+	now := s.now().UnixMilli()
+	at := int64(0)
+	if paused {
+		at = now
+	} else {
+		reason = ""
+	}
+	return s.updateDestinationState(ctx, name,
+		`UPDATE destination_state SET paused = $1, paused_at = $2, pause_reason = $3, updated_at = $4 WHERE name = $5`,
+		paused, at, reason, now, name)
+}
+
+// ResetCircuit closes a destination's circuit by hand.
+func (s *Store) ResetCircuit(ctx context.Context, name string) (*Destination, error) {
+	return s.updateDestinationState(ctx, name,
+		`UPDATE destination_state SET circuit = 'closed', consecutive_failures = 0, opened_at = 0, next_probe_at = 0, probe_owner = '', probe_started = FALSE, updated_at = $1 WHERE name = $2`,
+		s.now().UnixMilli(), name)
+}
+
+// Circuit transitions RecordOutcome reports.
+const (
+	TransitionOpened = "opened"
+	TransitionClosed = "closed"
+)
+
+// RecordOutcome records one attempt's outcome for the circuit breaker and
+// reports a transition ("opened", "closed" or ""). A success closes the
+// circuit and clears the failure count; a failure counts, and the one that
+// reaches failures opens the circuit (one worker wins the transition); a
+// failed probe sets the next one probeInterval away. Each step is one
+// conditional statement, so concurrent workers on either database never
+// lose a count or open twice.
+func (s *Store) RecordOutcome(ctx context.Context, name string, ok, probe bool, failures int, probeInterval time.Duration, lastError string) (string, error) {
+	now := s.now()
+	ms := now.UnixMilli()
+	if ok {
+		res, err := s.exec(ctx, s.db, `UPDATE destination_state SET circuit = 'closed', consecutive_failures = 0, opened_at = 0, next_probe_at = 0, probe_owner = '', probe_started = FALSE, last_error = '', updated_at = $1 WHERE name = $2 AND circuit = 'open'`, ms, name)
+		if err != nil {
+			return "", err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			return TransitionClosed, nil
+		}
+		_, err = s.exec(ctx, s.db, `UPDATE destination_state SET consecutive_failures = 0, updated_at = $1 WHERE name = $2 AND consecutive_failures <> 0`, ms, name)
+		return "", err
+	}
+	if len(lastError) > 500 {
+		lastError = lastError[:500]
+	}
+	var count int64
+	var circuit string
+	err := s.queryRow(ctx, s.db, `UPDATE destination_state SET consecutive_failures = consecutive_failures + 1, last_error = $1, updated_at = $2 WHERE name = $3 RETURNING consecutive_failures, circuit`, lastError, ms, name).Scan(&count, &circuit)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("destination %q: %w", name, ErrNotFound)
+	}
+	if err != nil {
+		return "", err
+	}
+	next := now.Add(probeInterval).UnixMilli()
+	switch {
+	case circuit == CircuitClosed && failures > 0 && count >= int64(failures):
+		res, err := s.exec(ctx, s.db, `UPDATE destination_state SET circuit = 'open', opened_at = $1, next_probe_at = $2, probe_owner = '', probe_started = FALSE WHERE name = $3 AND circuit = 'closed'`, ms, next, name)
+		if err != nil {
+			return "", err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			return TransitionOpened, nil
+		}
+	case circuit == CircuitOpen && probe:
+		_, err := s.exec(ctx, s.db, `UPDATE destination_state SET next_probe_at = $1, probe_owner = '', probe_started = FALSE WHERE name = $2 AND circuit = 'open'`, next, name)
+		return "", err
+	}
+	return "", nil
+}
+
+// ClaimProbe makes owner the worker that sends an open circuit's next
+// probe, when it is due and no live claim holds it (a claim older than ttl
+// is taken over: its worker died). One worker wins.
+func (s *Store) ClaimProbe(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
+	now := s.now().UnixMilli()
+	res, err := s.exec(ctx, s.db, `UPDATE destination_state SET probe_owner = $1, probe_claimed_at = $2, probe_started = FALSE
+WHERE name = $3 AND circuit = 'open' AND paused = FALSE AND next_probe_at <= $2 AND (probe_owner = '' OR probe_claimed_at < $4)`,
+		owner, now, name, now-ttl.Milliseconds())
+	if err != nil {
+		return false, err
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// StartProbe admits one delivery as the probe of owner's claim; any other
+// attempt while the circuit is open is refused (it parks).
+func (s *Store) StartProbe(ctx context.Context, name, owner string) (bool, error) {
+	res, err := s.exec(ctx, s.db, `UPDATE destination_state SET probe_started = TRUE WHERE name = $1 AND circuit = 'open' AND probe_owner = $2 AND probe_started = FALSE`, name, owner)
+	if err != nil {
+		return false, err
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
