@@ -38,19 +38,30 @@ func Decode(data []byte) (*Flow, error) {
 // YAML 1.2: only true and false are booleans, so a key or value such as y,
 // no or on stays a string (YAML 1.1 would silently turn it into a boolean).
 func DecodeYAML(data []byte) (*Flow, error) {
+	js, err := YAMLToJSON(data)
+	if err != nil {
+		return nil, &ValidationError{Errors: []FieldError{*err}}
+	}
+	return Decode(js)
+}
+
+// YAMLToJSON reads a YAML 1.2 document and writes it as JSON, refusing what
+// JSON cannot hold, with the path: the one YAML reader for every file people
+// write (flows, collections), so all follow the same rules.
+func YAMLToJSON(data []byte) ([]byte, *FieldError) {
 	var doc any
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, &ValidationError{Errors: []FieldError{{Message: "malformed YAML: " + err.Error()}}}
+		return nil, &FieldError{Message: "malformed YAML: " + err.Error()}
 	}
 	doc, err := jsonCompatible(doc, "")
 	if err != nil {
-		return nil, &ValidationError{Errors: []FieldError{{Path: err.Path, Message: err.Message}}}
+		return nil, err
 	}
 	js, merr := json.Marshal(doc)
 	if merr != nil {
-		return nil, &ValidationError{Errors: []FieldError{{Message: "YAML holds a value JSON cannot: " + merr.Error()}}}
+		return nil, &FieldError{Message: "YAML holds a value JSON cannot: " + merr.Error()}
 	}
-	return Decode(js)
+	return js, nil
 }
 
 // jsonCompatible turns YAML's maps with non-string keys into JSON objects

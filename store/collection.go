@@ -14,8 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/hookflow/hookflow/flow"
 )
 
@@ -154,15 +152,11 @@ func describe(v any) string {
 // broken are reported at once, each with its path.
 func DecodeCollection(data []byte, yamlDoc bool) (*Collection, error) {
 	if yamlDoc {
-		var doc any
-		if err := yaml.Unmarshal(data, &doc); err != nil {
-			return nil, &InvalidError{What: "collection", Errors: []flow.FieldError{{Message: "malformed YAML: " + err.Error()}}}
-		}
-		doc, err := yamlToJSON(doc, "")
+		js, err := flow.YAMLToJSON(data)
 		if err != nil {
 			return nil, &InvalidError{What: "collection", Errors: []flow.FieldError{*err}}
 		}
-		data, _ = json.Marshal(doc)
+		data = js
 	}
 	var errs []flow.FieldError
 	var raw map[string]json.RawMessage
@@ -473,49 +467,6 @@ func kindOf(v any) string {
 		return "a number"
 	}
 	return fmt.Sprintf("%T", v)
-}
-
-// yamlToJSON turns YAML's maps with non-string keys into JSON objects and
-// refuses what JSON cannot hold.
-func yamlToJSON(v any, path string) (any, *flow.FieldError) {
-	switch t := v.(type) {
-	case map[string]any:
-		for k, e := range t {
-			c, err := yamlToJSON(e, joinPath(path, k))
-			if err != nil {
-				return nil, err
-			}
-			t[k] = c
-		}
-		return t, nil
-	case map[any]any:
-		out := make(map[string]any, len(t))
-		for k, e := range t {
-			ks := fmt.Sprint(k)
-			c, err := yamlToJSON(e, joinPath(path, ks))
-			if err != nil {
-				return nil, err
-			}
-			out[ks] = c
-		}
-		return out, nil
-	case []any:
-		for i, e := range t {
-			c, err := yamlToJSON(e, fmt.Sprintf("%s[%d]", path, i))
-			if err != nil {
-				return nil, err
-			}
-			t[i] = c
-		}
-		return t, nil
-	case time.Time:
-		return t.Format(time.RFC3339Nano), nil
-	case float64:
-		if math.IsNaN(t) || math.IsInf(t, 0) {
-			return nil, &flow.FieldError{Path: path, Message: "JSON cannot hold NaN or infinity"}
-		}
-	}
-	return v, nil
 }
 
 func joinPath(a, b string) string {
