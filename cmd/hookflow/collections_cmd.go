@@ -21,19 +21,7 @@ import (
 // flowsCmd does flows: apply is GitOps (create, update, or leave
 // unchanged; every file is validated before anything is sent).
 func collectionsCmd() *cobra.Command {
-	a := &adminClient{http: &http.Client{Timeout: 30 * time.Second}}
-	cmd := &cobra.Command{
-		Use:   "collections",
-		Short: "Manage collections of records through the admin API (HOOKFLOW_API_URL, HOOKFLOW_API_KEY)",
-		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			if a.key == "" {
-				return fmt.Errorf("no API key: set HOOKFLOW_API_KEY (hookflow dev prints one) or --api-key")
-			}
-			return nil
-		},
-	}
-	cmd.PersistentFlags().StringVar(&a.url, "api-url", envOr("HOOKFLOW_API_URL", "http://127.0.0.1:8080"), "the hookflow API")
-	cmd.PersistentFlags().StringVar(&a.key, "api-key", os.Getenv("HOOKFLOW_API_KEY"), "an admin API key")
+	cmd, a := adminGroup("collections", "Manage collections of records through the admin API (HOOKFLOW_API_URL, HOOKFLOW_API_KEY)")
 
 	var files string
 	apply := &cobra.Command{

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"sort"
 	"strings"
 	"time"
@@ -22,19 +21,7 @@ var executionSubcommands = []func(a *adminClient) *cobra.Command{redeliverCmd, r
 // executionsCmd works on executions through the admin API
 // (HOOKFLOW_API_URL, HOOKFLOW_API_KEY).
 func executionsCmd() *cobra.Command {
-	a := &adminClient{http: &http.Client{Timeout: 30 * time.Second}}
-	cmd := &cobra.Command{
-		Use:   "executions",
-		Short: "Recover executions through the admin API (HOOKFLOW_API_URL, HOOKFLOW_API_KEY)",
-		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			if a.key == "" {
-				return fmt.Errorf("no API key: set HOOKFLOW_API_KEY (hookflow dev prints one) or --api-key")
-			}
-			return nil
-		},
-	}
-	cmd.PersistentFlags().StringVar(&a.url, "api-url", envOr("HOOKFLOW_API_URL", "http://127.0.0.1:8080"), "the hookflow API")
-	cmd.PersistentFlags().StringVar(&a.key, "api-key", os.Getenv("HOOKFLOW_API_KEY"), "an admin API key")
+	cmd, a := adminGroup("executions", "Recover executions through the admin API (HOOKFLOW_API_URL, HOOKFLOW_API_KEY)")
 	for _, sub := range executionSubcommands {
 		cmd.AddCommand(sub(a))
 	}

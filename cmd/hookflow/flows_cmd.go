@@ -17,6 +17,26 @@ import (
 	"github.com/hookflow/hookflow/flow"
 )
 
+// adminGroup is a command group that talks to the admin API: the API's URL
+// and key as flags (HOOKFLOW_API_URL, HOOKFLOW_API_KEY), and a clear error
+// before anything is sent when there is no key.
+func adminGroup(use, short string) (*cobra.Command, *adminClient) {
+	a := &adminClient{http: &http.Client{Timeout: 30 * time.Second}}
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if a.key == "" {
+				return fmt.Errorf("no API key: set HOOKFLOW_API_KEY (hookflow dev prints one) or --api-key")
+			}
+			return nil
+		},
+	}
+	cmd.PersistentFlags().StringVar(&a.url, "api-url", envOr("HOOKFLOW_API_URL", "http://127.0.0.1:8080"), "the hookflow API")
+	cmd.PersistentFlags().StringVar(&a.key, "api-key", os.Getenv("HOOKFLOW_API_KEY"), "an admin API key")
+	return cmd, a
+}
+
 // adminClient talks to the management API.
 type adminClient struct {
 	url, key string
@@ -72,19 +92,7 @@ type flowSummary struct {
 }
 
 func flowsCmd() *cobra.Command {
-	a := &adminClient{http: &http.Client{Timeout: 30 * time.Second}}
-	cmd := &cobra.Command{
-		Use:   "flows",
-		Short: "Manage flows through the admin API (HOOKFLOW_API_URL, HOOKFLOW_API_KEY)",
-		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			if a.key == "" {
-				return fmt.Errorf("no API key: set HOOKFLOW_API_KEY (hookflow dev prints one) or --api-key")
-			}
-			return nil
-		},
-	}
-	cmd.PersistentFlags().StringVar(&a.url, "api-url", envOr("HOOKFLOW_API_URL", "http://127.0.0.1:8080"), "the hookflow API")
-	cmd.PersistentFlags().StringVar(&a.key, "api-key", os.Getenv("HOOKFLOW_API_KEY"), "an admin API key")
+	cmd, a := adminGroup("flows", "Manage flows through the admin API (HOOKFLOW_API_URL, HOOKFLOW_API_KEY)")
 
 	var files string
 	apply := &cobra.Command{
