@@ -115,11 +115,6 @@ func startCluster(t *testing.T) *Cluster {
 	require.NoError(t, err)
 	require.NotEmpty(t, insp.Network.IPAM.Config, "the receiver network has no subnet")
 	c.hooksSubnet = insp.Network.IPAM.Config[0].Subnet.String()
-	t.Cleanup(func() {
-		if t.Failed() {
-			c.dumpLogs()
-		}
-	})
 
 	start := time.Now()
 	// PostgreSQL for Temporal; another for the flow store, so that
@@ -147,9 +142,13 @@ func startCluster(t *testing.T) *Cluster {
 	c.setup(ctx)
 	c.t.Logf("setup done after %s", time.Since(start).Round(time.Second))
 
+	// The api replicas start one after the other: started together on a
+	// fresh store, both run its migrations at once and one fails
+	// ("duplicate key value violates unique constraint
+	// pg_type_typname_nsp_index"; the store's migrations take no lock).
 	var fns []func()
-	for i := 1; i <= 2; i++ {
-		fns = append(fns, func() {
+	fns = append(fns, func() {
+		for i := 1; i <= 2; i++ {
 			n := c.run(fmt.Sprintf("api-%d", i), imageHookflow, []string{fmt.Sprintf("api-%d", i)},
 				[]string{"api", "--addr", "0.0.0.0:8080", "--cache-ttl", cacheTTL.String(), "--drain-timeout", "20s"},
 				hookflowEnv(map[string]string{
@@ -160,8 +159,8 @@ func startCluster(t *testing.T) *Cluster {
 			c.apis = append(c.apis, n)
 			c.rotation[n] = true
 			c.mu.Unlock()
-		})
-	}
+		}
+	})
 	for i := 1; i <= 2; i++ {
 		fns = append(fns, func() {
 			name := fmt.Sprintf("worker-%d", i)
@@ -246,6 +245,15 @@ func (c *Cluster) runOn(name, image string, nw *testcontainers.DockerNetwork, al
 	ctr, err := testcontainers.Run(context.Background(), image, all...)
 	testcontainers.CleanupContainer(c.t, ctr)
 	n := &node{name: name, c: ctr, port: port, ready: ready}
+	if ctr != nil {
+		// Registered after the removal, so it runs before it.
+		t := c.t
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("--- %s (last 40 lines) ---\n%s", name, indent(c.logs(n, 40)))
+			}
+		})
+	}
 	if err != nil && ctr != nil {
 		c.t.Logf("%s logs:\n%s", name, indent(c.logs(n, 100)))
 	}
@@ -324,22 +332,46 @@ func (c *Cluster) waitPostgres(n *node) {
 	}
 }
 
+// waitStore waits until the flow store's database answers and both api
+// replicas read from it again.
+func (c *Cluster) waitStore() {
+	c.t.Helper()
+	c.waitPostgres(c.storeDB)
+	for i := range c.apis {
+		eventually(c.t, time.Minute, 250*time.Millisecond, "replica reads the store", func() error {
+			if a := c.admin(i, http.MethodGet, "/api/v1/flows", "", ""); a.status != http.StatusOK {
+				return fmt.Errorf("%s", a)
+			}
+			return nil
+		})
+	}
+}
+
 // url is the node's published port on 127.0.0.1, as an http base URL.
 // The host port changes when the container restarts.
 func (c *Cluster) url(n *node) string {
+	u, err := c.tryURL(n)
+	require.NoError(c.t, err)
+	return u
+}
+
+// tryURL is url for goroutines other than the test's (no require).
+func (c *Cluster) tryURL(n *node) (string, error) {
 	c.mu.Lock()
 	u, ok := c.baseURLs[n]
 	c.mu.Unlock()
 	if ok {
-		return u
+		return u, nil
 	}
 	p, err := n.c.MappedPort(context.Background(), n.port)
-	require.NoError(c.t, err, "%s: mapped port", n.name)
+	if err != nil {
+		return "", fmt.Errorf("%s: mapped port: %w", n.name, err)
+	}
 	u = "http://127.0.0.1:" + strconv.Itoa(int(p.Num()))
 	c.mu.Lock()
 	c.baseURLs[n] = u
 	c.mu.Unlock()
-	return u
+	return u, nil
 }
 
 // waitReady waits until the node answers 200 on its ready path, failing
@@ -438,17 +470,6 @@ func (c *Cluster) logs(n *node, tail int) string {
 	return strings.Join(lines, "\n")
 }
 
-func (c *Cluster) dumpLogs() {
-	nodes := []*node{c.postgres, c.storeDB, c.temporal, c.receiver}
-	nodes = append(nodes, c.apis...)
-	nodes = append(nodes, c.workers...)
-	for _, n := range nodes {
-		if n != nil {
-			c.t.Logf("--- %s (last 40 lines) ---\n%s", n.name, indent(c.logs(n, 40)))
-		}
-	}
-}
-
 func indent(s string) string { return "    " + strings.ReplaceAll(s, "\n", "\n    ") }
 
 // parallel runs fns at once and returns when all are done.
@@ -545,7 +566,11 @@ func (c *Cluster) trigger(i int, token, body, key string) answer {
 	if key != "" {
 		h["Idempotency-Key"] = key
 	}
-	return c.do(http.MethodPost, c.url(c.apis[i])+"/hooks/"+token, "application/json", body, h)
+	base, err := c.tryURL(c.apis[i])
+	if err != nil {
+		return answer{err: err}
+	}
+	return c.do(http.MethodPost, base+"/hooks/"+token, "application/json", body, h)
 }
 
 // pick is the next api replica in rotation, round robin.
