@@ -23,6 +23,7 @@ import (
 	"github.com/hookflow/hookflow/devserver"
 	"github.com/hookflow/hookflow/telemetry"
 	"github.com/hookflow/hookflow/worker"
+	"github.com/hookflow/hookflow/workflows"
 )
 
 // `hookflow setup` against a fresh server: while the namespace or the
@@ -85,7 +86,16 @@ func TestSetupNamespace(t *testing.T) {
 	health := httptest.NewServer(w.Handler(telemetry.New(telemetry.Options{})))
 	t.Cleanup(health.Close)
 
-	const all = "HookflowFlowId, HookflowFlowVersion, HookflowTriggerMode"
+	// Every attribute hookflow registers (more come with features): the
+	// list, and how setup reports adding them.
+	names := worker.SearchAttributeNames()
+	all := strings.Join(names, ", ")
+	typed := make([]string, len(names))
+	for i, n := range names {
+		typed[i] = n + " (" + worker.TypeName(workflows.SearchAttributeTypes()[n]) + ")"
+	}
+	added := "search attributes: added " + strings.Join(typed, ", ") + "\n"
+	require.Contains(t, added, "HookflowFlowId (Keyword), HookflowFlowVersion (Int)")
 	status, body := readyz(t, apiNew)
 	require.Equal(t, http.StatusServiceUnavailable, status, body)
 	require.JSONEq(t, `{"status":"not ready","checks":{"temporal":"ok","namespace":"missing: it-setup","searchAttributes":"missing: `+all+`"}}`, body)
@@ -114,7 +124,7 @@ func TestSetupNamespace(t *testing.T) {
 	out, err = runSetup(t, bin, addr, "it-setup", "--retention", "72h")
 	require.NoError(t, err, out)
 	require.Equal(t, "namespace it-setup: registered (retention 72h)\n"+
-		"search attributes: added HookflowFlowId (Keyword), HookflowFlowVersion (Int), HookflowTriggerMode (Keyword)\n"+
+		added+
 		"ready: runs can start in namespace it-setup\n", stdoutOf(out))
 	// Again: nothing to do.
 	out, err = runSetup(t, bin, addr, "it-setup")
@@ -126,7 +136,7 @@ func TestSetupNamespace(t *testing.T) {
 	out, err = runSetup(t, bin, addr, "default")
 	require.NoError(t, err, out)
 	require.Contains(t, stdoutOf(out), "namespace default: exists")
-	require.Contains(t, stdoutOf(out), "search attributes: added HookflowFlowId (Keyword), HookflowFlowVersion (Int), HookflowTriggerMode (Keyword)\n")
+	require.Contains(t, stdoutOf(out), added)
 
 	// Ready now, and runs start.
 	for _, u := range []string{apiNew, apiDefault, health.URL} {
