@@ -50,6 +50,9 @@ type Config struct {
 	// Telemetry counts attempts and, with tracing on, sends traceparent to
 	// receivers (nil: neither).
 	Telemetry *telemetry.Telemetry
+	// Destinations finds the destinations http steps name (nil: such
+	// deliveries fail, naming --store).
+	Destinations DestinationLookup
 }
 
 // Deliverer sends http steps' requests: the delivery activity and the
@@ -76,6 +79,10 @@ func NewDeliverer(cfg Config) *Deliverer {
 	return &Deliverer{cfg: cfg}
 }
 
+// UseDestinations sets where destinations are read, once the flow store is
+// open (before the workers start).
+func (h *Deliverer) UseDestinations(l DestinationLookup) { h.cfg.Destinations = l }
+
 // Deliver sends one attempt of a delivery. Temporal's retry policy makes the
 // attempts; this classifies each outcome: 2xx succeeds, 4xx (but 429) and
 // refused destinations fail for good, 429 asks to retry after Retry-After,
@@ -92,7 +99,14 @@ func (h *Deliverer) Deliver(ctx context.Context, req flow.HTTPRequest) (*contrac
 		level, outcome, msg = slog.LevelWarn, errorType(err), err.Error()
 	}
 	h.cfg.Telemetry.DeliveryAttempt(outcome, attempt, time.Since(start))
-	attrs := []any{"method", req.Method, "destination", destination(req.URL), "deliveryId", req.DeliveryID, "attempt", attempt, "outcome", msg}
+	dest := destination(req.URL)
+	if req.Destination != "" {
+		dest = "destination " + req.Destination
+		if res != nil && res.URL != "" {
+			dest = destination(res.URL)
+		}
+	}
+	attrs := []any{"method", req.Method, "destination", dest, "deliveryId", req.DeliveryID, "attempt", attempt, "outcome", msg}
 	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
 		attrs = append(attrs, "traceId", sc.TraceID().String())
 	}
@@ -135,6 +149,40 @@ func (h *Deliverer) send(ctx context.Context, req flow.HTTPRequest, attempt int3
 }
 
 func (h *Deliverer) sendWith(ctx context.Context, req flow.HTTPRequest, attempt int32, sent *Sent) (*contract.Result, error) {
+	var destVersion int64
+	if req.Destination != "" {
+		// The destination as it is now: its base URL, auth and headers.
+		if h.cfg.Destinations == nil {
+			return nil, errNoDestinationStore
+		}
+		d, err := h.cfg.Destinations.Lookup(ctx, req.Destination)
+		if err != nil {
+			return nil, err
+		}
+		full, err := d.Def.Join(req.URL, req.Query)
+		if err != nil {
+			return nil, temporal.NewNonRetryableApplicationError(err.Error(), contract.ErrInvalidRequest, nil)
+		}
+		headers := make(map[string]string, len(d.Def.Headers)+len(req.Headers))
+		for k, v := range d.Def.Headers {
+			headers[k] = v
+		}
+		for k, v := range req.Headers {
+			headers[k] = v
+		}
+		req.URL, req.Query, req.Headers, req.Auth, destVersion = full, nil, headers, d.Def.Auth, d.Version
+		if sent != nil {
+			sent.URL = full
+		}
+	}
+	res, err := h.sendURL(ctx, req, attempt, sent, destVersion)
+	if res != nil && req.Destination != "" {
+		res.URL, res.DestinationVersion = req.URL, destVersion
+	}
+	return res, err
+}
+
+func (h *Deliverer) sendURL(ctx context.Context, req flow.HTTPRequest, attempt int32, sent *Sent, destVersion int64) (*contract.Result, error) {
 	u, err := url.Parse(req.URL)
 	if err != nil || u.Host == "" {
 		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("url %q is not an absolute URL", req.URL), contract.ErrInvalidRequest, nil)
@@ -180,17 +228,17 @@ func (h *Deliverer) sendWith(ctx context.Context, req flow.HTTPRequest, attempt 
 		telemetry.EndSpan(span, 0, transportError(err))
 		var refused *RefusedError
 		if errors.As(err, &refused) {
-			return nil, temporal.NewNonRetryableApplicationError(refused.Error(), contract.ErrDestinationRefused, nil, contract.Failure{Attempt: attempt})
+			return nil, temporal.NewNonRetryableApplicationError(refused.Error(), contract.ErrDestinationRefused, nil, contract.Failure{Attempt: attempt, DestinationVersion: destVersion})
 		}
-		return nil, temporal.NewApplicationError(networkMessage(err), contract.ErrNetwork, contract.Failure{Attempt: attempt})
+		return nil, temporal.NewApplicationError(networkMessage(err), contract.ErrNetwork, contract.Failure{Attempt: attempt, DestinationVersion: destVersion})
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxReadBody))
 	telemetry.EndSpan(span, resp.StatusCode, transportError(err))
 	if err != nil {
-		return nil, temporal.NewApplicationError(networkMessage(err), contract.ErrNetwork, contract.Failure{Attempt: attempt, StatusCode: resp.StatusCode})
+		return nil, temporal.NewApplicationError(networkMessage(err), contract.ErrNetwork, contract.Failure{Attempt: attempt, StatusCode: resp.StatusCode, DestinationVersion: destVersion})
 	}
-	if err := classify(resp, raw, attempt); err != nil {
+	if err := classify(resp, raw, attempt, destVersion); err != nil {
 		return nil, err
 	}
 	res := &contract.Result{StatusCode: resp.StatusCode, Attempt: attempt}
@@ -211,7 +259,7 @@ func (h *Deliverer) sendWith(ctx context.Context, req flow.HTTPRequest, attempt 
 			if !r.Exists() {
 				return nil, temporal.NewNonRetryableApplicationError(
 					fmt.Sprintf("output %q: path %q is not in the response", name, path), contract.ErrOutputMissing, nil,
-					contract.Failure{Attempt: attempt, StatusCode: resp.StatusCode})
+					contract.Failure{Attempt: attempt, StatusCode: resp.StatusCode, DestinationVersion: destVersion})
 			}
 			var v any
 			if json.Unmarshal([]byte(r.Raw), &v) != nil {
@@ -245,9 +293,9 @@ func (h *Deliverer) transport(connect time.Duration) *http.Transport {
 }
 
 // classify maps a response status to success or the attempt's error.
-func classify(resp *http.Response, raw []byte, attempt int32) error {
+func classify(resp *http.Response, raw []byte, attempt int32, destVersion int64) error {
 	code := resp.StatusCode
-	f := contract.Failure{StatusCode: code, Attempt: attempt, Body: snippet(raw)}
+	f := contract.Failure{StatusCode: code, Attempt: attempt, Body: snippet(raw), DestinationVersion: destVersion}
 	switch {
 	case code >= 200 && code < 300:
 		return nil

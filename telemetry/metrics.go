@@ -16,6 +16,10 @@ type metrics struct {
 	triggers     *prometheus.CounterVec
 	attempts     *prometheus.CounterVec
 	attemptTime  *prometheus.HistogramVec
+	// Per destination (names of stored destinations: a closed set).
+	destAttempts *prometheus.CounterVec
+	destTime     *prometheus.HistogramVec
+	destState    *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -43,7 +47,20 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: prometheus.DefBuckets,
 		}, []string{"outcome"}),
 	}
-	reg.MustRegister(m.httpRequests, m.httpDuration, m.triggers, m.attempts, m.attemptTime)
+	m.destAttempts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hookflow_destination_attempts_total",
+		Help: "Delivery attempts to destinations by destination and outcome (delivered, or the error type; DestinationParked: nothing was sent).",
+	}, []string{"destination", "outcome"})
+	m.destTime = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "hookflow_destination_attempt_duration_seconds",
+		Help:    "Time of one delivery attempt to a destination, by destination.",
+		Buckets: prometheus.DefBuckets,
+	}, []string{"destination"})
+	m.destState = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "hookflow_destination_state",
+		Help: "1 for a destination's current state (closed, open, paused), as this worker last read it.",
+	}, []string{"destination", "state"})
+	reg.MustRegister(m.httpRequests, m.httpDuration, m.triggers, m.attempts, m.attemptTime, m.destAttempts, m.destTime, m.destState)
 	return m
 }
 
@@ -90,4 +107,27 @@ func (t *Telemetry) DeliveryAttempt(outcome string, attempt int32, d time.Durati
 	}
 	t.m.attempts.WithLabelValues(outcome, a).Inc()
 	t.m.attemptTime.WithLabelValues(outcome).Observe(d.Seconds())
+}
+
+// DestinationAttempt records one attempt of a delivery to a destination.
+func (t *Telemetry) DestinationAttempt(destination, outcome string, d time.Duration) {
+	if t == nil {
+		return
+	}
+	t.m.destAttempts.WithLabelValues(destination, outcome).Inc()
+	t.m.destTime.WithLabelValues(destination).Observe(d.Seconds())
+}
+
+// DestinationState sets a destination's state gauge (closed, open, paused).
+func (t *Telemetry) DestinationState(destination, state string) {
+	if t == nil {
+		return
+	}
+	for _, s := range []string{"closed", "open", "paused"} {
+		v := 0.0
+		if s == state {
+			v = 1
+		}
+		t.m.destState.WithLabelValues(destination, s).Set(v)
+	}
 }

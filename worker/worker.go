@@ -6,6 +6,7 @@ package worker
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync/atomic"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 
 	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/activities/contract"
+	"github.com/hookflow/hookflow/telemetry"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -41,6 +43,20 @@ type Options struct {
 	// wait and approval links with the secret resume_key (nil: neither;
 	// such steps then fail, naming what is missing).
 	Composition *activities.Composition
+	// Destinations resolves destinations for the flow worker (the local
+	// activity a delivery to one starts with) and the delivery activity
+	// (nil: no store; deliveries to destinations then fail, naming --store).
+	Destinations *activities.Destinations
+	// DestinationStates, when set, runs one worker per destination on its
+	// own task queue with its limits, pausing and circuit breaker (the
+	// flow store; nil: this process delivers to no destination).
+	DestinationStates DestinationStates
+	// DestinationReload is how often destinations are read again
+	// (default DefaultDestinationReload).
+	DestinationReload time.Duration
+	// Logger and Telemetry serve the destination workers (nil: none).
+	Logger    *slog.Logger
+	Telemetry *telemetry.Telemetry
 }
 
 // Workers is the flow worker and the webhook worker, started and stopped
@@ -48,6 +64,8 @@ type Options struct {
 type Workers struct {
 	Flows    sdkworker.Worker
 	Webhooks sdkworker.Worker
+	// dests runs the destinations' workers (nil without a store).
+	dests *destinations
 
 	client  sdkclient.Client
 	running atomic.Bool
@@ -66,6 +84,7 @@ func New(c sdkclient.Client, deliver *activities.Deliverer, opts Options) *Worke
 	// statements on the flow store each.
 	opts.Records.Register(flows)
 	opts.Composition.Register(flows)
+	opts.Destinations.Register(flows)
 	// A bulk replay's reruns and resumes: the same code as the admin API.
 	rec := &activities.Recoverer{Client: c}
 	flows.RegisterActivityWithOptions(rec.Rerun, activity.RegisterOptions{Name: contract.RerunName})
@@ -77,7 +96,14 @@ func New(c sdkclient.Client, deliver *activities.Deliverer, opts Options) *Worke
 		WorkerStopTimeout:                  opts.StopTimeout,
 	})
 	hooks.RegisterActivityWithOptions(deliver.Deliver, activity.RegisterOptions{Name: contract.DeliverName})
-	return &Workers{Flows: flows, Webhooks: hooks, client: c}
+	w := &Workers{Flows: flows, Webhooks: hooks, client: c}
+	if opts.DestinationStates != nil {
+		if opts.Destinations != nil {
+			deliver.UseDestinations(opts.Destinations)
+		}
+		w.dests = newDestinations(c, deliver, opts)
+	}
+	return w
 }
 
 // Start starts both workers.
@@ -89,6 +115,9 @@ func (w *Workers) Start() error {
 		w.Flows.Stop()
 		return err
 	}
+	if w.dests != nil {
+		w.dests.start()
+	}
 	w.running.Store(true)
 	return nil
 }
@@ -98,6 +127,9 @@ func (w *Workers) Start() error {
 func (w *Workers) Stop() {
 	if !w.running.CompareAndSwap(true, false) {
 		return
+	}
+	if w.dests != nil {
+		w.dests.stop()
 	}
 	w.Webhooks.Stop()
 	w.Flows.Stop()

@@ -68,8 +68,13 @@ type RedeliverResult struct {
 func RedeliverWorkflow(ctx workflow.Context, in RedeliverInput) (*RedeliverResult, error) {
 	req := in.Request
 	res := &RedeliverResult{DeliveryID: in.DeliveryID, IdempotencyKey: req.DeliveryID}
+	queue := WebhookTaskQueue
+	if req.Destination != "" {
+		// Through the destination's queue: its limits, pause and breaker.
+		queue = flow.DestinationTaskQueue(req.Destination)
+	}
 	ao := workflow.ActivityOptions{
-		TaskQueue:              WebhookTaskQueue,
+		TaskQueue:              queue,
 		ScheduleToCloseTimeout: in.ScheduleToCloseTimeout,
 		StartToCloseTimeout:    in.StartToCloseTimeout,
 		RetryPolicy:            in.RetryPolicy,

@@ -30,10 +30,24 @@ func runHTTP(ctx workflow.Context, r *run, s *flow.Step, h *flow.HTTP, at positi
 	// across continue-as-new.
 	req.DeliveryID = deliveryID(workflow.GetInfo(ctx).FirstRunID, r.deliveries)
 	req.KeepBody = r.keepBody(s.ID, h)
-	d := &Delivery{Method: req.Method, URL: req.URL, Body: req.Body, DeliveryID: req.DeliveryID}
+	d := &Delivery{Method: req.Method, URL: req.URL, Body: req.Body, DeliveryID: req.DeliveryID, Destination: req.Destination}
 	at.record.Delivery = d
 
 	ao := ActivityOptionsFor(h)
+	if h.Destination != "" {
+		// The destination's retry policy and timeouts as they are now;
+		// its URL, auth and headers the worker adds at each attempt.
+		pol, err := resolveDestination(ctx, h.Destination)
+		if err != nil {
+			d.LastError = err.Error()
+			return nil, err
+		}
+		d.DestinationVersion = pol.Version
+		eff := h.WithDestination(pol.Retry, pol.Timeouts)
+		req.ConnectTimeout, req.ResponseTimeout = eff.EffectiveTimeouts()
+		ao = ActivityOptionsFor(eff)
+		ao.TaskQueue = flow.DestinationTaskQueue(h.Destination)
+	}
 	ao.Summary = summary(req)
 	var res contract.Result
 	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), contract.DeliverName, *req).Get(ctx, &res)
@@ -43,6 +57,9 @@ func runHTTP(ctx workflow.Context, r *run, s *flow.Step, h *flow.HTTP, at positi
 			var f contract.Failure
 			if appErr.HasDetails() && appErr.Details(&f) == nil {
 				d.StatusCode, d.Attempts = f.StatusCode, f.Attempt
+				if f.DestinationVersion != 0 {
+					d.DestinationVersion = f.DestinationVersion
+				}
 			}
 			d.LastError = appErr.Error()
 			return nil, fmt.Errorf("delivery %s %s failed: %s", req.Method, req.URL, appErr.Error())
@@ -56,6 +73,9 @@ func runHTTP(ctx workflow.Context, r *run, s *flow.Step, h *flow.HTTP, at positi
 		return nil, err
 	}
 	d.StatusCode, d.Attempts = res.StatusCode, res.Attempt
+	if res.URL != "" {
+		d.URL, d.DestinationVersion = res.URL, res.DestinationVersion
+	}
 	out := map[string]any{"statusCode": res.StatusCode, "headers": res.Headers, "body": res.Body}
 	for _, k := range flow.SortedKeys(res.Outputs) {
 		out[k] = res.Outputs[k]
@@ -113,8 +133,32 @@ func deliveryID(runID string, n int) string {
 	return "dlv_" + hex.EncodeToString(sum[:16])
 }
 
+// resolveDestination reads a destination's version, retry policy and
+// timeouts (a local activity: the flow worker reads the flow store; the
+// answer is recorded, so replay is deterministic).
+func resolveDestination(ctx workflow.Context, name string) (*contract.DestinationPolicy, error) {
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout:    10 * time.Second,
+		ScheduleToCloseTimeout: 24 * time.Hour,
+		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute},
+		Summary:                "resolve destination " + name,
+	})
+	var pol contract.DestinationPolicy
+	if err := workflow.ExecuteLocalActivity(lctx, contract.ResolveDestinationName, name).Get(ctx, &pol); err != nil {
+		var ae *temporal.ApplicationError
+		if errors.As(err, &ae) {
+			return nil, fmt.Errorf("destination %s: %s", name, ae.Message())
+		}
+		return nil, fmt.Errorf("destination %s: %w", name, err)
+	}
+	return &pol, nil
+}
+
 // summary is what the Web UI shows for the activity: method, host and path.
 func summary(req *flow.HTTPRequest) string {
+	if req.Destination != "" {
+		return req.Method + " " + req.Destination + ": " + req.URL
+	}
 	u, err := url.Parse(req.URL)
 	if err != nil {
 		return req.Method

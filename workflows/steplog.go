@@ -45,9 +45,13 @@ type Delivery struct {
 	URL        string          `json:"url"`
 	Body       json.RawMessage `json:"body,omitempty"`
 	DeliveryID string          `json:"deliveryId"`
-	StatusCode int             `json:"statusCode,omitempty"`
-	Attempts   int32           `json:"attempts,omitempty"`
-	LastError  string          `json:"lastError,omitempty"`
+	// Destination names the destination a step sent to, and
+	// DestinationVersion its version that made the last attempt.
+	Destination        string `json:"destination,omitempty"`
+	DestinationVersion int64  `json:"destinationVersion,omitempty"`
+	StatusCode         int    `json:"statusCode,omitempty"`
+	Attempts           int32  `json:"attempts,omitempty"`
+	LastError          string `json:"lastError,omitempty"`
 }
 
 // StepLog is what the QuerySteps query returns.

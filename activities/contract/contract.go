@@ -36,7 +36,30 @@ const (
 	// ErrSecretUnavailable is retried: an operator who adds the missing
 	// secret lets pending deliveries through.
 	ErrSecretUnavailable = "SecretUnavailable"
+	// ErrDestinationParked: the destination was paused or its circuit
+	// opened between the task's dispatch and its attempt; nothing was
+	// sent, and the delivery goes back to wait in the destination's queue.
+	ErrDestinationParked = "DestinationParked"
+	// ErrNoDestination: the destination a step names does not exist (it
+	// was deleted after the flow was applied). Not retried.
+	ErrNoDestination = "NoDestination"
+	// ErrStoreUnavailable: the flow store could not be read; retried.
+	ErrStoreUnavailable = "StoreUnavailable"
 )
+
+// ResolveDestinationName is the local activity that reads a destination's
+// retry policy and timeouts when a delivery to it starts.
+const ResolveDestinationName = "hookflow.ResolveDestination"
+
+// DestinationPolicy is what the workflow needs of a destination to
+// schedule a delivery: no URL, no auth, no headers (the worker adds those
+// when each attempt runs).
+type DestinationPolicy struct {
+	Name     string             `json:"name"`
+	Version  int64              `json:"version"`
+	Retry    *flow.RetryPolicy  `json:"retry,omitempty"`
+	Timeouts *flow.HTTPTimeouts `json:"timeouts,omitempty"`
+}
 
 // Result is one delivery's outcome, readable by later steps.
 type Result struct {
@@ -47,6 +70,11 @@ type Result struct {
 	BodyTruncated bool           `json:"bodyTruncated,omitempty"`
 	Outputs       map[string]any `json:"outputs,omitempty"`
 	Attempt       int32          `json:"attempt"`
+	// URL is where a delivery to a destination went (base URL and path,
+	// before auth is applied), and DestinationVersion the destination's
+	// version that sent it.
+	URL                string `json:"url,omitempty"`
+	DestinationVersion int64  `json:"destinationVersion,omitempty"`
 }
 
 // Failure is attached to a failed attempt's error, so the workflow can
@@ -55,6 +83,9 @@ type Failure struct {
 	StatusCode int    `json:"statusCode,omitempty"`
 	Attempt    int32  `json:"attempt"`
 	Body       string `json:"body,omitempty"`
+	// DestinationVersion is the destination's version that made the
+	// attempt (deliveries to destinations).
+	DestinationVersion int64 `json:"destinationVersion,omitempty"`
 }
 
 // RerunRequest asks for a new run of an execution's trigger data.

@@ -1,0 +1,115 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/hookflow/hookflow/activities/contract"
+	"github.com/hookflow/hookflow/store"
+)
+
+// DestinationStore is where destinations are read: the flow store.
+type DestinationStore interface {
+	GetDestination(ctx context.Context, name string) (*store.Destination, error)
+}
+
+// DestinationLookup finds a destination when an attempt runs.
+type DestinationLookup interface {
+	Lookup(ctx context.Context, name string) (*store.Destination, error)
+}
+
+// destinationTTL is how long a worker reuses a destination it read: a
+// change reaches every attempt that starts this long after it.
+const destinationTTL = time.Second
+
+// Destinations reads destinations from the flow store for the worker: the
+// policy a delivery is scheduled with (a local activity of the flow
+// worker) and, for each attempt, the base URL, auth and headers.
+type Destinations struct {
+	store DestinationStore
+	mu    sync.Mutex
+	cache map[string]cachedDestination
+}
+
+type cachedDestination struct {
+	d  *store.Destination
+	at time.Time
+}
+
+// NewDestinations reads destinations from st (nil: no store; deliveries
+// to destinations then fail, naming --store).
+func NewDestinations(st DestinationStore) *Destinations {
+	return &Destinations{store: st, cache: map[string]cachedDestination{}}
+}
+
+var errNoDestinationStore = temporal.NewNonRetryableApplicationError(
+	"deliveries to destinations need the flow store: start the worker with --store (or HOOKFLOW_STORE), the store the API uses",
+	contract.ErrStoreUnavailable, nil)
+
+// Lookup returns a destination, read at most destinationTTL ago. Errors
+// are Temporal application errors: a destination that does not exist is
+// not retried, a store that does not answer is.
+func (d *Destinations) Lookup(ctx context.Context, name string) (*store.Destination, error) {
+	if d == nil || d.store == nil {
+		return nil, errNoDestinationStore
+	}
+	d.mu.Lock()
+	c, ok := d.cache[name]
+	d.mu.Unlock()
+	if ok && time.Since(c.at) < destinationTTL {
+		return c.d, nil
+	}
+	got, err := d.store.GetDestination(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("destination %q does not exist (deleted after the flow was applied?)", name), contract.ErrNoDestination, nil)
+	}
+	if err != nil {
+		return nil, temporal.NewApplicationError(fmt.Sprintf("destination %q: the flow store could not be read: %v", name, err), contract.ErrStoreUnavailable)
+	}
+	d.mu.Lock()
+	d.cache[name] = cachedDestination{d: got, at: time.Now()}
+	d.mu.Unlock()
+	return got, nil
+}
+
+// Resolve is the local activity a delivery to a destination starts with:
+// the destination's version, retry policy and timeouts (nothing secret).
+func (d *Destinations) Resolve(ctx context.Context, name string) (*contract.DestinationPolicy, error) {
+	got, err := d.Lookup(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return &contract.DestinationPolicy{Name: got.Name, Version: got.Version, Retry: got.Def.Retry, Timeouts: got.Def.Timeouts}, nil
+}
+
+// Register registers the local activity under its stable name; a nil
+// *Destinations registers it without a store.
+func (d *Destinations) Register(r interface {
+	RegisterActivityWithOptions(any, activity.RegisterOptions)
+}) {
+	if d == nil {
+		d = NewDestinations(nil)
+	}
+	r.RegisterActivityWithOptions(d.Resolve, activity.RegisterOptions{Name: contract.ResolveDestinationName})
+}
+
+// CountsAgainstDestination tells whether a failed attempt is the
+// destination's failure, for its circuit breaker: 5xx, network errors and
+// timeouts, 429. A 4xx is the request's fault, a refused or missing secret
+// the operator's.
+func CountsAgainstDestination(err error) bool {
+	switch errorType(err) {
+	case contract.ErrHTTPServer, contract.ErrNetwork, contract.ErrTooManyRequests:
+		return true
+	}
+	return false
+}
+
+// ErrorType is a failed attempt's error type (HTTPServerError, ...).
+func ErrorType(err error) string { return errorType(err) }

@@ -1,0 +1,369 @@
+package worker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	sdkclient "go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/hookflow/hookflow/activities"
+	"github.com/hookflow/hookflow/activities/contract"
+	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/store"
+	"github.com/hookflow/hookflow/telemetry"
+)
+
+// DestinationStates is what the destination workers read and write in the
+// flow store: every destination with its state, and the circuit breaker's
+// steps (*store.Store).
+type DestinationStates interface {
+	ListDestinations(ctx context.Context) ([]*store.Destination, error)
+	ClaimProbe(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
+	StartProbe(ctx context.Context, name, owner string) (bool, error)
+	RecordOutcome(ctx context.Context, name string, ok, probe bool, failures int, probeInterval time.Duration, lastError string) (string, error)
+}
+
+// DefaultDestinationReload is how often a worker reads destinations and
+// their state: the longest a pause, a resume, a circuit opened by another
+// worker or a new destination takes to reach it.
+const DefaultDestinationReload = 2 * time.Second
+
+// probeClaimTTL is how long a worker holds an open circuit's probe before
+// another may take it (the first died, or nothing was queued to send).
+const probeClaimTTL = 2 * time.Minute
+
+// destinations keeps one SDK worker per destination polling its task
+// queue (hookflow-dest-<name>) with the destination's limits: the Temporal
+// server enforces TaskQueueActivitiesPerSecond across every poller, so a
+// rate limit holds across all worker processes; MaxInFlight bounds each
+// process. A paused destination, or one whose circuit is open, has no
+// poller: its deliveries wait in the queue (parked), neither failed nor
+// attempted. One worker at a time claims an open circuit's probe and polls
+// for a single delivery.
+type destinations struct {
+	client      sdkclient.Client
+	deliver     *activities.Deliverer
+	st          DestinationStates
+	reload      time.Duration
+	stopTimeout time.Duration
+	maxInFlight int
+	log         *slog.Logger
+	tel         *telemetry.Telemetry
+	id          string
+
+	mu      sync.Mutex
+	known   map[string]*store.Destination
+	running map[string]*destWorker
+	failed  map[string]bool // a failure recorded here since the last reload
+	kick    chan struct{}
+	cancel  context.CancelFunc
+	done    chan struct{}
+	stops   sync.WaitGroup
+}
+
+type destWorker struct {
+	w     sdkworker.Worker
+	key   string
+	probe bool
+}
+
+func newDestinations(c sdkclient.Client, deliver *activities.Deliverer, opts Options) *destinations {
+	reload := opts.DestinationReload
+	if reload <= 0 {
+		reload = DefaultDestinationReload
+	}
+	host, _ := os.Hostname()
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &destinations{
+		client: c, deliver: deliver, st: opts.DestinationStates, reload: reload,
+		stopTimeout: opts.StopTimeout, maxInFlight: opts.MaxConcurrentDeliveries,
+		log: log.With("component", "destinations"), tel: opts.Telemetry,
+		id:    fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b)),
+		known: map[string]*store.Destination{}, running: map[string]*destWorker{}, failed: map[string]bool{},
+		kick: make(chan struct{}, 1),
+	}
+}
+
+func (m *destinations) start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	m.cancel, m.done = cancel, make(chan struct{})
+	m.reconcile(ctx)
+	go func() {
+		defer close(m.done)
+		t := time.NewTicker(m.reload)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			case <-m.kick:
+			}
+			m.reconcile(ctx)
+		}
+	}()
+}
+
+// stop stops the reload loop and every destination worker (each lets its
+// running deliveries finish within the stop timeout).
+func (m *destinations) stop() {
+	if m.cancel == nil {
+		return
+	}
+	m.cancel()
+	<-m.done
+	m.mu.Lock()
+	for name, dw := range m.running {
+		m.stopWorker(dw)
+		delete(m.running, name)
+	}
+	m.mu.Unlock()
+	m.stops.Wait()
+}
+
+func (m *destinations) poke() {
+	select {
+	case m.kick <- struct{}{}:
+	default:
+	}
+}
+
+// stopWorker stops a worker in the background (Stop waits for running
+// deliveries); the caller holds m.mu.
+func (m *destinations) stopWorker(dw *destWorker) {
+	m.stops.Add(1)
+	go func() {
+		defer m.stops.Done()
+		dw.w.Stop()
+	}()
+}
+
+// reconcile reads every destination and starts, restarts or stops its
+// worker to match: off when paused or open (unless this worker holds the
+// probe), else polling with the destination's limits.
+func (m *destinations) reconcile(ctx context.Context) {
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	list, err := m.st.ListDestinations(rctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			m.log.Warn("reading destinations failed; keeping the workers as they are", "error", err)
+		}
+		return
+	}
+	now := time.Now()
+	seen := map[string]bool{}
+	for _, d := range list {
+		seen[d.Name] = true
+		key, probe := m.desired(rctx, d, now)
+		m.tel.DestinationState(d.Name, stateName(d))
+		m.mu.Lock()
+		m.known[d.Name] = d
+		m.failed[d.Name] = false
+		cur := m.running[d.Name]
+		if cur != nil && cur.key == key {
+			m.mu.Unlock()
+			continue
+		}
+		if cur != nil {
+			m.stopWorker(cur)
+			delete(m.running, d.Name)
+		}
+		if key != "" {
+			if dw, err := m.startWorker(d, key, probe); err != nil {
+				m.log.Error("start destination worker", "destination", d.Name, "error", err)
+			} else {
+				m.running[d.Name] = dw
+			}
+		}
+		m.mu.Unlock()
+		if key != "" || cur != nil {
+			m.log.Info("destination worker", "destination", d.Name, "mode", modeName(key, probe), "version", d.Version)
+		}
+	}
+	m.mu.Lock()
+	for name, dw := range m.running {
+		if !seen[name] {
+			m.stopWorker(dw)
+			delete(m.running, name)
+			delete(m.known, name)
+		}
+	}
+	m.mu.Unlock()
+}
+
+func stateName(d *store.Destination) string {
+	switch {
+	case d.State.Paused:
+		return "paused"
+	case d.State.Circuit == store.CircuitOpen:
+		return "open"
+	}
+	return "closed"
+}
+
+func modeName(key string, probe bool) string {
+	switch {
+	case key == "":
+		return "stopped"
+	case probe:
+		return "probe"
+	}
+	return "polling"
+}
+
+// desired is the worker a destination should have here: "" none, else a
+// key naming its settings; probe when it is this worker's probe.
+func (m *destinations) desired(ctx context.Context, d *store.Destination, now time.Time) (string, bool) {
+	if d.State.Paused {
+		return "", false
+	}
+	enabled, _, _ := d.Def.Breaker()
+	if enabled && d.State.Circuit == store.CircuitOpen {
+		mine := d.State.ProbeOwner == m.id && now.Sub(d.State.ProbeClaimedAt) < probeClaimTTL
+		if !mine && d.State.NextProbeAt != nil && !now.Before(*d.State.NextProbeAt) {
+			ok, err := m.st.ClaimProbe(ctx, d.Name, m.id, probeClaimTTL)
+			if err != nil {
+				m.log.Warn("claim probe", "destination", d.Name, "error", err)
+			}
+			mine = ok
+			if ok {
+				d.State.ProbeOwner, d.State.ProbeStarted = m.id, false
+			}
+		}
+		if mine && !d.State.ProbeStarted {
+			return "probe", true
+		}
+		return "", false
+	}
+	rate := 0.0
+	if d.Def.RateLimit != nil {
+		rate = d.Def.RateLimit.PerSecond
+	}
+	inFlight := d.Def.MaxInFlight
+	if inFlight == 0 {
+		inFlight = m.maxInFlight
+	}
+	return fmt.Sprintf("poll rate=%g inflight=%d", rate, inFlight), false
+}
+
+func (m *destinations) startWorker(d *store.Destination, key string, probe bool) (*destWorker, error) {
+	o := sdkworker.Options{WorkerStopTimeout: m.stopTimeout}
+	if probe {
+		// One delivery at a time, one poll at a time: the probe.
+		o.MaxConcurrentActivityExecutionSize, o.MaxConcurrentActivityTaskPollers = 1, 1
+	} else {
+		if d.Def.RateLimit != nil {
+			o.TaskQueueActivitiesPerSecond = d.Def.RateLimit.PerSecond
+		}
+		o.MaxConcurrentActivityExecutionSize = d.Def.MaxInFlight
+		if o.MaxConcurrentActivityExecutionSize == 0 {
+			o.MaxConcurrentActivityExecutionSize = m.maxInFlight
+		}
+	}
+	w := sdkworker.New(m.client, flow.DestinationTaskQueue(d.Name), o)
+	w.RegisterActivityWithOptions(m.deliverTo, activity.RegisterOptions{Name: contract.DeliverName})
+	if err := w.Start(); err != nil {
+		return nil, err
+	}
+	return &destWorker{w: w, key: key, probe: probe}, nil
+}
+
+// deliverTo is the delivery activity on a destination's queue: the gate
+// (paused, or circuit open: nothing is sent and the delivery parks again),
+// the attempt, and its outcome for the circuit breaker.
+func (m *destinations) deliverTo(ctx context.Context, req flow.HTTPRequest) (*contract.Result, error) {
+	name := req.Destination
+	m.mu.Lock()
+	d := m.known[name]
+	m.mu.Unlock()
+	probe := false
+	if d != nil {
+		enabled, _, _ := d.Def.Breaker()
+		switch {
+		case d.State.Paused:
+			return nil, parked(name, "paused", 2*m.reload)
+		case enabled && d.State.Circuit == store.CircuitOpen:
+			ok, err := m.st.StartProbe(ctx, name, m.id)
+			if err != nil || !ok {
+				wait := 2 * m.reload
+				if d.State.NextProbeAt != nil {
+					wait = max(time.Until(*d.State.NextProbeAt), wait)
+				}
+				return nil, parked(name, "its circuit is open", wait)
+			}
+			probe = true
+		}
+	}
+	start := time.Now()
+	res, err := m.deliver.Deliver(ctx, req)
+	outcome := "delivered"
+	if err != nil {
+		outcome = activities.ErrorType(err)
+	}
+	m.tel.DestinationAttempt(name, outcome, time.Since(start))
+	if d != nil {
+		m.outcome(d, err, probe)
+	}
+	return res, err
+}
+
+func parked(name, why string, wait time.Duration) error {
+	return temporal.NewApplicationErrorWithOptions(
+		fmt.Sprintf("destination %s: %s; nothing was sent and the delivery waits in its queue", name, why),
+		contract.ErrDestinationParked, temporal.ApplicationErrorOptions{NextRetryDelay: wait})
+}
+
+// outcome records an attempt for the circuit breaker. A success writes
+// only when a failure may be counted (this worker's view), so a healthy
+// destination costs no write per delivery.
+func (m *destinations) outcome(d *store.Destination, err error, probe bool) {
+	enabled, failures, interval := d.Def.Breaker()
+	if !enabled {
+		return
+	}
+	ok := err == nil || !activities.CountsAgainstDestination(err)
+	m.mu.Lock()
+	dirty := m.failed[d.Name] || d.State.ConsecutiveFailures > 0 || d.State.Circuit == store.CircuitOpen
+	if !ok {
+		m.failed[d.Name] = true
+	}
+	m.mu.Unlock()
+	if ok && !dirty && !probe {
+		return
+	}
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	tr, rerr := m.st.RecordOutcome(ctx, d.Name, ok, probe, failures, interval, msg)
+	if rerr != nil {
+		m.log.Warn("record a delivery outcome for the circuit breaker", "destination", d.Name, "error", rerr)
+		return
+	}
+	switch tr {
+	case store.TransitionOpened:
+		m.log.Warn("destination circuit opened: deliveries park, one probe every interval", "destination", d.Name, "failures", failures, "probeInterval", interval.String())
+	case store.TransitionClosed:
+		m.log.Info("destination circuit closed: deliveries resume", "destination", d.Name)
+	}
+	if tr != "" || probe {
+		m.poke()
+	}
+}
