@@ -9,6 +9,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -140,7 +141,7 @@ func (s *Server) redeliver(c *gin.Context) {
 		s.log.Info("redelivery started", "executionId", id, "deliveryId", dlv, "redelivery", wid, "runId", run.GetRunID(), "newKey", body.IdempotencyKey == keyNew)
 		break
 	}
-	c.Header("Location", "/api/v1/executions/"+id)
+	c.Header("Location", "/api/v1/executions/"+url.PathEscape(id))
 	c.JSON(http.StatusAccepted, started)
 }
 
