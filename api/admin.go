@@ -142,6 +142,10 @@ func (s *Server) createFlow(c *gin.Context) {
 		fail(c, e)
 		return
 	}
+	if e := s.checkDestinations(c.Request.Context(), f); e != nil {
+		fail(c, e)
+		return
+	}
 	rec, err := s.cfg.Admin.Store.Create(c.Request.Context(), f)
 	if err != nil {
 		s.failStore(c, err)
@@ -183,6 +187,10 @@ func (s *Server) updateFlow(c *gin.Context) {
 		return
 	}
 	if e := s.checkCalls(c.Request.Context(), f); e != nil {
+		fail(c, e)
+		return
+	}
+	if e := s.checkDestinations(c.Request.Context(), f); e != nil {
 		fail(c, e)
 		return
 	}

@@ -146,6 +146,7 @@ func (s *Server) Handler() http.Handler {
 		v1.POST("/flows/:id/capture", write, s.armCapture)
 		v1.GET("/flows/:id/captures", read, s.listCaptures)
 		s.collectionRoutes(v1, read, write)
+		s.destinationRoutes(v1, read, write)
 		v1.POST("/flows/:id/replay", write, s.replayFlow)
 	}
 	v1.GET("/flows/:id/executions", read, s.listExecutions)

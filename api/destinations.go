@@ -1,0 +1,323 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	enumspb "go.temporal.io/api/enums/v1"
+	taskqueuepb "go.temporal.io/api/taskqueue/v1"
+	"go.temporal.io/api/workflowservice/v1"
+
+	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/store"
+)
+
+// destinationRoutes are the destinations of the admin API: read scope for
+// reads, write scope for changes, pausing and resuming.
+func (s *Server) destinationRoutes(v1 *gin.RouterGroup, read, write gin.HandlerFunc) {
+	v1.GET("/destinations", read, s.listDestinations)
+	v1.POST("/destinations", write, s.createDestination)
+	v1.GET("/destinations/:name", read, s.getDestination)
+	v1.PUT("/destinations/:name", write, s.updateDestination)
+	v1.DELETE("/destinations/:name", write, s.deleteDestination)
+	v1.GET("/destinations/:name/versions", read, s.listDestinationVersions)
+	v1.POST("/destinations/:name/pause", write, s.pauseDestination(true))
+	v1.POST("/destinations/:name/resume", write, s.pauseDestination(false))
+	v1.POST("/destinations/:name/reset-circuit", write, s.resetCircuit)
+}
+
+// destinationResource is a destination as the admin API shows it: its
+// definition, state and the deliveries waiting in its task queue.
+type destinationResource struct {
+	*store.Destination
+	TaskQueue string  `json:"taskQueue"`
+	Parked    *parked `json:"parked,omitempty"`
+	// Changed is set on updates: false when the definition was unchanged.
+	Changed *bool `json:"changed,omitempty"`
+}
+
+// parked is what Temporal reports of a destination's task queue backlog:
+// deliveries waiting for a poller (all of them while paused or open).
+// Approximate, as Temporal's task queue statistics are.
+type parked struct {
+	Count     int64   `json:"count"`
+	OldestAge string  `json:"oldestAge,omitempty"`
+	Seconds   float64 `json:"oldestAgeSeconds"`
+	Error     string  `json:"error,omitempty"`
+}
+
+func (s *Server) destinationResource(ctx context.Context, d *store.Destination, withParked bool) destinationResource {
+	r := destinationResource{Destination: d, TaskQueue: flow.DestinationTaskQueue(d.Name)}
+	if withParked {
+		r.Parked = s.parkedDeliveries(ctx, d.Name)
+	}
+	return r
+}
+
+// parkedDeliveries asks Temporal for the destination's task queue backlog.
+func (s *Server) parkedDeliveries(ctx context.Context, name string) *parked {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	resp, err := s.temporal.WorkflowService().DescribeTaskQueue(ctx, &workflowservice.DescribeTaskQueueRequest{
+		Namespace:     s.namespaceName(ctx),
+		TaskQueue:     &taskqueuepb.TaskQueue{Name: flow.DestinationTaskQueue(name), Kind: enumspb.TASK_QUEUE_KIND_NORMAL},
+		TaskQueueType: enumspb.TASK_QUEUE_TYPE_ACTIVITY,
+		ReportStats:   true,
+	})
+	if err != nil {
+		s.log.Warn("describe a destination's task queue", "destination", name, "error", err)
+		return &parked{Error: "Temporal did not report the task queue's backlog"}
+	}
+	st := resp.GetStats()
+	p := &parked{Count: st.GetApproximateBacklogCount()}
+	if age := st.GetApproximateBacklogAge().AsDuration(); age > 0 && p.Count > 0 {
+		p.OldestAge, p.Seconds = age.Round(time.Second).String(), age.Seconds()
+	}
+	return p
+}
+
+// namespaceName is the Temporal client's namespace: the SDK does not tell
+// it, so a first tiny visibility query learns it (listPage).
+func (s *Server) namespaceName(ctx context.Context) string {
+	if ns := s.namespace.Load(); ns == nil {
+		_, _ = s.listPage(ctx, &workflowservice.ListWorkflowExecutionsRequest{PageSize: 1, Query: `WorkflowType = "hookflow.none"`})
+	}
+	if ns := s.namespace.Load(); ns != nil {
+		return *ns
+	}
+	return "default"
+}
+
+func destinationError(err error) *Error {
+	var de *flow.DestinationError
+	if errors.As(err, &de) {
+		e := newError(http.StatusUnprocessableEntity, "invalid_destination", de.Errors[0].Error())
+		e.Path, e.Errors = de.Errors[0].Path, de.Errors
+		return e
+	}
+	if errors.Is(err, store.ErrConflict) {
+		return newError(http.StatusPreconditionFailed, "precondition_failed", err.Error()+"; GET the destination and retry with its ETag")
+	}
+	return storeError(err)
+}
+
+func (s *Server) failDestination(c *gin.Context, err error) {
+	if e := destinationError(err); e != nil {
+		fail(c, e)
+		return
+	}
+	_ = c.Error(err)
+}
+
+// readDestination decodes a destination: JSON, or YAML with Content-Type
+// application/yaml. Invalid: 422 with every error and its path.
+func (s *Server) readDestination(c *gin.Context) (*flow.Destination, *Error) {
+	mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	raw, e := s.readAdminBody(c, "a destination")
+	if e != nil {
+		return nil, e
+	}
+	var yamlDoc bool
+	switch mt {
+	case "application/json", "":
+	case "application/yaml", "application/x-yaml", "text/yaml":
+		yamlDoc = true
+	default:
+		e := newError(http.StatusUnsupportedMediaType, "unsupported_media_type", "send the destination as application/json or application/yaml")
+		e.Path = "headers.Content-Type"
+		return nil, e
+	}
+	d, err := flow.DecodeDestination(raw, yamlDoc)
+	if err != nil {
+		return nil, destinationError(err)
+	}
+	return d, nil
+}
+
+func (s *Server) listDestinations(c *gin.Context) {
+	list, err := s.cfg.Admin.Store.ListDestinations(c.Request.Context())
+	if err != nil {
+		s.failDestination(c, err)
+		return
+	}
+	out := make([]destinationResource, len(list))
+	for i, d := range list {
+		out[i] = s.destinationResource(c.Request.Context(), d, false)
+	}
+	c.JSON(http.StatusOK, gin.H{"destinations": out})
+}
+
+func (s *Server) createDestination(c *gin.Context) {
+	d, e := s.readDestination(c)
+	if e != nil {
+		fail(c, e)
+		return
+	}
+	got, err := s.cfg.Admin.Store.CreateDestination(c.Request.Context(), d)
+	if err != nil {
+		s.failDestination(c, err)
+		return
+	}
+	c.Header("ETag", etag(got.Version))
+	c.Header("Location", "/api/v1/destinations/"+got.Name)
+	c.JSON(http.StatusCreated, s.destinationResource(c.Request.Context(), got, false))
+}
+
+func (s *Server) getDestination(c *gin.Context) {
+	got, err := s.cfg.Admin.Store.GetDestination(c.Request.Context(), c.Param("name"))
+	if err != nil {
+		s.failDestination(c, err)
+		return
+	}
+	c.Header("ETag", etag(got.Version))
+	c.JSON(http.StatusOK, s.destinationResource(c.Request.Context(), got, true))
+}
+
+// updateDestination makes a new version. Deliveries read it when they
+// start (retry policy, timeouts) and at each attempt (URL, auth, headers).
+func (s *Server) updateDestination(c *gin.Context) {
+	version, e := ifMatch(c)
+	if e != nil {
+		fail(c, e)
+		return
+	}
+	d, e := s.readDestination(c)
+	if e != nil {
+		fail(c, e)
+		return
+	}
+	if d.Name != c.Param("name") {
+		e := newError(http.StatusUnprocessableEntity, "invalid_destination", fmt.Sprintf("the definition's name %q differs from the URL's %q", d.Name, c.Param("name")))
+		e.Path = "name"
+		fail(c, e)
+		return
+	}
+	got, changed, err := s.cfg.Admin.Store.UpdateDestination(c.Request.Context(), d, version)
+	if err != nil {
+		s.failDestination(c, err)
+		return
+	}
+	r := s.destinationResource(c.Request.Context(), got, false)
+	r.Changed = &changed
+	c.Header("ETag", etag(got.Version))
+	c.JSON(http.StatusOK, r)
+}
+
+// deleteDestination refuses (409) while a stored flow sends to it.
+func (s *Server) deleteDestination(c *gin.Context) {
+	name := c.Param("name")
+	flows, err := s.cfg.Admin.Store.List(c.Request.Context())
+	if err != nil {
+		s.failDestination(c, err)
+		return
+	}
+	for _, f := range flows {
+		for _, r := range f.Def.Destinations() {
+			if r.Name == name {
+				e := newError(http.StatusConflict, "in_use", fmt.Sprintf("flow %q sends to destination %q (%s); change or delete the flow first", f.ID, name, r.Path))
+				e.Path = "name"
+				fail(c, e)
+				return
+			}
+		}
+	}
+	if err := s.cfg.Admin.Store.DeleteDestination(c.Request.Context(), name); err != nil {
+		s.failDestination(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func (s *Server) listDestinationVersions(c *gin.Context) {
+	vs, err := s.cfg.Admin.Store.DestinationVersions(c.Request.Context(), c.Param("name"))
+	if err != nil {
+		s.failDestination(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"versions": vs})
+}
+
+// pauseDestination pauses or resumes a destination. The body is optional:
+// {"reason": "..."}.
+func (s *Server) pauseDestination(paused bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		var body struct {
+			Reason string `json:"reason"`
+		}
+		raw, e := s.readAdminBody(c, "a pause request")
+		if e != nil {
+			fail(c, e)
+			return
+		}
+		if len(raw) > 0 {
+			if err := json.Unmarshal(raw, &body); err != nil {
+				fail(c, newError(http.StatusBadRequest, "malformed_json", `the body, when sent, is {"reason": "..."}`))
+				return
+			}
+		}
+		if len(body.Reason) > 500 {
+			e := newError(http.StatusUnprocessableEntity, "invalid_request", "reason must be at most 500 characters long")
+			e.Path = "reason"
+			fail(c, e)
+			return
+		}
+		got, err := s.cfg.Admin.Store.PauseDestination(c.Request.Context(), c.Param("name"), paused, body.Reason)
+		if err != nil {
+			s.failDestination(c, err)
+			return
+		}
+		s.log.Info("destination", "destination", got.Name, "paused", paused)
+		c.JSON(http.StatusOK, s.destinationResource(c.Request.Context(), got, true))
+	}
+}
+
+// resetCircuit closes a destination's circuit by hand: parked deliveries
+// go out at once, without waiting for a probe.
+func (s *Server) resetCircuit(c *gin.Context) {
+	got, err := s.cfg.Admin.Store.ResetCircuit(c.Request.Context(), c.Param("name"))
+	if err != nil {
+		s.failDestination(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, s.destinationResource(c.Request.Context(), got, true))
+}
+
+// checkDestinations refuses (422, each with its path) a flow whose http
+// steps name destinations the store does not hold.
+func (s *Server) checkDestinations(ctx context.Context, f *flow.Flow) *Error {
+	refs := f.Destinations()
+	if len(refs) == 0 {
+		return nil
+	}
+	known := map[string]bool{}
+	for _, r := range refs {
+		if _, seen := known[r.Name]; seen {
+			continue
+		}
+		_, err := s.cfg.Admin.Store.GetDestination(ctx, r.Name)
+		switch {
+		case err == nil:
+			known[r.Name] = true
+		case errors.Is(err, store.ErrNotFound):
+			known[r.Name] = false
+		default:
+			s.log.Error("read destinations to check a flow", "error", err)
+			e := newError(http.StatusServiceUnavailable, "unavailable", "the flow store could not be read to check the flow's destinations; retry later")
+			e.RetryAfter = "5"
+			return e
+		}
+	}
+	errs := flow.CheckDestinations(f, func(name string) bool { return known[name] })
+	if len(errs) == 0 {
+		return nil
+	}
+	e := newError(http.StatusUnprocessableEntity, "invalid_flow", errs[0].Error())
+	e.Path, e.Errors = errs[0].Path, errs
+	return e
+}
