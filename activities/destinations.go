@@ -21,7 +21,9 @@ type DestinationStore interface {
 
 // DestinationLookup finds a destination when an attempt runs.
 type DestinationLookup interface {
-	Lookup(ctx context.Context, name string) (*store.Destination, error)
+	// Lookup returns the destination at least at minVersion (0: any
+	// recently read one).
+	Lookup(ctx context.Context, name string, minVersion int64) (*store.Destination, error)
 }
 
 // destinationTTL is how long a worker reuses a destination it read: a
@@ -52,17 +54,18 @@ var errNoDestinationStore = temporal.NewNonRetryableApplicationError(
 	"deliveries to destinations need the flow store: start the worker with --store (or HOOKFLOW_STORE), the store the API uses",
 	contract.ErrStoreUnavailable, nil)
 
-// Lookup returns a destination, read at most destinationTTL ago. Errors
+// Lookup returns a destination, read at most destinationTTL ago and at
+// least at minVersion (the version its delivery started with). Errors
 // are Temporal application errors: a destination that does not exist is
 // not retried, a store that does not answer is.
-func (d *Destinations) Lookup(ctx context.Context, name string) (*store.Destination, error) {
+func (d *Destinations) Lookup(ctx context.Context, name string, minVersion int64) (*store.Destination, error) {
 	if d == nil || d.store == nil {
 		return nil, errNoDestinationStore
 	}
 	d.mu.Lock()
 	c, ok := d.cache[name]
 	d.mu.Unlock()
-	if ok && time.Since(c.at) < destinationTTL {
+	if ok && time.Since(c.at) < destinationTTL && c.d.Version >= minVersion && minVersion >= 0 {
 		return c.d, nil
 	}
 	got, err := d.store.GetDestination(ctx, name)
@@ -79,9 +82,11 @@ func (d *Destinations) Lookup(ctx context.Context, name string) (*store.Destinat
 }
 
 // Resolve is the local activity a delivery to a destination starts with:
-// the destination's version, retry policy and timeouts (nothing secret).
+// the destination's version, retry policy and timeouts (nothing secret),
+// read from the store (not the cache): a delivery that starts after a
+// change uses it.
 func (d *Destinations) Resolve(ctx context.Context, name string) (*contract.DestinationPolicy, error) {
-	got, err := d.Lookup(ctx, name)
+	got, err := d.Lookup(ctx, name, -1)
 	if err != nil {
 		return nil, err
 	}

@@ -155,7 +155,7 @@ func (h *Deliverer) sendWith(ctx context.Context, req flow.HTTPRequest, attempt 
 		if h.cfg.Destinations == nil {
 			return nil, errNoDestinationStore
 		}
-		d, err := h.cfg.Destinations.Lookup(ctx, req.Destination)
+		d, err := h.cfg.Destinations.Lookup(ctx, req.Destination, req.DestinationVersion)
 		if err != nil {
 			return nil, err
 		}

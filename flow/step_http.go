@@ -333,7 +333,10 @@ type HTTPRequest struct {
 	URL         string              `json:"url"`
 	Destination string              `json:"destination,omitempty"`
 	Query       map[string][]string `json:"query,omitempty"`
-	Headers     map[string]string   `json:"headers,omitempty"`
+	// DestinationVersion is the destination's version when the delivery
+	// started: attempts use that one or a newer one.
+	DestinationVersion int64             `json:"destinationVersion,omitempty"`
+	Headers            map[string]string `json:"headers,omitempty"`
 	// Body is the JSON to send; nil sends no body.
 	Body            json.RawMessage   `json:"body,omitempty"`
 	Auth            *HTTPAuth         `json:"auth,omitempty"`

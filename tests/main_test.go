@@ -76,7 +76,12 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer shared.flows.Close()
-	w := worker.New(c, testDeliverer(), worker.Options{Composition: activities.NewComposition(shared.flows, testSecrets)})
+	w := worker.New(c, testDeliverer(), worker.Options{
+		Composition: activities.NewComposition(shared.flows, testSecrets),
+		// Destinations live in the shared store; see destinations_test.go.
+		Destinations: activities.NewDestinations(shared.flows), DestinationStates: shared.flows,
+		DestinationReload: destinationReload, Logger: testLog,
+	})
 	if err := w.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, "tests: start worker:", err)
 		return 1

@@ -245,7 +245,8 @@ func (m *destinations) desired(ctx context.Context, d *store.Destination, now ti
 				d.State.ProbeOwner, d.State.ProbeStarted = m.id, false
 			}
 		}
-		if mine && !d.State.ProbeStarted {
+		if mine {
+			// Kept while its probe is out: stopping would cancel it.
 			return "probe", true
 		}
 		return "", false
@@ -262,7 +263,10 @@ func (m *destinations) desired(ctx context.Context, d *store.Destination, now ti
 }
 
 func (m *destinations) startWorker(d *store.Destination, key string, probe bool) (*destWorker, error) {
-	o := sdkworker.Options{WorkerStopTimeout: m.stopTimeout}
+	// A worker stopped for a pause or an open circuit lets the deliveries
+	// it runs finish (a whole attempt: at most connect 1m + response 10m
+	// is allowed, 38 s by default) rather than cancel them.
+	o := sdkworker.Options{WorkerStopTimeout: max(m.stopTimeout, 40*time.Second)}
 	if probe {
 		// One delivery at a time, one poll at a time: the probe.
 		o.MaxConcurrentActivityExecutionSize, o.MaxConcurrentActivityTaskPollers = 1, 1
@@ -356,6 +360,19 @@ func (m *destinations) outcome(d *store.Destination, err error, probe bool) {
 	if rerr != nil {
 		m.log.Warn("record a delivery outcome for the circuit breaker", "destination", d.Name, "error", rerr)
 		return
+	}
+	if tr == store.TransitionOpened {
+		// This worker's gate refuses at once; the reload it pokes stops
+		// its poller.
+		m.mu.Lock()
+		if cur := m.known[d.Name]; cur != nil {
+			c := *cur
+			c.State.Circuit = store.CircuitOpen
+			next := time.Now().Add(interval)
+			c.State.NextProbeAt = &next
+			m.known[d.Name] = &c
+		}
+		m.mu.Unlock()
 	}
 	switch tr {
 	case store.TransitionOpened:

@@ -42,7 +42,7 @@ func runHTTP(ctx workflow.Context, r *run, s *flow.Step, h *flow.HTTP, at positi
 			d.LastError = err.Error()
 			return nil, err
 		}
-		d.DestinationVersion = pol.Version
+		d.DestinationVersion, req.DestinationVersion = pol.Version, pol.Version
 		eff := h.WithDestination(pol.Retry, pol.Timeouts)
 		req.ConnectTimeout, req.ResponseTimeout = eff.EffectiveTimeouts()
 		ao = ActivityOptionsFor(eff)

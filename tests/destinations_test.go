@@ -1,0 +1,357 @@
+package tests
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	sdkclient "go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+
+	"github.com/hookflow/hookflow/activities"
+	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/worker"
+)
+
+// destinationReload is how often the test workers read destinations: the
+// longest a pause or a circuit opened elsewhere takes to reach them.
+const destinationReload = 200 * time.Millisecond
+
+// putDestination creates or updates a destination through the shared
+// admin API (the shared worker reads its store).
+func (s *adminStack) putDestination(y string) {
+	s.t.Helper()
+	a := s.call("POST", "/api/v1/destinations", writeKey, "application/yaml", y)
+	if a.status == http.StatusConflict {
+		name := strings.TrimSpace(strings.TrimPrefix(strings.SplitN(strings.TrimSpace(y), "\n", 2)[0], "name:"))
+		a = s.call("PUT", "/api/v1/destinations/"+name, writeKey, "application/yaml", y)
+	}
+	require.Contains(s.t, []int{http.StatusCreated, http.StatusOK}, a.status, a.body)
+}
+
+func (s *adminStack) destination(name string) map[string]any {
+	s.t.Helper()
+	a := s.call("GET", "/api/v1/destinations/"+name, readKey, "", "")
+	require.Equal(s.t, http.StatusOK, a.status, a.body)
+	return a.json(s.t)
+}
+
+func destState(d map[string]any) map[string]any { return d["state"].(map[string]any) }
+
+// trigger starts n async runs of a flow and returns their execution ids.
+func (s *adminStack) trigger(id string, n int, body func(i int) string) []string {
+	s.t.Helper()
+	url := s.hook(id)
+	var ids []string
+	for i := range n {
+		a := post(s.t, url, "application/json", body(i))
+		require.Equal(s.t, http.StatusOK, a.status, a.body)
+		ids = append(ids, a.header.Get("Hookflow-Execution-Id"))
+	}
+	return ids
+}
+
+// hitLog is a receiver that records each request's time, idempotency key
+// and the status it answered.
+type hitLog struct {
+	mu   sync.Mutex
+	hits []destHit
+}
+
+type destHit struct {
+	at     time.Time
+	key    string
+	path   string
+	header http.Header
+	status int
+}
+
+func (h *hitLog) add(x destHit) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.hits = append(h.hits, x)
+}
+
+func (h *hitLog) all() []destHit {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]destHit(nil), h.hits...)
+}
+
+func destReceiver(t *testing.T, status func() int) (*hitLog, string) {
+	log := &hitLog{}
+	r := newReceiver(t, func(int, http.ResponseWriter) {})
+	r.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		code := status()
+		log.add(destHit{at: time.Now(), key: req.Header.Get("Idempotency-Key"), path: req.URL.RequestURI(), header: req.Header.Clone(), status: code})
+		w.WriteHeader(code)
+	})
+	return log, r.URL
+}
+
+func TestUnknownDestinationIsRefusedAtApply(t *testing.T) {
+	s := setupSharedAdmin(t)
+	a := s.apply(`
+id: it-dest-unknown
+steps:
+  - {id: ok, type: set, values: {a: 1}}
+  - {id: send, type: http, method: POST, destination: it-no-such-destination, path: "x/{{ trigger.body.id }}"}
+`)
+	require.Equal(t, http.StatusUnprocessableEntity, a.status, a.body)
+	e := a.json(t)
+	require.Equal(t, "steps[1].destination", e["path"], a.body)
+	require.Contains(t, e["detail"], `no destination is named "it-no-such-destination"`)
+
+	// A destination's rules, each with its path.
+	a = s.call("POST", "/api/v1/destinations", writeKey, "application/yaml", "name: it-bad\nbaseUrl: https://x.example.com/v1\nauth: {type: bearer}\nretries: 3\n")
+	require.Equal(t, http.StatusUnprocessableEntity, a.status, a.body)
+	require.Equal(t, "retries", a.json(t)["path"], a.body)
+	a = s.call("POST", "/api/v1/destinations", writeKey, "application/yaml", "name: it-bad\nbaseUrl: https://x.example.com/v1\nauth: {type: bearer}\n")
+	require.Equal(t, http.StatusUnprocessableEntity, a.status, a.body)
+	require.Contains(t, a.body, `"path":"baseUrl"`)
+	require.Contains(t, a.body, `"path":"auth.tokenSecret"`)
+}
+
+// A change to a destination reaches the next delivery without a new flow
+// version; the step log names the version that sent. Auth is the
+// destination's, its secret never in history.
+func TestDestinationChangeAppliesWithoutNewFlowVersion(t *testing.T) {
+	hits, url := destReceiver(t, func() int { return http.StatusOK })
+	s := setupSharedAdmin(t)
+	s.putDestination(`
+name: it-dest-change
+baseUrl: ` + url + `/v1/
+auth: {type: bearer, tokenSecret: shop_pw}
+headers: {X-Dest: one}
+retry: {initialInterval: 1s}
+`)
+	a := s.apply(`
+id: it-dest-change
+trigger: {mode: sync, timeout: 20s}
+steps:
+  - {id: send, type: http, method: POST, destination: it-dest-change, path: "deals/{{ trigger.body.id }}", query: {src: hookflow}, body: {mode: all}}
+  - {id: reply, type: response, status: 200, body: {code: "{{ steps.send.outputs.statusCode }}"}}
+`)
+	require.Equal(t, http.StatusCreated, a.status, a.body)
+
+	r := post(t, s.hook("it-dest-change"), "application/json", `{"id":"D-1"}`)
+	require.Equal(t, http.StatusOK, r.status, r.body)
+	s.putDestination(`
+name: it-dest-change
+baseUrl: ` + url + `/v2/
+auth: {type: bearer, tokenSecret: shop_pw}
+headers: {X-Dest: two}
+`)
+	r2 := post(t, s.hook("it-dest-change"), "application/json", `{"id":"D-2"}`)
+	require.Equal(t, http.StatusOK, r2.status, r2.body)
+
+	got := hits.all()
+	require.Len(t, got, 2)
+	require.Equal(t, "/v1/deals/D-1?src=hookflow", got[0].path)
+	require.Equal(t, "one", got[0].header.Get("X-Dest"))
+	require.Equal(t, "/v2/deals/D-2?src=hookflow", got[1].path)
+	require.Equal(t, "two", got[1].header.Get("X-Dest"))
+	require.Equal(t, "Bearer hunter2-shop", got[1].header.Get("Authorization"))
+
+	f := s.call("GET", "/api/v1/flows/it-dest-change", readKey, "", "")
+	require.EqualValues(t, 1, f.json(t)["version"], "the flow kept its version")
+	id := r2.header.Get("Hookflow-Execution-Id")
+	log := s.stepLog(id)
+	d := log.Steps[0].Delivery
+	require.NotNil(t, d)
+	require.Equal(t, "it-dest-change", d.Destination)
+	require.EqualValues(t, 2, d.DestinationVersion)
+	require.Equal(t, url+"/v2/deals/D-2?src=hookflow", d.URL)
+	require.NotContains(t, historyText(t, s.stack, id), "hunter2-shop")
+}
+
+// Two worker processes polling one destination: Temporal's task queue rate
+// limit holds across both.
+func TestDestinationRateLimitHoldsAcrossWorkers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measures 20 s of deliveries")
+	}
+	hits, url := destReceiver(t, func() int { return http.StatusOK })
+	s := setupSharedAdmin(t)
+	s.putDestination(`
+name: it-dest-rate
+baseUrl: ` + url + `/
+rateLimit: {perSecond: 5}
+circuitBreaker: {disabled: true}
+`)
+	// A second worker process (the shared one is the first), with its own
+	// client and identity, as another process would have.
+	c2, err := sdkclient.Dial(sdkclient.Options{
+		HostPort: shared.server.FrontendAddress(), Namespace: shared.server.Namespace(),
+		Identity: "hookflow-test-second-worker", Logger: sdklog.NewStructuredLogger(testLog),
+	})
+	require.NoError(t, err)
+	t.Cleanup(c2.Close)
+	second := worker.New(c2, testDeliverer(), worker.Options{
+		Destinations: activities.NewDestinations(shared.flows), DestinationStates: shared.flows,
+		DestinationReload: destinationReload, Logger: testLog,
+	})
+	require.NoError(t, second.Start())
+	t.Cleanup(second.Stop)
+	require.Eventually(t, func() bool {
+		d, err := shared.client.DescribeTaskQueue(context.Background(), flow.DestinationTaskQueue("it-dest-rate"), enumspb.TASK_QUEUE_TYPE_ACTIVITY)
+		return err == nil && len(d.GetPollers()) >= 2
+	}, 10*time.Second, 100*time.Millisecond, "two workers poll the destination's queue")
+
+	a := s.apply(`
+id: it-dest-rate
+steps:
+  - id: each
+    type: loop
+    over: trigger.body.items
+    concurrency: 100
+    max: 200
+    steps:
+      - {id: send, type: http, method: POST, destination: it-dest-rate, path: "items/{{ item }}", body: {mode: keyValue, fields: {n: "{{ item }}"}}}
+`)
+	require.Equal(t, http.StatusCreated, a.status, a.body)
+	items := make([]string, 150)
+	for i := range items {
+		items[i] = fmt.Sprint(i)
+	}
+	ids := s.trigger("it-dest-rate", 1, func(int) string { return `{"items":[` + strings.Join(items, ",") + `]}` })
+
+	time.Sleep(23 * time.Second)
+	got := hits.all()
+	require.NotEmpty(t, got)
+	t0 := got[0].at
+	in := 0
+	for _, h := range got {
+		if h.at.Sub(t0) < 20*time.Second {
+			in++
+		}
+	}
+	rate := float64(in) / 20
+	t.Logf("destination rate limit 5/s over 2 workers: %d deliveries in the first 20 s = %.2f/s", in, rate)
+	require.LessOrEqual(t, rate, 5.5)
+	require.GreaterOrEqual(t, rate, 4.0, "the limit paces deliveries, it does not stall them")
+
+	res, err := s.result(ids[0])
+	require.NoError(t, err, "all 150 deliveries complete")
+	require.NotNil(t, res)
+	require.Len(t, hits.all(), 150)
+}
+
+// An operator pauses a destination: deliveries wait in its task queue
+// (none sent, none attempted); resumed, every one goes out once.
+func TestDestinationPauseResumeLosesNothing(t *testing.T) {
+	hits, url := destReceiver(t, func() int { return http.StatusOK })
+	s := setupSharedAdmin(t)
+	s.putDestination("name: it-dest-pause\nbaseUrl: " + url + "/\n")
+	a := s.apply(`
+id: it-dest-pause
+steps:
+  - {id: send, type: http, method: POST, destination: it-dest-pause, path: "orders/{{ trigger.body.n }}", body: {mode: all}}
+`)
+	require.Equal(t, http.StatusCreated, a.status, a.body)
+
+	p := s.call("POST", "/api/v1/destinations/it-dest-pause/pause", writeKey, "application/json", `{"reason":"CRM maintenance"}`)
+	require.Equal(t, http.StatusOK, p.status, p.body)
+	require.Equal(t, true, destState(p.json(t))["paused"])
+	time.Sleep(4 * destinationReload) // every worker has stopped polling
+
+	ids := s.trigger("it-dest-pause", 10, func(i int) string { return fmt.Sprintf(`{"n":%d}`, i) })
+	require.Eventually(t, func() bool {
+		pk, _ := s.destination("it-dest-pause")["parked"].(map[string]any)
+		return pk != nil && pk["count"].(float64) >= 1
+	}, 15*time.Second, 200*time.Millisecond, "parked deliveries are visible")
+	time.Sleep(time.Second)
+	require.Empty(t, hits.all(), "nothing is sent while paused")
+	d := s.destination("it-dest-pause")
+	t.Logf("paused: parked %v", d["parked"])
+
+	r := s.call("POST", "/api/v1/destinations/it-dest-pause/resume", writeKey, "", "")
+	require.Equal(t, http.StatusOK, r.status, r.body)
+	for _, id := range ids {
+		_, err := s.result(id)
+		require.NoError(t, err)
+		log := s.stepLog(id)
+		require.EqualValues(t, 1, log.Steps[0].Delivery.Attempts, "waiting was not an attempt")
+	}
+	keys := map[string]int{}
+	for _, h := range hits.all() {
+		keys[h.key]++
+	}
+	require.Len(t, keys, 10, "every delivery arrived")
+	for k, n := range keys {
+		require.Equal(t, 1, n, "delivery %s arrived once", k)
+	}
+}
+
+// A receiver failing every request opens the circuit after N failures;
+// then it receives only probes, one per interval; when it recovers every
+// parked delivery arrives exactly once.
+func TestDestinationCircuitBreakerParksAndProbes(t *testing.T) {
+	var failing atomic.Bool
+	failing.Store(true)
+	hits, url := destReceiver(t, func() int {
+		if failing.Load() {
+			return http.StatusInternalServerError
+		}
+		return http.StatusOK
+	})
+	s := setupSharedAdmin(t)
+	s.putDestination(`
+name: it-dest-breaker
+baseUrl: ` + url + `/
+maxInFlight: 1
+retry: {initialInterval: 500ms, maximumInterval: 1s}
+circuitBreaker: {failures: 3, probeInterval: 2s}
+`)
+	a := s.apply(`
+id: it-dest-breaker
+steps:
+  - {id: send, type: http, method: POST, destination: it-dest-breaker, path: "e/{{ trigger.body.n }}", body: {mode: all}}
+`)
+	require.Equal(t, http.StatusCreated, a.status, a.body)
+	ids := s.trigger("it-dest-breaker", 5, func(i int) string { return fmt.Sprintf(`{"n":%d}`, i) })
+
+	require.Eventually(t, func() bool {
+		return destState(s.destination("it-dest-breaker"))["circuit"] == "open"
+	}, 20*time.Second, 50*time.Millisecond, "the circuit opens")
+	opened := time.Now()
+	atOpen := len(hits.all())
+	require.Equal(t, 3, atOpen, "it opened after 3 failures, and nothing more was sent")
+
+	time.Sleep(7 * time.Second)
+	probes := hits.all()[atOpen:]
+	t.Logf("open for 7 s: %d probe(s)", len(probes))
+	require.NotEmpty(t, probes, "a probe goes out every interval")
+	require.LessOrEqual(t, len(probes), 4, "only probes: one per 2 s")
+	for i := 1; i < len(probes); i++ {
+		require.GreaterOrEqual(t, probes[i].at.Sub(probes[i-1].at), 1500*time.Millisecond, "probes are an interval apart")
+	}
+	require.GreaterOrEqual(t, probes[0].at.Sub(opened), 1*time.Second)
+	d := s.destination("it-dest-breaker")
+	require.Equal(t, "open", destState(d)["circuit"])
+	t.Logf("open: state %v parked %v", destState(d), d["parked"])
+
+	failing.Store(false)
+	for _, id := range ids {
+		_, err := s.result(id)
+		require.NoError(t, err)
+	}
+	require.Equal(t, "closed", destState(s.destination("it-dest-breaker"))["circuit"])
+	delivered := map[string]int{}
+	for _, h := range hits.all() {
+		if h.status == http.StatusOK {
+			delivered[h.key]++
+		}
+	}
+	require.Len(t, delivered, 5, "every parked delivery arrived")
+	for k, n := range delivered {
+		require.Equal(t, 1, n, "delivery %s arrived exactly once", k)
+	}
+}
