@@ -80,8 +80,12 @@ func NewDeliverer(cfg Config) *Deliverer {
 }
 
 // UseDestinations sets where destinations are read, once the flow store is
-// open (before the workers start).
-func (h *Deliverer) UseDestinations(l DestinationLookup) { h.cfg.Destinations = l }
+// open, before the workers start; a Deliverer that has them keeps them.
+func (h *Deliverer) UseDestinations(l DestinationLookup) {
+	if h.cfg.Destinations == nil {
+		h.cfg.Destinations = l
+	}
+}
 
 // Deliver sends one attempt of a delivery. Temporal's retry policy makes the
 // attempts; this classifies each outcome: 2xx succeeds, 4xx (but 429) and

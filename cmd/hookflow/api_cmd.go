@@ -11,6 +11,7 @@ import (
 	sdkclient "go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
+	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/api"
 	"github.com/hookflow/hookflow/store"
 )
@@ -38,6 +39,8 @@ func (f *apiFlags) register(cmd *cobra.Command) {
 // triggers of the flows in cache, the management API over st for keys,
 // and /codec when codec is not nil.
 func (f *apiFlags) handler(log *slog.Logger, c sdkclient.Client, s *services, st *store.Store, cache *store.Cache, keys []api.APIKey, codec *api.CodecEndpoint) http.Handler {
+	// The test action sends to destinations as the worker does.
+	s.deliver.UseDestinations(activities.NewDestinations(st))
 	return api.New(c, cache, log, api.Config{
 		MaxBodyBytes: f.maxBody, Secrets: s.sec, Deliver: s.deliver,
 		Admin: &api.Admin{Store: st, Cache: cache}, APIKeys: keys,

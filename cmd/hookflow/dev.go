@@ -108,6 +108,8 @@ serving the flows of --flows. Ctrl-C stops everything cleanly.`,
 
 			wf.opts.Records = activities.NewRecords(st, log.With("component", "records"))
 			wf.opts.Composition = activities.NewComposition(st, s.sec)
+			wf.opts.Destinations, wf.opts.DestinationStates = activities.NewDestinations(st), st
+			wf.opts.Logger, wf.opts.Telemetry = log, s.obs.tel
 			w := worker.New(c, s.deliver, wf.opts)
 			if err := w.Start(); err != nil {
 				return fmt.Errorf("start worker: %w", err)
@@ -144,6 +146,7 @@ serving the flows of --flows. Ctrl-C stops everything cleanly.`,
 		},
 	}
 	cmd.Flags().StringVar(&af.flowsDir, "flows", "examples", "directory of flow files applied to the store at start (.yaml, .yml, .json)")
+	cmd.Flags().StringVar(&af.destinationsDir, "destinations", "", "directory of destination files applied to the store at start, before the flows (.yaml, .yml, .json)")
 	cmd.Flags().StringVar(&af.dsn, "store", "", "flow store: a SQLite file (default <data>/hookflow.db) or a postgres:// URL")
 	cmd.Flags().StringVar(&dataDir, "data", ".hookflow", "data directory (Temporal's SQLite file)")
 	cmd.Flags().StringVar(&af.addr, "addr", "127.0.0.1:8080", "API listen address")

@@ -50,7 +50,7 @@ func rootCmd() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "", "log format: text or json (default: text for dev, json otherwise)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	root.AddCommand(devCmd(g), apiCmd(g), workerCmd(g), setupCmd(g), flowsCmd(), collectionsCmd(), executionsCmd(), probeCmd())
+	root.AddCommand(devCmd(g), apiCmd(g), workerCmd(g), setupCmd(g), flowsCmd(), collectionsCmd(), destinationsCmd(), executionsCmd(), probeCmd())
 	return root
 }
 

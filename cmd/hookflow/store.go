@@ -21,7 +21,10 @@ import (
 type storeFlags struct {
 	dsn      string
 	flowsDir string
-	cacheTTL time.Duration
+	// destinationsDir is applied before the flows, which may name its
+	// destinations (hookflow dev --destinations).
+	destinationsDir string
+	cacheTTL        time.Duration
 }
 
 // openStore opens the store, applies the flows directory (GitOps: create or
@@ -39,7 +42,17 @@ func (f *storeFlags) openStore(ctx context.Context, log *slog.Logger) (*store.St
 	if err != nil {
 		return nil, nil, err
 	}
+	if f.destinationsDir != "" {
+		if err := applyDestinationsDir(ctx, log, st, f.destinationsDir); err != nil {
+			st.Close()
+			return nil, nil, err
+		}
+	}
 	if cat != nil {
+		if err := checkDirDestinations(ctx, st, cat); err != nil {
+			st.Close()
+			return nil, nil, err
+		}
 		if err := checkDirCalls(ctx, st, cat); err != nil {
 			st.Close()
 			return nil, nil, err

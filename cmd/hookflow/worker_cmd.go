@@ -104,6 +104,12 @@ func workerCmd(g *globalFlags) *cobra.Command {
 			}
 			wf.opts.Records = records
 			wf.opts.Composition = activities.NewComposition(flowGetter(st), s.sec)
+			wf.opts.Logger, wf.opts.Telemetry = log, s.obs.tel
+			if st != nil {
+				// Destinations: one poller per destination's task queue,
+				// with its limits, pause and circuit breaker.
+				wf.opts.Destinations, wf.opts.DestinationStates = activities.NewDestinations(st), st
+			}
 			w := worker.New(c, s.deliver, wf.opts)
 			if metricsAddr != "" {
 				if err := serveAside(ctx, log, metricsAddr, w.Handler(s.obs.tel)); err != nil {
