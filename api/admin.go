@@ -70,15 +70,23 @@ func storeError(err error) *Error {
 	case errors.Is(err, store.ErrConflict):
 		return newError(http.StatusPreconditionFailed, "precondition_failed", err.Error()+"; GET the flow and retry with its ETag")
 	}
-	return nil
+	// Anything else is the database not answering (or failing under us):
+	// the caller did nothing wrong and may retry. Triggers are still served
+	// from each replica's snapshot meanwhile.
+	e := newError(http.StatusServiceUnavailable, "store_unavailable", "the flow store did not answer; retry later (triggers are still served)")
+	e.RetryAfter = "5"
+	return e
 }
 
-func (s *Server) failStore(c *gin.Context, err error) {
-	if e := storeError(err); e != nil {
-		fail(c, e)
-		return
+func (s *Server) failStore(c *gin.Context, err error) { s.failWith(c, storeError(err), err) }
+
+// failWith answers a store failure, logging the cause when the store itself
+// failed (its detail is never shown to the caller).
+func (s *Server) failWith(c *gin.Context, e *Error, cause error) {
+	if e.Status == http.StatusServiceUnavailable {
+		s.log.Warn("flow store unavailable", "route", c.FullPath(), "error", cause)
 	}
-	_ = c.Error(err) // internal: logged, 500 without internals
+	fail(c, e)
 }
 
 // readDefinition decodes and validates a flow from the body: JSON, or YAML

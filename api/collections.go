@@ -66,13 +66,7 @@ func recordError(err error) *Error {
 	return storeError(err)
 }
 
-func (s *Server) failRecord(c *gin.Context, err error) {
-	if e := recordError(err); e != nil {
-		fail(c, e)
-		return
-	}
-	_ = c.Error(err)
-}
+func (s *Server) failRecord(c *gin.Context, err error) { s.failWith(c, recordError(err), err) }
 
 // readBody reads an admin request's body within the size limit.
 func (s *Server) readAdminBody(c *gin.Context, what string) ([]byte, *Error) {

@@ -108,11 +108,7 @@ func destinationError(err error) *Error {
 }
 
 func (s *Server) failDestination(c *gin.Context, err error) {
-	if e := destinationError(err); e != nil {
-		fail(c, e)
-		return
-	}
-	_ = c.Error(err)
+	s.failWith(c, destinationError(err), err)
 }
 
 // readDestination decodes a destination: JSON, or YAML with Content-Type

@@ -125,11 +125,11 @@ func (s *Server) definition(c *gin.Context, flowID string, v *versionChoice) (*f
 }
 
 func storeErrorOrInternal(err error, path string) *Error {
-	if e := storeError(err); e != nil {
+	e := storeError(err)
+	if e.Status != http.StatusServiceUnavailable {
 		e.Path = path
-		return e
 	}
-	return newError(http.StatusServiceUnavailable, "store_unavailable", "the flow store could not be read: "+err.Error())
+	return e
 }
 
 // recoveryFailure maps a Recoverer error.

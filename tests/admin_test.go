@@ -349,3 +349,21 @@ func TestTriggerTokenStaysOutOfHistory(t *testing.T) {
 	require.Contains(t, hist, `"id":"it-token-hist"`, "the grep reads the decoded input")
 	require.NotContains(t, hist, tok)
 }
+
+// TestStoreDownAnswers503: an admin write whose store does not answer is
+// the store's failure, not the caller's: 503 with Retry-After naming the
+// store, never 500. (The cluster suite stops a real PostgreSQL too.)
+func TestStoreDownAnswers503(t *testing.T) {
+	s := setupAdmin(t)
+	require.NoError(t, s.store.Close())
+	for _, tc := range []struct{ method, path, body string }{
+		{"POST", "/api/v1/flows", "id: it-down\ntrigger: {}\nsteps: [{id: s, type: set, values: {x: 1}}]\n"},
+		{"GET", "/api/v1/flows", ""},
+		{"GET", "/api/v1/flows/it-down/versions", ""},
+	} {
+		a := s.call(tc.method, tc.path, writeKey, "application/yaml", tc.body)
+		require.Equal(t, http.StatusServiceUnavailable, a.status, a.body)
+		require.Equal(t, "store_unavailable", a.json(t)["error"], a.body)
+		require.NotEmpty(t, a.header.Get("Retry-After"))
+	}
+}
