@@ -20,6 +20,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 	_ "modernc.org/sqlite" // SQLite driver "sqlite", no cgo
 
 	"github.com/hookflow/hookflow/flow"
@@ -94,7 +95,19 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: connect: %w", err)
 	}
-	p, err := goose.NewProvider(dialect, db, mustSub(migrations, "migrations"))
+	var opts []goose.ProviderOption
+	if driver == "pgx" {
+		// Several replicas start at once on one database: an advisory
+		// lock lets one migrate while the others wait, instead of two
+		// racing through the same CREATE statements.
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("store: migration lock: %w", err)
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	p, err := goose.NewProvider(dialect, db, mustSub(migrations, "migrations"), opts...)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: migrations: %w", err)

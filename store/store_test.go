@@ -236,3 +236,40 @@ func TestMigrationsRunOnceAndSurviveReopen(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(1), got.Version)
 }
+
+// TestReplicasMigrateAtOnce: API replicas starting together on a fresh
+// PostgreSQL database all open the store (one migrates under an advisory
+// lock, the others wait), where unlocked they raced through the same
+// CREATE statements and one crashed.
+func TestReplicasMigrateAtOnce(t *testing.T) {
+	dsn := os.Getenv("HOOKFLOW_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("CI must test the PostgreSQL backend: HOOKFLOW_TEST_POSTGRES_DSN is not set")
+		}
+		t.Skip("HOOKFLOW_TEST_POSTGRES_DSN not set")
+	}
+	admin, err := sql.Open("pgx", dsn)
+	require.NoError(t, err)
+	db := fmt.Sprintf("hookflow_race_%d", time.Now().UnixNano())
+	_, err = admin.Exec("CREATE DATABASE " + db)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_, _ = admin.Exec("DROP DATABASE " + db + " WITH (FORCE)")
+		admin.Close()
+	})
+	const replicas = 8
+	errs := make(chan error, replicas)
+	for range replicas {
+		go func() {
+			s, err := store.Open(context.Background(), replaceDB(dsn, db))
+			if err == nil {
+				s.Close()
+			}
+			errs <- err
+		}()
+	}
+	for range replicas {
+		require.NoError(t, <-errs)
+	}
+}
