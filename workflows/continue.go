@@ -132,11 +132,26 @@ func (r *run) shouldSuspend(ctx workflow.Context) bool {
 // the suggestion comes at about a tenth of the hard limits by default: 4,096
 // events or 4 MiB), or this run has run the steps its input allows.
 func (r *run) historyFull(ctx workflow.Context) bool {
-	if workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+	if n := r.in.ContinueAfterSteps; n > 0 && r.segmentSteps >= n {
 		return true
 	}
-	n := r.in.ContinueAfterSteps
-	return n > 0 && r.segmentSteps >= n
+	return workflow.GetInfo(ctx).GetContinueAsNewSuggested() && r.mayContinueAsNew(ctx)
+}
+
+// mayContinueAsNew: runs recorded before hookflow continued as new went on
+// past Temporal's suggestion (the flag is in their recorded workflow
+// tasks); replaying them must take the same path, so the first time the
+// suggestion is seen a version marker decides. A continuation or a run
+// with ContinueAfterSteps comes only from code that continues as new.
+func (r *run) mayContinueAsNew(ctx workflow.Context) bool {
+	if r.in.Carry != nil || r.in.ContinueAfterSteps > 0 {
+		return true
+	}
+	if r.canVersion == nil {
+		v := workflow.GetVersion(ctx, "continue-as-new", workflow.DefaultVersion, 1)
+		r.canVersion = &v
+	}
+	return *r.canVersion != workflow.DefaultVersion
 }
 
 // budget is how long a sync caller waits (the trigger's timeout).

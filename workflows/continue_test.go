@@ -294,3 +294,34 @@ steps:
 	require.Nil(t, keep["https://r.example/read"], "the body is read: the worker's limit applies")
 	require.Equal(t, 100, *keep["https://r.example/sized"])
 }
+
+// TestContinueAsNewLoopWhoseListChanged: the loop's own steps change what
+// over reads; the continuation iterates the list the loop began with (it is
+// carried), not the changed one.
+func TestContinueAsNewLoopWhoseListChanged(t *testing.T) {
+	const yaml = `
+id: l
+trigger: {}
+steps:
+  - {id: init, type: set, values: {queue: "{{ 1..12 }}", seen: 0}}
+  - id: each
+    type: loop
+    over: vars.queue
+    steps:
+      - {id: send, type: http, method: POST, url: "https://r.example/x", body: {mode: keyValue, fields: {item: "q{{ item }}"}}}
+      - {id: shrink, type: set, values: {queue: "{{ nil }}", seen: "{{ vars.seen + 1 }}"}}
+  - {id: fin, type: end, message: "{{ toJSON(vars) }}"}
+`
+	rc := newReceiver()
+	res, cont, _ := chain(t, rc, input(t, yaml, nil, 7), nil)
+	require.Greater(t, len(cont), 1)
+	carried := false
+	for _, c := range cont {
+		if c.Carry.At.Inner != nil && c.Carry.At.Inner.Items != nil {
+			carried = true
+		}
+	}
+	require.True(t, carried, "the list was carried: evaluating over again gives null")
+	requireEachOnce(t, rc, items("q", 12))
+	require.EqualValues(t, 12, finalVars(t, res)["seen"])
+}

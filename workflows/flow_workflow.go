@@ -42,8 +42,8 @@ func FlowWorkflow(ctx workflow.Context, in Input) (*Result, error) {
 		return nil, err
 	}
 	if err := workflow.SetQueryHandlerWithOptions(ctx, QueryInput, func() (Input, error) {
-		return Input{Flow: in.Flow, FlowVersion: in.FlowVersion, Trigger: in.Trigger}, nil
-	}, workflow.QueryHandlerOptions{Description: "The run's flow snapshot, version and trigger data (what a rerun starts from)."}); err != nil {
+		return Input{Flow: in.Flow, FlowVersion: in.FlowVersion, Trigger: in.Trigger, PublicURL: in.PublicURL}, nil
+	}, workflow.QueryHandlerOptions{Description: "The run's flow snapshot, version, trigger data and public URL (what a rerun starts from)."}); err != nil {
 		return nil, err
 	}
 	if err := r.registerEvents(ctx); err != nil {

@@ -78,6 +78,10 @@ type run struct {
 	taskSteps, taskHistoryLen int
 	// segmentSteps counts the steps this run of the chain began.
 	segmentSteps int
+	// canVersion and boundVersion cache the version markers that keep
+	// runs recorded by older code on their old path (continue.go,
+	// stepBound).
+	canVersion, boundVersion *workflow.Version
 	// readsBody caches, per http step id, whether a later expression may
 	// read its response body or headers.
 	readsBody map[string]bool
@@ -197,8 +201,8 @@ func (r *run) runStep(ctx workflow.Context, s *flow.Step, at position) error {
 	} else {
 		r.executed++
 		r.segmentSteps++
-		if r.executed > MaxStepsPerRun {
-			return &stepError{id: s.ID, path: at.path, err: fmt.Errorf("the run exceeded %d step executions (nested loops multiply); split the work across runs", MaxStepsPerRun)}
+		if bound := r.stepBound(ctx); r.executed > bound {
+			return &stepError{id: s.ID, path: at.path, err: fmt.Errorf("the run exceeded %d step executions (nested loops multiply); split the work across runs", bound)}
 		}
 	}
 	if rec == nil {
@@ -262,6 +266,25 @@ func (r *run) runStep(ctx workflow.Context, s *flow.Step, at position) error {
 	}
 	r.setResult(at, s.ID, result)
 	return err
+}
+
+// legacyMaxStepsPerRun was the bound before runs continued as new.
+const legacyMaxStepsPerRun = 10_000
+
+// stepBound is MaxStepsPerRun, except in runs recorded when the bound was
+// 10,000: they failed at step 10,001, and replaying them must too.
+func (r *run) stepBound(ctx workflow.Context) int {
+	if r.executed <= legacyMaxStepsPerRun || r.in.Carry != nil || r.in.ContinueAfterSteps > 0 {
+		return MaxStepsPerRun
+	}
+	if r.boundVersion == nil {
+		v := workflow.GetVersion(ctx, "step-bound-1m", workflow.DefaultVersion, 1)
+		r.boundVersion = &v
+	}
+	if *r.boundVersion == workflow.DefaultVersion {
+		return legacyMaxStepsPerRun
+	}
+	return MaxStepsPerRun
 }
 
 // MaxStepsPerTask bounds the steps one workflow task runs without waiting

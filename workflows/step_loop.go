@@ -22,13 +22,20 @@ func init() { registerExecutor(runLoop) }
 // ones under way stop at a step boundary, and the loop carries where each
 // stood; the continuation resumes them first, then the rest.
 func runLoop(ctx workflow.Context, r *run, s *flow.Step, l *flow.Loop, at position) (map[string]any, error) {
-	v, err := r.eval.Eval(l.Over, at.env)
-	if err != nil {
-		return nil, evalErr("over", l.Over, err)
-	}
-	items, err := asList(v)
-	if err != nil {
-		return nil, fmt.Errorf("over: expression `%s`: %w", flow.StripBraces(l.Over), err)
+	var items []any
+	var err error
+	if rs := at.resume; rs != nil && rs.Items != nil {
+		// Carried because evaluating over again would not give the list
+		// (or would fail): the loop's own steps changed what it reads.
+		items = rs.Items
+	} else {
+		v, err := r.eval.Eval(l.Over, at.env)
+		if err != nil {
+			return nil, evalErr("over", l.Over, err)
+		}
+		if items, err = asList(v); err != nil {
+			return nil, fmt.Errorf("over: expression `%s`: %w", flow.StripBraces(l.Over), err)
+		}
 	}
 	lp := &loopRun{r: r, s: s, l: l, at: at}
 	if rs := at.resume; rs != nil {

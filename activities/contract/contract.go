@@ -135,8 +135,9 @@ type ReplayQuery struct {
 
 // Visibility is the query in Temporal's list filter language.
 func (q ReplayQuery) Visibility() string {
-	s := fmt.Sprintf("%s = %q AND StartTime >= %q AND StartTime < %q",
-		"HookflowFlowId", q.FlowID, q.From.UTC().Format(time.RFC3339Nano), q.To.UTC().Format(time.RFC3339Nano))
+	// Runs of the flow only: a bulk replay is tagged with the flow's id too.
+	s := fmt.Sprintf("WorkflowType = %q AND %s = %q AND StartTime >= %q AND StartTime < %q",
+		"FlowWorkflow", "HookflowFlowId", q.FlowID, q.From.UTC().Format(time.RFC3339Nano), q.To.UTC().Format(time.RFC3339Nano))
 	if len(q.Statuses) > 0 {
 		s += " AND ExecutionStatus IN ("
 		for i, st := range q.Statuses {
