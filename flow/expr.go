@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -443,18 +444,24 @@ var (
 
 // ReadsResponse reports whether an expression of the flow may read the
 // response body or headers of the step with this id (steps.<id>.outputs.body
-// or .headers, or the step's results as a whole). Reading only named outputs,
-// statusCode, status or error does not count. It errs on the side of yes: a
-// dynamic read (steps[...]) or steps as a whole counts. An http step whose
+// or .headers, or the step's results as a whole). An http step whose
 // response nobody reads keeps none of it in history.
-func (f *Flow) ReadsResponse(stepID string) bool {
+func (f *Flow) ReadsResponse(stepID string) bool { return f.ReadsOutputs(stepID, "body", "headers") }
+
+// ReadsOutputs reports whether an expression of the flow may read one of the
+// named outputs of the step with this id (steps.<id>.outputs.<name>), or the
+// step's results as a whole. Reading other outputs, status or error does not
+// count. It errs on the side of yes: a dynamic read (steps[...]) or steps as
+// a whole counts. A property that happens to share the step's name
+// (trigger.body.<id>) does not.
+func (f *Flow) ReadsOutputs(stepID string, names ...string) bool {
 	reads := false
 	f.Walk(func(_ string, s *Step) bool {
 		if s.Spec == nil {
 			return true
 		}
 		for _, ef := range s.Spec.Expressions() {
-			if sourceReadsResponse(ef.Source, stepID) {
+			if sourceReadsOutputs(ef.Source, stepID, names) {
 				reads = true
 				return false
 			}
@@ -464,7 +471,7 @@ func (f *Flow) ReadsResponse(stepID string) bool {
 	return reads
 }
 
-func sourceReadsResponse(src, stepID string) bool {
+func sourceReadsOutputs(src, stepID string, names []string) bool {
 	for _, loc := range stepsWord.FindAllStringIndex(src, -1) {
 		if before := strings.TrimRight(src[:loc[0]], " \t"); strings.HasSuffix(before, ".") {
 			continue // a property named steps (trigger.body.steps), not the step results
@@ -479,7 +486,7 @@ func sourceReadsResponse(src, stepID string) bool {
 		}
 		rest = rest[len(m[0]):]
 		safe := safeStepRead.FindStringSubmatch(rest)
-		if safe == nil || safe[1] == "body" || safe[1] == "headers" {
+		if safe == nil || slices.Contains(names, safe[1]) {
 			return true
 		}
 	}

@@ -167,3 +167,12 @@ func TestReadsResponse(t *testing.T) {
 		require.Equal(t, tc.want, f.ReadsResponse("send"), tc.expr)
 	}
 }
+
+func TestReadsOutputsIgnoresAPropertyNamedLikeTheStep(t *testing.T) {
+	f, err := flow.DecodeYAML([]byte(`{id: a, trigger: {}, steps: [{id: order, type: delay, duration: 1s}, {id: v, type: set, values: {x: "{{ trigger.body.order.total > 1 }}", y: "{{ steps.order.status }}"}}]}`))
+	require.NoError(t, err)
+	require.False(t, f.ReadsOutputs("order", "resumeUrl"))
+	f, err = flow.DecodeYAML([]byte(`{id: a, trigger: {}, steps: [{id: order, type: delay, duration: 1s}, {id: v, type: set, values: {x: "{{ steps.order.resumeUrl }}"}}]}`))
+	require.NoError(t, err)
+	require.True(t, f.ReadsOutputs("order", "resumeUrl"), "a field of the step's results outside outputs counts")
+}

@@ -176,6 +176,36 @@ func (r *run) carry(at *Cursor) *Carry {
 	return c
 }
 
+// MaxContinuationBytes bounds a continuation's input: Temporal refuses a
+// payload over 2 MiB (its blob size limit) and would terminate the run.
+const MaxContinuationBytes = 1536 << 10
+
+// fitCarry keeps a continuation's input under MaxContinuationBytes: it drops
+// the carried step log first (its records are counted as dropped), and
+// refuses, naming the sizes, when the run's own state is too big (the
+// trigger data, variables and kept step results).
+func fitCarry(next *Input) error {
+	size := encodedSize(next)
+	if size <= MaxContinuationBytes {
+		return nil
+	}
+	next.Carry.Log.Dropped += len(next.Carry.Log.Steps)
+	next.Carry.Log.Steps = nil
+	if size = encodedSize(next); size <= MaxContinuationBytes {
+		return nil
+	}
+	return fmt.Errorf("the run's state is %d KiB, over the %d KiB a continue-as-new can carry (trigger data %d KiB, variables %d KiB, step results %d KiB): keep less in variables, or set keepResponseBytes on http steps whose bodies are read",
+		size>>10, MaxContinuationBytes>>10, encodedSize(next.Trigger)>>10, encodedSize(next.Carry.Vars)>>10, encodedSize(next.Carry.Steps)>>10)
+}
+
+func encodedSize(v any) int {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return 0
+	}
+	return len(b)
+}
+
 // itemsDigest identifies a loop's list, to check on resume that evaluating
 // over again gives the same list.
 func itemsDigest(items []any) string {

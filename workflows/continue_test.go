@@ -325,3 +325,27 @@ steps:
 	requireEachOnce(t, rc, items("q", 12))
 	require.EqualValues(t, 12, finalVars(t, res)["seen"])
 }
+
+// TestContinuationTooLargeFailsClearly: a run whose own state cannot fit a
+// continuation's input fails naming the sizes, instead of being terminated
+// by Temporal for an oversized payload.
+func TestContinuationTooLargeFailsClearly(t *testing.T) {
+	const yaml = `
+id: big
+trigger: {}
+steps:
+  - id: each
+    type: loop
+    over: "1..4"
+    steps:
+      - {id: grow, type: set, values: {blob: "{{ repeat('x', 500000) }}", more: "{{ repeat('y', 600000) }}", again: "{{ repeat('z', 600000) }}"}}
+`
+	h := setup(t)
+	in := input(t, yaml, nil, 2)
+	h.env.ExecuteWorkflow(workflows.WorkflowName, in)
+	require.True(t, h.env.IsWorkflowCompleted())
+	err := h.env.GetWorkflowError()
+	require.Error(t, err)
+	require.ErrorContains(t, err, "over the 1536 KiB a continue-as-new can carry")
+	require.ErrorContains(t, err, "variables 1660 KiB")
+}

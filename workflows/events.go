@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -253,26 +252,14 @@ func (r *run) awaitEvent(ctx workflow.Context, s *flow.Step, at position, w even
 
 // readsLinks reports whether an expression of the flow may read one of the
 // step's link fields: links are signed only then (a wait resumed only
-// through the API needs no resume key).
+// through the API needs no resume key). A property that shares the step's
+// name (trigger.body.order for a step order) is not a read.
 func (r *run) readsLinks(stepID string, links map[string]string) bool {
-	reads := false
-	r.in.Flow.Walk(func(_ string, st *flow.Step) bool {
-		if st.Spec == nil {
-			return true
-		}
-		for _, ef := range st.Spec.Expressions() {
-			if !strings.Contains(ef.Source, stepID) {
-				continue
-			}
-			for _, field := range flow.SortedKeys(links) {
-				if strings.Contains(ef.Source, links[field]) || !strings.Contains(ef.Source, "steps."+stepID+".") {
-					reads = true
-				}
-			}
-		}
-		return !reads
-	})
-	return reads
+	fields := make([]string, 0, len(links))
+	for _, action := range flow.SortedKeys(links) {
+		fields = append(fields, links[action])
+	}
+	return r.in.Flow.ReadsOutputs(stepID, fields...)
 }
 
 // signLinks asks a local activity (the worker holds the resume key; the

@@ -100,6 +100,10 @@ func (r *run) continueAsNew(ctx workflow.Context, at *Cursor) error {
 	_ = workflow.Await(dctx, func() bool { return workflow.AllHandlersFinished(dctx) })
 	next := r.in
 	next.Carry = r.carry(at)
+	if err := fitCarry(&next); err != nil {
+		workflow.SetCurrentDetails(ctx, "**failed**: "+err.Error())
+		return temporal.NewNonRetryableApplicationError(err.Error(), ErrorTypeStepFailed, nil)
+	}
 	workflow.GetLogger(ctx).Info("continuing as new", "continuation", next.Carry.Continuations,
 		"historyLength", workflow.GetInfo(ctx).GetCurrentHistoryLength(), "stepsRun", r.executed)
 	return workflow.NewContinueAsNewError(ctx, WorkflowName, next)
