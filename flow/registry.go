@@ -43,6 +43,15 @@ type SyncOnly interface {
 	SyncOnlyReason() string
 }
 
+// Interruptible is implemented by steps that wait durably (a timer, an
+// event): when the run hands over to a continuation, the wait is
+// interrupted and the continuation waits for what is left. Other steps in
+// flight (a delivery, a child run) finish first; until they have, waits go
+// on waiting.
+type Interruptible interface {
+	WaitsDurably()
+}
+
 // Branches returns a step's nested step lists, nil for a leaf step.
 func Branches(s Spec) []Branch {
 	if c, ok := s.(Container); ok {

@@ -36,8 +36,9 @@ func init() {
 }
 
 var (
-	_ Spec    = (*Delay)(nil)
-	_ Checker = (*Delay)(nil)
+	_ Spec          = (*Delay)(nil)
+	_ Checker       = (*Delay)(nil)
+	_ Interruptible = (*Delay)(nil)
 )
 
 func (d *Delay) Expressions() []ExprField {
@@ -57,3 +58,7 @@ func ParseUntil(v any) (time.Time, error) {
 	}
 	return time.Time{}, &FieldError{Path: "until", Message: "must yield an RFC 3339 timestamp such as 2026-01-02T15:04:05Z, got " + describeValue(v)}
 }
+
+// WaitsDurably: a hand-over interrupts the wait; the continuation waits for
+// the time left.
+func (*Delay) WaitsDurably() {}

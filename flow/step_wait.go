@@ -47,9 +47,10 @@ func init() {
 }
 
 var (
-	_ Spec      = (*Wait)(nil)
-	_ Container = (*Wait)(nil)
-	_ Checker   = (*Wait)(nil)
+	_ Spec          = (*Wait)(nil)
+	_ Container     = (*Wait)(nil)
+	_ Checker       = (*Wait)(nil)
+	_ Interruptible = (*Wait)(nil)
 )
 
 func (w *Wait) Branches() []Branch {
@@ -82,3 +83,7 @@ func effectiveWaitTimeout(d Duration) time.Duration {
 	}
 	return d.Std()
 }
+
+// WaitsDurably: a hand-over interrupts the wait; the continuation waits for
+// the time left.
+func (*Wait) WaitsDurably() {}

@@ -238,7 +238,7 @@ func (r *run) awaitEvent(ctx workflow.Context, s *flow.Step, at position, w even
 			return nil, false, err
 		}
 	}
-	if err := workflow.Await(ctx, func() bool { return aw.got != nil || expired() || r.suspending }); err != nil {
+	if err := workflow.Await(ctx, func() bool { return aw.got != nil || expired() || r.interruptWaits() }); err != nil {
 		return nil, false, err
 	}
 	switch {

@@ -68,6 +68,9 @@ type run struct {
 	// suspending: the run hands over to its continuation at the next step
 	// boundary of every branch (continue.go).
 	suspending bool
+	// inflight counts leaf steps running that a hand-over cannot
+	// interrupt; waits are interrupted only once it is zero.
+	inflight int
 	// waiting counts update handlers waiting for the sync answer, since
 	// waitingSince; releaseWaiters lets them go with a timeout answer.
 	waiting        int
@@ -218,7 +221,17 @@ func (r *run) runStep(ctx workflow.Context, s *flow.Step, at position) error {
 	case !ok || s.Spec == nil:
 		err = fmt.Errorf("unknown step type %q on this worker (a newer flow on an older worker?)", s.Type)
 	default:
+		// A leaf step that cannot be interrupted (a delivery, a child
+		// run) holds the hand-over back; waits go on meanwhile.
+		_, interruptible := s.Spec.(flow.Interruptible)
+		leaf := flow.Branches(s.Spec) == nil
+		if leaf && !interruptible {
+			r.inflight++
+		}
 		out, err = exec(ctx, r, s, at)
+		if leaf && !interruptible {
+			r.inflight--
+		}
 	}
 	var suspended *suspendStep
 	if errors.As(err, &suspended) {
@@ -312,6 +325,11 @@ func (r *run) yieldIfBusy(ctx workflow.Context) error {
 	t := workflow.NewTimerWithOptions(ctx, time.Millisecond, workflow.TimerOptions{Summary: fmt.Sprintf("yield after %d steps", MaxStepsPerTask)})
 	return t.Get(ctx, nil)
 }
+
+// interruptWaits: the run hands over and nothing that must finish first is
+// running, so durable waits (delays, events) may stop and be resumed by the
+// continuation with the time left.
+func (r *run) interruptWaits() bool { return r.suspending && r.inflight == 0 }
 
 // setResult records a step's result where expressions read it: the run's
 // steps, and a concurrent loop element's own copy when there is one.

@@ -45,7 +45,7 @@ func runDelay(ctx workflow.Context, r *run, s *flow.Step, d *flow.Delay, at posi
 	timer := workflow.NewTimerWithOptions(tctx, wait, workflow.TimerOptions{Summary: "delay " + s.ID})
 	// Another branch may ask the run to hand over meanwhile: then the
 	// timer is cancelled and the continuation waits for what is left.
-	if err := workflow.Await(ctx, func() bool { return timer.IsReady() || r.suspending }); err != nil {
+	if err := workflow.Await(ctx, func() bool { return timer.IsReady() || r.interruptWaits() }); err != nil {
 		return out, err
 	}
 	if !timer.IsReady() {
