@@ -139,7 +139,7 @@ func (r *Recoverer) Resume(ctx context.Context, req contract.ResumeExecutionRequ
 			req.ExecutionID, orig.FlowVersion)
 	}
 	runID := info.GetExecution().GetRunId()
-	point, note, err := r.resumePoint(ctx, req.ExecutionID, runID, info.GetStatus())
+	point, note, err := r.resumePoint(ctx, req.ExecutionID, runID, info.GetStatus(), req.AllowResend)
 	if err != nil {
 		return nil, err
 	}
@@ -175,10 +175,13 @@ func (r *Recoverer) Resume(ctx context.Context, req contract.ResumeExecutionRequ
 // outside (terminated, timed out, canceled), its last completed task. A run
 // that failed in its own logic (an expression, an end step) would fail the
 // same way again: refused.
-func (r *Recoverer) resumePoint(ctx context.Context, id, runID string, status enumspb.WorkflowExecutionStatus) (int64, string, error) {
+func (r *Recoverer) resumePoint(ctx context.Context, id, runID string, status enumspb.WorkflowExecutionStatus, allowResend bool) (int64, string, error) {
 	scheduledBy := map[int64]int64{} // activity scheduled event -> its workflow task
+	delivery := map[int64]bool{}     // scheduled events of deliveries
 	var lastTask, failedTask int64
 	var failedDelivery bool
+	var delivered []int64 // scheduled events of deliveries that succeeded
+	var children []int64  // events that started child runs
 	it := r.Client.GetWorkflowHistory(ctx, id, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	for it.HasNext() {
 		ev, err := it.Next()
@@ -189,23 +192,54 @@ func (r *Recoverer) resumePoint(ctx context.Context, id, runID string, status en
 		case ev.GetWorkflowTaskCompletedEventAttributes() != nil:
 			lastTask = ev.GetEventId()
 		case ev.GetActivityTaskScheduledEventAttributes() != nil:
-			scheduledBy[ev.GetEventId()] = ev.GetActivityTaskScheduledEventAttributes().GetWorkflowTaskCompletedEventId()
+			a := ev.GetActivityTaskScheduledEventAttributes()
+			scheduledBy[ev.GetEventId()] = a.GetWorkflowTaskCompletedEventId()
+			delivery[ev.GetEventId()] = a.GetActivityType().GetName() == contract.DeliverName
+		case ev.GetActivityTaskCompletedEventAttributes() != nil:
+			if s := ev.GetActivityTaskCompletedEventAttributes().GetScheduledEventId(); delivery[s] {
+				delivered = append(delivered, s)
+			}
 		case ev.GetActivityTaskFailedEventAttributes() != nil:
 			failedTask, failedDelivery = scheduledBy[ev.GetActivityTaskFailedEventAttributes().GetScheduledEventId()], true
 		case ev.GetActivityTaskTimedOutEventAttributes() != nil:
 			failedTask, failedDelivery = scheduledBy[ev.GetActivityTaskTimedOutEventAttributes().GetScheduledEventId()], true
+		case ev.GetStartChildWorkflowExecutionInitiatedEventAttributes() != nil:
+			children = append(children, ev.GetEventId())
 		}
 	}
+	point, note := lastTask, "continues from where the run was stopped"
 	switch {
 	case status == enumspb.WORKFLOW_EXECUTION_STATUS_FAILED && failedDelivery && failedTask > 0:
-		return failedTask, "continues from the step whose delivery failed; it is sent again with the same Idempotency-Key", nil
+		point, note = failedTask, "continues from the step whose delivery failed; it is sent again with the same Idempotency-Key"
 	case status == enumspb.WORKFLOW_EXECUTION_STATUS_FAILED:
 		return 0, "", recoveryError(ErrNotResumable, ErrTypeNotResumable,
 			"%s failed in its own logic (no delivery failed): resuming would fail the same way; fix the flow and rerun it on the current version", id)
 	case lastTask == 0:
 		return 0, "", recoveryError(ErrNotResumable, ErrTypeNotResumable, "%s stopped before its first step ran: rerun it", id)
 	}
-	return lastTask, "continues from where the run was stopped", nil
+	// Everything after the reset point runs again: deliveries that
+	// succeeded there (side by side with the failed one) would be sent
+	// again, child runs begun there started again.
+	resent, restarted := 0, 0
+	for _, s := range delivered {
+		if s > point {
+			resent++
+		}
+	}
+	for _, c := range children {
+		if c > point {
+			restarted++
+		}
+	}
+	if resent+restarted > 0 {
+		if !allowResend {
+			return 0, "", recoveryError(ErrNotResumable, ErrTypeNotResumable,
+				"resuming %s would send again %d delivery(s) that succeeded beside the failed one (with their same Idempotency-Key) and start again %d child run(s): pass allowResend to accept, or redeliver the failed send alone",
+				id, resent, restarted)
+		}
+		note += fmt.Sprintf("; %d delivery(s) that succeeded beside it are sent again with their same Idempotency-Key, %d child run(s) start again (allowResend)", resent, restarted)
+	}
+	return point, note, nil
 }
 
 // Input is an execution's input (its latest run's): flow snapshot, version

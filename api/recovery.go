@@ -60,8 +60,9 @@ type rerunBody struct {
 }
 
 type resumeBody struct {
-	Version *versionChoice `json:"version"`
-	Reason  string         `json:"reason"`
+	Version     *versionChoice `json:"version"`
+	Reason      string         `json:"reason"`
+	AllowResend bool           `json:"allowResend"`
 }
 
 // readBody decodes an optional JSON body strictly: unknown fields and bad
@@ -188,7 +189,7 @@ func (s *Server) resumeExecution(c *gin.Context) {
 	}
 	id := c.Param("id")
 	rec := s.recoverer()
-	req := contract.ResumeExecutionRequest{ExecutionID: id, Reason: body.Reason}
+	req := contract.ResumeExecutionRequest{ExecutionID: id, Reason: body.Reason, AllowResend: body.AllowResend}
 	if body.Version != nil && body.Version.Current {
 		orig, err := rec.Input(c.Request.Context(), id)
 		if err != nil {

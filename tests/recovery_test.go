@@ -331,3 +331,40 @@ steps:
 		require.Equal(t, tc.path, r.json(t)["path"], r.body)
 	}
 }
+
+// TestResumeRefusesToResendSideBySideSends: a send that succeeded beside
+// the failed one (a parallel branch scheduled in the same workflow task)
+// would run again after the reset: refused unless allowResend, and then
+// sent again with its own Idempotency-Key.
+func TestResumeRefusesToResendSideBySideSends(t *testing.T) {
+	s := setupAdmin(t)
+	rcv := newSendRecorder(t, "/b")
+	hook := s.createFlow(fmt.Sprintf(`
+id: it-resume-par
+trigger: {}
+steps:
+  - id: both
+    type: parallel
+    branches:
+      - steps: [{id: a, type: http, method: POST, url: "%s/a"}]
+      - steps: [{id: b, type: http, method: POST, url: "%s/b"}]
+`, rcv.URL, rcv.URL))
+	a := post(t, hook, "application/json", `{}`)
+	require.Equal(t, http.StatusOK, a.status, a.body)
+	id := a.header.Get(api.HeaderExecutionID)
+	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_FAILED, s.awaitClosed(id))
+	require.Equal(t, map[string]int{"/a": 1}, rcv.received())
+	rcv.fix("/b")
+
+	r := s.call("POST", "/api/v1/executions/"+id+"/resume", writeKey, "application/json", `{}`)
+	require.Equal(t, http.StatusConflict, r.status, r.body)
+	require.Contains(t, r.json(t)["detail"], "would send again 1 delivery(s)")
+	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_FAILED, s.awaitClosed(id), "nothing was reset")
+
+	r = s.call("POST", "/api/v1/executions/"+id+"/resume", writeKey, "application/json", `{"allowResend": true}`)
+	require.Equal(t, http.StatusAccepted, r.status, r.body)
+	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, s.awaitClosed(id))
+	require.Equal(t, map[string]int{"/a": 2, "/b": 1}, rcv.received())
+	keys := rcv.keysOf("/a")
+	require.Equal(t, keys[0], keys[1], "sent again with its own Idempotency-Key")
+}

@@ -122,6 +122,11 @@ type ResumeExecutionRequest struct {
 	Reason  string     `json:"reason,omitempty"`
 	// Key makes the reset idempotent (its request id).
 	Key string `json:"key,omitempty"`
+	// AllowResend accepts a resume that sends again deliveries that
+	// succeeded after the reset point (side by side with the failed one,
+	// in a parallel step or a concurrent loop) and restarts child runs
+	// begun after it; without it such a resume is refused.
+	AllowResend bool `json:"allowResend,omitempty"`
 }
 
 // ReplayQuery selects the executions of a bulk replay.

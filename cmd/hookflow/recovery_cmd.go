@@ -60,13 +60,13 @@ func rerunCmd(a *adminClient) *cobra.Command {
 // from its failed step.
 func resumeCmd(a *adminClient) *cobra.Command {
 	var reason string
-	var current bool
+	var current, allowResend bool
 	cmd := &cobra.Command{
 		Use:   "resume EXECUTION_ID",
 		Short: "Continue a failed, terminated, timed-out or canceled execution from its failed step (no succeeded send repeats)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req := map[string]any{"reason": reason}
+			req := map[string]any{"reason": reason, "allowResend": allowResend}
 			if current {
 				req["version"] = "current"
 			}
@@ -84,6 +84,7 @@ func resumeCmd(a *adminClient) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "why, recorded with the reset")
 	cmd.Flags().BoolVar(&current, "current", false, "check that the flow's current definition is the run's (refused otherwise)")
+	cmd.Flags().BoolVar(&allowResend, "allow-resend", false, "accept sending again deliveries that succeeded beside the failed one (same Idempotency-Key)")
 	return cmd
 }
 
