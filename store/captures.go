@@ -54,10 +54,11 @@ func (s *Store) ArmCapture(ctx context.Context, flowID string, n int, until time
 		if c == 0 {
 			return fmt.Errorf("flow %q: %w", flowID, ErrNotFound)
 		}
-		if _, err := s.exec(ctx, tx, `DELETE FROM capture_arms WHERE flow_id = $1`, flowID); err != nil {
-			return err
-		}
-		_, err := s.exec(ctx, tx, `INSERT INTO capture_arms (flow_id, remaining, until_ms, armed_at) VALUES ($1, $2, $3, $4)`, flowID, n, until.UnixMilli(), now)
+		// One upsert: two arms of one flow at once both succeed, the
+		// later replacing the earlier (SQLite and PostgreSQL alike).
+		_, err := s.exec(ctx, tx, `INSERT INTO capture_arms (flow_id, remaining, until_ms, armed_at) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (flow_id) DO UPDATE SET remaining = excluded.remaining, until_ms = excluded.until_ms, armed_at = excluded.armed_at`,
+			flowID, n, until.UnixMilli(), now)
 		return err
 	})
 	if err != nil {

@@ -76,3 +76,34 @@ func TestCapturesAreTakenOnceAcrossWriters(t *testing.T) {
 		})
 	}
 }
+
+// TestConcurrentArmsOfOneFlow: arming one flow from several replicas at once
+// succeeds for each (the last one stands), never a key conflict.
+func TestConcurrentArmsOfOneFlow(t *testing.T) {
+	for name, open := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			s := open(t)
+			_, err := s.Create(ctx, def(t, "id: cap\nsteps: [{id: a, type: set, values: {x: 1}}]\n"))
+			require.NoError(t, err)
+			var wg sync.WaitGroup
+			errs := make(chan error, 8)
+			for i := range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, err := s.ArmCapture(ctx, "cap", i+1, time.Now().Add(time.Minute))
+					errs <- err
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				require.NoError(t, err)
+			}
+			arms, err := s.CaptureArms(ctx)
+			require.NoError(t, err)
+			require.Contains(t, arms, "cap")
+		})
+	}
+}
