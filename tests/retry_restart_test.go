@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -239,6 +240,9 @@ func (d *devProcess) start() {
 	d.t.Helper()
 	cmd := exec.Command(d.args[0], d.args[1:]...)
 	cmd.Stdout, cmd.Stderr = d.log, d.log
+	// If the test binary dies (a -timeout panic skips t.Cleanup), the
+	// kernel kills the server with it: nothing is left running.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	require.NoError(d.t, cmd.Start())
 	exits := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exits) }()
