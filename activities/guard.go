@@ -1,11 +1,13 @@
 package activities
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/netip"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // Allowlist names destinations an operator trusts: hosts or IP ranges that
@@ -94,6 +96,21 @@ type RefusedError struct {
 
 func (e *RefusedError) Error() string {
 	return fmt.Sprintf("destination %s is %s, refused unless the worker allowlists it (--allow-host)", e.Addr, e.Rule)
+}
+
+// dialer dials through the guard: a host the operator allowlisted by name
+// may resolve to any address (an internal service on purpose, a container
+// on a private network); every other destination is checked on the address
+// actually dialled.
+func (a Allowlist) dialer(connect time.Duration) func(ctx context.Context, network, address string) (net.Conn, error) {
+	guarded := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second, Control: a.control}
+	trusted := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}
+	return func(ctx context.Context, network, address string) (net.Conn, error) {
+		if host, _, err := net.SplitHostPort(address); err == nil && a.hosts[strings.ToLower(host)] {
+			return trusted.DialContext(ctx, network, address)
+		}
+		return guarded.DialContext(ctx, network, address)
+	}
 }
 
 // control runs after DNS resolution, on the very address about to be

@@ -279,9 +279,8 @@ func (h *Deliverer) transport(connect time.Duration) *http.Transport {
 	if t, ok := h.transports.Load(connect); ok {
 		return t.(*http.Transport)
 	}
-	d := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second, Control: h.cfg.Allow.control}
 	t := &http.Transport{
-		DialContext:           d.DialContext,
+		DialContext:           h.cfg.Allow.dialer(connect),
 		TLSHandshakeTimeout:   connect,
 		MaxIdleConns:          256,
 		MaxIdleConnsPerHost:   32,

@@ -266,6 +266,19 @@ func TestDestinationGuard(t *testing.T) {
 	require.Equal(t, contract.ErrDestinationRefused, ae.Type())
 	require.Contains(t, ae.Error(), "is a loopback address")
 	require.Empty(t, rcv.seen, "nothing reached the receiver")
+
+	// A host allowlisted by name may resolve to an internal address (a
+	// container on a private network): "localhost" resolves to loopback.
+	byName, err := activities.ParseAllowlist([]string{"localhost"})
+	require.NoError(t, err)
+	named := activities.NewDeliverer(activities.Config{Secrets: testSecrets, Allow: byName})
+	local := strings.Replace(rcv.URL, "127.0.0.1", "localhost", 1)
+	res, err := send(named, context.Background(), render(t, `{id: s, type: http, method: POST, url: "`+local+`"}`, nil))
+	require.NoError(t, err)
+	require.Equal(t, 200, res.StatusCode)
+	// The name's allowance is the name's: the same address by IP is refused.
+	_, err = send(named, context.Background(), render(t, `{id: s, type: http, method: POST, url: "`+rcv.URL+`"}`, nil))
+	require.Equal(t, contract.ErrDestinationRefused, appError(t, err).Type())
 }
 
 func TestOutputs(t *testing.T) {
