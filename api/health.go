@@ -18,13 +18,15 @@ import (
 // HeaderRequestID carries a request's id: the caller's, or a fresh one.
 const HeaderRequestID = "X-Request-Id"
 
-// readyz answers 200 when Temporal (and the flow store, when there is one)
-// answer within a second and the namespace holds hookflow's search
-// attributes, 503 naming what does not ("namespace": "missing: default",
-// "searchAttributes": "missing: HookflowFlowId, ..."; these two appear only
-// while something is missing, and once found they are not asked again). A
-// load balancer stops sending triggers to a replica that could not start
-// them.
+// readyz answers 200 when Temporal answers within a second and the
+// namespace holds hookflow's search attributes, 503 naming what does not
+// ("namespace": "missing: default", "searchAttributes": "missing:
+// HookflowFlowId, ..."; these two appear only while something is missing,
+// and once found they are not asked again). A load balancer stops sending
+// triggers to a replica that could not start them. A flow store that does
+// not answer makes the replica "degraded", still 200: it serves triggers
+// from its last snapshot (only admin writes wait for the store), and
+// taking every replica out of rotation would stop those too.
 func (s *Server) readyz(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), time.Second)
 	defer cancel()
@@ -40,10 +42,11 @@ func (s *Server) readyz(c *gin.Context) {
 			ready = false
 		}
 	}
+	status := "ready"
 	if s.cfg.Admin != nil && s.cfg.Admin.Store != nil {
 		if err := s.cfg.Admin.Store.Ping(ctx); err != nil {
 			checks["store"] = "unreachable"
-			ready = false
+			status = "degraded"
 		} else {
 			checks["store"] = "ok"
 		}
@@ -52,7 +55,7 @@ func (s *Server) readyz(c *gin.Context) {
 		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "not ready", "checks": checks})
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"status": "ready", "checks": checks})
+	c.JSON(http.StatusOK, gin.H{"status": status, "checks": checks})
 }
 
 // observe gives every request an id (kept from X-Request-Id when the

@@ -293,14 +293,16 @@ func TestReadinessAndRequestIDs(t *testing.T) {
 	require.JSONEq(t, `{"status":"ready","checks":{"temporal":"ok","store":"ok"}}`, string(b))
 	require.NotEmpty(t, resp.Header.Get(api.HeaderRequestID))
 
-	// The store goes away: not ready, naming it.
+	// The store goes away: degraded, naming it, but still ready: triggers
+	// are served from the replica's snapshot, so a load balancer must keep
+	// sending them.
 	require.NoError(t, s.store.Close())
 	resp, err = http.Get(s.url + "/readyz")
 	require.NoError(t, err)
 	b, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()
-	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
-	require.JSONEq(t, `{"status":"not ready","checks":{"temporal":"ok","store":"unreachable"}}`, string(b))
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.JSONEq(t, `{"status":"degraded","checks":{"temporal":"ok","store":"unreachable"}}`, string(b))
 
 	// A caller's request id is kept; trigger tokens never reach the log.
 	a := post(t, s.url+"/hooks/secret-token-value-000000000", "application/json", `{}`, api.HeaderRequestID, "req-abc")
