@@ -215,6 +215,17 @@ func (s *Server) updateFlow(c *gin.Context) {
 }
 
 func (s *Server) deleteFlow(c *gin.Context) {
+	// A flow other flows call is refused, as a destination flows send to
+	// is: their call steps would fail at run time.
+	callers, err := s.callersOf(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		s.failStore(c, err)
+		return
+	}
+	if len(callers) > 0 {
+		fail(c, newError(http.StatusConflict, "in_use", fmt.Sprintf("flow %q is called by %s; change or delete those flows first", c.Param("id"), strings.Join(callers, ", "))))
+		return
+	}
 	if err := s.cfg.Admin.Store.Delete(c.Request.Context(), c.Param("id")); err != nil {
 		s.failStore(c, err)
 		return

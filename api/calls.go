@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 
 	"github.com/hookflow/hookflow/flow"
@@ -11,6 +12,23 @@ import (
 // steps name flows the store does not hold, make a cycle (A calls B calls
 // A) or chain deeper than flow.MaxCallDepth, checked against the store's
 // current versions with f in place of its own.
+// callersOf lists the stored flows that call id, with the path of each call.
+func (s *Server) callersOf(ctx context.Context, id string) ([]string, error) {
+	flows, err := s.cfg.Admin.Store.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, sf := range flows {
+		for _, cs := range sf.Def.Calls() {
+			if cs.Callee == id && sf.ID != id {
+				out = append(out, fmt.Sprintf("%s (%s)", sf.ID, cs.Path))
+			}
+		}
+	}
+	return out, nil
+}
+
 func (s *Server) checkCalls(ctx context.Context, f *flow.Flow) *Error {
 	if len(f.Calls()) == 0 {
 		return nil
@@ -26,7 +44,32 @@ func (s *Server) checkCalls(ctx context.Context, f *flow.Flow) *Error {
 	for _, sf := range flows {
 		byID[sf.ID] = sf.Def
 	}
-	errs := flow.CheckCalls(f, func(id string) (*flow.Flow, bool) { d, ok := byID[id]; return d, ok })
+	lookup := func(id string) (*flow.Flow, bool) {
+		if id == f.ID {
+			return f, true
+		}
+		d, ok := byID[id]
+		return d, ok
+	}
+	errs := flow.CheckCalls(f, lookup)
+	// The flows that call this one see its new calls too: a chain through
+	// it must not turn into a cycle or grow past the depth bound. Only what
+	// this change breaks is reported.
+	stored := func(id string) (*flow.Flow, bool) { d, ok := byID[id]; return d, ok }
+	for _, id := range flow.SortedKeys(byID) {
+		if id == f.ID {
+			continue
+		}
+		before := map[string]bool{}
+		for _, ce := range flow.CheckCalls(byID[id], stored) {
+			before[ce.Error()] = true
+		}
+		for _, ce := range flow.CheckCalls(byID[id], lookup) {
+			if !before[ce.Error()] {
+				errs = append(errs, flow.FieldError{Path: "steps", Message: fmt.Sprintf("flow %q calls this flow; with this change its call at %s: %s", id, ce.Path, ce.Message)})
+			}
+		}
+	}
 	if len(errs) == 0 {
 		return nil
 	}

@@ -3,6 +3,7 @@ package tests
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -290,4 +291,31 @@ steps: [{id: a, type: set, values: {x: 1}}]
 	// checks the signature: this request has none).
 	require.Equal(t, int64(0), s.settledCount("it-capture", 0))
 	require.Equal(t, http.StatusUnauthorized, post(t, hook, "application/json", `{}`).status)
+}
+
+// TestCallChainsAreCheckedFromBothEnds: a change to a flow that others call
+// is checked against their chains too (depth, cycles), and a flow that
+// others call cannot be deleted.
+func TestCallChainsAreCheckedFromBothEnds(t *testing.T) {
+	s := setupSharedAdmin(t)
+	leaf := "id: it-chain-6\nsteps: [{id: o, type: output, values: {x: 1}}]\n"
+	require.Equal(t, http.StatusCreated, s.apply(leaf).status)
+	require.Equal(t, http.StatusCreated, s.apply("id: it-chain-5\nsteps: [{id: o, type: output, values: {x: 1}}]\n").status)
+	for i := 4; i >= 1; i-- {
+		a := s.apply(fmt.Sprintf("id: it-chain-%d\nsteps: [{id: c, type: call, flow: it-chain-%d}]\n", i, i+1))
+		require.Equal(t, http.StatusCreated, a.status, a.body)
+	}
+	// it-chain-1 → ... → it-chain-5 is 5 flows deep, the most allowed.
+	// it-chain-5 calling it-chain-6 has a short chain of its own, but makes
+	// it-chain-1's 6 deep: refused, naming the caller.
+	a := s.apply("id: it-chain-5\nsteps: [{id: c, type: call, flow: it-chain-6}]\n")
+	require.Equal(t, http.StatusUnprocessableEntity, a.status, a.body)
+	require.Contains(t, a.json(t)["detail"], `flow "it-chain-1" calls this flow`)
+	require.Contains(t, a.json(t)["detail"], "6 flows deep")
+
+	// A called flow cannot be deleted; the caller first.
+	d := s.call("DELETE", "/api/v1/flows/it-chain-5", writeKey, "", "")
+	require.Equal(t, http.StatusConflict, d.status, d.body)
+	require.Contains(t, d.json(t)["detail"], "it-chain-4 (steps[0].flow)")
+	require.Equal(t, http.StatusNoContent, s.call("DELETE", "/api/v1/flows/it-chain-1", writeKey, "", "").status)
 }
