@@ -45,6 +45,7 @@ base=$(name debian)
 
 stage=$(mktemp -d "${TMPDIR:-/tmp}/hookflow-images.XXXXXX")
 debian_pid=
+replaced=() # ids of the images this run replaced, removed at the end
 # On a failure elsewhere, let a base build in flight finish (and be labelled:
 # the next run reuses it) before the staging directory goes.
 trap 'if [ -n "$debian_pid" ]; then wait "$debian_pid" || true; fi; rm -rf "$stage"' EXIT
@@ -74,9 +75,10 @@ build_image() {
 		if [ -n "${3:-}" ]; then image_id "$3"; fi
 	} | sha256sum | cut -d' ' -f1)
 	if [ "${FORCE:-}" != 1 ] && [ "$(inputs_of "$image")" = "$inputs" ]; then
-		printf '%-24s up to date (%s)\n' "$image" "$(since "$t")"
+		printf '%-28s up to date (%s)\n' "$image" "$(since "$t")"
 		return
 	fi
+	replaced+=("$(docker image inspect -f '{{ .Id }}' "$image" 2>/dev/null || true)")
 	local args=(--label "$label=$inputs" --tag "$image")
 	if [ -n "${3:-}" ]; then args+=(--build-arg "BASE=$3"); fi
 	if ! docker build "${args[@]}" "$2" >"$stage/$1.log" 2>&1; then
@@ -84,7 +86,7 @@ build_image() {
 		echo "build.sh: docker build of $image failed" >&2
 		exit 1
 	fi
-	printf '%-24s built in %s\n' "$image" "$(since "$t")"
+	printf '%-28s built in %s\n' "$image" "$(since "$t")"
 }
 
 # 1. The base, in the background: debootstrap waits on the network and the
@@ -95,13 +97,14 @@ if [ -n "${want[debian]:-}" ]; then
 		echo "${DEBIAN_SUITE:-bookworm}"
 	} | sha256sum | cut -d' ' -f1)
 	if [ "${FORCE:-}" != 1 ] && [ "$(inputs_of "$base")" = "$debian_inputs" ]; then
-		printf '%-24s up to date\n' "$base"
+		printf '%-28s up to date\n' "$base"
 	else
+		replaced+=("$(docker image inspect -f '{{ .Id }}' "$base" 2>/dev/null || true)")
 		echo "$base: debootstrap in the background (log: $stage/debian.log)"
 		(
 			t=$(now)
 			"$src/debian/mkbase.sh" "$base" "$label=$debian_inputs" >"$stage/debian.log" 2>&1
-			printf '%-24s built in %s\n' "$base" "$(since "$t")"
+			printf '%-28s built in %s\n' "$base" "$(since "$t")"
 		) &
 		debian_pid=$!
 	fi
@@ -123,7 +126,7 @@ gobuild() {
 	shift
 	mkdir -p "$(dirname "$out")"
 	"$GO" build -trimpath -buildvcs=false -o "$out" "$@"
-	printf '%-24s go build in %s\n' "$(basename "$out")" "$(since "$t")"
+	printf '%-28s go build in %s\n' "$(basename "$out")" "$(since "$t")"
 }
 if [ -n "${want[hookflow]:-}" ]; then
 	gobuild "$stage/hookflow/rootfs/hookflow" -tags nodev -ldflags "-s -w -X main.version=$version" ./cmd/hookflow
@@ -160,6 +163,14 @@ for i in postgres temporal hookflow receiver; do
 	esac
 done
 wait_debian
+
+# The images replaced are untagged now: remove them, unless a container (or
+# an image not rebuilt) still uses one.
+for id in "${replaced[@]}"; do
+	if [ -n "$id" ] && [ "$(docker image inspect -f '{{ len .RepoTags }}' "$id" 2>/dev/null)" = 0 ]; then
+		docker rmi "$id" >/dev/null 2>&1 || true
+	fi
+done
 
 echo "images done in $(since "$start_all")"
 for i in "${all[@]}"; do
