@@ -6,7 +6,7 @@ FLOWS         ?= examples
 
 FUZZTIME      ?= 20s
 
-.PHONY: run build test test-short test-cluster images fuzz bench bench-observed bench-longrun lint lint-deploy fmt record-histories clean
+.PHONY: run build test test-short test-cluster images fuzz bench bench-cluster bench-observed bench-longrun lint lint-deploy fmt record-histories clean
 
 ## run: hookflow dev — embedded Temporal server, Web UI, worker and API, serving examples/
 run: build
@@ -38,6 +38,11 @@ images:
 ## bench: hookflow side by side with its Temporal floor; writes bench/results.json
 bench:
 	$(GO) run ./bench/run -out bench/results.json
+
+## bench-cluster: the same side by side against the compose cluster (Temporal on PostgreSQL), with 1 and 2 workers;
+## builds the images, brings deploy/docker-compose.yaml up as its own project, takes it down; writes bench/cluster.json
+bench-cluster: images
+	$(GO) run ./bench/cluster -out bench/cluster.json
 
 ## bench-observed: hookflow with metrics, tracing and encryption off vs on; writes bench/observed.json
 bench-observed:

@@ -22,6 +22,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -69,7 +70,32 @@ type Config struct {
 	// run it: Prometheus metrics, tracing (every span sampled, batched to an
 	// exporter that drops them) and AES-GCM payload encryption.
 	Observed bool
+	// External, when set, measures a running cluster (make bench-cluster)
+	// instead of the embedded server: its Temporal frontend and its api.
+	External *External
+	// Sample, when set, is called a quarter into each cell (docker stats
+	// takes about 2 s to answer); what it
+	// returns (e.g. CPU per container) is kept with the cell.
+	Sample func(scenario string, callers int) map[string]float64
 }
+
+// External is a running cluster: Temporal, hookflow api and workers, and a
+// receiver (hookflow-receiver) the workers can reach.
+type External struct {
+	TemporalAddress, Namespace string
+	// APIURL is the api's base URL; APIKey has the write scope (the bench
+	// creates its flows through the admin API).
+	APIURL, APIKey string
+	// ReceiverURL is the receiver as the bench reaches it (its
+	// /control/records count the deliveries); ReceiverTarget as the
+	// workers reach it (the http step's URL).
+	ReceiverURL, ReceiverTarget string
+}
+
+// FloorQueue is the task queue of the floor's no-op workflows on a
+// cluster: the bench process runs their worker, and the cluster's hookflow
+// workers, which poll hookflow's queue, do not know them.
+const FloorQueue = "hookflow-bench-floor"
 
 // observe wires metrics, tracing and encryption into client options the way
 // hookflow api and worker do.
@@ -106,6 +132,11 @@ type Cell struct {
 	// would hide a growing backlog.
 	CompletedPerSecond float64 `json:"completedPerSecond"`
 	DrainSeconds       float64 `json:"drainSeconds"`
+	// Sample is what Config.Sample returned for the cell; BenchCPU is the
+	// bench process's own CPU during the cell, in % of one core (callers,
+	// and on a cluster the floor's worker).
+	Sample   map[string]float64 `json:"sample,omitempty"`
+	BenchCPU float64            `json:"benchCPUPercent"`
 }
 
 // Results of one run.
@@ -171,12 +202,22 @@ trigger: {token: bench-wait-token-0000000000}
 steps: [{id: w, type: delay, duration: 1h}]
 `
 
-// Run starts the embedded stack and measures every scenario.
+// target is what the scenarios drive: a Temporal client, the api's
+// trigger URLs, the floor's task queue, and the count of deliveries
+// received.
+type target struct {
+	c          sdkclient.Client
+	floorQueue string
+	// hook is the trigger URL of each bench flow (by flow id).
+	hook     map[string]string
+	received func() int
+}
+
+// Run starts the embedded stack (or dials cfg.External) and measures every
+// scenario.
 func Run(ctx context.Context, cfg Config) (*Results, error) {
-	logf := func(format string, args ...any) {
-		if cfg.Log != nil {
-			fmt.Fprintf(cfg.Log, format+"\n", args...)
-		}
+	if cfg.External != nil {
+		return runExternal(ctx, cfg)
 	}
 	dir := cfg.Dir
 	if dir == "" {
@@ -255,8 +296,28 @@ steps: [{id: send, type: http, method: POST, url: "%s/hook", body: {mode: all}}]
 	}
 	apiSrv := httptest.NewServer(api.New(c, cat, quiet, api.Config{Telemetry: tel}).Handler())
 	defer apiSrv.Close()
-	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxIdleConns: 256}}
+	return measureAll(ctx, cfg, &target{
+		c: c, floorQueue: workflows.TaskQueue,
+		hook: map[string]string{
+			"bench-sync":    apiSrv.URL + "/hooks/bench-sync-token-0000000000",
+			"bench-async":   apiSrv.URL + "/hooks/bench-async-token-000000000",
+			"bench-wait":    apiSrv.URL + "/hooks/bench-wait-token-0000000000",
+			"bench-deliver": apiSrv.URL + "/hooks/bench-deliver-token-00000000",
+		},
+		received: func() int { return int(receivedN.Load()) },
+	})
+}
 
+var httpc = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxIdleConns: 256}, Timeout: time.Minute}
+
+// measureAll runs the scenarios against t.
+func measureAll(ctx context.Context, cfg Config, t *target) (*Results, error) {
+	logf := func(format string, args ...any) {
+		if cfg.Log != nil {
+			fmt.Fprintf(cfg.Log, format+"\n", args...)
+		}
+	}
+	c := t.c
 	res := &Results{GoVersion: runtime.Version(), CPUs: runtime.NumCPU()}
 	res.RSSBytesIdle = rss()
 	var seq atomic.Int64
@@ -274,7 +335,7 @@ steps: [{id: send, type: http, method: POST, url: "%s/hook", body: {mode: all}}]
 		return nil
 	}
 	floorStart := func(ctx context.Context) error {
-		_, err := c.ExecuteWorkflow(ctx, sdkclient.StartWorkflowOptions{ID: id("floor-start"), TaskQueue: workflows.TaskQueue}, "bench.NoopStart")
+		_, err := c.ExecuteWorkflow(ctx, sdkclient.StartWorkflowOptions{ID: id("floor-start"), TaskQueue: t.floorQueue}, "bench.NoopStart")
 		return err
 	}
 	// Sync scenarios first; each cell then waits until no run is left open,
@@ -285,7 +346,7 @@ steps: [{id: send, type: http, method: POST, url: "%s/hook", body: {mode: all}}]
 	}{
 		{FloorUWS, func(ctx context.Context) error {
 			op := c.NewWithStartWorkflowOperation(sdkclient.StartWorkflowOptions{
-				ID: id("floor-uws"), TaskQueue: workflows.TaskQueue,
+				ID: id("floor-uws"), TaskQueue: t.floorQueue,
 				WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 			}, "bench.NoopUpdate")
 			h, err := c.UpdateWithStartWorkflow(ctx, sdkclient.UpdateWithStartWorkflowOptions{
@@ -299,17 +360,30 @@ steps: [{id: send, type: http, method: POST, url: "%s/hook", body: {mode: all}}]
 			return h.Get(ctx, &s)
 		}},
 		{HookSync, func(context.Context) error {
-			return post(apiSrv.URL+"/hooks/bench-sync-token-0000000000", `{"total":250}`)
+			return post(t.hook["bench-sync"], `{"total":250}`)
 		}},
 		{FloorStart, floorStart},
-		{HookAsync, func(context.Context) error { return post(apiSrv.URL+"/hooks/bench-async-token-000000000", `{"n":1}`) }},
+		{HookAsync, func(context.Context) error { return post(t.hook["bench-async"], `{"n":1}`) }},
 	}
 	for _, sc := range scenarios {
 		if len(cfg.Only) > 0 && !slices.Contains(cfg.Only, sc.name) {
 			continue
 		}
 		for _, n := range cfg.Callers {
+			var sample map[string]float64
+			sampled := make(chan struct{})
+			go func() {
+				defer close(sampled)
+				if cfg.Sample != nil {
+					time.Sleep(cfg.Cell / 4)
+					sample = cfg.Sample(sc.name, n)
+				}
+			}()
+			cpu0 := cpuTime()
 			cell := measure(ctx, sc.name, n, cfg.Cell, sc.call)
+			cell.BenchCPU = 100 * (cpuTime() - cpu0).Seconds() / cfg.Cell.Seconds()
+			<-sampled
+			cell.Sample = sample
 			t0 := time.Now()
 			if err := drain(ctx, c); err != nil {
 				return nil, err
@@ -334,7 +408,7 @@ steps: [{id: send, type: http, method: POST, url: "%s/hook", body: {mode: all}}]
 			go func() {
 				defer wg.Done()
 				defer func() { <-sem }()
-				if err := post(apiSrv.URL+"/hooks/bench-deliver-token-00000000", `{"n":1}`); err != nil {
+				if err := post(t.hook["bench-deliver"], `{"n":1}`); err != nil {
 					failedMu.Lock()
 					res.DeliveryTriggerErrors = append(res.DeliveryTriggerErrors, err.Error())
 					failedMu.Unlock()
@@ -348,11 +422,13 @@ steps: [{id: send, type: http, method: POST, url: "%s/hook", body: {mode: all}}]
 			logf("deliveries: %d trigger(s) failed, first: %s", len(res.DeliveryTriggerErrors), res.DeliveryTriggerErrors[0])
 		}
 		deadline := time.Now().Add(2 * time.Minute)
-		for receivedN.Load() < sent.Load() && time.Now().Before(deadline) {
+		got := t.received()
+		for int64(got) < sent.Load() && time.Now().Before(deadline) {
 			time.Sleep(20 * time.Millisecond)
+			got = t.received()
 		}
 		elapsed := time.Since(start)
-		res.DeliveriesSent, res.DeliveriesReceived = int(sent.Load()), int(receivedN.Load())
+		res.DeliveriesSent, res.DeliveriesReceived = int(sent.Load()), got
 		res.DeliveriesPerSec = float64(res.DeliveriesReceived) / elapsed.Seconds()
 		logf("deliveries: %d triggered, %d received (unique delivery ids), %.1f/s", res.DeliveriesSent, res.DeliveriesReceived, res.DeliveriesPerSec)
 	}
@@ -368,7 +444,7 @@ steps: [{id: send, type: http, method: POST, url: "%s/hook", body: {mode: all}}]
 			go func() {
 				defer wg.Done()
 				defer func() { <-sem }()
-				if post(apiSrv.URL+"/hooks/bench-wait-token-0000000000", `{}`) == nil {
+				if post(t.hook["bench-wait"], `{}`) == nil {
 					ok.Add(1)
 				}
 			}()
@@ -442,6 +518,15 @@ func pct(sorted []time.Duration, p float64) float64 {
 	}
 	i := int(float64(len(sorted)-1) * p)
 	return float64(sorted[i].Microseconds()) / 1000
+}
+
+// cpuTime is this process's user and system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // rss reads this process's resident set size (Linux).
