@@ -2,12 +2,8 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -82,62 +78,7 @@ func collectionsCmd() *cobra.Command {
 	return cmd
 }
 
-// readCollectionFiles decodes a file or every .yaml, .yml and .json file of
-// a directory (not recursively), reporting every problem of every file
-// before anything is sent.
+// readCollectionFiles reads collection definitions from a file or a directory.
 func readCollectionFiles(path string) ([]*store.Collection, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	paths := []string{path}
-	if st.IsDir() {
-		entries, err := os.ReadDir(path)
-		if err != nil {
-			return nil, err
-		}
-		paths = nil
-		for _, e := range entries {
-			switch strings.ToLower(filepath.Ext(e.Name())) {
-			case ".yaml", ".yml", ".json":
-				if !e.IsDir() {
-					paths = append(paths, filepath.Join(path, e.Name()))
-				}
-			}
-		}
-		if len(paths) == 0 {
-			return nil, fmt.Errorf("%s holds no .yaml, .yml or .json collection", path)
-		}
-	}
-	var out []*store.Collection
-	var errs []error
-	seen := map[string]string{}
-	for _, p := range paths {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		ext := strings.ToLower(filepath.Ext(p))
-		if ext != ".json" && ext != ".yaml" && ext != ".yml" {
-			errs = append(errs, fmt.Errorf("%s: not a collection file (use .yaml, .yml or .json)", p))
-			continue
-		}
-		c, err := store.DecodeCollection(data, ext != ".json")
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", p, err))
-			continue
-		}
-		if prev, dup := seen[c.Name]; dup {
-			errs = append(errs, fmt.Errorf("%s: collection %q is already defined by %s", p, c.Name, prev))
-			continue
-		}
-		seen[c.Name] = p
-		out = append(out, c)
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
+	return readDefinitionFiles(path, "collection", store.DecodeCollection, func(v *store.Collection) string { return v.Name })
 }

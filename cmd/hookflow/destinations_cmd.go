@@ -8,9 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"path/filepath"
-	"sort"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -132,64 +129,9 @@ func destinationsCmd() *cobra.Command {
 	return cmd
 }
 
-// readDestinationFiles decodes a file or every .yaml, .yml and .json file
-// of a directory (not recursively), reporting every problem of every file
-// before anything is sent.
+// readDestinationFiles reads destination definitions from a file or a directory.
 func readDestinationFiles(path string) ([]*flow.Destination, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	paths := []string{path}
-	if st.IsDir() {
-		entries, err := os.ReadDir(path)
-		if err != nil {
-			return nil, err
-		}
-		paths = nil
-		for _, e := range entries {
-			switch strings.ToLower(filepath.Ext(e.Name())) {
-			case ".yaml", ".yml", ".json":
-				if !e.IsDir() {
-					paths = append(paths, filepath.Join(path, e.Name()))
-				}
-			}
-		}
-		if len(paths) == 0 {
-			return nil, fmt.Errorf("%s holds no .yaml, .yml or .json destination", path)
-		}
-	}
-	var out []*flow.Destination
-	var errs []error
-	seen := map[string]string{}
-	for _, p := range paths {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		ext := strings.ToLower(filepath.Ext(p))
-		if ext != ".json" && ext != ".yaml" && ext != ".yml" {
-			errs = append(errs, fmt.Errorf("%s: not a destination file (use .yaml, .yml or .json)", p))
-			continue
-		}
-		d, err := flow.DecodeDestination(data, ext != ".json")
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", p, err))
-			continue
-		}
-		if prev, dup := seen[d.Name]; dup {
-			errs = append(errs, fmt.Errorf("%s: destination %q is already defined by %s", p, d.Name, prev))
-			continue
-		}
-		seen[d.Name] = p
-		out = append(out, d)
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
+	return readDefinitionFiles(path, "destination", flow.DecodeDestination, func(v *flow.Destination) string { return v.Name })
 }
 
 // applyDestinationsDir applies a directory of destinations to the store

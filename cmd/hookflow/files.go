@@ -1,0 +1,76 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// readDefinitionFiles decodes a file, or every .yaml, .yml and .json file of
+// a directory (not recursively), with decode (YAML or JSON by extension),
+// reporting every problem of every file, and names defined twice, before
+// anything is sent. what names the kind in errors ("collection"); the
+// result is sorted by name.
+func readDefinitionFiles[T any](path, what string, decode func(data []byte, yaml bool) (T, error), name func(T) string) ([]T, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	paths := []string{path}
+	if st.IsDir() {
+		entries, err := os.ReadDir(path)
+		if err != nil {
+			return nil, err
+		}
+		paths = nil
+		for _, e := range entries {
+			if isDefinitionFile(e.Name()) && !e.IsDir() {
+				paths = append(paths, filepath.Join(path, e.Name()))
+			}
+		}
+		if len(paths) == 0 {
+			return nil, fmt.Errorf("%s holds no .yaml, .yml or .json %s", path, what)
+		}
+	}
+	var out []T
+	var errs []error
+	seen := map[string]string{}
+	for _, p := range paths {
+		if !isDefinitionFile(p) {
+			errs = append(errs, fmt.Errorf("%s: not a %s file (use .yaml, .yml or .json)", p, what))
+			continue
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		v, err := decode(data, strings.ToLower(filepath.Ext(p)) != ".json")
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", p, err))
+			continue
+		}
+		if prev, dup := seen[name(v)]; dup {
+			errs = append(errs, fmt.Errorf("%s: %s %q is already defined by %s", p, what, name(v), prev))
+			continue
+		}
+		seen[name(v)] = p
+		out = append(out, v)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	sort.Slice(out, func(i, j int) bool { return name(out[i]) < name(out[j]) })
+	return out, nil
+}
+
+func isDefinitionFile(p string) bool {
+	switch strings.ToLower(filepath.Ext(p)) {
+	case ".yaml", ".yml", ".json":
+		return true
+	}
+	return false
+}
