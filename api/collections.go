@@ -68,6 +68,26 @@ func recordError(err error) *Error {
 
 func (s *Server) failRecord(c *gin.Context, err error) { s.failWith(c, recordError(err), err) }
 
+// readDefinitionBody reads a definition people may write as YAML: JSON, or
+// YAML with Content-Type application/yaml (415 otherwise), within the size
+// limit. what names it in errors ("collection").
+func (s *Server) readDefinitionBody(c *gin.Context, what string) ([]byte, bool, *Error) {
+	mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	raw, e := s.readAdminBody(c, "a "+what)
+	if e != nil {
+		return nil, false, e
+	}
+	switch mt {
+	case "application/json", "":
+		return raw, false, nil
+	case "application/yaml", "application/x-yaml", "text/yaml":
+		return raw, true, nil
+	}
+	e = newError(http.StatusUnsupportedMediaType, "unsupported_media_type", "send the "+what+" as application/json or application/yaml")
+	e.Path = "headers.Content-Type"
+	return nil, false, e
+}
+
 // readBody reads an admin request's body within the size limit.
 func (s *Server) readAdminBody(c *gin.Context, what string) ([]byte, *Error) {
 	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes))
@@ -80,19 +100,8 @@ func (s *Server) readAdminBody(c *gin.Context, what string) ([]byte, *Error) {
 // readCollection decodes a collection definition: JSON, or YAML with
 // Content-Type application/yaml. Invalid: 422 with every error.
 func (s *Server) readCollection(c *gin.Context) (*store.Collection, *Error) {
-	mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
-	raw, e := s.readAdminBody(c, "a collection definition")
+	raw, yamlDoc, e := s.readDefinitionBody(c, "collection")
 	if e != nil {
-		return nil, e
-	}
-	var yamlDoc bool
-	switch mt {
-	case "application/json", "":
-	case "application/yaml", "application/x-yaml", "text/yaml":
-		yamlDoc = true
-	default:
-		e := newError(http.StatusUnsupportedMediaType, "unsupported_media_type", "send the collection as application/json or application/yaml")
-		e.Path = "headers.Content-Type"
 		return nil, e
 	}
 	col, err := store.DecodeCollection(raw, yamlDoc)

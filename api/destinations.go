@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"mime"
 	"net/http"
 	"time"
 
@@ -114,19 +113,8 @@ func (s *Server) failDestination(c *gin.Context, err error) {
 // readDestination decodes a destination: JSON, or YAML with Content-Type
 // application/yaml. Invalid: 422 with every error and its path.
 func (s *Server) readDestination(c *gin.Context) (*flow.Destination, *Error) {
-	mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
-	raw, e := s.readAdminBody(c, "a destination")
+	raw, yamlDoc, e := s.readDefinitionBody(c, "destination")
 	if e != nil {
-		return nil, e
-	}
-	var yamlDoc bool
-	switch mt {
-	case "application/json", "":
-	case "application/yaml", "application/x-yaml", "text/yaml":
-		yamlDoc = true
-	default:
-		e := newError(http.StatusUnsupportedMediaType, "unsupported_media_type", "send the destination as application/json or application/yaml")
-		e.Path = "headers.Content-Type"
 		return nil, e
 	}
 	d, err := flow.DecodeDestination(raw, yamlDoc)
