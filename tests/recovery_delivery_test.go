@@ -3,7 +3,6 @@ package tests
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -19,24 +18,6 @@ import (
 	"github.com/hookflow/hookflow/workflows"
 )
 
-// send is a request with any method, body and headers.
-func send(t *testing.T, method, target, body string, headers ...string) answer {
-	t.Helper()
-	req, err := http.NewRequest(method, target, strings.NewReader(body))
-	require.NoError(t, err)
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return answer{status: resp.StatusCode, header: resp.Header, body: string(b)}
-}
 
 const resultFlows = `
 id: it-result
