@@ -18,7 +18,6 @@ import (
 	"github.com/hookflow/hookflow/workflows"
 )
 
-
 const resultFlows = `
 id: it-result
 trigger: {mode: sync, timeout: 1s, onTimeout: accepted, auth: {basic: {username: shop, passwordSecret: shop_pw}}}
