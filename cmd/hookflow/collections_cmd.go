@@ -1,9 +1,7 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -31,24 +29,8 @@ func collectionsCmd() *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			for _, c := range cols {
-				body, _ := json.Marshal(c)
-				var got struct {
-					Version int64 `json:"version"`
-					Changed *bool `json:"changed"`
-				}
-				code, err := a.do("PUT", "/api/v1/collections/"+c.Name, body, &got)
-				switch {
-				case code == http.StatusNotFound:
-					if _, err = a.do("POST", "/api/v1/collections", body, &got); err == nil {
-						fmt.Fprintf(out, "%s: created (v%d)\n", c.Name, got.Version)
-					}
-				case err == nil && got.Changed != nil && !*got.Changed:
-					fmt.Fprintf(out, "%s: unchanged (v%d)\n", c.Name, got.Version)
-				case err == nil:
-					fmt.Fprintf(out, "%s: updated to v%d\n", c.Name, got.Version)
-				}
-				if err != nil {
-					return fmt.Errorf("%s: %w", c.Name, err)
+				if err := a.apply(out, "collections", c.Name, c, nil); err != nil {
+					return err
 				}
 			}
 			return nil

@@ -6,10 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"os"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -21,19 +18,7 @@ import (
 // does flows: apply is GitOps (create, update, or leave unchanged; every
 // file is validated before anything is sent).
 func destinationsCmd() *cobra.Command {
-	a := &adminClient{http: &http.Client{Timeout: 30 * time.Second}}
-	cmd := &cobra.Command{
-		Use:   "destinations",
-		Short: "Manage destinations (admin-defined webhook endpoints) through the admin API (HOOKFLOW_API_URL, HOOKFLOW_API_KEY)",
-		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			if a.key == "" {
-				return fmt.Errorf("no API key: set HOOKFLOW_API_KEY (hookflow dev prints one) or --api-key")
-			}
-			return nil
-		},
-	}
-	cmd.PersistentFlags().StringVar(&a.url, "api-url", envOr("HOOKFLOW_API_URL", "http://127.0.0.1:8080"), "the hookflow API")
-	cmd.PersistentFlags().StringVar(&a.key, "api-key", os.Getenv("HOOKFLOW_API_KEY"), "an admin API key")
+	cmd, a := adminGroup("destinations", "Manage destinations (admin-defined webhook endpoints) through the admin API (HOOKFLOW_API_URL, HOOKFLOW_API_KEY)")
 
 	var files string
 	apply := &cobra.Command{
@@ -47,24 +32,8 @@ func destinationsCmd() *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			for _, d := range dests {
-				body, _ := json.Marshal(d)
-				var got struct {
-					Version int64 `json:"version"`
-					Changed *bool `json:"changed"`
-				}
-				code, err := a.do("PUT", "/api/v1/destinations/"+d.Name, body, &got)
-				switch {
-				case code == http.StatusNotFound:
-					if _, err = a.do("POST", "/api/v1/destinations", body, &got); err == nil {
-						fmt.Fprintf(out, "%s: created (v%d)\n", d.Name, got.Version)
-					}
-				case err == nil && got.Changed != nil && !*got.Changed:
-					fmt.Fprintf(out, "%s: unchanged (v%d)\n", d.Name, got.Version)
-				case err == nil:
-					fmt.Fprintf(out, "%s: updated to v%d\n", d.Name, got.Version)
-				}
-				if err != nil {
-					return fmt.Errorf("%s: %w", d.Name, err)
+				if err := a.apply(out, "destinations", d.Name, d, nil); err != nil {
+					return err
 				}
 			}
 			return nil

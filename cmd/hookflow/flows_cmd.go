@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,6 +36,41 @@ func adminGroup(use, short string) (*cobra.Command, *adminClient) {
 	cmd.PersistentFlags().StringVar(&a.url, "api-url", envOr("HOOKFLOW_API_URL", "http://127.0.0.1:8080"), "the hookflow API")
 	cmd.PersistentFlags().StringVar(&a.key, "api-key", os.Getenv("HOOKFLOW_API_KEY"), "an admin API key")
 	return cmd, a
+}
+
+// applied is what the admin API answers a create or update with.
+type applied struct {
+	Version    int64  `json:"version"`
+	Changed    *bool  `json:"changed"`
+	TriggerURL string `json:"triggerUrl"`
+}
+
+// apply creates or updates one definition (GitOps): PUT to
+// /api/v1/<kind>/<name>, POST to /api/v1/<kind> when it does not exist yet;
+// it prints what happened (created, unchanged, updated). created adds to
+// the created line.
+func (a *adminClient) apply(out io.Writer, kind, name string, v any, created func(applied) string) error {
+	body, _ := json.Marshal(v)
+	var got applied
+	code, err := a.do("PUT", "/api/v1/"+kind+"/"+url.PathEscape(name), body, &got)
+	switch {
+	case code == http.StatusNotFound:
+		if _, err = a.do("POST", "/api/v1/"+kind, body, &got); err == nil {
+			note := ""
+			if created != nil {
+				note = created(got)
+			}
+			fmt.Fprintf(out, "%s: created (v%d)%s\n", name, got.Version, note)
+		}
+	case err == nil && got.Changed != nil && !*got.Changed:
+		fmt.Fprintf(out, "%s: unchanged (v%d)\n", name, got.Version)
+	case err == nil:
+		fmt.Fprintf(out, "%s: updated to v%d\n", name, got.Version)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
 }
 
 // adminClient talks to the management API.
@@ -109,23 +145,9 @@ func flowsCmd() *cobra.Command {
 			flows = flow.CalleesFirst(flows)
 			out := cmd.OutOrStdout()
 			for _, f := range flows {
-				body, _ := json.Marshal(f)
-				var got flowSummary
-				code, err := a.do("PUT", "/api/v1/flows/"+f.ID, body, &got)
-				if code == http.StatusNotFound {
-					_, err = a.do("POST", "/api/v1/flows", body, &got)
-					if err == nil {
-						fmt.Fprintf(out, "%s: created (v%d) %s\n", f.ID, got.Version, got.TriggerURL)
-					}
-				} else if err == nil {
-					if got.Changed != nil && !*got.Changed {
-						fmt.Fprintf(out, "%s: unchanged (v%d)\n", f.ID, got.Version)
-					} else {
-						fmt.Fprintf(out, "%s: updated to v%d\n", f.ID, got.Version)
-					}
-				}
-				if err != nil {
-					return fmt.Errorf("%s: %w", f.ID, err)
+				// A new flow's line shows its trigger URL.
+				if err := a.apply(out, "flows", f.ID, f, func(got applied) string { return " " + got.TriggerURL }); err != nil {
+					return err
 				}
 			}
 			return nil
