@@ -548,8 +548,15 @@ func (s *Store) create(ctx context.Context, tx *sql.Tx, c *Collection, props map
 	return rec, nil
 }
 
-// checkUnique finds another record holding one of props' unique values.
-func (s *Store) checkUnique(ctx context.Context, tx *sql.Tx, c *Collection, self string, props map[string]any) error {
+// keyValue is one unique property's value as record_keys holds it.
+type keyValue struct {
+	property, text string
+	value          any
+}
+
+// uniqueKeys are props' unique values (those set), as stored in record_keys.
+func uniqueKeys(c *Collection, props map[string]any) ([]keyValue, error) {
+	var out []keyValue
 	for _, u := range c.UniqueProperties() {
 		v, ok := props[u]
 		if !ok || v == nil {
@@ -558,33 +565,40 @@ func (s *Store) checkUnique(ctx context.Context, tx *sql.Tx, c *Collection, self
 		p, _ := c.Property(u)
 		text, err := p.keyText(v)
 		if err != nil {
-			return invalidRecord([]flow.FieldError{{Path: "properties." + u, Message: err.Error()}})
+			return nil, invalidRecord([]flow.FieldError{{Path: "properties." + u, Message: err.Error()}})
 		}
+		out = append(out, keyValue{property: u, text: text, value: v})
+	}
+	return out, nil
+}
+
+// checkUnique finds another record holding one of props' unique values.
+func (s *Store) checkUnique(ctx context.Context, tx *sql.Tx, c *Collection, self string, props map[string]any) error {
+	keys, err := uniqueKeys(c, props)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
 		var other string
-		err = s.queryRow(ctx, tx, `SELECT record_id FROM record_keys WHERE collection = $1 AND property = $2 AND value = $3`, c.Name, u, text).Scan(&other)
+		err := s.queryRow(ctx, tx, `SELECT record_id FROM record_keys WHERE collection = $1 AND property = $2 AND value = $3`, c.Name, k.property, k.text).Scan(&other)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 		case err != nil:
 			return err
 		case other != self:
-			return &UniqueError{Collection: c.Name, Property: u, Value: v, RecordID: other}
+			return &UniqueError{Collection: c.Name, Property: k.property, Value: k.value, RecordID: other}
 		}
 	}
 	return nil
 }
 
 func (s *Store) insertKeys(ctx context.Context, tx *sql.Tx, c *Collection, id string, props map[string]any) error {
-	for _, u := range c.UniqueProperties() {
-		v, ok := props[u]
-		if !ok || v == nil {
-			continue
-		}
-		p, _ := c.Property(u)
-		text, err := p.keyText(v)
-		if err != nil {
-			return invalidRecord([]flow.FieldError{{Path: "properties." + u, Message: err.Error()}})
-		}
-		if _, err := s.exec(ctx, tx, `INSERT INTO record_keys (collection, property, value, record_id) VALUES ($1, $2, $3, $4)`, c.Name, u, text, id); err != nil {
+	keys, err := uniqueKeys(c, props)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if _, err := s.exec(ctx, tx, `INSERT INTO record_keys (collection, property, value, record_id) VALUES ($1, $2, $3, $4)`, c.Name, k.property, k.text, id); err != nil {
 			return err
 		}
 	}
