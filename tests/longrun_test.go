@@ -89,7 +89,17 @@ steps:
 	mu.Unlock()
 
 	// Every run of the chain stayed far inside the history limits.
-	runs, maxEvents, maxBytes := chainHistories(t, s, id)
+	// Visibility is written asynchronously: wait until it shows every run
+	// of the chain closed (GetWorkflow already saw the last one complete).
+	var (
+		runs                []string
+		maxEvents, maxBytes int
+		open                bool
+	)
+	require.Eventually(t, func() bool {
+		runs, maxEvents, maxBytes, open = chainHistories(t, s, id)
+		return !open
+	}, 15*time.Second, 200*time.Millisecond, "visibility never showed the chain's last run closed")
 	require.Greater(t, len(runs), 1, "a run this long must have continued as new")
 	require.Less(t, maxEvents, 10_240, "a run of the chain reached Temporal's history warning limit")
 	// The executions API lists the execution once (its latest run), not
@@ -111,7 +121,7 @@ steps:
 
 // chainHistories lists the runs of a workflow id (its continue-as-new chain)
 // and the largest history among them, in events and bytes.
-func chainHistories(t *testing.T, s *stack, id string) (runs []string, maxEvents, maxBytes int) {
+func chainHistories(t *testing.T, s *stack, id string) (runs []string, maxEvents, maxBytes int, open bool) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -123,14 +133,18 @@ func chainHistories(t *testing.T, s *stack, id string) (runs []string, maxEvents
 		require.NoError(t, err)
 		for _, e := range resp.GetExecutions() {
 			runs = append(runs, e.GetExecution().GetRunId())
-			if e.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW && e.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
+			switch e.GetStatus() {
+			case enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
+			case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
+				open = true
+			default:
 				t.Errorf("run %s ended %s", e.GetExecution().GetRunId(), e.GetStatus())
 			}
 			maxEvents = max(maxEvents, int(e.GetHistoryLength()))
 			maxBytes = max(maxBytes, int(e.GetHistorySizeBytes()))
 		}
 		if token = resp.GetNextPageToken(); len(token) == 0 {
-			return runs, maxEvents, maxBytes
+			return runs, maxEvents, maxBytes, open
 		}
 	}
 }
