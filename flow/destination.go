@@ -202,7 +202,7 @@ func (f *Flow) Destinations() []DestinationRef {
 		}
 		return true
 	})
-	return out
+	return append(out, f.notifyRefs()...)
 }
 
 // CheckDestinations refuses destinations that exist neither in the store

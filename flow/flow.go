@@ -28,6 +28,9 @@ type Flow struct {
 	Description string  `json:"description,omitempty" validate:"max=2000"`
 	Trigger     Trigger `json:"trigger"`
 	Steps       []Step  `json:"steps" validate:"required,min=1"`
+	// Notify sends the flow's run and delivery events to a destination
+	// (notify.go); validated by its struct rules.
+	Notify *Notify `json:"notify,omitempty"`
 }
 
 // Walk calls fn for every step of the tree in document order, with its path.

@@ -79,6 +79,7 @@ func FlowWorkflow(ctx workflow.Context, in Input) (*Result, error) {
 
 	if err != nil {
 		workflow.SetCurrentDetails(ctx, "**failed**: "+err.Error())
+		r.notifyRunFailed(ctx, err) // notify.go: run.failed
 		return nil, r.failure(err)
 	}
 	res := &Result{Status: "succeeded", Response: r.response, StepsRun: r.executed, Output: r.output}

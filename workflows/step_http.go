@@ -52,6 +52,7 @@ func runHTTP(ctx workflow.Context, r *run, s *flow.Step, h *flow.HTTP, at positi
 	var res contract.Result
 	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), contract.DeliverName, *req).Get(ctx, &res)
 	if err != nil {
+		r.notifyDelivery(ctx, s, req, err) // notify.go: delivery.gave_up, delivery.failed
 		var appErr *temporal.ApplicationError
 		if errors.As(err, &appErr) {
 			var f contract.Failure
