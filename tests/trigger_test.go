@@ -79,6 +79,10 @@ func TestSyncTriggerAnswersWithTheResponseStep(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, "sync", mode)
 	require.Equal(t, int64(2), s.awaitCount("it-order", 2))
+	// Sync runs poll a queue of their own, ahead of any async backlog.
+	ex, err := s.client.DescribeWorkflowExecution(context.Background(), id, "")
+	require.NoError(t, err)
+	require.Equal(t, workflows.SyncTaskQueue, ex.GetExecutionConfig().GetTaskQueue().GetName())
 
 	// The step log is readable by query.
 	v, err := s.client.QueryWorkflow(context.Background(), id, "", workflows.QuerySteps)
@@ -161,6 +165,9 @@ steps: [{id: s, type: set, values: {x: 1}}]
 	res, err := s.result(a.header.Get(api.HeaderExecutionID))
 	require.NoError(t, err)
 	require.Equal(t, 4, res.StepsRun)
+	ex, err := s.client.DescribeWorkflowExecution(context.Background(), a.header.Get(api.HeaderExecutionID), "")
+	require.NoError(t, err)
+	require.Equal(t, workflows.TaskQueue, ex.GetExecutionConfig().GetTaskQueue().GetName())
 
 	a = post(t, s.hookURL("it-async-default"), "application/json", `[1,2]`)
 	require.Equal(t, http.StatusOK, a.status)

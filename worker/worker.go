@@ -59,10 +59,11 @@ type Options struct {
 	Telemetry *telemetry.Telemetry
 }
 
-// Workers is the flow worker and the webhook worker, started and stopped
-// together.
+// Workers is the flow workers (async and sync runs) and the webhook
+// worker, started and stopped together.
 type Workers struct {
 	Flows    sdkworker.Worker
+	Sync     sdkworker.Worker
 	Webhooks sdkworker.Worker
 	// dests runs the destinations' workers (nil without a store).
 	dests *destinations
@@ -74,29 +75,18 @@ type Workers struct {
 // New returns both workers, with FlowWorkflow and the delivery activity
 // registered once each under their stable names.
 func New(c sdkclient.Client, deliver *activities.Deliverer, opts Options) *Workers {
-	flows := sdkworker.New(c, workflows.TaskQueue, sdkworker.Options{
-		MaxConcurrentWorkflowTaskExecutionSize: opts.MaxConcurrentWorkflowTasks,
-		MaxConcurrentWorkflowTaskPollers:       opts.WorkflowPollers,
-		WorkerStopTimeout:                      opts.StopTimeout,
-	})
-	Register(flows)
-	// Record steps' activities run beside the interpreter: a few
-	// statements on the flow store each.
-	opts.Records.Register(flows)
-	opts.Composition.Register(flows)
-	opts.Destinations.Register(flows)
-	// A bulk replay's reruns and resumes: the same code as the admin API.
-	rec := &activities.Recoverer{Client: c}
-	flows.RegisterActivityWithOptions(rec.Rerun, activity.RegisterOptions{Name: contract.RerunName})
-	flows.RegisterActivityWithOptions(rec.Resume, activity.RegisterOptions{Name: contract.ResumeName})
-	flows.RegisterActivityWithOptions(rec.ListForReplay, activity.RegisterOptions{Name: contract.ListForReplayName})
+	flows := newFlowWorker(c, workflows.TaskQueue, opts)
+	// Sync runs poll a queue of their own with their own pollers and
+	// slots: a caller waits for their answer, and a burst of async
+	// triggers must not stand in front of it.
+	sync := newFlowWorker(c, workflows.SyncTaskQueue, opts)
 	hooks := sdkworker.New(c, workflows.WebhookTaskQueue, sdkworker.Options{
 		MaxConcurrentActivityExecutionSize: opts.MaxConcurrentDeliveries,
 		TaskQueueActivitiesPerSecond:       opts.DeliveriesPerSecond,
 		WorkerStopTimeout:                  opts.StopTimeout,
 	})
 	hooks.RegisterActivityWithOptions(deliver.Deliver, activity.RegisterOptions{Name: contract.DeliverName})
-	w := &Workers{Flows: flows, Webhooks: hooks, client: c}
+	w := &Workers{Flows: flows, Sync: sync, Webhooks: hooks, client: c}
 	if opts.DestinationStates != nil {
 		if opts.Destinations != nil {
 			deliver.UseDestinations(opts.Destinations)
@@ -106,12 +96,17 @@ func New(c sdkclient.Client, deliver *activities.Deliverer, opts Options) *Worke
 	return w
 }
 
-// Start starts both workers.
+// Start starts the workers.
 func (w *Workers) Start() error {
 	if err := w.Flows.Start(); err != nil {
 		return err
 	}
+	if err := w.Sync.Start(); err != nil {
+		w.Flows.Stop()
+		return err
+	}
 	if err := w.Webhooks.Start(); err != nil {
+		w.Sync.Stop()
 		w.Flows.Stop()
 		return err
 	}
@@ -132,6 +127,7 @@ func (w *Workers) Stop() {
 		w.dests.stop()
 	}
 	w.Webhooks.Stop()
+	w.Sync.Stop()
 	w.Flows.Stop()
 }
 
@@ -145,6 +141,29 @@ func (w *Workers) Ready(ctx context.Context) error {
 		return errors.New("temporal is unreachable")
 	}
 	return nil
+}
+
+// newFlowWorker is a worker for the interpreter's queue: FlowWorkflow and
+// the activities that run beside it (record steps, callee resolution, the
+// destination lookup, a bulk replay's actions).
+func newFlowWorker(c sdkclient.Client, queue string, opts Options) sdkworker.Worker {
+	w := sdkworker.New(c, queue, sdkworker.Options{
+		MaxConcurrentWorkflowTaskExecutionSize: opts.MaxConcurrentWorkflowTasks,
+		MaxConcurrentWorkflowTaskPollers:       opts.WorkflowPollers,
+		WorkerStopTimeout:                      opts.StopTimeout,
+	})
+	Register(w)
+	// Record steps' activities run beside the interpreter: a few
+	// statements on the flow store each.
+	opts.Records.Register(w)
+	opts.Composition.Register(w)
+	opts.Destinations.Register(w)
+	// A bulk replay's reruns and resumes: the same code as the admin API.
+	rec := &activities.Recoverer{Client: c}
+	w.RegisterActivityWithOptions(rec.Rerun, activity.RegisterOptions{Name: contract.RerunName})
+	w.RegisterActivityWithOptions(rec.Resume, activity.RegisterOptions{Name: contract.ResumeName})
+	w.RegisterActivityWithOptions(rec.ListForReplay, activity.RegisterOptions{Name: contract.ListForReplayName})
+	return w
 }
 
 // Register registers hookflow's workflows on any registry (a worker, a

@@ -19,8 +19,12 @@ import (
 )
 
 const (
-	// TaskQueue is where FlowWorkflow tasks are polled.
+	// TaskQueue is where FlowWorkflow tasks of async runs are polled.
 	TaskQueue = "hookflow-flows"
+	// SyncTaskQueue is where runs of sync triggers are polled, by pollers
+	// of their own: a caller waits for the answer, so a burst of async
+	// triggers must not queue in front of its first workflow task.
+	SyncTaskQueue = "hookflow-sync"
 	// WebhookTaskQueue is where deliveries (http steps) run, on workers
 	// with their own concurrency and rate limits, so slow receivers never
 	// starve flow progress.
@@ -136,6 +140,16 @@ const (
 // operator can find it and duplicates of one event map to one run.
 func WorkflowID(flowID, eventID string) string { return flowID + ":" + eventID }
 
+// QueueFor is the task queue a run of a trigger in mode starts on: sync runs
+// have their own, async ones (and calls, replays, redeliveries) share
+// TaskQueue. A run's activities and children stay on its queue.
+func QueueFor(mode flow.Mode) string {
+	if mode == flow.ModeSync {
+		return SyncTaskQueue
+	}
+	return TaskQueue
+}
+
 // StartOptions are the options a trigger starts a run with. The conflict
 // policy makes a second start of the same id attach to the running execution
 // instead of starting another (idempotent triggers; Update-With-Start
@@ -148,7 +162,7 @@ func StartOptions(f *flow.Flow, version int64, eventID string) client.StartWorkf
 	}
 	return client.StartWorkflowOptions{
 		ID:                       WorkflowID(f.ID, eventID),
-		TaskQueue:                TaskQueue,
+		TaskQueue:                QueueFor(mode),
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		// A run is bounded by its steps (loops and delays are bounded too);

@@ -101,6 +101,9 @@ func (r *run) renderTarget(w *contract.RecordWrite, recordID string, match map[s
 // step's error.
 func runRecordActivity(ctx workflow.Context, retry *flow.RetryPolicy, what, name string, in any) (*contract.RecordResult, error) {
 	ao := RecordActivityOptions(retry, what)
+	// On the run's own queue: a sync run's record steps do not wait behind
+	// async runs' work.
+	ao.TaskQueue = workflow.GetInfo(ctx).TaskQueueName
 	var res contract.RecordResult
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), name, in).Get(ctx, &res)
 	if err == nil {

@@ -52,7 +52,7 @@ func runCall(ctx workflow.Context, r *run, s *flow.Step, c *flow.Call, at positi
 	childID := fmt.Sprintf("%s.%s.%d", workflow.GetInfo(ctx).WorkflowExecution.ID, s.ID, r.counts[s.ID])
 
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		TaskQueue:              TaskQueue,
+		TaskQueue:              workflow.GetInfo(ctx).TaskQueueName,
 		StartToCloseTimeout:    10 * time.Second,
 		ScheduleToCloseTimeout: 5 * time.Minute,
 		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second},
@@ -78,7 +78,8 @@ func runCall(ctx workflow.Context, r *run, s *flow.Step, c *flow.Call, at positi
 	}
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID:               childID,
-		TaskQueue:                TaskQueue,
+		// The caller's queue: a sync run's callee answers as promptly.
+		TaskQueue:                workflow.GetInfo(ctx).TaskQueueName,
 		ParentClosePolicy:        policy,
 		WorkflowExecutionTimeout: 400 * 24 * time.Hour,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
