@@ -32,8 +32,29 @@ type Destination struct {
 	// (the Temporal server enforces it on the destination's task queue).
 	RateLimit *RateLimit `json:"rateLimit,omitempty"`
 	// MaxInFlight bounds deliveries in flight on each worker process.
-	MaxInFlight    int             `json:"maxInFlight,omitempty" validate:"omitempty,min=1,max=10000"`
+	MaxInFlight int `json:"maxInFlight,omitempty" validate:"omitempty,min=1,max=10000"`
+	// Limits are quotas per period (100 a minute, 10,000 a day) counted
+	// across every worker in the flow store: when one is used up the
+	// destination's deliveries park until its period ends.
+	Limits         []PeriodLimit   `json:"limits,omitempty" validate:"max=5,dive"`
 	CircuitBreaker *CircuitBreaker `json:"circuitBreaker,omitempty"`
+}
+
+// PeriodLimit admits at most Max attempts per Per. Periods are fixed
+// windows aligned to the Unix epoch (a window starts at floor(now/per)*per:
+// per: 1m is each wall-clock minute, per: 24h each UTC day); the count
+// starts again at 0 when a window begins. Every attempt sent counts,
+// retries and probes included; parked ones (nothing sent) do not.
+type PeriodLimit struct {
+	Per Duration `json:"per" validate:"required,dmin=1s,dmax=744h"`
+	Max int64    `json:"max" validate:"required,min=1,max=1000000000"`
+}
+
+// WindowStart is the start of the window holding t, in Unix milliseconds.
+func (l PeriodLimit) WindowStart(t time.Time) int64 {
+	per := l.Per.Std().Milliseconds()
+	ms := t.UnixMilli()
+	return ms - ms%per
 }
 
 // RateLimit is requests per second. Temporal's matching service allows a
@@ -43,13 +64,67 @@ type RateLimit struct {
 }
 
 // CircuitBreaker opens after Failures consecutive failed attempts (5xx,
-// network errors, timeouts, 429): deliveries then park (wait in the
+// network errors, timeouts, 429), or, with FailureRate set, when within one
+// Window at least MinRequests attempts were made and the failed share of
+// them reached FailureRate: deliveries then park (wait in the
 // destination's task queue) and one probe goes out every ProbeInterval; a
 // probe that succeeds closes it.
 type CircuitBreaker struct {
 	Disabled      bool     `json:"disabled,omitempty"`
 	Failures      int      `json:"failures,omitempty" validate:"omitempty,min=1,max=100000"`
 	ProbeInterval Duration `json:"probeInterval,omitempty" validate:"omitempty,dmin=1s,dmax=24h"`
+	// FailureRate (0 < rate <= 1) turns on the failure-rate window: Window
+	// (default 1m) is a fixed window aligned to the Unix epoch, and
+	// MinRequests (default 20) the attempts it needs before the rate
+	// counts. With it every attempt's outcome is written to the store.
+	FailureRate float64  `json:"failureRate,omitempty" validate:"omitempty,gt=0,lte=1"`
+	Window      Duration `json:"window,omitempty" validate:"omitempty,dmin=1s,dmax=24h"`
+	MinRequests int      `json:"minRequests,omitempty" validate:"omitempty,min=1,max=1000000"`
+}
+
+// Failure-rate window defaults.
+const (
+	DefaultBreakerWindow      = time.Minute
+	DefaultBreakerMinRequests = 20
+)
+
+// FailureWindow is the effective failure-rate window of a circuit
+// breaker; Rate 0 means none.
+type FailureWindow struct {
+	Rate        float64
+	Window      time.Duration
+	MinRequests int
+}
+
+// WindowStart is the start of the window holding t, in Unix milliseconds.
+func (w FailureWindow) WindowStart(t time.Time) int64 {
+	per := w.Window.Milliseconds()
+	ms := t.UnixMilli()
+	return ms - ms%per
+}
+
+// Trips tells whether requests attempts with failed failures among them
+// open the circuit.
+func (w FailureWindow) Trips(requests, failed int64) bool {
+	return w.Rate > 0 && requests >= int64(w.MinRequests) && requests > 0 &&
+		float64(failed) >= w.Rate*float64(requests)
+}
+
+// RateWindow is the destination's failure-rate window (Rate 0: none, or
+// the breaker is disabled).
+func (d *Destination) RateWindow() FailureWindow {
+	cb := d.CircuitBreaker
+	if cb == nil || cb.Disabled || cb.FailureRate == 0 {
+		return FailureWindow{}
+	}
+	w := FailureWindow{Rate: cb.FailureRate, Window: DefaultBreakerWindow, MinRequests: DefaultBreakerMinRequests}
+	if cb.Window > 0 {
+		w.Window = cb.Window.Std()
+	}
+	if cb.MinRequests > 0 {
+		w.MinRequests = cb.MinRequests
+	}
+	return w
 }
 
 // Circuit breaker defaults.
@@ -152,6 +227,28 @@ func (d *Destination) Check() []FieldError {
 	}
 	for _, fe := range d.Auth.check("auth") {
 		errs = append(errs, fe)
+	}
+	seen := map[Duration]int{}
+	for i, l := range d.Limits {
+		p := fmt.Sprintf("limits[%d].per", i)
+		if l.Per.Std() > time.Second && l.Per.Std()%time.Second != 0 {
+			errs.add(p, "must be whole seconds (periods are windows aligned to the clock)")
+		}
+		if j, dup := seen[l.Per]; dup && l.Per > 0 {
+			errs.add(p, "repeats limits[%d].per: one limit per period", j)
+		}
+		seen[l.Per] = i
+	}
+	if cb := d.CircuitBreaker; cb != nil && cb.FailureRate == 0 {
+		if cb.Window != 0 {
+			errs.add("circuitBreaker.window", "needs failureRate (the share of failed attempts in a window that opens the circuit)")
+		}
+		if cb.MinRequests != 0 {
+			errs.add("circuitBreaker.minRequests", "needs failureRate (the share of failed attempts in a window that opens the circuit)")
+		}
+	}
+	if cb := d.CircuitBreaker; cb != nil && cb.Window.Std() > time.Second && cb.Window.Std()%time.Second != 0 {
+		errs.add("circuitBreaker.window", "must be whole seconds (windows are aligned to the clock)")
 	}
 	if r := d.Retry; r != nil && r.InitialInterval != 0 && r.MaximumInterval != 0 && r.MaximumInterval < r.InitialInterval {
 		errs.add("retry.maximumInterval", "must be at least initialInterval")

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -97,4 +98,79 @@ steps:
 	}
 	require.True(t, paths["steps[0].url"], "%v", err)
 	require.True(t, paths["steps[0].auth"], "%v", err)
+}
+
+func TestDestinationLimitsAndFailureRateWithPaths(t *testing.T) {
+	d, err := flow.DecodeDestination([]byte(`
+name: crm
+baseUrl: https://api.crm.example.com/v1/
+limits: [{per: 1m, max: 100}, {per: 24h, max: 10000}]
+circuitBreaker: {failures: 10, failureRate: 0.5, window: 1m, minRequests: 20, probeInterval: 30s}
+`), true)
+	require.NoError(t, err)
+	require.Len(t, d.Limits, 2)
+	require.Equal(t, time.Minute, d.Limits[0].Per.Std())
+	require.EqualValues(t, 10000, d.Limits[1].Max)
+	w := d.RateWindow()
+	require.Equal(t, flow.FailureWindow{Rate: 0.5, Window: time.Minute, MinRequests: 20}, w)
+	require.False(t, w.Trips(19, 19), "fewer than minRequests")
+	require.True(t, w.Trips(20, 10))
+	require.False(t, w.Trips(20, 9))
+	at := time.Date(2026, 1, 2, 3, 4, 5, 6e6, time.UTC)
+	require.Equal(t, time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC).UnixMilli(), d.Limits[0].WindowStart(at))
+	require.Equal(t, time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC).UnixMilli(), d.Limits[1].WindowStart(at))
+
+	// Defaults: a rate alone takes a 1m window and 20 requests.
+	d, err = flow.DecodeDestination([]byte(`{"name":"x","baseUrl":"https://x.example.com/","circuitBreaker":{"failureRate":1}}`), false)
+	require.NoError(t, err)
+	require.Equal(t, flow.FailureWindow{Rate: 1, Window: time.Minute, MinRequests: 20}, d.RateWindow())
+	d, err = flow.DecodeDestination([]byte(`{"name":"x","baseUrl":"https://x.example.com/","circuitBreaker":{"failureRate":1,"disabled":true}}`), false)
+	require.NoError(t, err)
+	require.Zero(t, d.RateWindow().Rate, "a disabled breaker has no window")
+
+	_, err = flow.DecodeDestination([]byte(`
+name: crm
+baseUrl: https://api.crm.example.com/v1/
+limits: [{per: 500ms, max: 0}, {per: 1500ms, max: 5}, {per: 1m, max: 1}, {per: 1m, max: 2}, {max: 3}]
+circuitBreaker: {failureRate: 1.5, window: 100ms, minRequests: 0}
+`), true)
+	var de *flow.DestinationError
+	require.True(t, errors.As(err, &de), "%v", err)
+	paths := map[string]string{}
+	for _, fe := range de.Errors {
+		paths[fe.Path] = fe.Message
+	}
+	for _, p := range []string{"limits[0].per", "limits[0].max", "limits[1].per", "limits[3].per", "limits[4].per", "circuitBreaker.failureRate", "circuitBreaker.window"} {
+		require.Contains(t, paths, p, "missing %s in %v", p, err)
+	}
+	require.Contains(t, paths["limits[3].per"], "repeats limits[2].per")
+	t.Log(err)
+
+	_, err = flow.DecodeDestination([]byte(`
+name: crm
+baseUrl: https://api.crm.example.com/v1/
+limits: {per: 1m, max: 100}
+circuitBreaker: {window: 1m, minRequests: 5}
+`), true)
+	require.True(t, errors.As(err, &de), "%v", err)
+	require.Equal(t, "limits", de.Errors[0].Path, "%v", err)
+	_, err = flow.DecodeDestination([]byte(`
+name: crm
+baseUrl: https://api.crm.example.com/v1/
+limits: [{per: 1m, max: 100, burst: 3}]
+`), true)
+	require.True(t, errors.As(err, &de), "%v", err)
+	require.Equal(t, "limits[0].burst", de.Errors[0].Path, "%v", err)
+	_, err = flow.DecodeDestination([]byte(`
+name: crm
+baseUrl: https://api.crm.example.com/v1/
+circuitBreaker: {window: 1m, minRequests: 5}
+`), true)
+	require.True(t, errors.As(err, &de), "%v", err)
+	paths = map[string]string{}
+	for _, fe := range de.Errors {
+		paths[fe.Path] = fe.Message
+	}
+	require.Contains(t, paths["circuitBreaker.window"], "needs failureRate")
+	require.Contains(t, paths["circuitBreaker.minRequests"], "needs failureRate")
 }
