@@ -251,11 +251,13 @@ func (s *Server) pauseDestination(paused bool) gin.HandlerFunc {
 			fail(c, e)
 			return
 		}
+		was := s.pausedBefore(c.Request.Context(), c.Param("name"))
 		got, err := s.cfg.Admin.Store.PauseDestination(c.Request.Context(), c.Param("name"), paused, body.Reason)
 		if err != nil {
 			s.failDestination(c, err)
 			return
 		}
+		s.notifyPause(got, was) // notify.go
 		s.log.Info("destination", "destination", got.Name, "paused", paused)
 		c.JSON(http.StatusOK, s.destinationResource(c.Request.Context(), got, true))
 	}
@@ -299,7 +301,7 @@ func (s *Server) checkDestinations(ctx context.Context, f *flow.Flow) *Error {
 	}
 	errs := flow.CheckDestinations(f, func(name string) bool { return known[name] })
 	if len(errs) == 0 {
-		return nil
+		return s.checkNotifySigns(ctx, f) // notify.go
 	}
 	e := newError(http.StatusUnprocessableEntity, "invalid_flow", errs[0].Error())
 	e.Path, e.Errors = errs[0].Path, errs

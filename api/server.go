@@ -69,6 +69,9 @@ type Config struct {
 	// visibility (a redelivery's request): the client's, with its codec
 	// when payloads are encrypted (default: Temporal's default converter).
 	DataConverter converter.DataConverter
+	// Notify sends destination.paused and destination.resumed to the
+	// global notify destination (nil: no notifications; api/notify.go).
+	Notify *activities.Notifier
 }
 
 // Admin is what the management API works on: the store, and the cache this

@@ -57,6 +57,9 @@ type Options struct {
 	// Logger and Telemetry serve the destination workers (nil: none).
 	Logger    *slog.Logger
 	Telemetry *telemetry.Telemetry
+	// Notifier sends notifications: runs' events (a local activity of the
+	// flow workers) and circuits opened and closed (notify.go; nil: none).
+	Notifier *activities.Notifier
 }
 
 // Workers is the flow workers (async and sync runs) and the webhook
@@ -75,6 +78,7 @@ type Workers struct {
 // New returns both workers, with FlowWorkflow and the delivery activity
 // registered once each under their stable names.
 func New(c sdkclient.Client, deliver *activities.Deliverer, opts Options) *Workers {
+	opts.DestinationStates = withNotifications(opts.DestinationStates, opts.Notifier)
 	flows := newFlowWorker(c, workflows.TaskQueue, opts)
 	// Sync runs poll a queue of their own with their own pollers and
 	// slots: a caller waits for their answer, and a burst of async
@@ -158,6 +162,7 @@ func newFlowWorker(c sdkclient.Client, queue string, opts Options) sdkworker.Wor
 	opts.Records.Register(w)
 	opts.Composition.Register(w)
 	opts.Destinations.Register(w)
+	opts.Notifier.Register(w)
 	// A bulk replay's reruns and resumes: the same code as the admin API.
 	rec := &activities.Recoverer{Client: c}
 	w.RegisterActivityWithOptions(rec.Rerun, activity.RegisterOptions{Name: contract.RerunName})
@@ -174,4 +179,5 @@ func Register(r interface {
 	r.RegisterWorkflowWithOptions(workflows.FlowWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
 	r.RegisterWorkflowWithOptions(workflows.RedeliverWorkflow, workflow.RegisterOptions{Name: workflows.RedeliverWorkflowName})
 	r.RegisterWorkflowWithOptions(workflows.ReplayWorkflow, workflow.RegisterOptions{Name: workflows.ReplayWorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.NotifyWorkflow, workflow.RegisterOptions{Name: workflows.NotifyWorkflowName})
 }

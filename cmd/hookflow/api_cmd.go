@@ -46,6 +46,7 @@ func (f *apiFlags) handler(log *slog.Logger, c sdkclient.Client, s *services, st
 		Admin: &api.Admin{Store: st, Cache: cache}, APIKeys: keys,
 		Telemetry: s.obs.tel, Codec: codec, PublicURL: f.publicURL,
 		DataConverter: s.obs.dataConverter(),
+		Notify:        notifier(c, s.notify, st, log, s.obs.tel),
 	}).Handler()
 }
 
@@ -112,6 +113,7 @@ func apiCmd(g *globalFlags) *cobra.Command {
 	cmd.Flags().DurationVar(&af.drain, "drain-timeout", 10*time.Second, "how long to let in-flight requests finish on shutdown")
 	cmd.Flags().StringSliceVar(&wf.allowHosts, "allow-host", nil, "host, IP or CIDR that test actions may reach over http and at private/loopback addresses (repeatable)")
 	cmd.Flags().StringVar(&wf.secretsDir, "secrets-dir", "", "directory of secret files (one file per secret name), besides HOOKFLOW_SECRET_<NAME> variables")
+	wf.notify.register(cmd)
 	cf.register(cmd)
 	return cmd
 }

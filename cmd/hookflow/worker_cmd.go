@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hookflow/hookflow/activities"
+	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/secrets"
 	"github.com/hookflow/hookflow/worker"
 )
@@ -19,6 +20,7 @@ type workerFlags struct {
 	allowHosts  []string
 	secretsDir  string
 	maxKeptBody int
+	notify      notifyFlags
 }
 
 func (f *workerFlags) register(cmd *cobra.Command) {
@@ -30,6 +32,7 @@ func (f *workerFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.secretsDir, "secrets-dir", "", "directory of secret files (one file per secret name), besides HOOKFLOW_SECRET_<NAME> variables")
 	cmd.Flags().IntVar(&f.maxKeptBody, "max-kept-response-bytes", activities.DefaultMaxKeptBody, "response body bytes kept in history per delivery")
 	cmd.Flags().DurationVar(&f.opts.StopTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long running workflow tasks and deliveries may finish after polling stops")
+	f.notify.register(cmd)
 }
 
 // services are what api, worker and dev set up alike from the worker
@@ -39,11 +42,17 @@ type services struct {
 	sec     secrets.Provider
 	obs     *observability
 	deliver *activities.Deliverer
+	// notify is the global notify setting (--notify, --notify-events).
+	notify flow.NotifySetting
 }
 
 // setUp sets up the services of the named process (the service name in
 // traces). The caller closes s.obs.
 func (f *workerFlags) setUp(ctx context.Context, log *slog.Logger, name string) (*services, error) {
+	notify, err := f.notify.setting()
+	if err != nil {
+		return nil, fmt.Errorf("--notify: %w", err)
+	}
 	sec := secrets.Default(f.secretsDir)
 	obs, err := setupObservability(ctx, log, name, sec)
 	if err != nil {
@@ -61,7 +70,7 @@ func (f *workerFlags) setUp(ctx context.Context, log *slog.Logger, name string) 
 		Logger:      log.With("component", "deliveries"),
 		Telemetry:   obs.tel,
 	})
-	return &services{sec: sec, obs: obs, deliver: deliver}, nil
+	return &services{sec: sec, obs: obs, deliver: deliver, notify: notify}, nil
 }
 
 func workerCmd(g *globalFlags) *cobra.Command {
@@ -105,6 +114,7 @@ func workerCmd(g *globalFlags) *cobra.Command {
 			wf.opts.Records = records
 			wf.opts.Composition = activities.NewComposition(flowGetter(st), s.sec)
 			wf.opts.Logger, wf.opts.Telemetry = log, s.obs.tel
+			wf.opts.Notifier = notifier(c, s.notify, st, log, s.obs.tel)
 			if st != nil {
 				// Destinations: one poller per destination's task queue,
 				// with its limits, pause and circuit breaker.
