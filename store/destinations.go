@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -8,6 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/hookflow/hookflow/flow"
@@ -56,6 +59,55 @@ type DestinationState struct {
 	ProbeOwner     string    `json:"-"`
 	ProbeClaimedAt time.Time `json:"-"`
 	ProbeStarted   bool      `json:"-"`
+	// FailureWindow is the failure-rate window's current counts (with
+	// circuitBreaker.failureRate only).
+	FailureWindow *FailureWindowUsage `json:"failureWindow,omitempty"`
+	// Limits is each period limit's use in its current window; while one
+	// is used up, deliveries park until LimitedUntil (the latest end of a
+	// used-up window).
+	Limits       []LimitUsage `json:"limits,omitempty"`
+	LimitedUntil *time.Time   `json:"limitedUntil,omitempty"`
+	// Status is why deliveries park, or "closed" when they go out:
+	// paused, open (circuit), limited (a period's limit is used up).
+	Status string `json:"status"`
+}
+
+// Destination statuses (State.Status, and the state gauge's values).
+const (
+	StatusClosed  = "closed"
+	StatusOpen    = "open"
+	StatusPaused  = "paused"
+	StatusLimited = "limited"
+)
+
+// LimitUsage is one period limit's use in its current window.
+type LimitUsage struct {
+	Per      flow.Duration `json:"per"`
+	Max      int64         `json:"max"`
+	Used     int64         `json:"used"`
+	ResetsAt time.Time     `json:"resetsAt"`
+}
+
+// FailureWindowUsage is the failure-rate window's counts.
+type FailureWindowUsage struct {
+	Requests int64     `json:"requests"`
+	Failures int64     `json:"failures"`
+	ResetsAt time.Time `json:"resetsAt"`
+}
+
+// StatusAt is why d's deliveries park at now (paused, open, limited), or
+// closed.
+func (d *Destination) StatusAt(now time.Time) string {
+	enabled, _, _ := d.Def.Breaker()
+	switch {
+	case d.State.Paused:
+		return StatusPaused
+	case enabled && d.State.Circuit == CircuitOpen:
+		return StatusOpen
+	case d.State.LimitedUntil != nil && now.Before(*d.State.LimitedUntil):
+		return StatusLimited
+	}
+	return StatusClosed
 }
 
 func destinationDef(d *flow.Destination) (string, string) {
@@ -155,17 +207,20 @@ func (s *Store) UpdateDestination(ctx context.Context, d *flow.Destination, ifVe
 
 const selectDestination = `SELECT d.name, d.version, d.definition, d.created_at, d.updated_at,
  s.paused, s.paused_at, s.pause_reason, s.circuit, s.consecutive_failures, s.opened_at, s.next_probe_at,
- s.probe_owner, s.probe_claimed_at, s.probe_started, s.last_error
+ s.probe_owner, s.probe_claimed_at, s.probe_started, s.last_error,
+ s.rate_window_start, s.rate_requests, s.rate_failures
 FROM destinations d JOIN destination_state s ON s.name = d.name`
 
 func scanDestination(r scanner) (*Destination, error) {
 	var d Destination
 	var def string
 	var created, updated, pausedAt, openedAt, nextProbe, claimedAt int64
+	var rateStart, rateRequests, rateFailures int64
 	st := &d.State
 	if err := r.Scan(&d.Name, &d.Version, &def, &created, &updated,
 		&st.Paused, &pausedAt, &st.PauseReason, &st.Circuit, &st.ConsecutiveFailures, &openedAt, &nextProbe,
-		&st.ProbeOwner, &claimedAt, &st.ProbeStarted, &st.LastError); err != nil {
+		&st.ProbeOwner, &claimedAt, &st.ProbeStarted, &st.LastError,
+		&rateStart, &rateRequests, &rateFailures); err != nil {
 		return nil, err
 	}
 	d.Def = &flow.Destination{}
@@ -177,7 +232,71 @@ func scanDestination(r scanner) (*Destination, error) {
 	if claimedAt > 0 {
 		st.ProbeClaimedAt = time.UnixMilli(claimedAt).UTC()
 	}
+	if w := d.Def.RateWindow(); w.Rate > 0 {
+		u := &FailureWindowUsage{ResetsAt: time.UnixMilli(rateStart + w.Window.Milliseconds()).UTC()}
+		if rateStart > 0 {
+			u.Requests, u.Failures = rateRequests, rateFailures
+		}
+		st.FailureWindow = u
+	}
 	return &d, nil
+}
+
+// limitWindow is a stored period window.
+type limitWindow struct {
+	periodMS, start, used int64
+}
+
+// withLimits fills d's period limits' use as of now from its stored
+// windows (a window that has ended counts 0), and its status.
+func withLimits(d *Destination, windows []limitWindow, now time.Time) {
+	d.State.Limits, d.State.LimitedUntil = nil, nil
+	if d.State.FailureWindow != nil && !now.Before(d.State.FailureWindow.ResetsAt) {
+		d.State.FailureWindow.Requests, d.State.FailureWindow.Failures = 0, 0
+		d.State.FailureWindow.ResetsAt = time.UnixMilli(d.Def.RateWindow().WindowStart(now) + d.Def.RateWindow().Window.Milliseconds()).UTC()
+	}
+	for _, l := range d.Def.Limits {
+		per := l.Per.Std().Milliseconds()
+		ws := l.WindowStart(now)
+		u := LimitUsage{Per: l.Per, Max: l.Max, ResetsAt: time.UnixMilli(ws + per).UTC()}
+		for _, w := range windows {
+			// A window later than this clock's (another worker's clock
+			// runs ahead) is the current one, as the admission treats it.
+			if w.periodMS == per && w.start >= ws {
+				u.Used, u.ResetsAt = w.used, time.UnixMilli(w.start+per).UTC()
+			}
+		}
+		if u.Used >= u.Max && (d.State.LimitedUntil == nil || u.ResetsAt.After(*d.State.LimitedUntil)) {
+			t := u.ResetsAt
+			d.State.LimitedUntil = &t
+		}
+		d.State.Limits = append(d.State.Limits, u)
+	}
+	d.State.Status = d.StatusAt(now)
+}
+
+// limitWindows reads the stored period windows of one destination (name)
+// or of all ("").
+func (s *Store) limitWindows(ctx context.Context, name string) (map[string][]limitWindow, error) {
+	q, args := `SELECT name, period_ms, window_start, used FROM destination_limit_windows`, []any{}
+	if name != "" {
+		q, args = q+` WHERE name = $1`, append(args, name)
+	}
+	rows, err := s.query(ctx, s.db, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string][]limitWindow{}
+	for rows.Next() {
+		var n string
+		var w limitWindow
+		if err := rows.Scan(&n, &w.periodMS, &w.start, &w.used); err != nil {
+			return nil, err
+		}
+		out[n] = append(out[n], w)
+	}
+	return out, rows.Err()
 }
 
 func msTime(ms int64) *time.Time {
@@ -195,7 +314,17 @@ func (s *Store) GetDestination(ctx context.Context, name string) (*Destination, 
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("destination %q: %w", name, ErrNotFound)
 	}
-	return d, err
+	if err != nil {
+		return nil, err
+	}
+	var windows map[string][]limitWindow
+	if len(d.Def.Limits) > 0 {
+		if windows, err = s.limitWindows(ctx, name); err != nil {
+			return nil, err
+		}
+	}
+	withLimits(d, windows[name], s.now())
+	return d, nil
 }
 
 // ListDestinations returns every destination, sorted by name.
@@ -206,14 +335,32 @@ func (s *Store) ListDestinations(ctx context.Context) ([]*Destination, error) {
 	}
 	defer rows.Close()
 	out := []*Destination{}
+	limited := false
 	for rows.Next() {
 		d, err := scanDestination(rows)
 		if err != nil {
 			return nil, err
 		}
+		limited = limited || len(d.Def.Limits) > 0
 		out = append(out, d)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
+	// Period windows only when some destination has limits: one more
+	// statement per read then, none otherwise.
+	var windows map[string][]limitWindow
+	if limited {
+		if windows, err = s.limitWindows(ctx, ""); err != nil {
+			return nil, err
+		}
+	}
+	now := s.now()
+	for _, d := range out {
+		withLimits(d, windows[d.Name], now)
+	}
+	return out, nil
 }
 
 // DestinationVersions lists a destination's versions, oldest first.
@@ -251,7 +398,7 @@ func (s *Store) DestinationVersions(ctx context.Context, name string) ([]*Destin
 // Deliveries still queued for it fail when their attempt finds it gone.
 func (s *Store) DeleteDestination(ctx context.Context, name string) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		for _, q := range []string{`DELETE FROM destination_state WHERE name = $1`, `DELETE FROM destination_versions WHERE name = $1`} {
+		for _, q := range []string{`DELETE FROM destination_limit_windows WHERE name = $1`, `DELETE FROM destination_state WHERE name = $1`, `DELETE FROM destination_versions WHERE name = $1`} {
 			if _, err := s.exec(ctx, tx, q, name); err != nil {
 				return err
 			}
@@ -297,15 +444,22 @@ func (s *Store) PauseDestination(ctx context.Context, name string, paused bool, 
 // ResetCircuit closes a destination's circuit by hand.
 func (s *Store) ResetCircuit(ctx context.Context, name string) (*Destination, error) {
 	return s.updateDestinationState(ctx, name,
-		`UPDATE destination_state SET circuit = 'closed', consecutive_failures = 0, opened_at = 0, next_probe_at = 0, probe_owner = '', probe_started = FALSE, updated_at = $1 WHERE name = $2`,
+		`UPDATE destination_state SET circuit = 'closed', consecutive_failures = 0, opened_at = 0, next_probe_at = 0, probe_owner = '', probe_started = FALSE, `+resetRateWindow+`, updated_at = $1 WHERE name = $2`,
 		s.now().UnixMilli(), name)
 }
 
-// Circuit transitions RecordOutcome reports.
+// Circuit transitions RecordOutcome and RecordWindowOutcome report.
 const (
 	TransitionOpened = "opened"
 	TransitionClosed = "closed"
 )
+
+// resetRateWindow clears the failure-rate window: when the circuit opens
+// or closes, counting starts again.
+const resetRateWindow = `rate_window_start = 0, rate_requests = 0, rate_failures = 0`
+
+// openCircuit opens a closed circuit: one worker's statement wins.
+const openCircuit = `UPDATE destination_state SET circuit = 'open', opened_at = $1, next_probe_at = $2, probe_owner = '', probe_started = FALSE, ` + resetRateWindow + ` WHERE name = $3 AND circuit = 'closed'`
 
 // RecordOutcome records one attempt's outcome for the circuit breaker and
 // reports a transition ("opened", "closed" or ""). A success closes the
@@ -318,7 +472,7 @@ func (s *Store) RecordOutcome(ctx context.Context, name string, ok, probe bool, 
 	now := s.now()
 	ms := now.UnixMilli()
 	if ok {
-		res, err := s.exec(ctx, s.db, `UPDATE destination_state SET circuit = 'closed', consecutive_failures = 0, opened_at = 0, next_probe_at = 0, probe_owner = '', probe_started = FALSE, last_error = '', updated_at = $1 WHERE name = $2 AND circuit = 'open'`, ms, name)
+		res, err := s.exec(ctx, s.db, `UPDATE destination_state SET circuit = 'closed', consecutive_failures = 0, opened_at = 0, next_probe_at = 0, probe_owner = '', probe_started = FALSE, last_error = '', `+resetRateWindow+`, updated_at = $1 WHERE name = $2 AND circuit = 'open'`, ms, name)
 		if err != nil {
 			return "", err
 		}
@@ -343,7 +497,7 @@ func (s *Store) RecordOutcome(ctx context.Context, name string, ok, probe bool, 
 	next := now.Add(probeInterval).UnixMilli()
 	switch {
 	case circuit == CircuitClosed && failures > 0 && count >= int64(failures):
-		res, err := s.exec(ctx, s.db, `UPDATE destination_state SET circuit = 'open', opened_at = $1, next_probe_at = $2, probe_owner = '', probe_started = FALSE WHERE name = $3 AND circuit = 'closed'`, ms, next, name)
+		res, err := s.exec(ctx, s.db, openCircuit, ms, next, name)
 		if err != nil {
 			return "", err
 		}
@@ -381,4 +535,161 @@ func (s *Store) StartProbe(ctx context.Context, name, owner string) (bool, error
 	}
 	n, _ := res.RowsAffected()
 	return n == 1, nil
+}
+
+// RecordWindowOutcome is RecordOutcome for a destination whose breaker has
+// a failure-rate window (w.Rate > 0; else it is RecordOutcome): while the
+// circuit is closed every outcome, success or failure, is one conditional
+// statement that counts it in the current fixed window (aligned to the
+// epoch) beside the consecutive failures, and the circuit opens when
+// either trips: failures in a row, or, with at least w.MinRequests
+// attempts in the window, a failed share of at least w.Rate. Opening is
+// the same conditional statement as RecordOutcome's (one worker wins
+// TransitionOpened). While open, only the probe counts: its success
+// closes the circuit (TransitionClosed) and the window starts again; an
+// attempt that was in flight when it opened does not close it (with a
+// rate, one success proves little).
+func (s *Store) RecordWindowOutcome(ctx context.Context, name string, ok, probe bool, failures int, w flow.FailureWindow, probeInterval time.Duration, lastError string) (string, error) {
+	if w.Rate <= 0 || w.Window <= 0 {
+		return s.RecordOutcome(ctx, name, ok, probe, failures, probeInterval, lastError)
+	}
+	now := s.now()
+	ms := now.UnixMilli()
+	if ok && probe {
+		res, err := s.exec(ctx, s.db, `UPDATE destination_state SET circuit = 'closed', consecutive_failures = 0, opened_at = 0, next_probe_at = 0, probe_owner = '', probe_started = FALSE, last_error = '', `+resetRateWindow+`, updated_at = $1 WHERE name = $2 AND circuit = 'open'`, ms, name)
+		if err != nil {
+			return "", err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			return TransitionClosed, nil
+		}
+	}
+	if len(lastError) > 500 {
+		lastError = lastError[:500]
+	}
+	failed := int64(1)
+	if ok {
+		failed = 0
+	}
+	// A window later than this worker's (its clock runs behind another's)
+	// is counted in as it is; an earlier one starts again.
+	var count, requests, failedIn int64
+	var circuit string
+	err := s.queryRow(ctx, s.db, `UPDATE destination_state SET
+ consecutive_failures = CASE WHEN $1 = 0 THEN 0 ELSE consecutive_failures + 1 END,
+ last_error = CASE WHEN $1 = 0 THEN last_error ELSE $2 END,
+ rate_requests = CASE WHEN rate_window_start >= $3 THEN rate_requests + 1 ELSE 1 END,
+ rate_failures = CASE WHEN rate_window_start >= $3 THEN rate_failures + $1 ELSE $1 END,
+ rate_window_start = CASE WHEN rate_window_start >= $3 THEN rate_window_start ELSE $3 END,
+ updated_at = $4
+WHERE name = $5 AND circuit = 'closed' RETURNING consecutive_failures, circuit, rate_requests, rate_failures`,
+		failed, lastError, w.WindowStart(now), ms, name).Scan(&count, &circuit, &requests, &failedIn)
+	if errors.Is(err, sql.ErrNoRows) {
+		// Open: the window counts nothing (it starts again when the
+		// circuit closes); only a probe's outcome matters.
+		err = s.queryRow(ctx, s.db, `SELECT circuit FROM destination_state WHERE name = $1`, name).Scan(&circuit)
+		if errors.Is(err, sql.ErrNoRows) {
+			return "", fmt.Errorf("destination %q: %w", name, ErrNotFound)
+		}
+	}
+	if err != nil {
+		return "", err
+	}
+	next := now.Add(probeInterval).UnixMilli()
+	switch {
+	case circuit == CircuitClosed && ((!ok && failures > 0 && count >= int64(failures)) || w.Trips(requests, failedIn)):
+		res, err := s.exec(ctx, s.db, openCircuit, ms, next, name)
+		if err != nil {
+			return "", err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			return TransitionOpened, nil
+		}
+	case circuit == CircuitOpen && probe && !ok:
+		_, err := s.exec(ctx, s.db, `UPDATE destination_state SET next_probe_at = $1, probe_owner = '', probe_started = FALSE WHERE name = $2 AND circuit = 'open'`, next, name)
+		return "", err
+	}
+	return "", nil
+}
+
+// Limit transitions AdmitAttempt reports (for logs and notifications):
+// the attempt that used up a period's limit (one per window, whichever
+// worker made it), and the first attempt admitted after a window that was
+// used up.
+const (
+	TransitionLimited   = "limited"
+	TransitionUnlimited = "unlimited"
+)
+
+// Admission is AdmitAttempt's answer.
+type Admission struct {
+	// Admitted: the attempt may be sent (it was counted in every period).
+	Admitted bool
+	// Transition is TransitionLimited, TransitionUnlimited or "".
+	Transition string
+	// ResetsAt, when the attempt was refused or used a limit up, is when
+	// the used-up window ends: deliveries park until then.
+	ResetsAt time.Time
+}
+
+// AdmitAttempt counts one attempt against each of a destination's period
+// limits, or refuses it when one is used up in its current window. Each
+// limit is one conditional upsert (count + 1 only while below max, or the
+// first of a new window), all in one transaction that a refusal rolls
+// back, longest period first (every worker locks in the same order), so
+// concurrent workers on SQLite or PostgreSQL never admit more than max
+// in a window. No limits: admitted, and nothing is written.
+func (s *Store) AdmitAttempt(ctx context.Context, name string, limits []flow.PeriodLimit) (Admission, error) {
+	if len(limits) == 0 {
+		return Admission{Admitted: true}, nil
+	}
+	sorted := append([]flow.PeriodLimit(nil), limits...)
+	slices.SortFunc(sorted, func(a, b flow.PeriodLimit) int { return cmp.Compare(b.Per, a.Per) })
+	now := s.now()
+	var adm Admission
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		adm = Admission{Admitted: true}
+		for _, l := range sorted {
+			per := l.Per.Std().Milliseconds()
+			ws := l.WindowStart(now)
+			var used, start int64
+			var wasFull bool
+			err := s.queryRow(ctx, tx, `INSERT INTO destination_limit_windows AS w (name, period_ms, window_start, used, was_full) VALUES ($1, $2, $3, 1, FALSE)
+ON CONFLICT (name, period_ms) DO UPDATE SET
+ was_full = CASE WHEN w.window_start < excluded.window_start THEN w.used >= $4 ELSE FALSE END,
+ used = CASE WHEN w.window_start < excluded.window_start THEN 1 ELSE w.used + 1 END,
+ window_start = CASE WHEN w.window_start < excluded.window_start THEN excluded.window_start ELSE w.window_start END
+WHERE w.window_start < excluded.window_start OR w.used < $4
+RETURNING used, window_start, was_full`, name, per, ws, l.Max).Scan(&used, &start, &wasFull)
+			if errors.Is(err, sql.ErrNoRows) {
+				adm = Admission{ResetsAt: time.UnixMilli(max(ws, start) + per).UTC()}
+				return errRefused
+			}
+			if err != nil {
+				return err
+			}
+			if used >= l.Max {
+				if end := time.UnixMilli(start + per).UTC(); end.After(adm.ResetsAt) {
+					adm.Transition, adm.ResetsAt = TransitionLimited, end
+				}
+			} else if wasFull && adm.Transition == "" {
+				adm.Transition = TransitionUnlimited
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, errRefused) {
+		return adm, nil
+	}
+	if err != nil && isForeignKeyViolation(err) {
+		return Admission{}, fmt.Errorf("destination %q: %w", name, ErrNotFound)
+	}
+	return adm, err
+}
+
+var errRefused = errors.New("refused")
+
+func isForeignKeyViolation(err error) bool {
+	msg := strings.ToLower(err.Error())
+	return strings.Contains(msg, "foreign key")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -117,6 +118,163 @@ func TestDestinationsVersionsAndState(t *testing.T) {
 			require.NoError(t, s.DeleteDestination(ctx, "crm"))
 			_, err = s.GetDestination(ctx, "crm")
 			require.True(t, errors.Is(err, store.ErrNotFound))
+		})
+	}
+}
+
+// A period limit admits exactly max attempts per window, however many
+// workers ask at the same time; a refusal counts nothing and names when
+// the window ends; the next window admits again, its first attempt
+// reporting the transition.
+func TestDestinationLimitsNeverOverAdmit(t *testing.T) {
+	for name, open := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			s := open(t)
+			d := testDestination(t, "name: quota\nbaseUrl: https://q.example.com/\nlimits: [{per: 3s, max: 7}, {per: 1h, max: 10}]\n")
+			_, err := s.CreateDestination(ctx, d)
+			require.NoError(t, err)
+			// Start right after a 3 s boundary, so the burst lands in one window.
+			time.Sleep(time.Until(time.UnixMilli(d.Limits[0].WindowStart(time.Now()) + 3000 + 50)))
+
+			var admitted, limited atomic.Int64
+			var wg sync.WaitGroup
+			var resets sync.Map
+			for range 40 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					a, err := s.AdmitAttempt(ctx, "quota", d.Limits)
+					require.NoError(t, err)
+					if a.Admitted {
+						admitted.Add(1)
+					} else {
+						resets.Store(a.ResetsAt, true)
+					}
+					if a.Transition == store.TransitionLimited {
+						limited.Add(1)
+					}
+				}()
+			}
+			wg.Wait()
+			require.EqualValues(t, 7, admitted.Load(), "exactly max in the window")
+			require.EqualValues(t, 1, limited.Load(), "one attempt used the limit up")
+			end := time.UnixMilli(d.Limits[0].WindowStart(time.Now()) + 3000).UTC()
+			resets.Range(func(k, _ any) bool {
+				require.Equal(t, end, k.(time.Time), "a refusal names the window's end")
+				return true
+			})
+			got, err := s.GetDestination(ctx, "quota")
+			require.NoError(t, err)
+			require.Equal(t, store.StatusLimited, got.State.Status)
+			require.Equal(t, end, *got.State.LimitedUntil)
+			require.Len(t, got.State.Limits, 2)
+			require.EqualValues(t, 7, got.State.Limits[0].Used)
+			require.EqualValues(t, 7, got.State.Limits[1].Used, "a refused attempt counted in no period")
+			list, err := s.ListDestinations(ctx)
+			require.NoError(t, err)
+			require.Equal(t, store.StatusLimited, list[0].State.Status)
+
+			// The next window: 3 more fit under the hour's 10.
+			time.Sleep(time.Until(end) + 20*time.Millisecond)
+			got, err = s.GetDestination(ctx, "quota")
+			require.NoError(t, err)
+			require.Equal(t, store.StatusClosed, got.State.Status)
+			require.Zero(t, got.State.Limits[0].Used)
+			n := 0
+			for i := range 5 {
+				a, err := s.AdmitAttempt(ctx, "quota", d.Limits)
+				require.NoError(t, err)
+				if i == 0 {
+					require.Equal(t, store.TransitionUnlimited, a.Transition, "the first after a used-up window")
+				}
+				if a.Admitted {
+					n++
+				} else {
+					require.Equal(t, time.UnixMilli(d.Limits[1].WindowStart(time.Now())+3600_000).UTC(), a.ResetsAt, "the hour's end")
+				}
+			}
+			require.Equal(t, 3, n)
+			got, err = s.GetDestination(ctx, "quota")
+			require.NoError(t, err)
+			require.Equal(t, store.StatusLimited, got.State.Status)
+			require.EqualValues(t, 3, got.State.Limits[0].Used)
+			require.EqualValues(t, 10, got.State.Limits[1].Used)
+
+			a, err := s.AdmitAttempt(ctx, "quota", nil)
+			require.NoError(t, err)
+			require.True(t, a.Admitted, "no limits: always admitted")
+			require.NoError(t, s.DeleteDestination(ctx, "quota"))
+		})
+	}
+}
+
+// The failure-rate window opens the circuit once, from many workers at the
+// same time, when minRequests attempts were made and the failed share
+// reached the rate; a success that tips it counts too; a probe's success
+// closes it and counting starts again.
+func TestDestinationFailureWindowOpensOnce(t *testing.T) {
+	for name, open := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			s := open(t)
+			d := testDestination(t, "name: flaky\nbaseUrl: https://f.example.com/\ncircuitBreaker: {failures: 1000, failureRate: 0.5, window: 1h, minRequests: 20}\n")
+			_, err := s.CreateDestination(ctx, d)
+			require.NoError(t, err)
+			w := d.RateWindow()
+			_, failures, _ := d.Breaker()
+			// 10 failures and 9 successes: 19 attempts, under minRequests.
+			var wg sync.WaitGroup
+			for i := range 19 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					tr, err := s.RecordWindowOutcome(ctx, "flaky", i%2 == 1, false, failures, w, time.Hour, "500")
+					require.NoError(t, err)
+					require.Empty(t, tr)
+				}()
+			}
+			wg.Wait()
+			got, err := s.GetDestination(ctx, "flaky")
+			require.NoError(t, err)
+			require.Equal(t, store.CircuitClosed, got.State.Circuit)
+			require.EqualValues(t, 19, got.State.FailureWindow.Requests)
+			require.EqualValues(t, 10, got.State.FailureWindow.Failures)
+			// The 20th, a success, makes 10/20 = 0.5: it opens.
+			tr, err := s.RecordWindowOutcome(ctx, "flaky", true, false, failures, w, time.Hour, "")
+			require.NoError(t, err)
+			require.Equal(t, store.TransitionOpened, tr)
+
+			_, err = s.ResetCircuit(ctx, "flaky")
+			require.NoError(t, err)
+			got, err = s.GetDestination(ctx, "flaky")
+			require.NoError(t, err)
+			require.Zero(t, got.State.FailureWindow.Requests, "closing starts counting again")
+
+			// 60 workers at once, 60% failing: one of them opens it.
+			var opened atomic.Int64
+			for i := range 60 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					tr, err := s.RecordWindowOutcome(ctx, "flaky", i%5 < 2, false, failures, w, time.Hour, "500")
+					require.NoError(t, err)
+					if tr == store.TransitionOpened {
+						opened.Add(1)
+					}
+				}()
+			}
+			wg.Wait()
+			require.EqualValues(t, 1, opened.Load(), "the window opens the circuit once")
+			got, err = s.GetDestination(ctx, "flaky")
+			require.NoError(t, err)
+			require.Equal(t, store.CircuitOpen, got.State.Circuit)
+			require.Equal(t, store.StatusOpen, got.State.Status)
+
+			// A destination without a window: RecordOutcome, as before.
+			tr, err = s.RecordWindowOutcome(ctx, "flaky", true, true, failures, flow.FailureWindow{}, time.Hour, "")
+			require.NoError(t, err)
+			require.Equal(t, store.TransitionClosed, tr)
 		})
 	}
 }
