@@ -55,6 +55,8 @@ var shared struct {
 	// flows is the store the worker resolves call steps' callees in;
 	// tests that call flows apply them here (setupSharedAdmin).
 	flows *store.Store
+	// notify sends the worker's and the API's notifications.
+	notify *activities.Notifier
 }
 
 func TestMain(m *testing.M) {
@@ -79,7 +81,11 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer shared.flows.Close()
+	// The global notify destination takes destination events (see
+	// notify_test.go), so failing runs elsewhere notify nothing.
+	shared.notify = activities.NewNotifier(c, notifyGlobal, shared.flows, testLog, nil)
 	w := worker.New(c, testDeliverer(), worker.Options{
+		Notifier: shared.notify,
 		Composition: activities.NewComposition(shared.flows, testSecrets),
 		// Destinations live in the shared store; see destinations_test.go.
 		Destinations: activities.NewDestinations(shared.flows), DestinationStates: shared.flows,
@@ -202,7 +208,7 @@ func testAPIConfig(admin *api.Admin) api.Config {
 	if err != nil {
 		panic(err)
 	}
-	return api.Config{MaxBodyBytes: 64 << 10, Secrets: testSecrets, Deliver: testDeliverer(), Admin: admin, APIKeys: keys}
+	return api.Config{MaxBodyBytes: 64 << 10, Secrets: testSecrets, Deliver: testDeliverer(), Admin: admin, APIKeys: keys, Notify: shared.notify}
 }
 
 func (s *stack) hookURL(flowID string) string {
