@@ -85,7 +85,7 @@ func runMain(m *testing.M) int {
 	// notify_test.go), so failing runs elsewhere notify nothing.
 	shared.notify = activities.NewNotifier(c, notifyGlobal, shared.flows, testLog, nil)
 	w := worker.New(c, testDeliverer(), worker.Options{
-		Notifier: shared.notify,
+		Notifier:    shared.notify,
 		Composition: activities.NewComposition(shared.flows, testSecrets),
 		// Destinations live in the shared store; see destinations_test.go.
 		Destinations: activities.NewDestinations(shared.flows), DestinationStates: shared.flows,
