@@ -6,7 +6,7 @@ FLOWS         ?= examples
 
 FUZZTIME      ?= 20s
 
-.PHONY: run build test test-short test-cluster images fuzz bench bench-cluster bench-observed bench-longrun lint lint-deploy fmt record-histories clean
+.PHONY: run build test test-short test-cluster images fuzz bench bench-attribution bench-growth bench-cluster bench-observed bench-longrun lint lint-deploy fmt record-histories clean
 
 ## run: hookflow dev — embedded Temporal server, Web UI, worker and API, serving examples/
 run: build
@@ -38,6 +38,15 @@ images:
 ## bench: hookflow side by side with its Temporal floor; writes bench/results.json
 bench:
 	$(GO) run ./bench/run -out bench/results.json
+
+## bench-attribution: where a sync trigger's and a send's cost go: floor variants, the delivery floor,
+## trigger-to-receipt, a sync trigger after 2,000 async ones; interleaved rounds, medians of per-round ratios
+bench-attribution:
+	$(GO) run ./bench/run -attribution-rounds 5 -callers 1,16 -cell 2s -out bench/attribution.json
+
+## bench-growth: triggers and deliveries on a fresh data directory, then after 20,000 more runs in it
+bench-growth:
+	$(GO) run ./bench/run -growth 20000 -callers 1,16 -deliveries 300 -cell 3s -out bench/growth.json
 
 ## bench-cluster: the same side by side against the compose cluster (Temporal on PostgreSQL), with 1 and 2 workers;
 ## builds the images, brings deploy/docker-compose.yaml up as its own project, takes it down; writes bench/cluster.json

@@ -29,9 +29,13 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/activity"
 	sdkclient "go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
+	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/tidwall/gjson"
 
 	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/api"
@@ -61,6 +65,10 @@ type Config struct {
 	SQLiteConns     int
 	HistoryShards   int32
 	WorkflowPollers int
+	// SQLitePragmas and DynamicConfig are added to the server's (tuning
+	// under test).
+	SQLitePragmas map[string]string
+	DynamicConfig map[string]any
 	// Only runs the named scenarios (all when empty).
 	Only []string
 	// InMemory keeps the server's SQLite in memory (an experiment: hookflow
@@ -219,13 +227,87 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	if cfg.External != nil {
 		return runExternal(ctx, cfg)
 	}
+	st, err := startEmbedded(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	return measureAll(ctx, cfg, st.target)
+}
+
+// embedded is the stack `hookflow dev` runs, in this process: the server on
+// a SQLite file, the workers, the API, and a receiver that counts
+// deliveries by Idempotency-Key and tells waiters when a marked body
+// arrives.
+type embedded struct {
+	target  *target
+	srv     *devserver.Server
+	client  sdkclient.Client
+	workers *worker.Workers
+	// floorWorker polls FloorPostQueue: the delivery floor's activity on a
+	// queue of its own, as hookflow's sends are.
+	floorWorker sdkworker.Worker
+	receiver    *httptest.Server
+	receiverURL string
+	apiURL      string
+	arrivals    *arrivals
+	closers     []func()
+}
+
+// FloorPostQueue is where the delivery floor's activity runs.
+const FloorPostQueue = "hookflow-bench-post"
+
+func (e *embedded) Close() {
+	for i := len(e.closers) - 1; i >= 0; i-- {
+		e.closers[i]()
+	}
+}
+
+// arrivals tells waiters when a body carrying their mark reaches the
+// receiver (trigger-to-receipt latency).
+type arrivals struct {
+	mu      sync.Mutex
+	waiters map[string]chan struct{}
+}
+
+func (a *arrivals) wait(mark string) chan struct{} {
+	ch := make(chan struct{})
+	a.mu.Lock()
+	a.waiters[mark] = ch
+	a.mu.Unlock()
+	return ch
+}
+
+func (a *arrivals) cancel(mark string) {
+	a.mu.Lock()
+	delete(a.waiters, mark)
+	a.mu.Unlock()
+}
+
+func (a *arrivals) arrived(mark string) {
+	a.mu.Lock()
+	ch := a.waiters[mark]
+	delete(a.waiters, mark)
+	a.mu.Unlock()
+	if ch != nil {
+		close(ch)
+	}
+}
+
+func startEmbedded(cfg Config) (_ *embedded, err error) {
+	e := &embedded{arrivals: &arrivals{waiters: map[string]chan struct{}{}}}
+	defer func() {
+		if err != nil {
+			e.Close()
+		}
+	}()
 	dir := cfg.Dir
 	if dir == "" {
 		d, err := os.MkdirTemp("", "hookflow-bench-")
 		if err != nil {
 			return nil, err
 		}
-		defer os.RemoveAll(d)
+		e.closers = append(e.closers, func() { os.RemoveAll(d) })
 		dir = d
 	}
 	quiet := slog.New(slog.DiscardHandler)
@@ -239,51 +321,67 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 		Logger:           quiet,
 		SQLiteConns:      cfg.SQLiteConns,
 		HistoryShards:    cfg.HistoryShards,
+		SQLitePragmas:    cfg.SQLitePragmas,
+		DynamicConfig:    cfg.DynamicConfig,
 	})
 	if err != nil {
 		return nil, err
 	}
-	defer srv.Stop()
+	e.srv = srv
+	e.closers = append(e.closers, srv.Stop)
 	copts := sdkclient.Options{HostPort: srv.FrontendAddress(), Namespace: srv.Namespace(), Logger: sdklog.NewStructuredLogger(quiet)}
 	var tel *telemetry.Telemetry
 	if cfg.Observed {
 		if tel, err = observe(&copts); err != nil {
 			return nil, err
 		}
-		defer tel.Close(context.Background())
+		e.closers = append(e.closers, func() { tel.Close(context.Background()) })
 	}
 	c, err := sdkclient.Dial(copts)
 	if err != nil {
 		return nil, err
 	}
-	defer c.Close()
+	e.client = c
+	e.closers = append(e.closers, c.Close)
 
 	var received sync.Map
 	var receivedN atomic.Int64
-	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	e.receiver = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 4096))
 		if _, dup := received.LoadOrStore(r.Header.Get("Idempotency-Key"), true); !dup {
 			receivedN.Add(1)
+			if mark := gjson.GetBytes(body, "mark").String(); mark != "" {
+				e.arrivals.arrived(mark)
+			}
 		}
 		w.WriteHeader(http.StatusNoContent)
 	}))
-	defer receiver.Close()
+	e.closers = append(e.closers, e.receiver.Close)
+	e.receiverURL = e.receiver.URL + "/hook"
 	deliverFlow := fmt.Sprintf(`
 id: bench-deliver
 trigger: {token: bench-deliver-token-00000000}
-steps: [{id: send, type: http, method: POST, url: "%s/hook", body: {mode: all}}]
-`, receiver.URL)
+steps: [{id: send, type: http, method: POST, url: "%s", body: {mode: all}}]
+`, e.receiverURL)
 
 	allow, _ := activities.ParseAllowlist([]string{"127.0.0.1"})
 	w := worker.New(c, activities.NewDeliverer(activities.Config{Allow: allow, Telemetry: tel}), worker.Options{MaxConcurrentDeliveries: 200, WorkflowPollers: cfg.WorkflowPollers})
-	w.Flows.RegisterWorkflowWithOptions(noopStart, workflow.RegisterOptions{Name: "bench.NoopStart"})
-	w.Flows.RegisterWorkflowWithOptions(noopUpdate, workflow.RegisterOptions{Name: "bench.NoopUpdate"})
+	registerFloor(w.Flows)
 	if err := w.Start(); err != nil {
 		return nil, err
 	}
-	defer w.Stop()
+	e.workers = w
+	e.closers = append(e.closers, w.Stop)
+	fw := sdkworker.New(c, FloorPostQueue, sdkworker.Options{MaxConcurrentActivityExecutionSize: 200})
+	fw.RegisterActivityWithOptions(floorPost, activity.RegisterOptions{Name: "bench.Post"})
+	if err := fw.Start(); err != nil {
+		return nil, err
+	}
+	e.floorWorker = fw
+	e.closers = append(e.closers, fw.Stop)
 
 	var entries []*flow.Entry
-	for _, y := range []string{syncFlow, asyncFlow, waitFlow, deliverFlow} {
+	for _, y := range []string{syncFlow, asyncFlow, waitFlow, deliverFlow, burstFlow} {
 		f, err := flow.DecodeYAML([]byte(y))
 		if err != nil {
 			return nil, err
@@ -295,17 +393,20 @@ steps: [{id: send, type: http, method: POST, url: "%s/hook", body: {mode: all}}]
 		return nil, err
 	}
 	apiSrv := httptest.NewServer(api.New(c, cat, quiet, api.Config{Telemetry: tel}).Handler())
-	defer apiSrv.Close()
-	return measureAll(ctx, cfg, &target{
+	e.closers = append(e.closers, apiSrv.Close)
+	e.apiURL = apiSrv.URL
+	e.target = &target{
 		c: c, floorQueue: workflows.TaskQueue,
 		hook: map[string]string{
 			"bench-sync":    apiSrv.URL + "/hooks/bench-sync-token-0000000000",
 			"bench-async":   apiSrv.URL + "/hooks/bench-async-token-000000000",
 			"bench-wait":    apiSrv.URL + "/hooks/bench-wait-token-0000000000",
 			"bench-deliver": apiSrv.URL + "/hooks/bench-deliver-token-00000000",
+			"bench-burst":   apiSrv.URL + "/hooks/bench-burst-token-000000000",
 		},
 		received: func() int { return int(receivedN.Load()) },
-	})
+	}
+	return e, nil
 }
 
 var httpc = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxIdleConns: 256}, Timeout: time.Minute}
@@ -397,6 +498,8 @@ func measureAll(ctx context.Context, cfg Config, t *target) (*Results, error) {
 
 	// Deliveries: N flows each sending one webhook; time until all arrived.
 	if cfg.Deliveries > 0 {
+		// Counted from here: the receiver may have counted earlier ones.
+		before := t.received()
 		start := time.Now()
 		var wg sync.WaitGroup
 		sem := make(chan struct{}, 32)
@@ -422,10 +525,10 @@ func measureAll(ctx context.Context, cfg Config, t *target) (*Results, error) {
 			logf("deliveries: %d trigger(s) failed, first: %s", len(res.DeliveryTriggerErrors), res.DeliveryTriggerErrors[0])
 		}
 		deadline := time.Now().Add(2 * time.Minute)
-		got := t.received()
+		got := t.received() - before
 		for int64(got) < sent.Load() && time.Now().Before(deadline) {
 			time.Sleep(20 * time.Millisecond)
-			got = t.received()
+			got = t.received() - before
 		}
 		elapsed := time.Since(start)
 		res.DeliveriesSent, res.DeliveriesReceived = int(sent.Load()), got

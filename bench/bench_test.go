@@ -45,3 +45,45 @@ func TestBenchObservedSmoke(t *testing.T) {
 	}
 	require.Equal(t, res.DeliveriesSent, res.DeliveriesReceived, "no delivery lost")
 }
+
+// The attribution bench stays runnable: every variant measures without
+// errors and no delivery is lost.
+func TestAttributionSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an embedded server")
+	}
+	res, err := bench.Attribute(context.Background(), bench.AttributionConfig{
+		Config: bench.Config{Cell: 300 * time.Millisecond, Callers: []int{2}}, Rounds: 2, DeliveryBatch: 10, Burst: 20,
+	})
+	require.NoError(t, err)
+	require.Len(t, res.Sync, 8)
+	require.Len(t, res.Deliveries, 4)
+	require.Len(t, res.Latency, 2)
+	require.Len(t, res.Burst, 3)
+	for _, rows := range [][]bench.Ratio{res.Sync, res.Deliveries, res.Latency, res.Burst} {
+		for _, r := range rows {
+			require.Zero(t, r.Errors, r.Name)
+			require.Positive(t, r.PerSecond, r.Name)
+			require.Equal(t, 2, r.RoundsUsed, r.Name)
+		}
+	}
+	require.Zero(t, res.Lost, "no delivery lost")
+}
+
+// The growth bench stays runnable: the rates are measured before and after
+// the load, in one data directory.
+func TestGrowthSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an embedded server")
+	}
+	res, err := bench.Growth(context.Background(), bench.Config{Cell: 300 * time.Millisecond, Callers: []int{2}, Deliveries: 10}, 60)
+	require.NoError(t, err)
+	require.Len(t, res.Rows, 2)
+	require.Equal(t, 60, res.Loaded)
+	require.Positive(t, res.DBBytes)
+	for _, r := range res.Rows {
+		require.Positive(t, r.FreshPerSecond, r.Scenario)
+		require.Positive(t, r.AfterPerSecond, r.Scenario)
+	}
+	require.Positive(t, res.AfterDeliveries)
+}

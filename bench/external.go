@@ -12,7 +12,6 @@ import (
 	sdkclient "go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 	sdkworker "go.temporal.io/sdk/worker"
-	"go.temporal.io/sdk/workflow"
 )
 
 // runExternal measures a running cluster (cfg.External): the floor's no-op
@@ -31,8 +30,7 @@ func runExternal(ctx context.Context, cfg Config) (*Results, error) {
 	}
 	defer c.Close()
 	w := sdkworker.New(c, FloorQueue, sdkworker.Options{})
-	w.RegisterWorkflowWithOptions(noopStart, workflow.RegisterOptions{Name: "bench.NoopStart"})
-	w.RegisterWorkflowWithOptions(noopUpdate, workflow.RegisterOptions{Name: "bench.NoopUpdate"})
+	registerFloor(w)
 	if err := w.Start(); err != nil {
 		return nil, err
 	}

@@ -69,6 +69,9 @@ type Options struct {
 	// HistoryShards is the number of history shards (default 1). It is
 	// fixed when the database is created.
 	HistoryShards int32
+	// SQLitePragmas are added to (or override) the connection's pragmas
+	// (see DefaultSQLitePragmas); for tuning experiments.
+	SQLitePragmas map[string]string
 }
 
 // Server is a running embedded Temporal server.
@@ -281,6 +284,17 @@ func (s *Server) Stop() {
 	s.server.Stop()
 }
 
+// DefaultSQLitePragmas are the SQLite settings of the server's connection:
+// WAL with normal sync (a commit is durable at the next checkpoint; a power
+// cut may lose the last transactions, never corrupt), and a busy timeout.
+func DefaultSQLitePragmas() map[string]string {
+	return map[string]string{
+		"journal_mode": "wal",
+		"synchronous":  "normal",
+		"busy_timeout": "10000",
+	}
+}
+
 func prepareSQLite(opts Options) (*config.SQL, error) {
 	conf := &config.SQL{
 		PluginName: sqliteplugin.PluginName,
@@ -288,11 +302,10 @@ func prepareSQLite(opts Options) (*config.SQL, error) {
 		// single connection avoids lock contention between pooled ones.
 		MaxConns:     max(opts.SQLiteConns, 1),
 		MaxIdleConns: max(opts.SQLiteConns, 1),
-		ConnectAttributes: map[string]string{
-			"journal_mode": "wal",
-			"synchronous":  "normal",
-			"busy_timeout": "10000",
-		},
+		ConnectAttributes: DefaultSQLitePragmas(),
+	}
+	for k, v := range opts.SQLitePragmas {
+		conf.ConnectAttributes[k] = v
 	}
 	if opts.DatabaseFile == "" {
 		conf.ConnectAttributes["mode"] = "memory"

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -31,6 +30,12 @@ func main() {
 	memoryOnly := flag.Bool("memory-only", false, "only measure memory with -waiting flows (used by the bench itself, in a fresh process)")
 	memory := flag.Bool("memory", false, "keep the server's SQLite in memory (experiment)")
 	callers := flag.String("callers", "1,16,64", "comma-separated concurrency levels")
+	attribution := flag.Int("attribution-rounds", 0, "instead: the attribution bench (sync floor variants, delivery floor, trigger-to-receipt, burst), this many interleaved rounds")
+	batch := flag.Int("delivery-batch", 200, "with -attribution-rounds: deliveries per delivery cell")
+	burst := flag.Int("burst", 2000, "with -attribution-rounds: async triggers sent before the burst cell's sync cell (0: none)")
+	growth := flag.Int("growth", 0, "instead: measure, load this many mixed runs into the same data directory, and measure again")
+	pragmas := flag.String("sqlite-pragmas", "", "comma-separated name=value SQLite pragmas added to the server's (tuning experiments)")
+	dyn := flag.String("dynamic-config", "", "comma-separated key=value dynamic config (integers or booleans) added to the server's (tuning experiments)")
 	observedRounds := flag.Int("observed-rounds", 0, "instead: measure hookflow's triggers and deliveries plain and with metrics, tracing and encryption on, alternating, this many rounds each")
 	flag.Parse()
 	var levels []int
@@ -47,6 +52,29 @@ func main() {
 		onlyList = strings.Split(*only, ",")
 	}
 
+	tuning, err := parseTuning(*pragmas, *dyn)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
+	if *attribution > 0 {
+		cfg := bench.AttributionConfig{Config: bench.Config{Cell: *cell, Callers: levels, Log: os.Stderr,
+			SQLitePragmas: tuning.pragmas, DynamicConfig: tuning.dynamic}, Rounds: *attribution, DeliveryBatch: *batch, Burst: *burst}
+		if err := runAttribution(cfg, *out); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *growth > 0 {
+		cfg := bench.Config{Cell: *cell, Callers: levels, Deliveries: *deliveries, Log: os.Stderr,
+			SQLitePragmas: tuning.pragmas, DynamicConfig: tuning.dynamic}
+		if err := runGrowth(cfg, *growth, *out); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *observedRounds > 0 {
 		cfg := bench.Config{Cell: *cell, Callers: levels, Deliveries: *deliveries, Log: os.Stderr,
 			Only: []string{bench.HookSync, bench.HookAsync}}
@@ -68,6 +96,7 @@ func main() {
 	res, err := bench.Run(context.Background(), bench.Config{
 		Cell: *cell, Callers: levels, Deliveries: *deliveries, Waiting: measureWaiting, Log: os.Stderr,
 		SQLiteConns: *conns, HistoryShards: int32(*shards), WorkflowPollers: *pollers, Only: onlyList, InMemory: *memory,
+		SQLitePragmas: tuning.pragmas, DynamicConfig: tuning.dynamic,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -212,11 +241,4 @@ func compareObserved(cfg bench.Config, rounds int, out string) error {
 	return nil
 }
 
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := slices.Clone(v)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
+func median(v []float64) float64 { return bench.Median(v) }
