@@ -300,8 +300,8 @@ func prepareSQLite(opts Options) (*config.SQL, error) {
 		PluginName: sqliteplugin.PluginName,
 		// One connection in WAL mode: SQLite has one writer anyway, and a
 		// single connection avoids lock contention between pooled ones.
-		MaxConns:     max(opts.SQLiteConns, 1),
-		MaxIdleConns: max(opts.SQLiteConns, 1),
+		MaxConns:          max(opts.SQLiteConns, 1),
+		MaxIdleConns:      max(opts.SQLiteConns, 1),
 		ConnectAttributes: DefaultSQLitePragmas(),
 	}
 	for k, v := range opts.SQLitePragmas {
