@@ -25,6 +25,8 @@ import (
 	uiconfig "github.com/temporalio/ui-server/v2/server/config"
 	uiserveroptions "github.com/temporalio/ui-server/v2/server/server_options"
 	enumspb "go.temporal.io/api/enums/v1"
+	namespacepb "go.temporal.io/api/namespace/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/server/common/authorization"
 	"go.temporal.io/server/common/cluster"
 	"go.temporal.io/server/common/config"
@@ -34,9 +36,18 @@ import (
 	"go.temporal.io/server/common/primitives"
 	sqliteschema "go.temporal.io/server/schema/sqlite"
 	"go.temporal.io/server/temporal"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/types/known/durationpb"
 )
 
 const clusterName = "active"
+
+// DefaultRetention is how long the dev server keeps closed runs: a day, as
+// Temporal's own dev server, so the data file holds at most a day of runs
+// (about 24 KB each; see docs/performance.md) and an operator still finds
+// yesterday's failures. Clusters set theirs with hookflow setup (7 days).
+const DefaultRetention = 24 * time.Hour
 
 // Options configures the embedded server. The zero value of an optional field
 // takes the default named in its comment.
@@ -69,6 +80,10 @@ type Options struct {
 	// HistoryShards is the number of history shards (default 1). It is
 	// fixed when the database is created.
 	HistoryShards int32
+	// Retention is how long closed runs are kept (default DefaultRetention).
+	// It is applied at every start, so an existing data directory follows
+	// the setting.
+	Retention time.Duration
 	// SQLitePragmas are added to (or override) the connection's pragmas
 	// (see DefaultSQLitePragmas); for tuning experiments.
 	SQLitePragmas map[string]string
@@ -149,6 +164,12 @@ func Start(opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Retention == 0 {
+		opts.Retention = DefaultRetention
+	}
+	if opts.Retention < time.Hour {
+		return nil, fmt.Errorf("devserver: retention %s: at least 1h", opts.Retention)
+	}
 	if opts.FrontendPort != 0 {
 		// A port the caller fixed (--temporal-port) must be free; say so
 		// plainly rather than through the server's start-up failure.
@@ -176,6 +197,10 @@ func Start(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{server: srv, frontendAddr: frontendAddr, namespace: opts.Namespace, stopping: stopping}
+	if err := applyRetention(frontendAddr, opts.Namespace, opts.Retention); err != nil {
+		srv.Stop()
+		return nil, err
+	}
 
 	if opts.UIPort != 0 {
 		s.uiAddr = net.JoinHostPort(opts.IP, strconv.Itoa(opts.UIPort))
@@ -284,6 +309,34 @@ func (s *Server) Stop() {
 	s.server.Stop()
 }
 
+// applyRetention sets the namespace's retention when an existing data
+// directory holds another (a new one was created with it).
+func applyRetention(frontendAddr, namespace string, retention time.Duration) error {
+	conn, err := grpc.NewClient(frontendAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return fmt.Errorf("devserver: retention: %w", err)
+	}
+	defer conn.Close()
+	svc := workflowservice.NewWorkflowServiceClient(conn)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	d, err := svc.DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: namespace})
+	if err != nil {
+		return fmt.Errorf("devserver: describe namespace %q: %w", namespace, err)
+	}
+	if d.GetConfig().GetWorkflowExecutionRetentionTtl().AsDuration() == retention {
+		return nil
+	}
+	_, err = svc.UpdateNamespace(ctx, &workflowservice.UpdateNamespaceRequest{
+		Namespace: namespace,
+		Config:    &namespacepb.NamespaceConfig{WorkflowExecutionRetentionTtl: durationpb.New(retention)},
+	})
+	if err != nil {
+		return fmt.Errorf("devserver: set the retention of namespace %q to %s: %w", namespace, retention, err)
+	}
+	return nil
+}
+
 // DefaultSQLitePragmas are the SQLite settings of the server's connection:
 // WAL with normal sync (a commit is durable at the next checkpoint; a power
 // cut may lose the last transactions, never corrupt), and a busy timeout.
@@ -340,6 +393,7 @@ func prepareSQLite(opts Options) (*config.SQL, error) {
 	if err != nil {
 		return nil, fmt.Errorf("devserver: namespace %q: %w", opts.Namespace, err)
 	}
+	ns.Detail.Config.Retention = durationpb.New(opts.Retention)
 	if err := sqliteschema.CreateNamespaces(conf, ns); err != nil {
 		return nil, fmt.Errorf("devserver: namespace %q: %w", opts.Namespace, err)
 	}

@@ -1,11 +1,14 @@
 package devserver_test
 
 import (
+	"context"
 	"net"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	sdkclient "go.temporal.io/sdk/client"
 
 	"github.com/hookflow/hookflow/devserver"
 )
@@ -28,4 +31,29 @@ func TestStartAndStop(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEmpty(t, srv.FrontendAddress())
 	srv.Stop()
+}
+
+// Retention is set on a new data directory and applied again to an
+// existing one, so the flag is what holds.
+func TestRetentionFollowsTheSetting(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "temporal.db")
+	retention := func(o devserver.Options) time.Duration {
+		o.DatabaseFile = file
+		srv, err := devserver.Start(o)
+		require.NoError(t, err)
+		defer srv.Stop()
+		c, err := sdkclient.NewNamespaceClient(sdkclient.Options{HostPort: srv.FrontendAddress()})
+		require.NoError(t, err)
+		defer c.Close()
+		d, err := c.Describe(context.Background(), srv.Namespace())
+		require.NoError(t, err)
+		return d.GetConfig().GetWorkflowExecutionRetentionTtl().AsDuration()
+	}
+	require.Equal(t, devserver.DefaultRetention, retention(devserver.Options{}))
+	require.Equal(t, 72*time.Hour, retention(devserver.Options{Retention: 72 * time.Hour}))
+	require.Equal(t, 72*time.Hour, retention(devserver.Options{Retention: 72 * time.Hour}))
+	require.Equal(t, 2*time.Hour, retention(devserver.Options{Retention: 2 * time.Hour}))
+
+	_, err := devserver.Start(devserver.Options{Retention: time.Minute})
+	require.ErrorContains(t, err, "retention 1m0s: at least 1h")
 }

@@ -24,6 +24,7 @@ func devCmd(g *globalFlags) *cobra.Command {
 	wf := &workerFlags{}
 	var (
 		dataDir      string
+		retention    time.Duration
 		ip           string
 		temporalPort int
 		uiPort       int
@@ -94,6 +95,7 @@ serving the flows of --flows. Ctrl-C stops everything cleanly.`,
 				DatabaseFile:     filepath.Join(dataDir, "temporal.db"),
 				SearchAttributes: workflows.SearchAttributeTypes(),
 				Logger:           log,
+				Retention:        retention,
 			})
 			if err != nil {
 				return err
@@ -150,6 +152,7 @@ serving the flows of --flows. Ctrl-C stops everything cleanly.`,
 	cmd.Flags().StringVar(&af.destinationsDir, "destinations", "", "directory of destination files applied to the store at start, before the flows (.yaml, .yml, .json)")
 	cmd.Flags().StringVar(&af.dsn, "store", "", "flow store: a SQLite file (default <data>/hookflow.db) or a postgres:// URL")
 	cmd.Flags().StringVar(&dataDir, "data", ".hookflow", "data directory (Temporal's SQLite file)")
+	cmd.Flags().DurationVar(&retention, "retention", devserver.DefaultRetention, "how long closed runs are kept (at least 1h; applied to an existing data directory too)")
 	cmd.Flags().StringVar(&af.addr, "addr", "127.0.0.1:8080", "API listen address")
 	cmd.Flags().StringVar(&ip, "ip", "127.0.0.1", "IP the Temporal server and Web UI bind to")
 	cmd.Flags().IntVar(&temporalPort, "temporal-port", 7233, "Temporal frontend gRPC port")
