@@ -114,12 +114,10 @@ func (r *run) notifyRunFailed(ctx workflow.Context, err error) {
 // not retried) for a delivery whose activity failed. A cancelled delivery
 // emits nothing.
 func (r *run) notifyDelivery(ctx workflow.Context, s *flow.Step, req *flow.HTTPRequest, err error) {
-	var ae *temporal.ActivityError
-	if !errors.As(err, &ae) {
-		return
-	}
 	typ := ""
-	switch ae.RetryState() {
+	// deliveryRetryState (firstattempt.go) also reads a local first
+	// attempt's failure, which is no ActivityError.
+	switch deliveryRetryState(err) {
 	case enumspb.RETRY_STATE_TIMEOUT, enumspb.RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED:
 		typ = flow.EventDeliveryGaveUp
 	case enumspb.RETRY_STATE_NON_RETRYABLE_FAILURE:

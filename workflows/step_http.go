@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -18,8 +19,10 @@ import (
 func init() { registerExecutor(runHTTP) }
 
 // runHTTP renders the request in workflow code (templates are
-// deterministic) and delivers it as an activity on the webhook task queue,
-// where Temporal's retry policy is the delivery guarantee.
+// deterministic) and delivers it: a first attempt as a local activity of
+// the flow worker when the worker allows it, then (or else) as an activity
+// on the webhook task queue, where Temporal's retry policy is the delivery
+// guarantee (firstattempt.go).
 func runHTTP(ctx workflow.Context, r *run, s *flow.Step, h *flow.HTTP, at position) (map[string]any, error) {
 	req, err := h.Render(r.eval, at.env)
 	if err != nil {
@@ -50,14 +53,27 @@ func runHTTP(ctx workflow.Context, r *run, s *flow.Step, h *flow.HTTP, at positi
 	}
 	ao.Summary = summary(req)
 	var res contract.Result
-	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), contract.DeliverName, *req).Get(ctx, &res)
+	// firstattempt.go: a local first attempt, handed over to ao's queue
+	// when it fails; prior counts the attempts made before the activity's.
+	prior, err := deliver(ctx, req, ao, &res)
 	if err != nil {
+		// The delivery failed for good (or was cancelled): the one place.
 		r.notifyDelivery(ctx, s, req, err) // notify.go: delivery.gave_up, delivery.failed
+		var df *deliveryFailure
+		if errors.As(err, &df) && df.state == enumspb.RETRY_STATE_TIMEOUT {
+			d.Attempts, d.LastError = 1, "gave up: "+df.Error()
+			var f contract.Failure
+			var appErr *temporal.ApplicationError
+			if errors.As(err, &appErr) && appErr.HasDetails() && appErr.Details(&f) == nil {
+				d.StatusCode = f.StatusCode
+			}
+			return nil, fmt.Errorf("delivery %s %s gave up after %s: %v", req.Method, req.URL, ao.ScheduleToCloseTimeout, df.err)
+		}
 		var appErr *temporal.ApplicationError
 		if errors.As(err, &appErr) {
 			var f contract.Failure
 			if appErr.HasDetails() && appErr.Details(&f) == nil {
-				d.StatusCode, d.Attempts = f.StatusCode, f.Attempt
+				d.StatusCode, d.Attempts = f.StatusCode, f.Attempt+prior
 				if f.DestinationVersion != 0 {
 					d.DestinationVersion = f.DestinationVersion
 				}
@@ -73,7 +89,7 @@ func runHTTP(ctx workflow.Context, r *run, s *flow.Step, h *flow.HTTP, at positi
 		d.LastError = err.Error()
 		return nil, err
 	}
-	d.StatusCode, d.Attempts = res.StatusCode, res.Attempt
+	d.StatusCode, d.Attempts = res.StatusCode, res.Attempt+prior
 	if res.URL != "" {
 		d.URL, d.DestinationVersion = res.URL, res.DestinationVersion
 	}

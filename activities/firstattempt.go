@@ -1,0 +1,45 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/hookflow/hookflow/activities/contract"
+)
+
+// DeliverFirst is a delivery's first attempt, run as a local activity by
+// the flow worker: Deliver with its timeouts bounded by the budget. An
+// attempt that times out because of the budget (not the step's own
+// timeouts) fails as ErrFirstAttemptCut, so the workflow hands the
+// delivery over at once rather than after the retry interval; every other
+// outcome is Deliver's.
+func (h *Deliverer) DeliverFirst(ctx context.Context, in contract.FirstAttempt) (*contract.Result, error) {
+	req := in.Request
+	cut := false
+	if in.Budget > 0 {
+		if req.ResponseTimeout <= 0 || req.ResponseTimeout > in.Budget {
+			req.ResponseTimeout, cut = in.Budget, true
+		}
+		if req.ConnectTimeout <= 0 || req.ConnectTimeout > in.Budget {
+			req.ConnectTimeout = in.Budget
+		}
+	}
+	start := time.Now()
+	res, err := h.Deliver(ctx, req)
+	if err == nil || !cut {
+		return res, err
+	}
+	var ae *temporal.ApplicationError
+	timedOut := errors.Is(ctx.Err(), context.DeadlineExceeded) || time.Since(start) >= in.Budget-50*time.Millisecond
+	if errors.As(err, &ae) && ae.Type() == contract.ErrNetwork && timedOut {
+		var f contract.Failure
+		_ = ae.Details(&f)
+		return nil, temporal.NewApplicationError(
+			"no answer within the flow worker's first-attempt budget of "+in.Budget.String()+" ("+ae.Message()+"); handed over to the webhook queue",
+			contract.ErrFirstAttemptCut, f)
+	}
+	return res, err
+}

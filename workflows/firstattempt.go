@@ -1,0 +1,196 @@
+package workflows
+
+import (
+	"errors"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/interceptor"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/hookflow/hookflow/activities/contract"
+	"github.com/hookflow/hookflow/flow"
+)
+
+// FirstAttempt is how a flow worker makes a delivery's first attempt: as a
+// local activity beside the interpreter (no task on the webhook queue, no
+// extra workflow task when it succeeds), bounded by Budget so a slow
+// receiver holds up the run at most that long. A first attempt that fails
+// hands the delivery over to the webhook task queue with the rest of the
+// step's retry policy.
+type FirstAttempt struct {
+	Enabled bool          `json:"enabled"`
+	Budget  time.Duration `json:"budget"`
+}
+
+// DefaultFirstAttemptBudget bounds a local first attempt: below the
+// workflow task timeout (10 s), so the task need not be heartbeated and a
+// slow receiver delays the run's other branches by at most this much.
+const DefaultFirstAttemptBudget = 5 * time.Second
+
+// firstAttemptVersion gates the commands of local first attempts: runs
+// recorded before them replay on the activity-only path.
+const firstAttemptVersion = "first-attempt-local"
+
+type firstAttemptKey struct{}
+
+// FirstAttemptInterceptor hands the worker's FirstAttempt setting to the
+// workflows it runs (a context value; each run records the setting it used
+// in its history, so a worker restarted with another setting replays it).
+func FirstAttemptInterceptor(fa FirstAttempt) interceptor.WorkerInterceptor {
+	if fa.Enabled && fa.Budget <= 0 {
+		fa.Budget = DefaultFirstAttemptBudget
+	}
+	return &firstAttemptWorker{fa: fa}
+}
+
+type firstAttemptWorker struct {
+	interceptor.WorkerInterceptorBase
+	fa FirstAttempt
+}
+
+func (w *firstAttemptWorker) InterceptWorkflow(ctx workflow.Context, next interceptor.WorkflowInboundInterceptor) interceptor.WorkflowInboundInterceptor {
+	return &firstAttemptInbound{WorkflowInboundInterceptorBase: interceptor.WorkflowInboundInterceptorBase{Next: next}, fa: w.fa}
+}
+
+type firstAttemptInbound struct {
+	interceptor.WorkflowInboundInterceptorBase
+	fa FirstAttempt
+}
+
+func (i *firstAttemptInbound) ExecuteWorkflow(ctx workflow.Context, in *interceptor.ExecuteWorkflowInput) (any, error) {
+	return i.Next.ExecuteWorkflow(workflow.WithValue(ctx, firstAttemptKey{}, i.fa), in)
+}
+
+// firstAttemptFor tells whether this delivery's first attempt runs
+// locally, and its budget. Deliveries to destinations never do: their
+// rate limit, pause and circuit breaker live on their own task queue.
+func firstAttemptFor(ctx workflow.Context, req *flow.HTTPRequest) (FirstAttempt, bool) {
+	if req.Destination != "" {
+		return FirstAttempt{}, false
+	}
+	if workflow.GetVersion(ctx, firstAttemptVersion, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return FirstAttempt{}, false
+	}
+	cfg, _ := ctx.Value(firstAttemptKey{}).(FirstAttempt)
+	// Recorded once per run (again only if the worker's setting changes),
+	// so replay takes the path the run took.
+	var fa FirstAttempt
+	err := workflow.MutableSideEffect(ctx, firstAttemptVersion, func(workflow.Context) any { return cfg },
+		func(a, b any) bool {
+			x, ok1 := a.(FirstAttempt)
+			y, ok2 := b.(FirstAttempt)
+			return ok1 && ok2 && x == y
+		}).Get(&fa)
+	if err != nil {
+		return FirstAttempt{}, false
+	}
+	return fa, fa.Enabled && fa.Budget > 0
+}
+
+// deliveryFailure is a delivery that failed without a last activity
+// failure to say so: its local first attempt failed for good (a 4xx), or
+// no time or attempt was left to hand it over. It wraps the first
+// attempt's error, so the step reads its status, attempt and message.
+type deliveryFailure struct {
+	err   error
+	state enumspb.RetryState
+}
+
+func (e *deliveryFailure) Error() string { return e.err.Error() }
+func (e *deliveryFailure) Unwrap() error { return e.err }
+
+// deliveryRetryState is why a delivery's final error ended it: retries
+// ran out (timeout, maximum attempts), the receiver refused it for good
+// (non-retryable), or something else (cancelled: unspecified).
+func deliveryRetryState(err error) enumspb.RetryState {
+	var df *deliveryFailure
+	if errors.As(err, &df) {
+		return df.state
+	}
+	var ae *temporal.ActivityError
+	if errors.As(err, &ae) {
+		return ae.RetryState()
+	}
+	return enumspb.RETRY_STATE_UNSPECIFIED
+}
+
+// deliver makes one delivery: as a local first attempt and, when that
+// fails, the rest of the step's retry policy on ao's task queue; or, when
+// the first attempt is not local, all of it there. It returns how many
+// attempts come before the activity's own (1 after a hand-over, else 0)
+// and the final error, the single place where a delivery is known to have
+// failed for good.
+func deliver(ctx workflow.Context, req *flow.HTTPRequest, ao workflow.ActivityOptions, res *contract.Result) (int32, error) {
+	fa, local := firstAttemptFor(ctx, req)
+	if !local {
+		return 0, workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), contract.DeliverName, *req).Get(ctx, res)
+	}
+	start := workflow.Now(ctx)
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		// The budget bounds the HTTP exchange; the margin is the worker's
+		// own work (secrets, signing).
+		StartToCloseTimeout: fa.Budget + 5*time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 1},
+		Summary:             ao.Summary + " (first attempt)",
+	})
+	lerr := workflow.ExecuteLocalActivity(lctx, contract.DeliverFirstName, contract.FirstAttempt{Request: *req, Budget: fa.Budget}).Get(ctx, res)
+	if lerr == nil {
+		return 0, nil
+	}
+	if temporal.IsCanceledError(lerr) {
+		return 0, lerr
+	}
+	pol := *ao.RetryPolicy
+	delay, cut := pol.InitialInterval, false
+	var ae *temporal.ApplicationError
+	var te *temporal.TimeoutError
+	switch {
+	case errors.As(lerr, &ae) && ae.NonRetryable():
+		return 0, &deliveryFailure{err: lerr, state: enumspb.RETRY_STATE_NON_RETRYABLE_FAILURE}
+	case errors.As(lerr, &ae) && ae.Type() == contract.ErrFirstAttemptCut, errors.As(lerr, &te):
+		// Cut by the budget, not failed by the receiver: the step's own
+		// attempts follow at once, with its whole retry policy.
+		delay, cut = 0, true
+	case errors.As(lerr, &ae) && ae.NextRetryDelay() > 0:
+		delay = ae.NextRetryDelay() // 429 with Retry-After
+	}
+	if !cut {
+		// The first attempt was the policy's first: the activity goes on
+		// with the second interval and one attempt fewer.
+		if pol.MaximumAttempts == 1 {
+			return 0, &deliveryFailure{err: lerr, state: enumspb.RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED}
+		}
+		if pol.MaximumAttempts > 1 {
+			pol.MaximumAttempts--
+		}
+		coef := pol.BackoffCoefficient
+		if coef < 1 {
+			coef = 2
+		}
+		next := time.Duration(float64(pol.InitialInterval) * coef)
+		if pol.MaximumInterval > 0 && next > pol.MaximumInterval {
+			next = pol.MaximumInterval
+		}
+		pol.InitialInterval = next
+	}
+	if ao.ScheduleToCloseTimeout > 0 {
+		// The give-up clock runs from the first attempt: the time it took
+		// and the wait before the next are spent. (Counted from recorded
+		// times, not the clock when the activity is scheduled, so a resume
+		// that schedules it again long after gets the same budget.)
+		left := ao.ScheduleToCloseTimeout - workflow.Now(ctx).Sub(start) - delay
+		if left <= 0 {
+			return 0, &deliveryFailure{err: lerr, state: enumspb.RETRY_STATE_TIMEOUT}
+		}
+		ao.ScheduleToCloseTimeout = left
+	}
+	if delay > 0 {
+		if err := workflow.NewTimerWithOptions(ctx, delay, workflow.TimerOptions{Summary: "retry " + ao.Summary}).Get(ctx, nil); err != nil {
+			return 0, err
+		}
+	}
+	ao.RetryPolicy = &pol
+	return 1, workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), contract.DeliverName, *req).Get(ctx, res)
+}
