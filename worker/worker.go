@@ -12,6 +12,7 @@ import (
 
 	"go.temporal.io/sdk/activity"
 	sdkclient "go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
@@ -57,6 +58,21 @@ type Options struct {
 	// Logger and Telemetry serve the destination workers (nil: none).
 	Logger    *slog.Logger
 	Telemetry *telemetry.Telemetry
+	// DisableLocalFirstAttempt sends every delivery as an activity on the
+	// webhook task queue. By default the flow workers make a delivery's
+	// first attempt themselves, as a local activity (bounded by
+	// FirstAttemptBudget and MaxConcurrentFirstAttempts), and hand it over
+	// to the webhook queue when it fails. Deliveries to destinations, and
+	// every delivery when DeliveriesPerSecond is set (the server enforces
+	// it on the webhook queue), always go through their queue.
+	DisableLocalFirstAttempt bool
+	// FirstAttemptBudget bounds a local first attempt (default
+	// workflows.DefaultFirstAttemptBudget); a receiver slower than that
+	// gets the delivery again at once from the webhook queue.
+	FirstAttemptBudget time.Duration
+	// MaxConcurrentFirstAttempts bounds local first attempts in flight on
+	// each flow worker (0: MaxConcurrentDeliveries, else the SDK default).
+	MaxConcurrentFirstAttempts int
 	// Notifier sends notifications: runs' events (a local activity of the
 	// flow workers) and circuits opened and closed (notify.go; nil: none).
 	Notifier *activities.Notifier
@@ -79,11 +95,11 @@ type Workers struct {
 // registered once each under their stable names.
 func New(c sdkclient.Client, deliver *activities.Deliverer, opts Options) *Workers {
 	opts.DestinationStates = withNotifications(opts.DestinationStates, opts.Notifier)
-	flows := newFlowWorker(c, workflows.TaskQueue, opts)
+	flows := newFlowWorker(c, workflows.TaskQueue, deliver, opts)
 	// Sync runs poll a queue of their own with their own pollers and
 	// slots: a caller waits for their answer, and a burst of async
 	// triggers must not stand in front of it.
-	sync := newFlowWorker(c, workflows.SyncTaskQueue, opts)
+	sync := newFlowWorker(c, workflows.SyncTaskQueue, deliver, opts)
 	hooks := sdkworker.New(c, workflows.WebhookTaskQueue, sdkworker.Options{
 		MaxConcurrentActivityExecutionSize: opts.MaxConcurrentDeliveries,
 		TaskQueueActivitiesPerSecond:       opts.DeliveriesPerSecond,
@@ -150,13 +166,29 @@ func (w *Workers) Ready(ctx context.Context) error {
 // newFlowWorker is a worker for the interpreter's queue: FlowWorkflow and
 // the activities that run beside it (record steps, callee resolution, the
 // destination lookup, a bulk replay's actions).
-func newFlowWorker(c sdkclient.Client, queue string, opts Options) sdkworker.Worker {
+func newFlowWorker(c sdkclient.Client, queue string, deliver *activities.Deliverer, opts Options) sdkworker.Worker {
+	fa := workflows.FirstAttempt{
+		Enabled: !opts.DisableLocalFirstAttempt && opts.DeliveriesPerSecond <= 0 && deliver != nil,
+		Budget:  opts.FirstAttemptBudget,
+	}
+	maxLocal := opts.MaxConcurrentFirstAttempts
+	if maxLocal <= 0 {
+		maxLocal = opts.MaxConcurrentDeliveries
+	}
 	w := sdkworker.New(c, queue, sdkworker.Options{
 		MaxConcurrentWorkflowTaskExecutionSize: opts.MaxConcurrentWorkflowTasks,
 		MaxConcurrentWorkflowTaskPollers:       opts.WorkflowPollers,
 		WorkerStopTimeout:                      opts.StopTimeout,
+		// Local activities: deliveries' first attempts (and the short
+		// lookups beside the interpreter), bounded apart from deliveries.
+		MaxConcurrentLocalActivityExecutionSize: maxLocal,
+		Interceptors:                            []interceptor.WorkerInterceptor{workflows.FirstAttemptInterceptor(fa)},
 	})
 	Register(w)
+	if deliver != nil {
+		// A delivery's first attempt, as a local activity of this worker.
+		w.RegisterActivityWithOptions(deliver.DeliverFirst, activity.RegisterOptions{Name: contract.DeliverFirstName})
+	}
 	// Record steps' activities run beside the interpreter: a few
 	// statements on the flow store each.
 	opts.Records.Register(w)
