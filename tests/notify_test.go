@@ -194,8 +194,9 @@ steps:
 	require.NotContains(t, logs.String(), swKeyB64)
 }
 
-// A delivery that runs out of time (a short giveUpAfter) sends
-// delivery.gave_up; with onError: continue the run itself succeeds.
+// A delivery that runs out of time (a short giveUpAfter), and one that
+// runs out of attempts, each send delivery.gave_up; with onError:
+// continue the run itself succeeds.
 func TestNotifyDeliveryGaveUp(t *testing.T) {
 	s := setupSharedAdmin(t)
 	n := notifyReceiver(t)
@@ -212,14 +213,28 @@ steps:
     body: {mode: all}
     retry: {initialInterval: 500ms, maximumInterval: 500ms, giveUpAfter: 2s}
     onError: continue
+  - id: again
+    type: http
+    method: POST
+    url: "` + failing.URL + `/y"
+    body: {mode: all}
+    retry: {initialInterval: 200ms, maximumAttempts: 2}
+    onError: continue
 `)
 	require.Contains(t, []int{http.StatusCreated, http.StatusOK}, a.status, a.body)
 	id := s.trigger("it-notify-gaveup", 1, func(int) string { return `{"n":1}` })[0]
 	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, s.awaitClosed(id))
-	g := n.await(t, flow.EventDeliveryGaveUp, "executionId", id, 1)[0]
-	verifyStandardWebhooks(t, g)
-	require.Equal(t, "send", g.Data["stepId"])
-	require.True(t, strings.HasPrefix(g.Data["deliveryId"].(string), "dlv_"))
+	// One for the give-up clock, one for maximumAttempts.
+	gs := n.await(t, flow.EventDeliveryGaveUp, "executionId", id, 2)
+	byStep := map[string]notice{}
+	for _, g := range gs {
+		verifyStandardWebhooks(t, g)
+		require.True(t, strings.HasPrefix(g.Data["deliveryId"].(string), "dlv_"))
+		byStep[g.Data["stepId"].(string)] = g
+	}
+	require.Contains(t, byStep, "send")
+	require.EqualValues(t, 2, byStep["again"].Data["attempts"])
+	require.EqualValues(t, 503, byStep["again"].Data["statusCode"])
 	require.Empty(t, n.matching(flow.EventRunFailed, "executionId", id), "the run did not fail")
 }
 

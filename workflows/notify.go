@@ -111,9 +111,10 @@ func (r *run) notifyRunFailed(ctx workflow.Context, err error) {
 
 // notifyDelivery emits delivery.gave_up (retries ran out: giveUpAfter or
 // maximumAttempts) or delivery.failed (the receiver refused it for good:
-// not retried) for a delivery whose activity failed. A cancelled delivery
-// emits nothing.
-func (r *run) notifyDelivery(ctx workflow.Context, s *flow.Step, req *flow.HTTPRequest, err error) {
+// not retried) for a delivery whose activity failed; prior counts the
+// attempts made before the activity's (a local first attempt). A
+// cancelled delivery emits nothing.
+func (r *run) notifyDelivery(ctx workflow.Context, s *flow.Step, req *flow.HTTPRequest, prior int32, err error) {
 	typ := ""
 	// deliveryRetryState (firstattempt.go) also reads a local first
 	// attempt's failure, which is no ActivityError.
@@ -133,7 +134,7 @@ func (r *run) notifyDelivery(ctx workflow.Context, s *flow.Step, req *flow.HTTPR
 	var appErr *temporal.ApplicationError
 	var f contract.Failure
 	if errors.As(err, &appErr) && appErr.HasDetails() && appErr.Details(&f) == nil {
-		data["attempts"] = f.Attempt
+		data["attempts"] = f.Attempt + prior
 		if f.StatusCode != 0 {
 			data["statusCode"] = f.StatusCode
 		}

@@ -58,7 +58,7 @@ func runHTTP(ctx workflow.Context, r *run, s *flow.Step, h *flow.HTTP, at positi
 	prior, err := deliver(ctx, req, ao, &res)
 	if err != nil {
 		// The delivery failed for good (or was cancelled): the one place.
-		r.notifyDelivery(ctx, s, req, err) // notify.go: delivery.gave_up, delivery.failed
+		r.notifyDelivery(ctx, s, req, prior, err) // notify.go: delivery.gave_up, delivery.failed
 		var df *deliveryFailure
 		if errors.As(err, &df) && df.state == enumspb.RETRY_STATE_TIMEOUT {
 			d.Attempts, d.LastError = 1, "gave up: "+df.Error()
