@@ -30,9 +30,15 @@ func withNotifications(st DestinationStates, n *activities.Notifier) Destination
 
 func (s *notifyingStates) RecordOutcome(ctx context.Context, name string, ok, probe bool, failures int, probeInterval time.Duration, lastError string) (string, error) {
 	tr, err := s.DestinationStates.RecordOutcome(ctx, name, ok, probe, failures, probeInterval, lastError)
-	if err != nil {
-		return tr, err
+	if err == nil {
+		s.transition(name, tr, failures, probeInterval, lastError)
 	}
+	return tr, err
+}
+
+// transition emits the circuit's transitions; others (a period limit's)
+// pass.
+func (s *notifyingStates) transition(name, tr string, failures int, probeInterval time.Duration, lastError string) {
 	switch tr {
 	case store.TransitionOpened:
 		s.n.DestinationEvent(flow.EventDestinationCircuitOpened, name, map[string]any{
@@ -41,5 +47,4 @@ func (s *notifyingStates) RecordOutcome(ctx context.Context, name string, ok, pr
 	case store.TransitionClosed:
 		s.n.DestinationEvent(flow.EventDestinationCircuitClosed, name, nil)
 	}
-	return tr, err
 }
