@@ -124,7 +124,17 @@ func (r *run) notifyDelivery(ctx workflow.Context, s *flow.Step, req *flow.HTTPR
 	case enumspb.RETRY_STATE_NON_RETRYABLE_FAILURE:
 		typ = flow.EventDeliveryFailed
 	default:
-		return
+		// No retry state (the SDK's test environment): read the cause.
+		var appErr *temporal.ApplicationError
+		var te *temporal.TimeoutError
+		switch {
+		case errors.As(err, &appErr) && appErr.NonRetryable():
+			typ = flow.EventDeliveryFailed
+		case errors.As(err, &te):
+			typ = flow.EventDeliveryGaveUp
+		default:
+			return
+		}
 	}
 	msg := err.Error()
 	if cause := errors.Unwrap(err); cause != nil {
