@@ -29,17 +29,27 @@ func (h *Deliverer) DeliverFirst(ctx context.Context, in contract.FirstAttempt) 
 	}
 	start := time.Now()
 	res, err := h.Deliver(ctx, req)
-	if err == nil || !cut {
-		return res, err
+	if err == nil {
+		res.FirstAttempt = &in
+		return res, nil
 	}
 	var ae *temporal.ApplicationError
-	timedOut := errors.Is(ctx.Err(), context.DeadlineExceeded) || time.Since(start) >= in.Budget-50*time.Millisecond
-	if errors.As(err, &ae) && ae.Type() == contract.ErrNetwork && timedOut {
-		var f contract.Failure
+	if !errors.As(err, &ae) {
+		return nil, err
+	}
+	var f contract.Failure
+	if ae.HasDetails() {
 		_ = ae.Details(&f)
+	}
+	f.FirstAttempt = &in
+	timedOut := errors.Is(ctx.Err(), context.DeadlineExceeded) || time.Since(start) >= in.Budget-50*time.Millisecond
+	if cut && ae.Type() == contract.ErrNetwork && timedOut {
 		return nil, temporal.NewApplicationError(
 			"no answer within the flow worker's first-attempt budget of "+in.Budget.String()+" ("+ae.Message()+"); handed over to the webhook queue",
 			contract.ErrFirstAttemptCut, f)
 	}
-	return res, err
+	// The same failure, with the input recorded beside it.
+	return nil, temporal.NewApplicationErrorWithOptions(ae.Message(), ae.Type(), temporal.ApplicationErrorOptions{
+		NonRetryable: ae.NonRetryable(), NextRetryDelay: ae.NextRetryDelay(), Details: []any{f},
+	})
 }

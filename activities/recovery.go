@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/activity"
 	sdkclient "go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/hookflow/hookflow/activities/contract"
@@ -203,6 +204,20 @@ func (r *Recoverer) resumePoint(ctx context.Context, id, runID string, status en
 			failedTask, failedDelivery = scheduledBy[ev.GetActivityTaskFailedEventAttributes().GetScheduledEventId()], true
 		case ev.GetActivityTaskTimedOutEventAttributes() != nil:
 			failedTask, failedDelivery = scheduledBy[ev.GetActivityTaskTimedOutEventAttributes().GetScheduledEventId()], true
+		case ev.GetMarkerRecordedEventAttributes() != nil:
+			// A delivery's first attempt, run locally by the flow worker:
+			// recorded when the workflow task that ran it completed.
+			m := ev.GetMarkerRecordedEventAttributes()
+			if _, failed, ok := workflows.FirstAttemptOf(converter.GetDefaultDataConverter(), m); ok {
+				switch {
+				case failed && m.GetFailure().GetApplicationFailureInfo().GetNonRetryable():
+					// Refused for good (a 4xx): the delivery ended here.
+					// Any other failure was handed over to an activity.
+					failedTask, failedDelivery = m.GetWorkflowTaskCompletedEventId(), true
+				case !failed:
+					delivered = append(delivered, ev.GetEventId())
+				}
+			}
 		case ev.GetStartChildWorkflowExecutionInitiatedEventAttributes() != nil:
 			children = append(children, ev.GetEventId())
 		}

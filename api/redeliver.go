@@ -198,6 +198,11 @@ func (s *Server) findDelivery(ctx context.Context, id, runID, dlv string) (workf
 				prev = a.GetContinuedExecutionRunId()
 				continue
 			}
+			// A delivery whose first attempt ran locally in the flow
+			// worker: its marker holds the request and the schedule.
+			if fa, _, ok := workflows.FirstAttemptOf(dc, ev.GetMarkerRecordedEventAttributes()); ok && fa != nil && fa.Request.DeliveryID == dlv {
+				return firstAttemptRedeliverInput(id, dlv, fa), nil
+			}
 			a := ev.GetActivityTaskScheduledEventAttributes()
 			if a == nil || a.GetActivityType().GetName() != contract.DeliverName || !mayHold(a.GetInput(), dlv) {
 				continue
@@ -253,6 +258,25 @@ func redeliverInput(id, dlv string, req flow.HTTPRequest, a *historypb.ActivityT
 		}
 	}
 	return in
+}
+
+// firstAttemptRedeliverInput is redeliverInput for a delivery whose first
+// attempt ran locally (and may have ended there): the request and
+// schedule its marker recorded.
+func firstAttemptRedeliverInput(id, dlv string, fa *contract.FirstAttempt) workflows.RedeliverInput {
+	none := 0
+	req := fa.Request
+	req.KeepBody, req.Outputs = &none, nil
+	sc := fa.Schedule
+	return workflows.RedeliverInput{
+		ExecutionID: id, DeliveryID: dlv, Request: req,
+		ScheduleToCloseTimeout: sc.ScheduleToClose,
+		StartToCloseTimeout:    sc.StartToClose,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: sc.InitialInterval, BackoffCoefficient: sc.BackoffCoefficient,
+			MaximumInterval: sc.MaximumInterval, MaximumAttempts: sc.MaximumAttempts,
+		},
+	}
 }
 
 // nextRedelivery is the number of the next redelivery of a delivery: one

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/converter"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/hookflow/hookflow/api"
@@ -228,6 +229,19 @@ steps:
 	require.NoError(t, err)
 	var found bool
 	for _, e := range history(t, s, id).Events {
+		// The first attempt ran locally in the flow worker: its marker
+		// records the schedule the webhook queue would have used.
+		if fa, _, ok := workflows.FirstAttemptOf(converter.GetDefaultDataConverter(), e.GetMarkerRecordedEventAttributes()); ok {
+			found = true
+			require.NotNil(t, fa)
+			sc := fa.Schedule
+			require.Equal(t, time.Minute, sc.InitialInterval)
+			require.Equal(t, 2.0, sc.BackoffCoefficient)
+			require.Equal(t, 8*time.Hour, sc.MaximumInterval)
+			require.Equal(t, 72*time.Hour, sc.ScheduleToClose)
+			require.Equal(t, 38*time.Second, sc.StartToClose, "3s connect + 30s response + 5s margin")
+			continue
+		}
 		if e.GetEventType() != enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED {
 			continue
 		}

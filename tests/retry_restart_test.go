@@ -131,7 +131,12 @@ steps:
 	}
 	check("early", early, earlyFailed, "failure", interval)
 	check("late", late, lateFailed, "failure", interval)
-	check("inflight", inflight, inflightStarted, "start", startToClose+interval)
+	// The in-flight attempt was the local first attempt of the flow
+	// worker: it recorded nothing, and the restarted worker makes it again
+	// when it runs the workflow task again (same Idempotency-Key); with
+	// --first-attempt-local=false it is an activity and waits out its
+	// start-to-close timeout and the backoff (startToClose+interval).
+	check("inflight", inflight, inflightStarted, "start", killed.Sub(inflightStarted)+down)
 }
 
 // holdFirst records every request like newReceiver's handler; it holds the

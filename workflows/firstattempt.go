@@ -5,6 +5,8 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -135,8 +137,10 @@ func deliver(ctx workflow.Context, req *flow.HTTPRequest, ao workflow.ActivityOp
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 1},
 		Summary:             ao.Summary + " (first attempt)",
 	})
-	lerr := workflow.ExecuteLocalActivity(lctx, contract.DeliverFirstName, contract.FirstAttempt{Request: *req, Budget: fa.Budget}).Get(ctx, res)
+	in := contract.FirstAttempt{Request: *req, Budget: fa.Budget, Schedule: scheduleOf(ao)}
+	lerr := workflow.ExecuteLocalActivity(lctx, contract.DeliverFirstName, in).Get(ctx, res)
 	if lerr == nil {
+		res.FirstAttempt = nil // recorded in the marker; not the step's
 		return 0, nil
 	}
 	if temporal.IsCanceledError(lerr) {
@@ -193,4 +197,47 @@ func deliver(ctx workflow.Context, req *flow.HTTPRequest, ao workflow.ActivityOp
 	}
 	ao.RetryPolicy = &pol
 	return 1, workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), contract.DeliverName, *req).Get(ctx, res)
+}
+
+// scheduleOf is ao's timeouts and retry policy, as a local first attempt
+// records them.
+func scheduleOf(ao workflow.ActivityOptions) contract.Schedule {
+	sc := contract.Schedule{ScheduleToClose: ao.ScheduleToCloseTimeout, StartToClose: ao.StartToCloseTimeout}
+	if rp := ao.RetryPolicy; rp != nil {
+		sc.InitialInterval, sc.BackoffCoefficient, sc.MaximumInterval, sc.MaximumAttempts = rp.InitialInterval, rp.BackoffCoefficient, rp.MaximumInterval, rp.MaximumAttempts
+	}
+	return sc
+}
+
+// LocalActivityMarker is the marker name the SDK records a local
+// activity's outcome under.
+const LocalActivityMarker = "LocalActivity"
+
+// FirstAttemptOf reads a local first attempt's marker: its input (the
+// request and its schedule), and whether it failed. ok is false for any
+// other marker, or one dc cannot decode.
+func FirstAttemptOf(dc converter.DataConverter, m *historypb.MarkerRecordedEventAttributes) (in *contract.FirstAttempt, failed, ok bool) {
+	if m.GetMarkerName() != LocalActivityMarker {
+		return nil, false, false
+	}
+	var data struct {
+		ActivityType string `json:"activityType"`
+	}
+	if dc.FromPayloads(m.GetDetails()["data"], &data) != nil || data.ActivityType != contract.DeliverFirstName {
+		return nil, false, false
+	}
+	if f := m.GetFailure(); f != nil {
+		var fl contract.Failure
+		for ; f != nil; f = f.GetCause() {
+			if d := f.GetApplicationFailureInfo().GetDetails(); d != nil && dc.FromPayloads(d, &fl) == nil && fl.FirstAttempt != nil {
+				return fl.FirstAttempt, true, true
+			}
+		}
+		return nil, true, true
+	}
+	var res contract.Result
+	if dc.FromPayloads(m.GetDetails()["result"], &res) != nil || res.FirstAttempt == nil {
+		return nil, false, true
+	}
+	return res.FirstAttempt, false, true
 }

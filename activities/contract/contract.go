@@ -75,6 +75,9 @@ type Result struct {
 	// version that sent it.
 	URL                string `json:"url,omitempty"`
 	DestinationVersion int64  `json:"destinationVersion,omitempty"`
+	// FirstAttempt, on a local first attempt's result, is its input: the
+	// request and schedule, kept in history for redeliveries and resumes.
+	FirstAttempt *FirstAttempt `json:"firstAttempt,omitempty"`
 }
 
 // Failure is attached to a failed attempt's error, so the workflow can
@@ -86,6 +89,8 @@ type Failure struct {
 	// DestinationVersion is the destination's version that made the
 	// attempt (deliveries to destinations).
 	DestinationVersion int64 `json:"destinationVersion,omitempty"`
+	// FirstAttempt: as on Result, for a local first attempt that failed.
+	FirstAttempt *FirstAttempt `json:"firstAttempt,omitempty"`
 }
 
 // RerunRequest asks for a new run of an execution's trigger data.

@@ -22,4 +22,19 @@ const ErrFirstAttemptCut = "FirstAttemptBudgetExceeded"
 type FirstAttempt struct {
 	Request flow.HTTPRequest `json:"request"`
 	Budget  time.Duration    `json:"budget"`
+	// Schedule is how the webhook queue would send it (and does, when
+	// the first attempt fails): recorded with the attempt, so a
+	// redelivery or a resume finds the request and its schedule in
+	// history as they do in a delivery activity's scheduled event.
+	Schedule Schedule `json:"schedule"`
+}
+
+// Schedule is a delivery activity's timeouts and retry policy.
+type Schedule struct {
+	ScheduleToClose    time.Duration `json:"scheduleToClose"`
+	StartToClose       time.Duration `json:"startToClose"`
+	InitialInterval    time.Duration `json:"initialInterval"`
+	BackoffCoefficient float64       `json:"backoffCoefficient"`
+	MaximumInterval    time.Duration `json:"maximumInterval"`
+	MaximumAttempts    int32         `json:"maximumAttempts,omitempty"`
 }
