@@ -7,10 +7,15 @@ import (
 	"sync"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	taskqueuepb "go.temporal.io/api/taskqueue/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/activity"
+	sdkclient "go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/hookflow/hookflow/activities/contract"
+	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/store"
 )
 
@@ -118,3 +123,48 @@ func CountsAgainstDestination(err error) bool {
 
 // ErrorType is a failed attempt's error type (HTTPServerError, ...).
 func ErrorType(err error) string { return errorType(err) }
+
+// Backlog is what Temporal reports of a destination's task queue:
+// deliveries waiting for a poller (all of them while it is paused, open
+// or limited) and the oldest one's age. Approximate, as Temporal's task
+// queue statistics are.
+type Backlog struct {
+	Count     int64
+	OldestAge time.Duration
+}
+
+// DestinationBacklog asks Temporal for a destination's task queue backlog
+// (one DescribeTaskQueue with its statistics): the parked deliveries the
+// admin API shows and the worker's hookflow_destination_parked metric.
+func DestinationBacklog(ctx context.Context, svc workflowservice.WorkflowServiceClient, namespace, name string) (Backlog, error) {
+	resp, err := svc.DescribeTaskQueue(ctx, &workflowservice.DescribeTaskQueueRequest{
+		Namespace:     namespace,
+		TaskQueue:     &taskqueuepb.TaskQueue{Name: flow.DestinationTaskQueue(name), Kind: enumspb.TASK_QUEUE_KIND_NORMAL},
+		TaskQueueType: enumspb.TASK_QUEUE_TYPE_ACTIVITY,
+		ReportStats:   true,
+	})
+	if err != nil {
+		return Backlog{}, err
+	}
+	st := resp.GetStats()
+	b := Backlog{Count: st.GetApproximateBacklogCount()}
+	if age := st.GetApproximateBacklogAge().AsDuration(); age > 0 && b.Count > 0 {
+		b.OldestAge = age
+	}
+	return b, nil
+}
+
+// ClientNamespace is a Temporal client's namespace. The SDK does not tell
+// it, but fills it into a visibility request that names none: one tiny
+// query (a workflow type that never runs) learns it.
+func ClientNamespace(ctx context.Context, c sdkclient.Client) (string, error) {
+	req := &workflowservice.ListWorkflowExecutionsRequest{PageSize: 1, Query: `WorkflowType = "hookflow.none"`}
+	_, err := c.ListWorkflow(ctx, req)
+	if ns := req.GetNamespace(); ns != "" {
+		return ns, nil
+	}
+	if err == nil {
+		err = errors.New("the Temporal client did not name its namespace")
+	}
+	return "", err
+}

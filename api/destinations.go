@@ -9,10 +9,9 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	enumspb "go.temporal.io/api/enums/v1"
-	taskqueuepb "go.temporal.io/api/taskqueue/v1"
 	"go.temporal.io/api/workflowservice/v1"
 
+	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/store"
 )
@@ -59,24 +58,20 @@ func (s *Server) destinationResource(ctx context.Context, d *store.Destination, 
 	return r
 }
 
-// parkedDeliveries asks Temporal for the destination's task queue backlog.
+// parkedDeliveries asks Temporal for the destination's task queue backlog
+// (activities.DestinationBacklog, which the worker's parked metric reads
+// too).
 func (s *Server) parkedDeliveries(ctx context.Context, name string) *parked {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	resp, err := s.temporal.WorkflowService().DescribeTaskQueue(ctx, &workflowservice.DescribeTaskQueueRequest{
-		Namespace:     s.namespaceName(ctx),
-		TaskQueue:     &taskqueuepb.TaskQueue{Name: flow.DestinationTaskQueue(name), Kind: enumspb.TASK_QUEUE_KIND_NORMAL},
-		TaskQueueType: enumspb.TASK_QUEUE_TYPE_ACTIVITY,
-		ReportStats:   true,
-	})
+	b, err := activities.DestinationBacklog(ctx, s.temporal.WorkflowService(), s.namespaceName(ctx), name)
 	if err != nil {
 		s.log.Warn("describe a destination's task queue", "destination", name, "error", err)
 		return &parked{Error: "Temporal did not report the task queue's backlog"}
 	}
-	st := resp.GetStats()
-	p := &parked{Count: st.GetApproximateBacklogCount()}
-	if age := st.GetApproximateBacklogAge().AsDuration(); age > 0 && p.Count > 0 {
-		p.OldestAge, p.Seconds = age.Round(time.Second).String(), age.Seconds()
+	p := &parked{Count: b.Count}
+	if b.OldestAge > 0 {
+		p.OldestAge, p.Seconds = b.OldestAge.Round(time.Second).String(), b.OldestAge.Seconds()
 	}
 	return p
 }

@@ -20,6 +20,8 @@ type metrics struct {
 	destAttempts *prometheus.CounterVec
 	destTime     *prometheus.HistogramVec
 	destState    *prometheus.GaugeVec
+	destParked   *prometheus.GaugeVec
+	destOldest   *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -58,9 +60,17 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}, []string{"destination"})
 	m.destState = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "hookflow_destination_state",
-		Help: "1 for a destination's current state (closed, open, paused), as this worker last read it.",
+		Help: "1 for a destination's current state (closed, open, paused, limited), as this worker last read it.",
 	}, []string{"destination", "state"})
-	reg.MustRegister(m.httpRequests, m.httpDuration, m.triggers, m.attempts, m.attemptTime, m.destAttempts, m.destTime, m.destState)
+	m.destParked = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "hookflow_destination_parked",
+		Help: "Deliveries waiting in a destination's task queue (Temporal's approximate backlog; every worker reports the same queue: aggregate with max).",
+	}, []string{"destination"})
+	m.destOldest = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "hookflow_destination_parked_oldest_age_seconds",
+		Help: "Age of the oldest delivery waiting in a destination's task queue (0 when none waits).",
+	}, []string{"destination"})
+	reg.MustRegister(m.httpRequests, m.httpDuration, m.triggers, m.attempts, m.attemptTime, m.destAttempts, m.destTime, m.destState, m.destParked, m.destOldest)
 	return m
 }
 
@@ -118,12 +128,22 @@ func (t *Telemetry) DestinationAttempt(destination, outcome string, d time.Durat
 	t.m.destTime.WithLabelValues(destination).Observe(d.Seconds())
 }
 
-// DestinationState sets a destination's state gauge (closed, open, paused).
+// DestinationParked sets a destination's parked deliveries gauges.
+func (t *Telemetry) DestinationParked(destination string, count int64, oldest time.Duration) {
+	if t == nil {
+		return
+	}
+	t.m.destParked.WithLabelValues(destination).Set(float64(count))
+	t.m.destOldest.WithLabelValues(destination).Set(oldest.Seconds())
+}
+
+// DestinationState sets a destination's state gauge (closed, open, paused,
+// limited).
 func (t *Telemetry) DestinationState(destination, state string) {
 	if t == nil {
 		return
 	}
-	for _, s := range []string{"closed", "open", "paused"} {
+	for _, s := range []string{"closed", "open", "paused", "limited"} {
 		v := 0.0
 		if s == state {
 			v = 1

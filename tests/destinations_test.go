@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/telemetry"
 	"github.com/hookflow/hookflow/worker"
 )
 
@@ -354,4 +356,242 @@ steps:
 	for k, n := range delivered {
 		require.Equal(t, 1, n, "delivery %s arrived exactly once", k)
 	}
+}
+
+// secondDestinationWorker starts another worker process's destination
+// workers (own client and identity), with its own metrics registry.
+func secondDestinationWorker(t *testing.T, tel *telemetry.Telemetry) {
+	t.Helper()
+	c2, err := sdkclient.Dial(sdkclient.Options{
+		HostPort: shared.server.FrontendAddress(), Namespace: shared.server.Namespace(),
+		Identity: "hookflow-test-second-worker", Logger: sdklog.NewStructuredLogger(testLog),
+	})
+	require.NoError(t, err)
+	t.Cleanup(c2.Close)
+	second := worker.New(c2, testDeliverer(), worker.Options{
+		Destinations: activities.NewDestinations(shared.flows), DestinationStates: shared.flows,
+		DestinationReload: destinationReload, Logger: testLog, Telemetry: tel,
+	})
+	require.NoError(t, second.Start())
+	t.Cleanup(second.Stop)
+}
+
+// alignTo waits until just after the start of the next window of length
+// per (windows are aligned to the Unix epoch, as the store counts them),
+// and returns that start.
+func alignTo(per time.Duration) time.Time {
+	start := time.Now().Truncate(per).Add(per)
+	time.Sleep(time.Until(start) + 100*time.Millisecond)
+	return start
+}
+
+// metricLine finds a metric's sample line in a Prometheus text body.
+func metricLine(body, prefix string) string {
+	for _, l := range strings.Split(body, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			return l
+		}
+	}
+	return ""
+}
+
+// A limit of 5 per 4 s over two worker processes: the first window admits
+// exactly 5 (the rest park, the destination shows "limited" until the
+// window ends), later windows never more than 5, and every delivery
+// arrives exactly once.
+func TestDestinationLimitPerPeriodAcrossWorkers(t *testing.T) {
+	const per, max, n = 4 * time.Second, 5, 12
+	hits, url := destReceiver(t, func() int { return http.StatusOK })
+	s := setupSharedAdmin(t)
+	s.putDestination(`
+name: it-dest-limit
+baseUrl: ` + url + `/
+limits: [{per: 4s, max: 5}, {per: 24h, max: 1000}]
+retry: {initialInterval: 500ms}
+circuitBreaker: {disabled: true}
+`)
+	tel := telemetry.New(telemetry.Options{})
+	secondDestinationWorker(t, tel)
+	require.Eventually(t, func() bool {
+		d, err := shared.client.DescribeTaskQueue(context.Background(), flow.DestinationTaskQueue("it-dest-limit"), enumspb.TASK_QUEUE_TYPE_ACTIVITY)
+		return err == nil && len(d.GetPollers()) >= 2
+	}, 10*time.Second, 100*time.Millisecond, "two workers poll the destination's queue")
+	a := s.apply(`
+id: it-dest-limit
+steps:
+  - {id: send, type: http, method: POST, destination: it-dest-limit, path: "q/{{ trigger.body.n }}", body: {mode: all}}
+`)
+	require.Equal(t, http.StatusCreated, a.status, a.body)
+
+	t0 := alignTo(per)
+	ids := s.trigger("it-dest-limit", n, func(i int) string { return fmt.Sprintf(`{"n":%d}`, i) })
+	require.Eventually(t, func() bool { return len(hits.all()) >= max }, per, 50*time.Millisecond)
+	// Refused deliveries go back to wait in the queue; Temporal's backlog
+	// statistics may lag behind a 4 s window, so this is only logged
+	// (the pause test asserts the backlog).
+	var pk any
+	for time.Now().Before(t0.Add(per - 500*time.Millisecond)) {
+		if pk = s.destination("it-dest-limit")["parked"]; pk != nil && pk.(map[string]any)["count"].(float64) >= 1 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("parked while limited: %v", pk)
+	d := s.destination("it-dest-limit")
+	st := destState(d)
+	t.Logf("limited: state %v parked %v", st, d["parked"])
+	require.Equal(t, "limited", st["status"])
+	end := t0.Add(per).UTC()
+	require.Equal(t, end.Format(time.RFC3339Nano), st["limitedUntil"])
+	lim := st["limits"].([]any)[0].(map[string]any)
+	require.EqualValues(t, max, lim["used"])
+	require.EqualValues(t, max, lim["max"])
+	require.Equal(t, "4s", lim["per"])
+	require.Equal(t, end.Format(time.RFC3339Nano), lim["resetsAt"])
+	require.Len(t, hits.all(), max, "nothing more goes out while limited")
+
+	// The second worker's /metrics: the state gauge says limited.
+	rec := httptest.NewRecorder()
+	tel.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	require.Equal(t, `hookflow_destination_state{destination="it-dest-limit",state="limited"} 1`, metricLine(rec.Body.String(), `hookflow_destination_state{destination="it-dest-limit",state="limited"}`))
+
+	for _, id := range ids {
+		_, err := s.result(id)
+		require.NoError(t, err)
+	}
+	got := hits.all()
+	keys := map[string]int{}
+	for _, h := range got {
+		keys[h.key]++
+	}
+	require.Len(t, keys, n, "every delivery arrived")
+	for k, c := range keys {
+		require.Equal(t, 1, c, "delivery %s arrived once", k)
+	}
+	// An arrival follows its admission: arrivals before a window's end
+	// were admitted in it or before, at most max per window.
+	perWindow := map[int]int{}
+	for k := 1; k <= 4; k++ {
+		before := 0
+		for _, h := range got {
+			if h.at.Before(t0.Add(time.Duration(k) * per)) {
+				before++
+			}
+		}
+		require.LessOrEqual(t, before, k*max, "at most %d by the end of window %d", k*max, k)
+		if k == 1 {
+			require.Equal(t, max, before, "the first window admitted exactly %d", max)
+		}
+	}
+	for _, h := range got {
+		perWindow[int(h.at.Sub(t0)/per)]++
+	}
+	attempts := []any{}
+	for _, id := range ids {
+		attempts = append(attempts, s.stepLog(id).Steps[0].Delivery.Attempts)
+	}
+	t.Logf("arrivals per %s window after t0: %v; attempts per delivery (parked refusals included): %v", per, perWindow, attempts)
+	d = s.destination("it-dest-limit")
+	t.Logf("after: state %v", destState(d))
+
+	// The parked metric: read from the same backlog the API shows.
+	require.Eventually(t, func() bool {
+		rec := httptest.NewRecorder()
+		tel.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		return metricLine(rec.Body.String(), `hookflow_destination_parked{destination="it-dest-limit"}`) != ""
+	}, 15*time.Second, 200*time.Millisecond, "the worker reports parked deliveries")
+}
+
+// A receiver failing 60% of requests opens the circuit through the
+// failure-rate window (10 attempts in the window, 6 failed), well before
+// the consecutive-failure count could; then only probes arrive; on
+// recovery every parked delivery arrives exactly once.
+func TestDestinationFailureRateOpensCircuit(t *testing.T) {
+	var count atomic.Int64
+	var failing atomic.Bool
+	failing.Store(true)
+	hits, url := destReceiver(t, func() int {
+		n := count.Add(1)
+		switch {
+		case n <= 10 && (n-1)%5 < 3: // fail, fail, fail, ok, ok
+			return http.StatusInternalServerError
+		case n <= 10:
+			return http.StatusOK
+		case failing.Load():
+			return http.StatusInternalServerError
+		}
+		return http.StatusOK
+	})
+	s := setupSharedAdmin(t)
+	s.putDestination(`
+name: it-dest-rate-window
+baseUrl: ` + url + `/
+maxInFlight: 1
+retry: {initialInterval: 500ms, maximumInterval: 1s}
+circuitBreaker: {failures: 50, failureRate: 0.5, window: 10s, minRequests: 10, probeInterval: 2s}
+`)
+	a := s.apply(`
+id: it-dest-rate-window
+steps:
+  - {id: send, type: http, method: POST, destination: it-dest-rate-window, path: "e/{{ trigger.body.n }}", body: {mode: all}}
+`)
+	require.Equal(t, http.StatusCreated, a.status, a.body)
+	alignTo(10 * time.Second)
+	ids := s.trigger("it-dest-rate-window", 20, func(i int) string { return fmt.Sprintf(`{"n":%d}`, i) })
+
+	require.Eventually(t, func() bool {
+		return destState(s.destination("it-dest-rate-window"))["circuit"] == "open"
+	}, 20*time.Second, 50*time.Millisecond, "the failure rate opens the circuit")
+	opened := time.Now()
+	atOpen := len(hits.all())
+	st := destState(s.destination("it-dest-rate-window"))
+	t.Logf("opened after %d requests: state %v", atOpen, st)
+	require.Equal(t, 10, atOpen, "it opened at the 10th attempt (6 of 10 failed), and nothing more was sent")
+	require.Equal(t, "open", st["status"])
+
+	time.Sleep(7 * time.Second)
+	probes := hits.all()[atOpen:]
+	t.Logf("open for 7 s: %d probe(s)", len(probes))
+	require.NotEmpty(t, probes, "a probe goes out every interval")
+	require.LessOrEqual(t, len(probes), 4, "only probes: one per 2 s")
+	for i := 1; i < len(probes); i++ {
+		require.GreaterOrEqual(t, probes[i].at.Sub(probes[i-1].at), 1500*time.Millisecond, "probes are an interval apart")
+	}
+	require.GreaterOrEqual(t, probes[0].at.Sub(opened), time.Second)
+
+	failing.Store(false)
+	for _, id := range ids {
+		_, err := s.result(id)
+		require.NoError(t, err)
+	}
+	st = destState(s.destination("it-dest-rate-window"))
+	require.Equal(t, "closed", st["circuit"])
+	delivered := map[string]int{}
+	for _, h := range hits.all() {
+		if h.status == http.StatusOK {
+			delivered[h.key]++
+		}
+	}
+	require.Len(t, delivered, 20, "every delivery arrived")
+	for k, n := range delivered {
+		require.Equal(t, 1, n, "delivery %s arrived exactly once", k)
+	}
+}
+
+// Limits and the failure-rate window are refused with their paths.
+func TestDestinationLimitShapesRefusedWithPaths(t *testing.T) {
+	s := setupSharedAdmin(t)
+	a := s.call("POST", "/api/v1/destinations", writeKey, "application/yaml", `
+name: it-bad-limits
+baseUrl: https://x.example.com/
+limits: [{per: 500ms, max: 10}, {per: 1m}, {per: 1m, max: 5}]
+circuitBreaker: {failureRate: 2, window: 1m}
+`)
+	require.Equal(t, http.StatusUnprocessableEntity, a.status, a.body)
+	for _, p := range []string{"limits[0].per", "limits[1].max", "limits[2].per", "circuitBreaker.failureRate"} {
+		require.Contains(t, a.body, `"path":"`+p+`"`)
+	}
+	a = s.call("POST", "/api/v1/destinations", writeKey, "application/json", `{"name":"it-bad-limits","baseUrl":"https://x.example.com/","limits":[{"per":"1m","max":5,"burst":2}]}`)
+	require.Equal(t, http.StatusUnprocessableEntity, a.status, a.body)
+	require.Equal(t, "limits[0].burst", a.json(t)["path"], a.body)
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -23,14 +24,25 @@ import (
 )
 
 // DestinationStates is what the destination workers read and write in the
-// flow store: every destination with its state, and the circuit breaker's
-// steps (*store.Store).
+// flow store: every destination with its state, the circuit breaker's
+// steps and the period limits' admissions (*store.Store).
 type DestinationStates interface {
 	ListDestinations(ctx context.Context) ([]*store.Destination, error)
 	ClaimProbe(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
 	StartProbe(ctx context.Context, name, owner string) (bool, error)
+	// RecordOutcome is the breaker without a failure-rate window;
+	// RecordWindowOutcome the one with (both report TransitionOpened and
+	// TransitionClosed).
 	RecordOutcome(ctx context.Context, name string, ok, probe bool, failures int, probeInterval time.Duration, lastError string) (string, error)
+	RecordWindowOutcome(ctx context.Context, name string, ok, probe bool, failures int, w flow.FailureWindow, probeInterval time.Duration, lastError string) (string, error)
+	// AdmitAttempt counts an attempt against the destination's period
+	// limits (TransitionLimited, TransitionUnlimited).
+	AdmitAttempt(ctx context.Context, name string, limits []flow.PeriodLimit) (store.Admission, error)
 }
+
+// parkedRefresh is how often a worker reads its destinations' parked
+// deliveries from Temporal for the hookflow_destination_parked metric.
+const parkedRefresh = 10 * time.Second
 
 // DefaultDestinationReload is how often a worker reads destinations and
 // their state: the longest a pause, a resume, a circuit opened by another
@@ -68,6 +80,13 @@ type destinations struct {
 	cancel  context.CancelFunc
 	done    chan struct{}
 	stops   sync.WaitGroup
+	// wake pokes the reload when the earliest used-up limit period ends.
+	wake   *time.Timer
+	wakeOn time.Time
+	// The parked metric's last refresh, and the client's namespace.
+	parkedAt   time.Time
+	refreshing atomic.Bool
+	namespace  string
 }
 
 type destWorker struct {
@@ -127,6 +146,9 @@ func (m *destinations) stop() {
 	m.cancel()
 	<-m.done
 	m.mu.Lock()
+	if m.wake != nil {
+		m.wake.Stop()
+	}
 	for name, dw := range m.running {
 		m.stopWorker(dw)
 		delete(m.running, name)
@@ -167,10 +189,14 @@ func (m *destinations) reconcile(ctx context.Context) {
 	}
 	now := time.Now()
 	seen := map[string]bool{}
+	var wake time.Time
 	for _, d := range list {
 		seen[d.Name] = true
 		key, probe := m.desired(rctx, d, now)
-		m.tel.DestinationState(d.Name, stateName(d))
+		m.tel.DestinationState(d.Name, d.StatusAt(now))
+		if u := d.State.LimitedUntil; u != nil && u.After(now) && (wake.IsZero() || u.Before(wake)) {
+			wake = *u
+		}
 		m.mu.Lock()
 		m.known[d.Name] = d
 		m.failed[d.Name] = false
@@ -204,16 +230,56 @@ func (m *destinations) reconcile(ctx context.Context) {
 		}
 	}
 	m.mu.Unlock()
+	m.wakeUp(wake)
+	if now.Sub(m.parkedAt) >= parkedRefresh && m.tel != nil && m.refreshing.CompareAndSwap(false, true) {
+		m.parkedAt = now
+		names := make([]string, 0, len(list))
+		for _, d := range list {
+			names = append(names, d.Name)
+		}
+		go m.refreshParked(ctx, names)
+	}
 }
 
-func stateName(d *store.Destination) string {
-	switch {
-	case d.State.Paused:
-		return "paused"
-	case d.State.Circuit == store.CircuitOpen:
-		return "open"
+// wakeUp pokes the reload right after a used-up limit period ends, so
+// parked deliveries go out then rather than at the next reload.
+func (m *destinations) wakeUp(at time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if at.IsZero() || at.Equal(m.wakeOn) {
+		return
 	}
-	return "closed"
+	m.wakeOn = at
+	if m.wake != nil {
+		m.wake.Stop()
+	}
+	m.wake = time.AfterFunc(time.Until(at)+10*time.Millisecond, m.poke)
+}
+
+// refreshParked sets the parked metric from Temporal's backlog of each
+// destination's queue (the admin API's figure, activities.DestinationBacklog).
+func (m *destinations) refreshParked(ctx context.Context, names []string) {
+	defer m.refreshing.Store(false)
+	ctx, cancel := context.WithTimeout(ctx, parkedRefresh)
+	defer cancel()
+	if m.namespace == "" {
+		ns, err := activities.ClientNamespace(ctx, m.client)
+		if err != nil {
+			m.log.Warn("learn the Temporal namespace for the parked metric", "error", err)
+			return
+		}
+		m.namespace = ns
+	}
+	for _, name := range names {
+		b, err := activities.DestinationBacklog(ctx, m.client.WorkflowService(), m.namespace, name)
+		if err != nil {
+			if ctx.Err() == nil {
+				m.log.Warn("describe a destination's task queue for the parked metric", "destination", name, "error", err)
+			}
+			continue
+		}
+		m.tel.DestinationParked(name, b.Count, b.OldestAge)
+	}
 }
 
 func modeName(key string, probe bool) string {
@@ -230,6 +296,11 @@ func modeName(key string, probe bool) string {
 // key naming its settings; probe when it is this worker's probe.
 func (m *destinations) desired(ctx context.Context, d *store.Destination, now time.Time) (string, bool) {
 	if d.State.Paused {
+		return "", false
+	}
+	if u := d.State.LimitedUntil; u != nil && now.Before(*u) {
+		// A used-up period: nothing polls until it ends (not even an
+		// open circuit's probe, which the limit would refuse).
 		return "", false
 	}
 	enabled, _, _ := d.Def.Breaker()
@@ -301,6 +372,8 @@ func (m *destinations) deliverTo(ctx context.Context, req flow.HTTPRequest) (*co
 		switch {
 		case d.State.Paused:
 			return nil, parked(name, "paused", 2*m.reload)
+		case d.State.LimitedUntil != nil && time.Now().Before(*d.State.LimitedUntil):
+			return nil, parked(name, "its limit per period is used up until "+d.State.LimitedUntil.Format(time.RFC3339), m.limitWait(*d.State.LimitedUntil))
 		case enabled && d.State.Circuit == store.CircuitOpen:
 			ok, err := m.st.StartProbe(ctx, name, m.id)
 			if err != nil || !ok {
@@ -311,6 +384,11 @@ func (m *destinations) deliverTo(ctx context.Context, req flow.HTTPRequest) (*co
 				return nil, parked(name, "its circuit is open", wait)
 			}
 			probe = true
+		}
+		if len(d.Def.Limits) > 0 {
+			if err := m.admit(ctx, d); err != nil {
+				return nil, err
+			}
 		}
 	}
 	start := time.Now()
@@ -326,21 +404,76 @@ func (m *destinations) deliverTo(ctx context.Context, req flow.HTTPRequest) (*co
 	return res, err
 }
 
+// admit counts the attempt against the destination's period limits in
+// the flow store (one conditional statement per limit, so every worker
+// together admits at most max per period). Refused, the delivery parks
+// until the period ends, and so does this worker's poller (a reload is
+// poked; the others learn at their next reload or their own refusal).
+func (m *destinations) admit(ctx context.Context, d *store.Destination) error {
+	adm, err := m.st.AdmitAttempt(ctx, d.Name, d.Def.Limits)
+	if err != nil {
+		m.log.Warn("count an attempt against the destination's limits", "destination", d.Name, "error", err)
+		return parked(d.Name, "the flow store could not count the attempt against its limits", 2*m.reload)
+	}
+	switch adm.Transition {
+	case store.TransitionLimited:
+		m.log.Warn("destination limit used up: deliveries park until the period ends", "destination", d.Name, "transition", adm.Transition, "until", adm.ResetsAt)
+	case store.TransitionUnlimited:
+		m.log.Info("destination limit period ended: deliveries resume", "destination", d.Name, "transition", adm.Transition)
+	}
+	if adm.Admitted && adm.Transition != store.TransitionLimited {
+		return nil
+	}
+	m.mu.Lock()
+	if cur := m.known[d.Name]; cur != nil && (cur.State.LimitedUntil == nil || adm.ResetsAt.After(*cur.State.LimitedUntil)) {
+		c := *cur
+		until := adm.ResetsAt
+		c.State.LimitedUntil = &until
+		m.known[d.Name] = &c
+	}
+	m.mu.Unlock()
+	m.poke()
+	if adm.Admitted {
+		return nil
+	}
+	return parked(d.Name, "its limit per period is used up until "+adm.ResetsAt.Format(time.RFC3339), m.limitWait(adm.ResetsAt))
+}
+
+// limitWait is how long a delivery refused by a used-up period waits
+// before it goes back to its queue: two reloads, by when no worker polls
+// the queue any more, so it waits there (visible as parked, in order)
+// until the period ends; or the period's end, when that comes first.
+func (m *destinations) limitWait(until time.Time) time.Duration {
+	return max(min(time.Until(until)+m.reload/2, 2*m.reload), 0)
+}
+
 func parked(name, why string, wait time.Duration) error {
 	return temporal.NewApplicationErrorWithOptions(
 		fmt.Sprintf("destination %s: %s; nothing was sent and the delivery waits in its queue", name, why),
 		contract.ErrDestinationParked, temporal.ApplicationErrorOptions{NextRetryDelay: wait})
 }
 
-// outcome records an attempt for the circuit breaker. A success writes
-// only when a failure may be counted (this worker's view), so a healthy
-// destination costs no write per delivery.
+// outcome records an attempt for the circuit breaker. Without a
+// failure-rate window a success writes only when a failure may be counted
+// (this worker's view), so a healthy destination costs no write per
+// delivery; with one, every outcome is counted (one statement).
 func (m *destinations) outcome(d *store.Destination, err error, probe bool) {
 	enabled, failures, interval := d.Def.Breaker()
 	if !enabled {
 		return
 	}
 	ok := err == nil || !activities.CountsAgainstDestination(err)
+	if w := d.Def.RateWindow(); w.Rate > 0 {
+		msg := ""
+		if err != nil {
+			msg = err.Error()
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		tr, rerr := m.st.RecordWindowOutcome(ctx, d.Name, ok, probe, failures, w, interval, msg)
+		m.transition(d, tr, rerr, probe, failures, interval)
+		return
+	}
 	m.mu.Lock()
 	dirty := m.failed[d.Name] || d.State.ConsecutiveFailures > 0 || d.State.Circuit == store.CircuitOpen
 	if !ok {
@@ -357,6 +490,11 @@ func (m *destinations) outcome(d *store.Destination, err error, probe bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	tr, rerr := m.st.RecordOutcome(ctx, d.Name, ok, probe, failures, interval, msg)
+	m.transition(d, tr, rerr, probe, failures, interval)
+}
+
+// transition acts on what recording an outcome reported.
+func (m *destinations) transition(d *store.Destination, tr string, rerr error, probe bool, failures int, interval time.Duration) {
 	if rerr != nil {
 		m.log.Warn("record a delivery outcome for the circuit breaker", "destination", d.Name, "error", rerr)
 		return
