@@ -149,6 +149,14 @@ func DefaultDynamicConfig() map[string]any {
 		// checkpoints every ~30s), the stale dispatch looks current, and
 		// the pending retry starts at once instead of after its backoff.
 		dynamicconfig.EnableActivityRetryStampIncrement.Key().String(): true,
+
+		// A worker that stops (a destination paused, its circuit opened
+		// or its limit per period used up) has its outstanding polls
+		// completed empty by the server, instead of cancelled at the
+		// client: a task matched to a cancelled poll is otherwise lost
+		// until its start-to-close timeout (measured: a delivery stuck
+		// ~35 s after a limited destination's poller stopped).
+		dynamicconfig.EnableCancelWorkerPollsOnShutdown.Key().String(): true,
 	}
 }
 
