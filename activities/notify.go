@@ -93,9 +93,10 @@ func NewEventID() string {
 }
 
 // DestinationEvent emits an event about destination name (paused,
-// resumed, circuit opened or closed) to the global setting, in the
-// background: a Temporal that does not answer is retried for a while with
-// the same event id. It returns the event id ("" when nothing takes it).
+// resumed, circuit opened or closed) to the global setting: once at once
+// (a few milliseconds: one start per destination), then, while Temporal
+// does not answer, in the background for a while with the same event id.
+// It returns the event id ("" when nothing takes it).
 func (n *Notifier) DestinationEvent(typ, name string, data map[string]any) string {
 	if n == nil || n.client == nil || !n.global.Wants(typ) {
 		return ""
@@ -105,10 +106,18 @@ func (n *Notifier) DestinationEvent(typ, name string, data map[string]any) strin
 	}
 	data["destination"] = name
 	ev := contract.Notification{ID: NewEventID(), Type: typ, Timestamp: time.Now().UTC(), Data: data}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	_, err := n.emit(ctx, ev, nil, name)
+	cancel()
+	if err == nil {
+		return ev.ID
+	}
 	go func() {
 		deadline := time.Now().Add(n.retryFor)
 		wait := time.Second
 		for {
+			time.Sleep(wait)
+			wait = min(2*wait, 30*time.Second)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			_, err := n.emit(ctx, ev, nil, name)
 			cancel()
@@ -119,8 +128,6 @@ func (n *Notifier) DestinationEvent(typ, name string, data map[string]any) strin
 				n.log.Error("notification not handed to Temporal; given up", "event", typ, "eventId", ev.ID, "destination", name, "error", err)
 				return
 			}
-			time.Sleep(wait)
-			wait = min(2*wait, 30*time.Second)
 		}
 	}()
 	return ev.ID

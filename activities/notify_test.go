@@ -121,6 +121,18 @@ func TestNotifierDestinationEventsAndLoopGuard(t *testing.T) {
 	require.NoError(t, json.Unmarshal(c.ins[0].Body, &body))
 	require.Equal(t, map[string]any{"destination": "crm", "reason": "x"}, body["data"])
 
+	// Temporal not answering: retried in the background, same event id.
+	c.mu.Lock()
+	c.fail = errors.New("unavailable")
+	c.mu.Unlock()
+	id := n.DestinationEvent(flow.EventDestinationPaused, "erp", nil)
+	require.NotEmpty(t, id)
+	c.mu.Lock()
+	c.fail = nil
+	c.mu.Unlock()
+	require.Eventually(t, func() bool { return len(c.destinations()) == 2 }, 5*time.Second, 10*time.Millisecond)
+	require.Equal(t, activities.NotifyWorkflowID("ops", id), c.ids[1])
+
 	// No client: nothing, no error.
 	none := activities.NewNotifier(nil, flow.NotifySetting{Destination: "ops"}, nil, nil, nil)
 	got, err := none.Emit(context.Background(), contract.EmitRequest{Event: contract.Notification{ID: "e", Type: flow.EventRunFailed}})
