@@ -58,9 +58,10 @@ func destinationsCmd() *cobra.Command {
 				if d.Def.RateLimit != nil {
 					rate = fmt.Sprintf("%g/s", d.Def.RateLimit.PerSecond)
 				}
-				state := d.State.Circuit
-				if d.State.Paused {
-					state = "paused"
+				// Why deliveries park (paused, open, limited), or closed.
+				state := d.State.Status
+				if state == store.StatusLimited && d.State.LimitedUntil != nil {
+					state += " until " + d.State.LimitedUntil.Format("15:04:05Z")
 				}
 				fmt.Fprintf(tw, "%s\tv%d\t%s\t%s\t%s\t%d\n", d.Name, d.Version, d.Def.BaseURL, rate, state, d.State.ConsecutiveFailures)
 			}
