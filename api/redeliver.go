@@ -200,7 +200,13 @@ func (s *Server) findDelivery(ctx context.Context, id, runID, dlv string) (workf
 			}
 			// A delivery whose first attempt ran locally in the flow
 			// worker: its marker holds the request and the schedule.
-			if fa, _, ok := workflows.FirstAttemptOf(dc, ev.GetMarkerRecordedEventAttributes()); ok && fa != nil && fa.Request.DeliveryID == dlv {
+			fa, _, ok, err := workflows.FirstAttemptOrError(dc, ev.GetMarkerRecordedEventAttributes())
+			if err != nil {
+				s.log.Error("decode a local first attempt's marker", "executionId", id, "runId", runID, "error", err)
+				return workflows.RedeliverInput{}, newError(http.StatusInternalServerError, "misconfigured",
+					"the run's delivery requests cannot be decoded by this API (are payloads encrypted with keys this API lacks?)")
+			}
+			if ok && fa != nil && fa.Request.DeliveryID == dlv {
 				return firstAttemptRedeliverInput(id, dlv, fa), nil
 			}
 			a := ev.GetActivityTaskScheduledEventAttributes()

@@ -124,10 +124,19 @@ func deliveryRetryState(err error) enumspb.RetryState {
 // attempts come before the activity's own (1 after a hand-over, else 0)
 // and the final error, the single place where a delivery is known to have
 // failed for good.
-func deliver(ctx workflow.Context, req *flow.HTTPRequest, ao workflow.ActivityOptions, res *contract.Result) (int32, error) {
+func (r *run) deliver(ctx workflow.Context, req *flow.HTTPRequest, ao workflow.ActivityOptions, res *contract.Result) (int32, error) {
 	fa, local := firstAttemptFor(ctx, req)
 	if !local {
 		return 0, workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), contract.DeliverName, *req).Get(ctx, res)
+	}
+	if r.localDoneAt == workflow.GetInfo(ctx).GetCurrentHistoryLength() {
+		// A local attempt already completed in this workflow task: this
+		// one starts in a task of its own, so that a resume, which resets
+		// to the task where a send failed, never makes again a send that
+		// succeeded before it (sends side by side still share a task).
+		if err := workflow.NewTimerWithOptions(ctx, time.Millisecond, workflow.TimerOptions{Summary: "next send in a workflow task of its own"}).Get(ctx, nil); err != nil {
+			return 0, err
+		}
 	}
 	start := workflow.Now(ctx)
 	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
@@ -139,6 +148,7 @@ func deliver(ctx workflow.Context, req *flow.HTTPRequest, ao workflow.ActivityOp
 	})
 	in := contract.FirstAttempt{Request: *req, Budget: fa.Budget, Schedule: scheduleOf(ao)}
 	lerr := workflow.ExecuteLocalActivity(lctx, contract.DeliverFirstName, in).Get(ctx, res)
+	r.localDoneAt = workflow.GetInfo(ctx).GetCurrentHistoryLength()
 	if lerr == nil {
 		res.FirstAttempt = nil // recorded in the marker; not the step's
 		return 0, nil
@@ -217,15 +227,30 @@ const LocalActivityMarker = "LocalActivity"
 // request and its schedule), and whether it failed. ok is false for any
 // other marker, or one dc cannot decode.
 func FirstAttemptOf(dc converter.DataConverter, m *historypb.MarkerRecordedEventAttributes) (in *contract.FirstAttempt, failed, ok bool) {
+	in, failed, ok, _ = FirstAttemptOrError(dc, m)
+	return in, failed, ok
+}
+
+// FirstAttemptOrError is FirstAttemptOf, telling a local activity's marker
+// dc cannot decode (payloads encrypted with keys it lacks) by an error.
+func FirstAttemptOrError(dc converter.DataConverter, m *historypb.MarkerRecordedEventAttributes) (in *contract.FirstAttempt, failed, ok bool, err error) {
 	if m.GetMarkerName() != LocalActivityMarker {
-		return nil, false, false
+		return nil, false, false, nil
 	}
 	var data struct {
 		ActivityType string `json:"activityType"`
 	}
-	if dc.FromPayloads(m.GetDetails()["data"], &data) != nil || data.ActivityType != contract.DeliverFirstName {
-		return nil, false, false
+	if err := dc.FromPayloads(m.GetDetails()["data"], &data); err != nil {
+		return nil, false, false, err
 	}
+	if data.ActivityType != contract.DeliverFirstName {
+		return nil, false, false, nil
+	}
+	in, failed, ok = firstAttemptIn(dc, m)
+	return in, failed, ok, nil
+}
+
+func firstAttemptIn(dc converter.DataConverter, m *historypb.MarkerRecordedEventAttributes) (in *contract.FirstAttempt, failed, ok bool) {
 	if f := m.GetFailure(); f != nil {
 		var fl contract.Failure
 		for ; f != nil; f = f.GetCause() {

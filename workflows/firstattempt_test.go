@@ -168,3 +168,20 @@ steps:
 	require.Error(t, err)
 	require.Equal(t, int32(1), h.stepLog().Steps[0].Delivery.Attempts)
 }
+
+// Sends one after another each make their first attempt locally (the
+// second in a workflow task of its own, so a resume never repeats the first).
+func TestFirstAttemptOfConsecutiveSends(t *testing.T) {
+	h := setupFirstAttempt(t, func() error { return nil }, func(int32) error { t.Fatal("handed over after a success"); return nil })
+	_, err := h.run(`
+id: fa
+trigger: {}
+steps:
+  - {id: one, type: http, method: POST, url: "https://example.com/1"}
+  - {id: two, type: http, method: POST, url: "https://example.com/2"}
+`, map[string]any{})
+	require.NoError(t, err)
+	require.Len(t, h.attempts, 2)
+	require.True(t, h.attempts[0].local && h.attempts[1].local)
+	require.NotEqual(t, h.attempts[0].key, h.attempts[1].key)
+}

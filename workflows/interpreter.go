@@ -85,6 +85,9 @@ type run struct {
 	// runs recorded by older code on their old path (continue.go,
 	// stepBound).
 	canVersion, boundVersion *workflow.Version
+	// localDoneAt is the history length (the workflow task) in which a
+	// local first attempt last completed (firstattempt.go).
+	localDoneAt int
 	// readsBody caches, per http step id, whether a later expression may
 	// read its response body or headers.
 	readsBody map[string]bool

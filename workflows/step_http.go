@@ -55,7 +55,7 @@ func runHTTP(ctx workflow.Context, r *run, s *flow.Step, h *flow.HTTP, at positi
 	var res contract.Result
 	// firstattempt.go: a local first attempt, handed over to ao's queue
 	// when it fails; prior counts the attempts made before the activity's.
-	prior, err := deliver(ctx, req, ao, &res)
+	prior, err := r.deliver(ctx, req, ao, &res)
 	if err != nil {
 		// The delivery failed for good (or was cancelled): the one place.
 		r.notifyDelivery(ctx, s, req, prior, err) // notify.go: delivery.gave_up, delivery.failed
