@@ -168,3 +168,27 @@ func ClientNamespace(ctx context.Context, c sdkclient.Client) (string, error) {
 	}
 	return "", err
 }
+
+// ParkedAttempts is how many earlier attempts of this delivery parked at
+// a destination's gate (paused, open, limited: nothing was sent), as the
+// last of them recorded in the activity's heartbeat details, which
+// Temporal keeps from one attempt to the next. Deliver does not count them
+// in the delivery's attempt number.
+func ParkedAttempts(ctx context.Context) int32 {
+	if !activity.IsActivity(ctx) || !activity.HasHeartbeatDetails(ctx) {
+		return 0
+	}
+	var n int32
+	if activity.GetHeartbeatDetails(ctx, &n) != nil {
+		return 0
+	}
+	return n
+}
+
+// RecordParked records that this attempt parked too (n parked attempts so
+// far): one heartbeat, sent before the attempt reports its failure.
+func RecordParked(ctx context.Context, n int32) {
+	if activity.IsActivity(ctx) {
+		activity.RecordHeartbeat(ctx, n)
+	}
+}

@@ -94,7 +94,8 @@ func (h *Deliverer) UseDestinations(l DestinationLookup) {
 func (h *Deliverer) Deliver(ctx context.Context, req flow.HTTPRequest) (*contract.Result, error) {
 	attempt := int32(1)
 	if activity.IsActivity(ctx) {
-		attempt = activity.GetInfo(ctx).Attempt
+		// Attempts that parked at a destination's gate sent nothing.
+		attempt = max(activity.GetInfo(ctx).Attempt-ParkedAttempts(ctx), 1)
 	}
 	start := time.Now()
 	res, err := h.send(ctx, req, attempt)

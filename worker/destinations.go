@@ -366,30 +366,12 @@ func (m *destinations) deliverTo(ctx context.Context, req flow.HTTPRequest) (*co
 	m.mu.Lock()
 	d := m.known[name]
 	m.mu.Unlock()
-	probe := false
-	if d != nil {
-		enabled, _, _ := d.Def.Breaker()
-		switch {
-		case d.State.Paused:
-			return nil, parked(name, "paused", 2*m.reload)
-		case d.State.LimitedUntil != nil && time.Now().Before(*d.State.LimitedUntil):
-			return nil, parked(name, "its limit per period is used up until "+d.State.LimitedUntil.Format(time.RFC3339), m.limitWait(*d.State.LimitedUntil))
-		case enabled && d.State.Circuit == store.CircuitOpen:
-			ok, err := m.st.StartProbe(ctx, name, m.id)
-			if err != nil || !ok {
-				wait := 2 * m.reload
-				if d.State.NextProbeAt != nil {
-					wait = max(time.Until(*d.State.NextProbeAt), wait)
-				}
-				return nil, parked(name, "its circuit is open", wait)
-			}
-			probe = true
-		}
-		if len(d.Def.Limits) > 0 {
-			if err := m.admit(ctx, d); err != nil {
-				return nil, err
-			}
-		}
+	probe, err := m.gate(ctx, d, name)
+	if err != nil {
+		// Counted, so the delivery's attempt number leaves it out.
+		activities.RecordParked(ctx, activities.ParkedAttempts(ctx)+1)
+		m.tel.DestinationAttempt(name, contract.ErrDestinationParked, 0)
+		return nil, err
 	}
 	start := time.Now()
 	res, err := m.deliver.Deliver(ctx, req)
@@ -402,6 +384,39 @@ func (m *destinations) deliverTo(ctx context.Context, req flow.HTTPRequest) (*co
 		m.outcome(d, err, probe)
 	}
 	return res, err
+}
+
+// gate admits an attempt, or refuses it (a DestinationParked error:
+// nothing is sent, and the delivery goes back to wait in its queue) while
+// the destination is paused, limited or open; probe when it is an open
+// circuit's probe.
+func (m *destinations) gate(ctx context.Context, d *store.Destination, name string) (bool, error) {
+	probe := false
+	if d != nil {
+		enabled, _, _ := d.Def.Breaker()
+		switch {
+		case d.State.Paused:
+			return false, parked(name, "paused", 2*m.reload)
+		case d.State.LimitedUntil != nil && time.Now().Before(*d.State.LimitedUntil):
+			return false, parked(name, "its limit per period is used up until "+d.State.LimitedUntil.Format(time.RFC3339), m.limitWait(*d.State.LimitedUntil))
+		case enabled && d.State.Circuit == store.CircuitOpen:
+			ok, err := m.st.StartProbe(ctx, name, m.id)
+			if err != nil || !ok {
+				wait := 2 * m.reload
+				if d.State.NextProbeAt != nil {
+					wait = max(time.Until(*d.State.NextProbeAt), wait)
+				}
+				return false, parked(name, "its circuit is open", wait)
+			}
+			probe = true
+		}
+		if len(d.Def.Limits) > 0 {
+			if err := m.admit(ctx, d); err != nil {
+				return false, err
+			}
+		}
+	}
+	return probe, nil
 }
 
 // admit counts the attempt against the destination's period limits in
