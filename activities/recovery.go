@@ -214,7 +214,9 @@ func (r *Recoverer) resumePoint(ctx context.Context, id, runID string, status en
 					// Refused for good (a 4xx): the delivery ended here.
 					// Any other failure was handed over to an activity.
 					failedTask, failedDelivery = m.GetWorkflowTaskCompletedEventId(), true
-				case !failed:
+				case !failed, m.GetFailure().GetCanceledFailureInfo() != nil:
+					// Delivered, or cancelled while in flight (a branch
+					// beside it failed): it may have been delivered.
 					delivered = append(delivered, ev.GetEventId())
 				}
 			}
