@@ -693,3 +693,11 @@ func isForeignKeyViolation(err error) bool {
 	msg := strings.ToLower(err.Error())
 	return strings.Contains(msg, "foreign key")
 }
+
+// ReleaseProbe gives back owner's started probe when it sent nothing (a
+// used-up limit refused it): a later delivery may be the probe, without
+// waiting for the claim to lapse.
+func (s *Store) ReleaseProbe(ctx context.Context, name, owner string) error {
+	_, err := s.exec(ctx, s.db, `UPDATE destination_state SET probe_started = FALSE WHERE name = $1 AND circuit = 'open' AND probe_owner = $2`, name, owner)
+	return err
+}

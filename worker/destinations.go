@@ -38,6 +38,7 @@ type DestinationStates interface {
 	// AdmitAttempt counts an attempt against the destination's period
 	// limits (TransitionLimited, TransitionUnlimited).
 	AdmitAttempt(ctx context.Context, name string, limits []flow.PeriodLimit) (store.Admission, error)
+	ReleaseProbe(ctx context.Context, name, owner string) error
 }
 
 // parkedRefresh is how often a worker reads its destinations' parked
@@ -412,6 +413,12 @@ func (m *destinations) gate(ctx context.Context, d *store.Destination, name stri
 		}
 		if len(d.Def.Limits) > 0 {
 			if err := m.admit(ctx, d); err != nil {
+				if probe {
+					// The probe sent nothing: it goes out after the period.
+					if rerr := m.st.ReleaseProbe(ctx, name, m.id); rerr != nil {
+						m.log.Warn("give back a probe its limit refused", "destination", name, "error", rerr)
+					}
+				}
 				return false, err
 			}
 		}
