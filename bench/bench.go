@@ -69,6 +69,8 @@ type Config struct {
 	// under test).
 	SQLitePragmas map[string]string
 	DynamicConfig map[string]any
+	// FullVisibilityIndexes keeps every visibility index (before #14).
+	FullVisibilityIndexes bool
 	// Only runs the named scenarios (all when empty).
 	Only []string
 	// InMemory keeps the server's SQLite in memory (an experiment: hookflow
@@ -316,13 +318,14 @@ func startEmbedded(cfg Config) (_ *embedded, err error) {
 		dbFile = ""
 	}
 	srv, err := devserver.Start(devserver.Options{
-		DatabaseFile:     dbFile,
-		SearchAttributes: workflows.SearchAttributeTypes(),
-		Logger:           quiet,
-		SQLiteConns:      cfg.SQLiteConns,
-		HistoryShards:    cfg.HistoryShards,
-		SQLitePragmas:    cfg.SQLitePragmas,
-		DynamicConfig:    cfg.DynamicConfig,
+		DatabaseFile:          dbFile,
+		SearchAttributes:      workflows.SearchAttributeTypes(),
+		Logger:                quiet,
+		SQLiteConns:           cfg.SQLiteConns,
+		HistoryShards:         cfg.HistoryShards,
+		SQLitePragmas:         cfg.SQLitePragmas,
+		DynamicConfig:         cfg.DynamicConfig,
+		FullVisibilityIndexes: cfg.FullVisibilityIndexes,
 	})
 	if err != nil {
 		return nil, err

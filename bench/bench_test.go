@@ -86,4 +86,5 @@ func TestGrowthSmoke(t *testing.T) {
 		require.Positive(t, r.AfterPerSecond, r.Scenario)
 	}
 	require.Positive(t, res.AfterDeliveries)
+	require.NotEmpty(t, res.Tables, "what a run stores")
 }

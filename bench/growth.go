@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	_ "modernc.org/sqlite" // dbstat of the server's file
 )
 
 // GrowthRow is one scenario on a fresh data directory and after the load.
@@ -30,7 +33,10 @@ type GrowthResult struct {
 	Loaded          int         `json:"loadedRuns"`
 	LoadSeconds     float64     `json:"loadSeconds"`
 	DBBytes         int64       `json:"temporalDbBytes"`
-	RSSBytes        int64       `json:"rssBytes"`
+	// Tables are the largest tables and indexes of temporal.db after the
+	// load, with their bytes per loaded run: what a run stores.
+	Tables   []TableSize `json:"tables"`
+	RSSBytes int64       `json:"rssBytes"`
 }
 
 // Growth measures hookflow's triggers and deliveries on a fresh data
@@ -116,5 +122,46 @@ func Growth(ctx context.Context, cfg Config, n int) (*GrowthResult, error) {
 		}
 	}
 	res.RSSBytes = rss()
+	if res.Tables, err = tableSizes(filepath.Join(cfg.Dir, "temporal.db"), 12); err != nil {
+		logf("growth: table sizes: %v", err)
+	}
 	return res, nil
+}
+
+// TableSize is one table's or index's pages in the database file.
+type TableSize struct {
+	Name  string `json:"name"`
+	Bytes int64  `json:"bytes"`
+	Rows  int64  `json:"rows,omitempty"`
+}
+
+// tableSizes reads SQLite's dbstat: bytes per table and index, largest
+// first (a checkpointed file; what is still in the WAL is not counted).
+func tableSizes(file string, top int) ([]TableSize, error) {
+	db, err := sql.Open("sqlite", "file:"+file+"?mode=ro")
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC LIMIT ?`, top)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []TableSize
+	for rows.Next() {
+		var t TableSize
+		if err := rows.Scan(&t.Name, &t.Bytes); err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for i := range out {
+		// Indexes are not tables: their count fails and stays 0.
+		_ = db.QueryRow(`SELECT COUNT(*) FROM "` + out[i].Name + `"`).Scan(&out[i].Rows)
+	}
+	return out, nil
 }

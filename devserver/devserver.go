@@ -84,6 +84,10 @@ type Options struct {
 	// It is applied at every start, so an existing data directory follows
 	// the setting.
 	Retention time.Duration
+	// FullVisibilityIndexes keeps every index of Temporal's visibility
+	// schema; by default a database file keeps only those hookflow's
+	// filters use (see leanVisibility).
+	FullVisibilityIndexes bool
 	// SQLitePragmas are added to (or override) the connection's pragmas
 	// (see DefaultSQLitePragmas); for tuning experiments.
 	SQLitePragmas map[string]string
@@ -395,6 +399,11 @@ func prepareSQLite(opts Options) (*config.SQL, error) {
 	if fresh {
 		if err := sqliteschema.SetupSchema(conf); err != nil {
 			return nil, fmt.Errorf("devserver: set up schema: %w", err)
+		}
+	}
+	if opts.DatabaseFile != "" && !opts.FullVisibilityIndexes {
+		if err := leanVisibility(opts.DatabaseFile); err != nil {
+			return nil, fmt.Errorf("devserver: visibility indexes: %w", err)
 		}
 	}
 	ns, err := sqliteschema.NewNamespaceConfig(clusterName, opts.Namespace, false, opts.SearchAttributes)

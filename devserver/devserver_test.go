@@ -2,15 +2,20 @@ package devserver_test
 
 import (
 	"context"
+	"database/sql"
 	"net"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/workflowservice/v1"
 	sdkclient "go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	_ "modernc.org/sqlite"
 
 	"github.com/hookflow/hookflow/devserver"
+	"github.com/hookflow/hookflow/workflows"
 )
 
 // A port taken by someone else fails the start with a clear error after a
@@ -56,4 +61,70 @@ func TestRetentionFollowsTheSetting(t *testing.T) {
 
 	_, err := devserver.Start(devserver.Options{Retention: time.Minute})
 	require.ErrorContains(t, err, "retention 1m0s: at least 1h")
+}
+
+// A database file keeps the visibility indexes hookflow's filters use and
+// drops the others; filters on kept and dropped columns both still answer.
+func TestLeanVisibilityIndexes(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "temporal.db")
+	srv, err := devserver.Start(devserver.Options{DatabaseFile: file, SearchAttributes: workflows.SearchAttributeTypes()})
+	require.NoError(t, err)
+	c, err := sdkclient.Dial(sdkclient.Options{HostPort: srv.FrontendAddress()})
+	require.NoError(t, err)
+	ctx := context.Background()
+	_, err = c.ExecuteWorkflow(ctx, sdkclient.StartWorkflowOptions{
+		ID: "lean-1", TaskQueue: "nobody-polls",
+		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.SearchAttrFlowID.ValueSet("orders")),
+	}, "Lean")
+	require.NoError(t, err)
+	for _, q := range []string{
+		`HookflowFlowId = 'orders'`, `ExecutionStatus = 'Running'`, `WorkflowType = 'Lean'`,
+		`WorkflowId = 'lean-1'`,
+	} {
+		require.Eventually(t, func() bool {
+			resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: q})
+			return err == nil && len(resp.GetExecutions()) == 1
+		}, 10*time.Second, 50*time.Millisecond, q)
+	}
+	// A closed run has a history length: a column whose index is dropped,
+	// filtered by a scan.
+	require.NoError(t, c.TerminateWorkflow(ctx, "lean-1", "", "done"))
+	require.Eventually(t, func() bool {
+		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: `HistoryLength >= 1`})
+		return err == nil && len(resp.GetExecutions()) == 1
+	}, 10*time.Second, 50*time.Millisecond)
+	c.Close()
+	srv.Stop()
+
+	db, err := sql.Open("sqlite", "file:"+file+"?mode=ro")
+	require.NoError(t, err)
+	defer db.Close()
+	rows, err := db.Query(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'executions_visibility' AND sql IS NOT NULL`)
+	require.NoError(t, err)
+	var names []string
+	for rows.Next() {
+		var n string
+		require.NoError(t, rows.Scan(&n))
+		names = append(names, n)
+	}
+	require.NoError(t, rows.Err())
+	require.Contains(t, names, "default_idx")
+	require.Contains(t, names, "by_status")
+	require.Contains(t, names, "by_keyword_01")
+	require.NotContains(t, names, "by_history_length")
+	require.NotContains(t, names, "by_temporal_worker_deployment")
+	require.NotContains(t, names, "by_bool_01")
+	require.Len(t, names, 21)
+
+	// FullVisibilityIndexes is the schema as Temporal ships it (a new file).
+	full := filepath.Join(t.TempDir(), "temporal.db")
+	srv, err = devserver.Start(devserver.Options{DatabaseFile: full, FullVisibilityIndexes: true})
+	require.NoError(t, err)
+	srv.Stop()
+	fdb, err := sql.Open("sqlite", "file:"+full+"?mode=ro")
+	require.NoError(t, err)
+	defer fdb.Close()
+	var n int
+	require.NoError(t, fdb.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'executions_visibility' AND sql IS NOT NULL`).Scan(&n))
+	require.Equal(t, 58, n)
 }

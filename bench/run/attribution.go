@@ -115,6 +115,9 @@ func runGrowth(cfg bench.Config, n int, out string) error {
 	tw.Flush()
 	fmt.Printf("deliveries: %.1f/s fresh, %.1f/s after (%.2fx)\n", res.FreshDeliveries, res.AfterDeliveries, res.AfterDeliveries/res.FreshDeliveries)
 	fmt.Printf("temporal.db: %.0f MB after %d runs (%.1f KB a run); RSS %.0f MB\n", float64(res.DBBytes)/1e6, res.Loaded, float64(res.DBBytes)/1e3/float64(max(res.Loaded, 1)), float64(res.RSSBytes)/1e6)
+	for _, t := range res.Tables {
+		fmt.Printf("  %-48s %8.1f MB  %6.0f bytes a run  %d rows\n", t.Name, float64(t.Bytes)/1e6, float64(t.Bytes)/float64(max(res.Loaded, 1)), t.Rows)
+	}
 	b, _ := json.MarshalIndent(res, "", "  ")
 	if err := os.WriteFile(out, append(b, '\n'), 0o644); err != nil {
 		return err

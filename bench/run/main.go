@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -37,7 +38,21 @@ func main() {
 	pragmas := flag.String("sqlite-pragmas", "", "comma-separated name=value SQLite pragmas added to the server's (tuning experiments)")
 	dyn := flag.String("dynamic-config", "", "comma-separated key=value dynamic config (integers or booleans) added to the server's (tuning experiments)")
 	observedRounds := flag.Int("observed-rounds", 0, "instead: measure hookflow's triggers and deliveries plain and with metrics, tracing and encryption on, alternating, this many rounds each")
+	fullVis := flag.Bool("full-visibility-indexes", false, "keep every index of Temporal's visibility schema (as before #14)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (server, worker, api, callers) to this file")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(2)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(2)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var levels []int
 	for _, s := range strings.Split(*callers, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -59,7 +74,7 @@ func main() {
 	}
 	if *attribution > 0 {
 		cfg := bench.AttributionConfig{Config: bench.Config{Cell: *cell, Callers: levels, Log: os.Stderr,
-			SQLitePragmas: tuning.pragmas, DynamicConfig: tuning.dynamic}, Rounds: *attribution, DeliveryBatch: *batch, Burst: *burst}
+			SQLitePragmas: tuning.pragmas, DynamicConfig: tuning.dynamic, FullVisibilityIndexes: *fullVis}, Rounds: *attribution, DeliveryBatch: *batch, Burst: *burst}
 		if err := runAttribution(cfg, *out); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
@@ -68,7 +83,7 @@ func main() {
 	}
 	if *growth > 0 {
 		cfg := bench.Config{Cell: *cell, Callers: levels, Deliveries: *deliveries, Log: os.Stderr,
-			SQLitePragmas: tuning.pragmas, DynamicConfig: tuning.dynamic}
+			SQLitePragmas: tuning.pragmas, DynamicConfig: tuning.dynamic, FullVisibilityIndexes: *fullVis}
 		if err := runGrowth(cfg, *growth, *out); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
@@ -96,7 +111,7 @@ func main() {
 	res, err := bench.Run(context.Background(), bench.Config{
 		Cell: *cell, Callers: levels, Deliveries: *deliveries, Waiting: measureWaiting, Log: os.Stderr,
 		SQLiteConns: *conns, HistoryShards: int32(*shards), WorkflowPollers: *pollers, Only: onlyList, InMemory: *memory,
-		SQLitePragmas: tuning.pragmas, DynamicConfig: tuning.dynamic,
+		SQLitePragmas: tuning.pragmas, DynamicConfig: tuning.dynamic, FullVisibilityIndexes: *fullVis,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
