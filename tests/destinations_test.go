@@ -190,18 +190,7 @@ circuitBreaker: {disabled: true}
 `)
 	// A second worker process (the shared one is the first), with its own
 	// client and identity, as another process would have.
-	c2, err := sdkclient.Dial(sdkclient.Options{
-		HostPort: shared.server.FrontendAddress(), Namespace: shared.server.Namespace(),
-		Identity: "hookflow-test-second-worker", Logger: sdklog.NewStructuredLogger(testLog),
-	})
-	require.NoError(t, err)
-	t.Cleanup(c2.Close)
-	second := worker.New(c2, testDeliverer(), worker.Options{
-		Destinations: activities.NewDestinations(shared.flows), DestinationStates: shared.flows,
-		DestinationReload: destinationReload, Logger: testLog,
-	})
-	require.NoError(t, second.Start())
-	t.Cleanup(second.Stop)
+	secondDestinationWorker(t, nil)
 	require.Eventually(t, func() bool {
 		d, err := shared.client.DescribeTaskQueue(context.Background(), flow.DestinationTaskQueue("it-dest-rate"), enumspb.TASK_QUEUE_TYPE_ACTIVITY)
 		return err == nil && len(d.GetPollers()) >= 2
