@@ -371,7 +371,6 @@ func (m *destinations) deliverTo(ctx context.Context, req flow.HTTPRequest) (*co
 	if err != nil {
 		// Counted, so the delivery's attempt number leaves it out.
 		activities.RecordParked(ctx, activities.ParkedAttempts(ctx)+1)
-		m.tel.DestinationAttempt(name, contract.ErrDestinationParked, 0)
 		return nil, err
 	}
 	start := time.Now()
