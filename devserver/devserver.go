@@ -401,11 +401,6 @@ func prepareSQLite(opts Options) (*config.SQL, error) {
 			return nil, fmt.Errorf("devserver: set up schema: %w", err)
 		}
 	}
-	if opts.DatabaseFile != "" && !opts.FullVisibilityIndexes {
-		if err := leanVisibility(opts.DatabaseFile); err != nil {
-			return nil, fmt.Errorf("devserver: visibility indexes: %w", err)
-		}
-	}
 	ns, err := sqliteschema.NewNamespaceConfig(clusterName, opts.Namespace, false, opts.SearchAttributes)
 	if err != nil {
 		return nil, fmt.Errorf("devserver: namespace %q: %w", opts.Namespace, err)
@@ -413,6 +408,11 @@ func prepareSQLite(opts Options) (*config.SQL, error) {
 	ns.Detail.Config.Retention = durationpb.New(opts.Retention)
 	if err := sqliteschema.CreateNamespaces(conf, ns); err != nil {
 		return nil, fmt.Errorf("devserver: namespace %q: %w", opts.Namespace, err)
+	}
+	if opts.DatabaseFile != "" && !opts.FullVisibilityIndexes {
+		if err := leanVisibility(opts.DatabaseFile, opts.Namespace); err != nil {
+			return nil, fmt.Errorf("devserver: visibility indexes: %w", err)
+		}
 	}
 	return conf, nil
 }

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"strings"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	persistencespb "go.temporal.io/server/api/persistence/v1"
+	"google.golang.org/protobuf/proto"
 	_ "modernc.org/sqlite" // the same driver Temporal's SQLite plugin uses
 )
 
@@ -18,7 +21,7 @@ import (
 // hookflow dev keeps the indexes a filter of the Web UI, the executions
 // API or the recovery selection uses (the default order, execution time,
 // workflow id and type, status, task queue, parent and root workflow,
-// and the Keyword and Int columns hookflow's search attributes map to) and
+// and the columns the namespace's custom search attributes map to) and
 // drops the others. A filter on a dropped column still answers, by
 // scanning: the file holds at most its retention's runs. The full-text
 // tables (keyword lists, text) are kept whole: their triggers keep them
@@ -28,18 +31,45 @@ var leanVisibilityKeeps = map[string]bool{
 	"by_status": true, "by_task_queue": true, "by_parent_workflow_id": true, "by_root_workflow_id": true,
 }
 
-func keepVisibilityIndex(name string) bool {
-	return leanVisibilityKeeps[name] || strings.HasPrefix(name, "by_keyword_") || strings.HasPrefix(name, "by_int_")
+// customColumnIndex is the index of a pre-allocated search attribute
+// column: Keyword01 is indexed by by_keyword_01.
+func customColumnIndex(field string) string {
+	i := strings.IndexAny(field, "0123456789")
+	if i <= 0 {
+		return ""
+	}
+	return "by_" + strings.ToLower(field[:i]) + "_" + field[i:]
 }
 
 // leanVisibility drops the visibility indexes hookflow never filters on
-// from the database file (before the server opens it; idempotent).
-func leanVisibility(file string) error {
+// from the database file, before the server opens it (idempotent). The
+// namespace's own row says which columns its custom search attributes use
+// (the server assigns them when the namespace is created).
+func leanVisibility(file, namespace string) error {
 	db, err := sql.Open("sqlite", "file:"+file+"?_pragma=busy_timeout(10000)")
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	var data []byte
+	var encoding string
+	if err := db.QueryRow(`SELECT data, data_encoding FROM namespaces WHERE name = ?`, namespace).Scan(&data, &encoding); err != nil {
+		return fmt.Errorf("namespace %q: %w", namespace, err)
+	}
+	if encoding != enumspb.ENCODING_TYPE_PROTO3.String() {
+		return fmt.Errorf("namespace %q: unknown encoding %q", namespace, encoding)
+	}
+	var detail persistencespb.NamespaceDetail
+	if err := proto.Unmarshal(data, &detail); err != nil {
+		return fmt.Errorf("namespace %q: %w", namespace, err)
+	}
+	keep := map[string]bool{}
+	for k := range leanVisibilityKeeps {
+		keep[k] = true
+	}
+	for field := range detail.GetConfig().GetCustomSearchAttributeAliases() {
+		keep[customColumnIndex(field)] = true
+	}
 	rows, err := db.Query(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'executions_visibility' AND sql IS NOT NULL`)
 	if err != nil {
 		return err
@@ -51,7 +81,7 @@ func leanVisibility(file string) error {
 			rows.Close()
 			return err
 		}
-		if !keepVisibilityIndex(name) {
+		if !keep[name] {
 			drop = append(drop, name)
 		}
 	}

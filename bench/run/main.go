@@ -38,6 +38,7 @@ func main() {
 	pragmas := flag.String("sqlite-pragmas", "", "comma-separated name=value SQLite pragmas added to the server's (tuning experiments)")
 	dyn := flag.String("dynamic-config", "", "comma-separated key=value dynamic config (integers or booleans) added to the server's (tuning experiments)")
 	observedRounds := flag.Int("observed-rounds", 0, "instead: measure hookflow's triggers and deliveries plain and with metrics, tracing and encryption on, alternating, this many rounds each")
+	dir := flag.String("dir", "", "data directory of the server (default: a temporary one, removed after)")
 	fullVis := flag.Bool("full-visibility-indexes", false, "keep every index of Temporal's visibility schema (as before #14)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (server, worker, api, callers) to this file")
 	flag.Parse()
@@ -82,7 +83,7 @@ func main() {
 		return
 	}
 	if *growth > 0 {
-		cfg := bench.Config{Cell: *cell, Callers: levels, Deliveries: *deliveries, Log: os.Stderr,
+		cfg := bench.Config{Cell: *cell, Callers: levels, Deliveries: *deliveries, Log: os.Stderr, Dir: *dir,
 			SQLitePragmas: tuning.pragmas, DynamicConfig: tuning.dynamic, FullVisibilityIndexes: *fullVis}
 		if err := runGrowth(cfg, *growth, *out); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
