@@ -271,8 +271,18 @@ func TestNotifyPauseResume(t *testing.T) {
 }
 
 // A circuit that opens and closes sends destination.circuit_opened, then
-// destination.circuit_closed, once each.
+// destination.circuit_closed, once each: opened by consecutive failures,
+// or by the failure-rate window.
 func TestNotifyCircuitOpenedThenClosed(t *testing.T) {
+	for _, c := range []struct{ name, breaker, key string }{
+		{"consecutive", "{failures: 2, probeInterval: 1s}", "consecutiveFailures"},
+		{"rate", "{failures: 50, failureRate: 0.5, window: 1m, minRequests: 2, probeInterval: 1s}", "failureRate"},
+	} {
+		t.Run(c.name, func(t *testing.T) { notifyCircuit(t, "it-notify-brk-"+c.name, c.breaker, c.key) })
+	}
+}
+
+func notifyCircuit(t *testing.T, name, breaker, key string) {
 	s := setupSharedAdmin(t)
 	n := notifyReceiver(t)
 	s.notifyDestination(notifyGlobal.Destination, n)
@@ -286,35 +296,35 @@ func TestNotifyCircuitOpenedThenClosed(t *testing.T) {
 		return http.StatusOK
 	})
 	s.putDestination(`
-name: it-notify-breaker
+name: ` + name + `
 baseUrl: ` + url + `/
 maxInFlight: 1
 retry: {initialInterval: 300ms, maximumInterval: 500ms}
-circuitBreaker: {failures: 2, probeInterval: 1s}
+circuitBreaker: ` + breaker + `
 `)
-	s.call("POST", "/api/v1/destinations/it-notify-breaker/reset-circuit", writeKey, "", "")
+	s.call("POST", "/api/v1/destinations/"+name+"/reset-circuit", writeKey, "", "")
 	a := s.apply(`
-id: it-notify-breaker
+id: ` + name + `
 steps:
-  - {id: send, type: http, method: POST, destination: it-notify-breaker, path: "e/{{ trigger.body.n }}", body: {mode: all}}
+  - {id: send, type: http, method: POST, destination: ` + name + `, path: "e/{{ trigger.body.n }}", body: {mode: all}}
 `)
 	require.Contains(t, []int{http.StatusCreated, http.StatusOK}, a.status, a.body)
-	id := s.trigger("it-notify-breaker", 1, func(int) string { return `{"n":1}` })[0]
+	id := s.trigger(name, 1, func(int) string { return `{"n":1}` })[0]
 	require.Eventually(t, func() bool {
-		return destState(s.destination("it-notify-breaker"))["circuit"] == "open"
+		return destState(s.destination(name))["circuit"] == "open"
 	}, 20*time.Second, 50*time.Millisecond, "the circuit opens")
-	opened := n.await(t, flow.EventDestinationCircuitOpened, "destination", "it-notify-breaker", 1)[0]
+	opened := n.await(t, flow.EventDestinationCircuitOpened, "destination", name, 1)[0]
 	verifyStandardWebhooks(t, opened)
-	require.EqualValues(t, 2, opened.Data["consecutiveFailures"])
+	require.Contains(t, opened.Data, key, "%s", opened.body)
 	require.Contains(t, opened.Data["lastError"], "500")
 
 	failing.Store(false)
 	_, err := s.result(id)
 	require.NoError(t, err, "the parked delivery goes out once the probe closes the circuit")
-	closed := n.await(t, flow.EventDestinationCircuitClosed, "destination", "it-notify-breaker", 1)[0]
+	closed := n.await(t, flow.EventDestinationCircuitClosed, "destination", name, 1)[0]
 	verifyStandardWebhooks(t, closed)
 	to, _ := time.Parse(time.RFC3339, opened.Time)
 	tc, _ := time.Parse(time.RFC3339, closed.Time)
 	require.True(t, to.Before(tc), "opened (%s), then closed (%s)", opened.Time, closed.Time)
-	n.await(t, flow.EventDestinationCircuitOpened, "destination", "it-notify-breaker", 1)
+	n.await(t, flow.EventDestinationCircuitOpened, "destination", name, 1)
 }

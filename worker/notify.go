@@ -31,19 +31,28 @@ func withNotifications(st DestinationStates, n *activities.Notifier) Destination
 func (s *notifyingStates) RecordOutcome(ctx context.Context, name string, ok, probe bool, failures int, probeInterval time.Duration, lastError string) (string, error) {
 	tr, err := s.DestinationStates.RecordOutcome(ctx, name, ok, probe, failures, probeInterval, lastError)
 	if err == nil {
-		s.transition(name, tr, failures, probeInterval, lastError)
+		s.transition(name, tr, probeInterval, lastError, map[string]any{"reason": "consecutive_failures", "consecutiveFailures": failures})
+	}
+	return tr, err
+}
+
+func (s *notifyingStates) RecordWindowOutcome(ctx context.Context, name string, ok, probe bool, failures int, w flow.FailureWindow, probeInterval time.Duration, lastError string) (string, error) {
+	tr, err := s.DestinationStates.RecordWindowOutcome(ctx, name, ok, probe, failures, w, probeInterval, lastError)
+	if err == nil {
+		s.transition(name, tr, probeInterval, lastError, map[string]any{"reason": "failure_rate_or_consecutive",
+			"failureRate": w.Rate, "window": w.Window.String(), "minRequests": w.MinRequests,
+		})
 	}
 	return tr, err
 }
 
 // transition emits the circuit's transitions; others (a period limit's)
-// pass.
-func (s *notifyingStates) transition(name, tr string, failures int, probeInterval time.Duration, lastError string) {
+// pass. why says what opened it.
+func (s *notifyingStates) transition(name, tr string, probeInterval time.Duration, lastError string, why map[string]any) {
 	switch tr {
 	case store.TransitionOpened:
-		s.n.DestinationEvent(flow.EventDestinationCircuitOpened, name, map[string]any{
-			"consecutiveFailures": failures, "probeInterval": probeInterval.String(), "lastError": lastError,
-		})
+		why["probeInterval"], why["lastError"] = probeInterval.String(), lastError
+		s.n.DestinationEvent(flow.EventDestinationCircuitOpened, name, why)
 	case store.TransitionClosed:
 		s.n.DestinationEvent(flow.EventDestinationCircuitClosed, name, nil)
 	}
