@@ -39,9 +39,6 @@ type AttributionConfig struct {
 	Rounds int
 	// DeliveryBatch is how many deliveries each delivery cell sends.
 	DeliveryBatch int
-	// Burst is how many async triggers the burst cell sends before its
-	// sync cell (0: no burst cell).
-	Burst int
 }
 
 // Ratio is one variant's medians and its medians of per-round ratios to
@@ -366,56 +363,8 @@ func Attribute(ctx context.Context, cfg AttributionConfig) (*Attribution, error)
 
 	if cfg.Burst > 0 {
 		res.BurstSize = cfg.Burst
-		burst := func() error {
-			var wg sync.WaitGroup
-			sem := make(chan struct{}, 32)
-			var failed atomic.Int64
-			for range cfg.Burst {
-				wg.Add(1)
-				sem <- struct{}{}
-				go func() {
-					defer wg.Done()
-					defer func() { <-sem }()
-					if post(st.target.hook["bench-burst"], `{}`) != nil {
-						failed.Add(1)
-					}
-				}()
-			}
-			wg.Wait()
-			if failed.Load() > 0 {
-				return fmt.Errorf("burst: %d of %d triggers failed", failed.Load(), cfg.Burst)
-			}
-			return nil
-		}
-		sharedQueue := func(ctx context.Context) error {
-			o := hookOpts()
-			o.TaskQueue = workflows.TaskQueue
-			return uws(ctx, o, workflows.WorkflowName, workflows.UpdateResponse, in())
-		}
-		bcells := map[string][]Cell{}
-		for r := range cfg.Rounds {
-			idle := measure(ctx, BIdle, 1, cfg.Cell, func(context.Context) error { return post(st.target.hook["bench-sync"], `{"total":250}`) })
-			bcells[BIdle] = append(bcells[BIdle], idle)
-			for _, v := range []struct {
-				name string
-				call func(context.Context) error
-			}{
-				{BAfter, func(context.Context) error { return post(st.target.hook["bench-sync"], `{"total":250}`) }},
-				{BSharedAfter, sharedQueue},
-			} {
-				if err := burst(); err != nil {
-					return nil, err
-				}
-				cell := measure(ctx, v.name, 1, cfg.Cell, v.call)
-				bcells[v.name] = append(bcells[v.name], cell)
-				logf("round %d  %-52s p50 %6.1f ms  p99 %7.1f ms (idle p99 %.1f ms)", r+1, v.name, cell.P50ms, cell.P99ms, idle.P99ms)
-				if err := drain(ctx, c); err != nil {
-					return nil, err
-				}
-			}
-		}
-		for _, name := range []string{BIdle, BAfter, BSharedAfter} {
-			res.Burst = append(res.Burst, ratios(name, 1, bcells[name], bcells[BIdle], false))
+		if res.Burst, err = measureBurst(ctx, c, st.target.hook, cfg.Burst, cfg.Rounds, cfg.Cell, logf); err != nil {
+			return nil, err
 		}
 	}
 	return res, nil

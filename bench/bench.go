@@ -71,6 +71,10 @@ type Config struct {
 	DynamicConfig map[string]any
 	// FullVisibilityIndexes keeps every visibility index (before #14).
 	FullVisibilityIndexes bool
+	// Burst is how many async triggers the burst cell sends before its
+	// sync cell, at one caller, compared with the idle sync p99 (0: no
+	// burst cell); BurstRounds repeats it (default 3).
+	Burst, BurstRounds int
 	// Only runs the named scenarios (all when empty).
 	Only []string
 	// InMemory keeps the server's SQLite in memory (an experiment: hookflow
@@ -158,11 +162,14 @@ type Results struct {
 	// DeliveryTriggerErrors are the trigger answers that were not 2xx (a
 	// run may still have started behind a timed-out answer).
 	DeliveryTriggerErrors []string `json:"deliveryTriggerErrors,omitempty"`
-	WaitingFlows          int      `json:"waitingFlows"`
-	RSSBytesIdle          int64    `json:"rssBytesIdle"`
-	RSSBytesWaiting       int64    `json:"rssBytesWaiting"`
-	GoVersion             string   `json:"goVersion"`
-	CPUs                  int      `json:"cpus"`
+	// Burst is the burst cell: sync idle, after the burst on its own
+	// queue, and on the async queue (before #14); ratios to idle.
+	Burst           []Ratio `json:"burst,omitempty"`
+	WaitingFlows    int     `json:"waitingFlows"`
+	RSSBytesIdle    int64   `json:"rssBytesIdle"`
+	RSSBytesWaiting int64   `json:"rssBytesWaiting"`
+	GoVersion       string  `json:"goVersion"`
+	CPUs            int     `json:"cpus"`
 }
 
 // Scenario names.
@@ -537,6 +544,17 @@ func measureAll(ctx context.Context, cfg Config, t *target) (*Results, error) {
 		res.DeliveriesSent, res.DeliveriesReceived = int(sent.Load()), got
 		res.DeliveriesPerSec = float64(res.DeliveriesReceived) / elapsed.Seconds()
 		logf("deliveries: %d triggered, %d received (unique delivery ids), %.1f/s", res.DeliveriesSent, res.DeliveriesReceived, res.DeliveriesPerSec)
+	}
+
+	if cfg.Burst > 0 {
+		rounds := cfg.BurstRounds
+		if rounds < 1 {
+			rounds = 3
+		}
+		var err error
+		if res.Burst, err = measureBurst(ctx, c, t.hook, cfg.Burst, rounds, cfg.Cell, logf); err != nil {
+			return nil, err
+		}
 	}
 
 	// Memory with flows waiting in a delay.

@@ -53,7 +53,7 @@ func TestAttributionSmoke(t *testing.T) {
 		t.Skip("starts an embedded server")
 	}
 	res, err := bench.Attribute(context.Background(), bench.AttributionConfig{
-		Config: bench.Config{Cell: 300 * time.Millisecond, Callers: []int{2}}, Rounds: 2, DeliveryBatch: 10, Burst: 20,
+		Config: bench.Config{Cell: 300 * time.Millisecond, Callers: []int{2}, Burst: 20}, Rounds: 2, DeliveryBatch: 10,
 	})
 	require.NoError(t, err)
 	require.Len(t, res.Sync, 8)

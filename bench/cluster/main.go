@@ -40,7 +40,13 @@ func main() {
 	out := flag.String("out", "bench/cluster.json", "where to write the results")
 	composeFile := flag.String("compose", "deploy/docker-compose.yaml", "the compose file")
 	keep := flag.Bool("keep", false, "leave the stack running")
+	burst := flag.Int("burst", 0, "after the cells: sync triggers at one caller, idle and right after this many async triggers (0: none)")
+	only := flag.String("only", "", "comma-separated scenarios to run (default all)")
 	flag.Parse()
+	var onlyList []string
+	if *only != "" {
+		onlyList = strings.Split(*only, ",")
+	}
 	levels, err := ints(*callers)
 	check(err)
 	counts, err := ints(*workers)
@@ -78,7 +84,7 @@ func main() {
 		}
 		fmt.Fprintf(os.Stderr, "cluster with %d worker(s) ready in %s\n", n, time.Since(began).Round(100*time.Millisecond))
 		res, err := bench.Run(context.Background(), bench.Config{
-			Cell: *cell, Callers: levels, Deliveries: *deliveries, Log: os.Stderr,
+			Cell: *cell, Callers: levels, Deliveries: *deliveries, Log: os.Stderr, Burst: *burst, Only: onlyList,
 			External: &bench.External{
 				TemporalAddress: cp.port("temporal", 7233), APIURL: api, APIKey: key,
 				ReceiverURL: "http://" + cp.port("receiver", 8080), ReceiverTarget: "http://receiver:8080",
@@ -108,6 +114,9 @@ func report(workers int, res *bench.Results) {
 	}
 	tw.Flush()
 	fmt.Printf("deliveries: %d triggered, %d received, %.1f/s\n", res.DeliveriesSent, res.DeliveriesReceived, res.DeliveriesPerSec)
+	for _, b := range res.Burst {
+		fmt.Printf("burst: %-56s p50 %7.1f ms  p99 %8.1f ms  (vs idle: p50 %.2fx, p99 %.2fx; %d rounds)\n", b.Name, b.P50ms, b.P99ms, b.P50Ratio, b.P99Ratio, b.RoundsUsed)
+	}
 }
 
 func fmtSample(s map[string]float64) string {

@@ -75,7 +75,7 @@ func main() {
 	}
 	if *attribution > 0 {
 		cfg := bench.AttributionConfig{Config: bench.Config{Cell: *cell, Callers: levels, Log: os.Stderr,
-			SQLitePragmas: tuning.pragmas, DynamicConfig: tuning.dynamic, FullVisibilityIndexes: *fullVis}, Rounds: *attribution, DeliveryBatch: *batch, Burst: *burst}
+			SQLitePragmas: tuning.pragmas, DynamicConfig: tuning.dynamic, FullVisibilityIndexes: *fullVis, Burst: *burst}, Rounds: *attribution, DeliveryBatch: *batch}
 		if err := runAttribution(cfg, *out); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)

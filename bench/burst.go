@@ -1,0 +1,106 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	sdkclient "go.temporal.io/sdk/client"
+
+	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// measureBurst is the cell of issue #14's part 4: sync triggers at one
+// caller while idle, then right after n async triggers of bench-burst
+// (each leaves a workflow task a second after its start), then the same
+// sync run started on the async queue right after another burst, as every
+// sync run was before sync runs had a queue of their own. Ratios are to
+// the idle p50 and p99 of the same round.
+func measureBurst(ctx context.Context, c sdkclient.Client, hook map[string]string, n, rounds int, cell time.Duration, logf func(string, ...any)) ([]Ratio, error) {
+	syncF, err := flow.DecodeYAML([]byte(syncFlow))
+	if err != nil {
+		return nil, err
+	}
+	var seq atomic.Int64
+	post := func(url, body string) error {
+		resp, err := httpc.Post(url, "application/json", strings.NewReader(body))
+		if err != nil {
+			return err
+		}
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		resp.Body.Close()
+		if resp.StatusCode >= 300 {
+			return fmt.Errorf("status %d: %s", resp.StatusCode, b)
+		}
+		return nil
+	}
+	burst := func() error {
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 32)
+		var failed atomic.Int64
+		for range n {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				if post(hook["bench-burst"], `{}`) != nil {
+					failed.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		if failed.Load() > 0 {
+			return fmt.Errorf("burst: %d of %d triggers failed", failed.Load(), n)
+		}
+		return nil
+	}
+	syncTrigger := func(context.Context) error { return post(hook["bench-sync"], `{"total":250}`) }
+	onAsyncQueue := func(ctx context.Context) error {
+		o := workflows.StartOptions(syncF, 1, fmt.Sprintf("burst-%d-%d", time.Now().UnixNano(), seq.Add(1)))
+		o.TaskQueue = workflows.TaskQueue
+		o.WorkflowIDConflictPolicy = enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING
+		op := c.NewWithStartWorkflowOperation(o, workflows.WorkflowName, workflows.Input{
+			Flow: syncF, FlowVersion: 1, Trigger: map[string]any{"body": map[string]any{"total": 250.0}, "query": map[string]any{}},
+		})
+		h, err := c.UpdateWithStartWorkflow(ctx, sdkclient.UpdateWithStartWorkflowOptions{
+			StartWorkflowOperation: op,
+			UpdateOptions:          sdkclient.UpdateWorkflowOptions{UpdateID: o.ID, UpdateName: workflows.UpdateResponse, WaitForStage: sdkclient.WorkflowUpdateStageCompleted},
+		})
+		if err != nil {
+			return err
+		}
+		var resp workflows.Response
+		return h.Get(ctx, &resp)
+	}
+	cells := map[string][]Cell{}
+	for r := range rounds {
+		idle := measure(ctx, BIdle, 1, cell, syncTrigger)
+		cells[BIdle] = append(cells[BIdle], idle)
+		for _, v := range []struct {
+			name string
+			call func(context.Context) error
+		}{{BAfter, syncTrigger}, {BSharedAfter, onAsyncQueue}} {
+			if err := burst(); err != nil {
+				return nil, err
+			}
+			got := measure(ctx, v.name, 1, cell, v.call)
+			cells[v.name] = append(cells[v.name], got)
+			logf("round %d  %-56s p50 %7.1f ms  p99 %8.1f ms (idle p99 %.1f ms)", r+1, v.name, got.P50ms, got.P99ms, idle.P99ms)
+			if err := drain(ctx, c); err != nil {
+				return nil, err
+			}
+		}
+	}
+	var out []Ratio
+	for _, name := range []string{BIdle, BAfter, BSharedAfter} {
+		out = append(out, ratios(name, 1, cells[name], cells[BIdle], false))
+	}
+	return out, nil
+}
