@@ -77,7 +77,7 @@ func runCall(ctx workflow.Context, r *run, s *flow.Step, c *flow.Call, at positi
 		name = callee.Flow.ID
 	}
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-		WorkflowID:               childID,
+		WorkflowID: childID,
 		// The caller's queue: a sync run's callee answers as promptly.
 		TaskQueue:                workflow.GetInfo(ctx).TaskQueueName,
 		ParentClosePolicy:        policy,
