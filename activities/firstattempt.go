@@ -42,14 +42,16 @@ func (h *Deliverer) DeliverFirst(ctx context.Context, in contract.FirstAttempt) 
 		_ = ae.Details(&f)
 	}
 	f.FirstAttempt = &in
+	typ, msg := ae.Type(), ae.Message()
 	timedOut := errors.Is(ctx.Err(), context.DeadlineExceeded) || time.Since(start) >= in.Budget-50*time.Millisecond
-	if cut && ae.Type() == contract.ErrNetwork && timedOut {
-		return nil, temporal.NewApplicationError(
-			"no answer within the flow worker's first-attempt budget of "+in.Budget.String()+" ("+ae.Message()+"); handed over to the webhook queue",
-			contract.ErrFirstAttemptCut, f)
+	if cut && typ == contract.ErrNetwork && timedOut {
+		typ = contract.ErrFirstAttemptCut
+		msg = "no answer within the flow worker's first-attempt budget of " + in.Budget.String() + " (" + msg + "); handed over to the webhook queue"
 	}
-	// The same failure, with the input recorded beside it.
-	return nil, temporal.NewApplicationErrorWithOptions(ae.Message(), ae.Type(), temporal.ApplicationErrorOptions{
+	// The same failure, with the input recorded beside it and its message
+	// in the details (contract.Failure.Message says why).
+	f.Message = msg
+	return nil, temporal.NewApplicationErrorWithOptions("first attempt failed ("+typ+")", typ, temporal.ApplicationErrorOptions{
 		NonRetryable: ae.NonRetryable(), NextRetryDelay: ae.NextRetryDelay(), Details: []any{f},
 	})
 }

@@ -41,6 +41,8 @@ func TestDeliverFirstRecordsItsInput(t *testing.T) {
 	require.NoError(t, ae.Details(&f))
 	require.Equal(t, 404, f.StatusCode)
 	require.NotNil(t, f.FirstAttempt)
+	require.Contains(t, f.Message, "receiver answered 404")
+	require.NotContains(t, ae.Message(), "404", "the message is in the details, encrypted with payloads")
 }
 
 // A receiver slower than the budget (but within the step's timeouts) is

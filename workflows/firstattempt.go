@@ -156,6 +156,7 @@ func (r *run) deliver(ctx workflow.Context, req *flow.HTTPRequest, ao workflow.A
 	if temporal.IsCanceledError(lerr) {
 		return 0, lerr
 	}
+	lerr = withFirstAttemptMessage(lerr)
 	pol := *ao.RetryPolicy
 	delay, cut := pol.InitialInterval, false
 	var ae *temporal.ApplicationError
@@ -265,4 +266,20 @@ func firstAttemptIn(dc converter.DataConverter, m *historypb.MarkerRecordedEvent
 		return nil, false, true
 	}
 	return res.FirstAttempt, false, true
+}
+
+// withFirstAttemptMessage is a local first attempt's failure as the
+// delivery activity would have failed: its message, kept in the details
+// (see contract.Failure.Message), back in place.
+func withFirstAttemptMessage(err error) error {
+	var ae *temporal.ApplicationError
+	var f contract.Failure
+	if !errors.As(err, &ae) || !ae.HasDetails() || ae.Details(&f) != nil || f.Message == "" {
+		return err
+	}
+	msg := f.Message
+	f.Message, f.FirstAttempt = "", nil
+	return temporal.NewApplicationErrorWithOptions(msg, ae.Type(), temporal.ApplicationErrorOptions{
+		NonRetryable: ae.NonRetryable(), NextRetryDelay: ae.NextRetryDelay(), Details: []any{f},
+	})
 }

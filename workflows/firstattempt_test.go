@@ -123,7 +123,9 @@ func TestFirstAttemptTooManyRequestsWaitsForRetryAfter(t *testing.T) {
 
 func TestFirstAttemptClientErrorFailsWithoutHandOver(t *testing.T) {
 	h := setupFirstAttempt(t, func() error {
-		return temporal.NewNonRetryableApplicationError("receiver answered 404; not retried", contract.ErrHTTPClient, nil, contract.Failure{StatusCode: 404, Attempt: 1})
+		// As DeliverFirst fails: a generic message, the real one in the details.
+		return temporal.NewNonRetryableApplicationError("first attempt failed (HTTPClientError)", contract.ErrHTTPClient, nil,
+			contract.Failure{StatusCode: 404, Attempt: 1, Message: "receiver answered 404; not retried"})
 	}, func(int32) error { t.Fatal("a 4xx was handed over"); return nil })
 	_, err := h.run(firstAttemptFlow, map[string]any{"a": 1})
 	require.Error(t, err)

@@ -91,6 +91,11 @@ type Failure struct {
 	DestinationVersion int64 `json:"destinationVersion,omitempty"`
 	// FirstAttempt: as on Result, for a local first attempt that failed.
 	FirstAttempt *FirstAttempt `json:"firstAttempt,omitempty"`
+	// Message is a local first attempt's error message: its failure
+	// carries a generic one, because the SDK writes a local activity's
+	// failure message to history in plaintext even when payloads and
+	// failures are encrypted; details are payloads, encrypted with them.
+	Message string `json:"message,omitempty"`
 }
 
 // RerunRequest asks for a new run of an execution's trigger data.
