@@ -51,6 +51,9 @@ steps:
 	scheduled, local := deliveryEvents(t, s, id)
 	require.Equal(t, 0, scheduled, "no Deliver activity for a first attempt that succeeded")
 	require.Equal(t, 1, local)
+	d := s.stepLog(id).Steps[0].Delivery
+	require.Equal(t, int32(1), d.Attempts)
+	require.Equal(t, hits[0].header.Get("Idempotency-Key"), d.DeliveryID)
 }
 
 // A receiver that fails the first attempt gets the delivery again from
@@ -82,6 +85,11 @@ steps:
 	scheduled, local := deliveryEvents(t, s, id)
 	require.Equal(t, 1, scheduled)
 	require.Equal(t, 1, local)
+	// The step log reads as before: attempt 1 was the local one.
+	d := s.stepLog(id).Steps[0].Delivery
+	require.Equal(t, int32(2), d.Attempts)
+	require.Equal(t, http.StatusNoContent, d.StatusCode)
+	require.Equal(t, hits[0].header.Get("Idempotency-Key"), d.DeliveryID)
 	var closed bool
 	for _, e := range history(t, s, id).Events {
 		closed = closed || e.GetEventType() == enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
