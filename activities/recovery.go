@@ -97,7 +97,7 @@ func (r *Recoverer) Rerun(ctx context.Context, req contract.RerunRequest) (*cont
 	opts.Memo = map[string]any{"hookflowRerunOf": req.ExecutionID}
 	opts.StaticSummary = fmt.Sprintf("rerun of %s (v%d)", req.ExecutionID, version)
 	run, err := r.Client.ExecuteWorkflow(ctx, opts, workflows.WorkflowName,
-		workflows.Input{Flow: f, FlowVersion: version, Trigger: orig.Trigger, PublicURL: orig.PublicURL})
+		workflows.Input{Flow: f, FlowVersion: version, Trigger: orig.Trigger, PublicURL: orig.PublicURL, Engine: workflows.CurrentEngine})
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) && req.Key != "" {
 		// A retried activity of a bulk replay whose first attempt started

@@ -143,7 +143,7 @@ func Attribute(ctx context.Context, cfg AttributionConfig) (*Attribution, error)
 	}
 	body := map[string]any{"total": 250.0}
 	in := func() workflows.Input {
-		return workflows.Input{Flow: syncF, FlowVersion: 1, Trigger: map[string]any{"body": body, "query": map[string]any{}}}
+		return workflows.Input{Flow: syncF, FlowVersion: 1, Trigger: map[string]any{"body": body, "query": map[string]any{}}, Engine: workflows.CurrentEngine}
 	}
 	hookOpts := func() sdkclient.StartWorkflowOptions { return workflows.StartOptions(syncF, 1, id("attr")) }
 	uws := func(ctx context.Context, opts sdkclient.StartWorkflowOptions, wf string, update string, args ...any) error {

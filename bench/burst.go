@@ -67,7 +67,7 @@ func measureBurst(ctx context.Context, c sdkclient.Client, hook map[string]strin
 		o.TaskQueue = workflows.TaskQueue
 		o.WorkflowIDConflictPolicy = enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING
 		op := c.NewWithStartWorkflowOperation(o, workflows.WorkflowName, workflows.Input{
-			Flow: syncF, FlowVersion: 1, Trigger: map[string]any{"body": map[string]any{"total": 250.0}, "query": map[string]any{}},
+			Flow: syncF, FlowVersion: 1, Engine: workflows.CurrentEngine, Trigger: map[string]any{"body": map[string]any{"total": 250.0}, "query": map[string]any{}},
 		})
 		h, err := c.UpdateWithStartWorkflow(ctx, sdkclient.UpdateWithStartWorkflowOptions{
 			StartWorkflowOperation: op,

@@ -188,12 +188,13 @@ func TestHistoriesReplay(t *testing.T) {
 	}
 	// The delivery's first attempt ran locally (a marker) and failed, so
 	// it was handed over after a timer (the retry interval) to one
-	// activity; the version and setting of local first attempts are
-	// recorded once (a version marker with its search attribute, a side
-	// effect marker).
+	// activity; the worker's first-attempt setting is recorded once (a
+	// side effect marker). The run's engine (its input) says local first
+	// attempts exist: no version marker, and no search attribute upsert.
 	require.Equal(t, 3, counts[enumspb.EVENT_TYPE_TIMER_STARTED])
 	require.Equal(t, 1, counts[enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED])
-	require.Equal(t, 3, counts[enumspb.EVENT_TYPE_MARKER_RECORDED])
+	require.Equal(t, 2, counts[enumspb.EVENT_TYPE_MARKER_RECORDED])
+	require.Zero(t, counts[enumspb.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES], "no visibility write beyond start and close")
 	require.Equal(t, 1, counts[enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED])
 	for typ := range counts {
 		switch typ {
@@ -223,13 +224,16 @@ func TestHistoriesReplay(t *testing.T) {
 	require.Equal(t, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW, firstRun.Events[len(firstRun.Events)-1].GetEventType())
 
 	histories := map[string]*historypb.History{
-		"every_step": history(t, s, okID), "every_step_local": history(t, s, okID), "parallel_failure": history(t, s, failID),
+		"every_step": history(t, s, okID), "every_step_local": history(t, s, okID), "every_step_engine1": history(t, s, okID),
+		"parallel_failure": history(t, s, failID),
 		"continued_first": firstRun, "continued_last": history(t, s, opts.ID),
 		"composition": history(t, s, runComposition(t)),
 	}
 	// every_step_local is every_step with its send's first attempt run
-	// locally and handed over (every_step.json was recorded before).
-	for _, name := range []string{"every_step", "every_step_local", "parallel_failure", "continued_first", "continued_last", "composition"} {
+	// locally and handed over (every_step.json was recorded before), as a
+	// run started without an engine does it (behind a version marker);
+	// every_step_engine1 as a run started with Engine 1 (no marker).
+	for _, name := range []string{"every_step", "every_step_local", "every_step_engine1", "parallel_failure", "continued_first", "continued_last", "composition"} {
 		h := histories[name]
 		replayer := sdkworker.NewWorkflowReplayer()
 		worker.Register(replayer)

@@ -101,7 +101,22 @@ type Input struct {
 	// PublicURL is the API's public base URL, where the signed links of
 	// wait and approval steps point (non-secret; a child inherits it).
 	PublicURL string `json:"publicUrl,omitempty"`
+	// Engine is the interpreter behaviour the run was started with
+	// (Engine*; CurrentEngine for every new run, 0 in runs started before
+	// it existed). It gates new behaviour the way GetVersion does, without
+	// GetVersion's search attribute upsert, which costs a visibility write
+	// per run. A continuation keeps it.
+	Engine int `json:"engine,omitempty"`
 }
+
+// Interpreter behaviours gated by Input.Engine.
+const (
+	// EngineLocalFirstAttempt: a send's first attempt may be a local
+	// activity of the flow worker (without the first-attempt-local marker).
+	EngineLocalFirstAttempt = 1
+	// CurrentEngine is what new runs start with.
+	CurrentEngine = EngineLocalFirstAttempt
+)
 
 // Response is a sync trigger's answer.
 type Response struct {

@@ -68,11 +68,16 @@ func (i *firstAttemptInbound) ExecuteWorkflow(ctx workflow.Context, in *intercep
 // firstAttemptFor tells whether this delivery's first attempt runs
 // locally, and its budget. Deliveries to destinations never do: their
 // rate limit, pause and circuit breaker live on their own task queue.
-func firstAttemptFor(ctx workflow.Context, req *flow.HTTPRequest) (FirstAttempt, bool) {
+func firstAttemptFor(ctx workflow.Context, engine int, req *flow.HTTPRequest) (FirstAttempt, bool) {
 	if req.Destination != "" {
 		return FirstAttempt{}, false
 	}
-	if workflow.GetVersion(ctx, firstAttemptVersion, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	// A run started with the engine that has local first attempts needs no
+	// version marker: GetVersion also upserts TemporalChangeVersion, one
+	// more visibility write per run (a quarter of a send's cost on the
+	// embedded server). Runs started without it (before, or by an older
+	// api) take the marker.
+	if engine < EngineLocalFirstAttempt && workflow.GetVersion(ctx, firstAttemptVersion, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return FirstAttempt{}, false
 	}
 	cfg, _ := ctx.Value(firstAttemptKey{}).(FirstAttempt)
@@ -125,7 +130,7 @@ func deliveryRetryState(err error) enumspb.RetryState {
 // and the final error, the single place where a delivery is known to have
 // failed for good.
 func (r *run) deliver(ctx workflow.Context, req *flow.HTTPRequest, ao workflow.ActivityOptions, res *contract.Result) (int32, error) {
-	fa, local := firstAttemptFor(ctx, req)
+	fa, local := firstAttemptFor(ctx, r.in.Engine, req)
 	if !local {
 		return 0, workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), contract.DeliverName, *req).Get(ctx, res)
 	}

@@ -93,6 +93,9 @@ func runCall(ctx workflow.Context, r *run, s *flow.Step, c *flow.Call, at positi
 	fut := workflow.ExecuteChildWorkflow(cctx, WorkflowName, Input{
 		Flow: callee.Flow, FlowVersion: callee.Version, Trigger: trigger,
 		CallDepth: depth, PublicURL: r.in.PublicURL,
+		// A new run: the engine of this code (replay does not compare a
+		// child's input).
+		Engine: CurrentEngine,
 	})
 	if err := fut.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
 		return nil, fmt.Errorf("starting flow %q (%s): %w", c.Flow, childID, err)
