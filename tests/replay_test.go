@@ -226,7 +226,7 @@ func TestHistoriesReplay(t *testing.T) {
 	histories := map[string]*historypb.History{
 		"every_step": history(t, s, okID), "every_step_local": history(t, s, okID), "every_step_engine1": history(t, s, okID),
 		"parallel_failure": history(t, s, failID),
-		"continued_first": firstRun, "continued_last": history(t, s, opts.ID),
+		"continued_first":  firstRun, "continued_last": history(t, s, opts.ID),
 		"composition": history(t, s, runComposition(t)),
 	}
 	// every_step_local is every_step with its send's first attempt run
