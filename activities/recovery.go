@@ -43,9 +43,19 @@ const (
 // exactly the same.
 type Recoverer struct {
 	Client sdkclient.Client
+	// DataConverter decodes what is read from history, as the client's
+	// does (payloads may be encrypted; nil: the SDK's default).
+	DataConverter converter.DataConverter
 	// Namespace is the client's (empty: learned from the activity's info,
 	// or from the SDK, which fills it into requests that name none).
 	Namespace string
+}
+
+func (r *Recoverer) dataConverter() converter.DataConverter {
+	if r.DataConverter != nil {
+		return r.DataConverter
+	}
+	return converter.GetDefaultDataConverter()
 }
 
 // namespace is the one the client talks to: the reset request must name it.
@@ -208,7 +218,7 @@ func (r *Recoverer) resumePoint(ctx context.Context, id, runID string, status en
 			// A delivery's first attempt, run locally by the flow worker:
 			// recorded when the workflow task that ran it completed.
 			m := ev.GetMarkerRecordedEventAttributes()
-			if _, failed, ok := workflows.FirstAttemptOf(converter.GetDefaultDataConverter(), m); ok {
+			if _, failed, ok := workflows.FirstAttemptOf(r.dataConverter(), m); ok {
 				switch {
 				case failed && m.GetFailure().GetApplicationFailureInfo().GetNonRetryable():
 					// Refused for good (a 4xx): the delivery ended here.

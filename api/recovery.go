@@ -96,7 +96,9 @@ func (s *Server) readJSONBody(c *gin.Context, v any) *Error {
 	return nil
 }
 
-func (s *Server) recoverer() *activities.Recoverer { return &activities.Recoverer{Client: s.temporal} }
+func (s *Server) recoverer() *activities.Recoverer {
+	return &activities.Recoverer{Client: s.temporal, DataConverter: s.dataConverter()}
+}
 
 // definition resolves a version choice for a flow: nil for the original.
 func (s *Server) definition(c *gin.Context, flowID string, v *versionChoice) (*flow.Flow, int64, *Error) {

@@ -303,3 +303,47 @@ steps:
 		return len(reds) == 1 && reds[0].(map[string]any)["idempotencyKey"] == dlv+"-r1" && reds[0].(map[string]any)["status"] == "completed"
 	}, 15*time.Second, 100*time.Millisecond)
 }
+
+// A send refused for good on its local first attempt ends the run there;
+// with encrypted payloads, resume still finds that attempt (it reads the
+// marker with the codec) and sends it again with the same key.
+func TestResumeWithEncryptedPayloads(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts its own embedded server")
+	}
+	rcv := newReceiver(t, func(n int, w http.ResponseWriter) {
+		if n == 0 {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		okJSON(`{}`)(n, w)
+	})
+	s := setupObserved(t, `
+id: it-resume-enc
+trigger: {}
+steps:
+  - {id: ship, type: http, method: POST, url: "`+rcv.URL+`/orders", body: {mode: keyValue, fields: {orderId: "{{ trigger.body.id }}"}}}
+`)
+	cfg := testAPIConfig(nil)
+	cfg.DataConverter = converter.NewCodecDataConverter(converter.GetDefaultDataConverter(), s.codec)
+	hs := httptest.NewServer(api.New(s.client, s.cat, testLog, cfg).Handler())
+	t.Cleanup(hs.Close)
+
+	a := post(t, s.hookURL("it-resume-enc"), "application/json", `{"id":"E-2"}`)
+	require.Equal(t, http.StatusOK, a.status, a.body)
+	id := a.header.Get(api.HeaderExecutionID)
+	_, err := s.result(id)
+	require.Error(t, err, "the first attempt's 400 fails the run")
+	require.Len(t, rcv.all(), 1)
+
+	r := send(t, "POST", hs.URL+"/api/v1/executions/"+url.PathEscape(id)+"/resume", `{"reason":"receiver fixed"}`, "Authorization", "Bearer "+writeKey)
+	require.Equal(t, http.StatusAccepted, r.status, r.body)
+	require.Eventually(t, func() bool { return len(rcv.all()) == 2 }, 15*time.Second, 20*time.Millisecond)
+	hits := rcv.all()
+	require.Equal(t, hits[0].header.Get("Idempotency-Key"), hits[1].header.Get("Idempotency-Key"), "the resumed send keeps its key")
+	require.JSONEq(t, `{"orderId":"E-2"}`, hits[1].body)
+	require.Eventually(t, func() bool {
+		res, err := s.result(id)
+		return err == nil && res.Status == "succeeded"
+	}, 15*time.Second, 100*time.Millisecond)
+}

@@ -12,6 +12,7 @@ import (
 
 	"go.temporal.io/sdk/activity"
 	sdkclient "go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/interceptor"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -55,6 +56,9 @@ type Options struct {
 	// DestinationReload is how often destinations are read again
 	// (default DefaultDestinationReload).
 	DestinationReload time.Duration
+	// DataConverter decodes what a bulk replay's resumes read from
+	// history, as the client's does (nil: the SDK's default).
+	DataConverter converter.DataConverter
 	// Logger and Telemetry serve the destination workers (nil: none).
 	Logger    *slog.Logger
 	Telemetry *telemetry.Telemetry
@@ -196,7 +200,7 @@ func newFlowWorker(c sdkclient.Client, queue string, deliver *activities.Deliver
 	opts.Destinations.Register(w)
 	opts.Notifier.Register(w)
 	// A bulk replay's reruns and resumes: the same code as the admin API.
-	rec := &activities.Recoverer{Client: c}
+	rec := &activities.Recoverer{Client: c, DataConverter: opts.DataConverter}
 	w.RegisterActivityWithOptions(rec.Rerun, activity.RegisterOptions{Name: contract.RerunName})
 	w.RegisterActivityWithOptions(rec.Resume, activity.RegisterOptions{Name: contract.ResumeName})
 	w.RegisterActivityWithOptions(rec.ListForReplay, activity.RegisterOptions{Name: contract.ListForReplayName})

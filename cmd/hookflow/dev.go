@@ -112,6 +112,7 @@ serving the flows of --flows. Ctrl-C stops everything cleanly.`,
 			wf.opts.Composition = activities.NewComposition(st, s.sec)
 			wf.opts.Destinations, wf.opts.DestinationStates = activities.NewDestinations(st), st
 			wf.opts.Logger, wf.opts.Telemetry = log, s.obs.tel
+			wf.opts.DataConverter = s.obs.dataConverter()
 			wf.opts.Notifier = notifier(c, s.notify, st, log, s.obs.tel)
 			w := worker.New(c, s.deliver, wf.opts)
 			if err := w.Start(); err != nil {

@@ -120,6 +120,7 @@ func workerCmd(g *globalFlags) *cobra.Command {
 			wf.opts.Records = records
 			wf.opts.Composition = activities.NewComposition(flowGetter(st), s.sec)
 			wf.opts.Logger, wf.opts.Telemetry = log, s.obs.tel
+			wf.opts.DataConverter = s.obs.dataConverter()
 			wf.opts.Notifier = notifier(c, s.notify, st, log, s.obs.tel)
 			if st != nil {
 				// Destinations: one poller per destination's task queue,
