@@ -70,7 +70,7 @@ func (a *Composition) ResolveFlow(ctx context.Context, req contract.ResolveFlowR
 	if err != nil {
 		return nil, fmt.Errorf("read flow %q: %w", req.FlowID, err)
 	}
-	return &contract.ResolvedFlow{Flow: f.Def, Version: f.Version}, nil
+	return &contract.ResolvedFlow{Flow: f.Def.Snapshot(), Version: f.Version}, nil
 }
 
 // SignResume signs a wait's links with the resume key.

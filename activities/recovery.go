@@ -93,6 +93,7 @@ func (r *Recoverer) Rerun(ctx context.Context, req contract.RerunRequest) (*cont
 	if req.Flow != nil {
 		f, version = req.Flow, req.Version
 	}
+	f = f.Snapshot()
 	key := req.Key
 	if key == "" {
 		key = uuid.Must(uuid.NewV7()).String()

@@ -271,7 +271,7 @@ func (s *Server) replayFlow(c *gin.Context) {
 		fail(c, e)
 		return
 	}
-	in := workflows.ReplayInput{Query: q, Action: body.Action, Flow: f, Version: version, PerSecond: body.PerSecond}
+	in := workflows.ReplayInput{Query: q, Action: body.Action, Flow: f.Snapshot(), Version: version, PerSecond: body.PerSecond}
 	id := "replay:" + flowID + ":" + uuid.Must(uuid.NewV7()).String()
 	run, err := s.temporal.ExecuteWorkflow(ctx, sdkclient.StartWorkflowOptions{
 		ID: id, TaskQueue: workflows.TaskQueue,

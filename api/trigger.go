@@ -93,7 +93,7 @@ func (s *Server) trigger(c *gin.Context) {
 	}
 
 	opts := workflows.StartOptions(f, entry.Version, eventID)
-	in := workflows.Input{Flow: f, FlowVersion: entry.Version, Trigger: data, PublicURL: s.cfg.PublicURL, Engine: workflows.CurrentEngine}
+	in := workflows.Input{Flow: f.Snapshot(), FlowVersion: entry.Version, Trigger: data, PublicURL: s.cfg.PublicURL, Engine: workflows.CurrentEngine}
 	c.Header(HeaderExecutionID, opts.ID)
 	key := idemKey{path: keyPath}
 	if keyPath != "" {

@@ -33,6 +33,18 @@ type Flow struct {
 	Notify *Notify `json:"notify,omitempty"`
 }
 
+// Snapshot is the definition a run carries in its input (and so in
+// Temporal's history): the flow without its trigger token, the secret part
+// of its URL, which the run never needs.
+func (f *Flow) Snapshot() *Flow {
+	if f == nil || f.Trigger.Token == "" {
+		return f
+	}
+	c := *f
+	c.Trigger.Token = ""
+	return &c
+}
+
 // Walk calls fn for every step of the tree in document order, with its path.
 // It stops early when fn returns false.
 func (f *Flow) Walk(fn func(path string, s *Step) bool) {

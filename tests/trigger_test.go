@@ -96,6 +96,21 @@ func TestSyncTriggerAnswersWithTheResponseStep(t *testing.T) {
 	require.Equal(t, []string{"totals:succeeded", "big:succeeded", "accept:succeeded"}, ids)
 }
 
+// A token written in a flow file served from a catalog (not the store,
+// which never keeps it in the definition; TestTriggerTokenStaysOutOfHistory)
+// is the secret part of its URL too: the run carries the flow without it.
+func TestTriggerTokenOfACatalogFlowStaysOutOfHistory(t *testing.T) {
+	const token = "it-token-canary-5b1e0c9a7d3f"
+	s := setup(t, "id: it-token\ntrigger: {mode: sync, token: "+token+"}\nsteps: [{id: r, type: response, status: 200, body: {ok: true}}]\n")
+	require.True(t, strings.HasSuffix(s.hookURL("it-token"), "/"+token))
+	a := post(t, s.hookURL("it-token"), "application/json", `{}`)
+	require.Equal(t, http.StatusOK, a.status, a.body)
+	id := a.header.Get(api.HeaderExecutionID)
+	_, err := s.result(id)
+	require.NoError(t, err)
+	require.NotContains(t, historyText(t, s, id), token)
+}
+
 func TestSyncTriggerWithoutResponseStep(t *testing.T) {
 	s := setup(t, `
 id: it-noresp
