@@ -3,11 +3,13 @@ package activities
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -92,12 +94,24 @@ func NewEventID() string {
 	return "evt_" + hex.EncodeToString(b)
 }
 
+// DestinationEventID is the id of the event typ about destination name
+// for the state change that began at since: the same in every process.
+func DestinationEventID(name, typ string, since time.Time) string {
+	sum := sha256.Sum256([]byte(name + "\x00" + typ + "\x00" + strconv.FormatInt(since.UnixMilli(), 10)))
+	return "evt_" + hex.EncodeToString(sum[:16])
+}
+
 // DestinationEvent emits an event about destination name (paused,
 // resumed, circuit opened or closed) to the global setting: once at once
 // (a few milliseconds: one start per destination), then, while Temporal
 // does not answer, in the background for a while with the same event id.
 // It returns the event id ("" when nothing takes it).
-func (n *Notifier) DestinationEvent(typ, name string, data map[string]any) string {
+//
+// since is when the state change the event reports began (the pause, or
+// the open circuit, that is starting or ending): the event id derives
+// from it, so every process that sees the change emits the same event and
+// Temporal delivers it once (zero: a new id).
+func (n *Notifier) DestinationEvent(typ, name string, since time.Time, data map[string]any) string {
 	if n == nil || n.client == nil || !n.global.Wants(typ) {
 		return ""
 	}
@@ -105,7 +119,11 @@ func (n *Notifier) DestinationEvent(typ, name string, data map[string]any) strin
 		data = map[string]any{}
 	}
 	data["destination"] = name
-	ev := contract.Notification{ID: NewEventID(), Type: typ, Timestamp: time.Now().UTC(), Data: data}
+	id := NewEventID()
+	if !since.IsZero() {
+		id = DestinationEventID(name, typ, since)
+	}
+	ev := contract.Notification{ID: id, Type: typ, Timestamp: time.Now().UTC(), Data: data}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	_, err := n.emit(ctx, ev, nil, name)
 	cancel()

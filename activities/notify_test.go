@@ -106,14 +106,28 @@ func TestNotifierTargetsAndDuplicates(t *testing.T) {
 	require.Contains(t, string(m), `hookflow_notifications_total{event="delivery.gave_up",outcome="error"} 1`)
 }
 
+// The id of a destination event derives from the state change it
+// reports: the same in every process, so Temporal starts it once.
+func TestDestinationEventIDIsTheSameEverywhere(t *testing.T) {
+	at := time.UnixMilli(1_764_000_000_123)
+	id := activities.DestinationEventID("crm", flow.EventDestinationPaused, at)
+	require.Equal(t, id, activities.DestinationEventID("crm", flow.EventDestinationPaused, at.Add(400*time.Microsecond)), "millisecond precision, as the store keeps it")
+	require.NotEqual(t, id, activities.DestinationEventID("crm", flow.EventDestinationResumed, at))
+	require.NotEqual(t, id, activities.DestinationEventID("crm", flow.EventDestinationPaused, at.Add(time.Millisecond)))
+	require.NotEqual(t, id, activities.DestinationEventID("erp", flow.EventDestinationPaused, at))
+	c := &starts{}
+	n := activities.NewNotifier(c, flow.NotifySetting{Destination: "ops", Events: []string{flow.EventDestinationPaused}}, nil, nil, nil)
+	require.Equal(t, id, n.DestinationEvent(flow.EventDestinationPaused, "crm", at, nil))
+}
+
 // Destination events go to the global destination only, never to the
 // destination they are about.
 func TestNotifierDestinationEventsAndLoopGuard(t *testing.T) {
 	c := &starts{}
 	n := activities.NewNotifier(c, flow.NotifySetting{Destination: "ops", Events: []string{flow.EventDestinationPaused}}, nil, nil, nil)
-	require.NotEmpty(t, n.DestinationEvent(flow.EventDestinationPaused, "crm", map[string]any{"reason": "x"}))
-	require.Empty(t, n.DestinationEvent(flow.EventDestinationResumed, "crm", nil), "not picked")
-	require.NotEmpty(t, n.DestinationEvent(flow.EventDestinationPaused, "ops", nil))
+	require.NotEmpty(t, n.DestinationEvent(flow.EventDestinationPaused, "crm", time.Time{}, map[string]any{"reason": "x"}))
+	require.Empty(t, n.DestinationEvent(flow.EventDestinationResumed, "crm", time.Time{}, nil), "not picked")
+	require.NotEmpty(t, n.DestinationEvent(flow.EventDestinationPaused, "ops", time.Time{}, nil))
 	require.Eventually(t, func() bool { return len(c.destinations()) == 1 }, 5*time.Second, 10*time.Millisecond)
 	time.Sleep(100 * time.Millisecond)
 	require.Equal(t, []string{"ops"}, c.destinations(), "ops's own pause is not sent to ops")
@@ -125,7 +139,7 @@ func TestNotifierDestinationEventsAndLoopGuard(t *testing.T) {
 	c.mu.Lock()
 	c.fail = errors.New("unavailable")
 	c.mu.Unlock()
-	id := n.DestinationEvent(flow.EventDestinationPaused, "erp", nil)
+	id := n.DestinationEvent(flow.EventDestinationPaused, "erp", time.Time{}, nil)
 	require.NotEmpty(t, id)
 	c.mu.Lock()
 	c.fail = nil

@@ -4,16 +4,17 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/store"
 )
 
-// pausedBefore is whether a destination was paused before a pause or
-// resume request (nil when unknown: then the request notifies as if it
-// changed the state).
-func (s *Server) pausedBefore(ctx context.Context, name string) *bool {
+// pausedBefore is a destination's state before a pause or resume request
+// (nil when unknown: then the request notifies as if it changed the
+// state).
+func (s *Server) pausedBefore(ctx context.Context, name string) *store.DestinationState {
 	if s.cfg.Notify == nil || s.cfg.Notify.Global().Destination == "" {
 		return nil
 	}
@@ -21,26 +22,32 @@ func (s *Server) pausedBefore(ctx context.Context, name string) *bool {
 	if err != nil {
 		return nil
 	}
-	return &d.State.Paused
+	return &d.State
 }
 
 // notifyPause emits destination.paused or destination.resumed when a
-// request changed the state (pausing a paused destination tells no one).
-// The notification is handed to Temporal in the background; its delivery
-// is durable from there.
-func (s *Server) notifyPause(d *store.Destination, was *bool) {
-	if s.cfg.Notify == nil || (was != nil && *was == d.State.Paused) {
+// request changed the state (pausing a paused destination tells no one),
+// at once. The workers emit the same event (its id derives from when the
+// pause began) when they next read the state, so it is not lost if this
+// process dies before Temporal takes it, and is delivered once.
+func (s *Server) notifyPause(d *store.Destination, was *store.DestinationState) {
+	if s.cfg.Notify == nil || (was != nil && was.Paused == d.State.Paused) {
 		return
 	}
 	if d.State.Paused {
 		data := map[string]any{"reason": d.State.PauseReason}
+		var since time.Time
 		if d.State.PausedAt != nil {
-			data["pausedAt"] = d.State.PausedAt
+			data["pausedAt"], since = d.State.PausedAt, *d.State.PausedAt
 		}
-		s.cfg.Notify.DestinationEvent(flow.EventDestinationPaused, d.Name, data)
+		s.cfg.Notify.DestinationEvent(flow.EventDestinationPaused, d.Name, since, data)
 		return
 	}
-	s.cfg.Notify.DestinationEvent(flow.EventDestinationResumed, d.Name, nil)
+	var since time.Time
+	if was != nil && was.PausedAt != nil {
+		since = *was.PausedAt
+	}
+	s.cfg.Notify.DestinationEvent(flow.EventDestinationResumed, d.Name, since, nil)
 }
 
 // checkNotifySigns refuses (422, notify.destination) a flow whose notify

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -327,4 +328,32 @@ steps:
 	tc, _ := time.Parse(time.RFC3339, closed.Time)
 	require.True(t, to.Before(tc), "opened (%s), then closed (%s)", opened.Time, closed.Time)
 	n.await(t, flow.EventDestinationCircuitOpened, "destination", name, 1)
+}
+
+// A pause whose process dies right after its store write (here: written
+// to the store directly, as no api notified) still notifies: the workers
+// see the change at their next reload and emit the same event the api
+// would have, once; a resume through the api then notifies once too
+// (the api and the workers emit one event id).
+func TestNotifyPauseWrittenByAProcessThatDied(t *testing.T) {
+	s := setupSharedAdmin(t)
+	n := notifyReceiver(t)
+	s.notifyDestination(notifyGlobal.Destination, n)
+	t.Cleanup(func() { s.call("POST", "/api/v1/destinations/"+notifyGlobal.Destination+"/pause", writeKey, "", "") })
+	s.putDestination("name: it-notify-orphan\nbaseUrl: https://orphan.example.com/\n")
+	time.Sleep(2 * destinationReload) // the workers have read it once
+
+	d, err := s.store.PauseDestination(context.Background(), "it-notify-orphan", true, "died after writing")
+	require.NoError(t, err)
+	pz := n.await(t, flow.EventDestinationPaused, "destination", "it-notify-orphan", 1)[0]
+	verifyStandardWebhooks(t, pz)
+	require.Equal(t, "died after writing", pz.Data["reason"])
+	require.Equal(t, activities.DestinationEventID("it-notify-orphan", flow.EventDestinationPaused, *d.State.PausedAt), pz.header.Get("webhook-id"))
+
+	r := s.call("POST", "/api/v1/destinations/it-notify-orphan/resume", writeKey, "", "")
+	require.Equal(t, http.StatusOK, r.status, r.body)
+	n.await(t, flow.EventDestinationResumed, "destination", "it-notify-orphan", 1)
+	time.Sleep(3 * destinationReload)
+	require.Len(t, n.matching(flow.EventDestinationResumed, "destination", "it-notify-orphan"), 1, "the api's and the workers' event is one")
+	require.Len(t, n.matching(flow.EventDestinationPaused, "destination", "it-notify-orphan"), 1)
 }

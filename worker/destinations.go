@@ -73,6 +73,11 @@ type destinations struct {
 	tel         *telemetry.Telemetry
 	id          string
 
+	// notifier emits destination events (nil: none); events follows
+	// each destination's state as of the last reload (notify.go).
+	notifier *activities.Notifier
+	events   map[string]destEvents
+
 	mu      sync.Mutex
 	known   map[string]*store.Destination
 	running map[string]*destWorker
@@ -114,7 +119,8 @@ func newDestinations(c sdkclient.Client, deliver *activities.Deliverer, opts Opt
 		log: log.With("component", "destinations"), tel: opts.Telemetry,
 		id:    fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b)),
 		known: map[string]*store.Destination{}, running: map[string]*destWorker{}, failed: map[string]bool{},
-		kick: make(chan struct{}, 1),
+		kick:     make(chan struct{}, 1),
+		notifier: opts.Notifier, events: map[string]destEvents{},
 	}
 }
 
@@ -198,6 +204,10 @@ func (m *destinations) reconcile(ctx context.Context) {
 		if u := d.State.LimitedUntil; u != nil && u.After(now) && (wake.IsZero() || u.Before(wake)) {
 			wake = *u
 		}
+		if prev, ok := m.events[d.Name]; ok {
+			m.notifyTransitions(prev, d)
+		}
+		m.events[d.Name] = destEventsOf(d)
 		m.mu.Lock()
 		m.known[d.Name] = d
 		m.failed[d.Name] = false
@@ -220,6 +230,11 @@ func (m *destinations) reconcile(ctx context.Context) {
 		m.mu.Unlock()
 		if key != "" || cur != nil {
 			m.log.Info("destination worker", "destination", d.Name, "mode", modeName(key, probe), "version", d.Version)
+		}
+	}
+	for name := range m.events {
+		if !seen[name] {
+			delete(m.events, name)
 		}
 	}
 	m.mu.Lock()

@@ -1,59 +1,84 @@
 package worker
 
 import (
-	"context"
 	"time"
 
-	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/store"
 )
 
-// notifyingStates is the destination states with notifications: a
-// circuit that opens or closes (the one worker whose conditional update
-// made the transition) emits destination.circuit_opened or
-// destination.circuit_closed to the global notify destination. Other
-// transitions pass through untouched.
-type notifyingStates struct {
-	DestinationStates
-	n *activities.Notifier
+// Destination notifications (paused, resumed, circuit opened, circuit
+// closed) follow the destination's state in the flow store, as every
+// worker reads it at each reload (and at once after a transition this
+// worker made). Each event's id is derived from the state change it
+// reports (the destination, the event, and when the pause or the open
+// circuit began), so every worker, and the api that handled a pause,
+// emit the same id, and Temporal starts its notification once
+// (NotifyWorkflowID). A process that dies between its store write and
+// Temporal taking the event loses nothing: the workers' next reload emits
+// it. A worker's first reload learns the state without notifying (it
+// cannot tell what changed before it started).
+
+// destEvents is what a destination's notifications follow.
+type destEvents struct {
+	paused   bool
+	pausedAt time.Time
+	open     bool
+	openedAt time.Time
 }
 
-// withNotifications wraps st when notifications are on (a nil notifier,
-// or no global destination: st as it is).
-func withNotifications(st DestinationStates, n *activities.Notifier) DestinationStates {
-	if st == nil || n == nil || n.Global().Destination == "" {
-		return st
+func destEventsOf(d *store.Destination) destEvents {
+	var e destEvents
+	e.paused = d.State.Paused
+	if d.State.PausedAt != nil {
+		e.pausedAt = *d.State.PausedAt
 	}
-	return &notifyingStates{DestinationStates: st, n: n}
+	e.open = d.State.Circuit == store.CircuitOpen
+	if d.State.OpenedAt != nil {
+		e.openedAt = *d.State.OpenedAt
+	}
+	return e
 }
 
-func (s *notifyingStates) RecordOutcome(ctx context.Context, name string, ok, probe bool, failures int, probeInterval time.Duration, lastError string) (string, error) {
-	tr, err := s.DestinationStates.RecordOutcome(ctx, name, ok, probe, failures, probeInterval, lastError)
-	if err == nil {
-		s.transition(name, tr, probeInterval, lastError, map[string]any{"reason": "consecutive_failures", "consecutiveFailures": failures})
+// notifyTransitions emits the events between the state this worker saw
+// at its last reload (prev) and d's. Called without m.mu held.
+func (m *destinations) notifyTransitions(prev destEvents, d *store.Destination) {
+	if m.notifier == nil {
+		return
 	}
-	return tr, err
+	cur := destEventsOf(d)
+	if prev.paused && (!cur.paused || !cur.pausedAt.Equal(prev.pausedAt)) {
+		m.notifier.DestinationEvent(flow.EventDestinationResumed, d.Name, prev.pausedAt, nil)
+	}
+	if cur.paused && (!prev.paused || !cur.pausedAt.Equal(prev.pausedAt)) {
+		data := map[string]any{"reason": d.State.PauseReason}
+		if !cur.pausedAt.IsZero() {
+			data["pausedAt"] = cur.pausedAt
+		}
+		m.notifier.DestinationEvent(flow.EventDestinationPaused, d.Name, cur.pausedAt, data)
+	}
+	if prev.open && (!cur.open || !cur.openedAt.Equal(prev.openedAt)) {
+		m.notifier.DestinationEvent(flow.EventDestinationCircuitClosed, d.Name, prev.openedAt, nil)
+	}
+	if cur.open && (!prev.open || !cur.openedAt.Equal(prev.openedAt)) {
+		m.notifier.DestinationEvent(flow.EventDestinationCircuitOpened, d.Name, cur.openedAt, openedWhy(d))
+	}
 }
 
-func (s *notifyingStates) RecordWindowOutcome(ctx context.Context, name string, ok, probe bool, failures int, w flow.FailureWindow, probeInterval time.Duration, lastError string) (string, error) {
-	tr, err := s.DestinationStates.RecordWindowOutcome(ctx, name, ok, probe, failures, w, probeInterval, lastError)
-	if err == nil {
-		s.transition(name, tr, probeInterval, lastError, map[string]any{"reason": "failure_rate_or_consecutive",
-			"failureRate": w.Rate, "window": w.Window.String(), "minRequests": w.MinRequests,
-		})
+// openedWhy says what opened a circuit: the breaker's rules and the state
+// when it opened.
+func openedWhy(d *store.Destination) map[string]any {
+	_, failures, probe := d.Def.Breaker()
+	why := map[string]any{
+		"reason": "consecutive_failures", "consecutiveFailures": failures,
+		"probeInterval": probe.String(), "lastError": d.State.LastError,
 	}
-	return tr, err
-}
-
-// transition emits the circuit's transitions; others (a period limit's)
-// pass. why says what opened it.
-func (s *notifyingStates) transition(name, tr string, probeInterval time.Duration, lastError string, why map[string]any) {
-	switch tr {
-	case store.TransitionOpened:
-		why["probeInterval"], why["lastError"] = probeInterval.String(), lastError
-		s.n.DestinationEvent(flow.EventDestinationCircuitOpened, name, why)
-	case store.TransitionClosed:
-		s.n.DestinationEvent(flow.EventDestinationCircuitClosed, name, nil)
+	if w := d.Def.RateWindow(); w.Rate > 0 {
+		why["reason"] = "failure_rate_or_consecutive"
+		why["failureRate"], why["window"], why["minRequests"] = w.Rate, w.Window.String(), w.MinRequests
 	}
+	if !destEventsOf(d).openedAt.IsZero() {
+		why["openedAt"] = *d.State.OpenedAt
+	}
+	return why
 }

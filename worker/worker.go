@@ -98,7 +98,6 @@ type Workers struct {
 // New returns both workers, with FlowWorkflow and the delivery activity
 // registered once each under their stable names.
 func New(c sdkclient.Client, deliver *activities.Deliverer, opts Options) *Workers {
-	opts.DestinationStates = withNotifications(opts.DestinationStates, opts.Notifier)
 	flows := newFlowWorker(c, workflows.TaskQueue, deliver, opts)
 	// Sync runs poll a queue of their own with their own pollers and
 	// slots: a caller waits for their answer, and a burst of async
