@@ -103,6 +103,7 @@ const (
 	BIdle        = "sync trigger, idle"
 	BAfter       = "sync trigger after the burst (own queue)"
 	BSharedAfter = "sync run on the async queue after the burst (before #14)"
+	BPriority    = "sync run on the async queue, priority 1, after the burst"
 )
 
 // burstFlow leaves a workflow task per run a second after its start, so

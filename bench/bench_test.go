@@ -59,7 +59,7 @@ func TestAttributionSmoke(t *testing.T) {
 	require.Len(t, res.Sync, 8)
 	require.Len(t, res.Deliveries, 4)
 	require.Len(t, res.Latency, 2)
-	require.Len(t, res.Burst, 3)
+	require.Len(t, res.Burst, 4)
 	for _, rows := range [][]bench.Ratio{res.Sync, res.Deliveries, res.Latency, res.Burst} {
 		for _, r := range rows {
 			require.Zero(t, r.Errors, r.Name)

@@ -11,6 +11,7 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	sdkclient "go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/workflows"
@@ -28,6 +29,7 @@ func measureBurst(ctx context.Context, c sdkclient.Client, hook map[string]strin
 		return nil, err
 	}
 	var seq atomic.Int64
+	var uwsOn func(context.Context, temporal.Priority) error
 	post := func(url, body string) error {
 		resp, err := httpc.Post(url, "application/json", strings.NewReader(body))
 		if err != nil {
@@ -62,9 +64,12 @@ func measureBurst(ctx context.Context, c sdkclient.Client, hook map[string]strin
 		return nil
 	}
 	syncTrigger := func(context.Context) error { return post(hook["bench-sync"], `{"total":250}`) }
-	onAsyncQueue := func(ctx context.Context) error {
+	onAsyncQueue := func(ctx context.Context) error { return uwsOn(ctx, temporal.Priority{}) }
+	withPriority := func(ctx context.Context) error { return uwsOn(ctx, temporal.Priority{PriorityKey: 1}) }
+	uwsOn = func(ctx context.Context, prio temporal.Priority) error {
 		o := workflows.StartOptions(syncF, 1, fmt.Sprintf("burst-%d-%d", time.Now().UnixNano(), seq.Add(1)))
 		o.TaskQueue = workflows.TaskQueue
+		o.Priority = prio
 		o.WorkflowIDConflictPolicy = enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING
 		op := c.NewWithStartWorkflowOperation(o, workflows.WorkflowName, workflows.Input{
 			Flow: syncF, FlowVersion: 1, Engine: workflows.CurrentEngine, Trigger: map[string]any{"body": map[string]any{"total": 250.0}, "query": map[string]any{}},
@@ -86,7 +91,7 @@ func measureBurst(ctx context.Context, c sdkclient.Client, hook map[string]strin
 		for _, v := range []struct {
 			name string
 			call func(context.Context) error
-		}{{BAfter, syncTrigger}, {BSharedAfter, onAsyncQueue}} {
+		}{{BAfter, syncTrigger}, {BSharedAfter, onAsyncQueue}, {BPriority, withPriority}} {
 			if err := burst(); err != nil {
 				return nil, err
 			}
@@ -99,7 +104,7 @@ func measureBurst(ctx context.Context, c sdkclient.Client, hook map[string]strin
 		}
 	}
 	var out []Ratio
-	for _, name := range []string{BIdle, BAfter, BSharedAfter} {
+	for _, name := range []string{BIdle, BAfter, BSharedAfter, BPriority} {
 		out = append(out, ratios(name, 1, cells[name], cells[BIdle], false))
 	}
 	return out, nil

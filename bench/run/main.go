@@ -33,6 +33,7 @@ func main() {
 	callers := flag.String("callers", "1,16,64", "comma-separated concurrency levels")
 	attribution := flag.Int("attribution-rounds", 0, "instead: the attribution bench (sync floor variants, delivery floor, trigger-to-receipt, burst), this many interleaved rounds")
 	batch := flag.Int("delivery-batch", 200, "with -attribution-rounds: deliveries per delivery cell")
+	burstOnly := flag.Int("burst-cell", 0, "after the cells: sync triggers at one caller, idle and right after this many async triggers (0: none)")
 	burst := flag.Int("burst", 2000, "with -attribution-rounds: async triggers sent before the burst cell's sync cell (0: none)")
 	growth := flag.Int("growth", 0, "instead: measure, load this many mixed runs into the same data directory, and measure again")
 	pragmas := flag.String("sqlite-pragmas", "", "comma-separated name=value SQLite pragmas added to the server's (tuning experiments)")
@@ -113,6 +114,7 @@ func main() {
 		Cell: *cell, Callers: levels, Deliveries: *deliveries, Waiting: measureWaiting, Log: os.Stderr,
 		SQLiteConns: *conns, HistoryShards: int32(*shards), WorkflowPollers: *pollers, Only: onlyList, InMemory: *memory,
 		SQLitePragmas: tuning.pragmas, DynamicConfig: tuning.dynamic, FullVisibilityIndexes: *fullVis,
+		Burst: *burstOnly,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
