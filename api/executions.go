@@ -353,14 +353,17 @@ func (s *Server) decodedFailure(ctx context.Context, id, runID, msg string) stri
 
 // timeoutReason says which of the run's timeouts ended it: the run timeout
 // when it expires before the execution timeout, else the execution
-// timeout (which spans retries and continue-as-new).
+// timeout (which spans retries and continue-as-new). With only an
+// execution timeout, Temporal gives the first run the same one as its run
+// timeout, and their expirations differ by rounding: within a second they
+// are the execution timeout.
 func timeoutReason(desc *workflowservice.DescribeWorkflowExecutionResponse) *closeReason {
 	cfg, ext := desc.GetExecutionConfig(), desc.GetWorkflowExtendedInfo()
 	why := &closeReason{Kind: "timedout", Timeout: "execution"}
 	after := cfg.GetWorkflowExecutionTimeout().AsDuration()
 	runExp, execExp := ext.GetRunExpirationTime(), ext.GetExecutionExpirationTime()
 	if runExp != nil && !runExp.AsTime().IsZero() &&
-		(execExp == nil || execExp.AsTime().IsZero() || runExp.AsTime().Before(execExp.AsTime())) {
+		(execExp == nil || execExp.AsTime().IsZero() || runExp.AsTime().Add(time.Second).Before(execExp.AsTime())) {
 		why.Timeout, after = "run", cfg.GetWorkflowRunTimeout().AsDuration()
 	}
 	why.Detail = "the run reached its workflow " + why.Timeout + " timeout"

@@ -9,7 +9,6 @@ package workflows
 
 import (
 	"fmt"
-	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
@@ -180,9 +179,12 @@ func StartOptions(f *flow.Flow, version int64, eventID string) client.StartWorkf
 		TaskQueue:                QueueFor(mode),
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		// A run is bounded by its steps (loops and delays are bounded too);
-		// this is a backstop against a flow that waits forever.
-		WorkflowExecutionTimeout: 400 * 24 * time.Hour,
+		// No execution timeout: a run is bounded by its steps (loops,
+		// delays and waits are bounded), and a timeout is a timer task the
+		// server keeps until it fires, whether the run closed or not: a
+		// 400-day backstop left two rows per run in the timer table for
+		// 400 days, long after retention deleted the run (docs/performance.md,
+		// "Cost as data grows").
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			SearchAttrFlowID.ValueSet(f.ID),
 			SearchAttrFlowVersion.ValueSet(version),

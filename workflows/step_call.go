@@ -79,9 +79,9 @@ func runCall(ctx workflow.Context, r *run, s *flow.Step, c *flow.Call, at positi
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID: childID,
 		// The caller's queue: a sync run's callee answers as promptly.
-		TaskQueue:                workflow.GetInfo(ctx).TaskQueueName,
-		ParentClosePolicy:        policy,
-		WorkflowExecutionTimeout: 400 * 24 * time.Hour,
+		TaskQueue:         workflow.GetInfo(ctx).TaskQueueName,
+		ParentClosePolicy: policy,
+		// No execution timeout, as a trigger's run (StartOptions).
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			SearchAttrFlowID.ValueSet(callee.Flow.ID),
 			SearchAttrFlowVersion.ValueSet(callee.Version),
