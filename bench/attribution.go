@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -129,11 +128,7 @@ func Attribute(ctx context.Context, cfg AttributionConfig) (*Attribution, error)
 		return nil, err
 	}
 	defer st.Close()
-	logf := func(format string, args ...any) {
-		if cfg.Log != nil {
-			fmt.Fprintf(cfg.Log, format+"\n", args...)
-		}
-	}
+	logf := logger(cfg.Log)
 	c := st.client
 	var seq atomic.Int64
 	id := func(prefix string) string { return fmt.Sprintf("%s-%d-%d", prefix, time.Now().UnixNano(), seq.Add(1)) }
@@ -193,18 +188,6 @@ func Attribute(ctx context.Context, cfg AttributionConfig) (*Attribution, error)
 		w.Write([]byte(`{"ok":true}`))
 	}))
 	defer floorHTTP.Close()
-	post := func(url, body string) error {
-		resp, err := httpc.Post(url, "application/json", strings.NewReader(body))
-		if err != nil {
-			return err
-		}
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		resp.Body.Close()
-		if resp.StatusCode >= 300 {
-			return fmt.Errorf("status %d: %s", resp.StatusCode, b)
-		}
-		return nil
-	}
 	syncVariants := []struct {
 		name string
 		call func(context.Context) error
@@ -218,11 +201,11 @@ func Attribute(ctx context.Context, cfg AttributionConfig) (*Attribution, error)
 		{VHandlers, func(ctx context.Context) error {
 			return uws(ctx, withSummary(), "bench.NoopUpdateQuery", "answer", in())
 		}},
-		{VFloorHTTP, func(ctx context.Context) error { return post(floorHTTP.URL, `{"total":250}`) }},
+		{VFloorHTTP, func(ctx context.Context) error { return postJSON(floorHTTP.URL, `{"total":250}`) }},
 		{VHookDirect, func(ctx context.Context) error {
 			return uws(ctx, hookOpts(), workflows.WorkflowName, workflows.UpdateResponse, in())
 		}},
-		{VHookHTTP, func(ctx context.Context) error { return post(st.target.hook["bench-sync"], `{"total":250}`) }},
+		{VHookHTTP, func(ctx context.Context) error { return postJSON(st.target.hook["bench-sync"], `{"total":250}`) }},
 	}
 
 	type key struct {
@@ -269,7 +252,7 @@ func Attribute(ctx context.Context, cfg AttributionConfig) (*Attribution, error)
 		{DFloorEager, start(DeliverEager)},
 		{DFloorLocal, start(DeliverLocal)},
 		{DHook, func(ctx context.Context, mark string) error {
-			return post(st.target.hook["bench-deliver"], fmt.Sprintf(`{"mark":%q}`, mark))
+			return postJSON(st.target.hook["bench-deliver"], fmt.Sprintf(`{"mark":%q}`, mark))
 		}},
 	}
 	rates := map[string][]Cell{}

@@ -419,32 +419,39 @@ steps: [{id: send, type: http, method: POST, url: "%s", body: {mode: all}}]
 	return e, nil
 }
 
+// postJSON posts body to url; an answer that is not 2xx is an error.
+func postJSON(url, body string) error {
+	resp, err := httpc.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("status %d: %s", resp.StatusCode, b)
+	}
+	return nil
+}
+
+// logger is cfg.Log as a printf (nothing when nil).
+func logger(w io.Writer) func(string, ...any) {
+	return func(format string, args ...any) {
+		if w != nil {
+			fmt.Fprintf(w, format+"\n", args...)
+		}
+	}
+}
+
 var httpc = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxIdleConns: 256}, Timeout: time.Minute}
 
 // measureAll runs the scenarios against t.
 func measureAll(ctx context.Context, cfg Config, t *target) (*Results, error) {
-	logf := func(format string, args ...any) {
-		if cfg.Log != nil {
-			fmt.Fprintf(cfg.Log, format+"\n", args...)
-		}
-	}
+	logf := logger(cfg.Log)
 	c := t.c
 	res := &Results{GoVersion: runtime.Version(), CPUs: runtime.NumCPU()}
 	res.RSSBytesIdle = rss()
 	var seq atomic.Int64
 	id := func(prefix string) string { return fmt.Sprintf("%s-%d-%d", prefix, time.Now().UnixNano(), seq.Add(1)) }
-	post := func(url, body string) error {
-		resp, err := httpc.Post(url, "application/json", strings.NewReader(body))
-		if err != nil {
-			return err
-		}
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		resp.Body.Close()
-		if resp.StatusCode >= 300 {
-			return fmt.Errorf("status %d: %s", resp.StatusCode, b)
-		}
-		return nil
-	}
 	floorStart := func(ctx context.Context) error {
 		_, err := c.ExecuteWorkflow(ctx, sdkclient.StartWorkflowOptions{ID: id("floor-start"), TaskQueue: t.floorQueue}, "bench.NoopStart")
 		return err
@@ -471,10 +478,10 @@ func measureAll(ctx context.Context, cfg Config, t *target) (*Results, error) {
 			return h.Get(ctx, &s)
 		}},
 		{HookSync, func(context.Context) error {
-			return post(t.hook["bench-sync"], `{"total":250}`)
+			return postJSON(t.hook["bench-sync"], `{"total":250}`)
 		}},
 		{FloorStart, floorStart},
-		{HookAsync, func(context.Context) error { return post(t.hook["bench-async"], `{"n":1}`) }},
+		{HookAsync, func(context.Context) error { return postJSON(t.hook["bench-async"], `{"n":1}`) }},
 	}
 	for _, sc := range scenarios {
 		if len(cfg.Only) > 0 && !slices.Contains(cfg.Only, sc.name) {
@@ -521,7 +528,7 @@ func measureAll(ctx context.Context, cfg Config, t *target) (*Results, error) {
 			go func() {
 				defer wg.Done()
 				defer func() { <-sem }()
-				if err := post(t.hook["bench-deliver"], `{"n":1}`); err != nil {
+				if err := postJSON(t.hook["bench-deliver"], `{"n":1}`); err != nil {
 					failedMu.Lock()
 					res.DeliveryTriggerErrors = append(res.DeliveryTriggerErrors, err.Error())
 					failedMu.Unlock()
@@ -568,7 +575,7 @@ func measureAll(ctx context.Context, cfg Config, t *target) (*Results, error) {
 			go func() {
 				defer wg.Done()
 				defer func() { <-sem }()
-				if post(t.hook["bench-wait"], `{}`) == nil {
+				if postJSON(t.hook["bench-wait"], `{}`) == nil {
 					ok.Add(1)
 				}
 			}()

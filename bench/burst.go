@@ -3,8 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"io"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,18 +28,6 @@ func measureBurst(ctx context.Context, c sdkclient.Client, hook map[string]strin
 	}
 	var seq atomic.Int64
 	var uwsOn func(context.Context, temporal.Priority) error
-	post := func(url, body string) error {
-		resp, err := httpc.Post(url, "application/json", strings.NewReader(body))
-		if err != nil {
-			return err
-		}
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		resp.Body.Close()
-		if resp.StatusCode >= 300 {
-			return fmt.Errorf("status %d: %s", resp.StatusCode, b)
-		}
-		return nil
-	}
 	burst := func() error {
 		var wg sync.WaitGroup
 		sem := make(chan struct{}, 32)
@@ -52,7 +38,7 @@ func measureBurst(ctx context.Context, c sdkclient.Client, hook map[string]strin
 			go func() {
 				defer wg.Done()
 				defer func() { <-sem }()
-				if post(hook["bench-burst"], `{}`) != nil {
+				if postJSON(hook["bench-burst"], `{}`) != nil {
 					failed.Add(1)
 				}
 			}()
@@ -63,7 +49,7 @@ func measureBurst(ctx context.Context, c sdkclient.Client, hook map[string]strin
 		}
 		return nil
 	}
-	syncTrigger := func(context.Context) error { return post(hook["bench-sync"], `{"total":250}`) }
+	syncTrigger := func(context.Context) error { return postJSON(hook["bench-sync"], `{"total":250}`) }
 	onAsyncQueue := func(ctx context.Context) error { return uwsOn(ctx, temporal.Priority{}) }
 	withPriority := func(ctx context.Context) error { return uwsOn(ctx, temporal.Priority{PriorityKey: 1}) }
 	uwsOn = func(ctx context.Context, prio temporal.Priority) error {

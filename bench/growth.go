@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -58,11 +57,7 @@ func Growth(ctx context.Context, cfg Config, n int) (*GrowthResult, error) {
 		return nil, err
 	}
 	defer st.Close()
-	logf := func(format string, args ...any) {
-		if cfg.Log != nil {
-			fmt.Fprintf(cfg.Log, format+"\n", args...)
-		}
-	}
+	logf := logger(cfg.Log)
 	fresh, err := measureAll(ctx, cfg, st.target)
 	if err != nil {
 		return nil, err
