@@ -131,17 +131,17 @@ func deliveryRetryState(err error) enumspb.RetryState {
 // failed for good.
 func (r *run) deliver(ctx workflow.Context, req *flow.HTTPRequest, ao workflow.ActivityOptions, res *contract.Result) (int32, error) {
 	fa, local := firstAttemptFor(ctx, r.in.Engine, req)
-	if !local {
+	// A local attempt already completed in this workflow task: this send
+	// goes as an activity, so that a resume, which resets to the task
+	// where a send failed, never makes again a send that succeeded before
+	// it (sends side by side still share a task), and a loop of sends
+	// does not pile thousands of local attempts into one task (Temporal
+	// terminated such a run). Its completion brings a new task, where the
+	// next send may be local again. A 1 ms timer to start a new task
+	// instead hung on the embedded server: the timer after the 40th such
+	// task never fired.
+	if !local || (r.localDone && r.localDoneAt == workflow.GetInfo(ctx).GetCurrentHistoryLength()) {
 		return 0, workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), contract.DeliverName, *req).Get(ctx, res)
-	}
-	if r.localDoneAt == workflow.GetInfo(ctx).GetCurrentHistoryLength() {
-		// A local attempt already completed in this workflow task: this
-		// one starts in a task of its own, so that a resume, which resets
-		// to the task where a send failed, never makes again a send that
-		// succeeded before it (sends side by side still share a task).
-		if err := workflow.NewTimerWithOptions(ctx, time.Millisecond, workflow.TimerOptions{Summary: "next send in a workflow task of its own"}).Get(ctx, nil); err != nil {
-			return 0, err
-		}
 	}
 	start := workflow.Now(ctx)
 	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
@@ -153,7 +153,7 @@ func (r *run) deliver(ctx workflow.Context, req *flow.HTTPRequest, ao workflow.A
 	})
 	in := contract.FirstAttempt{Request: *req, Budget: fa.Budget, Schedule: scheduleOf(ao)}
 	lerr := workflow.ExecuteLocalActivity(lctx, contract.DeliverFirstName, in).Get(ctx, res)
-	r.localDoneAt = workflow.GetInfo(ctx).GetCurrentHistoryLength()
+	r.localDone, r.localDoneAt = true, workflow.GetInfo(ctx).GetCurrentHistoryLength()
 	if lerr == nil {
 		res.FirstAttempt = nil // recorded in the marker; not the step's
 		return 0, nil

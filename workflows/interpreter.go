@@ -88,6 +88,7 @@ type run struct {
 	// localDoneAt is the history length (the workflow task) in which a
 	// local first attempt last completed (firstattempt.go).
 	localDoneAt int
+	localDone   bool
 	// readsBody caches, per http step id, whether a later expression may
 	// read its response body or headers.
 	readsBody map[string]bool
