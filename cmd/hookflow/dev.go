@@ -21,7 +21,7 @@ import (
 
 func devCmd(g *globalFlags) *cobra.Command {
 	af := &apiFlags{}
-	wf := &workerFlags{}
+	wf := &workerFlags{firstLocal: true}
 	var (
 		dataDir      string
 		retention    time.Duration
