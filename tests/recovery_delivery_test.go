@@ -261,6 +261,16 @@ steps:
 
 // With payload encryption on, the delivery's request in history is
 // ciphertext: an API given the client's data converter decodes it.
+// apiWithCodec is an API over s's encrypted stack that decodes what it
+// reads from history with s's codec, as `hookflow api` with codec keys.
+func (s *observedStack) apiWithCodec(t *testing.T) *httptest.Server {
+	cfg := testAPIConfig(nil)
+	cfg.DataConverter = converter.NewCodecDataConverter(converter.GetDefaultDataConverter(), s.codec)
+	hs := httptest.NewServer(api.New(s.client, s.cat, testLog, cfg).Handler())
+	t.Cleanup(hs.Close)
+	return hs
+}
+
 func TestRedeliverWithEncryptedPayloads(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts its own embedded server")
@@ -272,10 +282,7 @@ trigger: {}
 steps:
   - {id: ship, type: http, method: POST, url: "`+rcv.URL+`/orders", body: {mode: keyValue, fields: {orderId: "{{ trigger.body.id }}"}}}
 `)
-	cfg := testAPIConfig(nil)
-	cfg.DataConverter = converter.NewCodecDataConverter(converter.GetDefaultDataConverter(), s.codec)
-	hs := httptest.NewServer(api.New(s.client, s.cat, testLog, cfg).Handler())
-	t.Cleanup(hs.Close)
+	hs := s.apiWithCodec(t)
 
 	a := post(t, s.hookURL("it-redeliver-enc"), "application/json", `{"id":"E-1"}`)
 	require.Equal(t, http.StatusOK, a.status, a.body)
@@ -324,10 +331,7 @@ trigger: {}
 steps:
   - {id: ship, type: http, method: POST, url: "`+rcv.URL+`/orders", body: {mode: keyValue, fields: {orderId: "{{ trigger.body.id }}"}}}
 `)
-	cfg := testAPIConfig(nil)
-	cfg.DataConverter = converter.NewCodecDataConverter(converter.GetDefaultDataConverter(), s.codec)
-	hs := httptest.NewServer(api.New(s.client, s.cat, testLog, cfg).Handler())
-	t.Cleanup(hs.Close)
+	hs := s.apiWithCodec(t)
 
 	a := post(t, s.hookURL("it-resume-enc"), "application/json", `{"id":"E-2"}`)
 	require.Equal(t, http.StatusOK, a.status, a.body)
