@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/hookflow/hookflow/activities/contract"
+	"github.com/hookflow/hookflow/executions"
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -31,11 +32,11 @@ var (
 )
 
 // Error types of a recovery refused for good (activity failures in a bulk
-// replay that a retry cannot change).
+// replay that a retry cannot change): the contract's names.
 const (
-	ErrTypeNotFound     = "ExecutionNotFound"
-	ErrTypeRunning      = "ExecutionRunning"
-	ErrTypeNotResumable = "NotResumable"
+	ErrTypeNotFound     = contract.ErrExecutionNotFound
+	ErrTypeRunning      = contract.ErrExecutionRunning
+	ErrTypeNotResumable = contract.ErrNotResumable
 )
 
 // Recoverer reruns and resumes executions: the admin API calls it directly,
@@ -308,17 +309,77 @@ func (r *Recoverer) describe(ctx context.Context, id string) (*workflowservice.D
 	return desc, nil
 }
 
-// ListForReplay lists one page of the executions a bulk replay selects.
+// ListForReplay lists one page of the executions a bulk replay selects: by
+// their current run (executions.Current), so an execution that a resume
+// already completed is not selected by the failed run it left behind, and
+// none is selected twice. A page may hold fewer ids than it read.
 func (r *Recoverer) ListForReplay(ctx context.Context, q contract.ReplayQuery, token []byte) (*contract.ReplayPage, error) {
 	resp, err := r.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: q.Visibility(), PageSize: 100, NextPageToken: token})
 	if err != nil {
 		return nil, err
 	}
-	out := &contract.ReplayPage{NextPageToken: resp.GetNextPageToken()}
-	for _, e := range resp.GetExecutions() {
+	current, err := executions.Current(ctx, r.Client, resp.GetExecutions())
+	if err != nil {
+		return nil, err
+	}
+	out := &contract.ReplayPage{IDs: []string{}, NextPageToken: resp.GetNextPageToken()}
+	for _, e := range current {
 		out.IDs = append(out.IDs, e.GetExecution().GetWorkflowId())
 	}
 	return out, nil
+}
+
+// CountForReplay counts the executions a bulk replay would select, as it
+// selects them, reading at most examine runs from visibility; exact is false
+// when there were more to read.
+func (r *Recoverer) CountForReplay(ctx context.Context, q contract.ReplayQuery, examine int) (count int, sample []string, exact bool, err error) {
+	var token []byte
+	read := 0
+	for {
+		page, err := r.ListForReplay(ctx, q, token)
+		if err != nil {
+			return 0, nil, false, err
+		}
+		count += len(page.IDs)
+		for _, id := range page.IDs {
+			if len(sample) < 10 {
+				sample = append(sample, id)
+			}
+		}
+		read += 100
+		token = page.NextPageToken
+		if len(token) == 0 {
+			return count, sample, true, nil
+		}
+		if read >= examine {
+			return count, sample, false, nil
+		}
+	}
+}
+
+// ResumeActivity and RerunActivity are Resume and Rerun as a bulk replay's
+// activities. The SDK turns an activity's error into a failure by the
+// error's own type, not through errors.As: a *RecoveryError returned as it
+// is became a retryable failure, and a replay retried "nothing to resume"
+// for as long as its retry policy allowed. Handed over as the
+// non-retryable application error it wraps, a refusal ends the attempt.
+func (r *Recoverer) ResumeActivity(ctx context.Context, req contract.ResumeExecutionRequest) (*contract.Recovered, error) {
+	got, err := r.Resume(ctx, req)
+	return got, asActivityError(err)
+}
+
+// RerunActivity: see ResumeActivity.
+func (r *Recoverer) RerunActivity(ctx context.Context, req contract.RerunRequest) (*contract.Recovered, error) {
+	got, err := r.Rerun(ctx, req)
+	return got, asActivityError(err)
+}
+
+func asActivityError(err error) error {
+	var re *RecoveryError
+	if errors.As(err, &re) {
+		return re.app
+	}
+	return err
 }
 
 // sameDefinition compares two flows as the workflow sees them.

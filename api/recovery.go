@@ -13,7 +13,6 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/api/workflowservice/v1"
 	sdkclient "go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -232,6 +231,11 @@ type replayBody struct {
 // MaxReplayWindow bounds a bulk replay's time range.
 const MaxReplayWindow = 31 * 24 * time.Hour
 
+// maxDryRunExamined bounds the runs a dry run reads from visibility to count
+// the executions a replay selects; past it the count is a lower bound
+// ("exact": false).
+const maxDryRunExamined = 10_000
+
 // replayFlow handles POST /api/v1/flows/{id}/replay: a dry run counts the
 // executions the filter selects and shows a sample; otherwise a
 // ReplayWorkflow recovers them, at a bounded rate, server-side.
@@ -249,21 +253,14 @@ func (s *Server) replayFlow(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	if body.DryRun {
-		count, err := s.temporal.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: q.Visibility()})
+		// Counted as the replay selects: executions by their current run,
+		// not visibility's runs (a resumed execution has two).
+		count, sample, exact, err := s.recoverer().CountForReplay(ctx, q, maxDryRunExamined)
 		if err != nil {
 			fail(c, s.temporalError(err))
 			return
 		}
-		page, err := s.recoverer().ListForReplay(ctx, q, nil)
-		if err != nil {
-			fail(c, s.temporalError(err))
-			return
-		}
-		sample := page.IDs
-		if len(sample) > 10 {
-			sample = sample[:10]
-		}
-		c.JSON(http.StatusOK, gin.H{"dryRun": true, "count": count.GetCount(), "sample": nonNil(sample), "query": q.Visibility()})
+		c.JSON(http.StatusOK, gin.H{"dryRun": true, "count": count, "exact": exact, "sample": nonNil(sample), "query": q.Visibility()})
 		return
 	}
 	f, version, e := s.definition(c, flowID, body.Version)

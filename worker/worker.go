@@ -200,8 +200,8 @@ func newFlowWorker(c sdkclient.Client, queue string, deliver *activities.Deliver
 	opts.Notifier.Register(w)
 	// A bulk replay's reruns and resumes: the same code as the admin API.
 	rec := &activities.Recoverer{Client: c, DataConverter: opts.DataConverter}
-	w.RegisterActivityWithOptions(rec.Rerun, activity.RegisterOptions{Name: contract.RerunName})
-	w.RegisterActivityWithOptions(rec.Resume, activity.RegisterOptions{Name: contract.ResumeName})
+	w.RegisterActivityWithOptions(rec.RerunActivity, activity.RegisterOptions{Name: contract.RerunName})
+	w.RegisterActivityWithOptions(rec.ResumeActivity, activity.RegisterOptions{Name: contract.ResumeName})
 	w.RegisterActivityWithOptions(rec.ListForReplay, activity.RegisterOptions{Name: contract.ListForReplayName})
 	return w
 }

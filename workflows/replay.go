@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -39,11 +40,16 @@ type ReplayInput struct {
 	PageToken []byte         `json:"pageToken,omitempty"`
 }
 
-// ReplayProgress is what a bulk replay has done so far.
+// ReplayProgress is what a bulk replay has done so far: each selected
+// execution is done (recovered), skipped (refused for a reason no retry can
+// change: nothing to resume, still running, gone) or failed (the recovery
+// failed after its retries).
 type ReplayProgress struct {
 	Done     int             `json:"done"`
+	Skipped  int             `json:"skipped"`
 	Failed   int             `json:"failed"`
 	Started  []ReplayStarted `json:"started,omitempty"`
+	Skips    []ReplayError   `json:"skips,omitempty"`
 	Errors   []ReplayError   `json:"errors,omitempty"`
 	Finished bool            `json:"finished"`
 }
@@ -55,10 +61,12 @@ type ReplayStarted struct {
 	RunID       string `json:"runId,omitempty"`
 }
 
-// ReplayError is an execution the replay could not recover, and why.
+// ReplayError is an execution the replay did not recover, and why; Type is
+// the refusal's error type (contract.ErrNotResumable, ...) for a skip.
 type ReplayError struct {
 	Of    string `json:"of"`
 	Error string `json:"error"`
+	Type  string `json:"type,omitempty"`
 }
 
 // maxReplayListed bounds the started/errors lists a replay keeps (the
@@ -105,22 +113,30 @@ func ReplayWorkflow(ctx workflow.Context, in ReplayInput) (*ReplayProgress, erro
 			default:
 				err = workflow.ExecuteActivity(actx, contract.RerunName, contract.RerunRequest{ExecutionID: id, Flow: in.Flow, Version: in.Version, Key: key + "-" + id}).Get(ctx, &got)
 			}
-			if err != nil {
-				var ce *temporal.CanceledError
-				if errors.As(err, &ce) {
-					return &p, err
-				}
-				p.Failed++
-				if len(p.Errors) < maxReplayListed {
-					p.Errors = append(p.Errors, ReplayError{Of: id, Error: err.Error()})
-				}
-			} else {
+			var ce *temporal.CanceledError
+			var app *temporal.ApplicationError
+			switch {
+			case err == nil:
 				p.Done++
 				if len(p.Started) < maxReplayListed {
 					p.Started = append(p.Started, ReplayStarted{Of: id, ExecutionID: got.ExecutionID, RunID: got.RunID})
 				}
+			case errors.As(err, &ce):
+				return &p, err
+			case errors.As(err, &app) && slices.Contains(contract.RecoveryRefusals, app.Type()):
+				// Refused for good (nothing to resume, running, gone): the
+				// replay records why and goes on.
+				p.Skipped++
+				if len(p.Skips) < maxReplayListed {
+					p.Skips = append(p.Skips, ReplayError{Of: id, Error: app.Message(), Type: app.Type()})
+				}
+			default:
+				p.Failed++
+				if len(p.Errors) < maxReplayListed {
+					p.Errors = append(p.Errors, ReplayError{Of: id, Error: err.Error()})
+				}
 			}
-			workflow.SetCurrentDetails(ctx, fmt.Sprintf("**replaying** (%s): %d done, %d failed", in.Action, p.Done, p.Failed))
+			workflow.SetCurrentDetails(ctx, fmt.Sprintf("**replaying** (%s): %d done, %d skipped, %d failed", in.Action, p.Done, p.Skipped, p.Failed))
 			if err := workflow.Sleep(ctx, gap); err != nil {
 				return &p, err
 			}
@@ -137,6 +153,6 @@ func ReplayWorkflow(ctx workflow.Context, in ReplayInput) (*ReplayProgress, erro
 		}
 	}
 	p.Finished = true
-	workflow.SetCurrentDetails(ctx, fmt.Sprintf("**finished** (%s): %d done, %d failed", in.Action, p.Done, p.Failed))
+	workflow.SetCurrentDetails(ctx, fmt.Sprintf("**finished** (%s): %d done, %d skipped, %d failed", in.Action, p.Done, p.Skipped, p.Failed))
 	return &p, nil
 }

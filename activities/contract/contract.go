@@ -139,6 +139,17 @@ type ResumeExecutionRequest struct {
 	AllowResend bool `json:"allowResend,omitempty"`
 }
 
+// Error types of a rerun or resume refused for good: no retry can change
+// them, so a bulk replay records the execution as skipped, with the reason.
+const (
+	ErrExecutionNotFound = "ExecutionNotFound"
+	ErrExecutionRunning  = "ExecutionRunning"
+	ErrNotResumable      = "NotResumable"
+)
+
+// RecoveryRefusals are the error types above.
+var RecoveryRefusals = []string{ErrExecutionNotFound, ErrExecutionRunning, ErrNotResumable}
+
 // ReplayQuery selects the executions of a bulk replay.
 type ReplayQuery struct {
 	FlowID   string    `json:"flowId"`
