@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/hookflow/hookflow/executions"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -43,7 +44,23 @@ type execution struct {
 	// (redeliver.go), oldest first.
 	Redeliveries      []redelivery `json:"redeliveries,omitempty"`
 	RedeliveriesError string       `json:"redeliveriesError,omitempty"`
+	// Runs are the execution's runs, newest first, in its detail only: a
+	// resume leaves the run it reset behind, continue-as-new one per link.
+	Runs      []run  `json:"runs,omitempty"`
+	RunsError string `json:"runsError,omitempty"`
 }
+
+// run is one run of an execution.
+type run struct {
+	RunID     string     `json:"runId"`
+	Status    string     `json:"status"`
+	StartedAt time.Time  `json:"startedAt"`
+	ClosedAt  *time.Time `json:"closedAt,omitempty"`
+	Current   bool       `json:"current,omitempty"`
+}
+
+// maxRunsListed bounds the runs an execution's detail lists.
+const maxRunsListed = 100
 
 // closeReason is why a run ended other than by completing.
 type closeReason struct {
@@ -101,7 +118,9 @@ func statusName(s enumspb.WorkflowExecutionStatus) string {
 // &nextPageToken=... (the previous answer's nextPageToken; pageToken is
 // accepted as an alias).
 func (s *Server) listExecutions(c *gin.Context) {
-	query := fmt.Sprintf("%s = %q", workflows.SearchAttrFlowID.GetName(), c.Param("id"))
+	// The flow's own runs: a bulk replay or a redelivery carries the flow's
+	// id too, but is not an execution of it.
+	query := fmt.Sprintf("WorkflowType = %q AND %s = %q", workflows.WorkflowName, workflows.SearchAttrFlowID.GetName(), c.Param("id"))
 	if st := c.Query("status"); st != "" {
 		name, ok := statusNames[st]
 		if !ok {
@@ -112,8 +131,8 @@ func (s *Server) listExecutions(c *gin.Context) {
 		}
 		query += fmt.Sprintf(" AND ExecutionStatus = %q", name)
 	} else {
-		// A long run continues as new under the same id: list each
-		// execution once, by its latest run, not every run of its chain.
+		// A long run continues as new under the same id: its chain's
+		// earlier links are never current (no lookup needed for them).
 		query += ` AND ExecutionStatus != "ContinuedAsNew"`
 	}
 	size := 50
@@ -152,8 +171,15 @@ func (s *Server) listExecutions(c *gin.Context) {
 		fail(c, s.temporalError(err))
 		return
 	}
-	out := make([]execution, 0, len(resp.GetExecutions()))
-	for _, info := range resp.GetExecutions() {
+	// An execution is its workflow id, its status its current run's: the
+	// run a resume left behind is not listed (nor matched by ?status).
+	current, err := executions.Current(c.Request.Context(), s.temporal, resp.GetExecutions())
+	if err != nil {
+		fail(c, s.temporalError(err))
+		return
+	}
+	out := make([]execution, 0, len(current))
+	for _, info := range current {
 		e := execution{
 			ID: info.GetExecution().GetWorkflowId(), RunID: info.GetExecution().GetRunId(),
 			Status: statusName(info.GetStatus()), StartedAt: info.GetStartTime().AsTime(), FlowID: c.Param("id"),
@@ -250,6 +276,12 @@ func (s *Server) getExecution(c *gin.Context) {
 		s.log.Warn("list an execution's redeliveries", "executionId", id, "error", err)
 		e.RedeliveriesError = "the redeliveries are not available now (Temporal visibility did not answer)"
 	}
+	if runs, err := s.runs(ctx, id, e.RunID); err == nil {
+		e.Runs = runs
+	} else {
+		s.log.Warn("list an execution's runs", "executionId", id, "error", err)
+		e.RunsError = "the runs are not available now (Temporal visibility did not answer)"
+	}
 	if info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
 		var res workflows.Result
 		if err := s.temporal.GetWorkflow(ctx, id, "").Get(ctx, &res); err == nil {
@@ -257,6 +289,29 @@ func (s *Server) getExecution(c *gin.Context) {
 		}
 	}
 	c.JSON(http.StatusOK, e)
+}
+
+// runs lists an execution's runs from visibility, newest first.
+func (s *Server) runs(ctx context.Context, id, currentRunID string) ([]run, error) {
+	resp, err := s.listPage(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+		Query: fmt.Sprintf("WorkflowId = %q", id), PageSize: maxRunsListed,
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]run, 0, len(resp.GetExecutions()))
+	for _, info := range resp.GetExecutions() {
+		r := run{
+			RunID: info.GetExecution().GetRunId(), Status: statusName(info.GetStatus()),
+			StartedAt: info.GetStartTime().AsTime(), Current: info.GetExecution().GetRunId() == currentRunID,
+		}
+		if info.GetCloseTime() != nil {
+			t := info.GetCloseTime().AsTime()
+			r.ClosedAt = &t
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 // markInterrupted shows the step records a closed run left running as
@@ -284,7 +339,9 @@ var serverLimitReasons = []struct{ reason, limit, explain string }{
 	{"Workflow history count exceeds limit.", "history count", "its event history grew past the server's event count limit (limit.historyCount.error)"},
 	{"Workflow mutable state size exceeds limit.", "mutable state size", "its state grew past the server's mutable state size limit (limit.mutableStateSize.error)"},
 	{"Transaction size exceeds limit.", "transaction size", "one workflow task's changes exceeded the server's transaction size limit"},
-	{"WORKFLOW_TASK_FAILED_CAUSE_GRPC_MESSAGE_TOO_LARGE", "gRPC message size", "a workflow task's answer exceeded the gRPC message size limit"},
+	// The history service terminates with the cause's String(), its short
+	// name (service/history/api/respondworkflowtaskfailed/api.go).
+	{enumspb.WORKFLOW_TASK_FAILED_CAUSE_GRPC_MESSAGE_TOO_LARGE.String(), "gRPC message size", "a workflow task's answer exceeded the gRPC message size limit"},
 }
 
 // closeReason reads the run's close event (and, for a timeout, its
