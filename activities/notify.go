@@ -17,11 +17,10 @@ import (
 	"go.temporal.io/sdk/activity"
 	sdkclient "go.temporal.io/sdk/client"
 
-	"github.com/hookflow/hookflow/activities/contract"
+	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/store"
 	"github.com/hookflow/hookflow/telemetry"
-	"github.com/hookflow/hookflow/workflows"
 )
 
 // Notifier sends notifications: each event, for each destination that
@@ -204,10 +203,10 @@ func (n *Notifier) emit(ctx context.Context, ev contract.Notification, fn *flow.
 		}
 		_, err := n.client.ExecuteWorkflow(ctx, sdkclient.StartWorkflowOptions{
 			ID:                    NotifyWorkflowID(dest, ev.ID),
-			TaskQueue:             workflows.TaskQueue,
+			TaskQueue:             contract.TaskQueue,
 			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 			StaticSummary:         ev.Type + " to " + dest,
-		}, workflows.NotifyWorkflowName, contract.NotifyInput{Destination: dest, EventID: ev.ID, Type: ev.Type, Body: body})
+		}, contract.NotifyWorkflowName, contract.NotifyInput{Destination: dest, EventID: ev.ID, Type: ev.Type, Body: body})
 		var started *serviceerror.WorkflowExecutionAlreadyStarted
 		switch {
 		case errors.As(err, &started):

@@ -18,10 +18,9 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/hookflow/hookflow/activities/contract"
+	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/executions"
 	"github.com/hookflow/hookflow/flow"
-	"github.com/hookflow/hookflow/workflows"
 )
 
 // Recovery errors, matched with errors.Is; the API maps them to 404 and 409.
@@ -40,7 +39,7 @@ const (
 )
 
 // Recoverer reruns and resumes executions: the admin API calls it directly,
-// and a bulk replay (workflows.ReplayWorkflow) as activities, so both do
+// and a bulk replay (the replay workflow) as activities, so both do
 // exactly the same.
 type Recoverer struct {
 	Client sdkclient.Client
@@ -99,17 +98,17 @@ func (r *Recoverer) Rerun(ctx context.Context, req contract.RerunRequest) (*cont
 	if key == "" {
 		key = uuid.Must(uuid.NewV7()).String()
 	}
-	opts := workflows.StartOptions(f, version, "rerun-"+key)
+	opts := contract.StartOptions(f, version, "rerun-"+key)
 	opts.TypedSearchAttributes = temporal.NewSearchAttributes(
-		workflows.SearchAttrFlowID.ValueSet(f.ID),
-		workflows.SearchAttrFlowVersion.ValueSet(version),
-		workflows.SearchAttrTriggerMode.ValueSet(string(f.Trigger.EffectiveMode())),
-		workflows.SearchAttrRecoveryOf.ValueSet(req.ExecutionID),
+		contract.SearchAttrFlowID.ValueSet(f.ID),
+		contract.SearchAttrFlowVersion.ValueSet(version),
+		contract.SearchAttrTriggerMode.ValueSet(string(f.Trigger.EffectiveMode())),
+		contract.SearchAttrRecoveryOf.ValueSet(req.ExecutionID),
 	)
 	opts.Memo = map[string]any{"hookflowRerunOf": req.ExecutionID}
 	opts.StaticSummary = fmt.Sprintf("rerun of %s (v%d)", req.ExecutionID, version)
-	run, err := r.Client.ExecuteWorkflow(ctx, opts, workflows.WorkflowName,
-		workflows.Input{Flow: f, FlowVersion: version, Trigger: orig.Trigger, PublicURL: orig.PublicURL, Engine: workflows.CurrentEngine})
+	run, err := r.Client.ExecuteWorkflow(ctx, opts, contract.WorkflowName,
+		contract.Input{Flow: f, FlowVersion: version, Trigger: orig.Trigger, PublicURL: orig.PublicURL, Engine: contract.CurrentEngine})
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) && req.Key != "" {
 		// A retried activity of a bulk replay whose first attempt started
@@ -220,7 +219,7 @@ func (r *Recoverer) resumePoint(ctx context.Context, id, runID string, status en
 			// A delivery's first attempt, run locally by the flow worker:
 			// recorded when the workflow task that ran it completed.
 			m := ev.GetMarkerRecordedEventAttributes()
-			if _, failed, ok := workflows.FirstAttemptOf(r.dataConverter(), m); ok {
+			if _, failed, ok := contract.FirstAttemptOf(r.dataConverter(), m); ok {
 				switch {
 				case failed && m.GetFailure().GetApplicationFailureInfo().GetNonRetryable():
 					// Refused for good (a 4xx): the delivery ended here.
@@ -274,8 +273,8 @@ func (r *Recoverer) resumePoint(ctx context.Context, id, runID string, status en
 // Input is an execution's input (its latest run's): flow snapshot, version
 // and trigger data, through the workflow's query, so the client's data
 // converter decodes it (payloads may be encrypted).
-func (r *Recoverer) Input(ctx context.Context, id string) (*workflows.Input, error) {
-	v, err := r.Client.QueryWorkflow(ctx, id, "", workflows.QueryInput)
+func (r *Recoverer) Input(ctx context.Context, id string) (*contract.Input, error) {
+	v, err := r.Client.QueryWorkflow(ctx, id, "", contract.QueryInput)
 	if err != nil {
 		var nf *serviceerror.NotFound
 		if errors.As(err, &nf) {
@@ -287,7 +286,7 @@ func (r *Recoverer) Input(ctx context.Context, id string) (*workflows.Input, err
 		}
 		return nil, fmt.Errorf("read the input of %s: %w", id, err)
 	}
-	var in workflows.Input
+	var in contract.Input
 	if err := v.Get(&in); err != nil {
 		return nil, fmt.Errorf("decode the input of %s: %w", id, err)
 	}

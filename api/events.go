@@ -19,8 +19,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/hookflow/hookflow/activities"
-	"github.com/hookflow/hookflow/activities/contract"
-	"github.com/hookflow/hookflow/workflows"
+	"github.com/hookflow/hookflow/contract"
 )
 
 // eventTimeout bounds the wait for a run to take or refuse an event.
@@ -38,7 +37,7 @@ func (s *Server) sendEvent(c *gin.Context) {
 		return
 	}
 	id, name := c.Param("id"), c.Param("name")
-	acc, e := s.deliverEvent(c.Request.Context(), id, workflows.Event{Name: name, Body: body}, false)
+	acc, e := s.deliverEvent(c.Request.Context(), id, contract.Event{Name: name, Body: body}, false)
 	if e != nil {
 		fail(c, e)
 		return
@@ -82,14 +81,14 @@ func (s *Server) readEventBody(c *gin.Context) (any, *Error) {
 // deliverEvent sends the event update and maps the run's answer. For a
 // signed link (link true), a step no longer waiting is 410 Gone: the link
 // was used, or its wait is over.
-func (s *Server) deliverEvent(ctx context.Context, id string, ev workflows.Event, link bool) (*workflows.EventAccepted, *Error) {
+func (s *Server) deliverEvent(ctx context.Context, id string, ev contract.Event, link bool) (*contract.EventAccepted, *Error) {
 	ctx, cancel := context.WithTimeout(ctx, eventTimeout)
 	defer cancel()
 	h, err := s.temporal.UpdateWorkflow(ctx, sdkclient.UpdateWorkflowOptions{
-		WorkflowID: id, UpdateName: workflows.UpdateEvent, Args: []any{ev},
+		WorkflowID: id, UpdateName: contract.UpdateEvent, Args: []any{ev},
 		WaitForStage: sdkclient.WorkflowUpdateStageCompleted,
 	})
-	var acc workflows.EventAccepted
+	var acc contract.EventAccepted
 	if err == nil {
 		err = h.Get(ctx, &acc)
 	}
@@ -105,18 +104,18 @@ func (s *Server) deliverEvent(ctx context.Context, id string, ev workflows.Event
 	var ae *temporal.ApplicationError
 	if errors.As(err, &ae) {
 		switch ae.Type() {
-		case workflows.ErrorTypeEventNotWaiting:
+		case contract.ErrorTypeEventNotWaiting:
 			if link {
 				return nil, gone("this link was already used, or its step is no longer waiting")
 			}
 			return nil, gone(ae.Message())
-		case workflows.ErrorTypeEventNoMatch:
+		case contract.ErrorTypeEventNoMatch:
 			return nil, newError(http.StatusConflict, "no_match", ae.Message())
-		case workflows.ErrorTypeEventInvalid:
+		case contract.ErrorTypeEventInvalid:
 			e := newError(http.StatusUnprocessableEntity, "invalid_event", ae.Message())
 			e.Path = "body"
 			return nil, e
-		case workflows.ErrorTypeHandingOver:
+		case contract.ErrorTypeHandingOver:
 			e := newError(http.StatusServiceUnavailable, "unavailable", ae.Message())
 			e.RetryAfter = "1"
 			return nil, e
@@ -212,7 +211,7 @@ func (s *Server) resume(c *gin.Context) {
 		fail(c, e)
 		return
 	}
-	ev := workflows.Event{Body: body, Link: &workflows.EventLink{StepID: claim.StepID, Occurrence: claim.Occurrence, Action: claim.Action}}
+	ev := contract.Event{Body: body, Link: &contract.EventLink{StepID: claim.StepID, Occurrence: claim.Occurrence, Action: claim.Action}}
 	acc, e := s.deliverEvent(c.Request.Context(), claim.ExecutionID, ev, true)
 	if e != nil {
 		fail(c, e)

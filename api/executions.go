@@ -20,8 +20,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/executions"
-	"github.com/hookflow/hookflow/workflows"
 )
 
 // execution is a run as the executions API shows it.
@@ -36,10 +36,10 @@ type execution struct {
 	ClosedAt    *time.Time `json:"closedAt,omitempty"`
 	// CloseReason says why a run that did not complete ended: read from
 	// its close event.
-	CloseReason *closeReason       `json:"closeReason,omitempty"`
-	Steps       *workflows.StepLog `json:"steps,omitempty"`
-	StepsError  string             `json:"stepsError,omitempty"`
-	Result      *workflows.Result  `json:"result,omitempty"`
+	CloseReason *closeReason        `json:"closeReason,omitempty"`
+	Steps       *contract.StepLog   `json:"steps,omitempty"`
+	StepsError  string              `json:"stepsError,omitempty"`
+	Result      *contract.RunResult `json:"result,omitempty"`
 	// Redeliveries are the sends repeated from this run's step log
 	// (redeliver.go), oldest first.
 	Redeliveries      []redelivery `json:"redeliveries,omitempty"`
@@ -120,7 +120,7 @@ func statusName(s enumspb.WorkflowExecutionStatus) string {
 func (s *Server) listExecutions(c *gin.Context) {
 	// The flow's own runs: a bulk replay or a redelivery carries the flow's
 	// id too, but is not an execution of it.
-	query := fmt.Sprintf("WorkflowType = %q AND %s = %q", workflows.WorkflowName, workflows.SearchAttrFlowID.GetName(), c.Param("id"))
+	query := fmt.Sprintf("WorkflowType = %q AND %s = %q", contract.WorkflowName, contract.SearchAttrFlowID.GetName(), c.Param("id"))
 	if st := c.Query("status"); st != "" {
 		name, ok := statusNames[st]
 		if !ok {
@@ -236,14 +236,14 @@ func (s *Server) getExecution(c *gin.Context) {
 	}
 	if sa := info.GetSearchAttributes().GetIndexedFields(); sa != nil {
 		var v string
-		if p := sa[workflows.SearchAttrFlowID.GetName()]; p != nil {
+		if p := sa[contract.SearchAttrFlowID.GetName()]; p != nil {
 			_ = jsonPayload(p.GetData(), &v)
 			e.FlowID = v
 		}
-		if p := sa[workflows.SearchAttrTriggerMode.GetName()]; p != nil {
+		if p := sa[contract.SearchAttrTriggerMode.GetName()]; p != nil {
 			_ = jsonPayload(p.GetData(), &e.Mode)
 		}
-		if p := sa[workflows.SearchAttrFlowVersion.GetName()]; p != nil {
+		if p := sa[contract.SearchAttrFlowVersion.GetName()]; p != nil {
 			_ = jsonPayload(p.GetData(), &e.FlowVersion)
 		}
 	}
@@ -259,8 +259,8 @@ func (s *Server) getExecution(c *gin.Context) {
 	}
 	// The step log comes from the workflow itself (a query): it needs a
 	// worker, and for a closed run Temporal replays it.
-	if v, err := s.temporal.QueryWorkflow(ctx, id, e.RunID, workflows.QuerySteps); err == nil {
-		var log workflows.StepLog
+	if v, err := s.temporal.QueryWorkflow(ctx, id, e.RunID, contract.QuerySteps); err == nil {
+		var log contract.StepLog
 		if err := v.Get(&log); err == nil {
 			e.Steps = &log
 		}
@@ -283,7 +283,7 @@ func (s *Server) getExecution(c *gin.Context) {
 		e.RunsError = "the runs are not available now (Temporal visibility did not answer)"
 	}
 	if info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
-		var res workflows.Result
+		var res contract.RunResult
 		if err := s.temporal.GetWorkflow(ctx, id, "").Get(ctx, &res); err == nil {
 			e.Result = &res
 		}
@@ -317,10 +317,10 @@ func (s *Server) runs(ctx context.Context, id, currentRunID string) ([]run, erro
 // markInterrupted shows the step records a closed run left running as
 // interrupted, saying why: the workflow was stopped from outside and never
 // got to close them.
-func markInterrupted(log *workflows.StepLog, why *closeReason, closedAt *time.Time) {
+func markInterrupted(log *contract.StepLog, why *closeReason, closedAt *time.Time) {
 	for i := range log.Steps {
 		r := &log.Steps[i]
-		if r.Status != workflows.StatusRunning {
+		if r.Status != contract.StatusRunning {
 			continue
 		}
 		r.Status = StatusInterrupted

@@ -11,8 +11,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	sdkclient "go.temporal.io/sdk/client"
 
+	"github.com/hookflow/hookflow/namespace"
 	"github.com/hookflow/hookflow/telemetry"
-	"github.com/hookflow/hookflow/worker"
 )
 
 // HeaderRequestID carries a request's id: the caller's, or a fresh one.
@@ -37,7 +37,7 @@ func (s *Server) readyz(c *gin.Context) {
 		ready = false
 	} else {
 		checks["temporal"] = "ok"
-		for k, v := range worker.NamespaceReadiness(s.temporal).Check(ctx) {
+		for k, v := range namespace.NamespaceReadiness(s.temporal).Check(ctx) {
 			checks[k] = v
 			ready = false
 		}

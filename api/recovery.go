@@ -17,9 +17,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/hookflow/hookflow/activities"
-	"github.com/hookflow/hookflow/activities/contract"
+	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
-	"github.com/hookflow/hookflow/workflows"
 )
 
 // Recovery: rerun an execution's trigger data, resume a stopped execution
@@ -268,14 +267,14 @@ func (s *Server) replayFlow(c *gin.Context) {
 		fail(c, e)
 		return
 	}
-	in := workflows.ReplayInput{Query: q, Action: body.Action, Flow: f.Snapshot(), Version: version, PerSecond: body.PerSecond}
+	in := contract.ReplayInput{Query: q, Action: body.Action, Flow: f.Snapshot(), Version: version, PerSecond: body.PerSecond}
 	id := "replay:" + flowID + ":" + uuid.Must(uuid.NewV7()).String()
 	run, err := s.temporal.ExecuteWorkflow(ctx, sdkclient.StartWorkflowOptions{
-		ID: id, TaskQueue: workflows.TaskQueue,
-		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.SearchAttrFlowID.ValueSet(flowID), workflows.SearchAttrRecoveryOf.ValueSet("replay")),
+		ID: id, TaskQueue: contract.TaskQueue,
+		TypedSearchAttributes: temporal.NewSearchAttributes(contract.SearchAttrFlowID.ValueSet(flowID), contract.SearchAttrRecoveryOf.ValueSet("replay")),
 		StaticSummary:         fmt.Sprintf("bulk replay (%s) of %s", body.Action, flowID),
 		StaticDetails:         "selects: " + q.Visibility(),
-	}, workflows.ReplayWorkflowName, in)
+	}, contract.ReplayWorkflowName, in)
 	if err != nil {
 		fail(c, s.temporalError(err))
 		return
@@ -295,12 +294,12 @@ func replayQuery(flowID string, b *replayBody) (contract.ReplayQuery, *Error) {
 	}
 	switch b.Action {
 	case "":
-		b.Action = workflows.ReplayRerun
-	case workflows.ReplayRerun, workflows.ReplayResume:
+		b.Action = contract.ReplayRerun
+	case contract.ReplayRerun, contract.ReplayResume:
 	default:
 		return bad("action", `must be "rerun" or "resume"`)
 	}
-	if b.Action == workflows.ReplayResume && b.Version != nil && !b.Version.Original {
+	if b.Action == contract.ReplayResume && b.Version != nil && !b.Version.Original {
 		return bad("version", "a resume continues each run's own version")
 	}
 	f := b.Filter
@@ -349,8 +348,8 @@ func (s *Server) getReplay(c *gin.Context) {
 		return
 	}
 	out := gin.H{"replayId": id, "status": statusName(desc.GetWorkflowExecutionInfo().GetStatus())}
-	if v, err := s.temporal.QueryWorkflow(ctx, id, "", workflows.QueryReplayProgress); err == nil {
-		var p workflows.ReplayProgress
+	if v, err := s.temporal.QueryWorkflow(ctx, id, "", contract.QueryReplayProgress); err == nil {
+		var p contract.ReplayProgress
 		if v.Get(&p) == nil {
 			out["progress"] = p
 		}

@@ -25,9 +25,8 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/hookflow/hookflow/activities/contract"
+	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
-	"github.com/hookflow/hookflow/workflows"
 )
 
 // Idempotency keys a redelivery may carry.
@@ -79,7 +78,7 @@ func (s *Server) redeliver(c *gin.Context) {
 		return
 	}
 	info := desc.GetWorkflowExecutionInfo()
-	if info.GetType().GetName() != workflows.WorkflowName {
+	if info.GetType().GetName() != contract.WorkflowName {
 		fail(c, newError(http.StatusNotFound, "not_found", "no such execution"))
 		return
 	}
@@ -110,21 +109,21 @@ func (s *Server) redeliver(c *gin.Context) {
 			key = fmt.Sprintf("%s-r%d", dlv, n)
 		}
 		in.Request.DeliveryID = key
-		wid := workflows.RedeliverWorkflowID(id, dlv, n)
+		wid := contract.RedeliverWorkflowID(id, dlv, n)
 		run, err := s.temporal.ExecuteWorkflow(ctx, sdkclient.StartWorkflowOptions{
 			ID:                       wid,
-			TaskQueue:                workflows.TaskQueue,
+			TaskQueue:                contract.TaskQueue,
 			WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 			WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 			// The send's own schedule bounds it; this is a backstop.
 			WorkflowExecutionTimeout: in.ScheduleToCloseTimeout + time.Hour,
-			TypedSearchAttributes:    temporal.NewSearchAttributes(workflows.SearchAttrRedeliveryOf.ValueSet(id)),
+			TypedSearchAttributes:    temporal.NewSearchAttributes(contract.SearchAttrRedeliveryOf.ValueSet(id)),
 			Memo: map[string]any{
-				workflows.MemoRedeliveryOf: id, workflows.MemoDeliveryID: dlv, workflows.MemoIdempotencyKey: key,
+				contract.MemoRedeliveryOf: id, contract.MemoDeliveryID: dlv, contract.MemoIdempotencyKey: key,
 			},
 			StaticSummary: fmt.Sprintf("Redelivery %d of %s (%s)", n, dlv, in.Request.Method),
 			StaticDetails: fmt.Sprintf("hookflow redelivery of delivery `%s` of execution `%s`, idempotency key `%s`", dlv, id, key),
-		}, workflows.RedeliverWorkflowName, in)
+		}, contract.RedeliverWorkflowName, in)
 		if _, dup := alreadyStarted(err); dup && attempt < 5 {
 			// Another redelivery of the same delivery took this number
 			// meanwhile: take the next one.
@@ -184,7 +183,7 @@ func readRedeliverRequest(c *gin.Context) (redeliverRequest, *Error) {
 // this delivery id, in the latest run or, for a run that continued as new,
 // an earlier run of its chain. The input is decoded with the client's data
 // converter (payloads may be encrypted); its auth names secrets only.
-func (s *Server) findDelivery(ctx context.Context, id, runID, dlv string) (workflows.RedeliverInput, error) {
+func (s *Server) findDelivery(ctx context.Context, id, runID, dlv string) (contract.RedeliverInput, error) {
 	dc := s.dataConverter()
 	for runs := 0; runID != "" && runs < 10_000; runs++ {
 		iter := s.temporal.GetWorkflowHistory(ctx, id, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
@@ -192,7 +191,7 @@ func (s *Server) findDelivery(ctx context.Context, id, runID, dlv string) (workf
 		for iter.HasNext() {
 			ev, err := iter.Next()
 			if err != nil {
-				return workflows.RedeliverInput{}, err
+				return contract.RedeliverInput{}, err
 			}
 			if a := ev.GetWorkflowExecutionStartedEventAttributes(); a != nil {
 				prev = a.GetContinuedExecutionRunId()
@@ -200,10 +199,10 @@ func (s *Server) findDelivery(ctx context.Context, id, runID, dlv string) (workf
 			}
 			// A delivery whose first attempt ran locally in the flow
 			// worker: its marker holds the request and the schedule.
-			fa, _, ok, err := workflows.FirstAttemptOrError(dc, ev.GetMarkerRecordedEventAttributes())
+			fa, _, ok, err := contract.FirstAttemptOrError(dc, ev.GetMarkerRecordedEventAttributes())
 			if err != nil {
 				s.log.Error("decode a local first attempt's marker", "executionId", id, "runId", runID, "error", err)
-				return workflows.RedeliverInput{}, newError(http.StatusInternalServerError, "misconfigured",
+				return contract.RedeliverInput{}, newError(http.StatusInternalServerError, "misconfigured",
 					"the run's delivery requests cannot be decoded by this API (are payloads encrypted with keys this API lacks?)")
 			}
 			if ok && fa != nil && fa.Request.DeliveryID == dlv {
@@ -216,7 +215,7 @@ func (s *Server) findDelivery(ctx context.Context, id, runID, dlv string) (workf
 			var req flow.HTTPRequest
 			if err := dc.FromPayloads(a.GetInput(), &req); err != nil {
 				s.log.Error("decode a delivery's input", "executionId", id, "runId", runID, "error", err)
-				return workflows.RedeliverInput{}, newError(http.StatusInternalServerError, "misconfigured",
+				return contract.RedeliverInput{}, newError(http.StatusInternalServerError, "misconfigured",
 					"the run's delivery requests cannot be decoded by this API (are payloads encrypted with keys this API lacks?)")
 			}
 			if req.DeliveryID == dlv {
@@ -227,7 +226,7 @@ func (s *Server) findDelivery(ctx context.Context, id, runID, dlv string) (workf
 	}
 	e := newError(http.StatusNotFound, "not_found", "execution "+id+" has no delivery "+strconv.Quote(dlv)+" (its step log names each send's deliveryId)")
 	e.Path = "deliveryId"
-	return workflows.RedeliverInput{}, e
+	return contract.RedeliverInput{}, e
 }
 
 // mayHold tells whether a delivery input may be the one with this id:
@@ -244,12 +243,12 @@ func mayHold(in *commonpb.Payloads, dlv string) bool {
 
 // redeliverInput is the send to repeat, with the run's schedule for it: a
 // redelivery retries as the step did.
-func redeliverInput(id, dlv string, req flow.HTTPRequest, a *historypb.ActivityTaskScheduledEventAttributes) workflows.RedeliverInput {
+func redeliverInput(id, dlv string, req flow.HTTPRequest, a *historypb.ActivityTaskScheduledEventAttributes) contract.RedeliverInput {
 	// Nothing reads a redelivery's response: keep none of it in history,
 	// and do not fail a delivered send for an output it lacks.
 	none := 0
 	req.KeepBody, req.Outputs = &none, nil
-	in := workflows.RedeliverInput{
+	in := contract.RedeliverInput{
 		ExecutionID: id, DeliveryID: dlv, Request: req,
 		ScheduleToCloseTimeout: a.GetScheduleToCloseTimeout().AsDuration(),
 		StartToCloseTimeout:    a.GetStartToCloseTimeout().AsDuration(),
@@ -269,12 +268,12 @@ func redeliverInput(id, dlv string, req flow.HTTPRequest, a *historypb.ActivityT
 // firstAttemptRedeliverInput is redeliverInput for a delivery whose first
 // attempt ran locally (and may have ended there): the request and
 // schedule its marker recorded.
-func firstAttemptRedeliverInput(id, dlv string, fa *contract.FirstAttempt) workflows.RedeliverInput {
+func firstAttemptRedeliverInput(id, dlv string, fa *contract.FirstAttempt) contract.RedeliverInput {
 	none := 0
 	req := fa.Request
 	req.KeepBody, req.Outputs = &none, nil
 	sc := fa.Schedule
-	return workflows.RedeliverInput{
+	return contract.RedeliverInput{
 		ExecutionID: id, DeliveryID: dlv, Request: req,
 		ScheduleToCloseTimeout: sc.ScheduleToClose,
 		StartToCloseTimeout:    sc.StartToClose,
@@ -289,7 +288,7 @@ func firstAttemptRedeliverInput(id, dlv string, fa *contract.FirstAttempt) workf
 // past the highest whose workflow Temporal still knows.
 func (s *Server) nextRedelivery(ctx context.Context, id, dlv string) (int, error) {
 	for n := 1; ; n++ {
-		_, err := s.temporal.DescribeWorkflowExecution(ctx, workflows.RedeliverWorkflowID(id, dlv, n), "")
+		_, err := s.temporal.DescribeWorkflowExecution(ctx, contract.RedeliverWorkflowID(id, dlv, n), "")
 		var nf *serviceerror.NotFound
 		if errors.As(err, &nf) || n > maxRedeliveries {
 			return n, nil
@@ -304,10 +303,10 @@ func (s *Server) nextRedelivery(ctx context.Context, id, dlv string) (int, error
 // (hookflow setup adds it) rather than blaming the caller.
 func (s *Server) redeliverStartError(err error) *Error {
 	var ia *serviceerror.InvalidArgument
-	if errors.As(err, &ia) && strings.Contains(ia.Error(), workflows.SearchAttrRedeliveryOf.GetName()) {
+	if errors.As(err, &ia) && strings.Contains(ia.Error(), contract.SearchAttrRedeliveryOf.GetName()) {
 		s.log.Error("start a redelivery", "error", err)
 		return newError(http.StatusInternalServerError, "misconfigured",
-			"the namespace lacks the search attribute "+workflows.SearchAttrRedeliveryOf.GetName()+"; run hookflow setup")
+			"the namespace lacks the search attribute "+contract.SearchAttrRedeliveryOf.GetName()+"; run hookflow setup")
 	}
 	return s.temporalError(err)
 }
@@ -316,7 +315,7 @@ func (s *Server) redeliverStartError(err error) *Error {
 // first, with each closed one's outcome from its result.
 func (s *Server) redeliveries(ctx context.Context, id string) ([]redelivery, error) {
 	resp, err := s.listPage(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-		Query:    fmt.Sprintf("%s = %q", workflows.SearchAttrRedeliveryOf.GetName(), id),
+		Query:    fmt.Sprintf("%s = %q", contract.SearchAttrRedeliveryOf.GetName(), id),
 		PageSize: 1000,
 	})
 	if err != nil {
@@ -330,12 +329,12 @@ func (s *Server) redeliveries(ctx context.Context, id string) ([]redelivery, err
 			StartedAt: info.GetStartTime().AsTime(),
 		}
 		memo := info.GetMemo().GetFields()
-		_ = dc.FromPayload(memo[workflows.MemoDeliveryID], &r.DeliveryID)
-		_ = dc.FromPayload(memo[workflows.MemoIdempotencyKey], &r.IdempotencyKey)
+		_ = dc.FromPayload(memo[contract.MemoDeliveryID], &r.DeliveryID)
+		_ = dc.FromPayload(memo[contract.MemoIdempotencyKey], &r.IdempotencyKey)
 		if info.GetCloseTime() != nil {
 			t := info.GetCloseTime().AsTime()
 			r.ClosedAt = &t
-			var res workflows.RedeliverResult
+			var res contract.RedeliverResult
 			err := s.temporal.GetWorkflow(ctx, r.ExecutionID, info.GetExecution().GetRunId()).Get(ctx, &res)
 			var app *temporal.ApplicationError
 			if err != nil && errors.As(err, &app) && app.HasDetails() {

@@ -17,9 +17,9 @@ import (
 	sdkclient "go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/telemetry"
-	"github.com/hookflow/hookflow/workflows"
 )
 
 // Long polls of a result URL: ?wait=30s, at most maxResultWait. Without
@@ -104,13 +104,13 @@ func (s *Server) syncResult(c *gin.Context) {
 		fail(c, s.temporalError(err))
 		return
 	}
-	if owner, _ := desc.TypedSearchAttributes.GetKeyword(workflows.SearchAttrFlowID); owner != f.ID {
+	if owner, _ := desc.TypedSearchAttributes.GetKeyword(contract.SearchAttrFlowID); owner != f.ID {
 		fail(c, notFound)
 		return
 	}
 	c.Header(HeaderExecutionID, id)
 
-	var resp workflows.Response
+	var resp contract.Response
 	ready := true
 	if desc.Status == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 		resp, ready, err = s.awaitAnswer(ctx, id, desc, wait)
@@ -149,15 +149,15 @@ func (s *Server) syncResult(c *gin.Context) {
 // run has not answered within wait, or has released the update without an
 // answer (past the caller's budget, to continue as new; a later poll
 // reaches the continuation).
-func (s *Server) awaitAnswer(ctx context.Context, id string, desc *sdkclient.WorkflowExecutionDescription, wait time.Duration) (workflows.Response, bool, error) {
+func (s *Server) awaitAnswer(ctx context.Context, id string, desc *sdkclient.WorkflowExecutionDescription, wait time.Duration) (contract.Response, bool, error) {
 	var digest string
-	if err := desc.GetMemoValue(workflows.MemoTriggerDigest, &digest); err != nil && !errors.Is(err, temporal.ErrNoData) {
+	if err := desc.GetMemoValue(contract.MemoTriggerDigest, &digest); err != nil && !errors.Is(err, temporal.ErrNoData) {
 		s.log.Error("read the run's payload digest", "executionId", id, "error", err)
 	}
 	uo := sdkclient.UpdateWorkflowOptions{
 		WorkflowID:   id,
 		UpdateID:     id,
-		UpdateName:   workflows.UpdateResponse,
+		UpdateName:   contract.UpdateResponse,
 		WaitForStage: sdkclient.WorkflowUpdateStageCompleted,
 	}
 	if digest != "" {
@@ -167,7 +167,7 @@ func (s *Server) awaitAnswer(ctx context.Context, id string, desc *sdkclient.Wor
 	ctx, cancel := context.WithTimeout(ctx, max(wait, minResultWait))
 	defer cancel()
 	handle, err := s.temporal.UpdateWorkflow(ctx, uo)
-	var resp workflows.Response
+	var resp contract.Response
 	if err == nil {
 		err = handle.Get(ctx, &resp)
 	}
@@ -181,7 +181,7 @@ func (s *Server) awaitAnswer(ctx context.Context, id string, desc *sdkclient.Wor
 // an answer of the flow's: the 504 that releases a caller past its budget
 // so that the run can continue as new, and the 503 of an update that
 // arrived during that hand-over. Neither is the flow's answer.
-func releasedAnswer(id string, r workflows.Response) bool {
+func releasedAnswer(id string, r contract.Response) bool {
 	body, _ := r.Body.(map[string]any)
 	switch r.Status {
 	case http.StatusGatewayTimeout:

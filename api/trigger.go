@@ -22,9 +22,9 @@ import (
 	sdkclient "go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/telemetry"
-	"github.com/hookflow/hookflow/workflows"
 )
 
 // startTimeout bounds an async start: Temporal answers in milliseconds
@@ -92,8 +92,8 @@ func (s *Server) trigger(c *gin.Context) {
 		}
 	}
 
-	opts := workflows.StartOptions(f, entry.Version, eventID)
-	in := workflows.Input{Flow: f.Snapshot(), FlowVersion: entry.Version, Trigger: data, PublicURL: s.cfg.PublicURL, Engine: workflows.CurrentEngine}
+	opts := contract.StartOptions(f, entry.Version, eventID)
+	in := contract.Input{Flow: f.Snapshot(), FlowVersion: entry.Version, Trigger: data, PublicURL: s.cfg.PublicURL, Engine: contract.CurrentEngine}
 	c.Header(HeaderExecutionID, opts.ID)
 	key := idemKey{path: keyPath}
 	if keyPath != "" {
@@ -101,7 +101,7 @@ func (s *Server) trigger(c *gin.Context) {
 		// with, so a reuse of the key for another payload is refused.
 		key.digest = triggerDigest(data)
 		in.Digest = key.digest
-		opts.Memo = map[string]any{workflows.MemoTriggerDigest: key.digest}
+		opts.Memo = map[string]any{contract.MemoTriggerDigest: key.digest}
 	}
 
 	// The run must not depend on the caller staying connected: once the
@@ -125,7 +125,7 @@ func (s *Server) trigger(c *gin.Context) {
 		opts.WorkflowIDConflictPolicy = enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL
 		opts.WorkflowExecutionErrorWhenAlreadyStarted = true
 	}
-	_, err := s.temporal.ExecuteWorkflow(sctx, opts, workflows.WorkflowName, in)
+	_, err := s.temporal.ExecuteWorkflow(sctx, opts, contract.WorkflowName, in)
 	if runID, dup := alreadyStarted(err); dup {
 		// The same event again: the normal answer, unless the key was
 		// reused for another payload.
@@ -175,18 +175,18 @@ func (s *Server) countTrigger(c *gin.Context, entry *flow.Entry) {
 	s.cfg.Telemetry.Trigger(flowID, mode, outcome)
 }
 
-func (s *Server) triggerSync(c *gin.Context, ctx context.Context, entry *flow.Entry, opts sdkclient.StartWorkflowOptions, in workflows.Input, key idemKey) {
+func (s *Server) triggerSync(c *gin.Context, ctx context.Context, entry *flow.Entry, opts sdkclient.StartWorkflowOptions, in contract.Input, key idemKey) {
 	budget := entry.Flow.Trigger.EffectiveTimeout().Std()
 	ctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
-	op := s.temporal.NewWithStartWorkflowOperation(opts, workflows.WorkflowName, in)
+	op := s.temporal.NewWithStartWorkflowOperation(opts, contract.WorkflowName, in)
 	// The update id is the run id (and the payload's digest): a duplicate
 	// of the event while the run is open attaches to the first update and
 	// gets its answer again. Another payload under the same key is a new
 	// update, which the run's validator rejects.
 	uo := sdkclient.UpdateWorkflowOptions{
 		UpdateID:     opts.ID,
-		UpdateName:   workflows.UpdateResponse,
+		UpdateName:   contract.UpdateResponse,
 		WaitForStage: sdkclient.WorkflowUpdateStageCompleted,
 	}
 	if key.digest != "" {
@@ -197,7 +197,7 @@ func (s *Server) triggerSync(c *gin.Context, ctx context.Context, entry *flow.En
 		StartWorkflowOperation: op,
 		UpdateOptions:          uo,
 	})
-	var resp workflows.Response
+	var resp contract.Response
 	if err == nil {
 		err = handle.Get(ctx, &resp)
 	}
@@ -232,19 +232,19 @@ func (s *Server) triggerSync(c *gin.Context, ctx context.Context, entry *flow.En
 }
 
 // closedRunAnswer is the answer a closed run gave (or would have given).
-func (s *Server) closedRunAnswer(ctx context.Context, id string) (workflows.Response, error) {
-	var res workflows.Result
+func (s *Server) closedRunAnswer(ctx context.Context, id string) (contract.Response, error) {
+	var res contract.RunResult
 	err := s.temporal.GetWorkflow(ctx, id, "").Get(ctx, &res)
 	switch {
 	case err == nil && res.Response != nil:
 		return *res.Response, nil
 	case err == nil:
-		return workflows.Response{Status: http.StatusOK, Body: map[string]any{"status": "succeeded", "executionId": id}}, nil
+		return contract.Response{Status: http.StatusOK, Body: map[string]any{"status": "succeeded", "executionId": id}}, nil
 	case isTimeout(err):
-		return workflows.Response{}, err
+		return contract.Response{}, err
 	}
 	// The run failed: the same generic answer the live run gave.
-	return workflows.Response{Status: http.StatusInternalServerError, Body: map[string]any{"error": "the flow failed", "executionId": id}}, nil
+	return contract.Response{Status: http.StatusInternalServerError, Body: map[string]any{"error": "the flow failed", "executionId": id}}, nil
 }
 
 // alreadyStarted tells whether err says the run id is taken, and by which
@@ -287,7 +287,7 @@ func (s *Server) keyReused(ctx context.Context, id, runID string, key idemKey) (
 		return false, err
 	}
 	var digest string
-	if err := d.GetMemoValue(workflows.MemoTriggerDigest, &digest); err != nil {
+	if err := d.GetMemoValue(contract.MemoTriggerDigest, &digest); err != nil {
 		if !errors.Is(err, temporal.ErrNoData) {
 			s.log.Error("read the run's payload digest", "executionId", id, "error", err)
 		}
@@ -300,7 +300,7 @@ func (s *Server) keyReused(ctx context.Context, id, runID string, key idemKey) (
 // update with another payload's digest.
 func isKeyReusedRejection(err error) bool {
 	var ae *temporal.ApplicationError
-	return errors.As(err, &ae) && ae.Type() == workflows.ErrorTypeIdempotencyKeyReused
+	return errors.As(err, &ae) && ae.Type() == contract.ErrorTypeIdempotencyKeyReused
 }
 
 // keyReusedError answers a reused idempotency key with another payload, as

@@ -13,9 +13,9 @@ import (
 	sdkclient "go.temporal.io/sdk/client"
 
 	"github.com/hookflow/hookflow/api"
+	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/secrets"
-	"github.com/hookflow/hookflow/workflows"
 )
 
 // fakeTemporal stands in for the Temporal client at the API's seam, so the
@@ -47,7 +47,7 @@ func (fakeHandle) WorkflowID() string { return "w" }
 func (fakeHandle) RunID() string      { return "r" }
 func (fakeHandle) UpdateID() string   { return "u" }
 func (fakeHandle) Get(_ context.Context, v any) error {
-	*v.(*workflows.Response) = workflows.Response{Status: 201, Headers: map[string]string{"X-A": "b"}, Body: map[string]any{"ok": true}}
+	*v.(*contract.Response) = contract.Response{Status: 201, Headers: map[string]string{"X-A": "b"}, Body: map[string]any{"ok": true}}
 	return nil
 }
 

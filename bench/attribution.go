@@ -16,8 +16,8 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	sdkclient "go.temporal.io/sdk/client"
 
+	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
-	"github.com/hookflow/hookflow/workflows"
 )
 
 // The attribution bench (`make bench-attribution`) measures, on one
@@ -138,10 +138,10 @@ func Attribute(ctx context.Context, cfg AttributionConfig) (*Attribution, error)
 		return nil, err
 	}
 	body := map[string]any{"total": 250.0}
-	in := func() workflows.Input {
-		return workflows.Input{Flow: syncF, FlowVersion: 1, Trigger: map[string]any{"body": body, "query": map[string]any{}}, Engine: workflows.CurrentEngine}
+	in := func() contract.Input {
+		return contract.Input{Flow: syncF, FlowVersion: 1, Trigger: map[string]any{"body": body, "query": map[string]any{}}, Engine: contract.CurrentEngine}
 	}
-	hookOpts := func() sdkclient.StartWorkflowOptions { return workflows.StartOptions(syncF, 1, id("attr")) }
+	hookOpts := func() sdkclient.StartWorkflowOptions { return contract.StartOptions(syncF, 1, id("attr")) }
 	uws := func(ctx context.Context, opts sdkclient.StartWorkflowOptions, wf string, update string, args ...any) error {
 		opts.WorkflowIDConflictPolicy = enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING
 		op := c.NewWithStartWorkflowOperation(opts, wf, args...)
@@ -203,7 +203,7 @@ func Attribute(ctx context.Context, cfg AttributionConfig) (*Attribution, error)
 		}},
 		{VFloorHTTP, func(ctx context.Context) error { return postJSON(floorHTTP.URL, `{"total":250}`) }},
 		{VHookDirect, func(ctx context.Context) error {
-			return uws(ctx, hookOpts(), workflows.WorkflowName, workflows.UpdateResponse, in())
+			return uws(ctx, hookOpts(), contract.WorkflowName, contract.UpdateResponse, in())
 		}},
 		{VHookHTTP, func(ctx context.Context) error { return postJSON(st.target.hook["bench-sync"], `{"total":250}`) }},
 	}

@@ -40,11 +40,11 @@ import (
 	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/api"
 	"github.com/hookflow/hookflow/codec"
+	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/devserver"
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/telemetry"
 	"github.com/hookflow/hookflow/worker"
-	"github.com/hookflow/hookflow/workflows"
 )
 
 // Config sizes a run.
@@ -326,7 +326,7 @@ func startEmbedded(cfg Config) (_ *embedded, err error) {
 	}
 	srv, err := devserver.Start(devserver.Options{
 		DatabaseFile:          dbFile,
-		SearchAttributes:      workflows.SearchAttributeTypes(),
+		SearchAttributes:      contract.SearchAttributeTypes(),
 		Logger:                quiet,
 		SQLiteConns:           cfg.SQLiteConns,
 		HistoryShards:         cfg.HistoryShards,
@@ -406,7 +406,7 @@ steps: [{id: send, type: http, method: POST, url: "%s", body: {mode: all}}]
 	e.closers = append(e.closers, apiSrv.Close)
 	e.apiURL = apiSrv.URL
 	e.target = &target{
-		c: c, floorQueue: workflows.TaskQueue,
+		c: c, floorQueue: contract.TaskQueue,
 		hook: map[string]string{
 			"bench-sync":    apiSrv.URL + "/hooks/bench-sync-token-0000000000",
 			"bench-async":   apiSrv.URL + "/hooks/bench-async-token-000000000",

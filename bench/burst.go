@@ -11,8 +11,8 @@ import (
 	sdkclient "go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
-	"github.com/hookflow/hookflow/workflows"
 )
 
 // measureBurst is the cell of issue #14's part 4: sync triggers at one
@@ -53,21 +53,21 @@ func measureBurst(ctx context.Context, c sdkclient.Client, hook map[string]strin
 	onAsyncQueue := func(ctx context.Context) error { return uwsOn(ctx, temporal.Priority{}) }
 	withPriority := func(ctx context.Context) error { return uwsOn(ctx, temporal.Priority{PriorityKey: 1}) }
 	uwsOn = func(ctx context.Context, prio temporal.Priority) error {
-		o := workflows.StartOptions(syncF, 1, fmt.Sprintf("burst-%d-%d", time.Now().UnixNano(), seq.Add(1)))
-		o.TaskQueue = workflows.TaskQueue
+		o := contract.StartOptions(syncF, 1, fmt.Sprintf("burst-%d-%d", time.Now().UnixNano(), seq.Add(1)))
+		o.TaskQueue = contract.TaskQueue
 		o.Priority = prio
 		o.WorkflowIDConflictPolicy = enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING
-		op := c.NewWithStartWorkflowOperation(o, workflows.WorkflowName, workflows.Input{
-			Flow: syncF, FlowVersion: 1, Engine: workflows.CurrentEngine, Trigger: map[string]any{"body": map[string]any{"total": 250.0}, "query": map[string]any{}},
+		op := c.NewWithStartWorkflowOperation(o, contract.WorkflowName, contract.Input{
+			Flow: syncF, FlowVersion: 1, Engine: contract.CurrentEngine, Trigger: map[string]any{"body": map[string]any{"total": 250.0}, "query": map[string]any{}},
 		})
 		h, err := c.UpdateWithStartWorkflow(ctx, sdkclient.UpdateWithStartWorkflowOptions{
 			StartWorkflowOperation: op,
-			UpdateOptions:          sdkclient.UpdateWorkflowOptions{UpdateID: o.ID, UpdateName: workflows.UpdateResponse, WaitForStage: sdkclient.WorkflowUpdateStageCompleted},
+			UpdateOptions:          sdkclient.UpdateWorkflowOptions{UpdateID: o.ID, UpdateName: contract.UpdateResponse, WaitForStage: sdkclient.WorkflowUpdateStageCompleted},
 		})
 		if err != nil {
 			return err
 		}
-		var resp workflows.Response
+		var resp contract.Response
 		return h.Get(ctx, &resp)
 	}
 	cells := map[string][]Cell{}

@@ -9,11 +9,10 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/hookflow/hookflow/contract"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
-
-	"github.com/hookflow/hookflow/workflows"
 )
 
 // The floors: bare Temporal doing, at least, what a hookflow run does.
@@ -36,15 +35,15 @@ func registerFloor(w interface {
 
 // noopUpdateInput is the Update-With-Start floor taking hookflow's input
 // (the flow definition and the trigger), decoded as the interpreter does.
-func noopUpdateInput(ctx workflow.Context, in workflows.Input) (string, error) {
+func noopUpdateInput(ctx workflow.Context, in contract.Input) (string, error) {
 	return noopUpdate(ctx)
 }
 
 // noopUpdateQuery adds what the interpreter registers besides its update:
 // a query handler (the step log) and an update validator.
-func noopUpdateQuery(ctx workflow.Context, in workflows.Input) (string, error) {
+func noopUpdateQuery(ctx workflow.Context, in contract.Input) (string, error) {
 	steps := []string{}
-	if err := workflow.SetQueryHandler(ctx, workflows.QuerySteps, func() ([]string, error) { return steps, nil }); err != nil {
+	if err := workflow.SetQueryHandler(ctx, contract.QuerySteps, func() ([]string, error) { return steps, nil }); err != nil {
 		return "", err
 	}
 	done := false

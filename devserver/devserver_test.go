@@ -14,8 +14,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 	_ "modernc.org/sqlite"
 
+	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/devserver"
-	"github.com/hookflow/hookflow/workflows"
 )
 
 // A port taken by someone else fails the start with a clear error after a
@@ -67,14 +67,14 @@ func TestRetentionFollowsTheSetting(t *testing.T) {
 // drops the others; filters on kept and dropped columns both still answer.
 func TestLeanVisibilityIndexes(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "temporal.db")
-	srv, err := devserver.Start(devserver.Options{DatabaseFile: file, SearchAttributes: workflows.SearchAttributeTypes()})
+	srv, err := devserver.Start(devserver.Options{DatabaseFile: file, SearchAttributes: contract.SearchAttributeTypes()})
 	require.NoError(t, err)
 	c, err := sdkclient.Dial(sdkclient.Options{HostPort: srv.FrontendAddress()})
 	require.NoError(t, err)
 	ctx := context.Background()
 	_, err = c.ExecuteWorkflow(ctx, sdkclient.StartWorkflowOptions{
 		ID: "lean-1", TaskQueue: "nobody-polls",
-		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.SearchAttrFlowID.ValueSet("orders")),
+		TypedSearchAttributes: temporal.NewSearchAttributes(contract.SearchAttrFlowID.ValueSet("orders")),
 	}, "Lean")
 	require.NoError(t, err)
 	for _, q := range []string{
@@ -115,10 +115,10 @@ func TestLeanVisibilityIndexes(t *testing.T) {
 	require.NotContains(t, names, "by_bool_01")
 	// The default order and seven system columns, and one index per
 	// custom search attribute, on the column the server gave it.
-	require.Len(t, names, 8+len(workflows.SearchAttributeTypes()))
+	require.Len(t, names, 8+len(contract.SearchAttributeTypes()))
 
 	// Started again, the file keeps them (the filter still answers).
-	srv, err = devserver.Start(devserver.Options{DatabaseFile: file, SearchAttributes: workflows.SearchAttributeTypes()})
+	srv, err = devserver.Start(devserver.Options{DatabaseFile: file, SearchAttributes: contract.SearchAttributeTypes()})
 	require.NoError(t, err)
 	c, err = sdkclient.Dial(sdkclient.Options{HostPort: srv.FrontendAddress()})
 	require.NoError(t, err)

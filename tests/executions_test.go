@@ -18,10 +18,10 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/hookflow/hookflow/api"
+	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/devserver"
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/worker"
-	"github.com/hookflow/hookflow/workflows"
 )
 
 // startRuns starts n runs of f the way a trigger does (StartOptions: the
@@ -34,7 +34,7 @@ func startRuns(t *testing.T, c sdkclient.Client, f *flow.Flow, prefix string, n 
 	sem := make(chan struct{}, 16)
 	var wg sync.WaitGroup
 	for i := range n {
-		opts := workflows.StartOptions(f, 1, fmt.Sprintf("%s%05d", prefix, i))
+		opts := contract.StartOptions(f, 1, fmt.Sprintf("%s%05d", prefix, i))
 		if adjust != nil {
 			adjust(&opts)
 		}
@@ -46,10 +46,10 @@ func startRuns(t *testing.T, c sdkclient.Client, f *flow.Flow, prefix string, n 
 			defer func() { <-sem }()
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			in := workflows.Input{Flow: f, FlowVersion: 1, Trigger: map[string]any{
+			in := contract.Input{Flow: f, FlowVersion: 1, Trigger: map[string]any{
 				"body": map[string]any{}, "headers": map[string]any{}, "query": map[string]any{},
 			}}
-			if _, err := c.ExecuteWorkflow(ctx, opts, workflows.WorkflowName, in); err != nil {
+			if _, err := c.ExecuteWorkflow(ctx, opts, contract.WorkflowName, in); err != nil {
 				errs <- fmt.Errorf("start %s: %w", opts.ID, err)
 			}
 		}()
@@ -211,16 +211,16 @@ steps:
 func awaitWaiting(t *testing.T, s *stack, id string) {
 	t.Helper()
 	require.Eventually(t, func() bool {
-		v, err := s.client.QueryWorkflow(context.Background(), id, "", workflows.QuerySteps)
+		v, err := s.client.QueryWorkflow(context.Background(), id, "", contract.QuerySteps)
 		if err != nil {
 			return false
 		}
-		var log workflows.StepLog
+		var log contract.StepLog
 		if v.Get(&log) != nil {
 			return false
 		}
 		for _, r := range log.Steps {
-			if r.ID == "wait" && r.Status == workflows.StatusRunning {
+			if r.ID == "wait" && r.Status == contract.StatusRunning {
 				return true
 			}
 		}
@@ -328,7 +328,7 @@ func TestRunTerminatedAtTheHistoryLimitSaysSo(t *testing.T) {
 		t.Skip("starts its own embedded server")
 	}
 	srv, err := devserver.Start(devserver.Options{
-		SearchAttributes: workflows.SearchAttributeTypes(),
+		SearchAttributes: contract.SearchAttributeTypes(),
 		Logger:           slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		DynamicConfig:    map[string]any{"limit.historyCount.error": 20},
 	})
@@ -384,7 +384,7 @@ func TestThrottledListAnswers429(t *testing.T) {
 		t.Skip("starts its own embedded server")
 	}
 	srv, err := devserver.Start(devserver.Options{
-		SearchAttributes: workflows.SearchAttributeTypes(),
+		SearchAttributes: contract.SearchAttributeTypes(),
 		Logger:           slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		// One visibility request per second for the namespace.
 		DynamicConfig: map[string]any{"frontend.namespaceRPS.visibility": 1},

@@ -10,9 +10,8 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/converter"
 
-	"github.com/hookflow/hookflow/activities/contract"
 	"github.com/hookflow/hookflow/api"
-	"github.com/hookflow/hookflow/workflows"
+	"github.com/hookflow/hookflow/contract"
 )
 
 // deliveryEvents counts a run's Deliver activities scheduled and its local
@@ -23,7 +22,7 @@ func deliveryEvents(t *testing.T, s *stack, id string) (scheduled, local int) {
 		if a := e.GetActivityTaskScheduledEventAttributes(); a != nil && a.GetActivityType().GetName() == contract.DeliverName {
 			scheduled++
 		}
-		if _, _, ok := workflows.FirstAttemptOf(converter.GetDefaultDataConverter(), e.GetMarkerRecordedEventAttributes()); ok {
+		if _, _, ok := contract.FirstAttemptOf(converter.GetDefaultDataConverter(), e.GetMarkerRecordedEventAttributes()); ok {
 			local++
 		}
 	}

@@ -18,7 +18,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/hookflow/hookflow/api"
-	"github.com/hookflow/hookflow/workflows"
+	"github.com/hookflow/hookflow/contract"
 )
 
 // hit is one request a receiver got.
@@ -80,11 +80,11 @@ func historyText(t *testing.T, s *stack, id string) string {
 	return b.String()
 }
 
-func (s *stack) stepLog(id string) workflows.StepLog {
+func (s *stack) stepLog(id string) contract.StepLog {
 	s.t.Helper()
-	v, err := s.client.QueryWorkflow(context.Background(), id, "", workflows.QuerySteps)
+	v, err := s.client.QueryWorkflow(context.Background(), id, "", contract.QuerySteps)
 	require.NoError(s.t, err)
-	var log workflows.StepLog
+	var log contract.StepLog
 	require.NoError(s.t, v.Get(&log))
 	return log
 }
@@ -231,7 +231,7 @@ steps:
 	for _, e := range history(t, s, id).Events {
 		// The first attempt ran locally in the flow worker: its marker
 		// records the schedule the webhook queue would have used.
-		if fa, _, ok := workflows.FirstAttemptOf(converter.GetDefaultDataConverter(), e.GetMarkerRecordedEventAttributes()); ok {
+		if fa, _, ok := contract.FirstAttemptOf(converter.GetDefaultDataConverter(), e.GetMarkerRecordedEventAttributes()); ok {
 			found = true
 			require.NotNil(t, fa)
 			sc := fa.Schedule
@@ -247,7 +247,7 @@ steps:
 		}
 		found = true
 		attrs := e.GetActivityTaskScheduledEventAttributes()
-		require.Equal(t, workflows.WebhookTaskQueue, attrs.GetTaskQueue().GetName())
+		require.Equal(t, contract.WebhookTaskQueue, attrs.GetTaskQueue().GetName())
 		rp := attrs.GetRetryPolicy()
 		require.Equal(t, time.Minute, rp.GetInitialInterval().AsDuration())
 		require.Equal(t, 2.0, rp.GetBackoffCoefficient())

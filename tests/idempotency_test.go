@@ -13,7 +13,7 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/hookflow/hookflow/api"
-	"github.com/hookflow/hookflow/workflows"
+	"github.com/hookflow/hookflow/contract"
 )
 
 // An idempotency key names one event. The same payload under a key already
@@ -228,7 +228,7 @@ steps: [{id: reply, type: response, body: {n: "{{ trigger.body.n }}"}}]
 		d, err := s.client.DescribeWorkflowExecution(ctx, id, "")
 		cancel()
 		require.NoError(t, err)
-		memo := d.GetWorkflowExecutionInfo().GetMemo().GetFields()[workflows.MemoTriggerDigest]
+		memo := d.GetWorkflowExecutionInfo().GetMemo().GetFields()[contract.MemoTriggerDigest]
 		require.NotNil(t, memo, "the run's memo holds the payload's digest")
 		require.Equal(t, "binary/encrypted", string(memo.GetMetadata()["encoding"]))
 
@@ -245,10 +245,10 @@ steps: [{id: reply, type: response, body: {n: "{{ trigger.body.n }}"}}]
 
 // startInput is the input a run was started with, as recorded in its
 // history.
-func startInput(t *testing.T, s *stack, id string) workflows.Input {
+func startInput(t *testing.T, s *stack, id string) contract.Input {
 	t.Helper()
 	ev := history(t, s, id).Events[0]
-	var in workflows.Input
+	var in contract.Input
 	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(ev.GetWorkflowExecutionStartedEventAttributes().GetInput(), &in))
 	require.NotEmpty(t, in.Digest, "a run started under an idempotency key records its payload's digest")
 	return in

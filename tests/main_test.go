@@ -27,12 +27,12 @@ import (
 
 	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/api"
+	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/devserver"
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/secrets"
 	"github.com/hookflow/hookflow/store"
 	"github.com/hookflow/hookflow/worker"
-	"github.com/hookflow/hookflow/workflows"
 )
 
 // testSecrets are the secrets test flows name; see auth_test.go.
@@ -133,7 +133,7 @@ func (s *syncBuffer) String() string {
 func startStack(dbFile string) (*devserver.Server, sdkclient.Client, error) {
 	srv, err := devserver.Start(devserver.Options{
 		DatabaseFile:     dbFile,
-		SearchAttributes: workflows.SearchAttributeTypes(),
+		SearchAttributes: contract.SearchAttributeTypes(),
 		Logger:           slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
@@ -243,11 +243,11 @@ func (s *stack) awaitCount(flowID string, n int64) int64 {
 }
 
 // result waits for a run to close and decodes its result.
-func (s *stack) result(id string) (*workflows.Result, error) {
+func (s *stack) result(id string) (*contract.RunResult, error) {
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var res workflows.Result
+	var res contract.RunResult
 	err := s.client.GetWorkflow(ctx, id, "").Get(ctx, &res)
 	if err != nil {
 		return nil, err

@@ -25,13 +25,12 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/hookflow/hookflow/activities"
-	"github.com/hookflow/hookflow/activities/contract"
 	"github.com/hookflow/hookflow/api"
 	"github.com/hookflow/hookflow/codec"
+	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/devserver"
 	"github.com/hookflow/hookflow/telemetry"
 	"github.com/hookflow/hookflow/worker"
-	"github.com/hookflow/hookflow/workflows"
 )
 
 // observedStack is a production-like stack on its own embedded server:
@@ -51,7 +50,7 @@ const webUIOrigin = "http://127.0.0.1:8233"
 func setupObserved(t *testing.T, flowYAMLs ...string) *observedStack {
 	t.Helper()
 	srv, err := devserver.Start(devserver.Options{
-		SearchAttributes: workflows.SearchAttributeTypes(),
+		SearchAttributes: contract.SearchAttributeTypes(),
 		Logger:           slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	require.NoError(t, err)
@@ -178,7 +177,7 @@ steps:
 		// delivery's.
 		require.Regexp(t, `msg=request [^\n]*route=/hooks/:token [^\n]*traceId=`+asyncTrace, logs.String())
 		require.Regexp(t, `msg=delivery [^\n]*traceId=`+asyncTrace, logs.String())
-		for _, want := range []string{"POST /hooks/:token", "StartWorkflow:" + workflows.WorkflowName, "RunWorkflow:" + workflows.WorkflowName,
+		for _, want := range []string{"POST /hooks/:token", "StartWorkflow:" + contract.WorkflowName, "RunWorkflow:" + contract.WorkflowName,
 			"StartActivity:" + contract.DeliverName, "RunActivity:" + contract.DeliverName, "HTTP POST"} {
 			// The send's first attempt is a local activity of the flow
 			// worker (DeliverFirst), traced the same way.
@@ -343,7 +342,7 @@ steps:
 		for _, e := range history(t, s.stack, a.header.Get(api.HeaderExecutionID)).Events {
 			completed = completed || e.EventType == enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
 			// Or its first attempt, made by the flow worker, recorded.
-			if _, failed, ok := workflows.FirstAttemptOf(converter.NewCodecDataConverter(converter.GetDefaultDataConverter(), s.codec), e.GetMarkerRecordedEventAttributes()); ok && !failed {
+			if _, failed, ok := contract.FirstAttemptOf(converter.NewCodecDataConverter(converter.GetDefaultDataConverter(), s.codec), e.GetMarkerRecordedEventAttributes()); ok && !failed {
 				completed = true
 			}
 		}

@@ -15,7 +15,7 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/hookflow/hookflow/api"
-	"github.com/hookflow/hookflow/workflows"
+	"github.com/hookflow/hookflow/contract"
 )
 
 const resultFlows = `
@@ -135,7 +135,7 @@ func (s *stack) countRedeliveries(id string) int64 {
 	defer cancel()
 	resp, err := s.client.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{
 		Namespace: "default",
-		Query:     fmt.Sprintf("%s = %q", workflows.SearchAttrRedeliveryOf.GetName(), id),
+		Query:     fmt.Sprintf("%s = %q", contract.SearchAttrRedeliveryOf.GetName(), id),
 	})
 	require.NoError(s.t, err)
 	return resp.GetCount()

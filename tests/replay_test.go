@@ -19,8 +19,8 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/hookflow/hookflow/api"
+	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/worker"
-	"github.com/hookflow/hookflow/workflows"
 )
 
 var (
@@ -213,11 +213,11 @@ func TestHistoriesReplay(t *testing.T) {
 	// budget per run so that it continues as new twice or more.
 	e, ok := s.cat.ByID("it-continued")
 	require.True(t, ok)
-	opts := workflows.StartOptions(e.Flow, 1, "replay-3")
-	run, err := s.client.ExecuteWorkflow(context.Background(), opts, workflows.WorkflowName,
-		workflows.Input{Flow: e.Flow, FlowVersion: 1, Trigger: map[string]any{"body": map[string]any{}}, ContinueAfterSteps: 4})
+	opts := contract.StartOptions(e.Flow, 1, "replay-3")
+	run, err := s.client.ExecuteWorkflow(context.Background(), opts, contract.WorkflowName,
+		contract.Input{Flow: e.Flow, FlowVersion: 1, Trigger: map[string]any{"body": map[string]any{}}, ContinueAfterSteps: 4})
 	require.NoError(t, err)
-	var chained workflows.Result
+	var chained contract.RunResult
 	require.NoError(t, s.client.GetWorkflow(context.Background(), opts.ID, "").Get(context.Background(), &chained))
 	require.Equal(t, "sent 6", chained.Message)
 	firstRun := runHistory(t, s, opts.ID, run.GetRunID())

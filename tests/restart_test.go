@@ -10,8 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookflow/hookflow/api"
+	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/worker"
-	"github.com/hookflow/hookflow/workflows"
 )
 
 // A run waiting in a delay survives a restart of the whole dev stack: the
@@ -39,12 +39,12 @@ steps:
 	id := a.header.Get(api.HeaderExecutionID)
 	// Wait until the run sits in its delay, then stop everything.
 	require.Eventually(t, func() bool {
-		v, err := c.QueryWorkflow(context.Background(), id, "", workflows.QuerySteps)
+		v, err := c.QueryWorkflow(context.Background(), id, "", contract.QuerySteps)
 		if err != nil {
 			return false
 		}
-		var log workflows.StepLog
-		return v.Get(&log) == nil && len(log.Steps) == 2 && log.Steps[1].Status == workflows.StatusRunning
+		var log contract.StepLog
+		return v.Get(&log) == nil && len(log.Steps) == 2 && log.Steps[1].Status == contract.StatusRunning
 	}, 10*time.Second, 50*time.Millisecond)
 	w.Stop()
 	c.Close()
@@ -60,7 +60,7 @@ steps:
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var res workflows.Result
+	var res contract.RunResult
 	require.NoError(t, c.GetWorkflow(ctx, id, "").Get(ctx, &res))
 	require.Equal(t, "succeeded", res.Status)
 	require.Equal(t, 3, res.StepsRun)

@@ -20,10 +20,11 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/hookflow/hookflow/api"
+	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/devserver"
+	"github.com/hookflow/hookflow/namespace"
 	"github.com/hookflow/hookflow/telemetry"
 	"github.com/hookflow/hookflow/worker"
-	"github.com/hookflow/hookflow/workflows"
 )
 
 // `hookflow setup` against a fresh server: while the namespace or the
@@ -88,11 +89,11 @@ func TestSetupNamespace(t *testing.T) {
 
 	// Every attribute hookflow registers (more come with features): the
 	// list, and how setup reports adding them.
-	names := worker.SearchAttributeNames()
+	names := namespace.SearchAttributeNames()
 	all := strings.Join(names, ", ")
 	typed := make([]string, len(names))
 	for i, n := range names {
-		typed[i] = n + " (" + worker.TypeName(workflows.SearchAttributeTypes()[n]) + ")"
+		typed[i] = n + " (" + namespace.TypeName(contract.SearchAttributeTypes()[n]) + ")"
 	}
 	added := "search attributes: added " + strings.Join(typed, ", ") + "\n"
 	require.Contains(t, added, "HookflowFlowId (Keyword), HookflowFlowVersion (Int)")

@@ -14,7 +14,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/hookflow/hookflow/api"
-	"github.com/hookflow/hookflow/workflows"
+	"github.com/hookflow/hookflow/contract"
 )
 
 type answer struct {
@@ -75,19 +75,19 @@ func TestSyncTriggerAnswersWithTheResponseStep(t *testing.T) {
 	summary, err := desc.GetStaticSummary()
 	require.NoError(t, err)
 	require.Equal(t, "Integration order (v1, sync trigger)", summary)
-	mode, ok := desc.TypedSearchAttributes.GetKeyword(workflows.SearchAttrTriggerMode)
+	mode, ok := desc.TypedSearchAttributes.GetKeyword(contract.SearchAttrTriggerMode)
 	require.True(t, ok)
 	require.Equal(t, "sync", mode)
 	require.Equal(t, int64(2), s.awaitCount("it-order", 2))
 	// Sync runs poll a queue of their own, ahead of any async backlog.
 	ex, err := s.client.DescribeWorkflowExecution(context.Background(), id, "")
 	require.NoError(t, err)
-	require.Equal(t, workflows.SyncTaskQueue, ex.GetExecutionConfig().GetTaskQueue().GetName())
+	require.Equal(t, contract.SyncTaskQueue, ex.GetExecutionConfig().GetTaskQueue().GetName())
 
 	// The step log is readable by query.
-	v, err := s.client.QueryWorkflow(context.Background(), id, "", workflows.QuerySteps)
+	v, err := s.client.QueryWorkflow(context.Background(), id, "", contract.QuerySteps)
 	require.NoError(t, err)
-	var log workflows.StepLog
+	var log contract.StepLog
 	require.NoError(t, v.Get(&log))
 	var ids []string
 	for _, r := range log.Steps {
@@ -134,7 +134,7 @@ steps:
 	_, err := s.result(id)
 	var appErr *temporal.ApplicationError
 	require.ErrorAs(t, err, &appErr)
-	require.Equal(t, workflows.ErrorTypeEnded, appErr.Type())
+	require.Equal(t, contract.ErrorTypeEnded, appErr.Type())
 }
 
 func TestSyncTriggerPastItsBudgetAnswers504AndTheFlowGoesOn(t *testing.T) {
@@ -182,7 +182,7 @@ steps: [{id: s, type: set, values: {x: 1}}]
 	require.Equal(t, 4, res.StepsRun)
 	ex, err := s.client.DescribeWorkflowExecution(context.Background(), a.header.Get(api.HeaderExecutionID), "")
 	require.NoError(t, err)
-	require.Equal(t, workflows.TaskQueue, ex.GetExecutionConfig().GetTaskQueue().GetName())
+	require.Equal(t, contract.TaskQueue, ex.GetExecutionConfig().GetTaskQueue().GetName())
 
 	a = post(t, s.hookURL("it-async-default"), "application/json", `[1,2]`)
 	require.Equal(t, http.StatusOK, a.status)

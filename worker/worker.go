@@ -18,7 +18,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/hookflow/hookflow/activities"
-	"github.com/hookflow/hookflow/activities/contract"
+	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/telemetry"
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -98,12 +98,12 @@ type Workers struct {
 // New returns both workers, with FlowWorkflow and the delivery activity
 // registered once each under their stable names.
 func New(c sdkclient.Client, deliver *activities.Deliverer, opts Options) *Workers {
-	flows := newFlowWorker(c, workflows.TaskQueue, deliver, opts)
+	flows := newFlowWorker(c, contract.TaskQueue, deliver, opts)
 	// Sync runs poll a queue of their own with their own pollers and
 	// slots: a caller waits for their answer, and a burst of async
 	// triggers must not stand in front of it.
-	sync := newFlowWorker(c, workflows.SyncTaskQueue, deliver, opts)
-	hooks := sdkworker.New(c, workflows.WebhookTaskQueue, sdkworker.Options{
+	sync := newFlowWorker(c, contract.SyncTaskQueue, deliver, opts)
+	hooks := sdkworker.New(c, contract.WebhookTaskQueue, sdkworker.Options{
 		MaxConcurrentActivityExecutionSize: opts.MaxConcurrentDeliveries,
 		TaskQueueActivitiesPerSecond:       opts.DeliveriesPerSecond,
 		WorkerStopTimeout:                  opts.StopTimeout,
@@ -211,8 +211,8 @@ func newFlowWorker(c sdkclient.Client, queue string, deliver *activities.Deliver
 func Register(r interface {
 	RegisterWorkflowWithOptions(any, workflow.RegisterOptions)
 }) {
-	r.RegisterWorkflowWithOptions(workflows.FlowWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
-	r.RegisterWorkflowWithOptions(workflows.RedeliverWorkflow, workflow.RegisterOptions{Name: workflows.RedeliverWorkflowName})
-	r.RegisterWorkflowWithOptions(workflows.ReplayWorkflow, workflow.RegisterOptions{Name: workflows.ReplayWorkflowName})
-	r.RegisterWorkflowWithOptions(workflows.NotifyWorkflow, workflow.RegisterOptions{Name: workflows.NotifyWorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.FlowWorkflow, workflow.RegisterOptions{Name: contract.WorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.RedeliverWorkflow, workflow.RegisterOptions{Name: contract.RedeliverWorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.ReplayWorkflow, workflow.RegisterOptions{Name: contract.ReplayWorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.NotifyWorkflow, workflow.RegisterOptions{Name: contract.NotifyWorkflowName})
 }

@@ -5,13 +5,11 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
-	historypb "go.temporal.io/api/history/v1"
-	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/hookflow/hookflow/activities/contract"
+	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
 )
 
@@ -223,54 +221,6 @@ func scheduleOf(ao workflow.ActivityOptions) contract.Schedule {
 		sc.InitialInterval, sc.BackoffCoefficient, sc.MaximumInterval, sc.MaximumAttempts = rp.InitialInterval, rp.BackoffCoefficient, rp.MaximumInterval, rp.MaximumAttempts
 	}
 	return sc
-}
-
-// LocalActivityMarker is the marker name the SDK records a local
-// activity's outcome under.
-const LocalActivityMarker = "LocalActivity"
-
-// FirstAttemptOf reads a local first attempt's marker: its input (the
-// request and its schedule), and whether it failed. ok is false for any
-// other marker, or one dc cannot decode.
-func FirstAttemptOf(dc converter.DataConverter, m *historypb.MarkerRecordedEventAttributes) (in *contract.FirstAttempt, failed, ok bool) {
-	in, failed, ok, _ = FirstAttemptOrError(dc, m)
-	return in, failed, ok
-}
-
-// FirstAttemptOrError is FirstAttemptOf, telling a local activity's marker
-// dc cannot decode (payloads encrypted with keys it lacks) by an error.
-func FirstAttemptOrError(dc converter.DataConverter, m *historypb.MarkerRecordedEventAttributes) (in *contract.FirstAttempt, failed, ok bool, err error) {
-	if m.GetMarkerName() != LocalActivityMarker {
-		return nil, false, false, nil
-	}
-	var data struct {
-		ActivityType string `json:"activityType"`
-	}
-	if err := dc.FromPayloads(m.GetDetails()["data"], &data); err != nil {
-		return nil, false, false, err
-	}
-	if data.ActivityType != contract.DeliverFirstName {
-		return nil, false, false, nil
-	}
-	in, failed, ok = firstAttemptIn(dc, m)
-	return in, failed, ok, nil
-}
-
-func firstAttemptIn(dc converter.DataConverter, m *historypb.MarkerRecordedEventAttributes) (in *contract.FirstAttempt, failed, ok bool) {
-	if f := m.GetFailure(); f != nil {
-		var fl contract.Failure
-		for ; f != nil; f = f.GetCause() {
-			if d := f.GetApplicationFailureInfo().GetDetails(); d != nil && dc.FromPayloads(d, &fl) == nil && fl.FirstAttempt != nil {
-				return fl.FirstAttempt, true, true
-			}
-		}
-		return nil, true, true
-	}
-	var res contract.Result
-	if dc.FromPayloads(m.GetDetails()["result"], &res) != nil || res.FirstAttempt == nil {
-		return nil, false, true
-	}
-	return res.FirstAttempt, false, true
 }
 
 // withFirstAttemptMessage is a local first attempt's failure as the

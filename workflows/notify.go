@@ -11,12 +11,9 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/hookflow/hookflow/activities/contract"
+	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
 )
-
-// NotifyWorkflowName is NotifyWorkflow's registered type name (stable).
-const NotifyWorkflowName = "hookflow.NotifyWorkflow"
 
 // notifyVersion gates the commands runs emit their events with: runs
 // recorded before notifications existed replay on their old path.

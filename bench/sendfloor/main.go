@@ -33,10 +33,10 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/hookflow/hookflow/activities"
+	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/devserver"
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/worker"
-	"github.com/hookflow/hookflow/workflows"
 )
 
 const floorQueue, postQueue = "sendfloor", "sendfloor-post"
@@ -94,7 +94,7 @@ func run(n, conc, rounds int) error {
 	defer os.RemoveAll(dir)
 	quiet := slog.New(slog.DiscardHandler)
 	dyn := map[string]any{"system.enableActivityEagerExecution": true}
-	srv, err := devserver.Start(devserver.Options{DatabaseFile: filepath.Join(dir, "temporal.db"), SearchAttributes: workflows.SearchAttributeTypes(), Logger: quiet, DynamicConfig: dyn})
+	srv, err := devserver.Start(devserver.Options{DatabaseFile: filepath.Join(dir, "temporal.db"), SearchAttributes: contract.SearchAttributeTypes(), Logger: quiet, DynamicConfig: dyn})
 	if err != nil {
 		return err
 	}
@@ -197,8 +197,8 @@ steps: [{id: set, type: set, values: {a: 1}}]
 			defer w.Stop()
 			var closed atomic.Int64
 			rate, err := fire(func(ctx context.Context, key string) error {
-				o := workflows.StartOptions(f, 1, key)
-				run, err := c.ExecuteWorkflow(ctx, o, workflows.WorkflowName, workflows.Input{Flow: f, FlowVersion: 1, Trigger: map[string]any{"body": map[string]any{"n": 1}}})
+				o := contract.StartOptions(f, 1, key)
+				run, err := c.ExecuteWorkflow(ctx, o, contract.WorkflowName, contract.Input{Flow: f, FlowVersion: 1, Trigger: map[string]any{"body": map[string]any{"n": 1}}})
 				if err != nil {
 					return err
 				}

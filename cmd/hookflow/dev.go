@@ -14,9 +14,9 @@ import (
 
 	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/api"
+	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/devserver"
 	"github.com/hookflow/hookflow/worker"
-	"github.com/hookflow/hookflow/workflows"
 )
 
 func devCmd(g *globalFlags) *cobra.Command {
@@ -93,7 +93,7 @@ serving the flows of --flows. Ctrl-C stops everything cleanly.`,
 				UIPort:           uiPort,
 				UICodecEndpoint:  uiCodec,
 				DatabaseFile:     filepath.Join(dataDir, "temporal.db"),
-				SearchAttributes: workflows.SearchAttributeTypes(),
+				SearchAttributes: contract.SearchAttributeTypes(),
 				Logger:           log,
 				Retention:        retention,
 			})

@@ -17,9 +17,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/hookflow/hookflow/contract"
+	"github.com/hookflow/hookflow/namespace"
 	"github.com/hookflow/hookflow/secrets"
-	"github.com/hookflow/hookflow/worker"
-	"github.com/hookflow/hookflow/workflows"
 )
 
 // defaultRetention is how long Temporal keeps a closed run of a namespace
@@ -175,7 +175,7 @@ func setUpNamespace(ctx context.Context, log *slog.Logger, c sdkclient.Client, n
 	var lack, wrong []string
 	err = retry(ctx, log, o.wait, "list search attributes of "+ns, func(ctx context.Context) error {
 		var err error
-		lack, wrong, err = worker.MissingSearchAttributes(ctx, c, ns)
+		lack, wrong, err = namespace.MissingSearchAttributes(ctx, c, ns)
 		if isNotFound(err) {
 			return transient{err}
 		}
@@ -189,13 +189,13 @@ func setUpNamespace(ctx context.Context, log *slog.Logger, c sdkclient.Client, n
 			"remove them (temporal operator search-attribute remove --namespace %s --name ...) if nothing else uses them, or give hookflow its own namespace (TEMPORAL_NAMESPACE)",
 			ns, strings.Join(wrong, ", "), ns)
 	}
-	types := workflows.SearchAttributeTypes()
+	types := contract.SearchAttributeTypes()
 	if len(lack) > 0 {
 		add := map[string]enumspb.IndexedValueType{}
 		var names []string
 		for _, name := range lack {
 			add[name] = types[name]
-			names = append(names, fmt.Sprintf("%s (%s)", name, worker.TypeName(types[name])))
+			names = append(names, fmt.Sprintf("%s (%s)", name, namespace.TypeName(types[name])))
 		}
 		err := retry(ctx, log, o.wait, "add search attributes to "+ns, func(ctx context.Context) error {
 			_, err := c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
@@ -214,12 +214,12 @@ func setUpNamespace(ctx context.Context, log *slog.Logger, c sdkclient.Client, n
 		}
 		report(fmt.Sprintf("search attributes: added %s", strings.Join(names, ", ")))
 	} else {
-		report("search attributes: " + strings.Join(worker.SearchAttributeNames(), ", ") + " present")
+		report("search attributes: " + strings.Join(namespace.SearchAttributeNames(), ", ") + " present")
 	}
 
 	// 3. Usable: the server maps every attribute (its namespace cache
 	// refreshes every few seconds after a change).
-	check := worker.NamespaceReadiness(c)
+	check := namespace.NamespaceReadiness(c)
 	for {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		problems := check.Check(cctx)
@@ -240,9 +240,9 @@ func setUpNamespace(ctx context.Context, log *slog.Logger, c sdkclient.Client, n
 func createAttributesHint(ns string) string {
 	var b strings.Builder
 	b.WriteString("Adding search attributes needs a namespace admin. Ask your Temporal operator to run:")
-	types := workflows.SearchAttributeTypes()
-	for _, name := range worker.SearchAttributeNames() {
-		fmt.Fprintf(&b, "\n  temporal operator search-attribute create --namespace %s --name %s --type %s", ns, name, worker.TypeName(types[name]))
+	types := contract.SearchAttributeTypes()
+	for _, name := range namespace.SearchAttributeNames() {
+		fmt.Fprintf(&b, "\n  temporal operator search-attribute create --namespace %s --name %s --type %s", ns, name, namespace.TypeName(types[name]))
 	}
 	return b.String()
 }

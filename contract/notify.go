@@ -38,3 +38,6 @@ type NotifyInput struct {
 	Type        string          `json:"type"`
 	Body        json.RawMessage `json:"body"`
 }
+
+// NotifyWorkflowName is NotifyWorkflow's registered type name (stable).
+const NotifyWorkflowName = "hookflow.NotifyWorkflow"

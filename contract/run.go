@@ -1,11 +1,4 @@
-// Package workflows holds FlowWorkflow, the one generic Temporal workflow that
-// interprets every user-defined flow, and the contract the API and worker
-// share with it: names, input, result, the sync answer and search attributes.
-//
-// Workflow code here is deterministic: time from workflow.Now, waits through
-// workflow timers, concurrency through workflow.Go, maps iterated in sorted
-// order, no I/O. Steps that need I/O run as activities (package activities).
-package workflows
+package contract
 
 import (
 	"fmt"
@@ -124,8 +117,8 @@ type Response struct {
 	Body    any               `json:"body,omitempty"`
 }
 
-// Result is what a finished run returns.
-type Result struct {
+// RunResult is what a finished run returns.
+type RunResult struct {
 	// Status is "succeeded" or "ended" (an end step with status success).
 	Status string `json:"status"`
 	// Message is an end step's message.
