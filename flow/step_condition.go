@@ -10,9 +10,9 @@ const TypeCondition = "condition"
 // Later steps read steps.<id>.outputs.result (true or false).
 type Condition struct {
 	// If is a bare expression that must yield true or false.
-	If   string `json:"if" validate:"required"`
-	Then []Step `json:"then,omitempty"`
-	Else []Step `json:"else,omitempty"`
+	If   string `json:"if" validate:"required" doc:"A bare expression that must yield true or false." expr:"expression"`
+	Then []Step `json:"then,omitempty" doc:"Runs when if is true."`
+	Else []Step `json:"else,omitempty" doc:"Runs when if is false."`
 }
 
 func init() {

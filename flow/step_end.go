@@ -8,8 +8,8 @@ const TypeEnd = "end"
 //
 //	{id: stop, type: end, status: failure, message: "unknown customer {{ trigger.body.id }}"}
 type End struct {
-	Status  string `json:"status,omitempty" validate:"omitempty,oneof=success failure"`
-	Message string `json:"message,omitempty" validate:"max=2000"`
+	Status  string `json:"status,omitempty" validate:"omitempty,oneof=success failure" doc:"success or failure: a failure fails the run with the message (and a sync caller that has no answer yet gets 500)."`
+	Message string `json:"message,omitempty" validate:"max=2000" doc:"Why the run ended." expr:"template"`
 }
 
 func init() {

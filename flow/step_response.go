@@ -12,9 +12,9 @@ const TypeResponse = "response"
 // A string body is sent as text/plain, anything else as JSON, unless the
 // headers set Content-Type.
 type Response struct {
-	Status  int               `json:"status,omitempty" validate:"omitempty,min=100,max=599"`
-	Headers map[string]string `json:"headers,omitempty" validate:"max=50,dive,keys,header,endkeys,max=8192"`
-	Body    any               `json:"body,omitempty"`
+	Status  int               `json:"status,omitempty" validate:"omitempty,min=100,max=599" doc:"HTTP status of the answer."`
+	Headers map[string]string `json:"headers,omitempty" validate:"max=50,dive,keys,header,endkeys,max=8192" doc:"Headers of the answer." expr:"template"`
+	Body    any               `json:"body,omitempty" doc:"Body of the answer: a string is sent as text/plain, anything else as JSON, unless the headers set Content-Type. Strings may be templates." expr:"template"`
 }
 
 func init() {
