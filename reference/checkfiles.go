@@ -43,7 +43,9 @@ type Report struct {
 // API runs on apply, but for the checks that need the server's state (a
 // named destination, a called flow or a collection that exists only
 // there). It also refuses two files defining the same name (and, for
-// flows, the same trigger token). An error is a path that cannot be read
+// flows, the same trigger token), and calls between the flows checked
+// that make a cycle or a chain too deep (a callee not among them is
+// assumed to exist on the server, calling nothing). An error is a path that cannot be read
 // or holds no such file; problems in files are in the report.
 func CheckFiles(kind, path string) (*Report, error) {
 	decode, ok := decoders[kind]
@@ -73,6 +75,8 @@ func CheckFiles(kind, path string) (*Report, error) {
 	r := &Report{Kind: kind, Files: []FileResult{}, Problems: []Problem{}}
 	names := map[string]string{}  // name -> file defining it
 	tokens := map[string]string{} // trigger token -> file
+	flows := map[string]*flow.Flow{}
+	fileOf := map[*flow.Flow]int{} // index in r.Files
 	for _, p := range paths {
 		before := len(r.Problems)
 		add := func(path, msg string) { r.Problems = append(r.Problems, Problem{File: p, Path: path, Message: msg}) }
@@ -83,7 +87,7 @@ func CheckFiles(kind, path string) (*Report, error) {
 		case err != nil:
 			add("", err.Error())
 		default:
-			name, token, fes := decode(data, strings.ToLower(filepath.Ext(p)) != ".json")
+			v, name, token, fes := decode(data, strings.ToLower(filepath.Ext(p)) != ".json")
 			for _, fe := range fes {
 				add(fe.Path, fe.Message)
 			}
@@ -94,6 +98,10 @@ func CheckFiles(kind, path string) (*Report, error) {
 				add(nameField[kind], fmt.Sprintf("%s %q is already defined by %s", kind, name, prev))
 			} else {
 				names[name] = p
+				if f, ok := v.(*flow.Flow); ok {
+					flows[name] = f
+					fileOf[f] = len(r.Files)
+				}
 			}
 			if token != "" {
 				if prev, dup := tokens[token]; dup {
@@ -105,6 +113,20 @@ func CheckFiles(kind, path string) (*Report, error) {
 		}
 		r.Files = append(r.Files, FileResult{File: p, Valid: len(r.Problems) == before})
 	}
+	lookup := func(id string) (*flow.Flow, bool) {
+		if f, ok := flows[id]; ok {
+			return f, true
+		}
+		return &flow.Flow{ID: id}, true
+	}
+	for _, id := range sortedKeys(flows) {
+		f := flows[id]
+		for _, fe := range flow.CheckCalls(f, lookup) {
+			i := fileOf[f]
+			r.Problems = append(r.Problems, Problem{File: r.Files[i].File, Path: fe.Path, Message: fe.Message})
+			r.Files[i].Valid = false
+		}
+	}
 	r.Valid = len(r.Problems) == 0
 	return r, nil
 }
@@ -113,8 +135,8 @@ var nameField = map[string]string{"flow": "id", "destination": "name", "collecti
 
 // decoders run hookflow's validation of each kind and return the name
 // (and a flow's trigger token), or every problem with its path.
-var decoders = map[string]func(data []byte, yamlDoc bool) (name, token string, problems []flow.FieldError){
-	"flow": func(data []byte, yamlDoc bool) (string, string, []flow.FieldError) {
+var decoders = map[string]func(data []byte, yamlDoc bool) (v any, name, token string, problems []flow.FieldError){
+	"flow": func(data []byte, yamlDoc bool) (any, string, string, []flow.FieldError) {
 		var f *flow.Flow
 		var err error
 		if yamlDoc {
@@ -124,34 +146,34 @@ var decoders = map[string]func(data []byte, yamlDoc bool) (name, token string, p
 		}
 		var ve *flow.ValidationError
 		if errors.As(err, &ve) {
-			return "", "", ve.Errors
+			return nil, "", "", ve.Errors
 		}
 		if err != nil {
-			return "", "", []flow.FieldError{{Message: err.Error()}}
+			return nil, "", "", []flow.FieldError{{Message: err.Error()}}
 		}
-		return f.ID, f.Trigger.Token, nil
+		return f, f.ID, f.Trigger.Token, nil
 	},
-	"destination": func(data []byte, yamlDoc bool) (string, string, []flow.FieldError) {
+	"destination": func(data []byte, yamlDoc bool) (any, string, string, []flow.FieldError) {
 		d, err := flow.DecodeDestination(data, yamlDoc)
 		var de *flow.DestinationError
 		if errors.As(err, &de) {
-			return "", "", de.Errors
+			return nil, "", "", de.Errors
 		}
 		if err != nil {
-			return "", "", []flow.FieldError{{Message: err.Error()}}
+			return nil, "", "", []flow.FieldError{{Message: err.Error()}}
 		}
-		return d.Name, "", nil
+		return d, d.Name, "", nil
 	},
-	"collection": func(data []byte, yamlDoc bool) (string, string, []flow.FieldError) {
+	"collection": func(data []byte, yamlDoc bool) (any, string, string, []flow.FieldError) {
 		c, err := store.DecodeCollection(data, yamlDoc)
 		var ie *store.InvalidError
 		if errors.As(err, &ie) {
-			return "", "", ie.Errors
+			return nil, "", "", ie.Errors
 		}
 		if err != nil {
-			return "", "", []flow.FieldError{{Message: err.Error()}}
+			return nil, "", "", []flow.FieldError{{Message: err.Error()}}
 		}
-		return c.Name, "", nil
+		return c, c.Name, "", nil
 	},
 }
 

@@ -98,3 +98,23 @@ func TestCheckFilesRefusesATriggerTokenUsedTwice(t *testing.T) {
 	require.False(t, r.Valid)
 	require.Equal(t, []reference.Problem{{File: filepath.Join(dir, "b.yaml"), Path: "trigger.token", Message: "is already used by " + filepath.Join(dir, "a.yaml")}}, r.Problems)
 }
+
+// Calls between the flows checked are followed: a cycle is refused at the
+// call step that starts it; a callee that is not among them is left to
+// apply (it may exist on the server).
+func TestCheckFilesFollowsCallsBetweenTheFlowsChecked(t *testing.T) {
+	dir := t.TempDir()
+	for id, callee := range map[string]string{"a": "b", "b": "a", "c": "elsewhere"} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, id+".yaml"),
+			[]byte("id: "+id+"\nsteps: [{id: s, type: call, flow: "+callee+"}]\n"), 0o644))
+	}
+	r, err := reference.CheckFiles("flow", dir)
+	require.NoError(t, err)
+	require.Equal(t, []reference.Problem{
+		{File: filepath.Join(dir, "a.yaml"), Path: "steps[0].flow", Message: `calling "b" makes a cycle: a → b → a`},
+		{File: filepath.Join(dir, "b.yaml"), Path: "steps[0].flow", Message: `calling "a" makes a cycle: b → a → b`},
+	}, r.Problems)
+	require.Equal(t, []reference.FileResult{
+		{File: filepath.Join(dir, "a.yaml")}, {File: filepath.Join(dir, "b.yaml")}, {File: filepath.Join(dir, "c.yaml"), Valid: true},
+	}, r.Files)
+}

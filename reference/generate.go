@@ -74,9 +74,10 @@ hookflow destinations validate -f destinations/
 hookflow collections validate -f collections/ --format json   # for machines
 ` + "```" + `
 
-These run hookflow's own validation (the same the API runs on apply) with no server, for CI
-pipelines. Checks that need the server's state (a destination or a called flow that exists
-only there) are left to apply.
+These run hookflow's own validation (the same the API runs on apply) with no server and no API
+key, for CI pipelines; calls between the flows checked are followed (cycles, depth). Checks that
+need the server's state (a destination, a called flow or a collection that exists only there)
+are left to apply.
 
 ## Explain
 

@@ -27,8 +27,9 @@ func validateCmd(kind string) *cobra.Command {
 		Short: "Check " + kind + " files offline, as apply would (no server): every problem with its file and path; exit code 1 if any",
 		Long: "Check " + kind + " files offline with hookflow's own validation, the one the API runs on apply:\n" +
 			"every problem is printed with its file and path, and the exit code is 1 if there is any.\n" +
-			"Checks that need the server's state (a destination, a called flow or a collection that\n" +
-			"exists only there) are left to apply.",
+			"Calls between the flows checked are followed (cycles, depth). Checks that need the\n" +
+			"server's state (a destination, a called flow or a collection that exists only there)\n" +
+			"are left to apply.",
 		Args: cobra.NoArgs,
 		// Offline: the group's API key check does not apply.
 		PersistentPreRunE: func(*cobra.Command, []string) error { return nil },
