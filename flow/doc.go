@@ -14,6 +14,13 @@ type Defaulter interface {
 	FieldDefaults() map[string]any
 }
 
+// OutputsDocumenter is implemented by every step spec: what later steps
+// read as steps.<id>.outputs, for the reference. A test holds every
+// registered step type to it.
+type OutputsDocumenter interface {
+	OutputsDoc() string
+}
+
 // MaxStepNameChars bounds a step's name.
 const MaxStepNameChars = 200
 
@@ -111,6 +118,10 @@ func (*Call) FieldDefaults() map[string]any {
 }
 
 func (*End) FieldDefaults() map[string]any { return map[string]any{"status": "success"} }
+
+func (*Response) FieldDefaults() map[string]any {
+	return map[string]any{"status": DefaultResponseStatus}
+}
 
 // Ruler is implemented by types whose rules are checked by hand-written
 // code rather than validate tags (collections): it returns their rules in

@@ -71,3 +71,8 @@ func (a *Approval) TimeoutDecision() string {
 	}
 	return DecisionRejected
 }
+
+// OutputsDoc says what later steps read as steps.<id>.outputs.
+func (*Approval) OutputsDoc() string {
+	return "`decision` (approved or rejected), `comment`, `decidedBy`, `timedOut`, `approvers`"
+}

@@ -42,3 +42,8 @@ func (c *Call) CalledFlow() string { return c.Flow }
 
 // Waits reports whether the step waits for the child's end (the default).
 func (c *Call) Waits() bool { return c.Wait == nil || *c.Wait }
+
+// OutputsDoc says what later steps read as steps.<id>.outputs.
+func (*Call) OutputsDoc() string {
+	return "the child's output (wait: true); `executionId` (wait: false)"
+}

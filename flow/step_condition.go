@@ -39,3 +39,8 @@ func (c *Condition) Check() []FieldError {
 	}
 	return nil
 }
+
+// OutputsDoc says what later steps read as steps.<id>.outputs.
+func (*Condition) OutputsDoc() string {
+	return "`result` (true or false)"
+}

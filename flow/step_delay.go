@@ -62,3 +62,8 @@ func ParseUntil(v any) (time.Time, error) {
 // WaitsDurably: a hand-over interrupts the wait; the continuation waits for
 // the time left.
 func (*Delay) WaitsDurably() {}
+
+// OutputsDoc says what later steps read as steps.<id>.outputs.
+func (*Delay) OutputsDoc() string {
+	return "`until`"
+}

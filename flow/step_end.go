@@ -29,3 +29,8 @@ func (e *End) Expressions() []ExprField {
 
 // Failed reports whether the step ends the run as a failure.
 func (e *End) Failed() bool { return e.Status == "failure" }
+
+// OutputsDoc says what later steps read as steps.<id>.outputs.
+func (*End) OutputsDoc() string {
+	return "`status`, `message`"
+}

@@ -516,3 +516,8 @@ func (h *HTTP) recordProperties(e *Evaluator, env map[string]any) (any, error) {
 	}
 	return props, nil
 }
+
+// OutputsDoc says what later steps read as steps.<id>.outputs.
+func (*HTTP) OutputsDoc() string {
+	return "the named outputs, `statusCode`, `headers`, `body`"
+}

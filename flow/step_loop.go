@@ -61,3 +61,8 @@ func (l *Loop) Bound() int {
 	}
 	return l.Max
 }
+
+// OutputsDoc says what later steps read as steps.<id>.outputs.
+func (*Loop) OutputsDoc() string {
+	return "`count`"
+}

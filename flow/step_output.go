@@ -39,3 +39,8 @@ func (o *Output) Check() []FieldError {
 	}
 	return out
 }
+
+// OutputsDoc says what later steps read as steps.<id>.outputs.
+func (*Output) OutputsDoc() string {
+	return "the values"
+}

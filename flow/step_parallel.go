@@ -39,3 +39,8 @@ func (p *Parallel) Branches() []Branch {
 }
 
 func (p *Parallel) Expressions() []ExprField { return nil }
+
+// OutputsDoc says what later steps read as steps.<id>.outputs.
+func (*Parallel) OutputsDoc() string {
+	return "`branches`"
+}

@@ -41,3 +41,8 @@ func (r *RecordCreate) Check() []FieldError {
 }
 
 func (r *RecordCreate) ContinuesOnError() bool { return recordOnError(r.OnError) }
+
+// OutputsDoc says what later steps read as steps.<id>.outputs.
+func (*RecordCreate) OutputsDoc() string {
+	return "`record`, `created`"
+}

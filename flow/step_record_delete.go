@@ -41,3 +41,8 @@ func (r *RecordDelete) Check() []FieldError {
 }
 
 func (r *RecordDelete) ContinuesOnError() bool { return recordOnError(r.OnError) }
+
+// OutputsDoc says what later steps read as steps.<id>.outputs.
+func (*RecordDelete) OutputsDoc() string {
+	return "`record`, `count` (1 or 0)"
+}

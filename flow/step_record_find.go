@@ -56,3 +56,8 @@ func (r *RecordFind) EffectiveLimit() int {
 }
 
 func (r *RecordFind) ContinuesOnError() bool { return recordOnError(r.OnError) }
+
+// OutputsDoc says what later steps read as steps.<id>.outputs.
+func (*RecordFind) OutputsDoc() string {
+	return "`records`, `record` (the first, or null), `count` (every match, not only those returned)"
+}

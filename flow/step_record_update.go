@@ -46,3 +46,8 @@ func (r *RecordUpdate) Check() []FieldError {
 }
 
 func (r *RecordUpdate) ContinuesOnError() bool { return recordOnError(r.OnError) }
+
+// OutputsDoc says what later steps read as steps.<id>.outputs.
+func (*RecordUpdate) OutputsDoc() string {
+	return "`record`, `changed`"
+}

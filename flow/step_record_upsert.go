@@ -48,3 +48,8 @@ func (r *RecordUpsert) Check() []FieldError {
 }
 
 func (r *RecordUpsert) ContinuesOnError() bool { return recordOnError(r.OnError) }
+
+// OutputsDoc says what later steps read as steps.<id>.outputs.
+func (*RecordUpsert) OutputsDoc() string {
+	return "`record`, `created`, `changed`"
+}

@@ -42,10 +42,18 @@ func (r *Response) Expressions() []ExprField {
 	return append(out, ValueTemplates("body", r.Body)...)
 }
 
-// EffectiveStatus is the status, 200 when unset.
+// DefaultResponseStatus is a response step's status when it sets none.
+const DefaultResponseStatus = 200
+
+// EffectiveStatus is the status, DefaultResponseStatus when unset.
 func (r *Response) EffectiveStatus() int {
 	if r.Status == 0 {
-		return 200
+		return DefaultResponseStatus
 	}
 	return r.Status
+}
+
+// OutputsDoc says what later steps read as steps.<id>.outputs.
+func (*Response) OutputsDoc() string {
+	return "`status`"
 }

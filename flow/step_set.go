@@ -41,3 +41,8 @@ func (s *Set) Check() []FieldError {
 	}
 	return out
 }
+
+// OutputsDoc says what later steps read as steps.<id>.outputs.
+func (*Set) OutputsDoc() string {
+	return "the values"
+}

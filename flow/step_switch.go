@@ -46,3 +46,8 @@ func (s *Switch) Expressions() []ExprField {
 	}
 	return out
 }
+
+// OutputsDoc says what later steps read as steps.<id>.outputs.
+func (*Switch) OutputsDoc() string {
+	return "`case` (the index of the case that ran, -1 for default), `name`"
+}

@@ -87,3 +87,8 @@ func effectiveWaitTimeout(d Duration) time.Duration {
 // WaitsDurably: a hand-over interrupts the wait; the continuation waits for
 // the time left.
 func (*Wait) WaitsDurably() {}
+
+// OutputsDoc says what later steps read as steps.<id>.outputs.
+func (*Wait) OutputsDoc() string {
+	return "the event's body; `{timedOut: true}` (skipped) on a timeout with onTimeout: continue"
+}

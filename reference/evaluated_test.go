@@ -139,3 +139,10 @@ func asDuration(v any) flow.Duration {
 	}
 	return 0
 }
+
+// Every step type says what its outputs are, for the reference.
+func TestEveryStepTypeDocumentsItsOutputs(t *testing.T) {
+	for _, d := range reference.StepDocs() {
+		require.NotEmpty(t, d.Outputs, d.Name)
+	}
+}

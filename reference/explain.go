@@ -20,7 +20,11 @@ func Explain(w io.Writer, query string) error {
 		return fmt.Errorf("nothing is named %q: start with a step type or a file kind (%s)", query, strings.Join(docNames(), ", "))
 	}
 	if rest == "" {
-		fmt.Fprintf(w, "%s: %s\n\n", d.Name, d.Summary)
+		fmt.Fprintf(w, "%s: %s\n", d.Name, d.Summary)
+		if d.Outputs != "" {
+			fmt.Fprintf(w, "Outputs (steps.<id>.outputs): %s\n", strings.ReplaceAll(d.Outputs, "`", ""))
+		}
+		fmt.Fprintln(w)
 		writeFields(w, d.Fields)
 		return nil
 	}

@@ -119,7 +119,7 @@ func APIMarkdown(openAPI []byte) (string, error) {
 	}
 	var b strings.Builder
 	b.WriteString("# HTTP API\n\n" + generated)
-	b.WriteString(doc.Info.Description + "\n\n")
+	b.WriteString(cell(doc.Info.Description) + "\n\n")
 	b.WriteString("The machine-readable document is served at `/api/v1/openapi.json` (and kept in api/openapi.json).\n\n")
 	for _, path := range sortedKeys(doc.Paths) {
 		ops := doc.Paths[path]
@@ -141,10 +141,10 @@ func APIMarkdown(openAPI []byte) (string, error) {
 			}
 			fmt.Fprintf(&b, "## %s %s\n\n", strings.ToUpper(m), path)
 			if o.Summary != "" {
-				b.WriteString(upperFirst(o.Summary) + "\n\n")
+				b.WriteString(cell(upperFirst(o.Summary)) + "\n\n")
 			}
 			if o.Description != "" {
-				b.WriteString(o.Description + "\n\n")
+				b.WriteString(cell(o.Description) + "\n\n")
 			}
 			params := append(append([]param{}, shared...), o.Parameters...)
 			if len(params) > 0 {

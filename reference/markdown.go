@@ -47,6 +47,9 @@ func Limits(s *Shape) []string {
 
 func ruleText(r Rule, kind string) string {
 	unit := map[string]string{"string": " characters", "list": " items", "steps": " steps", "map": " entries"}[kind]
+	if r.Param == "1" {
+		unit = strings.TrimSuffix(unit, "s")
+	}
 	switch r.Name {
 	case "min", "gte":
 		return "at least " + r.Param + unit
@@ -104,7 +107,10 @@ func Flatten(fields []*Field) []*Field {
 // field. level is the heading's level.
 func Markdown(d *Doc, level int) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s\n\n%s.\n\n", strings.Repeat("#", level), d.Name, upperFirst(d.Summary))
+	fmt.Fprintf(&b, "%s %s\n\n%s.\n\n", strings.Repeat("#", level), d.Name, cell(upperFirst(d.Summary)))
+	if d.Outputs != "" {
+		fmt.Fprintf(&b, "Outputs (`steps.<id>.outputs`): %s.\n\n", cell(d.Outputs))
+	}
 	b.WriteString("| Field | Type | Required | Default | Limits | Evaluated | Description |\n")
 	b.WriteString("|---|---|---|---|---|---|---|\n")
 	for _, f := range Flatten(d.Fields) {
@@ -126,10 +132,27 @@ func code(s string) string {
 	return "`" + s + "`"
 }
 
-// cell keeps a table cell on one line and its pipes literal.
+// cell keeps text outside code spans literal in Markdown: on one line,
+// pipes escaped (tables) and <name> not taken for an HTML tag.
 func cell(s string) string {
-	s = strings.ReplaceAll(s, "|", `\|`)
-	return strings.ReplaceAll(s, "\n", " ")
+	var b strings.Builder
+	inCode := false
+	for _, r := range s {
+		switch {
+		case r == '`':
+			inCode = !inCode
+		case r == '\n':
+			r = ' '
+		case r == '|':
+			b.WriteString(`\|`)
+			continue
+		case r == '<' && !inCode:
+			b.WriteString("&lt;")
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 func upperFirst(s string) string {
@@ -153,7 +176,7 @@ func Pages() map[string]string {
 	steps.WriteString("Every step has `id`, `type` and an optional `name`; the rest depends on its type. Steps that hold step lists (`then`, `else`, `steps`, `cases[].steps`, `branches[].steps`, `default`, `notify`) nest any step type.\n\n")
 	steps.WriteString(evaluatedNote)
 	for _, d := range StepDocs() {
-		fmt.Fprintf(&steps, "- [%s](#%s): %s\n", d.Name, anchor(d.Name), d.Summary)
+		fmt.Fprintf(&steps, "- [%s](#%s): %s\n", d.Name, anchor(d.Name), cell(d.Summary))
 	}
 	steps.WriteString("\n")
 	for _, d := range StepDocs() {

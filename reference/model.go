@@ -59,6 +59,9 @@ type Doc struct {
 	// collection, or a step type (http, record.find).
 	Name    string
 	Summary string
+	// Outputs says what later steps read as steps.<id>.outputs (step
+	// types only).
+	Outputs string
 	Fields  []*Field
 	// Struct is the Go type the fields come from.
 	Struct string
@@ -309,12 +312,24 @@ func CollectionDoc() *Doc {
 // StepDocs describes every registered step type, sorted by name: the
 // fields every step has, then the type's own.
 func StepDocs() []*Doc {
-	common := describe(stepType, "", nil, nil)
 	var out []*Doc
 	for _, k := range flow.Kinds() {
-		fields := append([]*Field{}, common...)
+		var fields []*Field
+		for _, f := range describe(stepType, "", nil, nil) {
+			if f.Name == "type" {
+				// A step type's own type field holds its name.
+				c := *f
+				c.Shape = &Shape{Kind: "string", Rules: append(append([]Rule{}, f.Shape.Rules...), Rule{Name: "oneof", Param: k.Name})}
+				f = &c
+			}
+			fields = append(fields, f)
+		}
 		fields = append(fields, describe(k.SpecType, "", nil, nil)...)
-		out = append(out, &Doc{Name: k.Name, Summary: k.Summary, Fields: fields, Struct: k.SpecType.Elem().Name()})
+		d := &Doc{Name: k.Name, Summary: k.Summary, Fields: fields, Struct: k.SpecType.Elem().Name()}
+		if o, ok := k.New().(flow.OutputsDocumenter); ok {
+			d.Outputs = o.OutputsDoc()
+		}
+		out = append(out, d)
 	}
 	return out
 }
