@@ -236,6 +236,37 @@ func applyRules(s map[string]any, sh *Shape) {
 		}
 		s["allOf"] = all
 	}
+	allowZero(s, sh)
+}
+
+// zeros are the values omitempty lets through every other rule: hookflow
+// reads an explicit "" or 0 as unset.
+var zeros = map[string]any{"string": "", "integer": 0, "number": 0}
+
+// constraintKeys are the keywords a zero value may skip.
+var constraintKeys = []string{"minLength", "maxLength", "pattern", "allOf", "enum", "minimum", "maximum", "exclusiveMinimum"}
+
+// allowZero states omitempty: the value's zero passes, whatever the
+// other rules say, as it does in validation.
+func allowZero(s map[string]any, sh *Shape) {
+	zero, ok := zeros[sh.Kind]
+	if !ok {
+		return
+	}
+	if _, omit := sh.rule("omitempty"); !omit {
+		return
+	}
+	rules := map[string]any{}
+	for _, k := range constraintKeys {
+		if v, ok := s[k]; ok {
+			rules[k] = v
+			delete(s, k)
+		}
+	}
+	if len(rules) == 0 {
+		return
+	}
+	s["anyOf"] = []any{map[string]any{"const": zero}, rules}
 }
 
 func setBound(s map[string]any, kind, str, list, obj, num, param string) {

@@ -183,6 +183,22 @@ func TestEveryExampleNamesItsSchema(t *testing.T) {
 	}
 }
 
+// Files in testdata/valid (edge cases: explicit zeros, YAML 1.2 strings,
+// every field set) pass both the schema and hookflow.
+func TestEdgeCaseFilesPassTheSchemaAndHookflow(t *testing.T) {
+	schemas := compileSchemas(t)
+	files, err := filepath.Glob("testdata/valid/*.yaml")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, p := range files {
+		kind, _, _ := strings.Cut(filepath.Base(p), "-")
+		data, err := os.ReadFile(p)
+		require.NoError(t, err)
+		require.NoError(t, hookflowCheck(kind, data, true), "%s: hookflow refuses it", p)
+		require.NoError(t, schemaCheck(t, schemas[kind], data, true), "%s: the schema refuses it", p)
+	}
+}
+
 // Files in testdata/invalid are refused by both the schema and hookflow:
 // <kind>-<what>.yaml.
 func TestInvalidFilesAreRefusedByTheSchemaAndHookflow(t *testing.T) {
