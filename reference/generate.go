@@ -61,6 +61,9 @@ JetBrains IDEs, Neovim) complete and check it as you type:
 id: new-order
 ` + "```" + `
 
+For JSON files, map the schema in the editor's settings (VS Code: ` + "`json.schemas`" + ` with a
+` + "`fileMatch`" + `): hookflow refuses unknown keys, ` + "`$schema`" + ` included.
+
 The schema checks shapes, types, enums, required fields, lengths and patterns. It cannot check
 expressions and templates, references between steps, durations against their limits, rules
 between fields (url or baseUrl; a sync trigger's timeout) or, on apply, that named
