@@ -97,6 +97,8 @@ func (*Trigger) FieldDefaults() map[string]any {
 		"response.status":                 DefaultAsyncStatus,
 		"response.body":                   DefaultAsyncBody,
 		"auth.standardWebhooks.tolerance": DefaultSignatureTolerance,
+		"auth.hmac.algorithm":             DefaultHMACAlgorithm,
+		"auth.hmac.encoding":              DefaultHMACEncoding,
 		"auth.hmac.tolerance":             DefaultSignatureTolerance,
 	}
 }

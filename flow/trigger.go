@@ -46,6 +46,12 @@ const (
 	DefaultAsyncBody   = "ok"
 )
 
+// An hmac trigger auth's hash and encoding when it sets none.
+const (
+	DefaultHMACAlgorithm = "sha256"
+	DefaultHMACEncoding  = "hex"
+)
+
 // DefaultSyncTimeout is a sync trigger's budget when the flow sets none.
 const DefaultSyncTimeout = Duration(30_000_000_000)
 
