@@ -78,11 +78,10 @@ func flowSchema() map[string]any {
 // with its definitions.
 func documentSchema(d *Doc, title, description string) map[string]any {
 	defs := map[string]any{}
+	// Closed like every object: "$schema" as a key would be an unknown
+	// field to hookflow, so YAML names the schema in a comment (the
+	// modeline) and JSON in the editor's settings.
 	s := objectSchema(d.Fields, defs)
-	props := s["properties"].(map[string]any)
-	// The modeline's key is a YAML comment; "$schema" as a key would be
-	// an unknown field to hookflow, so the schema does not allow it either.
-	_ = props
 	out := map[string]any{
 		"$schema":     "https://json-schema.org/draft/2020-12/schema",
 		"title":       title,
