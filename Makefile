@@ -6,7 +6,7 @@ FLOWS         ?= examples
 
 FUZZTIME      ?= 20s
 
-.PHONY: run build test test-short test-cluster images fuzz bench bench-attribution bench-growth bench-cluster bench-observed bench-longrun lint lint-deploy fmt record-histories clean
+.PHONY: run build docs test test-short test-cluster images fuzz bench bench-attribution bench-growth bench-cluster bench-observed bench-longrun lint lint-deploy fmt record-histories clean
 
 ## run: hookflow dev — embedded Temporal server, Web UI, worker and API, serving examples/
 run: build
@@ -15,6 +15,13 @@ run: build
 ## build: the single binary in bin/
 build:
 	$(GO) build -o bin/hookflow ./cmd/hookflow
+
+## docs: the JSON Schemas (schemas/) and the reference (docs/reference/) from the code: the file
+## formats by cmd/docgen (no Temporal in its build), the CLI's page by the hidden hookflow docs;
+## tests in ./reference and ./cmd/hookflow fail when the committed files differ from these
+docs:
+	$(GO) run ./cmd/docgen
+	$(GO) run ./cmd/hookflow docs --dir docs/reference
 
 ## test: every test, the end-to-end ones against an in-process Temporal server
 test:

@@ -184,12 +184,17 @@ func (s *Server) checkHMAC(ctx context.Context, r *http.Request, body []byte, a 
 
 func encodingName(e string) string {
 	if e == "" {
-		return "hex"
+		return flow.DefaultHMACEncoding
 	}
 	return e
 }
 
+// hashFor is the HMAC's hash; validation admits only these names, and an
+// unset one is flow.DefaultHMACAlgorithm.
 func hashFor(alg string) func() hash.Hash {
+	if alg == "" {
+		alg = flow.DefaultHMACAlgorithm
+	}
 	switch alg {
 	case "sha512":
 		return sha512.New

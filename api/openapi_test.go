@@ -15,6 +15,7 @@ import (
 
 	"github.com/hookflow/hookflow/codec"
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/reference"
 	"github.com/hookflow/hookflow/telemetry"
 )
 
@@ -94,4 +95,34 @@ func TestUnknownQueryParametersAreRefused(t *testing.T) {
 	code, e = call("POST", "/hooks/no-such-token-0000000000000?anything=1")
 	require.Equal(t, http.StatusNotFound, code, "trigger URLs take any query")
 	require.Equal(t, "not_found", e.Code)
+}
+
+// The JSON Schemas are served, without a key, as the generator writes
+// them; an unknown name is a 404 naming the path parameter.
+func TestSchemasAreServedAndAnUnknownOneIsA404WithAPath(t *testing.T) {
+	cat, err := flow.NewCatalog()
+	require.NoError(t, err)
+	s := New(nil, cat, slog.New(slog.DiscardHandler), Config{Admin: &Admin{}})
+	h := s.Handler()
+	for _, name := range reference.Schemas {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/schemas/"+name+".json", nil))
+		require.Equal(t, http.StatusOK, rec.Code, name)
+		require.Equal(t, "application/schema+json", rec.Header().Get("Content-Type"))
+		want, _ := reference.Schema(name)
+		require.Equal(t, string(want), rec.Body.String())
+		var doc map[string]any
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &doc))
+		require.Equal(t, "https://json-schema.org/draft/2020-12/schema", doc["$schema"])
+	}
+	for _, path := range []string{"/api/v1/schemas/step.json", "/api/v1/schemas/flow", "/api/v1/schemas/flow.yaml"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		require.Equal(t, http.StatusNotFound, rec.Code, path)
+		var e Error
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &e))
+		require.Equal(t, "not_found", e.Code)
+		require.Equal(t, "name", e.Path)
+		require.Contains(t, e.Detail, "flow.json")
+	}
 }

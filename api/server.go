@@ -133,6 +133,7 @@ func (s *Server) Handler() http.Handler {
 	v1 := r.Group("/api/v1", knownQuery(adminQueryParams))
 	read, write := s.requireScope(ScopeRead), s.requireScope(ScopeWrite)
 	v1.GET("/openapi.json", serveOpenAPI)
+	v1.GET("/schemas/:name", serveSchema)
 	v1.POST("/parse", read, s.derivePaths)
 	v1.POST("/flows/:id/steps/:stepId/test", write, s.testStep)
 	if s.cfg.Admin != nil {

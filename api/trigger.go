@@ -453,16 +453,16 @@ func eventIDFrom(r *http.Request, raw []byte, src *flow.KeySource) (id, keyPath 
 // 200 "ok" by default.
 func writeConfigured(c *gin.Context, r *flow.TriggerResponse) {
 	if r == nil {
-		writeResponse(c, http.StatusOK, nil, "ok")
+		writeResponse(c, flow.DefaultAsyncStatus, nil, flow.DefaultAsyncBody)
 		return
 	}
 	status := r.Status
 	if status == 0 {
-		status = http.StatusOK
+		status = flow.DefaultAsyncStatus
 	}
 	body := r.Body
 	if body == nil {
-		body = "ok"
+		body = flow.DefaultAsyncBody
 	}
 	writeResponse(c, status, r.Headers, body)
 }

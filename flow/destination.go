@@ -17,27 +17,27 @@ import (
 // delivery's attempt runs, so a change applies without a new flow version.
 // Auth holds secret names, never values.
 type Destination struct {
-	Name        string `json:"name" validate:"required,flowid"`
-	Description string `json:"description,omitempty" validate:"max=2000"`
+	Name        string `json:"name" validate:"required,flowid" doc:"The destination's name: http steps pick it with destination: <name>."`
+	Description string `json:"description,omitempty" validate:"max=2000" doc:"What the destination is."`
 	// BaseURL is where paths are appended, as they are: it must end with
 	// "/", "&", "?" or "=" (Pipedrive's rule), so the joint is explicit.
-	BaseURL string            `json:"baseUrl" validate:"required,max=4096"`
-	Auth    *HTTPAuth         `json:"auth,omitempty"`
-	Headers map[string]string `json:"headers,omitempty" validate:"max=100,dive,keys,header,endkeys,max=8192"`
+	BaseURL string            `json:"baseUrl" validate:"required,max=4096" doc:"Where step paths are appended, as they are: it must end with /, &, ? or =, so the joint is explicit. A fixed URL, not a template."`
+	Auth    *HTTPAuth         `json:"auth,omitempty" doc:"How requests are authenticated (secret names, never values)."`
+	Headers map[string]string `json:"headers,omitempty" validate:"max=100,dive,keys,header,endkeys,max=8192" doc:"Headers sent with every request (fixed values)."`
 	// Timeouts per attempt and the retry policy: a step's own settings
 	// win field by field, then these, then the delivery defaults.
-	Timeouts *HTTPTimeouts `json:"timeouts,omitempty"`
-	Retry    *RetryPolicy  `json:"retry,omitempty"`
+	Timeouts *HTTPTimeouts `json:"timeouts,omitempty" doc:"Timeouts of one attempt; a step's own settings win field by field."`
+	Retry    *RetryPolicy  `json:"retry,omitempty" doc:"Retry policy; a step's own settings win field by field, then these, then the delivery defaults."`
 	// RateLimit bounds deliveries started per second across every worker
 	// (the Temporal server enforces it on the destination's task queue).
-	RateLimit *RateLimit `json:"rateLimit,omitempty"`
+	RateLimit *RateLimit `json:"rateLimit,omitempty" doc:"Bounds deliveries started per second across every worker (the Temporal server enforces it on the destination's task queue)."`
 	// MaxInFlight bounds deliveries in flight on each worker process.
-	MaxInFlight int `json:"maxInFlight,omitempty" validate:"omitempty,min=1,max=10000"`
+	MaxInFlight int `json:"maxInFlight,omitempty" validate:"omitempty,min=1,max=10000" doc:"Bounds deliveries in flight on each worker process."`
 	// Limits are quotas per period (100 a minute, 10,000 a day) counted
 	// across every worker in the flow store: when one is used up the
 	// destination's deliveries park until its period ends.
-	Limits         []PeriodLimit   `json:"limits,omitempty" validate:"max=5,dive"`
-	CircuitBreaker *CircuitBreaker `json:"circuitBreaker,omitempty"`
+	Limits         []PeriodLimit   `json:"limits,omitempty" validate:"max=5,dive" doc:"Quotas per period (100 a minute, 10,000 a day) counted across every worker: when one is used up the destination's deliveries park until its period ends."`
+	CircuitBreaker *CircuitBreaker `json:"circuitBreaker,omitempty" doc:"Opens after consecutive failures (or a failure rate): deliveries park and one probe goes out every probeInterval; a probe that succeeds closes it."`
 }
 
 // PeriodLimit admits at most Max attempts per Per. Periods are fixed
@@ -46,8 +46,8 @@ type Destination struct {
 // starts again at 0 when a window begins. Every attempt sent counts,
 // retries and probes included; parked ones (nothing sent) do not.
 type PeriodLimit struct {
-	Per Duration `json:"per" validate:"required,dmin=1s,dmax=744h"`
-	Max int64    `json:"max" validate:"required,min=1,max=1000000000"`
+	Per Duration `json:"per" validate:"required,dmin=1s,dmax=744h" doc:"The period: a fixed window aligned to the Unix epoch (1m is each wall-clock minute, 24h each UTC day); whole seconds."`
+	Max int64    `json:"max" validate:"required,min=1,max=1000000000" doc:"Attempts admitted per period, retries and probes included."`
 }
 
 // WindowStart is the start of the window holding t, in Unix milliseconds.
@@ -60,7 +60,7 @@ func (l PeriodLimit) WindowStart(t time.Time) int64 {
 // RateLimit is requests per second. Temporal's matching service allows a
 // burst of one second's worth (ceil(perSecond)); it is not configurable.
 type RateLimit struct {
-	PerSecond float64 `json:"perSecond" validate:"gt=0,max=100000"`
+	PerSecond float64 `json:"perSecond" validate:"gt=0,max=100000" doc:"Deliveries started per second; Temporal allows a burst of one second's worth."`
 }
 
 // CircuitBreaker opens after Failures consecutive failed attempts (5xx,
@@ -70,16 +70,16 @@ type RateLimit struct {
 // destination's task queue) and one probe goes out every ProbeInterval; a
 // probe that succeeds closes it.
 type CircuitBreaker struct {
-	Disabled      bool     `json:"disabled,omitempty"`
-	Failures      int      `json:"failures,omitempty" validate:"omitempty,min=1,max=100000"`
-	ProbeInterval Duration `json:"probeInterval,omitempty" validate:"omitempty,dmin=1s,dmax=24h"`
+	Disabled      bool     `json:"disabled,omitempty" doc:"true: the circuit never opens."`
+	Failures      int      `json:"failures,omitempty" validate:"omitempty,min=1,max=100000" doc:"Consecutive failed attempts (5xx, network errors, timeouts, 429) that open the circuit."`
+	ProbeInterval Duration `json:"probeInterval,omitempty" validate:"omitempty,dmin=1s,dmax=24h" doc:"While open, one probe goes out this often."`
 	// FailureRate (0 < rate <= 1) turns on the failure-rate window: Window
 	// (default 1m) is a fixed window aligned to the Unix epoch, and
 	// MinRequests (default 20) the attempts it needs before the rate
 	// counts. With it every attempt's outcome is written to the store.
-	FailureRate float64  `json:"failureRate,omitempty" validate:"omitempty,gt=0,lte=1"`
-	Window      Duration `json:"window,omitempty" validate:"omitempty,dmin=1s,dmax=24h"`
-	MinRequests int      `json:"minRequests,omitempty" validate:"omitempty,min=1,max=1000000"`
+	FailureRate float64  `json:"failureRate,omitempty" validate:"omitempty,gt=0,lte=1" doc:"Turns on the failure-rate window: the circuit opens when the failed share of at least minRequests attempts in one window reaches it (0 < rate <= 1)."`
+	Window      Duration `json:"window,omitempty" validate:"omitempty,dmin=1s,dmax=24h" doc:"The failure-rate window, aligned to the Unix epoch; needs failureRate."`
+	MinRequests int      `json:"minRequests,omitempty" validate:"omitempty,min=1,max=1000000" doc:"Attempts a window needs before its failure rate counts; needs failureRate."`
 }
 
 // Failure-rate window defaults.

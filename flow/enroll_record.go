@@ -15,9 +15,9 @@ import (
 // one, the run starts with it as trigger.record (a snapshot in the run's
 // input).
 type EnrollRecord struct {
-	Collection string `json:"collection" validate:"required"`
-	Property   string `json:"property" validate:"required"`
-	Value      string `json:"value" validate:"required,max=4096"`
+	Collection string `json:"collection" validate:"required" doc:"The collection to look in."`
+	Property   string `json:"property" validate:"required" doc:"A unique property of the collection."`
+	Value      string `json:"value" validate:"required,max=4096" doc:"The value the record must hold: a template over trigger, such as {{ trigger.body.email }}." expr:"template"`
 }
 
 // EnvRecord is the key of trigger data holding the enrolled record.

@@ -23,14 +23,14 @@ const (
 type Flow struct {
 	// ID is the stable identifier; it names runs (workflow ids) and search
 	// attributes, so it is a lowercase slug.
-	ID          string  `json:"id" validate:"required,flowid"`
-	Name        string  `json:"name,omitempty" validate:"max=200"`
-	Description string  `json:"description,omitempty" validate:"max=2000"`
-	Trigger     Trigger `json:"trigger"`
-	Steps       []Step  `json:"steps" validate:"required,min=1"`
+	ID          string  `json:"id" validate:"required,flowid" doc:"Stable identifier of the flow: it names runs (workflow ids) and search attributes, so it is a lowercase slug."`
+	Name        string  `json:"name,omitempty" validate:"max=200" doc:"Human name, shown in lists and the Web UI."`
+	Description string  `json:"description,omitempty" validate:"max=2000" doc:"What the flow is for."`
+	Trigger     Trigger `json:"trigger" doc:"The incoming webhook that starts the flow."`
+	Steps       []Step  `json:"steps" validate:"required,min=1" doc:"The steps, run in order; branches hold their own step lists."`
 	// Notify sends the flow's run and delivery events to a destination
 	// (notify.go); validated by its struct rules.
-	Notify *Notify `json:"notify,omitempty"`
+	Notify *Notify `json:"notify,omitempty" doc:"Sends the flow's run and delivery events to a destination."`
 }
 
 // Snapshot is the definition a run carries in its input (and so in

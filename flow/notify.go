@@ -46,13 +46,13 @@ var NotifyEvents = []string{
 type Notify struct {
 	// Destination receives the flow's events (empty: only the global
 	// setting, if any).
-	Destination string `json:"destination,omitempty" validate:"omitempty,flowid"`
+	Destination string `json:"destination,omitempty" validate:"omitempty,flowid" doc:"The destination that receives the flow's events (empty: only the global setting, if any)."`
 	// Events picks the flow events to send (empty: all of FlowEvents).
-	Events []string `json:"events,omitempty" validate:"max=3,dive,oneof=run.failed delivery.gave_up delivery.failed"`
+	Events []string `json:"events,omitempty" validate:"max=3,dive,oneof=run.failed delivery.gave_up delivery.failed" doc:"The flow events to send (empty: all)."`
 	// Global false keeps this flow's events from the worker's global
 	// notify destination (a flow that receives notifications and could
 	// fail on them, for one).
-	Global *bool `json:"global,omitempty"`
+	Global *bool `json:"global,omitempty" doc:"false keeps this flow's events from the worker's global notify destination."`
 }
 
 // Wants tells whether the flow's own destination takes event.

@@ -17,11 +17,11 @@ import (
 //	{"id": "big", "type": "condition", "if": "...", "then": [...]}
 type Step struct {
 	// ID names the step; later steps read its results as steps.<id>.
-	ID string `json:"id"`
+	ID string `json:"id" doc:"Names the step; later steps read its results as steps.<id>. Unique in the flow."`
 	// Type is a registered step type name.
-	Type string `json:"type"`
+	Type string `json:"type" doc:"The step type (see the step reference)."`
 	// Name is an optional human label, shown as the summary in the Web UI.
-	Name string `json:"name,omitempty"`
+	Name string `json:"name,omitempty" doc:"A human label, shown as the summary in the Web UI."`
 	// Spec is the decoded type-specific part; nil when Type is unknown.
 	Spec Spec `json:"-"`
 

@@ -29,14 +29,14 @@ const (
 //     then: [...]
 //     else: [...]
 type Approval struct {
-	Approvers []string `json:"approvers,omitempty" validate:"max=50,dive,min=1,max=200"`
-	Timeout   Duration `json:"timeout,omitempty" validate:"omitempty,dmin=1s,dmax=366d"`
+	Approvers []string `json:"approvers,omitempty" validate:"max=50,dive,min=1,max=200" doc:"Who decides: data only, shown, not enforced."`
+	Timeout   Duration `json:"timeout,omitempty" validate:"omitempty,dmin=1s,dmax=366d" doc:"How long to wait for the decision."`
 	// OnTimeout is the decision at the timeout: approve, reject (the
 	// default) or fail (the step fails).
-	OnTimeout string `json:"onTimeout,omitempty" validate:"omitempty,oneof=approve reject fail"`
-	Notify    []Step `json:"notify,omitempty"`
-	Then      []Step `json:"then,omitempty"`
-	Else      []Step `json:"else,omitempty"`
+	OnTimeout string `json:"onTimeout,omitempty" validate:"omitempty,oneof=approve reject fail" doc:"The decision at the timeout: approve, reject, or fail (the step fails)."`
+	Notify    []Step `json:"notify,omitempty" doc:"Runs once the approval is armed: they read steps.<id>.approveUrl and rejectUrl, signed links to send to the approvers."`
+	Then      []Step `json:"then,omitempty" doc:"Runs on approval."`
+	Else      []Step `json:"else,omitempty" doc:"Runs on rejection."`
 }
 
 func init() {
@@ -70,4 +70,9 @@ func (a *Approval) TimeoutDecision() string {
 		return ""
 	}
 	return DecisionRejected
+}
+
+// OutputsDoc says what later steps read as steps.<id>.outputs.
+func (*Approval) OutputsDoc() string {
+	return "`decision` (approved or rejected), `comment`, `decidedBy`, `timedOut`, `approvers`"
 }

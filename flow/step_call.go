@@ -15,11 +15,11 @@ const TypeCall = "call"
 // With wait: false the child is started and left to run on its own (it
 // outlives this run); the step's outputs are {executionId}.
 type Call struct {
-	Flow  string `json:"flow" validate:"required,flowid"`
-	Input any    `json:"input,omitempty"`
-	Wait  *bool  `json:"wait,omitempty"`
+	Flow  string `json:"flow" validate:"required,flowid" doc:"The id of the flow to run as a child run."`
+	Input any    `json:"input,omitempty" doc:"The child's trigger body: JSON values in which strings may be templates." expr:"template"`
+	Wait  *bool  `json:"wait,omitempty" doc:"false starts the child and leaves it to run on its own (outputs {executionId}); by default the step waits for the child's output."`
 	// OnError continue lets the flow go on after the child failed.
-	OnError string `json:"onError,omitempty" validate:"omitempty,oneof=fail continue"`
+	OnError string `json:"onError,omitempty" validate:"omitempty,oneof=fail continue" doc:"continue lets the flow go on after the child failed."`
 }
 
 func init() {
@@ -42,3 +42,8 @@ func (c *Call) CalledFlow() string { return c.Flow }
 
 // Waits reports whether the step waits for the child's end (the default).
 func (c *Call) Waits() bool { return c.Wait == nil || *c.Wait }
+
+// OutputsDoc says what later steps read as steps.<id>.outputs.
+func (*Call) OutputsDoc() string {
+	return "the child's output (wait: true); `executionId` (wait: false)"
+}

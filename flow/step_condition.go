@@ -10,9 +10,9 @@ const TypeCondition = "condition"
 // Later steps read steps.<id>.outputs.result (true or false).
 type Condition struct {
 	// If is a bare expression that must yield true or false.
-	If   string `json:"if" validate:"required"`
-	Then []Step `json:"then,omitempty"`
-	Else []Step `json:"else,omitempty"`
+	If   string `json:"if" validate:"required" doc:"A bare expression that must yield true or false." expr:"expression"`
+	Then []Step `json:"then,omitempty" doc:"Runs when if is true."`
+	Else []Step `json:"else,omitempty" doc:"Runs when if is false."`
 }
 
 func init() {
@@ -38,4 +38,9 @@ func (c *Condition) Check() []FieldError {
 		return []FieldError{{Path: "then", Message: "a condition needs steps in then or else"}}
 	}
 	return nil
+}
+
+// OutputsDoc says what later steps read as steps.<id>.outputs.
+func (*Condition) OutputsDoc() string {
+	return "`result` (true or false)"
 }

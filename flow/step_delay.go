@@ -16,9 +16,9 @@ const MaxDelay = 366 * 24 * time.Hour
 //
 // A time in the past does not wait.
 type Delay struct {
-	Duration Duration `json:"duration,omitempty" validate:"omitempty,dmin=1ms,dmax=366d"`
+	Duration Duration `json:"duration,omitempty" validate:"omitempty,dmin=1ms,dmax=366d" doc:"How long to wait (a durable timer). Set duration or until."`
 	// Until is a template yielding an RFC 3339 timestamp.
-	Until string `json:"until,omitempty"`
+	Until string `json:"until,omitempty" doc:"A template yielding an RFC 3339 timestamp to wait until; a time in the past does not wait." expr:"template"`
 }
 
 func (d *Delay) Check() []FieldError {
@@ -62,3 +62,8 @@ func ParseUntil(v any) (time.Time, error) {
 // WaitsDurably: a hand-over interrupts the wait; the continuation waits for
 // the time left.
 func (*Delay) WaitsDurably() {}
+
+// OutputsDoc says what later steps read as steps.<id>.outputs.
+func (*Delay) OutputsDoc() string {
+	return "`until`"
+}

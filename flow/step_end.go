@@ -8,8 +8,8 @@ const TypeEnd = "end"
 //
 //	{id: stop, type: end, status: failure, message: "unknown customer {{ trigger.body.id }}"}
 type End struct {
-	Status  string `json:"status,omitempty" validate:"omitempty,oneof=success failure"`
-	Message string `json:"message,omitempty" validate:"max=2000"`
+	Status  string `json:"status,omitempty" validate:"omitempty,oneof=success failure" doc:"success or failure: a failure fails the run with the message (and a sync caller that has no answer yet gets 500)."`
+	Message string `json:"message,omitempty" validate:"max=2000" doc:"Why the run ended." expr:"template"`
 }
 
 func init() {
@@ -29,3 +29,8 @@ func (e *End) Expressions() []ExprField {
 
 // Failed reports whether the step ends the run as a failure.
 func (e *End) Failed() bool { return e.Status == "failure" }
+
+// OutputsDoc says what later steps read as steps.<id>.outputs.
+func (*End) OutputsDoc() string {
+	return "`status`, `message`"
+}

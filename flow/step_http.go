@@ -19,41 +19,41 @@ const TypeHTTP = "http"
 //	 body: {mode: keyValue, fields: {orderId: "{{ trigger.orderId }}"}},
 //	 outputs: {trackingId: tracking.id}}
 type HTTP struct {
-	Method string `json:"method" validate:"required,oneof=GET POST PUT PATCH DELETE"`
+	Method string `json:"method" validate:"required,oneof=GET POST PUT PATCH DELETE" doc:"The request method. GET sends its data as query parameters."`
 	// URL is the whole destination (a template). Or BaseURL plus Path,
 	// joined with one slash (Pipedrive style).
-	URL     string `json:"url,omitempty" validate:"max=4096"`
-	BaseURL string `json:"baseUrl,omitempty" validate:"max=4096"`
-	Path    string `json:"path,omitempty" validate:"max=4096"`
+	URL     string `json:"url,omitempty" validate:"max=4096" doc:"The whole destination URL (https unless the worker allowlists the host). Or baseUrl plus path." expr:"template"`
+	BaseURL string `json:"baseUrl,omitempty" validate:"max=4096" doc:"A base URL that path is joined to with one slash." expr:"template"`
+	Path    string `json:"path,omitempty" validate:"max=4096" doc:"Appended to baseUrl, or to the destination's base URL." expr:"template"`
 	// Destination names an admin-defined destination (hookflow
 	// destinations apply): its base URL, auth, headers, timeouts, retry
 	// policy and limits apply; the step adds path, query, headers and body,
 	// and may not set url, baseUrl or auth.
-	Destination string `json:"destination,omitempty" validate:"omitempty,flowid"`
+	Destination string `json:"destination,omitempty" validate:"omitempty,flowid" doc:"Names an admin-defined destination (hookflow destinations apply): its base URL, auth, headers, timeouts, retry policy and limits apply; the step adds path, query, headers and body, and may not set url, baseUrl or auth."`
 	// Query parameters: static values or templates.
-	Query   map[string]string `json:"query,omitempty" validate:"max=100"`
-	Headers map[string]string `json:"headers,omitempty" validate:"max=100,dive,keys,header,endkeys,max=8192"`
-	Body    *HTTPBody         `json:"body,omitempty"`
-	Auth    *HTTPAuth         `json:"auth,omitempty"`
+	Query   map[string]string `json:"query,omitempty" validate:"max=100" doc:"Query parameters: static values or templates." expr:"template"`
+	Headers map[string]string `json:"headers,omitempty" validate:"max=100,dive,keys,header,endkeys,max=8192" doc:"Request headers: static values or templates." expr:"template"`
+	Body    *HTTPBody         `json:"body,omitempty" doc:"What to send."`
+	Auth    *HTTPAuth         `json:"auth,omitempty" doc:"How the request is authenticated. Secrets are names, resolved by the worker at send time."`
 	// Timeouts per attempt: connect (default 3s) and the whole response
 	// (default 30s).
-	Timeouts *HTTPTimeouts `json:"timeouts,omitempty"`
+	Timeouts *HTTPTimeouts `json:"timeouts,omitempty" doc:"Timeouts of one attempt."`
 	// Retry overrides the default delivery policy (first retry after 1m,
 	// x2, at most 8h apart, given up after 72h).
-	Retry *RetryPolicy `json:"retry,omitempty"`
+	Retry *RetryPolicy `json:"retry,omitempty" doc:"Overrides the delivery retry policy field by field. Network errors, timeouts, 5xx and 429 (after its Retry-After) are retried; other 4xx are not."`
 	// Outputs names gjson paths picked from a JSON response; a path missing
 	// from the response fails the step. Later steps read
 	// steps.<id>.outputs.<name>, plus statusCode, headers and body.
-	Outputs map[string]string `json:"outputs,omitempty" validate:"max=100"`
+	Outputs map[string]string `json:"outputs,omitempty" validate:"max=100" doc:"Named gjson paths picked from a JSON response; a path missing from the response fails the step. Later steps read steps.<id>.outputs.<name>, plus statusCode, headers and body."`
 	// KeepResponseBytes bounds the response body kept for later steps
 	// (steps.<id>.outputs.body) and in the run's history. Default: the
 	// worker's limit (64 KiB) when an expression of the flow may read the
 	// body or headers, else none; named outputs are read from the whole
 	// body either way.
-	KeepResponseBytes *int `json:"keepResponseBytes,omitempty" validate:"omitempty,min=0,max=1048576"`
+	KeepResponseBytes *int `json:"keepResponseBytes,omitempty" validate:"omitempty,min=0,max=1048576" doc:"Bounds the response body kept for later steps (steps.<id>.outputs.body) and in the run's history. Default: the worker's limit (64 KiB) when an expression of the flow may read the body or headers, else none; named outputs are read from the whole body either way."`
 	// OnError continue lets the flow go on after a delivery that finally
 	// failed; steps.<id>.status is then "failed" and steps.<id>.error says why.
-	OnError string `json:"onError,omitempty" validate:"omitempty,oneof=fail continue"`
+	OnError string `json:"onError,omitempty" validate:"omitempty,oneof=fail continue" doc:"continue lets the flow go on after a delivery that finally failed; steps.<id>.status is then failed and steps.<id>.error says why."`
 }
 
 // HTTPBody says what to send.
@@ -63,12 +63,12 @@ type HTTPBody struct {
 	// object; raw sends Raw, a template that must render to valid JSON;
 	// record sends every property of a record (HubSpot's "include all
 	// properties"): Record's, else the enrolled one (trigger.record).
-	Mode   string         `json:"mode" validate:"required,oneof=all keyValue raw record"`
-	Fields map[string]any `json:"fields,omitempty" validate:"max=200"`
-	Raw    string         `json:"raw,omitempty" validate:"max=65536"`
+	Mode   string         `json:"mode" validate:"required,oneof=all keyValue raw record" doc:"all sends every property of the data at hand (the trigger body; inside a loop, the current item); keyValue sends fields as a JSON object; raw sends raw, a template that must render to valid JSON; record sends every property of a record."`
+	Fields map[string]any `json:"fields,omitempty" validate:"max=200" doc:"The object to send (mode keyValue): JSON values in which strings may be templates." expr:"template"`
+	Raw    string         `json:"raw,omitempty" validate:"max=65536" doc:"A JSON template (mode raw) that must render to valid JSON." expr:"template"`
 	// Record is a template yielding a record, such as
 	// "{{ steps.find.outputs.record }}" (mode record).
-	Record string `json:"record,omitempty" validate:"max=4096"`
+	Record string `json:"record,omitempty" validate:"max=4096" doc:"A template yielding a record, such as {{ steps.find.outputs.record }} (mode record); default: the enrolled one (trigger.record)." expr:"template"`
 }
 
 // Auth types of an http step, and its signature versions: the names flows
@@ -91,19 +91,19 @@ const (
 // HTTPAuth authenticates the request. Secrets are names, resolved by the
 // worker at send time; their values never enter the flow or its history.
 type HTTPAuth struct {
-	Type string `json:"type" validate:"required,oneof=basic bearer apiKey signature"`
+	Type string `json:"type" validate:"required,oneof=basic bearer apiKey signature" doc:"basic, bearer, apiKey (in a header or the query) or signature."`
 	// basic
-	Username       string `json:"username,omitempty" validate:"max=200"`
-	PasswordSecret string `json:"passwordSecret,omitempty" validate:"omitempty,secretname"`
+	Username       string `json:"username,omitempty" validate:"max=200" doc:"basic: the user name."`
+	PasswordSecret string `json:"passwordSecret,omitempty" validate:"omitempty,secretname" doc:"basic: name of the secret holding the password."`
 	// bearer
-	TokenSecret string `json:"tokenSecret,omitempty" validate:"omitempty,secretname"`
+	TokenSecret string `json:"tokenSecret,omitempty" validate:"omitempty,secretname" doc:"bearer: name of the secret holding the token."`
 	// apiKey: Name is the header or query parameter, In says which.
-	Name        string `json:"name,omitempty" validate:"max=200"`
-	In          string `json:"in,omitempty" validate:"omitempty,oneof=header query"`
-	ValueSecret string `json:"valueSecret,omitempty" validate:"omitempty,secretname"`
+	Name        string `json:"name,omitempty" validate:"max=200" doc:"apiKey: the header or query parameter's name."`
+	In          string `json:"in,omitempty" validate:"omitempty,oneof=header query" doc:"apiKey: where the key goes."`
+	ValueSecret string `json:"valueSecret,omitempty" validate:"omitempty,secretname" doc:"apiKey: name of the secret holding the key."`
 	// signature: v1, v2, v3 (HubSpot) or standardWebhooks.
-	Version string `json:"version,omitempty" validate:"omitempty,oneof=v1 v2 v3 standardWebhooks"`
-	Secret  string `json:"secret,omitempty" validate:"omitempty,secretname"`
+	Version string `json:"version,omitempty" validate:"omitempty,oneof=v1 v2 v3 standardWebhooks" doc:"signature: v1 hex sha256(secret + body), v2 hex sha256(secret + method + URI + body), v3 base64 HMAC-SHA256(method + URI + body + timestamp) (HubSpot), or standardWebhooks."`
+	Secret  string `json:"secret,omitempty" validate:"omitempty,secretname" doc:"signature: name of the signing secret."`
 }
 
 // check reports auth's missing fields under prefix (nil auth: none).
@@ -136,18 +136,18 @@ func (a *HTTPAuth) check(prefix string) []FieldError {
 
 // HTTPTimeouts bound one attempt.
 type HTTPTimeouts struct {
-	Connect  Duration `json:"connect,omitempty" validate:"omitempty,dmin=100ms,dmax=1m"`
-	Response Duration `json:"response,omitempty" validate:"omitempty,dmin=100ms,dmax=10m"`
+	Connect  Duration `json:"connect,omitempty" validate:"omitempty,dmin=100ms,dmax=1m" doc:"Connecting to the host."`
+	Response Duration `json:"response,omitempty" validate:"omitempty,dmin=100ms,dmax=10m" doc:"The whole response of one attempt."`
 }
 
 // RetryPolicy tunes delivery retries. Zero fields take the defaults.
 type RetryPolicy struct {
-	InitialInterval    Duration `json:"initialInterval,omitempty" validate:"omitempty,dmin=100ms"`
-	BackoffCoefficient float64  `json:"backoffCoefficient,omitempty" validate:"omitempty,min=1,max=10"`
-	MaximumInterval    Duration `json:"maximumInterval,omitempty" validate:"omitempty,dmin=100ms"`
+	InitialInterval    Duration `json:"initialInterval,omitempty" validate:"omitempty,dmin=100ms" doc:"Wait before the first retry."`
+	BackoffCoefficient float64  `json:"backoffCoefficient,omitempty" validate:"omitempty,min=1,max=10" doc:"Each wait is the previous one times this."`
+	MaximumInterval    Duration `json:"maximumInterval,omitempty" validate:"omitempty,dmin=100ms" doc:"The longest wait between attempts."`
 	// GiveUpAfter bounds all attempts together (schedule-to-close).
-	GiveUpAfter     Duration `json:"giveUpAfter,omitempty" validate:"omitempty,dmin=1s,dmax=30d"`
-	MaximumAttempts int      `json:"maximumAttempts,omitempty" validate:"omitempty,min=1,max=1000"`
+	GiveUpAfter     Duration `json:"giveUpAfter,omitempty" validate:"omitempty,dmin=1s,dmax=30d" doc:"Bounds all attempts together (schedule-to-close)."`
+	MaximumAttempts int      `json:"maximumAttempts,omitempty" validate:"omitempty,min=1,max=1000" doc:"Bounds the number of attempts (default: no bound but giveUpAfter)."`
 }
 
 // Delivery defaults: the product's durable delivery guarantee.
@@ -515,4 +515,9 @@ func (h *HTTP) recordProperties(e *Evaluator, env map[string]any) (any, error) {
 		return nil, fmt.Errorf("body.record: a record is an object with properties, and this one has none")
 	}
 	return props, nil
+}
+
+// OutputsDoc says what later steps read as steps.<id>.outputs.
+func (*HTTP) OutputsDoc() string {
+	return "the named outputs, `statusCode`, `headers`, `body`"
 }

@@ -22,13 +22,13 @@ const (
 // steps.<id>.outputs.count.
 type Loop struct {
 	// Over is a bare expression that must yield an array.
-	Over  string `json:"over" validate:"required"`
-	Steps []Step `json:"steps" validate:"required,min=1"`
+	Over  string `json:"over" validate:"required" doc:"A bare expression that must yield an array; inside, item is the element and index its position." expr:"expression"`
+	Steps []Step `json:"steps" validate:"required,min=1" doc:"Run for each element."`
 	// Max bounds the number of elements (default 1000, at most 100,000).
-	Max int `json:"max,omitempty" validate:"omitempty,min=1,max=100000"`
+	Max int `json:"max,omitempty" validate:"omitempty,min=1,max=100000" doc:"Bounds the number of elements."`
 	// Concurrency is how many elements are processed side by side
 	// (default 1: in order, one after the other; at most 100).
-	Concurrency int `json:"concurrency,omitempty" validate:"omitempty,min=1,max=100"`
+	Concurrency int `json:"concurrency,omitempty" validate:"omitempty,min=1,max=100" doc:"How many elements are processed side by side (1: in order, one after the other)."`
 }
 
 func init() {
@@ -60,4 +60,9 @@ func (l *Loop) Bound() int {
 		return DefaultLoopMax
 	}
 	return l.Max
+}
+
+// OutputsDoc says what later steps read as steps.<id>.outputs.
+func (*Loop) OutputsDoc() string {
+	return "`count`"
 }

@@ -10,7 +10,7 @@ const TypeOutput = "output"
 //
 //	{id: done, type: output, values: {orderId: "{{ trigger.body.id }}", total: "{{ vars.total }}"}}
 type Output struct {
-	Values map[string]any `json:"values" validate:"required,min=1,max=100"`
+	Values map[string]any `json:"values" validate:"required,min=1,max=100" doc:"The run's output: JSON values in which strings may be templates. A later output step replaces it as a whole." expr:"template"`
 }
 
 func init() {
@@ -38,4 +38,9 @@ func (o *Output) Check() []FieldError {
 		}
 	}
 	return out
+}
+
+// OutputsDoc says what later steps read as steps.<id>.outputs.
+func (*Output) OutputsDoc() string {
+	return "the values"
 }

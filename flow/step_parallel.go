@@ -12,13 +12,13 @@ const TypeParallel = "parallel"
 // the Spec method). A branch cannot read the steps of another branch (they run at the same
 // time); steps after the parallel step read all of them.
 type Parallel struct {
-	Lanes []ParallelBranch `json:"branches" validate:"required,min=2,max=20,dive"`
+	Lanes []ParallelBranch `json:"branches" validate:"required,min=2,max=20,dive" doc:"The branches, run at the same time; a branch cannot read another's steps; steps after the parallel step read all of them."`
 }
 
 // ParallelBranch is one branch of a Parallel.
 type ParallelBranch struct {
-	Name  string `json:"name,omitempty" validate:"max=200"`
-	Steps []Step `json:"steps" validate:"required,min=1"`
+	Name  string `json:"name,omitempty" validate:"max=200" doc:"Labels the branch in the step log."`
+	Steps []Step `json:"steps" validate:"required,min=1" doc:"The branch's steps."`
 }
 
 func init() {
@@ -39,3 +39,8 @@ func (p *Parallel) Branches() []Branch {
 }
 
 func (p *Parallel) Expressions() []ExprField { return nil }
+
+// OutputsDoc says what later steps read as steps.<id>.outputs.
+func (*Parallel) OutputsDoc() string {
+	return "`branches`"
+}

@@ -12,10 +12,10 @@ const TypeRecordCreate = "record.create"
 // Outputs: record, created (true). A retried attempt (a worker crash after
 // the write) finds its own write and makes no second record.
 type RecordCreate struct {
-	Collection string         `json:"collection" validate:"required"`
-	Properties map[string]any `json:"properties" validate:"required,min=1,max=200"`
-	Retry      *RetryPolicy   `json:"retry,omitempty"`
-	OnError    string         `json:"onError,omitempty" validate:"omitempty,oneof=fail continue"`
+	Collection string         `json:"collection" validate:"required" doc:"The collection (hookflow collections apply)."`
+	Properties map[string]any `json:"properties" validate:"required,min=1,max=200" doc:"The record's properties: JSON values in which strings may be templates." expr:"template"`
+	Retry      *RetryPolicy   `json:"retry,omitempty" doc:"Retries while the store is unreachable."`
+	OnError    string         `json:"onError,omitempty" validate:"omitempty,oneof=fail continue" doc:"continue lets the flow go on after the step failed."`
 }
 
 func init() {
@@ -41,3 +41,8 @@ func (r *RecordCreate) Check() []FieldError {
 }
 
 func (r *RecordCreate) ContinuesOnError() bool { return recordOnError(r.OnError) }
+
+// OutputsDoc says what later steps read as steps.<id>.outputs.
+func (*RecordCreate) OutputsDoc() string {
+	return "`record`, `created`"
+}

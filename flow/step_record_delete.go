@@ -10,11 +10,11 @@ const TypeRecordDelete = "record.delete"
 //
 // Outputs: record (as it was, or null), count (1 or 0).
 type RecordDelete struct {
-	Collection string         `json:"collection" validate:"required"`
-	RecordID   string         `json:"recordId,omitempty" validate:"max=4096"`
-	Match      map[string]any `json:"match,omitempty"`
-	Retry      *RetryPolicy   `json:"retry,omitempty"`
-	OnError    string         `json:"onError,omitempty" validate:"omitempty,oneof=fail continue"`
+	Collection string         `json:"collection" validate:"required" doc:"The collection."`
+	RecordID   string         `json:"recordId,omitempty" validate:"max=4096" doc:"The record's id. Set recordId or match." expr:"template"`
+	Match      map[string]any `json:"match,omitempty" doc:"One unique property and its value, finding the record." expr:"template"`
+	Retry      *RetryPolicy   `json:"retry,omitempty" doc:"Retries while the store is unreachable."`
+	OnError    string         `json:"onError,omitempty" validate:"omitempty,oneof=fail continue" doc:"continue lets the flow go on after the step failed."`
 }
 
 func init() {
@@ -41,3 +41,8 @@ func (r *RecordDelete) Check() []FieldError {
 }
 
 func (r *RecordDelete) ContinuesOnError() bool { return recordOnError(r.OnError) }
+
+// OutputsDoc says what later steps read as steps.<id>.outputs.
+func (*RecordDelete) OutputsDoc() string {
+	return "`record`, `count` (1 or 0)"
+}

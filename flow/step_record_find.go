@@ -14,12 +14,12 @@ const TypeRecordFind = "record.find"
 // Outputs: records, record (the first, or null), count (every match, not
 // only those returned).
 type RecordFind struct {
-	Collection string         `json:"collection" validate:"required"`
-	Filter     map[string]any `json:"filter,omitempty" validate:"max=50"`
-	Sort       string         `json:"sort,omitempty"`
-	Limit      int            `json:"limit,omitempty" validate:"omitempty,min=1,max=100"`
-	Retry      *RetryPolicy   `json:"retry,omitempty"`
-	OnError    string         `json:"onError,omitempty" validate:"omitempty,oneof=fail continue"`
+	Collection string         `json:"collection" validate:"required" doc:"The collection."`
+	Filter     map[string]any `json:"filter,omitempty" validate:"max=50" doc:"Properties the records must equal (none: every record; null: records without the property)." expr:"template"`
+	Sort       string         `json:"sort,omitempty" doc:"createdAt, updatedAt, id or a property; - first for descending. Default: creation order."`
+	Limit      int            `json:"limit,omitempty" validate:"omitempty,min=1,max=100" doc:"How many records to return (records land in the run's history)."`
+	Retry      *RetryPolicy   `json:"retry,omitempty" doc:"Retries while the store is unreachable."`
+	OnError    string         `json:"onError,omitempty" validate:"omitempty,oneof=fail continue" doc:"continue lets the flow go on after the step failed."`
 }
 
 func init() {
@@ -56,3 +56,8 @@ func (r *RecordFind) EffectiveLimit() int {
 }
 
 func (r *RecordFind) ContinuesOnError() bool { return recordOnError(r.OnError) }
+
+// OutputsDoc says what later steps read as steps.<id>.outputs.
+func (*RecordFind) OutputsDoc() string {
+	return "`records`, `record` (the first, or null), `count` (every match, not only those returned)"
+}

@@ -12,12 +12,12 @@ const TypeRecordUpdate = "record.update"
 //
 // Outputs: record (as written), changed (false when it already was so).
 type RecordUpdate struct {
-	Collection string         `json:"collection" validate:"required"`
-	RecordID   string         `json:"recordId,omitempty" validate:"max=4096"`
-	Match      map[string]any `json:"match,omitempty"`
-	Properties map[string]any `json:"properties" validate:"required,min=1,max=200"`
-	Retry      *RetryPolicy   `json:"retry,omitempty"`
-	OnError    string         `json:"onError,omitempty" validate:"omitempty,oneof=fail continue"`
+	Collection string         `json:"collection" validate:"required" doc:"The collection."`
+	RecordID   string         `json:"recordId,omitempty" validate:"max=4096" doc:"The record's id. Set recordId or match." expr:"template"`
+	Match      map[string]any `json:"match,omitempty" doc:"One unique property and its value, finding the record." expr:"template"`
+	Properties map[string]any `json:"properties" validate:"required,min=1,max=200" doc:"Properties to set (null removes one)." expr:"template"`
+	Retry      *RetryPolicy   `json:"retry,omitempty" doc:"Retries while the store is unreachable."`
+	OnError    string         `json:"onError,omitempty" validate:"omitempty,oneof=fail continue" doc:"continue lets the flow go on after the step failed."`
 }
 
 func init() {
@@ -46,3 +46,8 @@ func (r *RecordUpdate) Check() []FieldError {
 }
 
 func (r *RecordUpdate) ContinuesOnError() bool { return recordOnError(r.OnError) }
+
+// OutputsDoc says what later steps read as steps.<id>.outputs.
+func (*RecordUpdate) OutputsDoc() string {
+	return "`record`, `changed`"
+}

@@ -14,11 +14,11 @@ const TypeRecordUpsert = "record.upsert"
 //
 // Outputs: record, created, changed.
 type RecordUpsert struct {
-	Collection string         `json:"collection" validate:"required"`
-	Match      map[string]any `json:"match" validate:"required"`
-	Properties map[string]any `json:"properties,omitempty" validate:"max=200"`
-	Retry      *RetryPolicy   `json:"retry,omitempty"`
-	OnError    string         `json:"onError,omitempty" validate:"omitempty,oneof=fail continue"`
+	Collection string         `json:"collection" validate:"required" doc:"The collection."`
+	Match      map[string]any `json:"match" validate:"required" doc:"One unique property and its value: the record holding it is updated, else created with it." expr:"template"`
+	Properties map[string]any `json:"properties,omitempty" validate:"max=200" doc:"Properties to set (null removes one)." expr:"template"`
+	Retry      *RetryPolicy   `json:"retry,omitempty" doc:"Retries while the store is unreachable."`
+	OnError    string         `json:"onError,omitempty" validate:"omitempty,oneof=fail continue" doc:"continue lets the flow go on after the step failed."`
 }
 
 func init() {
@@ -48,3 +48,8 @@ func (r *RecordUpsert) Check() []FieldError {
 }
 
 func (r *RecordUpsert) ContinuesOnError() bool { return recordOnError(r.OnError) }
+
+// OutputsDoc says what later steps read as steps.<id>.outputs.
+func (*RecordUpsert) OutputsDoc() string {
+	return "`record`, `created`, `changed`"
+}

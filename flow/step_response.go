@@ -12,9 +12,9 @@ const TypeResponse = "response"
 // A string body is sent as text/plain, anything else as JSON, unless the
 // headers set Content-Type.
 type Response struct {
-	Status  int               `json:"status,omitempty" validate:"omitempty,min=100,max=599"`
-	Headers map[string]string `json:"headers,omitempty" validate:"max=50,dive,keys,header,endkeys,max=8192"`
-	Body    any               `json:"body,omitempty"`
+	Status  int               `json:"status,omitempty" validate:"omitempty,min=100,max=599" doc:"HTTP status of the answer."`
+	Headers map[string]string `json:"headers,omitempty" validate:"max=50,dive,keys,header,endkeys,max=8192" doc:"Headers of the answer." expr:"template"`
+	Body    any               `json:"body,omitempty" doc:"Body of the answer: a string is sent as text/plain, anything else as JSON, unless the headers set Content-Type. Strings may be templates." expr:"template"`
 }
 
 func init() {
@@ -42,10 +42,18 @@ func (r *Response) Expressions() []ExprField {
 	return append(out, ValueTemplates("body", r.Body)...)
 }
 
-// EffectiveStatus is the status, 200 when unset.
+// DefaultResponseStatus is a response step's status when it sets none.
+const DefaultResponseStatus = 200
+
+// EffectiveStatus is the status, DefaultResponseStatus when unset.
 func (r *Response) EffectiveStatus() int {
 	if r.Status == 0 {
-		return 200
+		return DefaultResponseStatus
 	}
 	return r.Status
+}
+
+// OutputsDoc says what later steps read as steps.<id>.outputs.
+func (*Response) OutputsDoc() string {
+	return "`status`"
 }

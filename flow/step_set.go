@@ -12,7 +12,7 @@ const TypeSet = "set"
 // Every value is evaluated against the variables as they were before the
 // step, so the order of keys does not matter.
 type Set struct {
-	Values map[string]any `json:"values" validate:"required,min=1,max=100"`
+	Values map[string]any `json:"values" validate:"required,min=1,max=100" doc:"Variables to assign (vars.<name>): JSON values in which strings may be templates, evaluated against the variables as they were before the step." expr:"template"`
 }
 
 func init() {
@@ -40,4 +40,9 @@ func (s *Set) Check() []FieldError {
 		}
 	}
 	return out
+}
+
+// OutputsDoc says what later steps read as steps.<id>.outputs.
+func (*Set) OutputsDoc() string {
+	return "the values"
 }

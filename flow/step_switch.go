@@ -10,16 +10,16 @@ const TypeSwitch = "switch"
 // Later steps read steps.<id>.outputs.case: the index of the case that ran,
 // or -1 for default.
 type Switch struct {
-	Cases   []SwitchCase `json:"cases" validate:"required,min=1,max=100,dive"`
-	Default []Step       `json:"default,omitempty"`
+	Cases   []SwitchCase `json:"cases" validate:"required,min=1,max=100,dive" doc:"The cases, tried in order: the first whose if holds runs."`
+	Default []Step       `json:"default,omitempty" doc:"Runs when no case matches."`
 }
 
 // SwitchCase is one branch of a Switch.
 type SwitchCase struct {
 	// Name labels the case in the step log.
-	Name  string `json:"name,omitempty" validate:"max=200"`
-	If    string `json:"if" validate:"required"`
-	Steps []Step `json:"steps" validate:"required,min=1"`
+	Name  string `json:"name,omitempty" validate:"max=200" doc:"Labels the case in the step log."`
+	If    string `json:"if" validate:"required" doc:"A bare expression that must yield true or false." expr:"expression"`
+	Steps []Step `json:"steps" validate:"required,min=1" doc:"The case's steps."`
 }
 
 func init() {
@@ -45,4 +45,9 @@ func (s *Switch) Expressions() []ExprField {
 		out[i] = ExprField{Path: indexPath("cases", i) + ".if", Source: c.If, Bare: true}
 	}
 	return out
+}
+
+// OutputsDoc says what later steps read as steps.<id>.outputs.
+func (*Switch) OutputsDoc() string {
+	return "`case` (the index of the case that ran, -1 for default), `name`"
 }

@@ -33,13 +33,13 @@ var eventNamePattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 // On a timeout with onTimeout: continue the step is skipped and its
 // outputs are {timedOut: true}.
 type Wait struct {
-	Event     string   `json:"event" validate:"required"`
-	Match     string   `json:"match,omitempty"`
-	Timeout   Duration `json:"timeout,omitempty" validate:"omitempty,dmin=1s,dmax=366d"`
-	OnTimeout string   `json:"onTimeout,omitempty" validate:"omitempty,oneof=continue fail"`
+	Event     string   `json:"event" validate:"required" doc:"The event's name: it arrives through POST /api/v1/executions/{id}/events/{event} or the step's signed resume URL (steps.<id>.resumeUrl)."`
+	Match     string   `json:"match,omitempty" doc:"A bare expression over event (the event's body) that must be true for an event to be accepted." expr:"expression"`
+	Timeout   Duration `json:"timeout,omitempty" validate:"omitempty,dmin=1s,dmax=366d" doc:"How long to wait for the event."`
+	OnTimeout string   `json:"onTimeout,omitempty" validate:"omitempty,oneof=continue fail" doc:"fail fails the step; continue skips it with outputs {timedOut: true}."`
 	// Notify runs once the wait is armed, with steps.<id>.resumeUrl set:
 	// the place to send the link to someone.
-	Notify []Step `json:"notify,omitempty"`
+	Notify []Step `json:"notify,omitempty" doc:"Runs once the wait is armed, with steps.<id>.resumeUrl set: the place to send the link to someone."`
 }
 
 func init() {
@@ -87,3 +87,8 @@ func effectiveWaitTimeout(d Duration) time.Duration {
 // WaitsDurably: a hand-over interrupts the wait; the continuation waits for
 // the time left.
 func (*Wait) WaitsDurably() {}
+
+// OutputsDoc says what later steps read as steps.<id>.outputs.
+func (*Wait) OutputsDoc() string {
+	return "the event's body; `{timedOut: true}` (skipped) on a timeout with onTimeout: continue"
+}

@@ -14,23 +14,23 @@ import (
 // its type, and stored as trigger.<alias> (the alias defaults to the last
 // path segment). The raw body, headers and query stay readable too.
 type Parse struct {
-	Headers []ParseField `json:"headers,omitempty" validate:"max=100,dive"`
-	Query   []ParseField `json:"query,omitempty" validate:"max=100,dive"`
-	Body    []ParseField `json:"body,omitempty" validate:"max=200,dive"`
+	Headers []ParseField `json:"headers,omitempty" validate:"max=100,dive" doc:"Headers to map, by name."`
+	Query   []ParseField `json:"query,omitempty" validate:"max=100,dive" doc:"Query parameters to map, by path (nested: query[0].a)."`
+	Body    []ParseField `json:"body,omitempty" validate:"max=200,dive" doc:"Body values to map, by gjson path."`
 }
 
 // ParseField is one mapped value.
 type ParseField struct {
 	// Name is a header's name (headers only).
-	Name string `json:"name,omitempty" validate:"omitempty,header"`
+	Name string `json:"name,omitempty" validate:"omitempty,header" doc:"A header's name (headers only)."`
 	// Path is a gjson path (query and body): order.id, items.0.sku.
-	Path  string `json:"path,omitempty" validate:"max=200"`
-	Alias string `json:"alias,omitempty" validate:"omitempty,stepid"`
+	Path  string `json:"path,omitempty" validate:"max=200" doc:"A gjson path (query and body): order.id, items.0.sku."`
+	Alias string `json:"alias,omitempty" validate:"omitempty,stepid" doc:"The name the value is read as: trigger.<alias>. Default: the last path segment."`
 	// Type is string, number, boolean or enum; empty keeps any JSON value.
-	Type    string   `json:"type,omitempty" validate:"omitempty,oneof=string number boolean enum"`
-	Options []string `json:"options,omitempty" validate:"max=200"`
+	Type    string   `json:"type,omitempty" validate:"omitempty,oneof=string number boolean enum" doc:"The type the value must have (a wrong one is a 422 naming the path); empty keeps any JSON value. There is no datetime type: dates stay strings."`
+	Options []string `json:"options,omitempty" validate:"max=200" doc:"An enum's allowed values."`
 	// Required makes a missing value a 422; otherwise it is null.
-	Required bool `json:"required,omitempty"`
+	Required bool `json:"required,omitempty" doc:"Makes a missing value a 422; otherwise it is null."`
 }
 
 // Field types.

@@ -40,11 +40,11 @@ func structValidator() *validator.Validate {
 			}
 			return name
 		})
-		for tag, re := range map[string]*regexp.Regexp{
-			"flowid": flowIDPattern, "stepid": stepIDPattern,
-			"urltoken": urlTokenPattern, "header": headerPattern,
-		} {
-			re := re
+		for tag, pattern := range rulePatterns {
+			if _, ok := extraValidations[tag]; ok {
+				continue // checked by its own function
+			}
+			re := regexp.MustCompile(pattern)
 			if err := v.RegisterValidation(tag, func(fl validator.FieldLevel) bool {
 				return re.MatchString(fl.Field().String())
 			}); err != nil {
@@ -232,8 +232,8 @@ func (c *treeCheck) step(p string, s *Step, visible map[string]bool, inLoop bool
 			c.firstAt[s.ID] = p
 		}
 	}
-	if len(s.Name) > 200 {
-		c.errs.add(p+".name", "must be at most 200 characters long")
+	if len(s.Name) > MaxStepNameChars {
+		c.errs.add(p+".name", "must be at most %d characters long", MaxStepNameChars)
 	}
 	if s.Type == "" {
 		c.errs.add(p+".type", "is required (one of: %s)", strings.Join(kindNames(), ", "))

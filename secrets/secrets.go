@@ -24,6 +24,10 @@ var namePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`)
 // ValidName reports whether a secret name is acceptable.
 func ValidName(name string) bool { return namePattern.MatchString(name) }
 
+// NamePattern is the rule ValidName applies, for the JSON Schema of the
+// files that name secrets.
+func NamePattern() string { return namePattern.String() }
+
 // Provider resolves a secret's value by name. Errors name the secret, never
 // its value.
 type Provider interface {

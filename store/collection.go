@@ -31,39 +31,45 @@ const (
 	MaxProperties  = 200
 	MaxRecordBytes = 64 << 10 // a record's properties as JSON
 	MaxStringChars = 10_000
+	// MaxDescriptionChars bounds a collection's and a property's
+	// description; MaxOptionChars an enum option.
+	MaxDescriptionChars = 2000
+	MaxOptionChars      = 200
 )
 
 var (
-	collectionNamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
-	propertyNamePattern   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
+	// A collection is named like a flow, a property like a step: the
+	// rules of flow's validate tags, so the JSON Schema states them too.
+	collectionNamePattern = regexp.MustCompile(rulePattern("flowid"))
+	propertyNamePattern   = regexp.MustCompile(rulePattern("stepid"))
 )
 
 // Collection is a named set of records with typed properties, at least one
 // of them unique (HubSpot's objects with their unique property, NocoBase's
 // collections). Records are found by a unique property's value.
 type Collection struct {
-	Name        string     `json:"name"`
-	Description string     `json:"description,omitempty"`
-	Properties  []Property `json:"properties"`
+	Name        string     `json:"name" doc:"The collection's name: record steps and trigger.enroll.record pick it."`
+	Description string     `json:"description,omitempty" doc:"What the collection holds."`
+	Properties  []Property `json:"properties" doc:"The records' typed properties, at least one of them unique."`
 	// Version counts the definition's changes (ETag "v<version>"); set by
 	// the store.
-	Version   int64     `json:"version,omitempty"`
-	CreatedAt time.Time `json:"createdAt,omitzero"`
-	UpdatedAt time.Time `json:"updatedAt,omitzero"`
+	Version   int64     `json:"version,omitempty" schema:"-"`
+	CreatedAt time.Time `json:"createdAt,omitzero" schema:"-"`
+	UpdatedAt time.Time `json:"updatedAt,omitzero" schema:"-"`
 }
 
 // Property is one typed property of a collection's records.
 type Property struct {
-	Name        string `json:"name"`
-	Type        string `json:"type"`
-	Description string `json:"description,omitempty"`
+	Name        string `json:"name" doc:"The property's name: records hold it as properties.<name>."`
+	Type        string `json:"type" doc:"The values' type; datetimes are RFC 3339 strings."`
+	Description string `json:"description,omitempty" doc:"What the property means."`
 	// Options are an enum's allowed values.
-	Options []string `json:"options,omitempty"`
+	Options []string `json:"options,omitempty" doc:"An enum's allowed values (type enum only)."`
 	// Unique: no two records hold the same value (records without one
 	// are allowed unless Required). Records are found by it.
-	Unique bool `json:"unique,omitempty"`
+	Unique bool `json:"unique,omitempty" doc:"No two records hold the same value (records without one are allowed unless required); records are found by it. A boolean cannot be unique."`
 	// Required: every record has a value.
-	Required bool `json:"required,omitempty"`
+	Required bool `json:"required,omitempty" doc:"Every record has a value."`
 }
 
 // Property returns the named property.
@@ -223,8 +229,8 @@ func (c *Collection) check() []flow.FieldError {
 	if !collectionNamePattern.MatchString(c.Name) {
 		add("name", "must be a lowercase name: a-z, 0-9, - and _, starting with a letter or digit, at most 64 characters")
 	}
-	if len(c.Description) > 2000 {
-		add("description", "must be at most 2000 characters long")
+	if len(c.Description) > MaxDescriptionChars {
+		add("description", "must be at most %d characters long", MaxDescriptionChars)
 	}
 	switch {
 	case len(c.Properties) == 0:
@@ -253,17 +259,17 @@ func (c *Collection) check() []flow.FieldError {
 				add(at+".options", "an enum needs its options")
 			}
 			for j, o := range p.Options {
-				if o == "" || len(o) > 200 {
-					add(fmt.Sprintf("%s.options[%d]", at, j), "must be 1 to 200 characters long")
+				if o == "" || len(o) > MaxOptionChars {
+					add(fmt.Sprintf("%s.options[%d]", at, j), "must be 1 to %d characters long", MaxOptionChars)
 				}
 				if slices.Index(p.Options, o) != j {
 					add(fmt.Sprintf("%s.options[%d]", at, j), "duplicate option %q", o)
 				}
 			}
 		case "":
-			add(at+".type", "is required (one of: string, number, boolean, enum, datetime)")
+			add(at+".type", "is required (one of: %s)", strings.Join(propertyTypes, ", "))
 		default:
-			add(at+".type", "must be one of: string, number, boolean, enum, datetime")
+			add(at+".type", "must be one of: %s", strings.Join(propertyTypes, ", "))
 		}
 		if p.Unique {
 			unique++
@@ -271,8 +277,8 @@ func (c *Collection) check() []flow.FieldError {
 				add(at+".unique", "a boolean cannot be unique (two records at most)")
 			}
 		}
-		if len(p.Description) > 2000 {
-			add(at+".description", "must be at most 2000 characters long")
+		if len(p.Description) > MaxDescriptionChars {
+			add(at+".description", "must be at most %d characters long", MaxDescriptionChars)
 		}
 	}
 	if len(c.Properties) > 0 && unique == 0 {
@@ -474,4 +480,30 @@ func joinPath(a, b string) string {
 		return b
 	}
 	return a + "." + b
+}
+
+func rulePattern(rule string) string {
+	p, ok := flow.RulePattern(rule)
+	if !ok {
+		panic("store: flow has no rule " + rule)
+	}
+	return p
+}
+
+// propertyTypes are the property types, in the order the docs list them.
+var propertyTypes = []string{TypeString, TypeNumber, TypeBoolean, TypeEnum, TypeDatetime}
+
+// FieldRules are the collection's rules in validate-tag syntax, built from
+// the constants check uses, for the JSON Schema and the reference (check
+// itself is hand-written: its messages name collections' own terms).
+func (*Collection) FieldRules() map[string]string {
+	return map[string]string{
+		"name":                   "required,flowid",
+		"description":            fmt.Sprintf("max=%d", MaxDescriptionChars),
+		"properties":             fmt.Sprintf("required,min=1,max=%d", MaxProperties),
+		"properties.name":        "required,stepid",
+		"properties.type":        "required,oneof=" + strings.Join(propertyTypes, " "),
+		"properties.description": fmt.Sprintf("max=%d", MaxDescriptionChars),
+		"properties.options":     fmt.Sprintf("dive,min=1,max=%d", MaxOptionChars),
+	}
 }

@@ -56,7 +56,7 @@ func collectionsCmd() *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	cmd.AddCommand(apply, list)
+	cmd.AddCommand(apply, validateCmd("collection"), list)
 	return cmd
 }
 

@@ -95,7 +95,7 @@ func destinationsCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(apply, list, pause, resume)
+	cmd.AddCommand(apply, validateCmd("destination"), list, pause, resume)
 	return cmd
 }
 

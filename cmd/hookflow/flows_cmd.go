@@ -203,7 +203,7 @@ func flowsCmd() *cobra.Command {
 			},
 		}
 	}
-	cmd.AddCommand(apply, list, get, toggle("disable"), toggle("enable"))
+	cmd.AddCommand(apply, validateCmd("flow"), list, get, toggle("disable"), toggle("enable"))
 	return cmd
 }
 

@@ -28,10 +28,23 @@ import (
 var version = "dev"
 
 func main() {
-	if err := rootCmd().Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "hookflow:", err)
-		os.Exit(1)
+	os.Exit(runMain(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// runMain runs the CLI and returns its exit code: 0, or 1 after printing
+// the error (for validate: the summary of the problems it printed).
+func runMain(args []string, stdout, stderr io.Writer) int {
+	cmd := rootCmd()
+	cmd.SetArgs(args)
+	cmd.SetOut(stdout)
+	cmd.SetErr(stderr)
+	if err := cmd.Execute(); err != nil {
+		if !errors.Is(err, errReported) {
+			fmt.Fprintln(stderr, "hookflow:", err)
+		}
+		return 1
 	}
+	return 0
 }
 
 type globalFlags struct {
@@ -50,7 +63,7 @@ func rootCmd() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "", "log format: text or json (default: text for dev, json otherwise)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	root.AddCommand(devCmd(g), apiCmd(g), workerCmd(g), setupCmd(g), flowsCmd(), collectionsCmd(), destinationsCmd(), executionsCmd(), probeCmd())
+	root.AddCommand(devCmd(g), apiCmd(g), workerCmd(g), setupCmd(g), flowsCmd(), collectionsCmd(), destinationsCmd(), executionsCmd(), probeCmd(), explainCmd(), docsCmd())
 	return root
 }
 
