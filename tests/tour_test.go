@@ -24,7 +24,8 @@ import (
 // shown. The commands are read from README.md, so the README cannot drift
 // from what is tested. The one substitution is the address: the process
 // listens on a free port instead of 8080 (in the commands, and in the
-// example that sends to another example's trigger URL).
+// example that sends to another example's trigger URL). The trigger URLs
+// the README says `make run` prints are checked against what it prints.
 func TestTheReadmeTourRunsAsWritten(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds hookflow and runs `hookflow dev` as a subprocess")
@@ -52,6 +53,18 @@ func TestTheReadmeTourRunsAsWritten(t *testing.T) {
 	dev.start()
 	key, err := os.ReadFile(filepath.Join(dev.arg("--data"), "api-key"))
 	require.NoError(t, err)
+
+	// The trigger URLs the README says `make run` prints are the ones it
+	// prints: the tour's URLs come from there.
+	shown := readmeTriggerURLs(t, string(readme))
+	require.Len(t, shown, len(examples), "a trigger URL per example in the README's `make run` output")
+	printed := map[string]bool{}
+	for _, l := range strings.Split(dev.log.String(), "\n") {
+		printed[strings.Join(strings.Fields(l), " ")] = true
+	}
+	for _, l := range shown {
+		require.True(t, printed[strings.ReplaceAll(l, tourBase, dev.base)], "hookflow dev does not print %q:\n%s", l, dev.log.String())
+	}
 
 	vars := map[string]string{"HOOKFLOW_API_KEY": strings.TrimSpace(string(key))}
 	for i, step := range tour {
@@ -474,4 +487,19 @@ func (d *devProcess) arg(flag string) string {
 	i := slices.Index(d.args, flag)
 	require.True(d.t, i >= 0 && i+1 < len(d.args), "hookflow dev runs without %s", flag)
 	return d.args[i+1]
+}
+
+// readmeTriggerURLs are the lines under "Trigger URLs:" in the README's
+// `make run` output, blanks squeezed.
+func readmeTriggerURLs(t *testing.T, readme string) []string {
+	t.Helper()
+	_, after, ok := strings.Cut(readme, "\nTrigger URLs:\n")
+	require.True(t, ok, "the README shows make run's trigger URLs")
+	block, _, ok := strings.Cut(after, "\n```")
+	require.True(t, ok)
+	var lines []string
+	for _, l := range strings.Split(block, "\n") {
+		lines = append(lines, strings.Join(strings.Fields(l), " "))
+	}
+	return lines
 }
