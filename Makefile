@@ -73,12 +73,14 @@ bench-longrun:
 fuzz:
 	$(GO) test ./api -run '^$$' -fuzz FuzzTrigger -fuzztime $(FUZZTIME)
 
-## lint: gofmt, go vet, workflowcheck on the workflow code, and the schema check of deploy/
+## lint: gofmt, go vet, workflowcheck on the workflow code, the schema check of deploy/, and
+## every relative link and anchor in README.md and docs/*.md (tests/docs)
 lint: lint-deploy
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) vet -tags nodev ./cmd/hookflow
 	$(GO) run $(WORKFLOWCHECK) -config workflowcheck.config.yaml ./workflows/...
+	$(GO) test -count=1 ./tests/docs
 
 ## lint-deploy: docker-compose.yaml against the Compose schema, the Kubernetes
 ## manifests strictly against the API's types (deploy/check, its own module)
