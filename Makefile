@@ -80,7 +80,7 @@ lint: lint-deploy
 	$(GO) vet ./...
 	$(GO) vet -tags nodev ./cmd/hookflow
 	$(GO) run $(WORKFLOWCHECK) -config workflowcheck.config.yaml ./workflows/...
-	$(GO) test -count=1 ./tests/docs
+	$(GO) test -count=1 ./tests/docs ./tests/layering
 
 ## lint-deploy: docker-compose.yaml against the Compose schema, the Kubernetes
 ## manifests strictly against the API's types (deploy/check, its own module)

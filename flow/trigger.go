@@ -1,7 +1,5 @@
 package flow
 
-import "github.com/hookflow/hookflow/secrets"
-
 // Trigger configures the incoming webhook that starts the flow.
 type Trigger struct {
 	// Mode is async (default) or sync.
@@ -215,6 +213,6 @@ func enrollResponse(e *Enroll) *TriggerResponse {
 }
 
 func init() {
-	extraValidations["secretname"] = secrets.ValidName
-	rulePatterns["secretname"] = secrets.NamePattern()
+	extraValidations["secretname"] = ValidSecretName
+	rulePatterns["secretname"] = SecretNamePattern()
 }

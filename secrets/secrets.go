@@ -10,23 +10,17 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
+
+	"github.com/hookflow/hookflow/flow"
 )
 
 // ErrNotFound is returned (wrapped) when no provider knows a name.
 var ErrNotFound = errors.New("secret not found")
 
-// namePattern keeps names safe as environment variable suffixes and file
-// names (no path separators, no dots).
-var namePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`)
-
-// ValidName reports whether a secret name is acceptable.
-func ValidName(name string) bool { return namePattern.MatchString(name) }
-
-// NamePattern is the rule ValidName applies, for the JSON Schema of the
-// files that name secrets.
-func NamePattern() string { return namePattern.String() }
+// ValidName reports whether a secret name is acceptable: the rule flow
+// files are validated with (flow.ValidSecretName).
+func ValidName(name string) bool { return flow.ValidSecretName(name) }
 
 // Provider resolves a secret's value by name. Errors name the secret, never
 // its value.
