@@ -73,8 +73,9 @@ bench-longrun:
 fuzz:
 	$(GO) test ./api -run '^$$' -fuzz FuzzTrigger -fuzztime $(FUZZTIME)
 
-## lint: gofmt, go vet, workflowcheck on the workflow code, the schema check of deploy/, and
-## every relative link and anchor in README.md and docs/*.md (tests/docs)
+## lint: gofmt, go vet, workflowcheck on the workflow code, the schema check of deploy/,
+## every relative link and anchor in README.md and docs/*.md (tests/docs), and that imports
+## run down the layers (tests/layering)
 lint: lint-deploy
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
