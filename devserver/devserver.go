@@ -5,7 +5,9 @@
 // It is built on go.temporal.io/server's temporal package the way the Temporal
 // CLI's `server start-dev` is, with settings tuned for a small machine: SQLite in
 // WAL mode with one connection, one task queue partition, a higher transfer poll
-// rate. Only this package links the server; nothing else in hookflow imports it.
+// rate, a 10 ms timer-queue window (short timers fire in milliseconds, not
+// after Temporal's 1 s). Only this package links the server; nothing else in
+// hookflow imports it.
 package devserver
 
 import (
