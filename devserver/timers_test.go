@@ -139,7 +139,9 @@ func median(ds []time.Duration) time.Duration {
 // With Temporal's default timer-queue settings, every 1 ms timer that
 // follows a local activity fires about a second after it started, and
 // none hangs: the "timer after the 40th task never fired" of the
-// first-attempt work was this floor, 40 tasks taking 40 s. The queue sets
+// first-attempt work was this floor (with that code a loop ran one
+// workflow task per second: 60 sends one after another took 59 s, and
+// nothing stalled). The queue sets
 // the earliest fire time of a new timer to its last read plus
 // history.timerProcessorMaxTimeShift (task_key_manager.go,
 // getExclusiveReaderHighWatermark; task_key_generator.go, setTaskKeys),
