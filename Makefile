@@ -6,7 +6,7 @@ FLOWS         ?= examples
 
 FUZZTIME      ?= 20s
 
-.PHONY: run build docs test test-short test-cluster images fuzz bench bench-attribution bench-growth bench-cluster bench-observed bench-longrun lint lint-deploy fmt record-histories clean
+.PHONY: run build docs test test-short test-cluster images fuzz bench bench-attribution bench-growth bench-cluster bench-observed bench-longrun soak-timers lint lint-deploy fmt record-histories clean
 
 ## run: hookflow dev — embedded Temporal server, Web UI, worker and API, serving examples/
 run: build
@@ -68,6 +68,11 @@ bench-observed:
 bench-longrun:
 	HOOKFLOW_LONGRUN_CONCURRENCY=1 $(GO) test -count=1 -timeout 30m -run TestLoopOfTenThousandSends -v ./tests | grep -E 'sends at|PASS|FAIL'
 	HOOKFLOW_LONGRUN_CONCURRENCY=16 $(GO) test -count=1 -timeout 30m -run TestLoopOfTenThousandSends -v ./tests | grep -E 'sends at|PASS|FAIL'
+
+## soak-timers: 2,000 runs on the embedded server, each with five 1 s delays beside a loop of short
+## delays; every run completes and every timer fires (the suite runs 200)
+soak-timers:
+	HOOKFLOW_SOAK_RUNS=2000 $(GO) test -count=1 -timeout 30m -run TestRunsOfDelaysAllCompleteWithEveryTimerFired -v ./tests | grep -E 'runs,|PASS|FAIL'
 
 ## fuzz: fuzz the trigger handler (FUZZTIME=5m for a longer run)
 fuzz:

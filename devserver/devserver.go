@@ -5,7 +5,9 @@
 // It is built on go.temporal.io/server's temporal package the way the Temporal
 // CLI's `server start-dev` is, with settings tuned for a small machine: SQLite in
 // WAL mode with one connection, one task queue partition, a higher transfer poll
-// rate. Only this package links the server; nothing else in hookflow imports it.
+// rate, a 10 ms timer-queue window (short timers fire in milliseconds, not
+// after Temporal's 1 s). Only this package links the server; nothing else in
+// hookflow imports it.
 package devserver
 
 import (
@@ -137,6 +139,20 @@ func DefaultDynamicConfig() map[string]any {
 		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key().String(): 1,
 		dynamicconfig.TransferProcessorMaxPollRPS.Key().String():         1000,
 		dynamicconfig.HistoryCacheHostLevelMaxSize.Key().String():        8192,
+
+		// The timer queue reads its tasks up to now + this shift ahead and
+		// fires them from memory; a timer created inside a window already
+		// read is pushed to the window's end (shard/task_key_manager.go,
+		// getExclusiveReaderHighWatermark; shard/task_key_generator.go,
+		// setTaskKeys). With Temporal's 1 s, a timer created within a
+		// second of the last read (and every timer fired is a read) fires
+		// about a second late: a 1 ms timer took ~1 s. The window absorbs
+		// clock skew between a cluster's hosts and batches the queue's
+		// reads; one process has one clock, so 10 ms is safe here only.
+		// A short window means a read per timer or so: at the default 20
+		// reads per second a 1 ms timer still took ~190 ms (up to 1.2 s).
+		dynamicconfig.TimerProcessorMaxTimeShift.Key().String(): 10 * time.Millisecond,
+		dynamicconfig.TimerProcessorMaxPollRPS.Key().String():   1000,
 
 		dynamicconfig.FrontendPersistenceMaxQPS.Key().String():        unbounded,
 		dynamicconfig.HistoryPersistenceMaxQPS.Key().String():         unbounded,
