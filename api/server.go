@@ -51,7 +51,9 @@ type FlowSource interface {
 	ByID(id string) (*flow.Entry, bool)
 }
 
-// Config tunes the API. Zero values take the defaults.
+// Config configures the whole API (New): the admin API gets all of it,
+// the public surface its part (PublicConfig). Zero values take the
+// defaults.
 type Config struct {
 	// MaxBodyBytes bounds trigger bodies (default DefaultMaxBodyBytes).
 	MaxBodyBytes int64
@@ -61,10 +63,11 @@ type Config struct {
 	// Deliver sends the test action's requests (nil: test actions answer
 	// 501).
 	Deliver *activities.Deliverer
-	// Admin enables the management API (flows in a store). Nil: only
-	// triggers and the parse helper are served.
+	// Admin enables the admin API's routes that need the flow store
+	// (flows, collections, destinations, captures, bulk replay). Nil: the
+	// admin API serves only what needs none (see Management).
 	Admin *Admin
-	// APIKeys guard the management API.
+	// APIKeys guard the admin API and /codec.
 	APIKeys []APIKey
 	// Codec serves the remote codec endpoint for the Web UI (nil: not
 	// served).
@@ -85,8 +88,10 @@ type Config struct {
 	Notify *activities.Notifier
 }
 
-// Admin is what the management API works on: the store, and the cache this
-// replica serves triggers from (refreshed at once after its own writes).
+// Admin is the flow store and the cache this replica serves triggers from
+// (refreshed at once after its own writes): what the admin API works on,
+// and what the public surface reads for captures, enrollment lookups and
+// readiness.
 type Admin struct {
 	Store *store.Store
 	Cache *store.Cache
