@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"net/http"
 	"strconv"
@@ -78,11 +79,11 @@ func storeError(err error) *Error {
 	return e
 }
 
-func (s *Server) failStore(c *gin.Context, err error) { s.failWith(c, storeError(err), err) }
+func (s *adminCore) failStore(c *gin.Context, err error) { s.failWith(c, storeError(err), err) }
 
 // failWith answers a store failure, logging the cause when the store itself
 // failed (its detail is never shown to the caller).
-func (s *Server) failWith(c *gin.Context, e *Error, cause error) {
+func (s *adminCore) failWith(c *gin.Context, e *Error, cause error) {
 	if e.Status == http.StatusServiceUnavailable {
 		s.log.Warn("flow store unavailable", "route", c.FullPath(), "error", cause)
 	}
@@ -91,7 +92,7 @@ func (s *Server) failWith(c *gin.Context, e *Error, cause error) {
 
 // readDefinition decodes and validates a flow from the body: JSON, or YAML
 // with Content-Type application/yaml. Invalid: 422 with every error.
-func (s *Server) readDefinition(c *gin.Context) (*flow.Flow, *Error) {
+func (s *Management) readDefinition(c *gin.Context) (*flow.Flow, *Error) {
 	mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
 	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes))
 	if err != nil {
@@ -121,13 +122,13 @@ func (s *Server) readDefinition(c *gin.Context) (*flow.Flow, *Error) {
 }
 
 // refresh makes this replica's cache see a write at once.
-func (s *Server) refresh(ctx context.Context) {
-	if err := s.cfg.Admin.Cache.Refresh(ctx); err != nil {
-		s.log.Warn("flow cache refresh after a write failed; it catches up within its TTL", "error", err)
+func (a *Admin) refresh(ctx context.Context, log *slog.Logger) {
+	if err := a.Cache.Refresh(ctx); err != nil {
+		log.Warn("flow cache refresh after a write failed; it catches up within its TTL", "error", err)
 	}
 }
 
-func (s *Server) listFlows(c *gin.Context) {
+func (s *Management) listFlows(c *gin.Context) {
 	flows, err := s.cfg.Admin.Store.List(c.Request.Context())
 	if err != nil {
 		s.failStore(c, err)
@@ -140,7 +141,7 @@ func (s *Server) listFlows(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"flows": out})
 }
 
-func (s *Server) createFlow(c *gin.Context) {
+func (s *Management) createFlow(c *gin.Context) {
 	f, e := s.readDefinition(c)
 	if e != nil {
 		fail(c, e)
@@ -159,13 +160,13 @@ func (s *Server) createFlow(c *gin.Context) {
 		s.failStore(c, err)
 		return
 	}
-	s.refresh(c.Request.Context())
+	s.cfg.Admin.refresh(c.Request.Context(), s.log)
 	c.Header("ETag", etag(rec.Version))
 	c.Header("Location", "/api/v1/flows/"+rec.ID)
 	c.JSON(http.StatusCreated, resource(rec))
 }
 
-func (s *Server) getFlow(c *gin.Context) {
+func (s *Management) getFlow(c *gin.Context) {
 	rec, err := s.cfg.Admin.Store.Get(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		s.failStore(c, err)
@@ -177,7 +178,7 @@ func (s *Server) getFlow(c *gin.Context) {
 
 // updateFlow makes a new version; running executions keep the version they
 // started with (their input holds its snapshot).
-func (s *Server) updateFlow(c *gin.Context) {
+func (s *Management) updateFlow(c *gin.Context) {
 	version, e := ifMatch(c)
 	if e != nil {
 		fail(c, e)
@@ -207,14 +208,14 @@ func (s *Server) updateFlow(c *gin.Context) {
 		s.failStore(c, err)
 		return
 	}
-	s.refresh(c.Request.Context())
+	s.cfg.Admin.refresh(c.Request.Context(), s.log)
 	r := resource(rec)
 	r.Changed = &changed
 	c.Header("ETag", etag(rec.Version))
 	c.JSON(http.StatusOK, r)
 }
 
-func (s *Server) deleteFlow(c *gin.Context) {
+func (s *Management) deleteFlow(c *gin.Context) {
 	// A flow other flows call is refused, as a destination flows send to
 	// is: their call steps would fail at run time.
 	callers, err := s.callersOf(c.Request.Context(), c.Param("id"))
@@ -230,11 +231,11 @@ func (s *Server) deleteFlow(c *gin.Context) {
 		s.failStore(c, err)
 		return
 	}
-	s.refresh(c.Request.Context())
+	s.cfg.Admin.refresh(c.Request.Context(), s.log)
 	c.Status(http.StatusNoContent)
 }
 
-func (s *Server) listVersions(c *gin.Context) {
+func (s *Management) listVersions(c *gin.Context) {
 	vs, err := s.cfg.Admin.Store.Versions(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		s.failStore(c, err)
@@ -243,7 +244,7 @@ func (s *Server) listVersions(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"versions": vs})
 }
 
-func (s *Server) getVersion(c *gin.Context) {
+func (s *Management) getVersion(c *gin.Context) {
 	n, err := strconv.ParseInt(c.Param("version"), 10, 64)
 	if err != nil || n < 1 {
 		e := newError(http.StatusBadRequest, "bad_request", "version must be a positive integer")
@@ -259,24 +260,24 @@ func (s *Server) getVersion(c *gin.Context) {
 	c.JSON(http.StatusOK, v)
 }
 
-func (s *Server) setEnabled(enabled bool) gin.HandlerFunc {
+func (s *Management) setEnabled(enabled bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		rec, err := s.cfg.Admin.Store.SetEnabled(c.Request.Context(), c.Param("id"), enabled)
 		if err != nil {
 			s.failStore(c, err)
 			return
 		}
-		s.refresh(c.Request.Context())
+		s.cfg.Admin.refresh(c.Request.Context(), s.log)
 		c.JSON(http.StatusOK, resource(rec))
 	}
 }
 
-func (s *Server) rotateToken(c *gin.Context) {
+func (s *Management) rotateToken(c *gin.Context) {
 	rec, err := s.cfg.Admin.Store.RotateToken(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		s.failStore(c, err)
 		return
 	}
-	s.refresh(c.Request.Context())
+	s.cfg.Admin.refresh(c.Request.Context(), s.log)
 	c.JSON(http.StatusOK, resource(rec))
 }

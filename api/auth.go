@@ -12,12 +12,14 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/secrets"
 )
 
 // Standard Webhooks header names (https://www.standardwebhooks.com).
@@ -28,6 +30,14 @@ const (
 	HeaderGitHubSignature  = "X-Hub-Signature-256"
 )
 
+// triggerAuth checks a trigger request's own auth (basic, Standard
+// Webhooks, GitHub, HMAC). It holds only the secrets it compares with and
+// the log, where a missing secret is named (never its value).
+type triggerAuth struct {
+	secrets secrets.Provider
+	log     *slog.Logger
+}
+
 // errMisconfigured marks an auth failure that is the operator's (a secret
 // the API cannot resolve), not the caller's.
 var errMisconfigured = errors.New("trigger auth misconfigured")
@@ -35,9 +45,9 @@ var errMisconfigured = errors.New("trigger auth misconfigured")
 // checkBasic verifies HTTP basic auth before the body is read. It compares
 // digests in constant time, and always compares both parts, so neither the
 // length nor the correctness of either leaks through timing.
-func (s *Server) checkBasic(ctx context.Context, r *http.Request, a *flow.BasicAuth) *Error {
+func (s *triggerAuth) checkBasic(ctx context.Context, r *http.Request, a *flow.BasicAuth) *Error {
 	user, pass, ok := r.BasicAuth()
-	want, err := s.cfg.Secrets.Secret(ctx, a.PasswordSecret)
+	want, err := s.secrets.Secret(ctx, a.PasswordSecret)
 	if err != nil {
 		return s.misconfigured(a.PasswordSecret, err)
 	}
@@ -54,7 +64,7 @@ func (s *Server) checkBasic(ctx context.Context, r *http.Request, a *flow.BasicA
 }
 
 // checkSignature verifies a signed request against the raw body.
-func (s *Server) checkSignature(ctx context.Context, r *http.Request, body []byte, a *flow.TriggerAuth, now time.Time) *Error {
+func (s *triggerAuth) checkSignature(ctx context.Context, r *http.Request, body []byte, a *flow.TriggerAuth, now time.Time) *Error {
 	switch {
 	case a.StandardWebhooks != nil:
 		return s.checkStandardWebhooks(ctx, r, body, a.StandardWebhooks, now)
@@ -73,7 +83,7 @@ func signatureError(code, detail, header string) *Error {
 	return e
 }
 
-func (s *Server) checkStandardWebhooks(ctx context.Context, r *http.Request, body []byte, a *flow.StandardWebhooksAuth, now time.Time) *Error {
+func (s *triggerAuth) checkStandardWebhooks(ctx context.Context, r *http.Request, body []byte, a *flow.StandardWebhooksAuth, now time.Time) *Error {
 	id, ts, sigs := r.Header.Get(HeaderWebhookID), r.Header.Get(HeaderWebhookTimestamp), r.Header.Get(HeaderWebhookSignature)
 	for _, h := range []struct{ name, v string }{{HeaderWebhookID, id}, {HeaderWebhookTimestamp, ts}, {HeaderWebhookSignature, sigs}} {
 		if h.v == "" {
@@ -83,7 +93,7 @@ func (s *Server) checkStandardWebhooks(ctx context.Context, r *http.Request, bod
 	if e := checkTimestamp(ts, HeaderWebhookTimestamp, flow.ToleranceOr(a.Tolerance), now); e != nil {
 		return e
 	}
-	secret, err := s.cfg.Secrets.Secret(ctx, a.Secret)
+	secret, err := s.secrets.Secret(ctx, a.Secret)
 	if err != nil {
 		return s.misconfigured(a.Secret, err)
 	}
@@ -117,7 +127,7 @@ func standardWebhooksKey(secret []byte) []byte {
 	return []byte(s)
 }
 
-func (s *Server) checkGitHub(ctx context.Context, r *http.Request, body []byte, a *flow.GitHubAuth) *Error {
+func (s *triggerAuth) checkGitHub(ctx context.Context, r *http.Request, body []byte, a *flow.GitHubAuth) *Error {
 	h := r.Header.Get(HeaderGitHubSignature)
 	if h == "" {
 		return signatureError("missing_signature", "the request is not signed: "+HeaderGitHubSignature+" is missing", HeaderGitHubSignature)
@@ -126,7 +136,7 @@ func (s *Server) checkGitHub(ctx context.Context, r *http.Request, body []byte, 
 	if err != nil || !strings.HasPrefix(h, "sha256=") {
 		return signatureError("invalid_signature", HeaderGitHubSignature+" must be sha256=<hex>", HeaderGitHubSignature)
 	}
-	secret, serr := s.cfg.Secrets.Secret(ctx, a.Secret)
+	secret, serr := s.secrets.Secret(ctx, a.Secret)
 	if serr != nil {
 		return s.misconfigured(a.Secret, serr)
 	}
@@ -138,7 +148,7 @@ func (s *Server) checkGitHub(ctx context.Context, r *http.Request, body []byte, 
 	return nil
 }
 
-func (s *Server) checkHMAC(ctx context.Context, r *http.Request, body []byte, a *flow.HMACAuth, now time.Time) *Error {
+func (s *triggerAuth) checkHMAC(ctx context.Context, r *http.Request, body []byte, a *flow.HMACAuth, now time.Time) *Error {
 	h := r.Header.Get(a.Header)
 	if h == "" {
 		return signatureError("missing_signature", "the request is not signed: "+a.Header+" is missing", a.Header)
@@ -167,7 +177,7 @@ func (s *Server) checkHMAC(ctx context.Context, r *http.Request, body []byte, a 
 			return e
 		}
 	}
-	secret, serr := s.cfg.Secrets.Secret(ctx, a.Secret)
+	secret, serr := s.secrets.Secret(ctx, a.Secret)
 	if serr != nil {
 		return s.misconfigured(a.Secret, serr)
 	}
@@ -223,7 +233,7 @@ func checkTimestamp(ts, header string, tolerance flow.Duration, now time.Time) *
 
 // misconfigured answers 500: the caller did nothing wrong, the operator has
 // not provided the secret. The log names the secret, never a value.
-func (s *Server) misconfigured(name string, err error) *Error {
+func (s *triggerAuth) misconfigured(name string, err error) *Error {
 	s.log.Error("trigger auth secret unavailable", "secret", name, "error", err)
 	return newError(http.StatusInternalServerError, "misconfigured", "the trigger's auth secret is not available on this server")
 }

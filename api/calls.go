@@ -13,7 +13,7 @@ import (
 // A) or chain deeper than flow.MaxCallDepth, checked against the store's
 // current versions with f in place of its own.
 // callersOf lists the stored flows that call id, with the path of each call.
-func (s *Server) callersOf(ctx context.Context, id string) ([]string, error) {
+func (s *Management) callersOf(ctx context.Context, id string) ([]string, error) {
 	flows, err := s.cfg.Admin.Store.List(ctx)
 	if err != nil {
 		return nil, err
@@ -29,7 +29,7 @@ func (s *Server) callersOf(ctx context.Context, id string) ([]string, error) {
 	return out, nil
 }
 
-func (s *Server) checkCalls(ctx context.Context, f *flow.Flow) *Error {
+func (s *Management) checkCalls(ctx context.Context, f *flow.Flow) *Error {
 	if len(f.Calls()) == 0 {
 		return nil
 	}

@@ -42,7 +42,7 @@ type captureRequest struct {
 // URL records its next count requests (default 1, at most 100), for up to
 // for (default 10m, at most 24h), instead of running the flow. Arming
 // again replaces the earlier arm.
-func (s *Server) armCapture(c *gin.Context) {
+func (s *Management) armCapture(c *gin.Context) {
 	req := captureRequest{Count: 1}
 	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, 4096))
 	if err != nil {
@@ -80,13 +80,13 @@ func (s *Server) armCapture(c *gin.Context) {
 		s.failStore(c, err)
 		return
 	}
-	s.refresh(ctx)
+	s.cfg.Admin.refresh(ctx, s.log)
 	c.JSON(http.StatusOK, gin.H{"flowId": arm.FlowID, "remaining": arm.Remaining, "until": arm.Until})
 }
 
 // listCaptures handles GET /api/v1/flows/{id}/captures: the recorded
 // requests, newest first, and the arm still in force (null when none).
-func (s *Server) listCaptures(c *gin.Context) {
+func (s *Management) listCaptures(c *gin.Context) {
 	ctx := c.Request.Context()
 	id := c.Param("id")
 	if _, err := s.cfg.Admin.Store.Get(ctx, id); err != nil {
@@ -111,7 +111,7 @@ func (s *Server) listCaptures(c *gin.Context) {
 // and body checks, so a sender's test event is seen even when it would be
 // refused. The cache answers "not armed" from memory; only an armed flow
 // costs a statement, and the store's conditional decrement decides.
-func (s *Server) captured(c *gin.Context, entry *flow.Entry) bool {
+func (s *Public) captured(c *gin.Context, entry *flow.Entry) bool {
 	armer, ok := s.flows.(captureArmer)
 	if !ok || s.cfg.Admin == nil || !armer.CaptureArmed(entry.Flow.ID, time.Now()) {
 		return false
@@ -148,7 +148,7 @@ func (s *Server) captured(c *gin.Context, entry *flow.Entry) bool {
 	if !ok {
 		// Spent or expired meanwhile: the flow runs as usual, from the
 		// body already read.
-		s.refresh(ctx)
+		s.cfg.Admin.refresh(ctx, s.log)
 		c.Request.Body = io.NopCloser(strings.NewReader(string(raw)))
 		return false
 	}
@@ -197,7 +197,7 @@ type field struct {
 // capturePaths answers POST /api/v1/parse with {"capture": id}: every path
 // of the capture's body, query and headers with its JSON type, and parse
 // rules for the scalar ones (the trigger's parse section, ready to edit).
-func (s *Server) capturePaths(c *gin.Context, id string) {
+func (s *Management) capturePaths(c *gin.Context, id string) {
 	if s.cfg.Admin == nil {
 		e := newError(http.StatusNotFound, "not_found", "captures need the flow store")
 		e.Path = "capture"

@@ -30,7 +30,7 @@ type CodecEndpoint struct {
 // maxCodecBody bounds a codec request: a page of a history's payloads.
 const maxCodecBody = 16 << 20
 
-func (s *Server) codecRoutes(r *gin.Engine) {
+func (s *Management) codecRoutes(r *gin.Engine) {
 	cfg := s.cfg.Codec
 	g := r.Group("/codec", codecCORS(cfg.AllowOrigins))
 	// Preflight requests carry no credentials: the CORS middleware answers
@@ -46,7 +46,7 @@ func (s *Server) codecRoutes(r *gin.Engine) {
 	g.POST("/decode", append(auth, s.codec(cfg.Codec.Decode))...)
 }
 
-func (s *Server) codec(op func([]*commonpb.Payload) ([]*commonpb.Payload, error)) gin.HandlerFunc {
+func (s *Management) codec(op func([]*commonpb.Payload) ([]*commonpb.Payload, error)) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxCodecBody))
 		if err != nil {

@@ -21,7 +21,7 @@ import (
 
 // collectionRoutes are the collections and records of the admin API: read
 // scope for reads, write scope for writes.
-func (s *Server) collectionRoutes(v1 *gin.RouterGroup, read, write gin.HandlerFunc) {
+func (s *collectionsAPI) routes(v1 *gin.RouterGroup, read, write gin.HandlerFunc) {
 	v1.GET("/collections", read, s.listCollections)
 	v1.POST("/collections", write, s.createCollection)
 	v1.GET("/collections/:name", read, s.getCollection)
@@ -66,12 +66,12 @@ func recordError(err error) *Error {
 	return storeError(err)
 }
 
-func (s *Server) failRecord(c *gin.Context, err error) { s.failWith(c, recordError(err), err) }
+func (s *collectionsAPI) failRecord(c *gin.Context, err error) { s.failWith(c, recordError(err), err) }
 
 // readDefinitionBody reads a definition people may write as YAML: JSON, or
 // YAML with Content-Type application/yaml (415 otherwise), within the size
 // limit. what names it in errors ("collection").
-func (s *Server) readDefinitionBody(c *gin.Context, what string) ([]byte, bool, *Error) {
+func (s *adminCore) readDefinitionBody(c *gin.Context, what string) ([]byte, bool, *Error) {
 	mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
 	raw, e := s.readAdminBody(c, "a "+what)
 	if e != nil {
@@ -89,7 +89,7 @@ func (s *Server) readDefinitionBody(c *gin.Context, what string) ([]byte, bool, 
 }
 
 // readBody reads an admin request's body within the size limit.
-func (s *Server) readAdminBody(c *gin.Context, what string) ([]byte, *Error) {
+func (s *adminCore) readAdminBody(c *gin.Context, what string) ([]byte, *Error) {
 	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes))
 	if err != nil {
 		return nil, newError(http.StatusRequestEntityTooLarge, "payload_too_large", fmt.Sprintf("%s is limited to %d bytes", what, s.cfg.MaxBodyBytes))
@@ -99,7 +99,7 @@ func (s *Server) readAdminBody(c *gin.Context, what string) ([]byte, *Error) {
 
 // readCollection decodes a collection definition: JSON, or YAML with
 // Content-Type application/yaml. Invalid: 422 with every error.
-func (s *Server) readCollection(c *gin.Context) (*store.Collection, *Error) {
+func (s *collectionsAPI) readCollection(c *gin.Context) (*store.Collection, *Error) {
 	raw, yamlDoc, e := s.readDefinitionBody(c, "collection")
 	if e != nil {
 		return nil, e
@@ -111,7 +111,7 @@ func (s *Server) readCollection(c *gin.Context) (*store.Collection, *Error) {
 	return col, nil
 }
 
-func (s *Server) listCollections(c *gin.Context) {
+func (s *collectionsAPI) listCollections(c *gin.Context) {
 	cols, err := s.cfg.Admin.Store.ListCollections(c.Request.Context())
 	if err != nil {
 		s.failRecord(c, err)
@@ -123,7 +123,7 @@ func (s *Server) listCollections(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"collections": cols})
 }
 
-func (s *Server) createCollection(c *gin.Context) {
+func (s *collectionsAPI) createCollection(c *gin.Context) {
 	col, e := s.readCollection(c)
 	if e != nil {
 		fail(c, e)
@@ -139,7 +139,7 @@ func (s *Server) createCollection(c *gin.Context) {
 	c.JSON(http.StatusCreated, got)
 }
 
-func (s *Server) getCollection(c *gin.Context) {
+func (s *collectionsAPI) getCollection(c *gin.Context) {
 	got, err := s.cfg.Admin.Store.GetCollection(c.Request.Context(), c.Param("name"))
 	if err != nil {
 		s.failRecord(c, err)
@@ -156,7 +156,7 @@ type collectionResource struct {
 	Changed bool `json:"changed"`
 }
 
-func (s *Server) updateCollection(c *gin.Context) {
+func (s *collectionsAPI) updateCollection(c *gin.Context) {
 	version, e := ifMatch(c)
 	if e != nil {
 		fail(c, e)
@@ -182,7 +182,7 @@ func (s *Server) updateCollection(c *gin.Context) {
 	c.JSON(http.StatusOK, collectionResource{Collection: got, Changed: changed})
 }
 
-func (s *Server) deleteCollection(c *gin.Context) {
+func (s *collectionsAPI) deleteCollection(c *gin.Context) {
 	if err := s.cfg.Admin.Store.DeleteCollection(c.Request.Context(), c.Param("name")); err != nil {
 		s.failRecord(c, err)
 		return
@@ -204,7 +204,7 @@ func recordLocation(r *store.Record) string {
 }
 
 // readProperties decodes a record write's body: {"properties": {...}}.
-func (s *Server) readProperties(c *gin.Context) (map[string]any, *Error) {
+func (s *collectionsAPI) readProperties(c *gin.Context) (map[string]any, *Error) {
 	mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
 	if mt != "application/json" && mt != "" {
 		e := newError(http.StatusUnsupportedMediaType, "unsupported_media_type", "send the record as application/json")
@@ -245,7 +245,7 @@ type recordPage struct {
 	NextPageToken string          `json:"nextPageToken"`
 }
 
-func (s *Server) listRecords(c *gin.Context) {
+func (s *collectionsAPI) listRecords(c *gin.Context) {
 	q := store.Query{Limit: 50}
 	if v := c.Query("pageSize"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -286,7 +286,7 @@ func (s *Server) listRecords(c *gin.Context) {
 	c.JSON(http.StatusOK, recordPage{Records: page.Records, NextPageToken: page.Next})
 }
 
-func (s *Server) createRecord(c *gin.Context) {
+func (s *collectionsAPI) createRecord(c *gin.Context) {
 	props, e := s.readProperties(c)
 	if e != nil {
 		fail(c, e)
@@ -302,7 +302,7 @@ func (s *Server) createRecord(c *gin.Context) {
 	c.JSON(http.StatusCreated, res.Record)
 }
 
-func (s *Server) getRecord(c *gin.Context) {
+func (s *collectionsAPI) getRecord(c *gin.Context) {
 	rec, err := s.cfg.Admin.Store.GetRecord(c.Request.Context(), c.Param("name"), recordRef(c))
 	if err != nil {
 		s.failRecord(c, urlPaths(err))
@@ -314,7 +314,7 @@ func (s *Server) getRecord(c *gin.Context) {
 
 // writeRecord updates (PATCH: merge, null removes a property) or replaces
 // (PUT) a record; If-Match makes it conditional on the record's version.
-func (s *Server) writeRecord(op string) gin.HandlerFunc {
+func (s *collectionsAPI) writeRecord(op string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		version, e := ifMatch(c)
 		if e != nil {
@@ -338,7 +338,7 @@ func (s *Server) writeRecord(op string) gin.HandlerFunc {
 
 // upsertRecord merges properties into the record whose unique property
 // holds the value (200), or creates it with that value (201).
-func (s *Server) upsertRecord(c *gin.Context) {
+func (s *collectionsAPI) upsertRecord(c *gin.Context) {
 	props, e := s.readProperties(c)
 	if e != nil {
 		fail(c, e)
@@ -359,7 +359,7 @@ func (s *Server) upsertRecord(c *gin.Context) {
 	c.JSON(status, res.Record)
 }
 
-func (s *Server) deleteRecord(c *gin.Context) {
+func (s *collectionsAPI) deleteRecord(c *gin.Context) {
 	version, e := ifMatch(c)
 	if e != nil {
 		fail(c, e)

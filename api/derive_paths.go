@@ -23,7 +23,7 @@ type parseRequest struct {
 // derivePaths handles POST /api/v1/parse: the paths a parse rule can use,
 // derived from an example ({"a":1,"b":{"c":2}} gives a, b, b.c; a URL's
 // query ?a[0].b=1 gives a, a.0, a.0.b).
-func (s *Server) derivePaths(c *gin.Context) {
+func (s *Management) derivePaths(c *gin.Context) {
 	var req parseRequest
 	dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes))
 	dec.DisallowUnknownFields()

@@ -18,7 +18,7 @@ import (
 
 // destinationRoutes are the destinations of the admin API: read scope for
 // reads, write scope for changes, pausing and resuming.
-func (s *Server) destinationRoutes(v1 *gin.RouterGroup, read, write gin.HandlerFunc) {
+func (s *destinationsAPI) routes(v1 *gin.RouterGroup, read, write gin.HandlerFunc) {
 	v1.GET("/destinations", read, s.listDestinations)
 	v1.POST("/destinations", write, s.createDestination)
 	v1.GET("/destinations/:name", read, s.getDestination)
@@ -50,7 +50,7 @@ type parked struct {
 	Error     string  `json:"error,omitempty"`
 }
 
-func (s *Server) destinationResource(ctx context.Context, d *store.Destination, withParked bool) destinationResource {
+func (s *destinationsAPI) destinationResource(ctx context.Context, d *store.Destination, withParked bool) destinationResource {
 	r := destinationResource{Destination: d, TaskQueue: flow.DestinationTaskQueue(d.Name)}
 	if withParked {
 		r.Parked = s.parkedDeliveries(ctx, d.Name)
@@ -61,7 +61,7 @@ func (s *Server) destinationResource(ctx context.Context, d *store.Destination, 
 // parkedDeliveries asks Temporal for the destination's task queue backlog
 // (activities.DestinationBacklog, which the worker's parked metric reads
 // too).
-func (s *Server) parkedDeliveries(ctx context.Context, name string) *parked {
+func (s *destinationsAPI) parkedDeliveries(ctx context.Context, name string) *parked {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	b, err := activities.DestinationBacklog(ctx, s.temporal.WorkflowService(), s.namespaceName(ctx), name)
@@ -78,7 +78,7 @@ func (s *Server) parkedDeliveries(ctx context.Context, name string) *parked {
 
 // namespaceName is the Temporal client's namespace: the SDK does not tell
 // it, so a first tiny visibility query learns it (listPage).
-func (s *Server) namespaceName(ctx context.Context) string {
+func (s *adminCore) namespaceName(ctx context.Context) string {
 	if ns := s.namespace.Load(); ns == nil {
 		_, _ = s.listPage(ctx, &workflowservice.ListWorkflowExecutionsRequest{PageSize: 1, Query: `WorkflowType = "hookflow.none"`})
 	}
@@ -101,13 +101,13 @@ func destinationError(err error) *Error {
 	return storeError(err)
 }
 
-func (s *Server) failDestination(c *gin.Context, err error) {
+func (s *destinationsAPI) failDestination(c *gin.Context, err error) {
 	s.failWith(c, destinationError(err), err)
 }
 
 // readDestination decodes a destination: JSON, or YAML with Content-Type
 // application/yaml. Invalid: 422 with every error and its path.
-func (s *Server) readDestination(c *gin.Context) (*flow.Destination, *Error) {
+func (s *destinationsAPI) readDestination(c *gin.Context) (*flow.Destination, *Error) {
 	raw, yamlDoc, e := s.readDefinitionBody(c, "destination")
 	if e != nil {
 		return nil, e
@@ -119,7 +119,7 @@ func (s *Server) readDestination(c *gin.Context) (*flow.Destination, *Error) {
 	return d, nil
 }
 
-func (s *Server) listDestinations(c *gin.Context) {
+func (s *destinationsAPI) listDestinations(c *gin.Context) {
 	list, err := s.cfg.Admin.Store.ListDestinations(c.Request.Context())
 	if err != nil {
 		s.failDestination(c, err)
@@ -132,7 +132,7 @@ func (s *Server) listDestinations(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"destinations": out})
 }
 
-func (s *Server) createDestination(c *gin.Context) {
+func (s *destinationsAPI) createDestination(c *gin.Context) {
 	d, e := s.readDestination(c)
 	if e != nil {
 		fail(c, e)
@@ -148,7 +148,7 @@ func (s *Server) createDestination(c *gin.Context) {
 	c.JSON(http.StatusCreated, s.destinationResource(c.Request.Context(), got, false))
 }
 
-func (s *Server) getDestination(c *gin.Context) {
+func (s *destinationsAPI) getDestination(c *gin.Context) {
 	got, err := s.cfg.Admin.Store.GetDestination(c.Request.Context(), c.Param("name"))
 	if err != nil {
 		s.failDestination(c, err)
@@ -160,7 +160,7 @@ func (s *Server) getDestination(c *gin.Context) {
 
 // updateDestination makes a new version. Deliveries read it when they
 // start (retry policy, timeouts) and at each attempt (URL, auth, headers).
-func (s *Server) updateDestination(c *gin.Context) {
+func (s *destinationsAPI) updateDestination(c *gin.Context) {
 	version, e := ifMatch(c)
 	if e != nil {
 		fail(c, e)
@@ -189,7 +189,7 @@ func (s *Server) updateDestination(c *gin.Context) {
 }
 
 // deleteDestination refuses (409) while a stored flow sends to it.
-func (s *Server) deleteDestination(c *gin.Context) {
+func (s *destinationsAPI) deleteDestination(c *gin.Context) {
 	name := c.Param("name")
 	flows, err := s.cfg.Admin.Store.List(c.Request.Context())
 	if err != nil {
@@ -213,7 +213,7 @@ func (s *Server) deleteDestination(c *gin.Context) {
 	c.Status(http.StatusNoContent)
 }
 
-func (s *Server) listDestinationVersions(c *gin.Context) {
+func (s *destinationsAPI) listDestinationVersions(c *gin.Context) {
 	vs, err := s.cfg.Admin.Store.DestinationVersions(c.Request.Context(), c.Param("name"))
 	if err != nil {
 		s.failDestination(c, err)
@@ -224,7 +224,7 @@ func (s *Server) listDestinationVersions(c *gin.Context) {
 
 // pauseDestination pauses or resumes a destination. The body is optional:
 // {"reason": "..."}.
-func (s *Server) pauseDestination(paused bool) gin.HandlerFunc {
+func (s *destinationsAPI) pauseDestination(paused bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		var body struct {
 			Reason string `json:"reason"`
@@ -260,7 +260,7 @@ func (s *Server) pauseDestination(paused bool) gin.HandlerFunc {
 
 // resetCircuit closes a destination's circuit by hand: parked deliveries
 // go out at once, without waiting for a probe.
-func (s *Server) resetCircuit(c *gin.Context) {
+func (s *destinationsAPI) resetCircuit(c *gin.Context) {
 	got, err := s.cfg.Admin.Store.ResetCircuit(c.Request.Context(), c.Param("name"))
 	if err != nil {
 		s.failDestination(c, err)
@@ -271,7 +271,7 @@ func (s *Server) resetCircuit(c *gin.Context) {
 
 // checkDestinations refuses (422, each with its path) a flow whose http
 // steps name destinations the store does not hold.
-func (s *Server) checkDestinations(ctx context.Context, f *flow.Flow) *Error {
+func (s *Management) checkDestinations(ctx context.Context, f *flow.Flow) *Error {
 	refs := f.Destinations()
 	if len(refs) == 0 {
 		return nil

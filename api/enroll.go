@@ -17,7 +17,7 @@ const HeaderEnrolled = "Hookflow-Enrolled"
 // (looked up first, then held in data as trigger.record, a snapshot the run
 // starts with), and its condition must hold. An *Error is a lookup that
 // could not be answered: nothing starts, and the caller may retry.
-func (s *Server) enroll(ctx context.Context, f *flow.Flow, data map[string]any) (bool, *Error) {
+func (s *Public) enroll(ctx context.Context, f *flow.Flow, data map[string]any) (bool, *Error) {
 	e := f.Trigger.Enroll
 	if e.Record != nil {
 		rec, apiErr := s.enrollRecord(ctx, f, data)
@@ -34,7 +34,7 @@ func (s *Server) enroll(ctx context.Context, f *flow.Flow, data map[string]any) 
 // request lacks, or that cannot be one of the property's values, finds no
 // record either. An indexed point query within store.LookupTimeout; while
 // the database does not answer, the last record found for the value.
-func (s *Server) enrollRecord(ctx context.Context, f *flow.Flow, data map[string]any) (*store.Record, *Error) {
+func (s *Public) enrollRecord(ctx context.Context, f *flow.Flow, data map[string]any) (*store.Record, *Error) {
 	r := f.Trigger.Enroll.Record
 	value, err := r.EvalValue(data)
 	if err != nil {
@@ -72,7 +72,7 @@ func (s *Server) enrollRecord(ctx context.Context, f *flow.Flow, data map[string
 // that cannot be evaluated on this request's data (a missing field compared
 // with a number, say) does not enroll it, as HubSpot does with records that
 // do not match.
-func (s *Server) enrolled(f *flow.Flow, data map[string]any) bool {
+func (s *Public) enrolled(f *flow.Flow, data map[string]any) bool {
 	ok, err := flow.EvalTriggerBool(f.Trigger.Enroll.If, data)
 	if err != nil {
 		s.log.Info("enrollment filter failed on a request; not enrolled", "flow", f.ID, "error", err)

@@ -1,11 +1,17 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 
-	"github.com/gin-gonic/gin"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	sdkclient "go.temporal.io/sdk/client"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/hookflow/hookflow/flow"
 )
@@ -38,45 +44,103 @@ func newError(status int, code, detail string) *Error {
 	return &Error{Status: status, Code: code, Detail: detail}
 }
 
-// errorMiddleware writes the last error a handler recorded with c.Error, in
-// the one error shape. Anything that is not an *Error is an internal fault:
-// it is logged, and the caller gets a 500 without internals.
-func errorMiddleware(log *slog.Logger) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		c.Next()
-		if len(c.Errors) == 0 || c.Writer.Written() {
-			return
-		}
-		err := c.Errors.Last().Err
-		var apiErr *Error
-		if !errors.As(err, &apiErr) {
-			log.Error("internal error", "route", c.FullPath(), "error", err)
-			apiErr = newError(http.StatusInternalServerError, "internal", "an internal error occurred")
-		}
-		if apiErr.Allow != "" {
-			c.Header("Allow", apiErr.Allow)
-		}
-		if apiErr.WWWAuthenticate != "" {
-			c.Header("WWW-Authenticate", apiErr.WWWAuthenticate)
-		}
-		if apiErr.RetryAfter != "" {
-			c.Header("Retry-After", apiErr.RetryAfter)
-		}
-		c.AbortWithStatusJSON(apiErr.Status, apiErr)
+// core is what both parts of the API hold: the Temporal client and the
+// log. Its methods map Temporal's answers to the one error shape
+// (temporalError) and hand an event to a waiting run (deliverEvent, for
+// resume links and the admin API's events).
+type core struct {
+	temporal sdkclient.Client
+	log      *slog.Logger
+}
+
+// throttleRetryAfter is the Retry-After, in seconds, of a 429 for a
+// request Temporal throttled: its limits are per second.
+const throttleRetryAfter = "1"
+
+// temporalError maps Temporal's answers to the one error shape, for both
+// parts of the API.
+func (s *core) temporalError(err error) *Error {
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return newError(http.StatusNotFound, "not_found", "no such execution")
 	}
+	var ia *serviceerror.InvalidArgument
+	if errors.As(err, &ia) {
+		return newError(http.StatusBadRequest, "bad_request", ia.Error())
+	}
+	if e := resourceExhausted(err); e != nil {
+		s.log.Warn("temporal throttled a request", "error", err)
+		return e
+	}
+	s.log.Error("temporal request failed", "error", err)
+	detail := "Temporal could not be reached; retry later"
+	var de *serviceerror.DeadlineExceeded
+	if errors.As(err, &de) || errors.Is(err, context.DeadlineExceeded) {
+		detail = "Temporal did not answer in time; retry later"
+	}
+	e := newError(http.StatusServiceUnavailable, "unavailable", detail)
+	e.RetryAfter = "5"
+	return e
 }
 
-// recovery turns a panic into the one error shape (and logs it): a caller
-// never sees a stack or an empty reply.
-func recovery(log *slog.Logger) gin.HandlerFunc {
-	return gin.CustomRecoveryWithWriter(nil, func(c *gin.Context, rec any) {
-		log.Error("panic in handler", "route", c.FullPath(), "panic", rec)
-		c.AbortWithStatusJSON(http.StatusInternalServerError, newError(http.StatusInternalServerError, "internal", "an internal error occurred"))
-	})
+// resourceExhausted maps Temporal's ResourceExhausted (as a service error
+// or a bare gRPC status): a rate or concurrency limit is a 429 naming the
+// limit, with Retry-After; an answer over the gRPC message size is not
+// something waiting fixes. Nil for any other error.
+func resourceExhausted(err error) *Error {
+	var re *serviceerror.ResourceExhausted
+	if errors.As(err, &re) {
+		return rateLimited(re.Cause, re.Scope, re.Message)
+	}
+	// SQL visibility reports its persistence rate limit wrapped in
+	// Unavailable ("Unable to read search attributes types: System
+	// Persistence Max QPS Reached."): it is a limit all the same.
+	var un *serviceerror.Unavailable
+	if errors.As(err, &un) && strings.Contains(un.Message, "Persistence Max QPS Reached") {
+		return rateLimited(enumspb.RESOURCE_EXHAUSTED_CAUSE_PERSISTENCE_LIMIT, enumspb.RESOURCE_EXHAUSTED_SCOPE_UNSPECIFIED, un.Message)
+	}
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != codes.ResourceExhausted {
+		return nil
+	}
+	if strings.Contains(st.Message(), "larger than max") || strings.Contains(st.Message(), "message too large") {
+		return newError(http.StatusBadGateway, "answer_too_large", "Temporal's answer exceeded the gRPC message size limit; ask for less (a smaller pageSize)")
+	}
+	return rateLimited(enumspb.RESOURCE_EXHAUSTED_CAUSE_UNSPECIFIED, enumspb.RESOURCE_EXHAUSTED_SCOPE_UNSPECIFIED, st.Message())
 }
 
-// fail records err for the error middleware and stops the handler chain.
-func fail(c *gin.Context, err *Error) {
-	_ = c.Error(err)
-	c.Abort()
+// throttleLimits names Temporal's ResourceExhausted causes for people.
+var throttleLimits = map[enumspb.ResourceExhaustedCause]string{
+	enumspb.RESOURCE_EXHAUSTED_CAUSE_RPS_LIMIT:                 "request rate limit",
+	enumspb.RESOURCE_EXHAUSTED_CAUSE_CONCURRENT_LIMIT:          "concurrent request limit",
+	enumspb.RESOURCE_EXHAUSTED_CAUSE_SYSTEM_OVERLOADED:         "overload protection",
+	enumspb.RESOURCE_EXHAUSTED_CAUSE_PERSISTENCE_LIMIT:         "persistence rate limit",
+	enumspb.RESOURCE_EXHAUSTED_CAUSE_BUSY_WORKFLOW:             "busy workflow limit",
+	enumspb.RESOURCE_EXHAUSTED_CAUSE_APS_LIMIT:                 "action rate limit",
+	enumspb.RESOURCE_EXHAUSTED_CAUSE_PERSISTENCE_STORAGE_LIMIT: "storage limit",
+	enumspb.RESOURCE_EXHAUSTED_CAUSE_CIRCUIT_BREAKER_OPEN:      "circuit breaker",
+	enumspb.RESOURCE_EXHAUSTED_CAUSE_OPS_LIMIT:                 "operation rate limit",
+}
+
+func rateLimited(cause enumspb.ResourceExhaustedCause, scope enumspb.ResourceExhaustedScope, msg string) *Error {
+	limit, ok := throttleLimits[cause]
+	switch {
+	case !ok && cause != enumspb.RESOURCE_EXHAUSTED_CAUSE_UNSPECIFIED:
+		limit = "a limit (" + cause.String() + ")"
+	case !ok:
+		limit = "a limit"
+	case scope == enumspb.RESOURCE_EXHAUSTED_SCOPE_NAMESPACE:
+		limit = "the namespace's " + limit
+	case scope == enumspb.RESOURCE_EXHAUSTED_SCOPE_SYSTEM:
+		limit = "the server's " + limit
+	default:
+		limit = "its " + limit
+	}
+	detail := "Temporal refused the request: it reached " + limit
+	if msg = strings.TrimSpace(msg); msg != "" {
+		detail += " (" + strings.TrimSuffix(msg, ".") + ")"
+	}
+	e := newError(http.StatusTooManyRequests, "rate_limited", detail+"; retry after "+throttleRetryAfter+" s")
+	e.RetryAfter = throttleRetryAfter
+	return e
 }

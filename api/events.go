@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html/template"
 	"io"
 	"mime"
 	"net/http"
@@ -18,7 +17,6 @@ import (
 	sdkclient "go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/contract"
 )
 
@@ -30,8 +28,8 @@ const eventTimeout = 10 * time.Second
 // of that id). The answer says which step took it: 200; 404 no such
 // execution; 409 no step waits for it, its match refuses it, or the run
 // has ended; 422 a body the step cannot take; 503 the run is handing over.
-func (s *Server) sendEvent(c *gin.Context) {
-	body, e := s.readEventBody(c)
+func (s *executionsAPI) sendEvent(c *gin.Context) {
+	body, e := readEventBody(c, s.cfg.MaxBodyBytes)
 	if e != nil {
 		fail(c, e)
 		return
@@ -46,10 +44,10 @@ func (s *Server) sendEvent(c *gin.Context) {
 }
 
 // readEventBody reads a JSON body (empty: null), or a form's fields.
-func (s *Server) readEventBody(c *gin.Context) (any, *Error) {
-	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes))
+func readEventBody(c *gin.Context, limit int64) (any, *Error) {
+	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, limit))
 	if err != nil {
-		return nil, newError(http.StatusRequestEntityTooLarge, "payload_too_large", fmt.Sprintf("the body exceeds the limit of %d bytes", s.cfg.MaxBodyBytes))
+		return nil, newError(http.StatusRequestEntityTooLarge, "payload_too_large", fmt.Sprintf("the body exceeds the limit of %d bytes", limit))
 	}
 	if len(strings.TrimSpace(string(raw))) == 0 {
 		return nil, nil
@@ -81,7 +79,7 @@ func (s *Server) readEventBody(c *gin.Context) (any, *Error) {
 // deliverEvent sends the event update and maps the run's answer. For a
 // signed link (link true), a step no longer waiting is 410 Gone: the link
 // was used, or its wait is over.
-func (s *Server) deliverEvent(ctx context.Context, id string, ev contract.Event, link bool) (*contract.EventAccepted, *Error) {
+func (s *core) deliverEvent(ctx context.Context, id string, ev contract.Event, link bool) (*contract.EventAccepted, *Error) {
 	ctx, cancel := context.WithTimeout(ctx, eventTimeout)
 	defer cancel()
 	h, err := s.temporal.UpdateWorkflow(ctx, sdkclient.UpdateWorkflowOptions{
@@ -136,98 +134,4 @@ func (s *Server) deliverEvent(ctx context.Context, id string, ev contract.Event,
 		return nil, gone("the execution has ended")
 	}
 	return nil, s.temporalError(err)
-}
-
-// verifyLink checks a resume link's token: 404 for anything not signed by
-// this deployment's resume key (no hint why), 410 once expired.
-func (s *Server) verifyLink(c *gin.Context) (*activities.ResumeClaim, *Error) {
-	key, err := activities.ResumeKey(c.Request.Context(), s.cfg.Secrets)
-	if err != nil {
-		s.log.Error("resume links cannot be checked", "secret", activities.ResumeKeySecret, "error", err)
-		return nil, newError(http.StatusInternalServerError, "misconfigured", "resume links are not configured on this server")
-	}
-	claim, err := activities.VerifyResumeToken(key, c.Param("token"), time.Now())
-	switch {
-	case errors.Is(err, activities.ErrResumeTokenExpired):
-		return nil, newError(http.StatusGone, "expired", "this link has expired: its wait is over")
-	case err != nil:
-		return nil, newError(http.StatusNotFound, "not_found", "not a valid resume link")
-	}
-	return claim, nil
-}
-
-// resumeInfo handles GET /hooks/resume/{token}: it changes nothing (mail
-// scanners and link previews fetch links). An approval link shows a page
-// whose button POSTs the decision, with an optional comment and name;
-// JSON callers get what the link does.
-func (s *Server) resumeInfo(c *gin.Context) {
-	claim, e := s.verifyLink(c)
-	if e != nil {
-		fail(c, e)
-		return
-	}
-	info := gin.H{"executionId": claim.ExecutionID, "stepId": claim.StepID, "action": claim.Action,
-		"expiresAt": time.Unix(claim.Expires, 0).UTC(), "method": http.MethodPost}
-	if claim.Action == contract.ActionResume || strings.Contains(c.GetHeader("Accept"), "application/json") {
-		c.JSON(http.StatusOK, info)
-		return
-	}
-	c.Header("Cache-Control", "no-store")
-	c.Header("Referrer-Policy", "no-referrer")
-	c.Status(http.StatusOK)
-	c.Header("Content-Type", "text/html; charset=utf-8")
-	_ = linkPage.Execute(c.Writer, map[string]any{"Action": claim.Action, "Step": claim.StepID, "Execution": claim.ExecutionID,
-		"Expires": time.Unix(claim.Expires, 0).UTC().Format(time.RFC1123)})
-}
-
-var linkPage = template.Must(template.New("link").Parse(`<!doctype html>
-<html><head><meta charset="utf-8"><title>{{.Action}}: {{.Step}}</title><meta name="robots" content="noindex"></head>
-<body style="font-family: sans-serif; max-width: 36em; margin: 3em auto">
-<h1>{{if eq .Action "approve"}}Approve{{else}}Reject{{end}} “{{.Step}}”</h1>
-<p>Execution <code>{{.Execution}}</code>. This link works once, until {{.Expires}}.</p>
-<form method="post">
-<p><label>Your name<br><input name="decidedBy" maxlength="200" size="40"></label></p>
-<p><label>Comment<br><textarea name="comment" maxlength="4000" rows="4" cols="50"></textarea></label></p>
-<p><button type="submit">{{if eq .Action "approve"}}Approve{{else}}Reject{{end}}</button></p>
-</form></body></html>
-`))
-
-var donePage = template.Must(template.New("done").Parse(`<!doctype html>
-<html><head><meta charset="utf-8"><title>Recorded</title></head>
-<body style="font-family: sans-serif; max-width: 36em; margin: 3em auto"><h1>Recorded: {{.}}</h1><p>You can close this page.</p></body></html>
-`))
-
-// resume handles POST /hooks/resume/{token}: the link's action with the
-// body (JSON, or the page's form) as the event. Each link works once: a
-// second use, or a use after its wait ended, answers 410.
-func (s *Server) resume(c *gin.Context) {
-	claim, e := s.verifyLink(c)
-	if e != nil {
-		fail(c, e)
-		return
-	}
-	body, e := s.readEventBody(c)
-	if e != nil {
-		fail(c, e)
-		return
-	}
-	ev := contract.Event{Body: body, Link: &contract.EventLink{StepID: claim.StepID, Occurrence: claim.Occurrence, Action: claim.Action}}
-	acc, e := s.deliverEvent(c.Request.Context(), claim.ExecutionID, ev, true)
-	if e != nil {
-		fail(c, e)
-		return
-	}
-	c.Header(HeaderExecutionID, claim.ExecutionID)
-	mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
-	if mt == "application/x-www-form-urlencoded" {
-		c.Status(http.StatusOK)
-		c.Header("Content-Type", "text/html; charset=utf-8")
-		what := map[string]string{contract.ActionApprove: "approved", contract.ActionReject: "rejected"}[claim.Action]
-		if what == "" {
-			what = "resumed"
-		}
-		_ = donePage.Execute(c.Writer, what)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"accepted": true, "executionId": claim.ExecutionID, "stepId": acc.StepID, "action": claim.Action})
 }

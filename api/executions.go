@@ -14,11 +14,8 @@ import (
 	"github.com/gin-gonic/gin"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/temporal"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/executions"
@@ -117,7 +114,7 @@ func statusName(s enumspb.WorkflowExecutionStatus) string {
 // visibility, by the flow-id search attribute: ?status=running&pageSize=50
 // &nextPageToken=... (the previous answer's nextPageToken; pageToken is
 // accepted as an alias).
-func (s *Server) listExecutions(c *gin.Context) {
+func (s *executionsAPI) listExecutions(c *gin.Context) {
 	// The flow's own runs: a bulk replay or a redelivery carries the flow's
 	// id too, but is not an execution of it.
 	query := fmt.Sprintf("WorkflowType = %q AND %s = %q", contract.WorkflowName, contract.SearchAttrFlowID.GetName(), c.Param("id"))
@@ -199,7 +196,7 @@ func (s *Server) listExecutions(c *gin.Context) {
 // then reports only the deadline, which reads as "Temporal unreachable".
 // Called directly, a throttled call comes back at once as what it is, and
 // the caller gets 429 with Retry-After.
-func (s *Server) listPage(ctx context.Context, req *workflowservice.ListWorkflowExecutionsRequest) (*workflowservice.ListWorkflowExecutionsResponse, error) {
+func (s *adminCore) listPage(ctx context.Context, req *workflowservice.ListWorkflowExecutionsRequest) (*workflowservice.ListWorkflowExecutionsResponse, error) {
 	if ns := s.namespace.Load(); ns != nil {
 		req.Namespace = *ns
 		return s.temporal.WorkflowService().ListWorkflowExecutions(ctx, req)
@@ -217,7 +214,7 @@ func (s *Server) listPage(ctx context.Context, req *workflowservice.ListWorkflow
 // Temporal, why a run that did not complete ended (from its close event),
 // and the step log (each send's method, URL, body, status and attempts)
 // from the workflow's query.
-func (s *Server) getExecution(c *gin.Context) {
+func (s *executionsAPI) getExecution(c *gin.Context) {
 	ctx := c.Request.Context()
 	id := c.Param("id")
 	desc, err := s.temporal.DescribeWorkflowExecution(ctx, id, "")
@@ -292,7 +289,7 @@ func (s *Server) getExecution(c *gin.Context) {
 }
 
 // runs lists an execution's runs from visibility, newest first.
-func (s *Server) runs(ctx context.Context, id, currentRunID string) ([]run, error) {
+func (s *executionsAPI) runs(ctx context.Context, id, currentRunID string) ([]run, error) {
 	resp, err := s.listPage(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 		Query: fmt.Sprintf("WorkflowId = %q", id), PageSize: maxRunsListed,
 	})
@@ -346,7 +343,7 @@ var serverLimitReasons = []struct{ reason, limit, explain string }{
 
 // closeReason reads the run's close event (and, for a timeout, its
 // configured timeouts) and says why it ended.
-func (s *Server) closeReason(ctx context.Context, id, runID string, desc *workflowservice.DescribeWorkflowExecutionResponse) (*closeReason, error) {
+func (s *executionsAPI) closeReason(ctx context.Context, id, runID string, desc *workflowservice.DescribeWorkflowExecutionResponse) (*closeReason, error) {
 	iter := s.temporal.GetWorkflowHistory(ctx, id, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT)
 	var ev *historypb.HistoryEvent
 	for iter.HasNext() {
@@ -396,7 +393,7 @@ func (s *Server) closeReason(ctx context.Context, id, runID string, desc *workfl
 
 // decodedFailure is the message of the run's failure as the client's
 // failure converter decodes it (fallback when it cannot: msg).
-func (s *Server) decodedFailure(ctx context.Context, id, runID, msg string) string {
+func (s *executionsAPI) decodedFailure(ctx context.Context, id, runID, msg string) string {
 	err := s.temporal.GetWorkflow(ctx, id, runID).Get(ctx, nil)
 	var app *temporal.ApplicationError
 	if errors.As(err, &app) {
@@ -442,7 +439,7 @@ func humanDuration(d time.Duration) string {
 
 // cancelExecution handles POST /api/v1/executions/{id}/cancel: the run's
 // timers and deliveries are cancelled and it ends as canceled.
-func (s *Server) cancelExecution(c *gin.Context) {
+func (s *executionsAPI) cancelExecution(c *gin.Context) {
 	if err := s.temporal.CancelWorkflow(c.Request.Context(), c.Param("id"), ""); err != nil {
 		fail(c, s.temporalError(err))
 		return
@@ -451,94 +448,3 @@ func (s *Server) cancelExecution(c *gin.Context) {
 }
 
 func jsonPayload(data []byte, v any) error { return json.Unmarshal(data, v) }
-
-// throttleRetryAfter is the Retry-After, in seconds, of a 429 for a
-// request Temporal throttled: its limits are per second.
-const throttleRetryAfter = "1"
-
-// temporalError maps Temporal's answers for the admin API.
-func (s *Server) temporalError(err error) *Error {
-	var nf *serviceerror.NotFound
-	if errors.As(err, &nf) {
-		return newError(http.StatusNotFound, "not_found", "no such execution")
-	}
-	var ia *serviceerror.InvalidArgument
-	if errors.As(err, &ia) {
-		return newError(http.StatusBadRequest, "bad_request", ia.Error())
-	}
-	if e := resourceExhausted(err); e != nil {
-		s.log.Warn("temporal throttled a request", "error", err)
-		return e
-	}
-	s.log.Error("temporal request failed", "error", err)
-	detail := "Temporal could not be reached; retry later"
-	var de *serviceerror.DeadlineExceeded
-	if errors.As(err, &de) || errors.Is(err, context.DeadlineExceeded) {
-		detail = "Temporal did not answer in time; retry later"
-	}
-	e := newError(http.StatusServiceUnavailable, "unavailable", detail)
-	e.RetryAfter = "5"
-	return e
-}
-
-// resourceExhausted maps Temporal's ResourceExhausted (as a service error
-// or a bare gRPC status): a rate or concurrency limit is a 429 naming the
-// limit, with Retry-After; an answer over the gRPC message size is not
-// something waiting fixes. Nil for any other error.
-func resourceExhausted(err error) *Error {
-	var re *serviceerror.ResourceExhausted
-	if errors.As(err, &re) {
-		return rateLimited(re.Cause, re.Scope, re.Message)
-	}
-	// SQL visibility reports its persistence rate limit wrapped in
-	// Unavailable ("Unable to read search attributes types: System
-	// Persistence Max QPS Reached."): it is a limit all the same.
-	var un *serviceerror.Unavailable
-	if errors.As(err, &un) && strings.Contains(un.Message, "Persistence Max QPS Reached") {
-		return rateLimited(enumspb.RESOURCE_EXHAUSTED_CAUSE_PERSISTENCE_LIMIT, enumspb.RESOURCE_EXHAUSTED_SCOPE_UNSPECIFIED, un.Message)
-	}
-	st, ok := status.FromError(err)
-	if !ok || st.Code() != codes.ResourceExhausted {
-		return nil
-	}
-	if strings.Contains(st.Message(), "larger than max") || strings.Contains(st.Message(), "message too large") {
-		return newError(http.StatusBadGateway, "answer_too_large", "Temporal's answer exceeded the gRPC message size limit; ask for less (a smaller pageSize)")
-	}
-	return rateLimited(enumspb.RESOURCE_EXHAUSTED_CAUSE_UNSPECIFIED, enumspb.RESOURCE_EXHAUSTED_SCOPE_UNSPECIFIED, st.Message())
-}
-
-// throttleLimits names Temporal's ResourceExhausted causes for people.
-var throttleLimits = map[enumspb.ResourceExhaustedCause]string{
-	enumspb.RESOURCE_EXHAUSTED_CAUSE_RPS_LIMIT:                 "request rate limit",
-	enumspb.RESOURCE_EXHAUSTED_CAUSE_CONCURRENT_LIMIT:          "concurrent request limit",
-	enumspb.RESOURCE_EXHAUSTED_CAUSE_SYSTEM_OVERLOADED:         "overload protection",
-	enumspb.RESOURCE_EXHAUSTED_CAUSE_PERSISTENCE_LIMIT:         "persistence rate limit",
-	enumspb.RESOURCE_EXHAUSTED_CAUSE_BUSY_WORKFLOW:             "busy workflow limit",
-	enumspb.RESOURCE_EXHAUSTED_CAUSE_APS_LIMIT:                 "action rate limit",
-	enumspb.RESOURCE_EXHAUSTED_CAUSE_PERSISTENCE_STORAGE_LIMIT: "storage limit",
-	enumspb.RESOURCE_EXHAUSTED_CAUSE_CIRCUIT_BREAKER_OPEN:      "circuit breaker",
-	enumspb.RESOURCE_EXHAUSTED_CAUSE_OPS_LIMIT:                 "operation rate limit",
-}
-
-func rateLimited(cause enumspb.ResourceExhaustedCause, scope enumspb.ResourceExhaustedScope, msg string) *Error {
-	limit, ok := throttleLimits[cause]
-	switch {
-	case !ok && cause != enumspb.RESOURCE_EXHAUSTED_CAUSE_UNSPECIFIED:
-		limit = "a limit (" + cause.String() + ")"
-	case !ok:
-		limit = "a limit"
-	case scope == enumspb.RESOURCE_EXHAUSTED_SCOPE_NAMESPACE:
-		limit = "the namespace's " + limit
-	case scope == enumspb.RESOURCE_EXHAUSTED_SCOPE_SYSTEM:
-		limit = "the server's " + limit
-	default:
-		limit = "its " + limit
-	}
-	detail := "Temporal refused the request: it reached " + limit
-	if msg = strings.TrimSpace(msg); msg != "" {
-		detail += " (" + strings.TrimSuffix(msg, ".") + ")"
-	}
-	e := newError(http.StatusTooManyRequests, "rate_limited", detail+"; retry after "+throttleRetryAfter+" s")
-	e.RetryAfter = throttleRetryAfter
-	return e
-}

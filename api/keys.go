@@ -59,7 +59,7 @@ type hashedKey struct {
 // requireScope authenticates the bearer key (401 without a valid one) and
 // checks its scope (403). Keys are compared as digests in constant time,
 // against every configured key.
-func (s *Server) requireScope(scope string) gin.HandlerFunc {
+func (s *Management) requireScope(scope string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		auth := c.GetHeader("Authorization")
 		token, ok := strings.CutPrefix(auth, "Bearer ")

@@ -14,7 +14,7 @@ import (
 // pausedBefore is a destination's state before a pause or resume request
 // (nil when unknown: then the request notifies as if it changed the
 // state).
-func (s *Server) pausedBefore(ctx context.Context, name string) *store.DestinationState {
+func (s *destinationsAPI) pausedBefore(ctx context.Context, name string) *store.DestinationState {
 	if s.cfg.Notify == nil || s.cfg.Notify.Global().Destination == "" {
 		return nil
 	}
@@ -30,7 +30,7 @@ func (s *Server) pausedBefore(ctx context.Context, name string) *store.Destinati
 // at once. The workers emit the same event (its id derives from when the
 // pause began) when they next read the state, so it is not lost if this
 // process dies before Temporal takes it, and is delivered once.
-func (s *Server) notifyPause(d *store.Destination, was *store.DestinationState) {
+func (s *destinationsAPI) notifyPause(d *store.Destination, was *store.DestinationState) {
 	if s.cfg.Notify == nil || (was != nil && was.Paused == d.State.Paused) {
 		return
 	}
@@ -53,7 +53,7 @@ func (s *Server) notifyPause(d *store.Destination, was *store.DestinationState) 
 // checkNotifySigns refuses (422, notify.destination) a flow whose notify
 // destination does not sign with Standard Webhooks: receivers of
 // notifications verify webhook-signature.
-func (s *Server) checkNotifySigns(ctx context.Context, f *flow.Flow) *Error {
+func (s *Management) checkNotifySigns(ctx context.Context, f *flow.Flow) *Error {
 	if f.Notify == nil || f.Notify.Destination == "" {
 		return nil
 	}

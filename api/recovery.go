@@ -65,7 +65,7 @@ type resumeBody struct {
 
 // readBody decodes an optional JSON body strictly: unknown fields and bad
 // values are 400/422 with the field's path.
-func (s *Server) readJSONBody(c *gin.Context, v any) *Error {
+func (s *executionsAPI) readJSONBody(c *gin.Context, v any) *Error {
 	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, 64<<10))
 	if err != nil {
 		return newError(http.StatusRequestEntityTooLarge, "payload_too_large", "the body is limited to 64 KiB")
@@ -94,12 +94,12 @@ func (s *Server) readJSONBody(c *gin.Context, v any) *Error {
 	return nil
 }
 
-func (s *Server) recoverer() *activities.Recoverer {
+func (s *executionsAPI) recoverer() *activities.Recoverer {
 	return &activities.Recoverer{Client: s.temporal, DataConverter: s.dataConverter()}
 }
 
 // definition resolves a version choice for a flow: nil for the original.
-func (s *Server) definition(c *gin.Context, flowID string, v *versionChoice) (*flow.Flow, int64, *Error) {
+func (s *executionsAPI) definition(c *gin.Context, flowID string, v *versionChoice) (*flow.Flow, int64, *Error) {
 	if v == nil || v.Original {
 		return nil, 0, nil
 	}
@@ -134,7 +134,7 @@ func storeErrorOrInternal(err error, path string) *Error {
 }
 
 // recoveryFailure maps a Recoverer error.
-func (s *Server) recoveryFailure(err error) *Error {
+func (s *executionsAPI) recoveryFailure(err error) *Error {
 	switch {
 	case errors.Is(err, activities.ErrExecutionNotFound):
 		return newError(http.StatusNotFound, "not_found", err.Error())
@@ -147,7 +147,7 @@ func (s *Server) recoveryFailure(err error) *Error {
 }
 
 // rerunExecution handles POST /api/v1/executions/{id}/rerun.
-func (s *Server) rerunExecution(c *gin.Context) {
+func (s *executionsAPI) rerunExecution(c *gin.Context) {
 	var body rerunBody
 	if e := s.readJSONBody(c, &body); e != nil {
 		fail(c, e)
@@ -175,7 +175,7 @@ func (s *Server) rerunExecution(c *gin.Context) {
 }
 
 // resumeExecution handles POST /api/v1/executions/{id}/resume.
-func (s *Server) resumeExecution(c *gin.Context) {
+func (s *executionsAPI) resumeExecution(c *gin.Context) {
 	var body resumeBody
 	if e := s.readJSONBody(c, &body); e != nil {
 		fail(c, e)
@@ -238,7 +238,7 @@ const maxDryRunExamined = 10_000
 // replayFlow handles POST /api/v1/flows/{id}/replay: a dry run counts the
 // executions the filter selects and shows a sample; otherwise a
 // ReplayWorkflow recovers them, at a bounded rate, server-side.
-func (s *Server) replayFlow(c *gin.Context) {
+func (s *executionsAPI) replayFlow(c *gin.Context) {
 	var body replayBody
 	if e := s.readJSONBody(c, &body); e != nil {
 		fail(c, e)
@@ -335,7 +335,7 @@ func replayQuery(flowID string, b *replayBody) (contract.ReplayQuery, *Error) {
 }
 
 // getReplay handles GET /api/v1/replays/{id}: status and progress.
-func (s *Server) getReplay(c *gin.Context) {
+func (s *executionsAPI) getReplay(c *gin.Context) {
 	ctx := c.Request.Context()
 	id := c.Param("id")
 	if !strings.HasPrefix(id, "replay:") {
@@ -358,7 +358,7 @@ func (s *Server) getReplay(c *gin.Context) {
 }
 
 // cancelReplay handles POST /api/v1/replays/{id}/cancel.
-func (s *Server) cancelReplay(c *gin.Context) {
+func (s *executionsAPI) cancelReplay(c *gin.Context) {
 	id := c.Param("id")
 	if !strings.HasPrefix(id, "replay:") {
 		fail(c, newError(http.StatusNotFound, "not_found", "no such replay"))

@@ -64,7 +64,7 @@ type redelivery struct {
 // history and sent again by a RedeliverWorkflow of its own (the same
 // delivery activity and retry policy), linked to the run. The run is not
 // touched, and may be closed. Nothing starts when the request is refused.
-func (s *Server) redeliver(c *gin.Context) {
+func (s *executionsAPI) redeliver(c *gin.Context) {
 	id, dlv := c.Param("id"), c.Param("deliveryId")
 	body, e := readRedeliverRequest(c)
 	if e != nil {
@@ -183,7 +183,7 @@ func readRedeliverRequest(c *gin.Context) (redeliverRequest, *Error) {
 // this delivery id, in the latest run or, for a run that continued as new,
 // an earlier run of its chain. The input is decoded with the client's data
 // converter (payloads may be encrypted); its auth names secrets only.
-func (s *Server) findDelivery(ctx context.Context, id, runID, dlv string) (contract.RedeliverInput, error) {
+func (s *executionsAPI) findDelivery(ctx context.Context, id, runID, dlv string) (contract.RedeliverInput, error) {
 	dc := s.dataConverter()
 	for runs := 0; runID != "" && runs < 10_000; runs++ {
 		iter := s.temporal.GetWorkflowHistory(ctx, id, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
@@ -286,7 +286,7 @@ func firstAttemptRedeliverInput(id, dlv string, fa *contract.FirstAttempt) contr
 
 // nextRedelivery is the number of the next redelivery of a delivery: one
 // past the highest whose workflow Temporal still knows.
-func (s *Server) nextRedelivery(ctx context.Context, id, dlv string) (int, error) {
+func (s *executionsAPI) nextRedelivery(ctx context.Context, id, dlv string) (int, error) {
 	for n := 1; ; n++ {
 		_, err := s.temporal.DescribeWorkflowExecution(ctx, contract.RedeliverWorkflowID(id, dlv, n), "")
 		var nf *serviceerror.NotFound
@@ -301,7 +301,7 @@ func (s *Server) nextRedelivery(ctx context.Context, id, dlv string) (int, error
 
 // redeliverStartError names a namespace that lacks the search attribute
 // (hookflow setup adds it) rather than blaming the caller.
-func (s *Server) redeliverStartError(err error) *Error {
+func (s *executionsAPI) redeliverStartError(err error) *Error {
 	var ia *serviceerror.InvalidArgument
 	if errors.As(err, &ia) && strings.Contains(ia.Error(), contract.SearchAttrRedeliveryOf.GetName()) {
 		s.log.Error("start a redelivery", "error", err)
@@ -313,7 +313,7 @@ func (s *Server) redeliverStartError(err error) *Error {
 
 // redeliveries lists an execution's redeliveries from visibility, oldest
 // first, with each closed one's outcome from its result.
-func (s *Server) redeliveries(ctx context.Context, id string) ([]redelivery, error) {
+func (s *executionsAPI) redeliveries(ctx context.Context, id string) ([]redelivery, error) {
 	resp, err := s.listPage(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 		Query:    fmt.Sprintf("%s = %q", contract.SearchAttrRedeliveryOf.GetName(), id),
 		PageSize: 1000,
@@ -349,7 +349,7 @@ func (s *Server) redeliveries(ctx context.Context, id string) ([]redelivery, err
 }
 
 // dataConverter decodes what the API reads from history and visibility.
-func (s *Server) dataConverter() converter.DataConverter {
+func (s *executionsAPI) dataConverter() converter.DataConverter {
 	if s.cfg.DataConverter != nil {
 		return s.cfg.DataConverter
 	}

@@ -39,7 +39,7 @@ func resultPath(token, id string) string {
 
 // publicBase is the API's public base URL when configured, else the scheme
 // and host the caller reached it at.
-func (s *Server) publicBase(r *http.Request) string {
+func (s *Public) publicBase(r *http.Request) string {
 	if s.cfg.PublicURL != "" {
 		return strings.TrimSuffix(s.cfg.PublicURL, "/")
 	}
@@ -53,7 +53,7 @@ func (s *Server) publicBase(r *http.Request) string {
 // acceptedLater answers a sync caller whose budget ran out on a trigger
 // with onTimeout: accepted: 202, Location and the result URL, where the
 // response step's answer can be fetched (long polling) once it is there.
-func (s *Server) acceptedLater(c *gin.Context, token, id string) {
+func (s *Public) acceptedLater(c *gin.Context, token, id string) {
 	u := s.publicBase(c.Request) + resultPath(token, id)
 	c.Header("Location", u)
 	c.Set(outcomeKey, telemetry.TriggerTimeout)
@@ -66,7 +66,7 @@ func (s *Server) acceptedLater(c *gin.Context, token, id string) {
 // answer (500) of a run that failed. Protected like the trigger: its token,
 // and its basic auth when it has one (a signature-only trigger signs
 // bodies, and a GET has none: the token is the credential).
-func (s *Server) syncResult(c *gin.Context) {
+func (s *Public) syncResult(c *gin.Context) {
 	entry, ok := s.flows.ByToken(c.Param("token"))
 	if !ok {
 		fail(c, newError(http.StatusNotFound, "not_found", "no flow has this trigger URL"))
@@ -75,7 +75,7 @@ func (s *Server) syncResult(c *gin.Context) {
 	f := entry.Flow
 	ctx := c.Request.Context()
 	if a := f.Trigger.Auth; a != nil && a.Basic != nil {
-		if e := s.checkBasic(ctx, c.Request, a.Basic); e != nil {
+		if e := s.auth.checkBasic(ctx, c.Request, a.Basic); e != nil {
 			fail(c, e)
 			return
 		}
@@ -149,7 +149,7 @@ func (s *Server) syncResult(c *gin.Context) {
 // run has not answered within wait, or has released the update without an
 // answer (past the caller's budget, to continue as new; a later poll
 // reaches the continuation).
-func (s *Server) awaitAnswer(ctx context.Context, id string, desc *sdkclient.WorkflowExecutionDescription, wait time.Duration) (contract.Response, bool, error) {
+func (s *Public) awaitAnswer(ctx context.Context, id string, desc *sdkclient.WorkflowExecutionDescription, wait time.Duration) (contract.Response, bool, error) {
 	var digest string
 	if err := desc.GetMemoValue(contract.MemoTriggerDigest, &digest); err != nil && !errors.Is(err, temporal.ErrNoData) {
 		s.log.Error("read the run's payload digest", "executionId", id, "error", err)

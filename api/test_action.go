@@ -42,7 +42,7 @@ type testError struct {
 // http step once, against sample data, without retries and without starting
 // or recording a run, and answers with the request (secrets redacted) and the
 // response. A receiver's error is a result (200), not a failure of the call.
-func (s *Server) testStep(c *gin.Context) {
+func (s *Management) testStep(c *gin.Context) {
 	if s.cfg.Deliver == nil {
 		fail(c, newError(http.StatusNotImplemented, "not_configured", "this API has no delivery configuration for test actions"))
 		return

@@ -38,7 +38,7 @@ const HeaderIdempotencyKey = "Idempotency-Key"
 // of them before the start, so a rejected request starts nothing:
 // 404 token, 401 basic auth, 415 content type, 413 size, 401 signature,
 // 400 JSON, 422 parsed values or idempotency key; then the enrollment filter.
-func (s *Server) trigger(c *gin.Context) {
+func (s *Public) trigger(c *gin.Context) {
 	entry, ok := s.flows.ByToken(c.Param("token"))
 	defer s.countTrigger(c, entry)
 	if !ok {
@@ -52,7 +52,7 @@ func (s *Server) trigger(c *gin.Context) {
 	tr := &f.Trigger
 	ctx := c.Request.Context()
 	if tr.Auth != nil && tr.Auth.Basic != nil {
-		if e := s.checkBasic(ctx, c.Request, tr.Auth.Basic); e != nil {
+		if e := s.auth.checkBasic(ctx, c.Request, tr.Auth.Basic); e != nil {
 			fail(c, e)
 			return
 		}
@@ -63,7 +63,7 @@ func (s *Server) trigger(c *gin.Context) {
 		return
 	}
 	if tr.Auth != nil {
-		if e := s.checkSignature(ctx, c.Request, raw, tr.Auth, time.Now()); e != nil {
+		if e := s.auth.checkSignature(ctx, c.Request, raw, tr.Auth, time.Now()); e != nil {
 			fail(c, e)
 			return
 		}
@@ -149,7 +149,7 @@ const outcomeKey = "hookflow.triggerOutcome"
 
 // countTrigger records the trigger's outcome: the one set on c, else one
 // read from the status (rejected_<4xx>, timeout, unavailable).
-func (s *Server) countTrigger(c *gin.Context, entry *flow.Entry) {
+func (s *Public) countTrigger(c *gin.Context, entry *flow.Entry) {
 	flowID, mode := "", "unknown"
 	if entry != nil {
 		flowID, mode = entry.Flow.ID, string(entry.Flow.Trigger.EffectiveMode())
@@ -175,7 +175,7 @@ func (s *Server) countTrigger(c *gin.Context, entry *flow.Entry) {
 	s.cfg.Telemetry.Trigger(flowID, mode, outcome)
 }
 
-func (s *Server) triggerSync(c *gin.Context, ctx context.Context, entry *flow.Entry, opts sdkclient.StartWorkflowOptions, in contract.Input, key idemKey) {
+func (s *Public) triggerSync(c *gin.Context, ctx context.Context, entry *flow.Entry, opts sdkclient.StartWorkflowOptions, in contract.Input, key idemKey) {
 	budget := entry.Flow.Trigger.EffectiveTimeout().Std()
 	ctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
@@ -232,7 +232,7 @@ func (s *Server) triggerSync(c *gin.Context, ctx context.Context, entry *flow.En
 }
 
 // closedRunAnswer is the answer a closed run gave (or would have given).
-func (s *Server) closedRunAnswer(ctx context.Context, id string) (contract.Response, error) {
+func (s *Public) closedRunAnswer(ctx context.Context, id string) (contract.Response, error) {
 	var res contract.RunResult
 	err := s.temporal.GetWorkflow(ctx, id, "").Get(ctx, &res)
 	switch {
@@ -278,7 +278,7 @@ func triggerDigest(data map[string]any) string {
 // keyReused tells whether the run that holds a duplicate's id was started
 // with another payload. A run without a digest (started before digests, or
 // whose memo cannot be decoded) cannot tell: it counts as the same event.
-func (s *Server) keyReused(ctx context.Context, id, runID string, key idemKey) (bool, error) {
+func (s *Public) keyReused(ctx context.Context, id, runID string, key idemKey) (bool, error) {
 	if key.digest == "" {
 		return false, nil
 	}
@@ -316,7 +316,7 @@ func keyReusedError(id, path string) *Error {
 
 // startError maps a failure to reach Temporal to 503: the caller did nothing
 // wrong and may retry the same delivery (with its idempotency key).
-func (s *Server) startError(f *flow.Flow, id string, err error) *Error {
+func (s *Public) startError(f *flow.Flow, id string, err error) *Error {
 	if isTimeout(err) {
 		e := newError(http.StatusServiceUnavailable, "unavailable", "the flow could not be started in time; retry later")
 		e.RetryAfter = "5"
@@ -335,7 +335,7 @@ func isTimeout(err error) bool {
 }
 
 // readBody checks the content type and reads the body within the limit.
-func (s *Server) readBody(c *gin.Context) ([]byte, *Error) {
+func (s *Public) readBody(c *gin.Context) ([]byte, *Error) {
 	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
 	if err != nil || mt != "application/json" {
 		e := newError(http.StatusUnsupportedMediaType, "unsupported_media_type", "the body must be JSON with Content-Type: application/json")
