@@ -427,7 +427,9 @@ func (s *Store) updateDestinationState(ctx context.Context, name, query string, 
 
 // PauseDestination pauses (or, with paused false, resumes) a destination:
 // while paused no worker polls its task queue, so its deliveries wait
-// there, neither failed nor attempted.
+// there, neither failed nor attempted. Pausing a paused destination keeps
+// when its pause began (the pause notification's id derives from it: a
+// second pause is not a second event), and takes the new reason.
 func (s *Store) PauseDestination(ctx context.Context, name string, paused bool, reason string) (*Destination, error) {
 	now := s.now().UnixMilli()
 	at := int64(0)
@@ -437,7 +439,7 @@ func (s *Store) PauseDestination(ctx context.Context, name string, paused bool, 
 		reason = ""
 	}
 	return s.updateDestinationState(ctx, name,
-		`UPDATE destination_state SET paused = $1, paused_at = $2, pause_reason = $3, updated_at = $4 WHERE name = $5`,
+		`UPDATE destination_state SET paused_at = CASE WHEN paused AND $1 THEN paused_at ELSE $2 END, paused = $1, pause_reason = $3, updated_at = $4 WHERE name = $5`,
 		paused, at, reason, now, name)
 }
 
