@@ -37,7 +37,7 @@ func FlowWorkflow(ctx workflow.Context, in Input) (*Result, error) {
 		return nil, err
 	}
 	if err := workflow.SetQueryHandlerWithOptions(ctx, QuerySteps, func() (StepLog, error) {
-		return r.log.snapshot(), nil
+		return r.log.answer(), nil
 	}, workflow.QueryHandlerOptions{Description: "The step log: each step's status, timing and error."}); err != nil {
 		return nil, err
 	}
