@@ -35,9 +35,14 @@ type keyReceiver struct {
 	bytes  int
 }
 
-func newKeyReceiver(t *testing.T) *keyReceiver {
+// newKeyReceiver answers 204 to every request, after before (when given)
+// returns.
+func newKeyReceiver(t *testing.T, before ...func()) *keyReceiver {
 	r := &keyReceiver{byKey: map[string]int{}, byItem: map[string]int{}}
 	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		for _, f := range before {
+			f()
+		}
 		var body struct {
 			I json.RawMessage `json:"i"`
 		}
@@ -274,23 +279,63 @@ func TestLoopOfLargeSendsAsActivitiesCompletes(t *testing.T) {
 }
 
 // A send whose request Temporal could not record (over 2 MiB per payload;
-// here two copies of an 800 KB string) fails its step, naming the size,
+// here three copies of a 700 KB string) fails its step, naming the size,
 // rather than the run being terminated; nothing is sent.
 func TestSendTooLargeToRecordFailsItsStep(t *testing.T) {
 	rcv := newKeyReceiver(t)
 	s := setupLargeBodies(t, shared.client, `
-id: it-big-twice
+id: it-big-thrice
 trigger: {mode: async}
 steps:
-  - {id: send, type: http, method: POST, url: "`+rcv.URL+`/ok", body: {mode: keyValue, fields: {a: "{{ trigger.body.big }}", b: "{{ trigger.body.big }}"}}}
+  - {id: send, type: http, method: POST, url: "`+rcv.URL+`/ok", body: {mode: keyValue, fields: {a: "{{ trigger.body.big }}", b: "{{ trigger.body.big }}", c: "{{ trigger.body.big }}"}}}
 `)
-	id, err := runBigLoop(t, s, "it-big-twice", 1, 800_000)
-	require.ErrorContains(t, err, "over the 1536 KiB one send may carry")
+	id, err := runBigLoop(t, s, "it-big-thrice", 1, 700_000)
+	require.ErrorContains(t, err, "over the 1984 KiB one send may carry")
 	require.Empty(t, terminationOf(t, s, id))
 	_, _, n := rcv.counts()
 	require.Zero(t, n, "nothing sent")
 	log := s.stepLog(id)
 	require.Len(t, log.Steps, 1)
 	require.Equal(t, workflows.StatusFailed, log.Steps[0].Status)
-	require.Contains(t, log.Steps[0].Error, "the request is 1564 KiB")
+	require.Regexp(t, `^the request is 20\d\d KiB, over the 1984 KiB one send may carry`, log.Steps[0].Error)
+}
+
+// system.transactionSizeLimit: a task's events are written in one batch
+// with the events buffered while it ran (here two signals of ~950 KB,
+// sent while the task's first attempts are in flight; activity
+// completions with kept responses do the same). 100 markers of ~25 KB
+// (2.5 MB, under gRPC's 4 MiB) plus 1.9 MB buffered exceeded 4 MiB, and
+// Temporal terminated the run ("Transaction size exceeds limit."); with
+// at most 1 MiB of sends per task the batch stays under it. (The delay
+// after the loop keeps the task from completing the run: a completion
+// that closes the run while events arrived is refused as UnhandledCommand
+// instead, and the task runs again.)
+func TestLargeTaskWithBufferedEventsStaysWithinTheTransactionLimit(t *testing.T) {
+	release := make(chan struct{})
+	var hits sync.WaitGroup
+	hits.Add(1)
+	var once sync.Once
+	rcv := newKeyReceiver(t, func() {
+		once.Do(hits.Done)
+		<-release
+	})
+	s := setupLargeBodies(t, shared.client, bigLoopFlow("it-big-buffered", rcv.URL, flow.MaxLoopConcurrency)+`
+  - {id: after, type: delay, duration: 1s}
+`)
+	a := post(t, s.hookURL("it-big-buffered"), "application/json", bigBody(t, flow.MaxLoopConcurrency, 25_000))
+	require.Equal(t, http.StatusOK, a.status, a.body)
+	id := a.header.Get(api.HeaderExecutionID)
+	// The first workflow task is running its first attempts: signals
+	// now are buffered until it completes.
+	hits.Wait()
+	for range 2 {
+		require.NoError(t, shared.client.SignalWorkflow(context.Background(), id, "", "it-buffered", strings.Repeat("y", 950_000)))
+	}
+	time.Sleep(200 * time.Millisecond)
+	close(release)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	err := s.client.GetWorkflow(ctx, id, "").Get(ctx, nil)
+	require.NoError(t, err, terminationOf(t, s, id))
+	assertLargeLoopCompleted(t, s, rcv, id, flow.MaxLoopConcurrency)
 }

@@ -32,8 +32,10 @@ const (
 	// MaxSendRequestBytes bounds one send's request: Temporal refuses a
 	// payload over 2 MiB (limit.blobSize.error) and terminates the run
 	// that schedules it. Such a send fails its step instead, naming the
-	// size. A send over MaxSendBytesPerTask goes alone in its task.
-	MaxSendRequestBytes = 1536 << 10
+	// size. A send over MaxSendBytesPerTask goes alone in its task, as an
+	// activity; the 64 KiB left below 2 MiB keep that task's batch, with 2
+	// MiB of buffered events, within the 4 MiB transaction.
+	MaxSendRequestBytes = 2048<<10 - 64<<10
 	// sendEnvelopeBytes is what a marker or a schedule command adds to a
 	// request: the delivery id, schedule, summary, marker data, headers of
 	// the kept response.

@@ -64,7 +64,7 @@ func TestSendBytesCountTheRequestAndTheKeptResponse(t *testing.T) {
 func TestCheckRequestSizeRefusesWhatTemporalCannotRecord(t *testing.T) {
 	require.NoError(t, checkRequestSize(MaxSendRequestBytes))
 	err := checkRequestSize(MaxSendRequestBytes + 1<<10)
-	require.ErrorContains(t, err, "the request is 1537 KiB, over the 1536 KiB one send may carry")
+	require.ErrorContains(t, err, "the request is 1985 KiB, over the 1984 KiB one send may carry")
 }
 
 // The step log's answer stays within MaxStepLogAnswerBytes by leaving out
