@@ -106,8 +106,14 @@ const (
 	// EngineLocalFirstAttempt: a send's first attempt may be a local
 	// activity of the flow worker (without the first-attempt-local marker).
 	EngineLocalFirstAttempt = 1
+	// EngineTaskBudget: the sends of one workflow task carry at most
+	// MaxSendBytesPerTask (local first attempts' markers and activity
+	// schedules); the rest wait for the next task, and a send over
+	// MaxSendRequestBytes fails its step (taskbudget.go). Before it, sends
+	// side by side could make a task too large for Temporal.
+	EngineTaskBudget = 2
 	// CurrentEngine is what new runs start with.
-	CurrentEngine = EngineLocalFirstAttempt
+	CurrentEngine = EngineTaskBudget
 )
 
 // Response is a sync trigger's answer.

@@ -41,10 +41,14 @@ type StepRecord struct {
 // Delivery is what the step log keeps of a send: the final request (its URL
 // holds no secrets: auth is applied by the worker) and the outcome.
 type Delivery struct {
-	Method     string          `json:"method"`
-	URL        string          `json:"url"`
-	Body       json.RawMessage `json:"body,omitempty"`
-	DeliveryID string          `json:"deliveryId"`
+	Method string          `json:"method"`
+	URL    string          `json:"url"`
+	Body   json.RawMessage `json:"body,omitempty"`
+	// BodyOmitted is the body's size in bytes when the step log's answer
+	// left it out to stay within Temporal's payload limit (answer); the
+	// request is in history, in the send's marker or activity input.
+	BodyOmitted int    `json:"bodyOmitted,omitempty"`
+	DeliveryID  string `json:"deliveryId"`
 	// Destination names the destination a step sent to, and
 	// DestinationVersion its version that made the last attempt.
 	Destination        string `json:"destination,omitempty"`

@@ -225,15 +225,18 @@ func TestHistoriesReplay(t *testing.T) {
 
 	histories := map[string]*historypb.History{
 		"every_step": history(t, s, okID), "every_step_local": history(t, s, okID), "every_step_engine1": history(t, s, okID),
-		"parallel_failure": history(t, s, failID),
-		"continued_first":  firstRun, "continued_last": history(t, s, opts.ID),
+		"every_step_engine2": history(t, s, okID),
+		"parallel_failure":   history(t, s, failID),
+		"continued_first":    firstRun, "continued_last": history(t, s, opts.ID),
 		"composition": history(t, s, runComposition(t)),
 	}
 	// every_step_local is every_step with its send's first attempt run
 	// locally and handed over (every_step.json was recorded before), as a
 	// run started without an engine does it (behind a version marker);
-	// every_step_engine1 as a run started with Engine 1 (no marker).
-	for _, name := range []string{"every_step", "every_step_local", "every_step_engine1", "parallel_failure", "continued_first", "continued_last", "composition"} {
+	// every_step_engine1 as a run started with Engine 1 (no marker);
+	// every_step_engine2 with Engine 2 (sends placed by the byte budget of
+	// their workflow task).
+	for _, name := range []string{"every_step", "every_step_local", "every_step_engine1", "every_step_engine2", "parallel_failure", "continued_first", "continued_last", "composition"} {
 		h := histories[name]
 		replayer := sdkworker.NewWorkflowReplayer()
 		worker.Register(replayer)

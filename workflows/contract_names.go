@@ -87,3 +87,4 @@ type ReplayError = contract.ReplayError
 
 const NotifyWorkflowName = contract.NotifyWorkflowName
 const LocalActivityMarker = contract.LocalActivityMarker
+const EngineTaskBudget = contract.EngineTaskBudget

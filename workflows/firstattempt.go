@@ -127,18 +127,29 @@ func deliveryRetryState(err error) enumspb.RetryState {
 // attempts come before the activity's own (1 after a hand-over, else 0)
 // and the final error, the single place where a delivery is known to have
 // failed for good.
-func (r *run) deliver(ctx workflow.Context, req *flow.HTTPRequest, ao workflow.ActivityOptions, res *contract.Result) (int32, error) {
-	fa, local := firstAttemptFor(ctx, r.in.Engine, req)
+func (r *run) deliver(ctx workflow.Context, req *flow.HTTPRequest, ao workflow.ActivityOptions, plan *sendPlan, res *contract.Result) (int32, error) {
 	// A local attempt already completed in this workflow task: this send
 	// goes as an activity, so that a resume, which resets to the task
 	// where a send failed, never makes again a send that succeeded before
 	// it (sends side by side still share a task), and a loop of sends
-	// does not pile thousands of local attempts into one task (Temporal
-	// terminated such a run). Its completion brings a new task, where the
+	// does not pile thousands of local attempts into one task (one
+	// completion past gRPC's 4 MiB: Temporal terminated the run,
+	// GrpcMessageTooLarge). Its completion brings a new task, where the
 	// next send may be local again. A 1 ms timer to start a new task
-	// instead hung on the embedded server: the timer after the 40th such
-	// task never fired.
-	if !local || (r.localDone && r.localDoneAt == workflow.GetInfo(ctx).GetCurrentHistoryLength()) {
+	// instead fires about a second later on a cluster (Temporal's 1 s
+	// timer-queue window, history.timerProcessorMaxTimeShift), one task a
+	// second: docs/development.md, "Embedded server settings".
+	var fa FirstAttempt
+	local := false
+	if plan != nil {
+		// EngineTaskBudget: planSend placed it in this workflow task,
+		// with the rule below and the task's byte budget.
+		fa, local = plan.fa, plan.local
+	} else {
+		fa, local = firstAttemptFor(ctx, r.in.Engine, req)
+		local = local && !(r.localDone && r.localDoneAt == workflow.GetInfo(ctx).GetCurrentHistoryLength())
+	}
+	if !local {
 		return 0, workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), contract.DeliverName, *req).Get(ctx, res)
 	}
 	start := workflow.Now(ctx)
@@ -206,6 +217,12 @@ func (r *run) deliver(ctx workflow.Context, req *flow.HTTPRequest, ao workflow.A
 	}
 	if delay > 0 {
 		if err := workflow.NewTimerWithOptions(ctx, delay, workflow.TimerOptions{Summary: "retry " + ao.Summary}).Get(ctx, nil); err != nil {
+			return 0, err
+		}
+	}
+	if plan != nil {
+		// The hand-over's schedule carries the request too.
+		if _, err := r.placeInTask(ctx, plan.request, 0, false, false); err != nil {
 			return 0, err
 		}
 	}

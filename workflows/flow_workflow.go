@@ -37,7 +37,7 @@ func FlowWorkflow(ctx workflow.Context, in Input) (*Result, error) {
 		return nil, err
 	}
 	if err := workflow.SetQueryHandlerWithOptions(ctx, QuerySteps, func() (StepLog, error) {
-		return r.log.snapshot(), nil
+		return r.log.answer(), nil
 	}, workflow.QueryHandlerOptions{Description: "The step log: each step's status, timing and error."}); err != nil {
 		return nil, err
 	}
@@ -99,6 +99,14 @@ func (r *run) continueAsNew(ctx workflow.Context, at *Cursor) error {
 	dctx, cancel := workflow.NewDisconnectedContext(ctx)
 	defer cancel()
 	_ = workflow.Await(dctx, func() bool { return workflow.AllHandlersFinished(dctx) })
+	if r.in.Engine >= EngineTaskBudget && r.taskBytes(ctx) > 0 {
+		// Local first attempts completed in this task: their markers and
+		// the continuation's input (up to MaxContinuationBytes) would go
+		// to Temporal in one completion; the input goes in the next task.
+		if err := r.awaitNextTask(ctx, false); err != nil {
+			return err
+		}
+	}
 	next := r.in
 	next.Carry = r.carry(at)
 	if err := fitCarry(&next); err != nil {

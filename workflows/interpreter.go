@@ -89,6 +89,12 @@ type run struct {
 	// local first attempt last completed (firstattempt.go).
 	localDoneAt int
 	localDone   bool
+	// budgetUsed is what the sends of the workflow task whose history
+	// length is budgetAt carry; nextTask is the timer that brings the next
+	// task, started in the task nextTaskAt (taskbudget.go).
+	budgetUsed, budgetAt int
+	nextTask             workflow.Future
+	nextTaskAt           int
 	// readsBody caches, per http step id, whether a later expression may
 	// read its response body or headers.
 	readsBody map[string]bool

@@ -52,10 +52,23 @@ func runHTTP(ctx workflow.Context, r *run, s *flow.Step, h *flow.HTTP, at positi
 		ao.TaskQueue = flow.DestinationTaskQueue(h.Destination)
 	}
 	ao.Summary = summary(req)
+	var plan *sendPlan
+	if r.in.Engine >= EngineTaskBudget {
+		// taskbudget.go: a request Temporal cannot record fails the step;
+		// a send waits for a workflow task with room for it (and stops
+		// there, unmade, when the run hands over meanwhile).
+		if plan, err = r.planSend(ctx, req); err != nil {
+			var ss *suspendStep
+			if !errors.As(err, &ss) {
+				d.LastError = err.Error()
+			}
+			return nil, err
+		}
+	}
 	var res contract.Result
 	// firstattempt.go: a local first attempt, handed over to ao's queue
 	// when it fails; prior counts the attempts made before the activity's.
-	prior, err := r.deliver(ctx, req, ao, &res)
+	prior, err := r.deliver(ctx, req, ao, plan, &res)
 	if err != nil {
 		// The delivery failed for good (or was cancelled): the one place.
 		r.notifyDelivery(ctx, s, req, prior, err) // notify.go: delivery.gave_up, delivery.failed

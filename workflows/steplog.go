@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"encoding/json"
+	"sort"
 )
 
 type stepLog struct {
@@ -29,6 +30,45 @@ func (l *stepLog) snapshot() StepLog {
 	}
 	return out
 }
+
+// MaxStepLogAnswerBytes bounds the step log's query answer: Temporal
+// refuses a payload over 2 MiB (the SDK fails the query, TMPRL1103), which
+// 1,000 records reach with bodies of 2 KB, or a few sends of large ones.
+const MaxStepLogAnswerBytes = 1 << 20
+
+// answer is the snapshot as the query returns it: when its JSON is over
+// MaxStepLogAnswerBytes, request bodies over loggedBodyBytes are left out
+// (their size kept in BodyOmitted), the largest first, until it fits.
+func (l *stepLog) answer() StepLog {
+	out := l.snapshot()
+	size := encodedSize(out)
+	if size <= MaxStepLogAnswerBytes {
+		return out
+	}
+	var big []int
+	for i, r := range out.Steps {
+		if d := r.Delivery; d != nil && len(d.Body) > loggedBodyBytes {
+			big = append(big, i)
+		}
+	}
+	sort.SliceStable(big, func(a, b int) bool {
+		return len(out.Steps[big[a]].Delivery.Body) > len(out.Steps[big[b]].Delivery.Body)
+	})
+	for _, i := range big {
+		if size <= MaxStepLogAnswerBytes {
+			break
+		}
+		d := *out.Steps[i].Delivery // the record's own stays whole
+		size -= len(d.Body)
+		d.BodyOmitted, d.Body = len(d.Body), nil
+		out.Steps[i].Delivery = &d
+	}
+	return out
+}
+
+// loggedBodyBytes: bodies up to this size stay in the answer whatever its
+// size (1,000 of them fit MaxStepLogAnswerBytes).
+const loggedBodyBytes = 512
 
 // tail is the newest part of the log whose JSON fits maxBytes, for a
 // continuation's input; what it leaves out is counted as dropped.
