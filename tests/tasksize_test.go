@@ -18,8 +18,8 @@ import (
 	"go.temporal.io/sdk/converter"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/hookflow/hookflow/activities/contract"
 	"github.com/hookflow/hookflow/api"
+	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/worker"
 	"github.com/hookflow/hookflow/workflows"
@@ -171,7 +171,7 @@ func sentInHistory(t *testing.T, s *stack, id string) (ids map[string]int, runs 
 		runs = append(runs, ex.GetExecution().GetRunId())
 		task := 0
 		for _, e := range runHistory(t, s, id, ex.GetExecution().GetRunId()).Events {
-			if in, _, ok := workflows.FirstAttemptOf(dc, e.GetMarkerRecordedEventAttributes()); ok && in != nil {
+			if in, _, ok := contract.FirstAttemptOf(dc, e.GetMarkerRecordedEventAttributes()); ok && in != nil {
 				ids[in.Request.DeliveryID]++
 				task += proto.Size(e)
 			}
@@ -210,12 +210,12 @@ func assertLargeLoopCompleted(t *testing.T, s *stack, rcv *keyReceiver, id strin
 	// (a continuation carries only the newest 256 KiB of it).
 	logged := map[string]bool{}
 	for _, run := range runIDs {
-		v, err := s.client.QueryWorkflow(context.Background(), id, run, workflows.QuerySteps)
+		v, err := s.client.QueryWorkflow(context.Background(), id, run, contract.QuerySteps)
 		require.NoError(t, err)
-		var log workflows.StepLog
+		var log contract.StepLog
 		require.NoError(t, v.Get(&log))
 		for _, st := range log.Steps {
-			if st.ID == "send" && st.Status == workflows.StatusSucceeded {
+			if st.ID == "send" && st.Status == contract.StatusSucceeded {
 				require.NotNil(t, st.Delivery)
 				require.Equal(t, 1, byKey[st.Delivery.DeliveryID], "a logged send reached the receiver")
 				require.Equal(t, http.StatusNoContent, st.Delivery.StatusCode)
@@ -298,7 +298,7 @@ steps:
 	require.Zero(t, n, "nothing sent")
 	log := s.stepLog(id)
 	require.Len(t, log.Steps, 1)
-	require.Equal(t, workflows.StatusFailed, log.Steps[0].Status)
+	require.Equal(t, contract.StatusFailed, log.Steps[0].Status)
 	require.Regexp(t, `^the request is 20\d\d KiB, over the 1984 KiB one send may carry`, log.Steps[0].Error)
 }
 

@@ -18,7 +18,6 @@ import (
 
 	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/worker"
-	"github.com/hookflow/hookflow/workflows"
 )
 
 // compEnv is a test environment with the composition activities mocked:
@@ -47,32 +46,32 @@ func compEnv(t *testing.T, start time.Time, flows map[string]string) *testsuite.
 	return env
 }
 
-func result(t *testing.T, env *testsuite.TestWorkflowEnvironment) (*workflows.Result, error) {
+func result(t *testing.T, env *testsuite.TestWorkflowEnvironment) (*contract.RunResult, error) {
 	t.Helper()
 	require.True(t, env.IsWorkflowCompleted())
 	if err := env.GetWorkflowError(); err != nil {
 		return nil, err
 	}
-	var res workflows.Result
+	var res contract.RunResult
 	require.NoError(t, env.GetWorkflowResult(&res))
 	return &res, nil
 }
 
 // sendEvent sends the event update after d and records what became of it.
 type sent struct {
-	accepted *workflows.EventAccepted
+	accepted *contract.EventAccepted
 	err      error
 }
 
-func sendEvent(env *testsuite.TestWorkflowEnvironment, d time.Duration, ev workflows.Event, into *sent) {
+func sendEvent(env *testsuite.TestWorkflowEnvironment, d time.Duration, ev contract.Event, into *sent) {
 	env.RegisterDelayedCallback(func() {
-		env.UpdateWorkflow(workflows.UpdateEvent, fmt.Sprint("ev-", d, ev.Name), &testsuite.TestUpdateCallback{
+		env.UpdateWorkflow(contract.UpdateEvent, fmt.Sprint("ev-", d, ev.Name), &testsuite.TestUpdateCallback{
 			OnAccept: func() {},
 			OnReject: func(e error) { into.err = e },
 			OnComplete: func(r any, e error) {
 				into.err = e
 				if e == nil {
-					a := r.(workflows.EventAccepted)
+					a := r.(contract.EventAccepted)
 					into.accepted = &a
 				}
 			},
@@ -99,7 +98,7 @@ steps:
 
 func TestCallRunsTheCalleeAndReturnsItsOutput(t *testing.T) {
 	env := compEnv(t, startTime, map[string]string{"pricing": calleeFlow})
-	env.ExecuteWorkflow(workflows.WorkflowName, workflows.Input{Flow: mustFlow(t, `
+	env.ExecuteWorkflow(contract.WorkflowName, contract.Input{Flow: mustFlow(t, `
 id: shop
 steps:
   - {id: quote, type: call, flow: pricing, input: {sku: "{{ trigger.body.sku }}", qty: 4}}
@@ -122,7 +121,7 @@ func TestCallFailsClearly(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			env := compEnv(t, startTime, map[string]string{"pricing": calleeFlow})
-			env.ExecuteWorkflow(workflows.WorkflowName, workflows.Input{Flow: mustFlow(t, "id: p\nsteps: ["+c.flow+"]\n"), CallDepth: c.depth, Trigger: map[string]any{}})
+			env.ExecuteWorkflow(contract.WorkflowName, contract.Input{Flow: mustFlow(t, "id: p\nsteps: ["+c.flow+"]\n"), CallDepth: c.depth, Trigger: map[string]any{}})
 			_, err := result(t, env)
 			require.ErrorContains(t, err, c.want)
 		})
@@ -145,24 +144,24 @@ steps:
 func TestWaitTakesTheMatchingEvent(t *testing.T) {
 	env := compEnv(t, startTime, nil)
 	var wrongName, noMatch, ok, again sent
-	sendEvent(env, time.Minute, workflows.Event{Name: "other", Body: map[string]any{}}, &wrongName)
-	sendEvent(env, 2*time.Minute, workflows.Event{Name: "confirmed", Body: map[string]any{"orderId": "B"}}, &noMatch)
-	sendEvent(env, 3*time.Minute, workflows.Event{Name: "confirmed", Body: map[string]any{"orderId": "A", "by": "ann"}}, &ok)
-	sendEvent(env, 3*time.Minute+time.Second, workflows.Event{Link: &workflows.EventLink{StepID: "confirm", Occurrence: 1, Action: contract.ActionResume}}, &again)
-	env.ExecuteWorkflow(workflows.WorkflowName, workflows.Input{Flow: mustFlow(t, waitFlow), Trigger: map[string]any{"body": map[string]any{"id": "A"}}})
+	sendEvent(env, time.Minute, contract.Event{Name: "other", Body: map[string]any{}}, &wrongName)
+	sendEvent(env, 2*time.Minute, contract.Event{Name: "confirmed", Body: map[string]any{"orderId": "B"}}, &noMatch)
+	sendEvent(env, 3*time.Minute, contract.Event{Name: "confirmed", Body: map[string]any{"orderId": "A", "by": "ann"}}, &ok)
+	sendEvent(env, 3*time.Minute+time.Second, contract.Event{Link: &contract.EventLink{StepID: "confirm", Occurrence: 1, Action: contract.ActionResume}}, &again)
+	env.ExecuteWorkflow(contract.WorkflowName, contract.Input{Flow: mustFlow(t, waitFlow), Trigger: map[string]any{"body": map[string]any{"id": "A"}}})
 	res, err := result(t, env)
 	require.NoError(t, err)
 	require.Equal(t, map[string]any{"by": "ann", "url": "https://hooks.test/hooks/resume/confirm-1-resume"}, res.Output)
-	require.Equal(t, workflows.ErrorTypeEventNotWaiting, errType(wrongName.err), "%v", wrongName.err)
-	require.Equal(t, workflows.ErrorTypeEventNoMatch, errType(noMatch.err), "%v", noMatch.err)
+	require.Equal(t, contract.ErrorTypeEventNotWaiting, errType(wrongName.err), "%v", wrongName.err)
+	require.Equal(t, contract.ErrorTypeEventNoMatch, errType(noMatch.err), "%v", noMatch.err)
 	require.NoError(t, ok.err)
-	require.Equal(t, &workflows.EventAccepted{StepID: "confirm", Path: "steps[0]"}, ok.accepted)
-	require.Equal(t, workflows.ErrorTypeEventNotWaiting, errType(again.err), "a used wait takes nothing more: %v", again.err)
+	require.Equal(t, &contract.EventAccepted{StepID: "confirm", Path: "steps[0]"}, ok.accepted)
+	require.Equal(t, contract.ErrorTypeEventNotWaiting, errType(again.err), "a used wait takes nothing more: %v", again.err)
 }
 
 func TestWaitTimesOutToItsOnTimeout(t *testing.T) {
 	env := compEnv(t, startTime, nil)
-	env.ExecuteWorkflow(workflows.WorkflowName, workflows.Input{Flow: mustFlow(t, `
+	env.ExecuteWorkflow(contract.WorkflowName, contract.Input{Flow: mustFlow(t, `
 id: w
 steps:
   - {id: w, type: wait, event: e, timeout: 10m, onTimeout: continue}
@@ -173,7 +172,7 @@ steps:
 	require.Equal(t, map[string]any{"timedOut": true, "status": "skipped"}, res.Output)
 
 	env = compEnv(t, startTime, nil)
-	env.ExecuteWorkflow(workflows.WorkflowName, workflows.Input{Flow: mustFlow(t, "id: w\nsteps: [{id: w, type: wait, event: e, timeout: 10m}]\n"), Trigger: map[string]any{}})
+	env.ExecuteWorkflow(contract.WorkflowName, contract.Input{Flow: mustFlow(t, "id: w\nsteps: [{id: w, type: wait, event: e, timeout: 10m}]\n"), Trigger: map[string]any{}})
 	_, err = result(t, env)
 	require.ErrorContains(t, err, `no event "e" arrived within 10m0s`)
 }
@@ -194,19 +193,19 @@ steps:
 func TestApprovalByLinkAndByTimeout(t *testing.T) {
 	env := compEnv(t, startTime, nil)
 	var bad, approve, reject sent
-	sendEvent(env, time.Minute, workflows.Event{Name: "review", Body: map[string]any{"decision": "maybe"}}, &bad)
-	sendEvent(env, 2*time.Minute, workflows.Event{Link: &workflows.EventLink{StepID: "review", Occurrence: 1, Action: contract.ActionApprove}, Body: map[string]any{"comment": "fine", "decidedBy": "ann"}}, &approve)
-	sendEvent(env, 3*time.Minute, workflows.Event{Link: &workflows.EventLink{StepID: "review", Occurrence: 1, Action: contract.ActionReject}}, &reject)
-	env.ExecuteWorkflow(workflows.WorkflowName, workflows.Input{Flow: mustFlow(t, approvalFlow), Trigger: map[string]any{}})
+	sendEvent(env, time.Minute, contract.Event{Name: "review", Body: map[string]any{"decision": "maybe"}}, &bad)
+	sendEvent(env, 2*time.Minute, contract.Event{Link: &contract.EventLink{StepID: "review", Occurrence: 1, Action: contract.ActionApprove}, Body: map[string]any{"comment": "fine", "decidedBy": "ann"}}, &approve)
+	sendEvent(env, 3*time.Minute, contract.Event{Link: &contract.EventLink{StepID: "review", Occurrence: 1, Action: contract.ActionReject}}, &reject)
+	env.ExecuteWorkflow(contract.WorkflowName, contract.Input{Flow: mustFlow(t, approvalFlow), Trigger: map[string]any{}})
 	res, err := result(t, env)
 	require.NoError(t, err)
 	require.Equal(t, map[string]any{"decision": "approved", "comment": "fine", "by": "ann", "yes": "https://hooks.test/hooks/resume/review-1-approve"}, res.Output)
-	require.Equal(t, workflows.ErrorTypeEventInvalid, errType(bad.err), "%v", bad.err)
+	require.Equal(t, contract.ErrorTypeEventInvalid, errType(bad.err), "%v", bad.err)
 	require.NoError(t, approve.err)
 	require.Error(t, reject.err, "the decision is made: the other link is spent")
 
 	env = compEnv(t, startTime, nil)
-	env.ExecuteWorkflow(workflows.WorkflowName, workflows.Input{Flow: mustFlow(t, approvalFlow), Trigger: map[string]any{}})
+	env.ExecuteWorkflow(contract.WorkflowName, contract.Input{Flow: mustFlow(t, approvalFlow), Trigger: map[string]any{}})
 	res, err = result(t, env)
 	require.NoError(t, err)
 	require.Equal(t, map[string]any{"decision": "rejected", "timedOut": true}, res.Output)
@@ -215,19 +214,19 @@ func TestApprovalByLinkAndByTimeout(t *testing.T) {
 // handOverChain runs a chain of runs as Temporal would (each continuation
 // from the previous run's ContinueAsNewError); perRun registers callbacks
 // on each run's environment.
-func handOverChain(t *testing.T, in workflows.Input, perRun func(round int, env *testsuite.TestWorkflowEnvironment)) (*workflows.Result, []workflows.Input) {
+func handOverChain(t *testing.T, in contract.Input, perRun func(round int, env *testsuite.TestWorkflowEnvironment)) (*contract.RunResult, []contract.Input) {
 	t.Helper()
-	var inputs []workflows.Input
+	var inputs []contract.Input
 	for round := 0; ; round++ {
 		require.Less(t, round, 50)
 		env := compEnv(t, startTime.Add(time.Duration(round)*time.Minute), nil)
 		perRun(round, env)
-		env.ExecuteWorkflow(workflows.WorkflowName, in)
+		env.ExecuteWorkflow(contract.WorkflowName, in)
 		require.True(t, env.IsWorkflowCompleted())
 		err := env.GetWorkflowError()
 		var can *workflow.ContinueAsNewError
 		if errors.As(err, &can) {
-			var next workflows.Input
+			var next contract.Input
 			require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
 			inputs = append(inputs, next)
 			in = next
@@ -259,7 +258,7 @@ steps:
           - {id: each, type: loop, over: "1..6", steps: [{id: n, type: set, values: {n: "{{ item }}"}}]}
   - {id: out, type: output, values: {url: "{{ vars.url }}", got: "{{ steps.w.outputs.x }}", decision: "{{ steps.a.outputs.decision }}", by: "{{ vars.t2 }}"}}
 `
-	in := workflows.Input{Flow: mustFlow(t, f), Trigger: map[string]any{}, ContinueAfterSteps: 3}
+	in := contract.Input{Flow: mustFlow(t, f), Trigger: map[string]any{}, ContinueAfterSteps: 3}
 	var waits, approvals []*sent
 	res, inputs := handOverChain(t, in, func(round int, env *testsuite.TestWorkflowEnvironment) {
 		if round == 0 {
@@ -269,8 +268,8 @@ steps:
 		// left waiting takes them.
 		w, a := &sent{}, &sent{}
 		waits, approvals = append(waits, w), append(approvals, a)
-		sendEvent(env, 30*time.Second, workflows.Event{Link: &workflows.EventLink{StepID: "w", Occurrence: 1, Action: contract.ActionResume}, Body: map[string]any{"x": "yes"}}, w)
-		sendEvent(env, 40*time.Second, workflows.Event{Name: "a", Body: map[string]any{"decision": "approved", "decidedBy": "bo"}}, a)
+		sendEvent(env, 30*time.Second, contract.Event{Link: &contract.EventLink{StepID: "w", Occurrence: 1, Action: contract.ActionResume}, Body: map[string]any{"x": "yes"}}, w)
+		sendEvent(env, 40*time.Second, contract.Event{Name: "a", Body: map[string]any{"decision": "approved", "decidedBy": "bo"}}, a)
 	})
 	accepted := func(ss []*sent) (n int) {
 		for _, x := range ss {

@@ -9,6 +9,7 @@ import (
 
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
 )
 
@@ -27,12 +28,12 @@ const MaxCarriedLogBytes = 256 << 10
 
 // suspendList unwinds a step list: the run is handing over, and the list
 // stopped at At.
-type suspendList struct{ at *Cursor }
+type suspendList struct{ at *contract.Cursor }
 
 func (s *suspendList) Error() string { return "continuing as new" }
 
 // suspendStep unwinds a container step (or a delay) with where it stood.
-type suspendStep struct{ at *StepCursor }
+type suspendStep struct{ at *contract.StepCursor }
 
 func (s *suspendStep) Error() string { return "continuing as new" }
 
@@ -93,8 +94,8 @@ func (r *run) budget() time.Duration {
 }
 
 // carry builds the continuation's state.
-func (r *run) carry(at *Cursor) *Carry {
-	c := &Carry{
+func (r *run) carry(at *contract.Cursor) *contract.Carry {
+	c := &contract.Carry{
 		At: at, Vars: r.vars, Steps: r.steps, Executed: r.executed, Deliveries: r.deliveries,
 		Response: r.response, StartedAt: r.startedAt, Log: r.log.tail(MaxCarriedLogBytes),
 		Output: r.output, Counts: r.counts,
@@ -114,7 +115,7 @@ const MaxContinuationBytes = 1536 << 10
 // the carried step log first (its records are counted as dropped), and
 // refuses, naming the sizes, when the run's own state is too big (the
 // trigger data, variables and kept step results).
-func fitCarry(next *Input) error {
+func fitCarry(next *contract.Input) error {
 	size := encodedSize(next)
 	if size <= MaxContinuationBytes {
 		return nil
@@ -149,7 +150,7 @@ func itemsDigest(items []any) string {
 
 // resumeItems is the list a resumed loop iterates: evaluated again when that
 // gives the same list, else the one carried.
-func resumeItems(evaluated []any, rs *StepCursor) ([]any, error) {
+func resumeItems(evaluated []any, rs *contract.StepCursor) ([]any, error) {
 	if rs.Items != nil {
 		return rs.Items, nil
 	}

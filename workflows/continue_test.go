@@ -21,7 +21,6 @@ import (
 	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/worker"
-	"github.com/hookflow/hookflow/workflows"
 )
 
 // receiver records what the mocked delivery activity was asked to send, as a
@@ -46,9 +45,9 @@ func (rc *receiver) deliver(_ context.Context, req flow.HTTPRequest) (*contract.
 // continuation's input is taken from the previous run's ContinueAsNewError
 // and run in a fresh test environment, until a run completes. It returns
 // the final result, the inputs of every continuation and the final step log.
-func chain(t *testing.T, rc *receiver, in workflows.Input, onFirst func(env *testsuite.TestWorkflowEnvironment)) (*workflows.Result, []workflows.Input, workflows.StepLog) {
+func chain(t *testing.T, rc *receiver, in contract.Input, onFirst func(env *testsuite.TestWorkflowEnvironment)) (*contract.RunResult, []contract.Input, contract.StepLog) {
 	t.Helper()
-	var continuations []workflows.Input
+	var continuations []contract.Input
 	for round := 0; ; round++ {
 		require.Less(t, round, 200, "the chain never completed")
 		var s testsuite.WorkflowTestSuite
@@ -63,12 +62,12 @@ func chain(t *testing.T, rc *receiver, in workflows.Input, onFirst func(env *tes
 		if round == 0 && onFirst != nil {
 			onFirst(env)
 		}
-		env.ExecuteWorkflow(workflows.WorkflowName, in)
+		env.ExecuteWorkflow(contract.WorkflowName, in)
 		require.True(t, env.IsWorkflowCompleted())
 		err := env.GetWorkflowError()
 		var can *workflow.ContinueAsNewError
 		if errors.As(err, &can) {
-			var next workflows.Input
+			var next contract.Input
 			require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
 			require.NotNil(t, next.Carry)
 			require.Equal(t, len(continuations)+1, next.Carry.Continuations)
@@ -77,18 +76,18 @@ func chain(t *testing.T, rc *receiver, in workflows.Input, onFirst func(env *tes
 			continue
 		}
 		require.NoError(t, err)
-		var res workflows.Result
+		var res contract.RunResult
 		require.NoError(t, env.GetWorkflowResult(&res))
-		v, err := env.QueryWorkflow(workflows.QuerySteps)
+		v, err := env.QueryWorkflow(contract.QuerySteps)
 		require.NoError(t, err)
-		var log workflows.StepLog
+		var log contract.StepLog
 		require.NoError(t, v.Get(&log))
 		return &res, continuations, log
 	}
 }
 
-func input(t *testing.T, yaml string, body any, every int) workflows.Input {
-	return workflows.Input{Flow: mustFlow(t, yaml), FlowVersion: 1, Trigger: map[string]any{"body": body}, ContinueAfterSteps: every}
+func input(t *testing.T, yaml string, body any, every int) contract.Input {
+	return contract.Input{Flow: mustFlow(t, yaml), FlowVersion: 1, Trigger: map[string]any{"body": body}, ContinueAfterSteps: every}
 }
 
 // requireEachOnce checks that every expected body arrived exactly once, and
@@ -223,15 +222,15 @@ steps:
     steps: [{id: send2, type: http, method: POST, url: "https://r.example/x", body: {mode: keyValue, fields: {item: "t{{ item }}"}}}]
 `
 	rc := newReceiver()
-	var answer *workflows.Response
+	var answer *contract.Response
 	res, cont, _ := chain(t, rc, input(t, yaml, nil, 10), func(env *testsuite.TestWorkflowEnvironment) {
 		env.RegisterDelayedCallback(func() {
-			env.UpdateWorkflow(workflows.UpdateResponse, "u1", &testsuite.TestUpdateCallback{
+			env.UpdateWorkflow(contract.UpdateResponse, "u1", &testsuite.TestUpdateCallback{
 				OnAccept: func() {},
 				OnReject: func(e error) { t.Errorf("update rejected: %v", e) },
 				OnComplete: func(r any, e error) {
 					require.NoError(t, e)
-					resp := r.(workflows.Response)
+					resp := r.(contract.Response)
 					answer = &resp
 				},
 			})
@@ -251,7 +250,7 @@ steps:
 
 // finalVars reads the variables a flow's last step (an end step with the
 // message "{{ toJSON(vars) }}") reported.
-func finalVars(t *testing.T, res *workflows.Result) map[string]any {
+func finalVars(t *testing.T, res *contract.RunResult) map[string]any {
 	t.Helper()
 	out := map[string]any{}
 	require.NoError(t, json.Unmarshal([]byte(res.Message), &out), res.Message)
@@ -342,7 +341,7 @@ steps:
 `
 	h := setup(t)
 	in := input(t, yaml, nil, 2)
-	h.env.ExecuteWorkflow(workflows.WorkflowName, in)
+	h.env.ExecuteWorkflow(contract.WorkflowName, in)
 	require.True(t, h.env.IsWorkflowCompleted())
 	err := h.env.GetWorkflowError()
 	require.Error(t, err)

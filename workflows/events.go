@@ -26,31 +26,31 @@ type armedWait struct {
 	// actions are the signed links' actions it takes.
 	actions []string
 	// accept turns an event into the step's outputs, or refuses its body.
-	accept func(ev Event) (map[string]any, error)
+	accept func(ev contract.Event) (map[string]any, error)
 	// got is the accepted event's outputs.
 	got map[string]any
 }
 
 func (r *run) registerEvents(ctx workflow.Context) error {
-	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateEvent, func(ctx workflow.Context, ev Event) (EventAccepted, error) {
+	return workflow.SetUpdateHandlerWithOptions(ctx, contract.UpdateEvent, func(ctx workflow.Context, ev contract.Event) (contract.EventAccepted, error) {
 		aw, err := r.findWait(ev)
 		if err != nil {
-			return EventAccepted{}, err
+			return contract.EventAccepted{}, err
 		}
 		out, err := aw.accept(ev)
 		if err != nil {
-			return EventAccepted{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrorTypeEventInvalid, nil)
+			return contract.EventAccepted{}, temporal.NewNonRetryableApplicationError(err.Error(), contract.ErrorTypeEventInvalid, nil)
 		}
 		aw.got = out
-		return EventAccepted{StepID: aw.stepID, Path: aw.path}, nil
+		return contract.EventAccepted{StepID: aw.stepID, Path: aw.path}, nil
 	}, workflow.UpdateHandlerOptions{
-		Validator: func(_ workflow.Context, ev Event) error {
+		Validator: func(_ workflow.Context, ev contract.Event) error {
 			aw, err := r.findWait(ev)
 			if err != nil {
 				return err
 			}
 			if _, err := aw.accept(ev); err != nil {
-				return temporal.NewNonRetryableApplicationError(err.Error(), ErrorTypeEventInvalid, nil)
+				return temporal.NewNonRetryableApplicationError(err.Error(), contract.ErrorTypeEventInvalid, nil)
 			}
 			return nil
 		},
@@ -61,9 +61,9 @@ func (r *run) registerEvents(ctx workflow.Context) error {
 // findWait is the armed step an event goes to: the link's own step, or the
 // first step (in the order they began) waiting for the name whose match
 // accepts the body.
-func (r *run) findWait(ev Event) (*armedWait, error) {
+func (r *run) findWait(ev contract.Event) (*armedWait, error) {
 	if r.finished {
-		return nil, temporal.NewNonRetryableApplicationError("the run has ended", ErrorTypeEventNotWaiting, nil)
+		return nil, temporal.NewNonRetryableApplicationError("the run has ended", contract.ErrorTypeEventNotWaiting, nil)
 	}
 	if l := ev.Link; l != nil {
 		for _, aw := range r.armed {
@@ -97,13 +97,13 @@ func (r *run) findWait(ev Event) (*armedWait, error) {
 
 func (r *run) notWaiting(msg string) error {
 	if r.suspending {
-		return temporal.NewNonRetryableApplicationError("the run is moving to a fresh history; send the event again", ErrorTypeHandingOver, nil)
+		return temporal.NewNonRetryableApplicationError("the run is moving to a fresh history; send the event again", contract.ErrorTypeHandingOver, nil)
 	}
-	return temporal.NewNonRetryableApplicationError(msg, ErrorTypeEventNotWaiting, nil)
+	return temporal.NewNonRetryableApplicationError(msg, contract.ErrorTypeEventNotWaiting, nil)
 }
 
 // matches evaluates the step's match expression on the event's body.
-func (r *run) matches(aw *armedWait, ev Event) error {
+func (r *run) matches(aw *armedWait, ev contract.Event) error {
 	if aw.match == "" {
 		return nil
 	}
@@ -114,10 +114,10 @@ func (r *run) matches(aw *armedWait, ev Event) error {
 	env[flow.EnvEvent] = ev.Body
 	ok, err := r.eval.EvalBool(aw.match, env)
 	if err != nil {
-		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("step %q: match `%s`: %v", aw.stepID, flow.StripBraces(aw.match), err), ErrorTypeEventNoMatch, nil)
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("step %q: match `%s`: %v", aw.stepID, flow.StripBraces(aw.match), err), contract.ErrorTypeEventNoMatch, nil)
 	}
 	if !ok {
-		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("step %q waits for %q, but the event does not match `%s`", aw.stepID, aw.event, flow.StripBraces(aw.match)), ErrorTypeEventNoMatch, nil)
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("step %q waits for %q, but the event does not match `%s`", aw.stepID, aw.event, flow.StripBraces(aw.match)), contract.ErrorTypeEventNoMatch, nil)
 	}
 	return nil
 }
@@ -133,7 +133,7 @@ type eventWait struct {
 	// links maps each signed link's action to the steps.<id> field that
 	// holds its URL.
 	links  map[string]string
-	accept func(ev Event) (map[string]any, error)
+	accept func(ev contract.Event) (map[string]any, error)
 }
 
 // awaitEvent arms a wait: it numbers the occurrence, signs its links (when
@@ -146,7 +146,7 @@ func (r *run) awaitEvent(ctx workflow.Context, s *flow.Step, at position, w even
 		until time.Time
 		occ   int
 		phase int
-		from  *Cursor
+		from  *contract.Cursor
 	)
 	if rs := at.resume; rs != nil && rs.Until != nil {
 		until, occ, phase, from, got = *rs.Until, rs.Occurrence, rs.Branch, rs.Body, rs.Outputs
@@ -157,7 +157,7 @@ func (r *run) awaitEvent(ctx workflow.Context, s *flow.Step, at position, w even
 		r.counts[s.ID]++
 		occ = r.counts[s.ID]
 		until = workflow.Now(ctx).Add(w.timeout).UTC()
-		running := map[string]any{"status": StatusRunning, "outputs": map[string]any{}}
+		running := map[string]any{"status": contract.StatusRunning, "outputs": map[string]any{}}
 		if r.readsLinks(s.ID, w.links) {
 			urls, err := r.signLinks(ctx, s.ID, occ, until, w.links)
 			if err != nil {
@@ -187,7 +187,7 @@ func (r *run) awaitEvent(ctx workflow.Context, s *flow.Step, at position, w even
 		err := r.runSteps(ctx, at.path+".notify", w.notify, at, from)
 		var sl *suspendList
 		if errors.As(err, &sl) {
-			return nil, false, &suspendStep{at: &StepCursor{Body: sl.at, Until: &until, Occurrence: occ, Outputs: aw.got}}
+			return nil, false, &suspendStep{at: &contract.StepCursor{Body: sl.at, Until: &until, Occurrence: occ, Outputs: aw.got}}
 		}
 		if err != nil {
 			return nil, false, err
@@ -202,7 +202,7 @@ func (r *run) awaitEvent(ctx workflow.Context, s *flow.Step, at position, w even
 	case expired():
 		return nil, true, nil
 	}
-	return nil, false, &suspendStep{at: &StepCursor{Branch: 1, Until: &until, Occurrence: occ}}
+	return nil, false, &suspendStep{at: &contract.StepCursor{Branch: 1, Until: &until, Occurrence: occ}}
 }
 
 // readsLinks reports whether an expression of the flow may read one of the

@@ -75,7 +75,7 @@ func firstAttemptFor(ctx workflow.Context, engine int, req *flow.HTTPRequest) (F
 	// more visibility write per run (a quarter of a send's cost on the
 	// embedded server). Runs started without it (before, or by an older
 	// api) take the marker.
-	if engine < EngineLocalFirstAttempt && workflow.GetVersion(ctx, firstAttemptVersion, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	if engine < contract.EngineLocalFirstAttempt && workflow.GetVersion(ctx, firstAttemptVersion, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return FirstAttempt{}, false
 	}
 	cfg, _ := ctx.Value(firstAttemptKey{}).(FirstAttempt)

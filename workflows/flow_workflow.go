@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hookflow/hookflow/contract"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 )
@@ -16,19 +17,19 @@ import (
 // it. The handler waits until a response step has answered or the run has
 // finished, and returns the answer; the run then goes on (a response step
 // does not end the flow).
-func FlowWorkflow(ctx workflow.Context, in Input) (*Result, error) {
+func FlowWorkflow(ctx workflow.Context, in contract.Input) (*contract.RunResult, error) {
 	r := newRun(ctx, in)
 	// The update carries the digest of the caller's payload (empty from an
 	// older API, and in recorded updates: then nothing is checked). The
 	// validator refuses another payload under this run's idempotency key,
 	// before the update is admitted: a rejected update leaves no trace in
 	// the run. Validators do not run on replay.
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateResponse, func(ctx workflow.Context, _ string) (Response, error) {
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, contract.UpdateResponse, func(ctx workflow.Context, _ string) (contract.Response, error) {
 		return r.awaitResponse(ctx)
 	}, workflow.UpdateHandlerOptions{
 		Validator: func(_ workflow.Context, digest string) error {
 			if digest != "" && in.Digest != "" && digest != in.Digest {
-				return temporal.NewNonRetryableApplicationError("this run's idempotency key was reused with a different payload", ErrorTypeIdempotencyKeyReused, nil)
+				return temporal.NewNonRetryableApplicationError("this run's idempotency key was reused with a different payload", contract.ErrorTypeIdempotencyKeyReused, nil)
 			}
 			return nil
 		},
@@ -36,13 +37,13 @@ func FlowWorkflow(ctx workflow.Context, in Input) (*Result, error) {
 	}); err != nil {
 		return nil, err
 	}
-	if err := workflow.SetQueryHandlerWithOptions(ctx, QuerySteps, func() (StepLog, error) {
+	if err := workflow.SetQueryHandlerWithOptions(ctx, contract.QuerySteps, func() (contract.StepLog, error) {
 		return r.log.answer(), nil
 	}, workflow.QueryHandlerOptions{Description: "The step log: each step's status, timing and error."}); err != nil {
 		return nil, err
 	}
-	if err := workflow.SetQueryHandlerWithOptions(ctx, QueryInput, func() (Input, error) {
-		return Input{Flow: in.Flow, FlowVersion: in.FlowVersion, Trigger: in.Trigger, PublicURL: in.PublicURL}, nil
+	if err := workflow.SetQueryHandlerWithOptions(ctx, contract.QueryInput, func() (contract.Input, error) {
+		return contract.Input{Flow: in.Flow, FlowVersion: in.FlowVersion, Trigger: in.Trigger, PublicURL: in.PublicURL}, nil
 	}, workflow.QueryHandlerOptions{Description: "The run's flow snapshot, version, trigger data and public URL (what a rerun starts from)."}); err != nil {
 		return nil, err
 	}
@@ -50,10 +51,10 @@ func FlowWorkflow(ctx workflow.Context, in Input) (*Result, error) {
 		return nil, err
 	}
 	if in.Flow == nil {
-		return nil, temporal.NewNonRetryableApplicationError("input has no flow", ErrorTypeStepFailed, nil)
+		return nil, temporal.NewNonRetryableApplicationError("input has no flow", contract.ErrorTypeStepFailed, nil)
 	}
 
-	var from *Cursor
+	var from *contract.Cursor
 	if in.Carry != nil {
 		from = in.Carry.At
 	}
@@ -82,7 +83,7 @@ func FlowWorkflow(ctx workflow.Context, in Input) (*Result, error) {
 		r.notifyRunFailed(ctx, err) // notify.go: run.failed
 		return nil, r.failure(err)
 	}
-	res := &Result{Status: "succeeded", Response: r.response, StepsRun: r.executed, Output: r.output}
+	res := &contract.RunResult{Status: "succeeded", Response: r.response, StepsRun: r.executed, Output: r.output}
 	if end != nil {
 		res.Status, res.Message = "ended", end.message
 	}
@@ -93,13 +94,13 @@ func FlowWorkflow(ctx workflow.Context, in Input) (*Result, error) {
 // continueAsNew hands the run over to a continuation of itself: the same
 // input (flow snapshot, trigger data, digest) plus the interpreter's state.
 // Search attributes and memo carry over; the execution id stays.
-func (r *run) continueAsNew(ctx workflow.Context, at *Cursor) error {
+func (r *run) continueAsNew(ctx workflow.Context, at *contract.Cursor) error {
 	// Update handlers still running were answered or released
 	// (shouldSuspend); let them return before the run closes.
 	dctx, cancel := workflow.NewDisconnectedContext(ctx)
 	defer cancel()
 	_ = workflow.Await(dctx, func() bool { return workflow.AllHandlersFinished(dctx) })
-	if r.in.Engine >= EngineTaskBudget && r.taskBytes(ctx) > 0 {
+	if r.in.Engine >= contract.EngineTaskBudget && r.taskBytes(ctx) > 0 {
 		// Local first attempts completed in this task: their markers and
 		// the continuation's input (up to MaxContinuationBytes) would go
 		// to Temporal in one completion; the input goes in the next task.
@@ -111,20 +112,20 @@ func (r *run) continueAsNew(ctx workflow.Context, at *Cursor) error {
 	next.Carry = r.carry(at)
 	if err := fitCarry(&next); err != nil {
 		workflow.SetCurrentDetails(ctx, "**failed**: "+err.Error())
-		return temporal.NewNonRetryableApplicationError(err.Error(), ErrorTypeStepFailed, nil)
+		return temporal.NewNonRetryableApplicationError(err.Error(), contract.ErrorTypeStepFailed, nil)
 	}
 	workflow.GetLogger(ctx).Info("continuing as new", "continuation", next.Carry.Continuations,
 		"historyLength", workflow.GetInfo(ctx).GetCurrentHistoryLength(), "stepsRun", r.executed)
-	return workflow.NewContinueAsNewError(ctx, WorkflowName, next)
+	return workflow.NewContinueAsNewError(ctx, contract.WorkflowName, next)
 }
 
 // awaitResponse is the UpdateResponse handler.
-func (r *run) awaitResponse(ctx workflow.Context) (Response, error) {
+func (r *run) awaitResponse(ctx workflow.Context) (contract.Response, error) {
 	id := workflow.GetInfo(ctx).WorkflowExecution.ID
 	if r.suspending && r.response == nil {
 		// Arrived while the run hands over: the continuation has the
 		// answer; a retry of the same delivery reaches it.
-		return Response{Status: 503, Headers: map[string]string{"Retry-After": "1"},
+		return contract.Response{Status: 503, Headers: map[string]string{"Retry-After": "1"},
 			Body: map[string]any{"error": "unavailable", "detail": "the run is moving to a fresh history; retry", "executionId": id}}, nil
 	}
 	if r.waiting == 0 {
@@ -134,7 +135,7 @@ func (r *run) awaitResponse(ctx workflow.Context) (Response, error) {
 	err := workflow.Await(ctx, func() bool { return r.response != nil || r.finished || r.releaseWaiters })
 	r.waiting--
 	if err != nil {
-		return Response{}, err
+		return contract.Response{}, err
 	}
 	if r.response != nil {
 		return *r.response, nil
@@ -142,27 +143,27 @@ func (r *run) awaitResponse(ctx workflow.Context) (Response, error) {
 	if !r.finished {
 		// Released past the caller's budget (the caller has had its
 		// timeout answer) so that the run could continue as new.
-		return Response{Status: 504, Body: map[string]any{"error": "timeout", "executionId": id}}, nil
+		return contract.Response{Status: 504, Body: map[string]any{"error": "timeout", "executionId": id}}, nil
 	}
 	if r.failed {
 		// No internals for the caller: the reason is in the run's history
 		// and step log, found by the execution id.
-		return Response{Status: 500, Body: map[string]any{"error": "the flow failed", "executionId": id}}, nil
+		return contract.Response{Status: 500, Body: map[string]any{"error": "the flow failed", "executionId": id}}, nil
 	}
-	return Response{Status: 200, Body: map[string]any{"status": "succeeded", "executionId": id}}, nil
+	return contract.Response{Status: 200, Body: map[string]any{"status": "succeeded", "executionId": id}}, nil
 }
 
 // failure turns the error that ended a run into the workflow's failure.
 func (r *run) failure(err error) error {
 	var end *endSignal
 	if errors.As(err, &end) {
-		return temporal.NewNonRetryableApplicationError(end.message, ErrorTypeEnded, nil)
+		return temporal.NewNonRetryableApplicationError(end.message, contract.ErrorTypeEnded, nil)
 	}
 	var ce *temporal.CanceledError
 	if errors.As(err, &ce) {
 		return err
 	}
-	return temporal.NewNonRetryableApplicationError(err.Error(), ErrorTypeStepFailed, nil)
+	return temporal.NewNonRetryableApplicationError(err.Error(), contract.ErrorTypeStepFailed, nil)
 }
 
 // endSignal unwinds the step tree when an end step runs.

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
+	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/worker"
 	"github.com/hookflow/hookflow/workflows"
@@ -42,56 +43,56 @@ func mustFlow(t *testing.T, yaml string) *flow.Flow {
 }
 
 // run executes the flow to completion and returns its result or error.
-func (h *harness) run(yaml string, body any) (*workflows.Result, error) {
+func (h *harness) run(yaml string, body any) (*contract.RunResult, error) {
 	h.t.Helper()
 	f := mustFlow(h.t, yaml)
-	h.env.ExecuteWorkflow(workflows.WorkflowName, workflows.Input{Flow: f, FlowVersion: 3, Trigger: map[string]any{"body": body}})
+	h.env.ExecuteWorkflow(contract.WorkflowName, contract.Input{Flow: f, FlowVersion: 3, Trigger: map[string]any{"body": body}})
 	require.True(h.t, h.env.IsWorkflowCompleted())
 	if err := h.env.GetWorkflowError(); err != nil {
 		return nil, err
 	}
-	var res workflows.Result
+	var res contract.RunResult
 	require.NoError(h.t, h.env.GetWorkflowResult(&res))
 	return &res, nil
 }
 
 // sendUpdate sends the sync-answer update as Update-With-Start would, in the
 // first workflow task, and returns a func that yields its result.
-func (h *harness) sendUpdate() func() (workflows.Response, error) {
+func (h *harness) sendUpdate() func() (contract.Response, error) {
 	var (
-		resp workflows.Response
+		resp contract.Response
 		err  error
 		done bool
 	)
 	h.env.RegisterDelayedCallback(func() {
-		h.env.UpdateWorkflow(workflows.UpdateResponse, "u1", &testsuite.TestUpdateCallback{
+		h.env.UpdateWorkflow(contract.UpdateResponse, "u1", &testsuite.TestUpdateCallback{
 			OnAccept: func() {},
 			OnReject: func(e error) { err, done = e, true },
 			OnComplete: func(r any, e error) {
 				done, err = true, e
 				if e == nil {
-					resp = r.(workflows.Response)
+					resp = r.(contract.Response)
 				}
 			},
 		})
 	}, 0)
-	return func() (workflows.Response, error) {
+	return func() (contract.Response, error) {
 		require.True(h.t, done, "the update never completed")
 		return resp, err
 	}
 }
 
-func (h *harness) stepLog() workflows.StepLog {
+func (h *harness) stepLog() contract.StepLog {
 	h.t.Helper()
-	v, err := h.env.QueryWorkflow(workflows.QuerySteps)
+	v, err := h.env.QueryWorkflow(contract.QuerySteps)
 	require.NoError(h.t, err)
-	var log workflows.StepLog
+	var log contract.StepLog
 	require.NoError(h.t, v.Get(&log))
 	return log
 }
 
 // statuses maps "id" (or "id#iteration") to status.
-func statuses(log workflows.StepLog) map[string]string {
+func statuses(log contract.StepLog) map[string]string {
 	out := map[string]string{}
 	for _, r := range log.Steps {
 		k := r.ID
@@ -146,7 +147,7 @@ steps:
 `, map[string]any{"name": "ada"})
 	var appErr *temporal.ApplicationError
 	require.True(t, errors.As(err, &appErr), "%v", err)
-	require.Equal(t, workflows.ErrorTypeStepFailed, appErr.Type())
+	require.Equal(t, contract.ErrorTypeStepFailed, appErr.Type())
 	require.Contains(t, appErr.Error(), `step "check" (steps[0]): if: expression `+"`trigger.body.name`"+`: condition must yield true or false, got a string`)
 	rec := h.stepLog().Steps[0]
 	require.Equal(t, "failed", rec.Status)
@@ -246,7 +247,7 @@ steps:
 `, nil)
 	require.ErrorContains(t, err, "exceeded 1000000 step executions")
 	log := h.stepLog()
-	require.Len(t, log.Steps, workflows.MaxStepLog, "the step log keeps a bounded window")
+	require.Len(t, log.Steps, contract.MaxStepLog, "the step log keeps a bounded window")
 	require.Greater(t, log.Dropped, 0)
 }
 
@@ -356,7 +357,7 @@ steps:
 `, map[string]any{"id": "A2"})
 	var appErr *temporal.ApplicationError
 	require.True(t, errors.As(err, &appErr), "%v", err)
-	require.Equal(t, workflows.ErrorTypeEnded, appErr.Type())
+	require.Equal(t, contract.ErrorTypeEnded, appErr.Type())
 	require.Contains(t, appErr.Error(), "refused A2")
 	st := statuses(h.stepLog())
 	require.Equal(t, "cancelled", st["wait"], "an end step stops parallel siblings too")

@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
 )
 
@@ -50,13 +51,13 @@ func registerExecutor[S flow.Spec](exec stepExecutor[S]) {
 
 // run is the state of one interpretation.
 type run struct {
-	in       Input
+	in       contract.Input
 	eval     *flow.Evaluator
 	vars     map[string]any
 	steps    map[string]any
 	env      map[string]any
 	log      stepLog
-	response *Response
+	response *contract.Response
 	executed int
 	// deliveries numbers http steps in this run, for delivery ids.
 	deliveries int
@@ -114,16 +115,16 @@ type position struct {
 	env       map[string]any
 	iteration *int
 	// record is the step's own log record, for executors that add to it.
-	record *StepRecord
+	record *contract.StepRecord
 	// steps is where step results are written (and read through env):
 	// the run's, or a concurrent loop element's own copy.
 	steps map[string]any
 	// resume is where a container stood when the previous run of the
 	// chain handed over; nil when the step starts afresh.
-	resume *StepCursor
+	resume *contract.StepCursor
 }
 
-func newRun(ctx workflow.Context, in Input) *run {
+func newRun(ctx workflow.Context, in contract.Input) *run {
 	info := workflow.GetInfo(ctx)
 	r := &run{
 		in:        in,
@@ -174,8 +175,8 @@ func (r *run) rootScope() position { return position{env: r.env, steps: r.steps}
 // between steps when ctx is cancelled (a sibling parallel branch failed),
 // and at a step boundary when the run hands over to its continuation
 // (*suspendList, with where it stopped).
-func (r *run) runSteps(ctx workflow.Context, prefix string, steps []flow.Step, at position, from *Cursor) error {
-	start, inner := 0, (*StepCursor)(nil)
+func (r *run) runSteps(ctx workflow.Context, prefix string, steps []flow.Step, at position, from *contract.Cursor) error {
+	start, inner := 0, (*contract.StepCursor)(nil)
 	if from != nil {
 		start, inner = from.Next, from.Inner
 	}
@@ -186,7 +187,7 @@ func (r *run) runSteps(ctx workflow.Context, prefix string, steps []flow.Step, a
 		// A resumed container goes on first: each continuation makes
 		// progress before it may hand over again.
 		if inner == nil && r.shouldSuspend(ctx) {
-			return &suspendList{at: &Cursor{Next: i}}
+			return &suspendList{at: &contract.Cursor{Next: i}}
 		}
 		p := at
 		p.path = fmt.Sprintf("%s[%d]", prefix, i)
@@ -194,7 +195,7 @@ func (r *run) runSteps(ctx workflow.Context, prefix string, steps []flow.Step, a
 		if err := r.runStep(ctx, &steps[i], p); err != nil {
 			var ss *suspendStep
 			if errors.As(err, &ss) {
-				return &suspendList{at: &Cursor{Next: i, Inner: ss.at}}
+				return &suspendList{at: &contract.Cursor{Next: i, Inner: ss.at}}
 			}
 			return err
 		}
@@ -205,7 +206,7 @@ func (r *run) runSteps(ctx workflow.Context, prefix string, steps []flow.Step, a
 func (r *run) runStep(ctx workflow.Context, s *flow.Step, at position) error {
 	// A resumed container was counted by the run that began it, and keeps
 	// its record when the carried log tail still holds it.
-	rec := (*StepRecord)(nil)
+	rec := (*contract.StepRecord)(nil)
 	if err := r.yieldIfBusy(ctx); err != nil {
 		return err
 	}
@@ -219,7 +220,7 @@ func (r *run) runStep(ctx workflow.Context, s *flow.Step, at position) error {
 		}
 	}
 	if rec == nil {
-		rec = r.log.start(StepRecord{ID: s.ID, Type: s.Type, Path: at.path, Status: StatusRunning, StartedAt: now(ctx), Iteration: at.iteration})
+		rec = r.log.start(contract.StepRecord{ID: s.ID, Type: s.Type, Path: at.path, Status: contract.StatusRunning, StartedAt: now(ctx), Iteration: at.iteration})
 	}
 	at.record = rec
 	exec, ok := executors[s.Type]
@@ -256,15 +257,15 @@ func (r *run) runStep(ctx workflow.Context, s *flow.Step, at position) error {
 	var skip *skipped
 	switch {
 	case err == nil:
-		rec.Status = StatusSucceeded
+		rec.Status = contract.StatusSucceeded
 	case errors.As(err, &skip):
-		rec.Status, rec.Note, err = StatusSkipped, skip.note, nil
+		rec.Status, rec.Note, err = contract.StatusSkipped, skip.note, nil
 	case errors.As(err, &sig):
-		rec.Status = StatusSucceeded
+		rec.Status = contract.StatusSucceeded
 	case errors.As(err, &ce):
-		rec.Status = StatusCancelled
+		rec.Status = contract.StatusCancelled
 	default:
-		rec.Status = StatusFailed
+		rec.Status = contract.StatusFailed
 		// Errors of nested steps are already wrapped with their own id;
 		// containers record that the failure came from inside.
 		var se *stepError
@@ -279,7 +280,7 @@ func (r *run) runStep(ctx workflow.Context, s *flow.Step, at position) error {
 		out = map[string]any{}
 	}
 	result := map[string]any{"status": rec.Status, "outputs": out}
-	if rec.Status == StatusFailed {
+	if rec.Status == contract.StatusFailed {
 		result["error"] = rec.Error
 		if c, ok := s.Spec.(flow.ErrorContinuer); ok && c.ContinuesOnError() {
 			// onError: continue — the failure is readable by later steps

@@ -30,7 +30,7 @@ const notifyVersion = "notify-events"
 func NotifyWorkflow(ctx workflow.Context, in contract.NotifyInput) error {
 	pol, err := resolveDestination(ctx, in.Destination)
 	if err != nil {
-		return temporal.NewNonRetryableApplicationError(err.Error(), ErrorTypeStepFailed, nil)
+		return temporal.NewNonRetryableApplicationError(err.Error(), contract.ErrorTypeStepFailed, nil)
 	}
 	eff := (&flow.HTTP{Method: "POST"}).WithDestination(pol.Retry, pol.Timeouts)
 	none := 0

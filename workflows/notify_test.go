@@ -17,7 +17,6 @@ import (
 	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/worker"
-	"github.com/hookflow/hookflow/workflows"
 )
 
 func notifyEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *[]contract.EmitRequest) {
@@ -42,7 +41,7 @@ func TestRunFailedAndDeliveryFailedAreEmitted(t *testing.T) {
 	env.RegisterActivityWithOptions(func(context.Context, flow.HTTPRequest) (*contract.Result, error) {
 		return nil, temporal.NewNonRetryableApplicationError("receiver answered 404; not retried", contract.ErrHTTPClient, nil, contract.Failure{StatusCode: 404, Attempt: 1})
 	}, activity.RegisterOptions{Name: contract.DeliverName})
-	env.ExecuteWorkflow(workflows.WorkflowName, workflows.Input{Flow: mustFlow(t, `
+	env.ExecuteWorkflow(contract.WorkflowName, contract.Input{Flow: mustFlow(t, `
 id: nf
 notify: {destination: ops}
 steps:
@@ -68,13 +67,13 @@ steps:
 // succeeds emits nothing.
 func TestEndWithFailureEmitsRunFailed(t *testing.T) {
 	env, emitted := notifyEnv(t)
-	env.ExecuteWorkflow(workflows.WorkflowName, workflows.Input{Flow: mustFlow(t, "id: nf\nsteps:\n  - {id: stop, type: end, status: failure, message: out of stock}\n"), Trigger: map[string]any{}})
+	env.ExecuteWorkflow(contract.WorkflowName, contract.Input{Flow: mustFlow(t, "id: nf\nsteps:\n  - {id: stop, type: end, status: failure, message: out of stock}\n"), Trigger: map[string]any{}})
 	require.Error(t, env.GetWorkflowError())
 	require.Len(t, *emitted, 1)
 	require.Contains(t, (*emitted)[0].Event.Data["error"], "out of stock")
 
 	env, emitted = notifyEnv(t)
-	env.ExecuteWorkflow(workflows.WorkflowName, workflows.Input{Flow: mustFlow(t, "id: nf\nsteps:\n  - {id: a, type: set, values: {a: 1}}\n"), Trigger: map[string]any{}})
+	env.ExecuteWorkflow(contract.WorkflowName, contract.Input{Flow: mustFlow(t, "id: nf\nsteps:\n  - {id: a, type: set, values: {a: 1}}\n"), Trigger: map[string]any{}})
 	require.NoError(t, env.GetWorkflowError())
 	require.Empty(t, *emitted)
 }
@@ -96,7 +95,7 @@ func TestNotifyWorkflowDeliversOnTheDestinationQueue(t *testing.T) {
 		return &contract.Result{StatusCode: 204, Attempt: 1}, nil
 	}, activity.RegisterOptions{Name: contract.DeliverName})
 	body := json.RawMessage(`{"type":"run.failed","timestamp":"2026-11-25T20:00:00Z","data":{}}`)
-	env.ExecuteWorkflow(workflows.NotifyWorkflowName, contract.NotifyInput{Destination: "ops", EventID: "evt_1", Type: flow.EventRunFailed, Body: body})
+	env.ExecuteWorkflow(contract.NotifyWorkflowName, contract.NotifyInput{Destination: "ops", EventID: "evt_1", Type: flow.EventRunFailed, Body: body})
 	require.NoError(t, env.GetWorkflowError())
 	require.Equal(t, flow.DestinationTaskQueue("ops"), queue)
 	require.Equal(t, "ops", got.Destination)

@@ -35,7 +35,7 @@ var recordNonRetryable = []string{
 func RecordActivityOptions(retry *flow.RetryPolicy, summary string) workflow.ActivityOptions {
 	rp := flow.EffectiveRecordRetry(retry)
 	return workflow.ActivityOptions{
-		TaskQueue:              TaskQueue,
+		TaskQueue:              contract.TaskQueue,
 		ScheduleToCloseTimeout: rp.GiveUpAfter.Std(),
 		StartToCloseTimeout:    recordAttemptTimeout,
 		RetryPolicy: &temporal.RetryPolicy{

@@ -14,10 +14,10 @@ import (
 // RedeliverWorkflow sends one delivery of a run again: the same delivery
 // activity, on the webhook task queue, with the run's retry policy and
 // timeouts for it. The run itself is not touched (it may be closed).
-func RedeliverWorkflow(ctx workflow.Context, in RedeliverInput) (*RedeliverResult, error) {
+func RedeliverWorkflow(ctx workflow.Context, in contract.RedeliverInput) (*contract.RedeliverResult, error) {
 	req := in.Request
-	res := &RedeliverResult{DeliveryID: in.DeliveryID, IdempotencyKey: req.DeliveryID}
-	queue := WebhookTaskQueue
+	res := &contract.RedeliverResult{DeliveryID: in.DeliveryID, IdempotencyKey: req.DeliveryID}
+	queue := contract.WebhookTaskQueue
 	if req.Destination != "" {
 		// Through the destination's queue: its limits, pause and breaker.
 		queue = flow.DestinationTaskQueue(req.Destination)
@@ -52,5 +52,5 @@ func RedeliverWorkflow(ctx workflow.Context, in RedeliverInput) (*RedeliverResul
 	}
 	workflow.SetCurrentDetails(ctx, "**failed**: "+res.Error)
 	return nil, temporal.NewNonRetryableApplicationError(
-		fmt.Sprintf("redelivery %s %s failed: %s", req.Method, req.URL, res.Error), ErrorTypeRedeliveryFailed, nil, res)
+		fmt.Sprintf("redelivery %s %s failed: %s", req.Method, req.URL, res.Error), contract.ErrorTypeRedeliveryFailed, nil, res)
 }

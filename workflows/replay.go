@@ -26,9 +26,9 @@ const (
 // through visibility, continues as new every few hundred executions with
 // its place, reports progress through a query and the Web UI's details, and
 // stops when cancelled.
-func ReplayWorkflow(ctx workflow.Context, in ReplayInput) (*ReplayProgress, error) {
+func ReplayWorkflow(ctx workflow.Context, in contract.ReplayInput) (*contract.ReplayProgress, error) {
 	p := in.Progress
-	if err := workflow.SetQueryHandler(ctx, QueryReplayProgress, func() (ReplayProgress, error) { return p, nil }); err != nil {
+	if err := workflow.SetQueryHandler(ctx, contract.QueryReplayProgress, func() (contract.ReplayProgress, error) { return p, nil }); err != nil {
 		return nil, err
 	}
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
@@ -51,7 +51,7 @@ func ReplayWorkflow(ctx workflow.Context, in ReplayInput) (*ReplayProgress, erro
 			var err error
 			key := replayID // one recovery per replay and execution
 			switch in.Action {
-			case ReplayResume:
+			case contract.ReplayResume:
 				err = workflow.ExecuteActivity(actx, contract.ResumeName, contract.ResumeExecutionRequest{ExecutionID: id, Reason: "bulk replay " + replayID, Key: key}).Get(ctx, &got)
 			default:
 				err = workflow.ExecuteActivity(actx, contract.RerunName, contract.RerunRequest{ExecutionID: id, Flow: in.Flow, Version: in.Version, Key: key + "-" + id}).Get(ctx, &got)
@@ -62,7 +62,7 @@ func ReplayWorkflow(ctx workflow.Context, in ReplayInput) (*ReplayProgress, erro
 			case err == nil:
 				p.Done++
 				if len(p.Started) < maxReplayListed {
-					p.Started = append(p.Started, ReplayStarted{Of: id, ExecutionID: got.ExecutionID, RunID: got.RunID})
+					p.Started = append(p.Started, contract.ReplayStarted{Of: id, ExecutionID: got.ExecutionID, RunID: got.RunID})
 				}
 			case errors.As(err, &ce):
 				return &p, err
@@ -71,12 +71,12 @@ func ReplayWorkflow(ctx workflow.Context, in ReplayInput) (*ReplayProgress, erro
 				// replay records why and goes on.
 				p.Skipped++
 				if len(p.Skips) < maxReplayListed {
-					p.Skips = append(p.Skips, ReplayError{Of: id, Error: app.Message(), Type: app.Type()})
+					p.Skips = append(p.Skips, contract.ReplayError{Of: id, Error: app.Message(), Type: app.Type()})
 				}
 			default:
 				p.Failed++
 				if len(p.Errors) < maxReplayListed {
-					p.Errors = append(p.Errors, ReplayError{Of: id, Error: err.Error()})
+					p.Errors = append(p.Errors, contract.ReplayError{Of: id, Error: err.Error()})
 				}
 			}
 			workflow.SetCurrentDetails(ctx, fmt.Sprintf("**replaying** (%s): %d done, %d skipped, %d failed", in.Action, p.Done, p.Skipped, p.Failed))
@@ -92,7 +92,7 @@ func ReplayWorkflow(ctx workflow.Context, in ReplayInput) (*ReplayProgress, erro
 		if handled >= replayItemsPerRun {
 			next := in
 			next.Progress, next.PageToken = p, token
-			return nil, workflow.NewContinueAsNewError(ctx, ReplayWorkflowName, next)
+			return nil, workflow.NewContinueAsNewError(ctx, contract.ReplayWorkflowName, next)
 		}
 	}
 	p.Finished = true

@@ -23,7 +23,7 @@ import (
 func TestABulkReplayRecordsRefusalsAsSkippedAndFinishes(t *testing.T) {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
-	env.RegisterWorkflowWithOptions(workflows.ReplayWorkflow, workflow.RegisterOptions{Name: workflows.ReplayWorkflowName})
+	env.RegisterWorkflowWithOptions(workflows.ReplayWorkflow, workflow.RegisterOptions{Name: contract.ReplayWorkflowName})
 	env.RegisterActivityWithOptions(func(context.Context, contract.ReplayQuery, []byte) (*contract.ReplayPage, error) {
 		return &contract.ReplayPage{IDs: []string{"ok", "done-already", "broken"}}, nil
 	}, activity.RegisterOptions{Name: contract.ListForReplayName})
@@ -39,16 +39,16 @@ func TestABulkReplayRecordsRefusalsAsSkippedAndFinishes(t *testing.T) {
 		return &contract.Recovered{ExecutionID: req.ExecutionID, RunID: "r2"}, nil
 	}, activity.RegisterOptions{Name: contract.ResumeName})
 
-	env.ExecuteWorkflow(workflows.ReplayWorkflowName, workflows.ReplayInput{
-		Query: contract.ReplayQuery{FlowID: "f", From: time.Unix(0, 0), To: time.Unix(60, 0)}, Action: workflows.ReplayResume, PerSecond: 100,
+	env.ExecuteWorkflow(contract.ReplayWorkflowName, contract.ReplayInput{
+		Query: contract.ReplayQuery{FlowID: "f", From: time.Unix(0, 0), To: time.Unix(60, 0)}, Action: contract.ReplayResume, PerSecond: 100,
 	})
 	require.True(t, env.IsWorkflowCompleted())
 	require.NoError(t, env.GetWorkflowError())
-	var p workflows.ReplayProgress
+	var p contract.ReplayProgress
 	require.NoError(t, env.GetWorkflowResult(&p))
 	require.True(t, p.Finished)
 	require.Equal(t, [3]int{1, 1, 1}, [3]int{p.Done, p.Skipped, p.Failed}, "done, skipped, failed")
-	require.Equal(t, []workflows.ReplayError{{Of: "done-already", Error: "done-already completed: there is nothing to resume", Type: contract.ErrNotResumable}}, p.Skips)
+	require.Equal(t, []contract.ReplayError{{Of: "done-already", Error: "done-already completed: there is nothing to resume", Type: contract.ErrNotResumable}}, p.Skips)
 	require.Len(t, p.Errors, 1)
 	require.Equal(t, "broken", p.Errors[0].Of)
 	require.Equal(t, 1, attempts["done-already"], "a refusal is not retried")

@@ -26,7 +26,7 @@ func runApproval(ctx workflow.Context, r *run, s *flow.Step, a *flow.Approval, a
 		got, timedOut, err := r.awaitEvent(ctx, s, at, eventWait{
 			what: fmt.Sprintf("approval `%s`", s.ID), event: s.ID, timeout: timeout, notify: a.Notify,
 			links:  map[string]string{contract.ActionApprove: "approveUrl", contract.ActionReject: "rejectUrl"},
-			accept: func(ev Event) (map[string]any, error) { return decision(a, ev) },
+			accept: func(ev contract.Event) (map[string]any, error) { return decision(a, ev) },
 		})
 		switch {
 		case err != nil:
@@ -39,7 +39,7 @@ func runApproval(ctx workflow.Context, r *run, s *flow.Step, a *flow.Approval, a
 		out = got
 	}
 	// then and else read the decision as steps.<id>.outputs.
-	running := map[string]any{"status": StatusRunning, "outputs": out}
+	running := map[string]any{"status": contract.StatusRunning, "outputs": out}
 	if prev, ok := r.steps[s.ID].(map[string]any); ok {
 		for _, k := range []string{"approveUrl", "rejectUrl"} {
 			if v, ok := prev[k]; ok {
@@ -52,21 +52,21 @@ func runApproval(ctx workflow.Context, r *run, s *flow.Step, a *flow.Approval, a
 	if out["decision"] != flow.DecisionApproved {
 		branch, path, steps = 3, at.path+".else", a.Else
 	}
-	var from *Cursor
+	var from *contract.Cursor
 	if at.resume != nil && at.resume.Branch == branch {
 		from = at.resume.Body
 	}
 	err := r.runSteps(ctx, path, steps, at, from)
 	var sl *suspendList
 	if errors.As(err, &sl) {
-		return nil, &suspendStep{at: &StepCursor{Branch: branch, Body: sl.at, Outputs: out}}
+		return nil, &suspendStep{at: &contract.StepCursor{Branch: branch, Body: sl.at, Outputs: out}}
 	}
 	return out, err
 }
 
 // decision reads an approval event: a signed link's action, or the body's
 // decision (executions API); comment and decidedBy from the body.
-func decision(a *flow.Approval, ev Event) (map[string]any, error) {
+func decision(a *flow.Approval, ev contract.Event) (map[string]any, error) {
 	body, _ := ev.Body.(map[string]any)
 	if ev.Body != nil && body == nil {
 		return nil, fmt.Errorf("an approval's body is an object: {decision, comment, decidedBy}")

@@ -83,19 +83,19 @@ func runCall(ctx workflow.Context, r *run, s *flow.Step, c *flow.Call, at positi
 		ParentClosePolicy: policy,
 		// No execution timeout, as a trigger's run (StartOptions).
 		TypedSearchAttributes: temporal.NewSearchAttributes(
-			SearchAttrFlowID.ValueSet(callee.Flow.ID),
-			SearchAttrFlowVersion.ValueSet(callee.Version),
-			SearchAttrTriggerMode.ValueSet(TriggerModeCall),
+			contract.SearchAttrFlowID.ValueSet(callee.Flow.ID),
+			contract.SearchAttrFlowVersion.ValueSet(callee.Version),
+			contract.SearchAttrTriggerMode.ValueSet(TriggerModeCall),
 		),
 		StaticSummary: fmt.Sprintf("%s (v%d, called by %s)", name, callee.Version, s.ID),
 		StaticDetails: fmt.Sprintf("hookflow flow `%s`, version %d, called by step `%s` of `%s`", callee.Flow.ID, callee.Version, s.ID, workflow.GetInfo(ctx).WorkflowExecution.ID),
 	})
-	fut := workflow.ExecuteChildWorkflow(cctx, WorkflowName, Input{
+	fut := workflow.ExecuteChildWorkflow(cctx, contract.WorkflowName, contract.Input{
 		Flow: callee.Flow, FlowVersion: callee.Version, Trigger: trigger,
 		CallDepth: depth, PublicURL: r.in.PublicURL,
 		// A new run: the engine of this code (replay does not compare a
 		// child's input).
-		Engine: CurrentEngine,
+		Engine: contract.CurrentEngine,
 	})
 	if err := fut.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
 		return nil, fmt.Errorf("starting flow %q (%s): %w", c.Flow, childID, err)
@@ -104,7 +104,7 @@ func runCall(ctx workflow.Context, r *run, s *flow.Step, c *flow.Call, at positi
 		return map[string]any{"executionId": childID}, nil
 	}
 	workflow.SetCurrentDetails(ctx, fmt.Sprintf("waiting for flow `%s` called by step `%s` (%s)", c.Flow, s.ID, childID))
-	var res Result
+	var res contract.RunResult
 	if err := fut.Get(ctx, &res); err != nil {
 		return nil, fmt.Errorf("flow %q (%s) failed: %s", c.Flow, childID, childMessage(err))
 	}

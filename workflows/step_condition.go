@@ -5,6 +5,7 @@ import (
 
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
 )
 
@@ -34,13 +35,13 @@ func runCondition(ctx workflow.Context, r *run, s *flow.Step, c *flow.Condition,
 func inBranch(branch int, err error) error {
 	var sl *suspendList
 	if errors.As(err, &sl) {
-		return &suspendStep{at: &StepCursor{Branch: branch, Body: sl.at}}
+		return &suspendStep{at: &contract.StepCursor{Branch: branch, Body: sl.at}}
 	}
 	return err
 }
 
 // bodyOf is where a resumed container's branch stood (nil: from its start).
-func bodyOf(c *StepCursor) *Cursor {
+func bodyOf(c *contract.StepCursor) *contract.Cursor {
 	if c == nil {
 		return nil
 	}

@@ -6,6 +6,7 @@ import (
 
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
 )
 
@@ -50,7 +51,7 @@ func runDelay(ctx workflow.Context, r *run, s *flow.Step, d *flow.Delay, at posi
 	}
 	if !timer.IsReady() {
 		cancelTimer()
-		return nil, &suspendStep{at: &StepCursor{Until: &until}}
+		return nil, &suspendStep{at: &contract.StepCursor{Until: &until}}
 	}
 	if err := timer.Get(ctx, nil); err != nil {
 		return out, err

@@ -33,7 +33,7 @@ func runHTTP(ctx workflow.Context, r *run, s *flow.Step, h *flow.HTTP, at positi
 	// across continue-as-new.
 	req.DeliveryID = deliveryID(workflow.GetInfo(ctx).FirstRunID, r.deliveries)
 	req.KeepBody = r.keepBody(s.ID, h)
-	d := &Delivery{Method: req.Method, URL: req.URL, Body: req.Body, DeliveryID: req.DeliveryID, Destination: req.Destination}
+	d := &contract.Delivery{Method: req.Method, URL: req.URL, Body: req.Body, DeliveryID: req.DeliveryID, Destination: req.Destination}
 	at.record.Delivery = d
 
 	ao := ActivityOptionsFor(h)
@@ -53,7 +53,7 @@ func runHTTP(ctx workflow.Context, r *run, s *flow.Step, h *flow.HTTP, at positi
 	}
 	ao.Summary = summary(req)
 	var plan *sendPlan
-	if r.in.Engine >= EngineTaskBudget {
+	if r.in.Engine >= contract.EngineTaskBudget {
 		// taskbudget.go: a request Temporal cannot record fails the step;
 		// a send waits for a workflow task with room for it (and stops
 		// there, unmade, when the run hands over meanwhile).
@@ -120,7 +120,7 @@ func ActivityOptionsFor(h *flow.HTTP) workflow.ActivityOptions {
 	rp := h.EffectiveRetry()
 	connect, response := h.EffectiveTimeouts()
 	return workflow.ActivityOptions{
-		TaskQueue:              WebhookTaskQueue,
+		TaskQueue:              contract.WebhookTaskQueue,
 		ScheduleToCloseTimeout: rp.GiveUpAfter.Std(),
 		// One attempt: connecting, then the whole response, plus margin
 		// for the worker's own work.

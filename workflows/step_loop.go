@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
 )
 
@@ -69,15 +70,15 @@ type loopRun struct {
 	// next is the first element not started; done counts finished ones;
 	// resumed are elements a previous run of the chain left under way.
 	next, done int
-	resumed    []ActiveItem
+	resumed    []contract.ActiveItem
 	// stopped are the elements under way at a hand-over.
-	stopped []ActiveItem
+	stopped []contract.ActiveItem
 }
 
 // element runs the loop's steps for element i, from its start or from a
 // carried cursor. steps is the element's own copy of the step results
 // (concurrent loops), or nil (the run's).
-func (lp *loopRun) element(ctx workflow.Context, i int, from *Cursor, steps map[string]any) error {
+func (lp *loopRun) element(ctx workflow.Context, i int, from *contract.Cursor, steps map[string]any) error {
 	// The scope is the root names plus item and index; built from its
 	// fixed keys rather than by copying (iterating) a map.
 	scope := map[string]any{
@@ -95,7 +96,7 @@ func (lp *loopRun) element(ctx workflow.Context, i int, from *Cursor, steps map[
 	err := lp.r.runSteps(ctx, lp.at.path+".steps", lp.l.Steps, inner, from)
 	var sl *suspendList
 	if errors.As(err, &sl) {
-		lp.stopped = append(lp.stopped, ActiveItem{Index: i, At: sl.at, Steps: lp.own(steps)})
+		lp.stopped = append(lp.stopped, contract.ActiveItem{Index: i, At: sl.at, Steps: lp.own(steps)})
 	}
 	return err
 }
@@ -126,7 +127,7 @@ func (lp *loopRun) concurrent(ctx workflow.Context, concurrency int) error {
 	var first error
 	running := 0
 	wg := workflow.NewWaitGroup(ctx)
-	start := func(i int, from *Cursor, carried map[string]any) {
+	start := func(i int, from *contract.Cursor, carried map[string]any) {
 		steps := lp.r.elementSteps(carried)
 		running++
 		wg.Add(1)
@@ -182,7 +183,7 @@ func (lp *loopRun) handOver(err error) error {
 		return err
 	}
 	sort.Slice(lp.stopped, func(i, j int) bool { return lp.stopped[i].Index < lp.stopped[j].Index })
-	c := &StepCursor{NextItem: lp.next, Active: lp.stopped, Done: lp.done, ItemsHash: itemsDigest(lp.items)}
+	c := &contract.StepCursor{NextItem: lp.next, Active: lp.stopped, Done: lp.done, ItemsHash: itemsDigest(lp.items)}
 	// The continuation evaluates over again; carry the list itself only
 	// when that would give another one (the loop changed what over reads).
 	if v, err := lp.r.eval.Eval(lp.l.Over, lp.at.env); err != nil || itemsDigestOf(v) != c.ItemsHash {

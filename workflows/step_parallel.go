@@ -7,6 +7,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
 )
 
@@ -23,12 +24,12 @@ func runParallel(ctx workflow.Context, r *run, s *flow.Step, p *flow.Parallel, a
 	bctx, cancel := workflow.WithCancel(ctx)
 	defer cancel()
 	var first error
-	lanes := make([]*Cursor, len(p.Lanes))
+	lanes := make([]*contract.Cursor, len(p.Lanes))
 	suspended := false
 	wg := workflow.NewWaitGroup(ctx)
 	for i := range p.Lanes {
 		lane := p.Lanes[i]
-		var from *Cursor
+		var from *contract.Cursor
 		if at.resume != nil && i < len(at.resume.Lanes) {
 			from = at.resume.Lanes[i]
 		}
@@ -45,7 +46,7 @@ func runParallel(ctx workflow.Context, r *run, s *flow.Step, p *flow.Parallel, a
 			var sl *suspendList
 			switch {
 			case err == nil:
-				lanes[i] = &Cursor{Next: len(lane.Steps)}
+				lanes[i] = &contract.Cursor{Next: len(lane.Steps)}
 			case errors.As(err, &sl):
 				lanes[i], suspended = sl.at, true
 			case first == nil && !errors.As(err, &ce):
@@ -62,7 +63,7 @@ func runParallel(ctx workflow.Context, r *run, s *flow.Step, p *flow.Parallel, a
 		return nil, temporal.NewCanceledError()
 	}
 	if suspended {
-		return nil, &suspendStep{at: &StepCursor{Lanes: lanes}}
+		return nil, &suspendStep{at: &contract.StepCursor{Lanes: lanes}}
 	}
 	return map[string]any{"branches": len(p.Lanes)}, nil
 }

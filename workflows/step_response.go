@@ -3,6 +3,7 @@ package workflows
 import (
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
 )
 
@@ -15,7 +16,7 @@ func runResponse(_ workflow.Context, r *run, _ *flow.Step, spec *flow.Response, 
 	if r.response != nil {
 		return nil, &skipped{note: "the caller was already answered by an earlier response step"}
 	}
-	resp := &Response{Status: spec.EffectiveStatus()}
+	resp := &contract.Response{Status: spec.EffectiveStatus()}
 	if len(spec.Headers) > 0 {
 		resp.Headers = make(map[string]string, len(spec.Headers))
 		for _, k := range flow.SortedKeys(spec.Headers) {

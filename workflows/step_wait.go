@@ -19,7 +19,7 @@ func runWait(ctx workflow.Context, r *run, s *flow.Step, w *flow.Wait, at positi
 		what: fmt.Sprintf("event `%s` in step `%s`", w.Event, s.ID), event: w.Event, match: w.Match,
 		timeout: timeout, notify: w.Notify,
 		links:  map[string]string{contract.ActionResume: "resumeUrl"},
-		accept: func(ev Event) (map[string]any, error) { return eventOutputs(ev.Body), nil },
+		accept: func(ev contract.Event) (map[string]any, error) { return eventOutputs(ev.Body), nil },
 	})
 	switch {
 	case err != nil:

@@ -3,16 +3,18 @@ package workflows
 import (
 	"encoding/json"
 	"sort"
+
+	"github.com/hookflow/hookflow/contract"
 )
 
 type stepLog struct {
-	records []*StepRecord
+	records []*contract.StepRecord
 	dropped int
 }
 
-func (l *stepLog) start(rec StepRecord) *StepRecord {
+func (l *stepLog) start(rec contract.StepRecord) *contract.StepRecord {
 	r := &rec
-	if len(l.records) >= MaxStepLog {
+	if len(l.records) >= contract.MaxStepLog {
 		// Drop the oldest. Records still running stay reachable through
 		// the pointer their executor holds.
 		copy(l.records, l.records[1:])
@@ -23,8 +25,8 @@ func (l *stepLog) start(rec StepRecord) *StepRecord {
 	return r
 }
 
-func (l *stepLog) snapshot() StepLog {
-	out := StepLog{Steps: make([]StepRecord, len(l.records)), Dropped: l.dropped}
+func (l *stepLog) snapshot() contract.StepLog {
+	out := contract.StepLog{Steps: make([]contract.StepRecord, len(l.records)), Dropped: l.dropped}
 	for i, r := range l.records {
 		out.Steps[i] = *r
 	}
@@ -39,7 +41,7 @@ const MaxStepLogAnswerBytes = 1 << 20
 // answer is the snapshot as the query returns it: when its JSON is over
 // MaxStepLogAnswerBytes, request bodies over loggedBodyBytes are left out
 // (their size kept in BodyOmitted), the largest first, until it fits.
-func (l *stepLog) answer() StepLog {
+func (l *stepLog) answer() contract.StepLog {
 	out := l.snapshot()
 	size := encodedSize(out)
 	if size <= MaxStepLogAnswerBytes {
@@ -72,8 +74,8 @@ const loggedBodyBytes = 512
 
 // tail is the newest part of the log whose JSON fits maxBytes, for a
 // continuation's input; what it leaves out is counted as dropped.
-func (l *stepLog) tail(maxBytes int) StepLog {
-	out := StepLog{Dropped: l.dropped}
+func (l *stepLog) tail(maxBytes int) contract.StepLog {
+	out := contract.StepLog{Dropped: l.dropped}
 	size, first := 0, len(l.records)
 	for first > 0 {
 		b, err := json.Marshal(l.records[first-1])
@@ -84,7 +86,7 @@ func (l *stepLog) tail(maxBytes int) StepLog {
 		first--
 	}
 	out.Dropped += first
-	out.Steps = make([]StepRecord, 0, len(l.records)-first)
+	out.Steps = make([]contract.StepRecord, 0, len(l.records)-first)
 	for _, r := range l.records[first:] {
 		out.Steps = append(out.Steps, *r)
 	}
@@ -92,9 +94,9 @@ func (l *stepLog) tail(maxBytes int) StepLog {
 }
 
 // restore starts the log from a carried tail.
-func (l *stepLog) restore(c StepLog) {
+func (l *stepLog) restore(c contract.StepLog) {
 	l.dropped = c.Dropped
-	l.records = make([]*StepRecord, len(c.Steps))
+	l.records = make([]*contract.StepRecord, len(c.Steps))
 	for i := range c.Steps {
 		l.records[i] = &c.Steps[i]
 	}
@@ -102,10 +104,10 @@ func (l *stepLog) restore(c StepLog) {
 
 // running finds the record of a step still running at path (and loop
 // iteration), newest first: a resumed container's own record.
-func (l *stepLog) running(path string, iteration *int) *StepRecord {
+func (l *stepLog) running(path string, iteration *int) *contract.StepRecord {
 	for i := len(l.records) - 1; i >= 0; i-- {
 		r := l.records[i]
-		if r.Status == StatusRunning && r.Path == path && sameIteration(r.Iteration, iteration) {
+		if r.Status == contract.StatusRunning && r.Path == path && sameIteration(r.Iteration, iteration) {
 			return r
 		}
 	}

@@ -7,6 +7,7 @@ import (
 
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
 )
 
@@ -134,7 +135,7 @@ func (r *run) placeInTask(ctx workflow.Context, request, kept int, local, maySto
 			return false, err
 		}
 		if mayStop && r.shouldSuspend(ctx) {
-			return false, &suspendStep{at: &StepCursor{}}
+			return false, &suspendStep{at: &contract.StepCursor{}}
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
 )
 
@@ -74,9 +75,9 @@ func TestStepLogAnswerLeavesOutLargeBodies(t *testing.T) {
 	big := json.RawMessage(`"` + strings.Repeat("x", 300_000) + `"`)
 	small := json.RawMessage(`{"i":1}`)
 	for i := 0; i < 5; i++ {
-		l.start(StepRecord{ID: "send", Delivery: &Delivery{Method: "POST", Body: big, DeliveryID: "dlv_big"}})
+		l.start(contract.StepRecord{ID: "send", Delivery: &contract.Delivery{Method: "POST", Body: big, DeliveryID: "dlv_big"}})
 	}
-	l.start(StepRecord{ID: "small", Delivery: &Delivery{Method: "POST", Body: small}})
+	l.start(contract.StepRecord{ID: "small", Delivery: &contract.Delivery{Method: "POST", Body: small}})
 	a := l.answer()
 	require.LessOrEqual(t, encodedSize(a), MaxStepLogAnswerBytes)
 	omitted := 0
@@ -95,6 +96,6 @@ func TestStepLogAnswerLeavesOutLargeBodies(t *testing.T) {
 	}
 	// Under the bound the answer is the snapshot.
 	var s stepLog
-	s.start(StepRecord{ID: "send", Delivery: &Delivery{Body: big}})
+	s.start(contract.StepRecord{ID: "send", Delivery: &contract.Delivery{Body: big}})
 	require.Equal(t, s.snapshot(), s.answer())
 }
