@@ -128,7 +128,7 @@ func (s *Server) refresh(ctx context.Context) {
 }
 
 func (s *Server) listFlows(c *gin.Context) {
-	flows, err := s.cfg.Admin.Store.List(c.Request.Context())
+	flows, err := s.cfg.Admin.Store.Flows().List(c.Request.Context())
 	if err != nil {
 		s.failStore(c, err)
 		return
@@ -154,7 +154,7 @@ func (s *Server) createFlow(c *gin.Context) {
 		fail(c, e)
 		return
 	}
-	rec, err := s.cfg.Admin.Store.Create(c.Request.Context(), f)
+	rec, err := s.cfg.Admin.Store.Flows().Create(c.Request.Context(), f)
 	if err != nil {
 		s.failStore(c, err)
 		return
@@ -166,7 +166,7 @@ func (s *Server) createFlow(c *gin.Context) {
 }
 
 func (s *Server) getFlow(c *gin.Context) {
-	rec, err := s.cfg.Admin.Store.Get(c.Request.Context(), c.Param("id"))
+	rec, err := s.cfg.Admin.Store.Flows().Get(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		s.failStore(c, err)
 		return
@@ -202,7 +202,7 @@ func (s *Server) updateFlow(c *gin.Context) {
 		fail(c, e)
 		return
 	}
-	rec, changed, err := s.cfg.Admin.Store.Update(c.Request.Context(), f, version)
+	rec, changed, err := s.cfg.Admin.Store.Flows().Update(c.Request.Context(), f, version)
 	if err != nil {
 		s.failStore(c, err)
 		return
@@ -226,7 +226,7 @@ func (s *Server) deleteFlow(c *gin.Context) {
 		fail(c, newError(http.StatusConflict, "in_use", fmt.Sprintf("flow %q is called by %s; change or delete those flows first", c.Param("id"), strings.Join(callers, ", "))))
 		return
 	}
-	if err := s.cfg.Admin.Store.Delete(c.Request.Context(), c.Param("id")); err != nil {
+	if err := s.cfg.Admin.Store.Flows().Delete(c.Request.Context(), c.Param("id")); err != nil {
 		s.failStore(c, err)
 		return
 	}
@@ -235,7 +235,7 @@ func (s *Server) deleteFlow(c *gin.Context) {
 }
 
 func (s *Server) listVersions(c *gin.Context) {
-	vs, err := s.cfg.Admin.Store.Versions(c.Request.Context(), c.Param("id"))
+	vs, err := s.cfg.Admin.Store.Flows().Versions(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		s.failStore(c, err)
 		return
@@ -251,7 +251,7 @@ func (s *Server) getVersion(c *gin.Context) {
 		fail(c, e)
 		return
 	}
-	v, err := s.cfg.Admin.Store.GetVersion(c.Request.Context(), c.Param("id"), n)
+	v, err := s.cfg.Admin.Store.Flows().GetVersion(c.Request.Context(), c.Param("id"), n)
 	if err != nil {
 		s.failStore(c, err)
 		return
@@ -261,7 +261,7 @@ func (s *Server) getVersion(c *gin.Context) {
 
 func (s *Server) setEnabled(enabled bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		rec, err := s.cfg.Admin.Store.SetEnabled(c.Request.Context(), c.Param("id"), enabled)
+		rec, err := s.cfg.Admin.Store.Flows().SetEnabled(c.Request.Context(), c.Param("id"), enabled)
 		if err != nil {
 			s.failStore(c, err)
 			return
@@ -272,7 +272,7 @@ func (s *Server) setEnabled(enabled bool) gin.HandlerFunc {
 }
 
 func (s *Server) rotateToken(c *gin.Context) {
-	rec, err := s.cfg.Admin.Store.RotateToken(c.Request.Context(), c.Param("id"))
+	rec, err := s.cfg.Admin.Store.Flows().RotateToken(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		s.failStore(c, err)
 		return
