@@ -614,7 +614,10 @@ func (s *Records) insertKeys(ctx context.Context, tx *sql.Tx, c *Collection, id 
 	return nil
 }
 
-const selectRecord = `SELECT r.id, r.properties, r.version, r.created_at, r.updated_at FROM records r`
+const (
+	selectRecordColumns = `SELECT r.id, r.properties, r.version, r.created_at, r.updated_at`
+	selectRecord        = selectRecordColumns + ` FROM records r`
+)
 
 func scanRecord(collection string, sc scanner) (*Record, error) {
 	rec := &Record{Collection: collection}
@@ -813,7 +816,8 @@ type Query struct {
 	// for descending; records without the property come last. Default:
 	// id (creation order).
 	Sort string
-	// Limit bounds the records returned (default 50, at most 1000).
+	// Limit bounds the records returned (default DefaultQueryLimit, at
+	// most MaxQueryLimit).
 	Limit int
 	// After pages by keyset: records after this id (Sort must be empty).
 	After string
@@ -833,116 +837,25 @@ type Page struct {
 // MaxQueryLimit bounds one query's records.
 const MaxQueryLimit = 1000
 
-// Find runs a query on a collection. Filters and sort name
-// properties of the collection (else *InvalidError at filter.<name> or
-// sort).
+// Find runs a query on a collection. Filters and sort name properties of
+// the collection (else *InvalidError at filter.<name> or sort). Its SQL is
+// built by findStatements (record_query.go).
 func (s *Records) Find(ctx context.Context, collection string, q Query) (*Page, error) {
 	c, err := s.GetCollection(ctx, collection)
 	if err != nil {
 		return nil, err
 	}
-	if q.Limit <= 0 {
-		q.Limit = 50
-	}
-	if q.Limit > MaxQueryLimit {
-		q.Limit = MaxQueryLimit
-	}
-	var errs []flow.FieldError
-	args := []any{c.Name}
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
-	from := " FROM records r"
-	where := []string{"r.collection = $1"}
-	for i, k := range flow.SortedKeys(q.Filter) {
-		v := q.Filter[k]
-		p, ok := c.Property(k)
-		if !ok {
-			errs = append(errs, flow.FieldError{Path: "filter." + k, Message: fmt.Sprintf("unknown property (collection %s has: %s)", c.Name, strings.Join(c.propertyNames(), ", "))})
-			continue
-		}
-		if v != nil {
-			if msg := p.check(v); msg != "" {
-				errs = append(errs, flow.FieldError{Path: "filter." + k, Message: msg})
-				continue
-			}
-		}
-		switch {
-		case p.Unique && v != nil:
-			text, _ := p.keyText(v)
-			a := fmt.Sprintf("k%d", i)
-			from += fmt.Sprintf(" JOIN record_keys %s ON %s.collection = r.collection AND %s.record_id = r.id AND %s.property = %s AND %s.value = %s",
-				a, a, a, a, arg(k), a, arg(text))
-		case s.db.dialect == "pgx":
-			if v == nil {
-				where = append(where, fmt.Sprintf("(r.properties::jsonb -> %s::text) IS NULL", arg(k)))
-			} else {
-				b, _ := json.Marshal(p.normalize(v))
-				where = append(where, fmt.Sprintf("(r.properties::jsonb -> %s::text) = %s::jsonb", arg(k), arg(string(b))))
-			}
-		default:
-			path := arg("$." + k)
-			switch t := p.normalize(v).(type) {
-			case nil:
-				where = append(where, fmt.Sprintf("json_extract(r.properties, %s) IS NULL", path))
-			case bool:
-				// json_extract gives JSON true and false as 1 and 0.
-				n := 0
-				if t {
-					n = 1
-				}
-				where = append(where, fmt.Sprintf("json_type(r.properties, %s) IN ('true', 'false') AND json_extract(r.properties, %s) = %s", path, path, arg(n)))
-			default:
-				where = append(where, fmt.Sprintf("json_extract(r.properties, %s) = %s", path, arg(t)))
-			}
-		}
-	}
-	order := "r.id"
-	if q.Sort != "" {
-		name, desc := strings.CutPrefix(q.Sort, "-")
-		dir := ""
-		if desc {
-			dir = " DESC"
-		}
-		switch name {
-		case "createdAt":
-			order = "r.created_at" + dir + ", r.id" + dir
-		case "updatedAt":
-			order = "r.updated_at" + dir + ", r.id" + dir
-		case "id":
-			order = "r.id" + dir
-		default:
-			if _, ok := c.Property(name); !ok {
-				errs = append(errs, flow.FieldError{Path: "sort", Message: fmt.Sprintf("sorts by createdAt, updatedAt, id or a property of collection %s (%s), with - for descending", c.Name, strings.Join(c.propertyNames(), ", "))})
-				break
-			}
-			// name is an identifier (checked with the collection), so
-			// it can be written into the statement.
-			expr := "json_extract(r.properties, '$." + name + "')"
-			if s.db.dialect == "pgx" {
-				expr = "(r.properties::jsonb -> '" + name + "')"
-			}
-			order = "(" + expr + " IS NULL), " + expr + dir + ", r.id" + dir
-		}
-		if q.After != "" {
-			errs = append(errs, flow.FieldError{Path: "pageToken", Message: "pages only in id order (no sort)"})
-		}
-	}
-	if len(errs) > 0 {
-		return nil, invalidRecord(errs)
+	st, err := findStatements(s.db.dialect, c, q)
+	if err != nil {
+		return nil, err
 	}
 	page := &Page{Total: -1}
-	if q.Count {
-		if err := s.db.queryRow(ctx, s.db.sql, "SELECT COUNT(*)"+from+" WHERE "+strings.Join(where, " AND "), args...).Scan(&page.Total); err != nil {
+	if st.Count != "" {
+		if err := s.db.queryRow(ctx, s.db.sql, st.Count, st.CountArgs...).Scan(&page.Total); err != nil {
 			return nil, err
 		}
 	}
-	if q.After != "" {
-		where = append(where, "r.id > "+arg(q.After))
-	}
-	stmt := selectRecord[:strings.Index(selectRecord, " FROM")] + from + " WHERE " + strings.Join(where, " AND ") + " ORDER BY " + order + " LIMIT " + arg(q.Limit+1)
-	rows, err := s.db.query(ctx, s.db.sql, stmt, args...)
+	rows, err := s.db.query(ctx, s.db.sql, st.Select, st.SelectArgs...)
 	if err != nil {
 		return nil, err
 	}
@@ -958,10 +871,10 @@ func (s *Records) Find(ctx context.Context, collection string, q Query) (*Page, 
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	if len(page.Records) > q.Limit {
-		page.Records = page.Records[:q.Limit]
+	if len(page.Records) > st.Limit {
+		page.Records = page.Records[:st.Limit]
 		if q.Sort == "" {
-			page.Next = page.Records[q.Limit-1].ID
+			page.Next = page.Records[st.Limit-1].ID
 		}
 	}
 	return page, nil

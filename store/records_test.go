@@ -357,6 +357,27 @@ func TestRecords(t *testing.T) {
 				}
 				require.Equal(t, []string{"p0@x.test", "p1@x.test", "p2@x.test", "p3@x.test", "p4@x.test", "p5@x.test", "p6@x.test"}, seen)
 
+				// A filtered count on a later page still counts every match.
+				seen, next = nil, ""
+				for {
+					page, err := s.Records().Find(ctx, "contacts", store.Query{Filter: map[string]any{"vip": true}, Limit: 3, After: next, Count: true})
+					require.NoError(t, err)
+					require.Equal(t, 4, page.Total)
+					for _, r := range page.Records {
+						seen = append(seen, r.Properties["email"].(string))
+					}
+					if next = page.Next; next == "" {
+						break
+					}
+				}
+				require.Equal(t, []string{"p0@x.test", "p2@x.test", "p4@x.test", "p6@x.test"}, seen)
+
+				// Values are arguments, never statement text.
+				page, err = s.Records().Find(ctx, "contacts", store.Query{Filter: map[string]any{"firstName": "x' OR '1'='1"}, Count: true})
+				require.NoError(t, err)
+				require.Equal(t, 0, page.Total)
+				require.Empty(t, page.Records)
+
 				_, err = s.Records().Find(ctx, "contacts", store.Query{Filter: map[string]any{"age": "x", "nope": 1}, Sort: "colour"})
 				require.Equal(t, []flow.FieldError{
 					{Path: "filter.age", Message: "must be a number, got a string"},
