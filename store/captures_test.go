@@ -77,9 +77,9 @@ func TestCapturesAreTakenOnceAcrossWriters(t *testing.T) {
 	}
 }
 
-// TestConcurrentArmsOfOneFlow: arming one flow from several replicas at once
+// Arming one flow from several replicas at once
 // succeeds for each (the last one stands), never a key conflict.
-func TestConcurrentArmsOfOneFlow(t *testing.T) {
+func TestConcurrentArmsOfOneFlowAllSucceed(t *testing.T) {
 	for name, open := range backends(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()

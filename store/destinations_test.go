@@ -21,7 +21,7 @@ func testDestination(t *testing.T, yml string) *flow.Destination {
 	return d
 }
 
-func TestDestinationsVersionsAndState(t *testing.T) {
+func TestDestinationsKeepVersionsApartFromTheirSharedState(t *testing.T) {
 	for name, open := range backends(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()

@@ -91,7 +91,7 @@ properties:
 	require.Equal(t, []flow.FieldError{{Path: "properties", Message: "at least one property must be unique (unique: true): records are found by it"}}, invalidPaths(t, err))
 }
 
-func TestRecords(t *testing.T) {
+func TestRecordsAreTypedUniqueWrittenOnceAndQueryable(t *testing.T) {
 	for name, open := range backends(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
