@@ -28,7 +28,7 @@ const ResumeKeySecret = "resume_key"
 // MinResumeKeyLen bounds the resume key from below (bytes).
 const MinResumeKeyLen = 16
 
-// FlowGetter is what ResolveFlow needs of the flow store (*store.Store).
+// FlowGetter is what ResolveFlow needs of the flow store (*store.Flows).
 type FlowGetter interface {
 	Get(ctx context.Context, id string) (*store.Flow, error)
 }

@@ -19,9 +19,9 @@ import (
 	"github.com/hookflow/hookflow/store"
 )
 
-// DestinationStore is where destinations are read: the flow store.
+// DestinationStore is where destinations are read: the flow store (*store.Destinations).
 type DestinationStore interface {
-	GetDestination(ctx context.Context, name string) (*store.Destination, error)
+	Get(ctx context.Context, name string) (*store.Destination, error)
 }
 
 // DestinationLookup finds a destination when an attempt runs.
@@ -73,7 +73,7 @@ func (d *Destinations) Lookup(ctx context.Context, name string, minVersion int64
 	if ok && time.Since(c.at) < destinationTTL && c.d.Version >= minVersion && minVersion >= 0 {
 		return c.d, nil
 	}
-	got, err := d.store.GetDestination(ctx, name)
+	got, err := d.store.Get(ctx, name)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("destination %q does not exist (deleted after the flow was applied?)", name), contract.ErrNoDestination, nil)
 	}

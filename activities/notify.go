@@ -233,7 +233,7 @@ func (n *Notifier) destinationReady(ctx context.Context, ev contract.Notificatio
 	if n.dests == nil {
 		return true
 	}
-	d, err := n.dests.GetDestination(ctx, dest)
+	d, err := n.dests.Get(ctx, dest)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		n.tel.Notification(ev.Type, telemetry.NotificationNoTarget)

@@ -18,10 +18,10 @@ import (
 const MaxFoundBytes = 1 << 20
 
 // RecordStore is what the record activities need of the flow store
-// (*store.Store).
+// (*store.Records).
 type RecordStore interface {
-	WriteRecord(ctx context.Context, w store.Write) (*store.WriteResult, error)
-	FindRecords(ctx context.Context, collection string, q store.Query) (*store.Page, error)
+	Write(ctx context.Context, w store.Write) (*store.WriteResult, error)
+	Find(ctx context.Context, collection string, q store.Query) (*store.Page, error)
 }
 
 // Records are the record steps' activities: writes and queries on the flow
@@ -87,7 +87,7 @@ func (a *Records) write(ctx context.Context, op string, w contract.RecordWrite) 
 	}
 	sw := store.Write{Op: op, Collection: w.Collection, Properties: w.Properties, IdempotencyKey: w.IdempotencyKey,
 		Ref: store.RecordRef{ID: w.RecordID, Property: w.MatchProperty, Value: w.MatchValue}}
-	res, err := a.store.WriteRecord(ctx, sw)
+	res, err := a.store.Write(ctx, sw)
 	// Properties may be personal data: the log names the write, never
 	// its values.
 	attrs := []any{"op", op, "collection", w.Collection, "idempotencyKey", w.IdempotencyKey}
@@ -111,7 +111,7 @@ func (a *Records) Find(ctx context.Context, q contract.RecordQuery) (*contract.R
 	if a.store == nil {
 		return nil, errNoStore()
 	}
-	page, err := a.store.FindRecords(ctx, q.Collection, store.Query{Filter: q.Filter, Sort: q.Sort, Limit: q.Limit, Count: true})
+	page, err := a.store.Find(ctx, q.Collection, store.Query{Filter: q.Filter, Sort: q.Sort, Limit: q.Limit, Count: true})
 	if err != nil {
 		return nil, recordError(q.Collection, err)
 	}

@@ -129,7 +129,7 @@ func (a *Admin) refresh(ctx context.Context, log *slog.Logger) {
 }
 
 func (s *Management) listFlows(c *gin.Context) {
-	flows, err := s.cfg.Admin.Store.List(c.Request.Context())
+	flows, err := s.cfg.Admin.Store.Flows().List(c.Request.Context())
 	if err != nil {
 		s.failStore(c, err)
 		return
@@ -155,7 +155,7 @@ func (s *Management) createFlow(c *gin.Context) {
 		fail(c, e)
 		return
 	}
-	rec, err := s.cfg.Admin.Store.Create(c.Request.Context(), f)
+	rec, err := s.cfg.Admin.Store.Flows().Create(c.Request.Context(), f)
 	if err != nil {
 		s.failStore(c, err)
 		return
@@ -167,7 +167,7 @@ func (s *Management) createFlow(c *gin.Context) {
 }
 
 func (s *Management) getFlow(c *gin.Context) {
-	rec, err := s.cfg.Admin.Store.Get(c.Request.Context(), c.Param("id"))
+	rec, err := s.cfg.Admin.Store.Flows().Get(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		s.failStore(c, err)
 		return
@@ -203,7 +203,7 @@ func (s *Management) updateFlow(c *gin.Context) {
 		fail(c, e)
 		return
 	}
-	rec, changed, err := s.cfg.Admin.Store.Update(c.Request.Context(), f, version)
+	rec, changed, err := s.cfg.Admin.Store.Flows().Update(c.Request.Context(), f, version)
 	if err != nil {
 		s.failStore(c, err)
 		return
@@ -227,7 +227,7 @@ func (s *Management) deleteFlow(c *gin.Context) {
 		fail(c, newError(http.StatusConflict, "in_use", fmt.Sprintf("flow %q is called by %s; change or delete those flows first", c.Param("id"), strings.Join(callers, ", "))))
 		return
 	}
-	if err := s.cfg.Admin.Store.Delete(c.Request.Context(), c.Param("id")); err != nil {
+	if err := s.cfg.Admin.Store.Flows().Delete(c.Request.Context(), c.Param("id")); err != nil {
 		s.failStore(c, err)
 		return
 	}
@@ -236,7 +236,7 @@ func (s *Management) deleteFlow(c *gin.Context) {
 }
 
 func (s *Management) listVersions(c *gin.Context) {
-	vs, err := s.cfg.Admin.Store.Versions(c.Request.Context(), c.Param("id"))
+	vs, err := s.cfg.Admin.Store.Flows().Versions(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		s.failStore(c, err)
 		return
@@ -252,7 +252,7 @@ func (s *Management) getVersion(c *gin.Context) {
 		fail(c, e)
 		return
 	}
-	v, err := s.cfg.Admin.Store.GetVersion(c.Request.Context(), c.Param("id"), n)
+	v, err := s.cfg.Admin.Store.Flows().GetVersion(c.Request.Context(), c.Param("id"), n)
 	if err != nil {
 		s.failStore(c, err)
 		return
@@ -262,7 +262,7 @@ func (s *Management) getVersion(c *gin.Context) {
 
 func (s *Management) setEnabled(enabled bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		rec, err := s.cfg.Admin.Store.SetEnabled(c.Request.Context(), c.Param("id"), enabled)
+		rec, err := s.cfg.Admin.Store.Flows().SetEnabled(c.Request.Context(), c.Param("id"), enabled)
 		if err != nil {
 			s.failStore(c, err)
 			return
@@ -273,7 +273,7 @@ func (s *Management) setEnabled(enabled bool) gin.HandlerFunc {
 }
 
 func (s *Management) rotateToken(c *gin.Context) {
-	rec, err := s.cfg.Admin.Store.RotateToken(c.Request.Context(), c.Param("id"))
+	rec, err := s.cfg.Admin.Store.Flows().RotateToken(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		s.failStore(c, err)
 		return

@@ -155,7 +155,7 @@ func TestAdminAPIRefusesBadFlowRequestsNamingWhatIsWrong(t *testing.T) {
 		{name: "an unknown route is 404", method: "GET", target: "/api/v1/nope", key: r, status: 404, code: "not_found"},
 	})
 	// Nothing refused was saved.
-	flows, err := s.store.List(context.Background())
+	flows, err := s.store.Flows().List(context.Background())
 	require.NoError(t, err)
 	require.Len(t, flows, 1)
 	require.Equal(t, int64(1), flows[0].Version)
@@ -204,7 +204,7 @@ func TestAdminAPIRefusesBadDestinationRequestsNamingWhatIsWrong(t *testing.T) {
 		{name: "a pause reason over 500 characters is 422 naming reason", method: "POST", target: "/api/v1/destinations/crm/pause", key: w, ct: "application/json", body: `{"reason": "` + strings.Repeat("x", 501) + `"}`, status: 422, code: "invalid_request", path: "reason"},
 		{name: "a read key that pauses is 403", method: "POST", target: "/api/v1/destinations/crm/pause", key: r, status: 403, code: "forbidden"},
 	})
-	got, err := s.store.GetDestination(context.Background(), "crm")
+	got, err := s.store.Destinations().Get(context.Background(), "crm")
 	require.NoError(t, err)
 	require.False(t, got.State.Paused, "a refused pause changes nothing")
 }

@@ -14,7 +14,7 @@ import (
 // current versions with f in place of its own.
 // callersOf lists the stored flows that call id, with the path of each call.
 func (s *Management) callersOf(ctx context.Context, id string) ([]string, error) {
-	flows, err := s.cfg.Admin.Store.List(ctx)
+	flows, err := s.cfg.Admin.Store.Flows().List(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -33,7 +33,7 @@ func (s *Management) checkCalls(ctx context.Context, f *flow.Flow) *Error {
 	if len(f.Calls()) == 0 {
 		return nil
 	}
-	flows, err := s.cfg.Admin.Store.List(ctx)
+	flows, err := s.cfg.Admin.Store.Flows().List(ctx)
 	if err != nil {
 		s.log.Error("read flows to check calls", "error", err)
 		e := newError(http.StatusServiceUnavailable, "unavailable", "the flow store could not be read to check the flow's calls; retry later")

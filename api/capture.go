@@ -75,7 +75,7 @@ func (s *Management) armCapture(c *gin.Context) {
 		d = fd.Std()
 	}
 	ctx := c.Request.Context()
-	arm, err := s.cfg.Admin.Store.ArmCapture(ctx, c.Param("id"), req.Count, time.Now().Add(d))
+	arm, err := s.cfg.Admin.Store.Captures().Arm(ctx, c.Param("id"), req.Count, time.Now().Add(d))
 	if err != nil {
 		s.failStore(c, err)
 		return
@@ -89,16 +89,16 @@ func (s *Management) armCapture(c *gin.Context) {
 func (s *Management) listCaptures(c *gin.Context) {
 	ctx := c.Request.Context()
 	id := c.Param("id")
-	if _, err := s.cfg.Admin.Store.Get(ctx, id); err != nil {
+	if _, err := s.cfg.Admin.Store.Flows().Get(ctx, id); err != nil {
 		s.failStore(c, err)
 		return
 	}
-	list, err := s.cfg.Admin.Store.Captures(ctx, id)
+	list, err := s.cfg.Admin.Store.Captures().List(ctx, id)
 	if err != nil {
 		s.failStore(c, err)
 		return
 	}
-	arm, err := s.cfg.Admin.Store.CaptureArmOf(ctx, id)
+	arm, err := s.cfg.Admin.Store.Captures().ArmOf(ctx, id)
 	if err != nil {
 		s.failStore(c, err)
 		return
@@ -137,7 +137,7 @@ func (s *Public) captured(c *gin.Context, entry *flow.Entry) bool {
 		req.BodyText = fmt.Sprintf("<%d bytes of binary data>", len(raw))
 	}
 	ctx := c.Request.Context()
-	capture, ok, err := s.cfg.Admin.Store.TakeCapture(ctx, entry.Flow.ID, req)
+	capture, ok, err := s.cfg.Admin.Store.Captures().Take(ctx, entry.Flow.ID, req)
 	if err != nil {
 		s.log.Error("record a capture", "flow", entry.Flow.ID, "error", err)
 		e := newError(http.StatusServiceUnavailable, "unavailable", "the request could not be recorded; retry later")
@@ -204,7 +204,7 @@ func (s *Management) capturePaths(c *gin.Context, id string) {
 		fail(c, e)
 		return
 	}
-	cp, err := s.cfg.Admin.Store.GetCapture(c.Request.Context(), id)
+	cp, err := s.cfg.Admin.Store.Captures().Get(c.Request.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
 		e := newError(http.StatusNotFound, "not_found", fmt.Sprintf("no capture has the id %q", id))
 		e.Path = "capture"

@@ -112,7 +112,7 @@ func (s *collectionsAPI) readCollection(c *gin.Context) (*store.Collection, *Err
 }
 
 func (s *collectionsAPI) listCollections(c *gin.Context) {
-	cols, err := s.cfg.Admin.Store.ListCollections(c.Request.Context())
+	cols, err := s.cfg.Admin.Store.Records().ListCollections(c.Request.Context())
 	if err != nil {
 		s.failRecord(c, err)
 		return
@@ -129,7 +129,7 @@ func (s *collectionsAPI) createCollection(c *gin.Context) {
 		fail(c, e)
 		return
 	}
-	got, err := s.cfg.Admin.Store.CreateCollection(c.Request.Context(), col)
+	got, err := s.cfg.Admin.Store.Records().CreateCollection(c.Request.Context(), col)
 	if err != nil {
 		s.failRecord(c, err)
 		return
@@ -140,7 +140,7 @@ func (s *collectionsAPI) createCollection(c *gin.Context) {
 }
 
 func (s *collectionsAPI) getCollection(c *gin.Context) {
-	got, err := s.cfg.Admin.Store.GetCollection(c.Request.Context(), c.Param("name"))
+	got, err := s.cfg.Admin.Store.Records().GetCollection(c.Request.Context(), c.Param("name"))
 	if err != nil {
 		s.failRecord(c, err)
 		return
@@ -173,7 +173,7 @@ func (s *collectionsAPI) updateCollection(c *gin.Context) {
 		fail(c, e)
 		return
 	}
-	got, changed, err := s.cfg.Admin.Store.UpdateCollection(c.Request.Context(), col, version)
+	got, changed, err := s.cfg.Admin.Store.Records().UpdateCollection(c.Request.Context(), col, version)
 	if err != nil {
 		s.failRecord(c, err)
 		return
@@ -183,7 +183,7 @@ func (s *collectionsAPI) updateCollection(c *gin.Context) {
 }
 
 func (s *collectionsAPI) deleteCollection(c *gin.Context) {
-	if err := s.cfg.Admin.Store.DeleteCollection(c.Request.Context(), c.Param("name")); err != nil {
+	if err := s.cfg.Admin.Store.Records().DeleteCollection(c.Request.Context(), c.Param("name")); err != nil {
 		s.failRecord(c, err)
 		return
 	}
@@ -267,7 +267,7 @@ func (s *collectionsAPI) listRecords(c *gin.Context) {
 			return
 		}
 	}
-	page, err := s.cfg.Admin.Store.FindRecords(c.Request.Context(), c.Param("name"), q)
+	page, err := s.cfg.Admin.Store.Records().Find(c.Request.Context(), c.Param("name"), q)
 	if err != nil {
 		var ie *store.InvalidError
 		if errors.As(err, &ie) {
@@ -292,7 +292,7 @@ func (s *collectionsAPI) createRecord(c *gin.Context) {
 		fail(c, e)
 		return
 	}
-	res, err := s.cfg.Admin.Store.WriteRecord(c.Request.Context(), store.Write{Op: store.OpCreate, Collection: c.Param("name"), Properties: props})
+	res, err := s.cfg.Admin.Store.Records().Write(c.Request.Context(), store.Write{Op: store.OpCreate, Collection: c.Param("name"), Properties: props})
 	if err != nil {
 		s.failRecord(c, err)
 		return
@@ -303,7 +303,7 @@ func (s *collectionsAPI) createRecord(c *gin.Context) {
 }
 
 func (s *collectionsAPI) getRecord(c *gin.Context) {
-	rec, err := s.cfg.Admin.Store.GetRecord(c.Request.Context(), c.Param("name"), recordRef(c))
+	rec, err := s.cfg.Admin.Store.Records().Get(c.Request.Context(), c.Param("name"), recordRef(c))
 	if err != nil {
 		s.failRecord(c, urlPaths(err))
 		return
@@ -326,7 +326,7 @@ func (s *collectionsAPI) writeRecord(op string) gin.HandlerFunc {
 			fail(c, e)
 			return
 		}
-		res, err := s.cfg.Admin.Store.WriteRecord(c.Request.Context(), store.Write{Op: op, Collection: c.Param("name"), Ref: recordRef(c), Properties: props, IfVersion: version})
+		res, err := s.cfg.Admin.Store.Records().Write(c.Request.Context(), store.Write{Op: op, Collection: c.Param("name"), Ref: recordRef(c), Properties: props, IfVersion: version})
 		if err != nil {
 			s.failRecord(c, urlPaths(err))
 			return
@@ -345,7 +345,7 @@ func (s *collectionsAPI) upsertRecord(c *gin.Context) {
 		return
 	}
 	ref := recordRef(c)
-	res, err := s.cfg.Admin.Store.WriteRecord(c.Request.Context(), store.Write{Op: store.OpUpsert, Collection: c.Param("name"), Ref: ref, Properties: props})
+	res, err := s.cfg.Admin.Store.Records().Write(c.Request.Context(), store.Write{Op: store.OpUpsert, Collection: c.Param("name"), Ref: ref, Properties: props})
 	if err != nil {
 		s.failRecord(c, urlPaths(err))
 		return
@@ -365,7 +365,7 @@ func (s *collectionsAPI) deleteRecord(c *gin.Context) {
 		fail(c, e)
 		return
 	}
-	if _, err := s.cfg.Admin.Store.WriteRecord(c.Request.Context(), store.Write{Op: store.OpDelete, Collection: c.Param("name"), Ref: recordRef(c), IfVersion: version}); err != nil {
+	if _, err := s.cfg.Admin.Store.Records().Write(c.Request.Context(), store.Write{Op: store.OpDelete, Collection: c.Param("name"), Ref: recordRef(c), IfVersion: version}); err != nil {
 		s.failRecord(c, urlPaths(err))
 		return
 	}

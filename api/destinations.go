@@ -120,7 +120,7 @@ func (s *destinationsAPI) readDestination(c *gin.Context) (*flow.Destination, *E
 }
 
 func (s *destinationsAPI) listDestinations(c *gin.Context) {
-	list, err := s.cfg.Admin.Store.ListDestinations(c.Request.Context())
+	list, err := s.cfg.Admin.Store.Destinations().List(c.Request.Context())
 	if err != nil {
 		s.failDestination(c, err)
 		return
@@ -138,7 +138,7 @@ func (s *destinationsAPI) createDestination(c *gin.Context) {
 		fail(c, e)
 		return
 	}
-	got, err := s.cfg.Admin.Store.CreateDestination(c.Request.Context(), d)
+	got, err := s.cfg.Admin.Store.Destinations().Create(c.Request.Context(), d)
 	if err != nil {
 		s.failDestination(c, err)
 		return
@@ -149,7 +149,7 @@ func (s *destinationsAPI) createDestination(c *gin.Context) {
 }
 
 func (s *destinationsAPI) getDestination(c *gin.Context) {
-	got, err := s.cfg.Admin.Store.GetDestination(c.Request.Context(), c.Param("name"))
+	got, err := s.cfg.Admin.Store.Destinations().Get(c.Request.Context(), c.Param("name"))
 	if err != nil {
 		s.failDestination(c, err)
 		return
@@ -177,7 +177,7 @@ func (s *destinationsAPI) updateDestination(c *gin.Context) {
 		fail(c, e)
 		return
 	}
-	got, changed, err := s.cfg.Admin.Store.UpdateDestination(c.Request.Context(), d, version)
+	got, changed, err := s.cfg.Admin.Store.Destinations().Update(c.Request.Context(), d, version)
 	if err != nil {
 		s.failDestination(c, err)
 		return
@@ -191,7 +191,7 @@ func (s *destinationsAPI) updateDestination(c *gin.Context) {
 // deleteDestination refuses (409) while a stored flow sends to it.
 func (s *destinationsAPI) deleteDestination(c *gin.Context) {
 	name := c.Param("name")
-	flows, err := s.cfg.Admin.Store.List(c.Request.Context())
+	flows, err := s.cfg.Admin.Store.Flows().List(c.Request.Context())
 	if err != nil {
 		s.failDestination(c, err)
 		return
@@ -206,7 +206,7 @@ func (s *destinationsAPI) deleteDestination(c *gin.Context) {
 			}
 		}
 	}
-	if err := s.cfg.Admin.Store.DeleteDestination(c.Request.Context(), name); err != nil {
+	if err := s.cfg.Admin.Store.Destinations().Delete(c.Request.Context(), name); err != nil {
 		s.failDestination(c, err)
 		return
 	}
@@ -214,7 +214,7 @@ func (s *destinationsAPI) deleteDestination(c *gin.Context) {
 }
 
 func (s *destinationsAPI) listDestinationVersions(c *gin.Context) {
-	vs, err := s.cfg.Admin.Store.DestinationVersions(c.Request.Context(), c.Param("name"))
+	vs, err := s.cfg.Admin.Store.Destinations().Versions(c.Request.Context(), c.Param("name"))
 	if err != nil {
 		s.failDestination(c, err)
 		return
@@ -247,7 +247,7 @@ func (s *destinationsAPI) pauseDestination(paused bool) gin.HandlerFunc {
 			return
 		}
 		was := s.pausedBefore(c.Request.Context(), c.Param("name"))
-		got, err := s.cfg.Admin.Store.PauseDestination(c.Request.Context(), c.Param("name"), paused, body.Reason)
+		got, err := s.cfg.Admin.Store.Destinations().Pause(c.Request.Context(), c.Param("name"), paused, body.Reason)
 		if err != nil {
 			s.failDestination(c, err)
 			return
@@ -261,7 +261,7 @@ func (s *destinationsAPI) pauseDestination(paused bool) gin.HandlerFunc {
 // resetCircuit closes a destination's circuit by hand: parked deliveries
 // go out at once, without waiting for a probe.
 func (s *destinationsAPI) resetCircuit(c *gin.Context) {
-	got, err := s.cfg.Admin.Store.ResetCircuit(c.Request.Context(), c.Param("name"))
+	got, err := s.cfg.Admin.Store.Destinations().ResetCircuit(c.Request.Context(), c.Param("name"))
 	if err != nil {
 		s.failDestination(c, err)
 		return
@@ -281,7 +281,7 @@ func (s *Management) checkDestinations(ctx context.Context, f *flow.Flow) *Error
 		if _, seen := known[r.Name]; seen {
 			continue
 		}
-		_, err := s.cfg.Admin.Store.GetDestination(ctx, r.Name)
+		_, err := s.cfg.Admin.Store.Destinations().Get(ctx, r.Name)
 		switch {
 		case err == nil:
 			known[r.Name] = true

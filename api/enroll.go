@@ -45,7 +45,7 @@ func (s *Public) enrollRecord(ctx context.Context, f *flow.Flow, data map[string
 		s.log.Error("trigger enrolls by record, but this API has no flow store", "flow", f.ID, "collection", r.Collection)
 		return nil, newError(http.StatusInternalServerError, "misconfigured", "the trigger's enrollment record cannot be looked up on this server")
 	}
-	rec, err := s.cfg.Admin.Store.LookupRecord(ctx, r.Collection, r.Property, value)
+	rec, err := s.cfg.Admin.Store.Records().Lookup(ctx, r.Collection, r.Property, value)
 	var stale *store.StaleError
 	var invalid *store.InvalidError
 	switch {

@@ -18,7 +18,7 @@ func (s *destinationsAPI) pausedBefore(ctx context.Context, name string) *store.
 	if s.cfg.Notify == nil || s.cfg.Notify.Global().Destination == "" {
 		return nil
 	}
-	d, err := s.cfg.Admin.Store.GetDestination(ctx, name)
+	d, err := s.cfg.Admin.Store.Destinations().Get(ctx, name)
 	if err != nil {
 		return nil
 	}
@@ -57,7 +57,7 @@ func (s *Management) checkNotifySigns(ctx context.Context, f *flow.Flow) *Error 
 	if f.Notify == nil || f.Notify.Destination == "" {
 		return nil
 	}
-	d, err := s.cfg.Admin.Store.GetDestination(ctx, f.Notify.Destination)
+	d, err := s.cfg.Admin.Store.Destinations().Get(ctx, f.Notify.Destination)
 	if err != nil {
 		return nil // checked for existence just before; a race is the delivery's to report
 	}

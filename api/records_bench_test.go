@@ -40,7 +40,7 @@ func BenchmarkTriggerEnrollByRecord(b *testing.B) {
 	defer st.Close()
 	c, err := store.DecodeCollection([]byte(`{name: contacts, properties: [{name: email, type: string, unique: true}, {name: firstName, type: string}, {name: plan, type: enum, options: [free, pro]}]}`), true)
 	require.NoError(b, err)
-	_, err = st.CreateCollection(ctx, c)
+	_, err = st.Records().CreateCollection(ctx, c)
 	require.NoError(b, err)
 	const n = 100_000
 	for i := 0; i < n; i += 10_000 {
@@ -48,7 +48,7 @@ func BenchmarkTriggerEnrollByRecord(b *testing.B) {
 		for j := i; j < i+10_000; j++ {
 			recs = append(recs, map[string]any{"email": fmt.Sprintf("c%d@x.test", j), "firstName": "Contact", "plan": []string{"free", "pro"}[j%2]})
 		}
-		_, err := st.ImportRecords(ctx, "contacts", recs)
+		_, err := st.Records().Import(ctx, "contacts", recs)
 		require.NoError(b, err)
 	}
 	plain, err := flow.DecodeYAML([]byte(`{id: plain, trigger: {token: bench-plain-token-0000000000}, steps: [{id: s, type: set, values: {a: 1}}]}`))

@@ -108,13 +108,13 @@ func (s *executionsAPI) definition(c *gin.Context, flowID string, v *versionChoi
 	}
 	ctx := c.Request.Context()
 	if v.Current {
-		rec, err := s.cfg.Admin.Store.Get(ctx, flowID)
+		rec, err := s.cfg.Admin.Store.Flows().Get(ctx, flowID)
 		if err != nil {
 			return nil, 0, storeErrorOrInternal(err, "version")
 		}
 		return rec.Def, rec.Version, nil
 	}
-	ver, err := s.cfg.Admin.Store.GetVersion(ctx, flowID, v.Number)
+	ver, err := s.cfg.Admin.Store.Flows().GetVersion(ctx, flowID, v.Number)
 	if err != nil {
 		e := storeErrorOrInternal(err, "version")
 		if e.Status == http.StatusNotFound {

@@ -46,11 +46,11 @@ func NewCache(ctx context.Context, s *Store, ttl time.Duration, log *slog.Logger
 func (c *Cache) Refresh(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	flows, err := c.store.List(ctx)
+	flows, err := c.store.Flows().List(ctx)
 	if err != nil {
 		return err
 	}
-	arms, err := c.store.CaptureArms(ctx)
+	arms, err := c.store.Captures().Arms(ctx)
 	if err != nil {
 		return err
 	}
@@ -93,7 +93,7 @@ func (c *Cache) ByToken(token string) (*flow.Entry, bool) {
 }
 
 // CaptureArmed reports whether the flow's trigger URL may be armed to
-// record requests (a memory read; the store decides, TakeCapture).
+// record requests (a memory read; the store decides, Captures.Take).
 func (c *Cache) CaptureArmed(flowID string, now time.Time) bool {
 	until, ok := c.snap.Load().captures[flowID]
 	return ok && now.Before(until)

@@ -11,6 +11,10 @@ import (
 	"github.com/google/uuid"
 )
 
+// Captures are the trigger URLs armed to record their next requests
+// instead of running the flow, and the requests recorded.
+type Captures struct{ db *db }
+
 // MaxCapturesPerFlow bounds the captures kept per flow; the oldest go first.
 const MaxCapturesPerFlow = 100
 
@@ -42,13 +46,13 @@ type Capture struct {
 	Request   CapturedRequest `json:"request"`
 }
 
-// ArmCapture arms a flow's trigger URL to record its next n requests until
+// Arm arms a flow's trigger URL to record its next n requests until
 // until, replacing an earlier arm.
-func (s *Store) ArmCapture(ctx context.Context, flowID string, n int, until time.Time) (*CaptureArm, error) {
-	now := s.now().UnixMilli()
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+func (s *Captures) Arm(ctx context.Context, flowID string, n int, until time.Time) (*CaptureArm, error) {
+	now := s.db.now().UnixMilli()
+	err := s.db.tx(ctx, func(tx *sql.Tx) error {
 		var c int
-		if err := s.queryRow(ctx, tx, `SELECT COUNT(*) FROM flows WHERE id = $1`, flowID).Scan(&c); err != nil {
+		if err := s.db.queryRow(ctx, tx, `SELECT COUNT(*) FROM flows WHERE id = $1`, flowID).Scan(&c); err != nil {
 			return err
 		}
 		if c == 0 {
@@ -56,7 +60,7 @@ func (s *Store) ArmCapture(ctx context.Context, flowID string, n int, until time
 		}
 		// One upsert: two arms of one flow at once both succeed, the
 		// later replacing the earlier (SQLite and PostgreSQL alike).
-		_, err := s.exec(ctx, tx, `INSERT INTO capture_arms (flow_id, remaining, until_ms, armed_at) VALUES ($1, $2, $3, $4)
+		_, err := s.db.exec(ctx, tx, `INSERT INTO capture_arms (flow_id, remaining, until_ms, armed_at) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (flow_id) DO UPDATE SET remaining = excluded.remaining, until_ms = excluded.until_ms, armed_at = excluded.armed_at`,
 			flowID, n, until.UnixMilli(), now)
 		return err
@@ -67,9 +71,9 @@ func (s *Store) ArmCapture(ctx context.Context, flowID string, n int, until time
 	return &CaptureArm{FlowID: flowID, Remaining: n, Until: time.UnixMilli(until.UnixMilli()).UTC()}, nil
 }
 
-// CaptureArms lists the arms still in force, by flow id.
-func (s *Store) CaptureArms(ctx context.Context) (map[string]CaptureArm, error) {
-	rows, err := s.query(ctx, s.db, `SELECT flow_id, remaining, until_ms FROM capture_arms WHERE remaining > 0 AND until_ms > $1`, s.now().UnixMilli())
+// Arms lists the arms still in force, by flow id.
+func (s *Captures) Arms(ctx context.Context) (map[string]CaptureArm, error) {
+	rows, err := s.db.query(ctx, s.db.sql, `SELECT flow_id, remaining, until_ms FROM capture_arms WHERE remaining > 0 AND until_ms > $1`, s.db.now().UnixMilli())
 	if err != nil {
 		return nil, err
 	}
@@ -87,11 +91,11 @@ func (s *Store) CaptureArms(ctx context.Context) (map[string]CaptureArm, error) 
 	return out, rows.Err()
 }
 
-// CaptureArmOf is a flow's arm in force, if any.
-func (s *Store) CaptureArmOf(ctx context.Context, flowID string) (*CaptureArm, error) {
+// ArmOf is a flow's arm in force, if any.
+func (s *Captures) ArmOf(ctx context.Context, flowID string) (*CaptureArm, error) {
 	var a CaptureArm
 	var until int64
-	err := s.queryRow(ctx, s.db, `SELECT flow_id, remaining, until_ms FROM capture_arms WHERE flow_id = $1 AND remaining > 0 AND until_ms > $2`, flowID, s.now().UnixMilli()).Scan(&a.FlowID, &a.Remaining, &until)
+	err := s.db.queryRow(ctx, s.db.sql, `SELECT flow_id, remaining, until_ms FROM capture_arms WHERE flow_id = $1 AND remaining > 0 AND until_ms > $2`, flowID, s.db.now().UnixMilli()).Scan(&a.FlowID, &a.Remaining, &until)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -102,20 +106,20 @@ func (s *Store) CaptureArmOf(ctx context.Context, flowID string) (*CaptureArm, e
 	return &a, nil
 }
 
-// TakeCapture records req as one of the flow's armed captures. ok is false
+// Take records req as one of the flow's armed captures. ok is false
 // when the flow is not armed (any more): another replica took the last
 // one, or the arm expired; the request then runs the flow as usual. The
 // decrement is one conditional statement, so replicas never record more
 // than were asked for.
-func (s *Store) TakeCapture(ctx context.Context, flowID string, req CapturedRequest) (c *Capture, ok bool, err error) {
+func (s *Captures) Take(ctx context.Context, flowID string, req CapturedRequest) (c *Capture, ok bool, err error) {
 	b, err := json.Marshal(req)
 	if err != nil {
 		return nil, false, err
 	}
-	now := s.now()
+	now := s.db.now()
 	c = &Capture{ID: uuid.Must(uuid.NewV7()).String(), FlowID: flowID, CreatedAt: time.UnixMilli(now.UnixMilli()).UTC(), Request: req}
-	err = s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := s.exec(ctx, tx, `UPDATE capture_arms SET remaining = remaining - 1 WHERE flow_id = $1 AND remaining > 0 AND until_ms > $2`, flowID, now.UnixMilli())
+	err = s.db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := s.db.exec(ctx, tx, `UPDATE capture_arms SET remaining = remaining - 1 WHERE flow_id = $1 AND remaining > 0 AND until_ms > $2`, flowID, now.UnixMilli())
 		if err != nil {
 			return err
 		}
@@ -123,10 +127,10 @@ func (s *Store) TakeCapture(ctx context.Context, flowID string, req CapturedRequ
 			return nil
 		}
 		ok = true
-		if _, err := s.exec(ctx, tx, `INSERT INTO captures (id, flow_id, request, created_at) VALUES ($1, $2, $3, $4)`, c.ID, flowID, string(b), now.UnixMilli()); err != nil {
+		if _, err := s.db.exec(ctx, tx, `INSERT INTO captures (id, flow_id, request, created_at) VALUES ($1, $2, $3, $4)`, c.ID, flowID, string(b), now.UnixMilli()); err != nil {
 			return err
 		}
-		_, err = s.exec(ctx, tx, `DELETE FROM captures WHERE flow_id = $1 AND id NOT IN (SELECT id FROM captures WHERE flow_id = $1 ORDER BY id DESC LIMIT $2)`, flowID, MaxCapturesPerFlow)
+		_, err = s.db.exec(ctx, tx, `DELETE FROM captures WHERE flow_id = $1 AND id NOT IN (SELECT id FROM captures WHERE flow_id = $1 ORDER BY id DESC LIMIT $2)`, flowID, MaxCapturesPerFlow)
 		return err
 	})
 	if err != nil || !ok {
@@ -135,9 +139,9 @@ func (s *Store) TakeCapture(ctx context.Context, flowID string, req CapturedRequ
 	return c, true, nil
 }
 
-// Captures lists a flow's captures, newest first.
-func (s *Store) Captures(ctx context.Context, flowID string) ([]*Capture, error) {
-	rows, err := s.query(ctx, s.db, `SELECT id, flow_id, request, created_at FROM captures WHERE flow_id = $1 ORDER BY id DESC`, flowID)
+// List lists a flow's captures, newest first.
+func (s *Captures) List(ctx context.Context, flowID string) ([]*Capture, error) {
+	rows, err := s.db.query(ctx, s.db.sql, `SELECT id, flow_id, request, created_at FROM captures WHERE flow_id = $1 ORDER BY id DESC`, flowID)
 	if err != nil {
 		return nil, err
 	}
@@ -153,9 +157,9 @@ func (s *Store) Captures(ctx context.Context, flowID string) ([]*Capture, error)
 	return out, rows.Err()
 }
 
-// GetCapture returns one capture by id.
-func (s *Store) GetCapture(ctx context.Context, id string) (*Capture, error) {
-	c, err := scanCapture(s.queryRow(ctx, s.db, `SELECT id, flow_id, request, created_at FROM captures WHERE id = $1`, id))
+// Get returns one capture by id.
+func (s *Captures) Get(ctx context.Context, id string) (*Capture, error) {
+	c, err := scanCapture(s.db.queryRow(ctx, s.db.sql, `SELECT id, flow_id, request, created_at FROM captures WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("capture %q: %w", id, ErrNotFound)
 	}

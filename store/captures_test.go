@@ -16,19 +16,19 @@ func TestCapturesAreTakenOnceAcrossWriters(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			s := open(t)
-			_, err := s.ArmCapture(ctx, "nope", 1, time.Now().Add(time.Minute))
+			_, err := s.Captures().Arm(ctx, "nope", 1, time.Now().Add(time.Minute))
 			require.ErrorIs(t, err, store.ErrNotFound)
-			_, err = s.Create(ctx, def(t, "id: cap\nsteps: [{id: a, type: set, values: {x: 1}}]\n"))
+			_, err = s.Flows().Create(ctx, def(t, "id: cap\nsteps: [{id: a, type: set, values: {x: 1}}]\n"))
 			require.NoError(t, err)
 
-			_, ok, err := s.TakeCapture(ctx, "cap", store.CapturedRequest{Method: "POST"})
+			_, ok, err := s.Captures().Take(ctx, "cap", store.CapturedRequest{Method: "POST"})
 			require.NoError(t, err)
 			require.False(t, ok, "not armed: nothing recorded")
 
-			arm, err := s.ArmCapture(ctx, "cap", 3, time.Now().Add(time.Minute))
+			arm, err := s.Captures().Arm(ctx, "cap", 3, time.Now().Add(time.Minute))
 			require.NoError(t, err)
 			require.Equal(t, 3, arm.Remaining)
-			arms, err := s.CaptureArms(ctx)
+			arms, err := s.Captures().Arms(ctx)
 			require.NoError(t, err)
 			require.Contains(t, arms, "cap")
 
@@ -41,7 +41,7 @@ func TestCapturesAreTakenOnceAcrossWriters(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					_, ok, err := s.TakeCapture(ctx, "cap", store.CapturedRequest{Method: "POST", Body: map[string]any{"n": 1.0}})
+					_, ok, err := s.Captures().Take(ctx, "cap", store.CapturedRequest{Method: "POST", Body: map[string]any{"n": 1.0}})
 					require.NoError(t, err)
 					if ok {
 						mu.Lock()
@@ -52,39 +52,39 @@ func TestCapturesAreTakenOnceAcrossWriters(t *testing.T) {
 			}
 			wg.Wait()
 			require.Equal(t, 3, taken)
-			list, err := s.Captures(ctx, "cap")
+			list, err := s.Captures().List(ctx, "cap")
 			require.NoError(t, err)
 			require.Len(t, list, 3)
-			got, err := s.GetCapture(ctx, list[0].ID)
+			got, err := s.Captures().Get(ctx, list[0].ID)
 			require.NoError(t, err)
 			require.Equal(t, map[string]any{"n": 1.0}, got.Request.Body)
-			arms, err = s.CaptureArms(ctx)
+			arms, err = s.Captures().Arms(ctx)
 			require.NoError(t, err)
 			require.NotContains(t, arms, "cap", "spent")
 
 			// An expired arm records nothing.
-			_, err = s.ArmCapture(ctx, "cap", 5, time.Now().Add(-time.Second))
+			_, err = s.Captures().Arm(ctx, "cap", 5, time.Now().Add(-time.Second))
 			require.NoError(t, err)
-			_, ok, err = s.TakeCapture(ctx, "cap", store.CapturedRequest{Method: "POST"})
+			_, ok, err = s.Captures().Take(ctx, "cap", store.CapturedRequest{Method: "POST"})
 			require.NoError(t, err)
 			require.False(t, ok)
 
 			// Deleting the flow deletes its captures.
-			require.NoError(t, s.Delete(ctx, "cap"))
-			_, err = s.GetCapture(ctx, list[0].ID)
+			require.NoError(t, s.Flows().Delete(ctx, "cap"))
+			_, err = s.Captures().Get(ctx, list[0].ID)
 			require.ErrorIs(t, err, store.ErrNotFound)
 		})
 	}
 }
 
-// TestConcurrentArmsOfOneFlow: arming one flow from several replicas at once
+// Arming one flow from several replicas at once
 // succeeds for each (the last one stands), never a key conflict.
-func TestConcurrentArmsOfOneFlow(t *testing.T) {
+func TestConcurrentArmsOfOneFlowAllSucceed(t *testing.T) {
 	for name, open := range backends(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			s := open(t)
-			_, err := s.Create(ctx, def(t, "id: cap\nsteps: [{id: a, type: set, values: {x: 1}}]\n"))
+			_, err := s.Flows().Create(ctx, def(t, "id: cap\nsteps: [{id: a, type: set, values: {x: 1}}]\n"))
 			require.NoError(t, err)
 			var wg sync.WaitGroup
 			errs := make(chan error, 8)
@@ -92,7 +92,7 @@ func TestConcurrentArmsOfOneFlow(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					_, err := s.ArmCapture(ctx, "cap", i+1, time.Now().Add(time.Minute))
+					_, err := s.Captures().Arm(ctx, "cap", i+1, time.Now().Add(time.Minute))
 					errs <- err
 				}()
 			}
@@ -101,7 +101,7 @@ func TestConcurrentArmsOfOneFlow(t *testing.T) {
 			for err := range errs {
 				require.NoError(t, err)
 			}
-			arms, err := s.CaptureArms(ctx)
+			arms, err := s.Captures().Arms(ctx)
 			require.NoError(t, err)
 			require.Contains(t, arms, "cap")
 		})

@@ -16,6 +16,11 @@ import (
 	"github.com/hookflow/hookflow/flow"
 )
 
+// Destinations are the destinations (versioned definitions) and the
+// operational state every worker shares: pause, circuit breaker, failure
+// window and period limit windows.
+type Destinations struct{ db *db }
+
 // Circuit states of a destination.
 const (
 	CircuitClosed = "closed"
@@ -123,28 +128,28 @@ func invalidDestination(d *flow.Destination) error {
 	return nil
 }
 
-// CreateDestination stores a new destination at version 1.
-func (s *Store) CreateDestination(ctx context.Context, d *flow.Destination) (*Destination, error) {
+// Create stores a new destination at version 1.
+func (s *Destinations) Create(ctx context.Context, d *flow.Destination) (*Destination, error) {
 	if err := invalidDestination(d); err != nil {
 		return nil, err
 	}
 	def, digest := destinationDef(d)
-	now := s.now().UnixMilli()
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	now := s.db.now().UnixMilli()
+	err := s.db.tx(ctx, func(tx *sql.Tx) error {
 		var n int
-		if err := s.queryRow(ctx, tx, `SELECT COUNT(*) FROM destinations WHERE name = $1`, d.Name).Scan(&n); err != nil {
+		if err := s.db.queryRow(ctx, tx, `SELECT COUNT(*) FROM destinations WHERE name = $1`, d.Name).Scan(&n); err != nil {
 			return err
 		}
 		if n > 0 {
 			return fmt.Errorf("destination %q: %w", d.Name, ErrExists)
 		}
-		if _, err := s.exec(ctx, tx, `INSERT INTO destinations (name, version, definition, digest, created_at, updated_at) VALUES ($1, 1, $2, $3, $4, $4)`, d.Name, def, digest, now); err != nil {
+		if _, err := s.db.exec(ctx, tx, `INSERT INTO destinations (name, version, definition, digest, created_at, updated_at) VALUES ($1, 1, $2, $3, $4, $4)`, d.Name, def, digest, now); err != nil {
 			return err
 		}
-		if _, err := s.exec(ctx, tx, `INSERT INTO destination_versions (name, version, definition, created_at) VALUES ($1, 1, $2, $3)`, d.Name, def, now); err != nil {
+		if _, err := s.db.exec(ctx, tx, `INSERT INTO destination_versions (name, version, definition, created_at) VALUES ($1, 1, $2, $3)`, d.Name, def, now); err != nil {
 			return err
 		}
-		_, err := s.exec(ctx, tx, `INSERT INTO destination_state (name, updated_at) VALUES ($1, $2)`, d.Name, now)
+		_, err := s.db.exec(ctx, tx, `INSERT INTO destination_state (name, updated_at) VALUES ($1, $2)`, d.Name, now)
 		return err
 	})
 	if err != nil {
@@ -153,23 +158,23 @@ func (s *Store) CreateDestination(ctx context.Context, d *flow.Destination) (*De
 		}
 		return nil, err
 	}
-	return s.GetDestination(ctx, d.Name)
+	return s.Get(ctx, d.Name)
 }
 
-// UpdateDestination stores d as a new version. ifVersion, when not zero,
+// Update stores d as a new version. ifVersion, when not zero,
 // must be the current version (else ErrConflict). An unchanged definition
 // makes no version.
-func (s *Store) UpdateDestination(ctx context.Context, d *flow.Destination, ifVersion int64) (*Destination, bool, error) {
+func (s *Destinations) Update(ctx context.Context, d *flow.Destination, ifVersion int64) (*Destination, bool, error) {
 	if err := invalidDestination(d); err != nil {
 		return nil, false, err
 	}
 	def, digest := destinationDef(d)
-	now := s.now().UnixMilli()
+	now := s.db.now().UnixMilli()
 	changed := false
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.db.tx(ctx, func(tx *sql.Tx) error {
 		var cur int64
 		var curDigest string
-		err := s.queryRow(ctx, tx, `SELECT version, digest FROM destinations WHERE name = $1`, d.Name).Scan(&cur, &curDigest)
+		err := s.db.queryRow(ctx, tx, `SELECT version, digest FROM destinations WHERE name = $1`, d.Name).Scan(&cur, &curDigest)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("destination %q: %w", d.Name, ErrNotFound)
 		}
@@ -183,10 +188,10 @@ func (s *Store) UpdateDestination(ctx context.Context, d *flow.Destination, ifVe
 			return nil
 		}
 		changed = true
-		if _, err := s.exec(ctx, tx, `INSERT INTO destination_versions (name, version, definition, created_at) VALUES ($1, $2, $3, $4)`, d.Name, cur+1, def, now); err != nil {
+		if _, err := s.db.exec(ctx, tx, `INSERT INTO destination_versions (name, version, definition, created_at) VALUES ($1, $2, $3, $4)`, d.Name, cur+1, def, now); err != nil {
 			return err
 		}
-		res, err := s.exec(ctx, tx, `UPDATE destinations SET version = $1, definition = $2, digest = $3, updated_at = $4 WHERE name = $5 AND version = $6`, cur+1, def, digest, now, d.Name, cur)
+		res, err := s.db.exec(ctx, tx, `UPDATE destinations SET version = $1, definition = $2, digest = $3, updated_at = $4 WHERE name = $5 AND version = $6`, cur+1, def, digest, now, d.Name, cur)
 		if err != nil {
 			return err
 		}
@@ -201,7 +206,7 @@ func (s *Store) UpdateDestination(ctx context.Context, d *flow.Destination, ifVe
 		}
 		return nil, false, err
 	}
-	got, err := s.GetDestination(ctx, d.Name)
+	got, err := s.Get(ctx, d.Name)
 	return got, changed, err
 }
 
@@ -277,12 +282,12 @@ func withLimits(d *Destination, windows []limitWindow, now time.Time) {
 
 // limitWindows reads the stored period windows of one destination (name)
 // or of all ("").
-func (s *Store) limitWindows(ctx context.Context, name string) (map[string][]limitWindow, error) {
+func (s *Destinations) limitWindows(ctx context.Context, name string) (map[string][]limitWindow, error) {
 	q, args := `SELECT name, period_ms, window_start, used FROM destination_limit_windows`, []any{}
 	if name != "" {
 		q, args = q+` WHERE name = $1`, append(args, name)
 	}
-	rows, err := s.query(ctx, s.db, q, args...)
+	rows, err := s.db.query(ctx, s.db.sql, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -307,10 +312,10 @@ func msTime(ms int64) *time.Time {
 	return &t
 }
 
-// GetDestination returns a destination at its current version, with its
+// Get returns a destination at its current version, with its
 // state.
-func (s *Store) GetDestination(ctx context.Context, name string) (*Destination, error) {
-	d, err := scanDestination(s.queryRow(ctx, s.db, selectDestination+` WHERE d.name = $1`, name))
+func (s *Destinations) Get(ctx context.Context, name string) (*Destination, error) {
+	d, err := scanDestination(s.db.queryRow(ctx, s.db.sql, selectDestination+` WHERE d.name = $1`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("destination %q: %w", name, ErrNotFound)
 	}
@@ -323,13 +328,13 @@ func (s *Store) GetDestination(ctx context.Context, name string) (*Destination, 
 			return nil, err
 		}
 	}
-	withLimits(d, windows[name], s.now())
+	withLimits(d, windows[name], s.db.now())
 	return d, nil
 }
 
-// ListDestinations returns every destination, sorted by name.
-func (s *Store) ListDestinations(ctx context.Context) ([]*Destination, error) {
-	rows, err := s.query(ctx, s.db, selectDestination+` ORDER BY d.name`)
+// List returns every destination, sorted by name.
+func (s *Destinations) List(ctx context.Context) ([]*Destination, error) {
+	rows, err := s.db.query(ctx, s.db.sql, selectDestination+` ORDER BY d.name`)
 	if err != nil {
 		return nil, err
 	}
@@ -356,16 +361,16 @@ func (s *Store) ListDestinations(ctx context.Context) ([]*Destination, error) {
 			return nil, err
 		}
 	}
-	now := s.now()
+	now := s.db.now()
 	for _, d := range out {
 		withLimits(d, windows[d.Name], now)
 	}
 	return out, nil
 }
 
-// DestinationVersions lists a destination's versions, oldest first.
-func (s *Store) DestinationVersions(ctx context.Context, name string) ([]*DestinationVersion, error) {
-	rows, err := s.query(ctx, s.db, `SELECT name, version, definition, created_at FROM destination_versions WHERE name = $1 ORDER BY version`, name)
+// Versions lists a destination's versions, oldest first.
+func (s *Destinations) Versions(ctx context.Context, name string) ([]*DestinationVersion, error) {
+	rows, err := s.db.query(ctx, s.db.sql, `SELECT name, version, definition, created_at FROM destination_versions WHERE name = $1 ORDER BY version`, name)
 	if err != nil {
 		return nil, err
 	}
@@ -394,16 +399,16 @@ func (s *Store) DestinationVersions(ctx context.Context, name string) ([]*Destin
 	return out, nil
 }
 
-// DeleteDestination removes a destination, its versions and state.
+// Delete removes a destination, its versions and state.
 // Deliveries still queued for it fail when their attempt finds it gone.
-func (s *Store) DeleteDestination(ctx context.Context, name string) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+func (s *Destinations) Delete(ctx context.Context, name string) error {
+	return s.db.tx(ctx, func(tx *sql.Tx) error {
 		for _, q := range []string{`DELETE FROM destination_limit_windows WHERE name = $1`, `DELETE FROM destination_state WHERE name = $1`, `DELETE FROM destination_versions WHERE name = $1`} {
-			if _, err := s.exec(ctx, tx, q, name); err != nil {
+			if _, err := s.db.exec(ctx, tx, q, name); err != nil {
 				return err
 			}
 		}
-		res, err := s.exec(ctx, tx, `DELETE FROM destinations WHERE name = $1`, name)
+		res, err := s.db.exec(ctx, tx, `DELETE FROM destinations WHERE name = $1`, name)
 		if err != nil {
 			return err
 		}
@@ -414,40 +419,40 @@ func (s *Store) DeleteDestination(ctx context.Context, name string) error {
 	})
 }
 
-func (s *Store) updateDestinationState(ctx context.Context, name, query string, args ...any) (*Destination, error) {
-	res, err := s.exec(ctx, s.db, query, args...)
+func (s *Destinations) updateState(ctx context.Context, name, query string, args ...any) (*Destination, error) {
+	res, err := s.db.exec(ctx, s.db.sql, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return nil, fmt.Errorf("destination %q: %w", name, ErrNotFound)
 	}
-	return s.GetDestination(ctx, name)
+	return s.Get(ctx, name)
 }
 
-// PauseDestination pauses (or, with paused false, resumes) a destination:
+// Pause pauses (or, with paused false, resumes) a destination:
 // while paused no worker polls its task queue, so its deliveries wait
 // there, neither failed nor attempted. Pausing a paused destination keeps
 // when its pause began (the pause notification's id derives from it: a
 // second pause is not a second event), and takes the new reason.
-func (s *Store) PauseDestination(ctx context.Context, name string, paused bool, reason string) (*Destination, error) {
-	now := s.now().UnixMilli()
+func (s *Destinations) Pause(ctx context.Context, name string, paused bool, reason string) (*Destination, error) {
+	now := s.db.now().UnixMilli()
 	at := int64(0)
 	if paused {
 		at = now
 	} else {
 		reason = ""
 	}
-	return s.updateDestinationState(ctx, name,
+	return s.updateState(ctx, name,
 		`UPDATE destination_state SET paused_at = CASE WHEN paused AND $1 THEN paused_at ELSE $2 END, paused = $1, pause_reason = $3, updated_at = $4 WHERE name = $5`,
 		paused, at, reason, now, name)
 }
 
 // ResetCircuit closes a destination's circuit by hand.
-func (s *Store) ResetCircuit(ctx context.Context, name string) (*Destination, error) {
-	return s.updateDestinationState(ctx, name,
+func (s *Destinations) ResetCircuit(ctx context.Context, name string) (*Destination, error) {
+	return s.updateState(ctx, name,
 		`UPDATE destination_state SET circuit = 'closed', consecutive_failures = 0, opened_at = 0, next_probe_at = 0, probe_owner = '', probe_started = FALSE, `+resetRateWindow+`, updated_at = $1 WHERE name = $2`,
-		s.now().UnixMilli(), name)
+		s.db.now().UnixMilli(), name)
 }
 
 // Circuit transitions RecordOutcome and RecordWindowOutcome report.
@@ -470,18 +475,18 @@ const openCircuit = `UPDATE destination_state SET circuit = 'open', opened_at = 
 // failed probe sets the next one probeInterval away. Each step is one
 // conditional statement, so concurrent workers on either database never
 // lose a count or open twice.
-func (s *Store) RecordOutcome(ctx context.Context, name string, ok, probe bool, failures int, probeInterval time.Duration, lastError string) (string, error) {
-	now := s.now()
+func (s *Destinations) RecordOutcome(ctx context.Context, name string, ok, probe bool, failures int, probeInterval time.Duration, lastError string) (string, error) {
+	now := s.db.now()
 	ms := now.UnixMilli()
 	if ok {
-		res, err := s.exec(ctx, s.db, `UPDATE destination_state SET circuit = 'closed', consecutive_failures = 0, opened_at = 0, next_probe_at = 0, probe_owner = '', probe_started = FALSE, last_error = '', `+resetRateWindow+`, updated_at = $1 WHERE name = $2 AND circuit = 'open'`, ms, name)
+		res, err := s.db.exec(ctx, s.db.sql, `UPDATE destination_state SET circuit = 'closed', consecutive_failures = 0, opened_at = 0, next_probe_at = 0, probe_owner = '', probe_started = FALSE, last_error = '', `+resetRateWindow+`, updated_at = $1 WHERE name = $2 AND circuit = 'open'`, ms, name)
 		if err != nil {
 			return "", err
 		}
 		if n, _ := res.RowsAffected(); n == 1 {
 			return TransitionClosed, nil
 		}
-		_, err = s.exec(ctx, s.db, `UPDATE destination_state SET consecutive_failures = 0, updated_at = $1 WHERE name = $2 AND consecutive_failures <> 0`, ms, name)
+		_, err = s.db.exec(ctx, s.db.sql, `UPDATE destination_state SET consecutive_failures = 0, updated_at = $1 WHERE name = $2 AND consecutive_failures <> 0`, ms, name)
 		return "", err
 	}
 	if len(lastError) > 500 {
@@ -489,7 +494,7 @@ func (s *Store) RecordOutcome(ctx context.Context, name string, ok, probe bool, 
 	}
 	var count int64
 	var circuit string
-	err := s.queryRow(ctx, s.db, `UPDATE destination_state SET consecutive_failures = consecutive_failures + 1, last_error = $1, updated_at = $2 WHERE name = $3 RETURNING consecutive_failures, circuit`, lastError, ms, name).Scan(&count, &circuit)
+	err := s.db.queryRow(ctx, s.db.sql, `UPDATE destination_state SET consecutive_failures = consecutive_failures + 1, last_error = $1, updated_at = $2 WHERE name = $3 RETURNING consecutive_failures, circuit`, lastError, ms, name).Scan(&count, &circuit)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", fmt.Errorf("destination %q: %w", name, ErrNotFound)
 	}
@@ -499,7 +504,7 @@ func (s *Store) RecordOutcome(ctx context.Context, name string, ok, probe bool, 
 	next := now.Add(probeInterval).UnixMilli()
 	switch {
 	case circuit == CircuitClosed && failures > 0 && count >= int64(failures):
-		res, err := s.exec(ctx, s.db, openCircuit, ms, next, name)
+		res, err := s.db.exec(ctx, s.db.sql, openCircuit, ms, next, name)
 		if err != nil {
 			return "", err
 		}
@@ -507,7 +512,7 @@ func (s *Store) RecordOutcome(ctx context.Context, name string, ok, probe bool, 
 			return TransitionOpened, nil
 		}
 	case circuit == CircuitOpen && probe:
-		_, err := s.exec(ctx, s.db, `UPDATE destination_state SET next_probe_at = $1, probe_owner = '', probe_started = FALSE WHERE name = $2 AND circuit = 'open'`, next, name)
+		_, err := s.db.exec(ctx, s.db.sql, `UPDATE destination_state SET next_probe_at = $1, probe_owner = '', probe_started = FALSE WHERE name = $2 AND circuit = 'open'`, next, name)
 		return "", err
 	}
 	return "", nil
@@ -516,9 +521,9 @@ func (s *Store) RecordOutcome(ctx context.Context, name string, ok, probe bool, 
 // ClaimProbe makes owner the worker that sends an open circuit's next
 // probe, when it is due and no live claim holds it (a claim older than ttl
 // is taken over: its worker died). One worker wins.
-func (s *Store) ClaimProbe(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
-	now := s.now().UnixMilli()
-	res, err := s.exec(ctx, s.db, `UPDATE destination_state SET probe_owner = $1, probe_claimed_at = $2, probe_started = FALSE
+func (s *Destinations) ClaimProbe(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
+	now := s.db.now().UnixMilli()
+	res, err := s.db.exec(ctx, s.db.sql, `UPDATE destination_state SET probe_owner = $1, probe_claimed_at = $2, probe_started = FALSE
 WHERE name = $3 AND circuit = 'open' AND paused = FALSE AND next_probe_at <= $2 AND (probe_owner = '' OR probe_claimed_at < $4)`,
 		owner, now, name, now-ttl.Milliseconds())
 	if err != nil {
@@ -530,8 +535,8 @@ WHERE name = $3 AND circuit = 'open' AND paused = FALSE AND next_probe_at <= $2 
 
 // StartProbe admits one delivery as the probe of owner's claim; any other
 // attempt while the circuit is open is refused (it parks).
-func (s *Store) StartProbe(ctx context.Context, name, owner string) (bool, error) {
-	res, err := s.exec(ctx, s.db, `UPDATE destination_state SET probe_started = TRUE WHERE name = $1 AND circuit = 'open' AND probe_owner = $2 AND probe_started = FALSE`, name, owner)
+func (s *Destinations) StartProbe(ctx context.Context, name, owner string) (bool, error) {
+	res, err := s.db.exec(ctx, s.db.sql, `UPDATE destination_state SET probe_started = TRUE WHERE name = $1 AND circuit = 'open' AND probe_owner = $2 AND probe_started = FALSE`, name, owner)
 	if err != nil {
 		return false, err
 	}
@@ -551,14 +556,14 @@ func (s *Store) StartProbe(ctx context.Context, name, owner string) (bool, error
 // closes the circuit (TransitionClosed) and the window starts again; an
 // attempt that was in flight when it opened does not close it (with a
 // rate, one success proves little).
-func (s *Store) RecordWindowOutcome(ctx context.Context, name string, ok, probe bool, failures int, w flow.FailureWindow, probeInterval time.Duration, lastError string) (string, error) {
+func (s *Destinations) RecordWindowOutcome(ctx context.Context, name string, ok, probe bool, failures int, w flow.FailureWindow, probeInterval time.Duration, lastError string) (string, error) {
 	if w.Rate <= 0 || w.Window <= 0 {
 		return s.RecordOutcome(ctx, name, ok, probe, failures, probeInterval, lastError)
 	}
-	now := s.now()
+	now := s.db.now()
 	ms := now.UnixMilli()
 	if ok && probe {
-		res, err := s.exec(ctx, s.db, `UPDATE destination_state SET circuit = 'closed', consecutive_failures = 0, opened_at = 0, next_probe_at = 0, probe_owner = '', probe_started = FALSE, last_error = '', `+resetRateWindow+`, updated_at = $1 WHERE name = $2 AND circuit = 'open'`, ms, name)
+		res, err := s.db.exec(ctx, s.db.sql, `UPDATE destination_state SET circuit = 'closed', consecutive_failures = 0, opened_at = 0, next_probe_at = 0, probe_owner = '', probe_started = FALSE, last_error = '', `+resetRateWindow+`, updated_at = $1 WHERE name = $2 AND circuit = 'open'`, ms, name)
 		if err != nil {
 			return "", err
 		}
@@ -577,7 +582,7 @@ func (s *Store) RecordWindowOutcome(ctx context.Context, name string, ok, probe 
 	// is counted in as it is; an earlier one starts again.
 	var count, requests, failedIn int64
 	var circuit string
-	err := s.queryRow(ctx, s.db, `UPDATE destination_state SET
+	err := s.db.queryRow(ctx, s.db.sql, `UPDATE destination_state SET
  consecutive_failures = CASE WHEN $1 = 0 THEN 0 ELSE consecutive_failures + 1 END,
  last_error = CASE WHEN $1 = 0 THEN last_error ELSE $2 END,
  rate_requests = CASE WHEN rate_window_start >= $3 THEN rate_requests + 1 ELSE 1 END,
@@ -589,7 +594,7 @@ WHERE name = $5 AND circuit = 'closed' RETURNING consecutive_failures, circuit, 
 	if errors.Is(err, sql.ErrNoRows) {
 		// Open: the window counts nothing (it starts again when the
 		// circuit closes); only a probe's outcome matters.
-		err = s.queryRow(ctx, s.db, `SELECT circuit FROM destination_state WHERE name = $1`, name).Scan(&circuit)
+		err = s.db.queryRow(ctx, s.db.sql, `SELECT circuit FROM destination_state WHERE name = $1`, name).Scan(&circuit)
 		if errors.Is(err, sql.ErrNoRows) {
 			return "", fmt.Errorf("destination %q: %w", name, ErrNotFound)
 		}
@@ -600,7 +605,7 @@ WHERE name = $5 AND circuit = 'closed' RETURNING consecutive_failures, circuit, 
 	next := now.Add(probeInterval).UnixMilli()
 	switch {
 	case circuit == CircuitClosed && ((!ok && failures > 0 && count >= int64(failures)) || w.Trips(requests, failedIn)):
-		res, err := s.exec(ctx, s.db, openCircuit, ms, next, name)
+		res, err := s.db.exec(ctx, s.db.sql, openCircuit, ms, next, name)
 		if err != nil {
 			return "", err
 		}
@@ -608,7 +613,7 @@ WHERE name = $5 AND circuit = 'closed' RETURNING consecutive_failures, circuit, 
 			return TransitionOpened, nil
 		}
 	case circuit == CircuitOpen && probe && !ok:
-		_, err := s.exec(ctx, s.db, `UPDATE destination_state SET next_probe_at = $1, probe_owner = '', probe_started = FALSE WHERE name = $2 AND circuit = 'open'`, next, name)
+		_, err := s.db.exec(ctx, s.db.sql, `UPDATE destination_state SET next_probe_at = $1, probe_owner = '', probe_started = FALSE WHERE name = $2 AND circuit = 'open'`, next, name)
 		return "", err
 	}
 	return "", nil
@@ -641,22 +646,22 @@ type Admission struct {
 // back, longest period first (every worker locks in the same order), so
 // concurrent workers on SQLite or PostgreSQL never admit more than max
 // in a window. No limits: admitted, and nothing is written.
-func (s *Store) AdmitAttempt(ctx context.Context, name string, limits []flow.PeriodLimit) (Admission, error) {
+func (s *Destinations) AdmitAttempt(ctx context.Context, name string, limits []flow.PeriodLimit) (Admission, error) {
 	if len(limits) == 0 {
 		return Admission{Admitted: true}, nil
 	}
 	sorted := append([]flow.PeriodLimit(nil), limits...)
 	slices.SortFunc(sorted, func(a, b flow.PeriodLimit) int { return cmp.Compare(b.Per, a.Per) })
-	now := s.now()
+	now := s.db.now()
 	var adm Admission
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.db.tx(ctx, func(tx *sql.Tx) error {
 		adm = Admission{Admitted: true}
 		for _, l := range sorted {
 			per := l.Per.Std().Milliseconds()
 			ws := l.WindowStart(now)
 			var used, start int64
 			var wasFull bool
-			err := s.queryRow(ctx, tx, `INSERT INTO destination_limit_windows AS w (name, period_ms, window_start, used, was_full) VALUES ($1, $2, $3, 1, FALSE)
+			err := s.db.queryRow(ctx, tx, `INSERT INTO destination_limit_windows AS w (name, period_ms, window_start, used, was_full) VALUES ($1, $2, $3, 1, FALSE)
 ON CONFLICT (name, period_ms) DO UPDATE SET
  was_full = CASE WHEN w.window_start < excluded.window_start THEN w.used >= $4 ELSE FALSE END,
  used = CASE WHEN w.window_start < excluded.window_start THEN 1 ELSE w.used + 1 END,
@@ -699,7 +704,7 @@ func isForeignKeyViolation(err error) bool {
 // ReleaseProbe gives back owner's started probe when it sent nothing (a
 // used-up limit refused it): a later delivery may be the probe, without
 // waiting for the claim to lapse.
-func (s *Store) ReleaseProbe(ctx context.Context, name, owner string) error {
-	_, err := s.exec(ctx, s.db, `UPDATE destination_state SET probe_started = FALSE WHERE name = $1 AND circuit = 'open' AND probe_owner = $2`, name, owner)
+func (s *Destinations) ReleaseProbe(ctx context.Context, name, owner string) error {
+	_, err := s.db.exec(ctx, s.db.sql, `UPDATE destination_state SET probe_started = FALSE WHERE name = $1 AND circuit = 'open' AND probe_owner = $2`, name, owner)
 	return err
 }

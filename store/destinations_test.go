@@ -21,39 +21,39 @@ func testDestination(t *testing.T, yml string) *flow.Destination {
 	return d
 }
 
-func TestDestinationsVersionsAndState(t *testing.T) {
+func TestDestinationsKeepVersionsApartFromTheirSharedState(t *testing.T) {
 	for name, open := range backends(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			s := open(t)
 			d := testDestination(t, "name: crm\nbaseUrl: https://crm.example.com/v1/\nauth: {type: bearer, tokenSecret: crm_token}\n")
-			got, err := s.CreateDestination(ctx, d)
+			got, err := s.Destinations().Create(ctx, d)
 			require.NoError(t, err)
 			require.Equal(t, int64(1), got.Version)
 			require.Equal(t, store.CircuitClosed, got.State.Circuit)
-			_, err = s.CreateDestination(ctx, d)
+			_, err = s.Destinations().Create(ctx, d)
 			require.ErrorIs(t, err, store.ErrExists)
 
-			_, changed, err := s.UpdateDestination(ctx, d, 1)
+			_, changed, err := s.Destinations().Update(ctx, d, 1)
 			require.NoError(t, err)
 			require.False(t, changed, "an unchanged definition makes no version")
 			d2 := testDestination(t, "name: crm\nbaseUrl: https://crm2.example.com/v1/\n")
-			got, changed, err = s.UpdateDestination(ctx, d2, 1)
+			got, changed, err = s.Destinations().Update(ctx, d2, 1)
 			require.NoError(t, err)
 			require.True(t, changed)
 			require.Equal(t, int64(2), got.Version)
-			_, _, err = s.UpdateDestination(ctx, d, 1)
+			_, _, err = s.Destinations().Update(ctx, d, 1)
 			require.ErrorIs(t, err, store.ErrConflict)
-			vs, err := s.DestinationVersions(ctx, "crm")
+			vs, err := s.Destinations().Versions(ctx, "crm")
 			require.NoError(t, err)
 			require.Len(t, vs, 2)
 			require.Equal(t, "https://crm.example.com/v1/", vs[0].Def.BaseURL)
 
-			got, err = s.PauseDestination(ctx, "crm", true, "maintenance")
+			got, err = s.Destinations().Pause(ctx, "crm", true, "maintenance")
 			require.NoError(t, err)
 			require.True(t, got.State.Paused)
 			require.Equal(t, "maintenance", got.State.PauseReason)
-			got, err = s.PauseDestination(ctx, "crm", false, "")
+			got, err = s.Destinations().Pause(ctx, "crm", false, "")
 			require.NoError(t, err)
 			require.False(t, got.State.Paused)
 			require.Equal(t, int64(2), got.Version, "pausing makes no version")
@@ -66,7 +66,7 @@ func TestDestinationsVersionsAndState(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					tr, err := s.RecordOutcome(ctx, "crm", false, false, 3, time.Hour, "receiver answered 500")
+					tr, err := s.Destinations().RecordOutcome(ctx, "crm", false, false, 3, time.Hour, "receiver answered 500")
 					require.NoError(t, err)
 					transitions <- tr
 				}()
@@ -80,51 +80,51 @@ func TestDestinationsVersionsAndState(t *testing.T) {
 				}
 			}
 			require.Equal(t, 1, opened)
-			got, err = s.GetDestination(ctx, "crm")
+			got, err = s.Destinations().Get(ctx, "crm")
 			require.NoError(t, err)
 			require.Equal(t, store.CircuitOpen, got.State.Circuit)
 			require.EqualValues(t, 6, got.State.ConsecutiveFailures)
 
 			// The probe is not due for an hour: nobody claims it.
-			ok, err := s.ClaimProbe(ctx, "crm", "w1", time.Minute)
+			ok, err := s.Destinations().ClaimProbe(ctx, "crm", "w1", time.Minute)
 			require.NoError(t, err)
 			require.False(t, ok)
-			_, err = s.ResetCircuit(ctx, "crm")
+			_, err = s.Destinations().ResetCircuit(ctx, "crm")
 			require.NoError(t, err)
 			for range 2 {
-				_, err = s.RecordOutcome(ctx, "crm", false, false, 2, 0, "x")
+				_, err = s.Destinations().RecordOutcome(ctx, "crm", false, false, 2, 0, "x")
 				require.NoError(t, err)
 			}
-			ok, err = s.ClaimProbe(ctx, "crm", "w1", time.Minute)
+			ok, err = s.Destinations().ClaimProbe(ctx, "crm", "w1", time.Minute)
 			require.NoError(t, err)
 			require.True(t, ok)
-			ok, err = s.ClaimProbe(ctx, "crm", "w2", time.Minute)
+			ok, err = s.Destinations().ClaimProbe(ctx, "crm", "w2", time.Minute)
 			require.NoError(t, err)
 			require.False(t, ok, "one worker holds the probe")
-			ok, err = s.StartProbe(ctx, "crm", "w1")
+			ok, err = s.Destinations().StartProbe(ctx, "crm", "w1")
 			require.NoError(t, err)
 			require.True(t, ok)
-			ok, err = s.StartProbe(ctx, "crm", "w1")
+			ok, err = s.Destinations().StartProbe(ctx, "crm", "w1")
 			require.NoError(t, err)
 			require.False(t, ok, "one probe per claim")
-			require.NoError(t, s.ReleaseProbe(ctx, "crm", "w2"), "not w2's")
-			ok, err = s.StartProbe(ctx, "crm", "w1")
+			require.NoError(t, s.Destinations().ReleaseProbe(ctx, "crm", "w2"), "not w2's")
+			ok, err = s.Destinations().StartProbe(ctx, "crm", "w1")
 			require.NoError(t, err)
 			require.False(t, ok, "another worker cannot give it back")
-			require.NoError(t, s.ReleaseProbe(ctx, "crm", "w1"))
-			ok, err = s.StartProbe(ctx, "crm", "w1")
+			require.NoError(t, s.Destinations().ReleaseProbe(ctx, "crm", "w1"))
+			ok, err = s.Destinations().StartProbe(ctx, "crm", "w1")
 			require.NoError(t, err)
 			require.True(t, ok, "a probe that sent nothing is given back")
-			tr, err := s.RecordOutcome(ctx, "crm", true, true, 2, 0, "")
+			tr, err := s.Destinations().RecordOutcome(ctx, "crm", true, true, 2, 0, "")
 			require.NoError(t, err)
 			require.Equal(t, store.TransitionClosed, tr)
-			got, err = s.GetDestination(ctx, "crm")
+			got, err = s.Destinations().Get(ctx, "crm")
 			require.NoError(t, err)
 			require.Equal(t, store.CircuitClosed, got.State.Circuit)
 			require.Zero(t, got.State.ConsecutiveFailures)
 
-			require.NoError(t, s.DeleteDestination(ctx, "crm"))
-			_, err = s.GetDestination(ctx, "crm")
+			require.NoError(t, s.Destinations().Delete(ctx, "crm"))
+			_, err = s.Destinations().Get(ctx, "crm")
 			require.True(t, errors.Is(err, store.ErrNotFound))
 		})
 	}
@@ -140,7 +140,7 @@ func TestDestinationLimitsNeverOverAdmit(t *testing.T) {
 			ctx := context.Background()
 			s := open(t)
 			d := testDestination(t, "name: quota\nbaseUrl: https://q.example.com/\nlimits: [{per: 3s, max: 7}, {per: 1h, max: 10}]\n")
-			_, err := s.CreateDestination(ctx, d)
+			_, err := s.Destinations().Create(ctx, d)
 			require.NoError(t, err)
 			// Start right after a 3 s boundary, so the burst lands in one window.
 			time.Sleep(time.Until(time.UnixMilli(d.Limits[0].WindowStart(time.Now()) + 3000 + 50)))
@@ -152,7 +152,7 @@ func TestDestinationLimitsNeverOverAdmit(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					a, err := s.AdmitAttempt(ctx, "quota", d.Limits)
+					a, err := s.Destinations().AdmitAttempt(ctx, "quota", d.Limits)
 					require.NoError(t, err)
 					if a.Admitted {
 						admitted.Add(1)
@@ -172,26 +172,26 @@ func TestDestinationLimitsNeverOverAdmit(t *testing.T) {
 				require.Equal(t, end, k.(time.Time), "a refusal names the window's end")
 				return true
 			})
-			got, err := s.GetDestination(ctx, "quota")
+			got, err := s.Destinations().Get(ctx, "quota")
 			require.NoError(t, err)
 			require.Equal(t, store.StatusLimited, got.State.Status)
 			require.Equal(t, end, *got.State.LimitedUntil)
 			require.Len(t, got.State.Limits, 2)
 			require.EqualValues(t, 7, got.State.Limits[0].Used)
 			require.EqualValues(t, 7, got.State.Limits[1].Used, "a refused attempt counted in no period")
-			list, err := s.ListDestinations(ctx)
+			list, err := s.Destinations().List(ctx)
 			require.NoError(t, err)
 			require.Equal(t, store.StatusLimited, list[0].State.Status)
 
 			// The next window: 3 more fit under the hour's 10.
 			time.Sleep(time.Until(end) + 20*time.Millisecond)
-			got, err = s.GetDestination(ctx, "quota")
+			got, err = s.Destinations().Get(ctx, "quota")
 			require.NoError(t, err)
 			require.Equal(t, store.StatusClosed, got.State.Status)
 			require.Zero(t, got.State.Limits[0].Used)
 			n := 0
 			for i := range 5 {
-				a, err := s.AdmitAttempt(ctx, "quota", d.Limits)
+				a, err := s.Destinations().AdmitAttempt(ctx, "quota", d.Limits)
 				require.NoError(t, err)
 				if i == 0 {
 					require.Equal(t, store.TransitionUnlimited, a.Transition, "the first after a used-up window")
@@ -203,31 +203,31 @@ func TestDestinationLimitsNeverOverAdmit(t *testing.T) {
 				}
 			}
 			require.Equal(t, 3, n)
-			got, err = s.GetDestination(ctx, "quota")
+			got, err = s.Destinations().Get(ctx, "quota")
 			require.NoError(t, err)
 			require.Equal(t, store.StatusLimited, got.State.Status)
 			require.EqualValues(t, 3, got.State.Limits[0].Used)
 			require.EqualValues(t, 10, got.State.Limits[1].Used)
 
 			q := s.Queries()
-			a, err := s.AdmitAttempt(ctx, "quota", nil)
+			a, err := s.Destinations().AdmitAttempt(ctx, "quota", nil)
 			require.NoError(t, err)
 			require.True(t, a.Admitted, "no limits: always admitted")
 			require.Equal(t, q, s.Queries(), "and nothing is written")
 
 			// What an admission costs: one transaction, an upsert per limit.
 			big := testDestination(t, "name: cost\nbaseUrl: https://q.example.com/\nlimits: [{per: 1h, max: 1000000}, {per: 24h, max: 1000000}]\n")
-			_, err = s.CreateDestination(ctx, big)
+			_, err = s.Destinations().Create(ctx, big)
 			require.NoError(t, err)
 			const rounds = 200
 			start := time.Now()
 			for range rounds {
-				a, err := s.AdmitAttempt(ctx, "cost", big.Limits)
+				a, err := s.Destinations().AdmitAttempt(ctx, "cost", big.Limits)
 				require.NoError(t, err)
 				require.True(t, a.Admitted)
 			}
 			t.Logf("%s: one admission with 2 limits takes %s (mean of %d, sequential)", name, time.Since(start)/rounds, rounds)
-			require.NoError(t, s.DeleteDestination(ctx, "quota"))
+			require.NoError(t, s.Destinations().Delete(ctx, "quota"))
 		})
 	}
 }
@@ -242,7 +242,7 @@ func TestDestinationFailureWindowOpensOnce(t *testing.T) {
 			ctx := context.Background()
 			s := open(t)
 			d := testDestination(t, "name: flaky\nbaseUrl: https://f.example.com/\ncircuitBreaker: {failures: 1000, failureRate: 0.5, window: 1h, minRequests: 20}\n")
-			_, err := s.CreateDestination(ctx, d)
+			_, err := s.Destinations().Create(ctx, d)
 			require.NoError(t, err)
 			w := d.RateWindow()
 			_, failures, _ := d.Breaker()
@@ -252,25 +252,25 @@ func TestDestinationFailureWindowOpensOnce(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					tr, err := s.RecordWindowOutcome(ctx, "flaky", i%2 == 1, false, failures, w, time.Hour, "500")
+					tr, err := s.Destinations().RecordWindowOutcome(ctx, "flaky", i%2 == 1, false, failures, w, time.Hour, "500")
 					require.NoError(t, err)
 					require.Empty(t, tr)
 				}()
 			}
 			wg.Wait()
-			got, err := s.GetDestination(ctx, "flaky")
+			got, err := s.Destinations().Get(ctx, "flaky")
 			require.NoError(t, err)
 			require.Equal(t, store.CircuitClosed, got.State.Circuit)
 			require.EqualValues(t, 19, got.State.FailureWindow.Requests)
 			require.EqualValues(t, 10, got.State.FailureWindow.Failures)
 			// The 20th, a success, makes 10/20 = 0.5: it opens.
-			tr, err := s.RecordWindowOutcome(ctx, "flaky", true, false, failures, w, time.Hour, "")
+			tr, err := s.Destinations().RecordWindowOutcome(ctx, "flaky", true, false, failures, w, time.Hour, "")
 			require.NoError(t, err)
 			require.Equal(t, store.TransitionOpened, tr)
 
-			_, err = s.ResetCircuit(ctx, "flaky")
+			_, err = s.Destinations().ResetCircuit(ctx, "flaky")
 			require.NoError(t, err)
-			got, err = s.GetDestination(ctx, "flaky")
+			got, err = s.Destinations().Get(ctx, "flaky")
 			require.NoError(t, err)
 			require.Zero(t, got.State.FailureWindow.Requests, "closing starts counting again")
 
@@ -280,7 +280,7 @@ func TestDestinationFailureWindowOpensOnce(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					tr, err := s.RecordWindowOutcome(ctx, "flaky", i%5 < 2, false, failures, w, time.Hour, "500")
+					tr, err := s.Destinations().RecordWindowOutcome(ctx, "flaky", i%5 < 2, false, failures, w, time.Hour, "500")
 					require.NoError(t, err)
 					if tr == store.TransitionOpened {
 						opened.Add(1)
@@ -289,25 +289,25 @@ func TestDestinationFailureWindowOpensOnce(t *testing.T) {
 			}
 			wg.Wait()
 			require.EqualValues(t, 1, opened.Load(), "the window opens the circuit once")
-			got, err = s.GetDestination(ctx, "flaky")
+			got, err = s.Destinations().Get(ctx, "flaky")
 			require.NoError(t, err)
 			require.Equal(t, store.CircuitOpen, got.State.Circuit)
 			require.Equal(t, store.StatusOpen, got.State.Status)
 
 			// What counting an outcome in the window costs.
-			_, err = s.ResetCircuit(ctx, "flaky")
+			_, err = s.Destinations().ResetCircuit(ctx, "flaky")
 			require.NoError(t, err)
 			start := time.Now()
 			for range 200 {
-				_, err := s.RecordWindowOutcome(ctx, "flaky", true, false, failures, w, time.Hour, "")
+				_, err := s.Destinations().RecordWindowOutcome(ctx, "flaky", true, false, failures, w, time.Hour, "")
 				require.NoError(t, err)
 			}
 			t.Logf("%s: one windowed outcome takes %s (mean of 200, sequential)", name, time.Since(start)/200)
-			_, err = s.RecordOutcome(ctx, "flaky", false, false, 1, time.Hour, "x")
+			_, err = s.Destinations().RecordOutcome(ctx, "flaky", false, false, 1, time.Hour, "x")
 			require.NoError(t, err)
 
 			// A destination without a window: RecordOutcome, as before.
-			tr, err = s.RecordWindowOutcome(ctx, "flaky", true, true, failures, flow.FailureWindow{}, time.Hour, "")
+			tr, err = s.Destinations().RecordWindowOutcome(ctx, "flaky", true, true, failures, flow.FailureWindow{}, time.Hour, "")
 			require.NoError(t, err)
 			require.Equal(t, store.TransitionClosed, tr)
 		})

@@ -58,7 +58,7 @@ func (r *recordState) counter(name string) *atomic.Uint64 {
 
 // bump marks a collection's cached state old: a write through this process
 // is seen by its next lookup.
-func (s *Store) bump(collection string) { s.records.counter(collection).Add(1) }
+func (s *Records) bump(collection string) { s.memory.counter(collection).Add(1) }
 
 // StaleError is returned with a record when the lookup could not reach the
 // database in time and answered from the last record it found for that
@@ -70,7 +70,7 @@ func (e *StaleError) Error() string {
 }
 func (e *StaleError) Unwrap() error { return e.Err }
 
-// LookupRecord finds the record of a collection whose unique property holds
+// Lookup finds the record of a collection whose unique property holds
 // value, for a trigger's enrollment: an indexed point query within
 // LookupTimeout, always current (a record written anywhere is seen by the
 // next lookup). ErrNotFound when there is none; an *InvalidError when the
@@ -78,7 +78,7 @@ func (e *StaleError) Unwrap() error { return e.Err }
 // the value cannot be one of its values (path "value"). When the database
 // does not answer in time the last record found for the value is returned
 // with a *StaleError; without one, the error.
-func (s *Store) LookupRecord(ctx context.Context, collection, property string, value any) (*Record, error) {
+func (s *Records) Lookup(ctx context.Context, collection, property string, value any) (*Record, error) {
 	ctx, cancel := context.WithTimeout(ctx, LookupTimeout)
 	defer cancel()
 	c, err := s.lookupCollection(ctx, collection)
@@ -90,10 +90,10 @@ func (s *Store) LookupRecord(ctx context.Context, collection, property string, v
 		return nil, err
 	}
 	key := collection + "\x00" + property + "\x00" + text
-	gen := s.records.counter(collection).Load()
-	rec, err := scanRecord(c.Name, s.queryRow(ctx, s.db, selectRecord+` JOIN record_keys k ON k.collection = r.collection AND k.record_id = r.id
+	gen := s.memory.counter(collection).Load()
+	rec, err := scanRecord(c.Name, s.db.queryRow(ctx, s.db.sql, selectRecord+` JOIN record_keys k ON k.collection = r.collection AND k.record_id = r.id
 WHERE k.collection = $1 AND k.property = $2 AND k.value = $3`, c.Name, property, text))
-	st := &s.records
+	st := &s.memory
 	switch {
 	case err == nil:
 		st.mu.Lock()
@@ -118,7 +118,7 @@ WHERE k.collection = $1 AND k.property = $2 AND k.value = $3`, c.Name, property,
 	st.mu.Lock()
 	k, ok := st.known[key]
 	st.mu.Unlock()
-	if ok && k.gen == s.records.counter(collection).Load() {
+	if ok && k.gen == s.memory.counter(collection).Load() {
 		return k.rec, &StaleError{Err: err}
 	}
 	return nil, fmt.Errorf("record lookup in %q: %w", collection, err)
@@ -127,8 +127,8 @@ WHERE k.collection = $1 AND k.property = $2 AND k.value = $3`, c.Name, property,
 // lookupCollection is a collection's definition, read again after
 // collectionTTL or a write through this process; while the database is
 // away, the last one read.
-func (s *Store) lookupCollection(ctx context.Context, name string) (*Collection, error) {
-	st := &s.records
+func (s *Records) lookupCollection(ctx context.Context, name string) (*Collection, error) {
+	st := &s.memory
 	gen := st.counter(name).Load()
 	st.mu.Lock()
 	cc, ok := st.colls[name]

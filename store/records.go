@@ -74,24 +74,33 @@ func (e *RecordsDoNotFitError) Error() string {
 
 func (e *RecordsDoNotFitError) Unwrap() error { return ErrRecordsDoNotFit }
 
+// Records are the collections (typed definitions, versioned) and their
+// records, with the unique keys a lookup finds a record by and the
+// idempotency keys of record writes.
+type Records struct {
+	db *db
+	// memory is the record lookup's (record_lookup.go).
+	memory recordState
+}
+
 // ---- collections ----
 
 // CreateCollection stores a new collection at version 1.
-func (s *Store) CreateCollection(ctx context.Context, c *Collection) (*Collection, error) {
+func (s *Records) CreateCollection(ctx context.Context, c *Collection) (*Collection, error) {
 	if errs := c.check(); len(errs) > 0 {
 		return nil, &InvalidError{What: "collection", Errors: errs}
 	}
 	def, digest := c.definition()
-	now := s.now().UnixMilli()
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	now := s.db.now().UnixMilli()
+	err := s.db.tx(ctx, func(tx *sql.Tx) error {
 		var n int
-		if err := s.queryRow(ctx, tx, `SELECT COUNT(*) FROM collections WHERE name = $1`, c.Name).Scan(&n); err != nil {
+		if err := s.db.queryRow(ctx, tx, `SELECT COUNT(*) FROM collections WHERE name = $1`, c.Name).Scan(&n); err != nil {
 			return err
 		}
 		if n > 0 {
 			return fmt.Errorf("collection %q: %w", c.Name, ErrExists)
 		}
-		_, err := s.exec(ctx, tx, `INSERT INTO collections (name, version, definition, digest, created_at, updated_at) VALUES ($1, 1, $2, $3, $4, $4)`, c.Name, def, digest, now)
+		_, err := s.db.exec(ctx, tx, `INSERT INTO collections (name, version, definition, digest, created_at, updated_at) VALUES ($1, 1, $2, $3, $4, $4)`, c.Name, def, digest, now)
 		return err
 	})
 	if err != nil {
@@ -112,14 +121,14 @@ func (s *Store) CreateCollection(ctx context.Context, c *Collection) (*Collectio
 // is removed from the records, and if a record no longer fits (a type
 // changed, a property made unique or required) nothing changes
 // (*RecordsDoNotFitError).
-func (s *Store) UpdateCollection(ctx context.Context, c *Collection, ifVersion int64) (*Collection, bool, error) {
+func (s *Records) UpdateCollection(ctx context.Context, c *Collection, ifVersion int64) (*Collection, bool, error) {
 	if errs := c.check(); len(errs) > 0 {
 		return nil, false, &InvalidError{What: "collection", Errors: errs}
 	}
 	def, digest := c.definition()
-	now := s.now().UnixMilli()
+	now := s.db.now().UnixMilli()
 	changed := false
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.db.tx(ctx, func(tx *sql.Tx) error {
 		old, curDigest, err := s.collectionTx(ctx, tx, c.Name)
 		if err != nil {
 			return err
@@ -136,7 +145,7 @@ func (s *Store) UpdateCollection(ctx context.Context, c *Collection, ifVersion i
 				return err
 			}
 		}
-		res, err := s.exec(ctx, tx, `UPDATE collections SET version = $1, definition = $2, digest = $3, updated_at = $4 WHERE name = $5 AND version = $6`,
+		res, err := s.db.exec(ctx, tx, `UPDATE collections SET version = $1, definition = $2, digest = $3, updated_at = $4 WHERE name = $5 AND version = $6`,
 			old.Version+1, def, digest, now, c.Name, old.Version)
 		if err != nil {
 			return err
@@ -180,8 +189,8 @@ func additive(prev, next *Collection) bool {
 
 // refit checks every record of the collection against its next definition
 // and rewrites records and unique keys to match it.
-func (s *Store) refit(ctx context.Context, tx *sql.Tx, next *Collection, now int64) error {
-	rows, err := s.query(ctx, tx, `SELECT id, properties FROM records WHERE collection = $1 ORDER BY id`, next.Name)
+func (s *Records) refit(ctx context.Context, tx *sql.Tx, next *Collection, now int64) error {
+	rows, err := s.db.query(ctx, tx, `SELECT id, properties FROM records WHERE collection = $1 ORDER BY id`, next.Name)
 	if err != nil {
 		return err
 	}
@@ -246,13 +255,13 @@ func (s *Store) refit(ctx context.Context, tx *sql.Tx, next *Collection, now int
 	if fit.Count > 0 {
 		return fit
 	}
-	if _, err := s.exec(ctx, tx, `DELETE FROM record_keys WHERE collection = $1`, next.Name); err != nil {
+	if _, err := s.db.exec(ctx, tx, `DELETE FROM record_keys WHERE collection = $1`, next.Name); err != nil {
 		return err
 	}
 	for _, r := range recs {
 		if r.changed {
 			b, _ := json.Marshal(r.props)
-			if _, err := s.exec(ctx, tx, `UPDATE records SET properties = $1, version = version + 1, updated_at = $2 WHERE collection = $3 AND id = $4`, string(b), now, next.Name, r.id); err != nil {
+			if _, err := s.db.exec(ctx, tx, `UPDATE records SET properties = $1, version = version + 1, updated_at = $2 WHERE collection = $3 AND id = $4`, string(b), now, next.Name, r.id); err != nil {
 				return err
 			}
 		}
@@ -264,15 +273,15 @@ func (s *Store) refit(ctx context.Context, tx *sql.Tx, next *Collection, now int
 }
 
 // GetCollection returns a collection.
-func (s *Store) GetCollection(ctx context.Context, name string) (*Collection, error) {
-	c, _, err := s.collectionTx(ctx, s.db, name)
+func (s *Records) GetCollection(ctx context.Context, name string) (*Collection, error) {
+	c, _, err := s.collectionTx(ctx, s.db.sql, name)
 	return c, err
 }
 
-func (s *Store) collectionTx(ctx context.Context, q sqlExec, name string) (*Collection, string, error) {
+func (s *Records) collectionTx(ctx context.Context, q sqlExec, name string) (*Collection, string, error) {
 	var def, digest string
 	var version, created, updated int64
-	err := s.queryRow(ctx, q, `SELECT definition, digest, version, created_at, updated_at FROM collections WHERE name = $1`, name).Scan(&def, &digest, &version, &created, &updated)
+	err := s.db.queryRow(ctx, q, `SELECT definition, digest, version, created_at, updated_at FROM collections WHERE name = $1`, name).Scan(&def, &digest, &version, &created, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, "", fmt.Errorf("collection %q: %w", name, ErrNoCollection)
 	}
@@ -294,8 +303,8 @@ func scanCollection(def string, version, created, updated int64) (*Collection, e
 }
 
 // ListCollections returns every collection, sorted by name.
-func (s *Store) ListCollections(ctx context.Context) ([]*Collection, error) {
-	rows, err := s.query(ctx, s.db, `SELECT definition, version, created_at, updated_at FROM collections ORDER BY name`)
+func (s *Records) ListCollections(ctx context.Context) ([]*Collection, error) {
+	rows, err := s.db.query(ctx, s.db.sql, `SELECT definition, version, created_at, updated_at FROM collections ORDER BY name`)
 	if err != nil {
 		return nil, err
 	}
@@ -317,18 +326,18 @@ func (s *Store) ListCollections(ctx context.Context) ([]*Collection, error) {
 }
 
 // DeleteCollection removes a collection and all its records.
-func (s *Store) DeleteCollection(ctx context.Context, name string) error {
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+func (s *Records) DeleteCollection(ctx context.Context, name string) error {
+	err := s.db.tx(ctx, func(tx *sql.Tx) error {
 		for _, q := range []string{
 			`DELETE FROM record_keys WHERE collection = $1`,
 			`DELETE FROM record_writes WHERE collection = $1`,
 			`DELETE FROM records WHERE collection = $1`,
 		} {
-			if _, err := s.exec(ctx, tx, q, name); err != nil {
+			if _, err := s.db.exec(ctx, tx, q, name); err != nil {
 				return err
 			}
 		}
-		res, err := s.exec(ctx, tx, `DELETE FROM collections WHERE name = $1`, name)
+		res, err := s.db.exec(ctx, tx, `DELETE FROM collections WHERE name = $1`, name)
 		if err != nil {
 			return err
 		}
@@ -406,30 +415,30 @@ const WriteKeyRetention = 31 * 24 * time.Hour
 // pruneEvery: one keyed write in this many also deletes expired keys.
 const pruneEvery = 1000
 
-// PruneRecordWrites deletes the idempotency keys of writes made before
+// PruneWrites deletes the idempotency keys of writes made before
 // before; it returns how many.
-func (s *Store) PruneRecordWrites(ctx context.Context, before time.Time) (int64, error) {
-	res, err := s.exec(ctx, s.db, `DELETE FROM record_writes WHERE created_at < $1`, before.UnixMilli())
+func (s *Records) PruneWrites(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.db.exec(ctx, s.db.sql, `DELETE FROM record_writes WHERE created_at < $1`, before.UnixMilli())
 	if err != nil {
 		return 0, err
 	}
 	return res.RowsAffected()
 }
 
-// errRetry asks WriteRecord to run the write again: a concurrent writer
+// errRetry asks Write to run the write again: a concurrent writer
 // changed the record between its read and its write.
 var errRetry = errors.New("record changed concurrently")
 
-// WriteRecord applies one write in a transaction. A unique value already
+// Write applies one write in a transaction. A unique value already
 // held by another record is a *UniqueError (matches ErrExists), properties
 // that do not fit the collection an *InvalidError; a record or collection
 // not found ErrNotFound. Writers racing for one unique value are
 // serialized by the record_keys primary key: the loser runs again and sees
 // the winner's record (an upsert then updates it).
-func (s *Store) WriteRecord(ctx context.Context, w Write) (*WriteResult, error) {
+func (s *Records) Write(ctx context.Context, w Write) (*WriteResult, error) {
 	for attempt := 0; ; attempt++ {
 		var res *WriteResult
-		err := s.tx(ctx, func(tx *sql.Tx) error {
+		err := s.db.tx(ctx, func(tx *sql.Tx) error {
 			var err error
 			res, err = s.write(ctx, tx, w)
 			return err
@@ -441,9 +450,9 @@ func (s *Store) WriteRecord(ctx context.Context, w Write) (*WriteResult, error) 
 			if !res.Replayed {
 				s.bump(w.Collection)
 			}
-			if w.IdempotencyKey != "" && !res.Replayed && s.records.keyedWrites.Add(1)%pruneEvery == 0 {
+			if w.IdempotencyKey != "" && !res.Replayed && s.memory.keyedWrites.Add(1)%pruneEvery == 0 {
 				// Best effort: the next write tries again.
-				_, _ = s.PruneRecordWrites(ctx, s.now().Add(-WriteKeyRetention))
+				_, _ = s.PruneWrites(ctx, s.db.now().Add(-WriteKeyRetention))
 			}
 			return res, nil
 		case errors.As(err, &ue), errors.As(err, &ie), errors.Is(err, ErrNotFound), errors.Is(err, ErrConflict):
@@ -455,10 +464,10 @@ func (s *Store) WriteRecord(ctx context.Context, w Write) (*WriteResult, error) 
 	}
 }
 
-func (s *Store) write(ctx context.Context, tx *sql.Tx, w Write) (*WriteResult, error) {
+func (s *Records) write(ctx context.Context, tx *sql.Tx, w Write) (*WriteResult, error) {
 	if w.IdempotencyKey != "" {
 		var raw string
-		err := s.queryRow(ctx, tx, `SELECT result FROM record_writes WHERE idempotency_key = $1`, w.IdempotencyKey).Scan(&raw)
+		err := s.db.queryRow(ctx, tx, `SELECT result FROM record_writes WHERE idempotency_key = $1`, w.IdempotencyKey).Scan(&raw)
 		if err == nil {
 			var res WriteResult
 			if err := json.Unmarshal([]byte(raw), &res); err != nil {
@@ -475,7 +484,7 @@ func (s *Store) write(ctx context.Context, tx *sql.Tx, w Write) (*WriteResult, e
 	if err != nil {
 		return nil, err
 	}
-	now := s.now()
+	now := s.db.now()
 	var res *WriteResult
 	switch w.Op {
 	case OpCreate:
@@ -500,7 +509,7 @@ func (s *Store) write(ctx context.Context, tx *sql.Tx, w Write) (*WriteResult, e
 		if err != nil {
 			return nil, err
 		}
-		if _, err := s.exec(ctx, tx, `INSERT INTO record_writes (idempotency_key, collection, result, created_at) VALUES ($1, $2, $3, $4)`,
+		if _, err := s.db.exec(ctx, tx, `INSERT INTO record_writes (idempotency_key, collection, result, created_at) VALUES ($1, $2, $3, $4)`,
 			w.IdempotencyKey, c.Name, string(b), now.UnixMilli()); err != nil {
 			return nil, err
 		}
@@ -527,7 +536,7 @@ func invalidRecord(errs []flow.FieldError) error {
 	return &InvalidError{What: "record", Errors: errs}
 }
 
-func (s *Store) create(ctx context.Context, tx *sql.Tx, c *Collection, props map[string]any, now time.Time) (*Record, error) {
+func (s *Records) create(ctx context.Context, tx *sql.Tx, c *Collection, props map[string]any, now time.Time) (*Record, error) {
 	if errs := c.ValidateRecord(props); len(errs) > 0 {
 		return nil, invalidRecord(errs)
 	}
@@ -538,7 +547,7 @@ func (s *Store) create(ctx context.Context, tx *sql.Tx, c *Collection, props map
 	rec := &Record{ID: uuid.Must(uuid.NewV7()).String(), Collection: c.Name, Properties: props, Version: 1,
 		CreatedAt: time.UnixMilli(now.UnixMilli()).UTC(), UpdatedAt: time.UnixMilli(now.UnixMilli()).UTC()}
 	b, _ := json.Marshal(props)
-	if _, err := s.exec(ctx, tx, `INSERT INTO records (collection, id, properties, version, created_at, updated_at) VALUES ($1, $2, $3, 1, $4, $4)`,
+	if _, err := s.db.exec(ctx, tx, `INSERT INTO records (collection, id, properties, version, created_at, updated_at) VALUES ($1, $2, $3, 1, $4, $4)`,
 		c.Name, rec.ID, string(b), now.UnixMilli()); err != nil {
 		return nil, err
 	}
@@ -573,14 +582,14 @@ func uniqueKeys(c *Collection, props map[string]any) ([]keyValue, error) {
 }
 
 // checkUnique finds another record holding one of props' unique values.
-func (s *Store) checkUnique(ctx context.Context, tx *sql.Tx, c *Collection, self string, props map[string]any) error {
+func (s *Records) checkUnique(ctx context.Context, tx *sql.Tx, c *Collection, self string, props map[string]any) error {
 	keys, err := uniqueKeys(c, props)
 	if err != nil {
 		return err
 	}
 	for _, k := range keys {
 		var other string
-		err := s.queryRow(ctx, tx, `SELECT record_id FROM record_keys WHERE collection = $1 AND property = $2 AND value = $3`, c.Name, k.property, k.text).Scan(&other)
+		err := s.db.queryRow(ctx, tx, `SELECT record_id FROM record_keys WHERE collection = $1 AND property = $2 AND value = $3`, c.Name, k.property, k.text).Scan(&other)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 		case err != nil:
@@ -592,20 +601,23 @@ func (s *Store) checkUnique(ctx context.Context, tx *sql.Tx, c *Collection, self
 	return nil
 }
 
-func (s *Store) insertKeys(ctx context.Context, tx *sql.Tx, c *Collection, id string, props map[string]any) error {
+func (s *Records) insertKeys(ctx context.Context, tx *sql.Tx, c *Collection, id string, props map[string]any) error {
 	keys, err := uniqueKeys(c, props)
 	if err != nil {
 		return err
 	}
 	for _, k := range keys {
-		if _, err := s.exec(ctx, tx, `INSERT INTO record_keys (collection, property, value, record_id) VALUES ($1, $2, $3, $4)`, c.Name, k.property, k.text, id); err != nil {
+		if _, err := s.db.exec(ctx, tx, `INSERT INTO record_keys (collection, property, value, record_id) VALUES ($1, $2, $3, $4)`, c.Name, k.property, k.text, id); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-const selectRecord = `SELECT r.id, r.properties, r.version, r.created_at, r.updated_at FROM records r`
+const (
+	selectRecordColumns = `SELECT r.id, r.properties, r.version, r.created_at, r.updated_at`
+	selectRecord        = selectRecordColumns + ` FROM records r`
+)
 
 func scanRecord(collection string, sc scanner) (*Record, error) {
 	rec := &Record{Collection: collection}
@@ -622,16 +634,16 @@ func scanRecord(collection string, sc scanner) (*Record, error) {
 }
 
 // find reads the record ref names; ErrNotFound when there is none.
-func (s *Store) find(ctx context.Context, q sqlExec, c *Collection, ref RecordRef) (*Record, error) {
+func (s *Records) find(ctx context.Context, q sqlExec, c *Collection, ref RecordRef) (*Record, error) {
 	var row *sql.Row
 	if ref.ID != "" {
-		row = s.queryRow(ctx, q, selectRecord+` WHERE r.collection = $1 AND r.id = $2`, c.Name, ref.ID)
+		row = s.db.queryRow(ctx, q, selectRecord+` WHERE r.collection = $1 AND r.id = $2`, c.Name, ref.ID)
 	} else {
 		text, err := uniqueKey(c, ref.Property, ref.Value)
 		if err != nil {
 			return nil, err
 		}
-		row = s.queryRow(ctx, q, selectRecord+` JOIN record_keys k ON k.collection = r.collection AND k.record_id = r.id
+		row = s.db.queryRow(ctx, q, selectRecord+` JOIN record_keys k ON k.collection = r.collection AND k.record_id = r.id
 WHERE k.collection = $1 AND k.property = $2 AND k.value = $3`, c.Name, ref.Property, text)
 	}
 	rec, err := scanRecord(c.Name, row)
@@ -659,7 +671,7 @@ func uniqueKey(c *Collection, property string, value any) (string, error) {
 }
 
 // change updates (merges) or replaces a record's properties.
-func (s *Store) change(ctx context.Context, tx *sql.Tx, c *Collection, w Write, now time.Time) (*WriteResult, error) {
+func (s *Records) change(ctx context.Context, tx *sql.Tx, c *Collection, w Write, now time.Time) (*WriteResult, error) {
 	cur, err := s.find(ctx, tx, c, w.Ref)
 	if err != nil {
 		return nil, err
@@ -672,7 +684,7 @@ func (s *Store) change(ctx context.Context, tx *sql.Tx, c *Collection, w Write, 
 
 // save writes a record's next properties: merged into cur (null removes
 // one) or replacing them. An unchanged record keeps its version.
-func (s *Store) save(ctx context.Context, tx *sql.Tx, c *Collection, cur *Record, props map[string]any, replace bool, now time.Time) (*WriteResult, error) {
+func (s *Records) save(ctx context.Context, tx *sql.Tx, c *Collection, cur *Record, props map[string]any, replace bool, now time.Time) (*WriteResult, error) {
 	next := map[string]any{}
 	if !replace {
 		maps.Copy(next, cur.Properties)
@@ -704,7 +716,7 @@ func (s *Store) save(ctx context.Context, tx *sql.Tx, c *Collection, cur *Record
 		return nil, err
 	}
 	b, _ := json.Marshal(next)
-	res, err := s.exec(ctx, tx, `UPDATE records SET properties = $1, version = version + 1, updated_at = $2 WHERE collection = $3 AND id = $4 AND version = $5`,
+	res, err := s.db.exec(ctx, tx, `UPDATE records SET properties = $1, version = version + 1, updated_at = $2 WHERE collection = $3 AND id = $4 AND version = $5`,
 		string(b), now.UnixMilli(), c.Name, cur.ID, cur.Version)
 	if err != nil {
 		return nil, err
@@ -712,7 +724,7 @@ func (s *Store) save(ctx context.Context, tx *sql.Tx, c *Collection, cur *Record
 	if n, _ := res.RowsAffected(); n != 1 {
 		return nil, errRetry
 	}
-	if _, err := s.exec(ctx, tx, `DELETE FROM record_keys WHERE collection = $1 AND record_id = $2`, c.Name, cur.ID); err != nil {
+	if _, err := s.db.exec(ctx, tx, `DELETE FROM record_keys WHERE collection = $1 AND record_id = $2`, c.Name, cur.ID); err != nil {
 		return nil, err
 	}
 	if err := s.insertKeys(ctx, tx, c, cur.ID, next); err != nil {
@@ -725,7 +737,7 @@ func (s *Store) save(ctx context.Context, tx *sql.Tx, c *Collection, cur *Record
 
 // upsert merges into the record holding the unique value, or creates it
 // with the value set.
-func (s *Store) upsert(ctx context.Context, tx *sql.Tx, c *Collection, w Write, now time.Time) (*WriteResult, error) {
+func (s *Records) upsert(ctx context.Context, tx *sql.Tx, c *Collection, w Write, now time.Time) (*WriteResult, error) {
 	if w.Ref.Property == "" {
 		return nil, invalidRecord([]flow.FieldError{{Path: "property", Message: "an upsert finds its record by a unique property: " + strings.Join(c.UniqueProperties(), ", ")}})
 	}
@@ -768,7 +780,7 @@ func mustKey(p *Property, v any) string {
 	return s
 }
 
-func (s *Store) remove(ctx context.Context, tx *sql.Tx, c *Collection, w Write) (*WriteResult, error) {
+func (s *Records) remove(ctx context.Context, tx *sql.Tx, c *Collection, w Write) (*WriteResult, error) {
 	cur, err := s.find(ctx, tx, c, w.Ref)
 	if err != nil {
 		return nil, err
@@ -776,22 +788,22 @@ func (s *Store) remove(ctx context.Context, tx *sql.Tx, c *Collection, w Write) 
 	if w.IfVersion != 0 && w.IfVersion != cur.Version {
 		return nil, fmt.Errorf("record %s is at version %d, not %d: %w", cur.ID, cur.Version, w.IfVersion, ErrConflict)
 	}
-	if _, err := s.exec(ctx, tx, `DELETE FROM record_keys WHERE collection = $1 AND record_id = $2`, c.Name, cur.ID); err != nil {
+	if _, err := s.db.exec(ctx, tx, `DELETE FROM record_keys WHERE collection = $1 AND record_id = $2`, c.Name, cur.ID); err != nil {
 		return nil, err
 	}
-	if _, err := s.exec(ctx, tx, `DELETE FROM records WHERE collection = $1 AND id = $2`, c.Name, cur.ID); err != nil {
+	if _, err := s.db.exec(ctx, tx, `DELETE FROM records WHERE collection = $1 AND id = $2`, c.Name, cur.ID); err != nil {
 		return nil, err
 	}
 	return &WriteResult{Record: cur, Deleted: true, Changed: true}, nil
 }
 
-// GetRecord reads one record by id or unique value.
-func (s *Store) GetRecord(ctx context.Context, collection string, ref RecordRef) (*Record, error) {
+// Get reads one record by id or unique value.
+func (s *Records) Get(ctx context.Context, collection string, ref RecordRef) (*Record, error) {
 	c, err := s.GetCollection(ctx, collection)
 	if err != nil {
 		return nil, err
 	}
-	return s.find(ctx, s.db, c, ref)
+	return s.find(ctx, s.db.sql, c, ref)
 }
 
 // Query selects records.
@@ -804,7 +816,8 @@ type Query struct {
 	// for descending; records without the property come last. Default:
 	// id (creation order).
 	Sort string
-	// Limit bounds the records returned (default 50, at most 1000).
+	// Limit bounds the records returned (default DefaultQueryLimit, at
+	// most MaxQueryLimit).
 	Limit int
 	// After pages by keyset: records after this id (Sort must be empty).
 	After string
@@ -824,116 +837,25 @@ type Page struct {
 // MaxQueryLimit bounds one query's records.
 const MaxQueryLimit = 1000
 
-// FindRecords runs a query on a collection. Filters and sort name
-// properties of the collection (else *InvalidError at filter.<name> or
-// sort).
-func (s *Store) FindRecords(ctx context.Context, collection string, q Query) (*Page, error) {
+// Find runs a query on a collection. Filters and sort name properties of
+// the collection (else *InvalidError at filter.<name> or sort). Its SQL is
+// built by findStatements (record_query.go).
+func (s *Records) Find(ctx context.Context, collection string, q Query) (*Page, error) {
 	c, err := s.GetCollection(ctx, collection)
 	if err != nil {
 		return nil, err
 	}
-	if q.Limit <= 0 {
-		q.Limit = 50
-	}
-	if q.Limit > MaxQueryLimit {
-		q.Limit = MaxQueryLimit
-	}
-	var errs []flow.FieldError
-	args := []any{c.Name}
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
-	from := " FROM records r"
-	where := []string{"r.collection = $1"}
-	for i, k := range flow.SortedKeys(q.Filter) {
-		v := q.Filter[k]
-		p, ok := c.Property(k)
-		if !ok {
-			errs = append(errs, flow.FieldError{Path: "filter." + k, Message: fmt.Sprintf("unknown property (collection %s has: %s)", c.Name, strings.Join(c.propertyNames(), ", "))})
-			continue
-		}
-		if v != nil {
-			if msg := p.check(v); msg != "" {
-				errs = append(errs, flow.FieldError{Path: "filter." + k, Message: msg})
-				continue
-			}
-		}
-		switch {
-		case p.Unique && v != nil:
-			text, _ := p.keyText(v)
-			a := fmt.Sprintf("k%d", i)
-			from += fmt.Sprintf(" JOIN record_keys %s ON %s.collection = r.collection AND %s.record_id = r.id AND %s.property = %s AND %s.value = %s",
-				a, a, a, a, arg(k), a, arg(text))
-		case s.dialect == "pgx":
-			if v == nil {
-				where = append(where, fmt.Sprintf("(r.properties::jsonb -> %s::text) IS NULL", arg(k)))
-			} else {
-				b, _ := json.Marshal(p.normalize(v))
-				where = append(where, fmt.Sprintf("(r.properties::jsonb -> %s::text) = %s::jsonb", arg(k), arg(string(b))))
-			}
-		default:
-			path := arg("$." + k)
-			switch t := p.normalize(v).(type) {
-			case nil:
-				where = append(where, fmt.Sprintf("json_extract(r.properties, %s) IS NULL", path))
-			case bool:
-				// json_extract gives JSON true and false as 1 and 0.
-				n := 0
-				if t {
-					n = 1
-				}
-				where = append(where, fmt.Sprintf("json_type(r.properties, %s) IN ('true', 'false') AND json_extract(r.properties, %s) = %s", path, path, arg(n)))
-			default:
-				where = append(where, fmt.Sprintf("json_extract(r.properties, %s) = %s", path, arg(t)))
-			}
-		}
-	}
-	order := "r.id"
-	if q.Sort != "" {
-		name, desc := strings.CutPrefix(q.Sort, "-")
-		dir := ""
-		if desc {
-			dir = " DESC"
-		}
-		switch name {
-		case "createdAt":
-			order = "r.created_at" + dir + ", r.id" + dir
-		case "updatedAt":
-			order = "r.updated_at" + dir + ", r.id" + dir
-		case "id":
-			order = "r.id" + dir
-		default:
-			if _, ok := c.Property(name); !ok {
-				errs = append(errs, flow.FieldError{Path: "sort", Message: fmt.Sprintf("sorts by createdAt, updatedAt, id or a property of collection %s (%s), with - for descending", c.Name, strings.Join(c.propertyNames(), ", "))})
-				break
-			}
-			// name is an identifier (checked with the collection), so
-			// it can be written into the statement.
-			expr := "json_extract(r.properties, '$." + name + "')"
-			if s.dialect == "pgx" {
-				expr = "(r.properties::jsonb -> '" + name + "')"
-			}
-			order = "(" + expr + " IS NULL), " + expr + dir + ", r.id" + dir
-		}
-		if q.After != "" {
-			errs = append(errs, flow.FieldError{Path: "pageToken", Message: "pages only in id order (no sort)"})
-		}
-	}
-	if len(errs) > 0 {
-		return nil, invalidRecord(errs)
+	st, err := findStatements(s.db.dialect, c, q)
+	if err != nil {
+		return nil, err
 	}
 	page := &Page{Total: -1}
-	if q.Count {
-		if err := s.queryRow(ctx, s.db, "SELECT COUNT(*)"+from+" WHERE "+strings.Join(where, " AND "), args...).Scan(&page.Total); err != nil {
+	if st.Count != "" {
+		if err := s.db.queryRow(ctx, s.db.sql, st.Count, st.CountArgs...).Scan(&page.Total); err != nil {
 			return nil, err
 		}
 	}
-	if q.After != "" {
-		where = append(where, "r.id > "+arg(q.After))
-	}
-	stmt := selectRecord[:strings.Index(selectRecord, " FROM")] + from + " WHERE " + strings.Join(where, " AND ") + " ORDER BY " + order + " LIMIT " + arg(q.Limit+1)
-	rows, err := s.query(ctx, s.db, stmt, args...)
+	rows, err := s.db.query(ctx, s.db.sql, st.Select, st.SelectArgs...)
 	if err != nil {
 		return nil, err
 	}
@@ -949,26 +871,26 @@ func (s *Store) FindRecords(ctx context.Context, collection string, q Query) (*P
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	if len(page.Records) > q.Limit {
-		page.Records = page.Records[:q.Limit]
+	if len(page.Records) > st.Limit {
+		page.Records = page.Records[:st.Limit]
 		if q.Sort == "" {
-			page.Next = page.Records[q.Limit-1].ID
+			page.Next = page.Records[st.Limit-1].ID
 		}
 	}
 	return page, nil
 }
 
-// ImportRecords adds many records to a collection in one transaction (a
+// Import adds many records to a collection in one transaction (a
 // migration from another system, a benchmark's fixture): each is checked
 // as a create is, and if any does not fit, or two share a unique value,
 // nothing is written. It returns how many were added.
-func (s *Store) ImportRecords(ctx context.Context, collection string, records []map[string]any) (int, error) {
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+func (s *Records) Import(ctx context.Context, collection string, records []map[string]any) (int, error) {
+	err := s.db.tx(ctx, func(tx *sql.Tx) error {
 		c, _, err := s.collectionTx(ctx, tx, collection)
 		if err != nil {
 			return err
 		}
-		now := s.now()
+		now := s.db.now()
 		for i, props := range records {
 			if _, err := s.create(ctx, tx, c, props, now); err != nil {
 				var ie *InvalidError

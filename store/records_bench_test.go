@@ -21,7 +21,7 @@ func loadContacts(tb testing.TB, s *store.Store, n int) {
 	ctx := context.Background()
 	c, err := store.DecodeCollection([]byte(contactsYAML), true)
 	require.NoError(tb, err)
-	_, err = s.CreateCollection(ctx, c)
+	_, err = s.Records().CreateCollection(ctx, c)
 	require.NoError(tb, err)
 	const batch = 10_000
 	for i := 0; i < n; i += batch {
@@ -29,7 +29,7 @@ func loadContacts(tb testing.TB, s *store.Store, n int) {
 		for j := i; j < min(n, i+batch); j++ {
 			recs = append(recs, map[string]any{"email": fmt.Sprintf("c%d@x.test", j), "firstName": "Contact", "age": float64(20 + j%50), "plan": []string{"free", "pro"}[j%2]})
 		}
-		_, err := s.ImportRecords(ctx, "contacts", recs)
+		_, err := s.Records().Import(ctx, "contacts", recs)
 		require.NoError(tb, err)
 	}
 }
@@ -57,7 +57,7 @@ func BenchmarkLookupRecord(b *testing.B) {
 			for range b.N {
 				email := tc.email(rng.IntN(n))
 				start := time.Now()
-				_, err := s.LookupRecord(ctx, "contacts", "email", email)
+				_, err := s.Records().Lookup(ctx, "contacts", "email", email)
 				lat = append(lat, time.Since(start))
 				if err != nil && tc.name == "found" {
 					b.Fatal(err)

@@ -31,14 +31,14 @@ func contacts(t *testing.T, s *store.Store) *store.Collection {
 	t.Helper()
 	c, err := store.DecodeCollection([]byte(contactsYAML), true)
 	require.NoError(t, err)
-	got, err := s.CreateCollection(context.Background(), c)
+	got, err := s.Records().CreateCollection(context.Background(), c)
 	require.NoError(t, err)
 	return got
 }
 
 func write(t *testing.T, s *store.Store, w store.Write) *store.WriteResult {
 	t.Helper()
-	res, err := s.WriteRecord(context.Background(), w)
+	res, err := s.Records().Write(context.Background(), w)
 	require.NoError(t, err)
 	return res
 }
@@ -91,7 +91,7 @@ properties:
 	require.Equal(t, []flow.FieldError{{Path: "properties", Message: "at least one property must be unique (unique: true): records are found by it"}}, invalidPaths(t, err))
 }
 
-func TestRecords(t *testing.T) {
+func TestRecordsAreTypedUniqueWrittenOnceAndQueryable(t *testing.T) {
 	for name, open := range backends(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
@@ -101,36 +101,36 @@ func TestRecords(t *testing.T) {
 				c := contacts(t, s)
 				require.Equal(t, int64(1), c.Version)
 				require.Equal(t, []string{"email", "crmId"}, c.UniqueProperties())
-				_, err := s.CreateCollection(ctx, c)
+				_, err := s.Records().CreateCollection(ctx, c)
 				require.ErrorIs(t, err, store.ErrExists)
 
 				// The same definition again: no version.
-				got, changed, err := s.UpdateCollection(ctx, c, 1)
+				got, changed, err := s.Records().UpdateCollection(ctx, c, 1)
 				require.NoError(t, err)
 				require.False(t, changed)
 				require.Equal(t, int64(1), got.Version)
 
 				c.Properties = append(c.Properties, store.Property{Name: "city", Type: store.TypeString})
-				got, changed, err = s.UpdateCollection(ctx, c, 1)
+				got, changed, err = s.Records().UpdateCollection(ctx, c, 1)
 				require.NoError(t, err)
 				require.True(t, changed)
 				require.Equal(t, int64(2), got.Version)
-				_, _, err = s.UpdateCollection(ctx, c, 1)
+				_, _, err = s.Records().UpdateCollection(ctx, c, 1)
 				require.ErrorIs(t, err, store.ErrConflict, "a stale If-Match")
 
-				list, err := s.ListCollections(ctx)
+				list, err := s.Records().ListCollections(ctx)
 				require.NoError(t, err)
 				require.Len(t, list, 1)
 				require.Len(t, list[0].Properties, 8)
 
 				write(t, s, store.Write{Op: store.OpCreate, Collection: "contacts", Properties: map[string]any{"email": "a@x.test"}})
-				require.NoError(t, s.DeleteCollection(ctx, "contacts"))
-				require.ErrorIs(t, s.DeleteCollection(ctx, "contacts"), store.ErrNotFound)
-				_, err = s.GetCollection(ctx, "contacts")
+				require.NoError(t, s.Records().DeleteCollection(ctx, "contacts"))
+				require.ErrorIs(t, s.Records().DeleteCollection(ctx, "contacts"), store.ErrNotFound)
+				_, err = s.Records().GetCollection(ctx, "contacts")
 				require.ErrorIs(t, err, store.ErrNotFound)
 				// Recreated, it is empty.
 				contacts(t, s)
-				page, err := s.FindRecords(ctx, "contacts", store.Query{})
+				page, err := s.Records().Find(ctx, "contacts", store.Query{})
 				require.NoError(t, err)
 				require.Empty(t, page.Records)
 			})
@@ -138,7 +138,7 @@ func TestRecords(t *testing.T) {
 			t.Run("typed validation names each path and writes nothing", func(t *testing.T) {
 				s := open(t)
 				contacts(t, s)
-				_, err := s.WriteRecord(ctx, store.Write{Op: store.OpCreate, Collection: "contacts", Properties: map[string]any{
+				_, err := s.Records().Write(ctx, store.Write{Op: store.OpCreate, Collection: "contacts", Properties: map[string]any{
 					"email": "a@x.test", "age": "thirty", "vip": "yes", "plan": "gold", "signedUpAt": "yesterday", "colour": "red",
 				}})
 				require.Equal(t, []flow.FieldError{
@@ -148,12 +148,12 @@ func TestRecords(t *testing.T) {
 					{Path: "properties.signedUpAt", Message: `must be an RFC 3339 date-time such as 2026-03-01T12:00:00Z, got "yesterday"`},
 					{Path: "properties.vip", Message: "must be true or false, got a string"},
 				}, invalidPaths(t, err))
-				_, err = s.WriteRecord(ctx, store.Write{Op: store.OpCreate, Collection: "contacts", Properties: map[string]any{"firstName": "Ann"}})
+				_, err = s.Records().Write(ctx, store.Write{Op: store.OpCreate, Collection: "contacts", Properties: map[string]any{"firstName": "Ann"}})
 				require.Equal(t, []flow.FieldError{{Path: "properties.email", Message: "is required"}}, invalidPaths(t, err))
-				page, err := s.FindRecords(ctx, "contacts", store.Query{Count: true})
+				page, err := s.Records().Find(ctx, "contacts", store.Query{Count: true})
 				require.NoError(t, err)
 				require.Equal(t, 0, page.Total)
-				_, err = s.WriteRecord(ctx, store.Write{Op: store.OpCreate, Collection: "nope", Properties: map[string]any{}})
+				_, err = s.Records().Write(ctx, store.Write{Op: store.OpCreate, Collection: "nope", Properties: map[string]any{}})
 				require.ErrorIs(t, err, store.ErrNotFound)
 			})
 
@@ -170,13 +170,13 @@ func TestRecords(t *testing.T) {
 				require.Equal(t, map[string]any{"email": "ann@x.test", "crmId": 7.0, "age": 30.0, "vip": true, "signedUpAt": "2026-03-01T12:00:00+02:00"}, rec.Properties)
 
 				for _, ref := range []store.RecordRef{{ID: rec.ID}, {Property: "email", Value: "ann@x.test"}, {Property: "crmId", Value: 7}, {Property: "crmId", Value: "7"}} {
-					got, err := s.GetRecord(ctx, "contacts", ref)
+					got, err := s.Records().Get(ctx, "contacts", ref)
 					require.NoError(t, err, ref.String())
 					require.Equal(t, rec.ID, got.ID)
 				}
-				_, err := s.GetRecord(ctx, "contacts", store.RecordRef{Property: "age", Value: 30})
+				_, err := s.Records().Get(ctx, "contacts", store.RecordRef{Property: "age", Value: 30})
 				require.Equal(t, "property", invalidPaths(t, err)[0].Path, "only unique properties find a record")
-				_, err = s.GetRecord(ctx, "contacts", store.RecordRef{Property: "email", Value: "bob@x.test"})
+				_, err = s.Records().Get(ctx, "contacts", store.RecordRef{Property: "email", Value: "bob@x.test"})
 				require.ErrorIs(t, err, store.ErrNotFound)
 
 				// Merge: listed properties change, null removes one.
@@ -189,9 +189,9 @@ func TestRecords(t *testing.T) {
 				res = write(t, s, store.Write{Op: store.OpUpdate, Collection: "contacts", Ref: store.RecordRef{ID: rec.ID}, Properties: map[string]any{"plan": "pro"}})
 				require.False(t, res.Changed)
 				require.Equal(t, int64(2), res.Record.Version)
-				_, err = s.WriteRecord(ctx, store.Write{Op: store.OpUpdate, Collection: "contacts", Ref: store.RecordRef{ID: rec.ID}, IfVersion: 1, Properties: map[string]any{"age": 31}})
+				_, err = s.Records().Write(ctx, store.Write{Op: store.OpUpdate, Collection: "contacts", Ref: store.RecordRef{ID: rec.ID}, IfVersion: 1, Properties: map[string]any{"age": 31}})
 				require.ErrorIs(t, err, store.ErrConflict)
-				_, err = s.WriteRecord(ctx, store.Write{Op: store.OpUpdate, Collection: "contacts", Ref: store.RecordRef{ID: rec.ID}, Properties: map[string]any{"age": true, "nope": nil}})
+				_, err = s.Records().Write(ctx, store.Write{Op: store.OpUpdate, Collection: "contacts", Ref: store.RecordRef{ID: rec.ID}, Properties: map[string]any{"age": true, "nope": nil}})
 				require.Equal(t, []flow.FieldError{
 					{Path: "properties.age", Message: "must be a number, got a boolean"},
 					{Path: "properties.nope", Message: "unknown property (collection contacts has: email, crmId, firstName, age, vip, plan, signedUpAt)"},
@@ -202,14 +202,14 @@ func TestRecords(t *testing.T) {
 				res = write(t, s, store.Write{Op: store.OpReplace, Collection: "contacts", Ref: store.RecordRef{ID: rec.ID}, IfVersion: 2,
 					Properties: map[string]any{"email": "ann@y.test"}})
 				require.Equal(t, map[string]any{"email": "ann@y.test"}, res.Record.Properties)
-				_, err = s.GetRecord(ctx, "contacts", store.RecordRef{Property: "crmId", Value: 7})
+				_, err = s.Records().Get(ctx, "contacts", store.RecordRef{Property: "crmId", Value: 7})
 				require.ErrorIs(t, err, store.ErrNotFound)
 				write(t, s, store.Write{Op: store.OpCreate, Collection: "contacts", Properties: map[string]any{"email": "ann@x.test", "crmId": 7}})
 
 				res = write(t, s, store.Write{Op: store.OpDelete, Collection: "contacts", Ref: store.RecordRef{Property: "email", Value: "ann@y.test"}})
 				require.True(t, res.Deleted)
 				require.Equal(t, rec.ID, res.Record.ID)
-				_, err = s.WriteRecord(ctx, store.Write{Op: store.OpDelete, Collection: "contacts", Ref: store.RecordRef{ID: rec.ID}})
+				_, err = s.Records().Write(ctx, store.Write{Op: store.OpDelete, Collection: "contacts", Ref: store.RecordRef{ID: rec.ID}})
 				require.ErrorIs(t, err, store.ErrNotFound)
 			})
 
@@ -218,20 +218,20 @@ func TestRecords(t *testing.T) {
 				contacts(t, s)
 				first := write(t, s, store.Write{Op: store.OpCreate, Collection: "contacts", Properties: map[string]any{"email": "a@x.test", "crmId": 1}})
 				second := write(t, s, store.Write{Op: store.OpCreate, Collection: "contacts", Properties: map[string]any{"email": "b@x.test"}})
-				_, err := s.WriteRecord(ctx, store.Write{Op: store.OpCreate, Collection: "contacts", Properties: map[string]any{"email": "c@x.test", "crmId": 1.0}})
+				_, err := s.Records().Write(ctx, store.Write{Op: store.OpCreate, Collection: "contacts", Properties: map[string]any{"email": "c@x.test", "crmId": 1.0}})
 				var ue *store.UniqueError
 				require.True(t, errors.As(err, &ue), "%v", err)
 				require.ErrorIs(t, err, store.ErrExists)
 				require.Equal(t, "crmId", ue.Property)
 				require.Equal(t, first.Record.ID, ue.RecordID)
-				_, err = s.WriteRecord(ctx, store.Write{Op: store.OpUpdate, Collection: "contacts", Ref: store.RecordRef{ID: second.Record.ID}, Properties: map[string]any{"email": "a@x.test"}})
+				_, err = s.Records().Write(ctx, store.Write{Op: store.OpUpdate, Collection: "contacts", Ref: store.RecordRef{ID: second.Record.ID}, Properties: map[string]any{"email": "a@x.test"}})
 				require.True(t, errors.As(err, &ue))
 				require.Equal(t, "email", ue.Property)
 				require.Contains(t, err.Error(), `unique property email: the value "a@x.test" is already held by record `+first.Record.ID)
 				// Datetimes are unique by instant.
 				c := contacts2(t, s)
 				write(t, s, store.Write{Op: store.OpCreate, Collection: c, Properties: map[string]any{"at": "2026-03-01T12:00:00Z"}})
-				_, err = s.WriteRecord(ctx, store.Write{Op: store.OpCreate, Collection: c, Properties: map[string]any{"at": "2026-03-01T14:00:00+02:00"}})
+				_, err = s.Records().Write(ctx, store.Write{Op: store.OpCreate, Collection: c, Properties: map[string]any{"at": "2026-03-01T14:00:00+02:00"}})
 				require.ErrorIs(t, err, store.ErrExists)
 			})
 
@@ -245,9 +245,9 @@ func TestRecords(t *testing.T) {
 				require.False(t, res.Created)
 				require.True(t, res.Changed)
 				require.Equal(t, map[string]any{"email": "a@x.test", "age": 30.0, "plan": "pro"}, res.Record.Properties)
-				_, err := s.WriteRecord(ctx, store.Write{Op: store.OpUpsert, Collection: "contacts", Ref: store.RecordRef{Property: "email", Value: "a@x.test"}, Properties: map[string]any{"email": "b@x.test"}})
+				_, err := s.Records().Write(ctx, store.Write{Op: store.OpUpsert, Collection: "contacts", Ref: store.RecordRef{Property: "email", Value: "a@x.test"}, Properties: map[string]any{"email": "b@x.test"}})
 				require.Equal(t, "properties.email", invalidPaths(t, err)[0].Path)
-				_, err = s.WriteRecord(ctx, store.Write{Op: store.OpUpsert, Collection: "contacts", Ref: store.RecordRef{Property: "age", Value: 3}})
+				_, err = s.Records().Write(ctx, store.Write{Op: store.OpUpsert, Collection: "contacts", Ref: store.RecordRef{Property: "age", Value: 3}})
 				require.Equal(t, "property", invalidPaths(t, err)[0].Path)
 			})
 
@@ -266,13 +266,13 @@ func TestRecords(t *testing.T) {
 				del := store.Write{Op: store.OpDelete, Collection: "contacts", Ref: store.RecordRef{ID: first.Record.ID}, IdempotencyKey: "run-1/2"}
 				write(t, s, del)
 				require.True(t, write(t, s, del).Deleted, "a retried delete of a deleted record succeeds")
-				page, err := s.FindRecords(ctx, "contacts", store.Query{Count: true})
+				page, err := s.Records().Find(ctx, "contacts", store.Query{Count: true})
 				require.NoError(t, err)
 				require.Equal(t, 0, page.Total)
 
 				// Keys expire after the longest retry; a write after that
 				// is a new write.
-				n, err := s.PruneRecordWrites(ctx, time.Now().Add(time.Minute))
+				n, err := s.Records().PruneWrites(ctx, time.Now().Add(time.Minute))
 				require.NoError(t, err)
 				require.Equal(t, int64(2), n)
 				require.False(t, write(t, s, w).Replayed)
@@ -287,13 +287,13 @@ func TestRecords(t *testing.T) {
 					wg.Add(2)
 					go func() {
 						defer wg.Done()
-						_, err := s.WriteRecord(ctx, store.Write{Op: store.OpUpsert, Collection: "contacts", Ref: store.RecordRef{Property: "email", Value: "same@x.test"},
+						_, err := s.Records().Write(ctx, store.Write{Op: store.OpUpsert, Collection: "contacts", Ref: store.RecordRef{Property: "email", Value: "same@x.test"},
 							Properties: map[string]any{"age": i}})
 						errs <- err
 					}()
 					go func() {
 						defer wg.Done()
-						_, err := s.WriteRecord(ctx, store.Write{Op: store.OpCreate, Collection: "contacts", Properties: map[string]any{"email": "other@x.test", "age": i}})
+						_, err := s.Records().Write(ctx, store.Write{Op: store.OpCreate, Collection: "contacts", Properties: map[string]any{"email": "other@x.test", "age": i}})
 						if err != nil && !errors.Is(err, store.ErrExists) {
 							errs <- err
 						}
@@ -304,7 +304,7 @@ func TestRecords(t *testing.T) {
 				for err := range errs {
 					require.NoError(t, err)
 				}
-				page, err := s.FindRecords(ctx, "contacts", store.Query{Count: true})
+				page, err := s.Records().Find(ctx, "contacts", store.Query{Count: true})
 				require.NoError(t, err)
 				require.Equal(t, 2, page.Total)
 			})
@@ -319,26 +319,26 @@ func TestRecords(t *testing.T) {
 					}
 					write(t, s, store.Write{Op: store.OpCreate, Collection: "contacts", Properties: props})
 				}
-				page, err := s.FindRecords(ctx, "contacts", store.Query{Filter: map[string]any{"vip": true, "age": 20}, Count: true})
+				page, err := s.Records().Find(ctx, "contacts", store.Query{Filter: map[string]any{"vip": true, "age": 20}, Count: true})
 				require.NoError(t, err)
 				require.Equal(t, 2, page.Total) // p0, p6
 				require.Equal(t, "p0@x.test", page.Records[0].Properties["email"])
-				page, err = s.FindRecords(ctx, "contacts", store.Query{Filter: map[string]any{"email": "p3@x.test"}})
+				page, err = s.Records().Find(ctx, "contacts", store.Query{Filter: map[string]any{"email": "p3@x.test"}})
 				require.NoError(t, err)
 				require.Len(t, page.Records, 1)
-				page, err = s.FindRecords(ctx, "contacts", store.Query{Filter: map[string]any{"plan": nil}, Count: true})
+				page, err = s.Records().Find(ctx, "contacts", store.Query{Filter: map[string]any{"plan": nil}, Count: true})
 				require.NoError(t, err)
 				require.Equal(t, 2, page.Total, "null finds records without the property")
-				page, err = s.FindRecords(ctx, "contacts", store.Query{Filter: map[string]any{"vip": false}, Count: true})
+				page, err = s.Records().Find(ctx, "contacts", store.Query{Filter: map[string]any{"vip": false}, Count: true})
 				require.NoError(t, err)
 				require.Equal(t, 3, page.Total)
 
-				page, err = s.FindRecords(ctx, "contacts", store.Query{Sort: "-age", Limit: 3, Count: true})
+				page, err = s.Records().Find(ctx, "contacts", store.Query{Sort: "-age", Limit: 3, Count: true})
 				require.NoError(t, err)
 				require.Equal(t, 7, page.Total)
 				require.Len(t, page.Records, 3)
 				require.Equal(t, []any{"p5@x.test", "p2@x.test", "p4@x.test"}, []any{page.Records[0].Properties["email"], page.Records[1].Properties["email"], page.Records[2].Properties["email"]})
-				page, err = s.FindRecords(ctx, "contacts", store.Query{Sort: "plan"})
+				page, err = s.Records().Find(ctx, "contacts", store.Query{Sort: "plan"})
 				require.NoError(t, err)
 				require.Nil(t, page.Records[6].Properties["plan"], "records without the property come last")
 				require.Equal(t, "free", page.Records[0].Properties["plan"])
@@ -346,7 +346,7 @@ func TestRecords(t *testing.T) {
 				var seen []string
 				next := ""
 				for {
-					page, err := s.FindRecords(ctx, "contacts", store.Query{Limit: 3, After: next})
+					page, err := s.Records().Find(ctx, "contacts", store.Query{Limit: 3, After: next})
 					require.NoError(t, err)
 					for _, r := range page.Records {
 						seen = append(seen, r.Properties["email"].(string))
@@ -357,7 +357,28 @@ func TestRecords(t *testing.T) {
 				}
 				require.Equal(t, []string{"p0@x.test", "p1@x.test", "p2@x.test", "p3@x.test", "p4@x.test", "p5@x.test", "p6@x.test"}, seen)
 
-				_, err = s.FindRecords(ctx, "contacts", store.Query{Filter: map[string]any{"age": "x", "nope": 1}, Sort: "colour"})
+				// A filtered count on a later page still counts every match.
+				seen, next = nil, ""
+				for {
+					page, err := s.Records().Find(ctx, "contacts", store.Query{Filter: map[string]any{"vip": true}, Limit: 3, After: next, Count: true})
+					require.NoError(t, err)
+					require.Equal(t, 4, page.Total)
+					for _, r := range page.Records {
+						seen = append(seen, r.Properties["email"].(string))
+					}
+					if next = page.Next; next == "" {
+						break
+					}
+				}
+				require.Equal(t, []string{"p0@x.test", "p2@x.test", "p4@x.test", "p6@x.test"}, seen)
+
+				// Values are arguments, never statement text.
+				page, err = s.Records().Find(ctx, "contacts", store.Query{Filter: map[string]any{"firstName": "x' OR '1'='1"}, Count: true})
+				require.NoError(t, err)
+				require.Equal(t, 0, page.Total)
+				require.Empty(t, page.Records)
+
+				_, err = s.Records().Find(ctx, "contacts", store.Query{Filter: map[string]any{"age": "x", "nope": 1}, Sort: "colour"})
 				require.Equal(t, []flow.FieldError{
 					{Path: "filter.age", Message: "must be a number, got a string"},
 					{Path: "filter.nope", Message: "unknown property (collection contacts has: email, crmId, firstName, age, vip, plan, signedUpAt)"},
@@ -375,28 +396,28 @@ func TestRecords(t *testing.T) {
 				next := *c
 				next.Properties = append([]store.Property(nil), c.Properties...)
 				next.Properties[3] = store.Property{Name: "age", Type: store.TypeString, Unique: true}
-				_, _, err := s.UpdateCollection(ctx, &next, 0)
+				_, _, err := s.Records().UpdateCollection(ctx, &next, 0)
 				var fit *store.RecordsDoNotFitError
 				require.True(t, errors.As(err, &fit), "%v", err)
 				require.ErrorIs(t, err, store.ErrRecordsDoNotFit)
 				require.Equal(t, 2, fit.Count)
 				require.Contains(t, fit.Errors[0].Path, ".properties.age")
-				got, err := s.GetCollection(ctx, "contacts")
+				got, err := s.Records().GetCollection(ctx, "contacts")
 				require.NoError(t, err)
 				require.Equal(t, int64(1), got.Version, "nothing changed")
 
 				// firstName removed: its values go; a new unique property
 				// is enforced from now on.
 				next.Properties = []store.Property{c.Properties[0], c.Properties[3], {Name: "handle", Type: store.TypeString, Unique: true}}
-				got, changed, err := s.UpdateCollection(ctx, &next, 1)
+				got, changed, err := s.Records().UpdateCollection(ctx, &next, 1)
 				require.NoError(t, err)
 				require.True(t, changed)
 				require.Equal(t, int64(2), got.Version)
-				rec, err := s.GetRecord(ctx, "contacts", store.RecordRef{Property: "email", Value: "a@x.test"})
+				rec, err := s.Records().Get(ctx, "contacts", store.RecordRef{Property: "email", Value: "a@x.test"})
 				require.NoError(t, err)
 				require.Equal(t, map[string]any{"email": "a@x.test", "age": 30.0}, rec.Properties)
 				write(t, s, store.Write{Op: store.OpUpdate, Collection: "contacts", Ref: store.RecordRef{ID: rec.ID}, Properties: map[string]any{"handle": "ann"}})
-				_, err = s.WriteRecord(ctx, store.Write{Op: store.OpUpsert, Collection: "contacts", Ref: store.RecordRef{Property: "email", Value: "b@x.test"}, Properties: map[string]any{"handle": "ann"}})
+				_, err = s.Records().Write(ctx, store.Write{Op: store.OpUpsert, Collection: "contacts", Ref: store.RecordRef{Property: "email", Value: "b@x.test"}, Properties: map[string]any{"handle": "ann"}})
 				require.ErrorIs(t, err, store.ErrExists)
 			})
 
@@ -404,24 +425,24 @@ func TestRecords(t *testing.T) {
 				s := open(t)
 				contacts(t, s)
 				res := write(t, s, store.Write{Op: store.OpCreate, Collection: "contacts", Properties: map[string]any{"email": "a@x.test", "crmId": 5}})
-				rec, err := s.LookupRecord(ctx, "contacts", "email", "a@x.test")
+				rec, err := s.Records().Lookup(ctx, "contacts", "email", "a@x.test")
 				require.NoError(t, err)
 				require.Equal(t, res.Record.ID, rec.ID)
-				rec, err = s.LookupRecord(ctx, "contacts", "crmId", "5")
+				rec, err = s.Records().Lookup(ctx, "contacts", "crmId", "5")
 				require.NoError(t, err)
 				require.Equal(t, res.Record.ID, rec.ID)
-				_, err = s.LookupRecord(ctx, "contacts", "email", "b@x.test")
+				_, err = s.Records().Lookup(ctx, "contacts", "email", "b@x.test")
 				require.ErrorIs(t, err, store.ErrNotFound)
-				_, err = s.LookupRecord(ctx, "contacts", "age", 3)
+				_, err = s.Records().Lookup(ctx, "contacts", "age", 3)
 				require.Equal(t, "property", invalidPaths(t, err)[0].Path)
-				_, err = s.LookupRecord(ctx, "contacts", "crmId", "abc")
+				_, err = s.Records().Lookup(ctx, "contacts", "crmId", "abc")
 				require.Equal(t, "value", invalidPaths(t, err)[0].Path)
-				_, err = s.LookupRecord(ctx, "nope", "email", "a@x.test")
+				_, err = s.Records().Lookup(ctx, "nope", "email", "a@x.test")
 				require.ErrorIs(t, err, store.ErrNotFound)
 
 				// A write through this store is seen by the next lookup.
 				write(t, s, store.Write{Op: store.OpUpdate, Collection: "contacts", Ref: store.RecordRef{ID: rec.ID}, Properties: map[string]any{"firstName": "Ann"}})
-				rec, err = s.LookupRecord(ctx, "contacts", "email", "a@x.test")
+				rec, err = s.Records().Lookup(ctx, "contacts", "email", "a@x.test")
 				require.NoError(t, err)
 				require.Equal(t, "Ann", rec.Properties["firstName"])
 
@@ -429,11 +450,11 @@ func TestRecords(t *testing.T) {
 				// in for a timeout): the last record found, marked stale.
 				cancelled, cancel := context.WithCancel(ctx)
 				cancel()
-				rec, err = s.LookupRecord(cancelled, "contacts", "email", "a@x.test")
+				rec, err = s.Records().Lookup(cancelled, "contacts", "email", "a@x.test")
 				var stale *store.StaleError
 				require.True(t, errors.As(err, &stale), "%v", err)
 				require.Equal(t, "Ann", rec.Properties["firstName"])
-				_, err = s.LookupRecord(cancelled, "contacts", "email", "never-seen@x.test")
+				_, err = s.Records().Lookup(cancelled, "contacts", "email", "never-seen@x.test")
 				require.Error(t, err)
 				require.False(t, errors.Is(err, store.ErrNotFound), "an unreachable database is not a missing record")
 			})
@@ -445,7 +466,7 @@ func contacts2(t *testing.T, s *store.Store) string {
 	t.Helper()
 	c, err := store.DecodeCollection([]byte(`{name: events, properties: [{name: at, type: datetime, unique: true}]}`), true)
 	require.NoError(t, err)
-	_, err = s.CreateCollection(context.Background(), c)
+	_, err = s.Records().CreateCollection(context.Background(), c)
 	require.NoError(t, err)
 	return c.Name
 }

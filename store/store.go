@@ -1,15 +1,19 @@
-// Package store persists flows: their immutable versions, trigger tokens and
-// enabled state, in SQLite (embedded default, pure Go) or PostgreSQL (several
-// API replicas), chosen by the DSN. Migrations run on Open (goose).
+// Package store is hookflow's own database: flows and their versions,
+// collections and records, destinations and their operational state
+// (pause, circuit breaker, period limits), and captured trigger requests,
+// on SQLite (embedded default, pure Go) or PostgreSQL (several replicas),
+// chosen by the DSN. Open migrates the one schema (goose, migrations/) and
+// returns a Store: the one database handle, with one small type per kind of
+// data on it (Flows, Records, Destinations, Captures). Beside them: the
+// API's trigger cache (Cache) and the record lookup of a trigger's
+// enrollment (Records.Lookup), which answer from memory while the database
+// is slow or away.
 package store
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
 	"embed"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -22,8 +26,6 @@ import (
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 	_ "modernc.org/sqlite" // SQLite driver "sqlite", no cgo
-
-	"github.com/hookflow/hookflow/flow"
 )
 
 //go:embed migrations/*.sql
@@ -38,44 +40,65 @@ var (
 	ErrConflict = errors.New("version conflict")
 )
 
-// Flow is a stored flow at its current version.
-type Flow struct {
-	ID        string     `json:"id"`
-	Token     string     `json:"-"`
-	Enabled   bool       `json:"enabled"`
-	Version   int64      `json:"version"`
-	Def       *flow.Flow `json:"definition"`
-	CreatedAt time.Time  `json:"createdAt"`
-	UpdatedAt time.Time  `json:"updatedAt"`
-}
-
-// Version is one immutable version of a flow.
-type Version struct {
-	FlowID    string     `json:"flowId"`
-	Version   int64      `json:"version"`
-	Def       *flow.Flow `json:"definition"`
-	CreatedAt time.Time  `json:"createdAt"`
-}
-
-// Store is a flow store on a SQL database.
+// Store is the database: one handle and one migration sequence, shared by
+// one small type per kind of data (Flows, Records, Destinations,
+// Captures). Each of those holds the same handle; none is embedded here,
+// so each kind keeps its own methods.
 type Store struct {
-	db      *sql.DB
+	db           *db
+	flows        *Flows
+	records      *Records
+	destinations *Destinations
+	captures     *Captures
+}
+
+// db is the handle every store type shares.
+type db struct {
+	sql *sql.DB
+	// dialect is the driver's name: "sqlite" or "pgx" (PostgreSQL).
 	dialect string
 	now     func() time.Time
 	// queries counts statements sent to the database: the trigger cache's
 	// test proves a warm lookup sends none.
 	queries atomic.Int64
-	// records is the record lookup's memory (record_lookup.go).
-	records recordState
 }
+
+// Drivers, which are also the SQL dialects the statements are written for.
+const (
+	dialectSQLite   = "sqlite"
+	dialectPostgres = "pgx"
+)
+
+func newStore(d *db) *Store {
+	return &Store{
+		db:           d,
+		flows:        &Flows{db: d},
+		records:      &Records{db: d},
+		destinations: &Destinations{db: d},
+		captures:     &Captures{db: d},
+	}
+}
+
+// Flows are the flows and their versions.
+func (s *Store) Flows() *Flows { return s.flows }
+
+// Records are the collections and their records.
+func (s *Store) Records() *Records { return s.records }
+
+// Destinations are the destinations, their versions and their state.
+func (s *Store) Destinations() *Destinations { return s.destinations }
+
+// Captures are the trigger URLs armed to record requests, and the
+// requests recorded.
+func (s *Store) Captures() *Captures { return s.captures }
 
 // Open opens the store named by dsn and migrates it: a postgres:// or
 // postgresql:// URL for PostgreSQL, anything else is a SQLite file path
 // (created, with its directory, if missing).
 func Open(ctx context.Context, dsn string) (*Store, error) {
-	driver, dialect, source := "sqlite", goose.DialectSQLite3, dsn
+	driver, dialect, source := dialectSQLite, goose.DialectSQLite3, dsn
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		driver, dialect = "pgx", goose.DialectPostgres
+		driver, dialect = dialectPostgres, goose.DialectPostgres
 	} else {
 		if err := os.MkdirAll(filepath.Dir(dsn), 0o755); err != nil {
 			return nil, fmt.Errorf("store: %w", err)
@@ -84,319 +107,75 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		// deleting a flow delete its versions.
 		source = "file:" + dsn + "?_pragma=journal_mode(wal)&_pragma=foreign_keys(1)&_pragma=busy_timeout(5000)"
 	}
-	db, err := sql.Open(driver, source)
+	conn, err := sql.Open(driver, source)
 	if err != nil {
 		return nil, fmt.Errorf("store: open: %w", err)
 	}
-	if driver == "sqlite" {
-		db.SetMaxOpenConns(1) // one writer; avoids SQLITE_BUSY between pooled connections
+	if driver == dialectSQLite {
+		conn.SetMaxOpenConns(1) // one writer; avoids SQLITE_BUSY between pooled connections
 	}
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
+	if err := conn.PingContext(ctx); err != nil {
+		conn.Close()
 		return nil, fmt.Errorf("store: connect: %w", err)
 	}
 	var opts []goose.ProviderOption
-	if driver == "pgx" {
+	if driver == dialectPostgres {
 		// Several replicas start at once on one database: an advisory
 		// lock lets one migrate while the others wait, instead of two
 		// racing through the same CREATE statements.
 		locker, err := lock.NewPostgresSessionLocker()
 		if err != nil {
-			db.Close()
+			conn.Close()
 			return nil, fmt.Errorf("store: migration lock: %w", err)
 		}
 		opts = append(opts, goose.WithSessionLocker(locker))
 	}
-	p, err := goose.NewProvider(dialect, db, mustSub(migrations, "migrations"), opts...)
+	p, err := goose.NewProvider(dialect, conn, mustSub(migrations, "migrations"), opts...)
 	if err != nil {
-		db.Close()
+		conn.Close()
 		return nil, fmt.Errorf("store: migrations: %w", err)
 	}
 	if _, err := p.Up(ctx); err != nil {
-		db.Close()
+		conn.Close()
 		return nil, fmt.Errorf("store: migrate: %w", err)
 	}
-	return &Store{db: db, dialect: driver, now: time.Now}, nil
+	return newStore(&db{sql: conn, dialect: driver, now: time.Now}), nil
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error { return s.db.sql.Close() }
 
 // Queries is the number of statements sent so far.
-func (s *Store) Queries() int64 { return s.queries.Load() }
+func (s *Store) Queries() int64 { return s.db.queries.Load() }
 
 // Ping checks that the database answers.
-func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+func (s *Store) Ping(ctx context.Context) error { return s.db.sql.PingContext(ctx) }
 
-func (s *Store) exec(ctx context.Context, q sqlExec, query string, args ...any) (sql.Result, error) {
-	s.queries.Add(1)
+func (d *db) exec(ctx context.Context, q sqlExec, query string, args ...any) (sql.Result, error) {
+	d.queries.Add(1)
 	return q.ExecContext(ctx, query, args...)
 }
 
-func (s *Store) query(ctx context.Context, q sqlExec, query string, args ...any) (*sql.Rows, error) {
-	s.queries.Add(1)
+func (d *db) query(ctx context.Context, q sqlExec, query string, args ...any) (*sql.Rows, error) {
+	d.queries.Add(1)
 	return q.QueryContext(ctx, query, args...)
 }
 
-func (s *Store) queryRow(ctx context.Context, q sqlExec, query string, args ...any) *sql.Row {
-	s.queries.Add(1)
+func (d *db) queryRow(ctx context.Context, q sqlExec, query string, args ...any) *sql.Row {
+	d.queries.Add(1)
 	return q.QueryRowContext(ctx, query, args...)
 }
 
+// sqlExec is the database or a transaction.
 type sqlExec interface {
 	ExecContext(context.Context, string, ...any) (sql.Result, error)
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 	QueryRowContext(context.Context, string, ...any) *sql.Row
 }
 
-// Canonical is a flow's stored form: its JSON without the trigger token.
-// The token is a credential kept only in its own column: a stored definition
-// becomes every run's input, and so part of Temporal history, and the admin
-// API shows definitions to read-only keys. Digest compares two definitions,
-// so applying an unchanged flow makes no version.
-func Canonical(f *flow.Flow) (string, string, error) {
-	c := *f
-	c.Trigger.Token = ""
-	b, err := json.Marshal(&c)
-	if err != nil {
-		return "", "", err
-	}
-	sum := sha256.Sum256(b)
-	return string(b), hex.EncodeToString(sum[:]), nil
-}
-
-// Create stores a new flow as version 1. The token is the definition's
-// trigger.token, or a fresh random one.
-func (s *Store) Create(ctx context.Context, f *flow.Flow) (*Flow, error) {
-	def, digest, err := Canonical(f)
-	if err != nil {
-		return nil, err
-	}
-	token := f.Trigger.Token
-	if token == "" {
-		token = flow.NewToken()
-	}
-	now := s.now().UnixMilli()
-	err = s.tx(ctx, func(tx *sql.Tx) error {
-		var n int
-		if err := s.queryRow(ctx, tx, `SELECT COUNT(*) FROM flows WHERE id = $1`, f.ID).Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 {
-			return fmt.Errorf("flow %q: %w", f.ID, ErrExists)
-		}
-		if err := s.queryRow(ctx, tx, `SELECT COUNT(*) FROM flows WHERE token = $1`, token).Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 {
-			return fmt.Errorf("flow %q: trigger token %w", f.ID, ErrExists)
-		}
-		if _, err := s.exec(ctx, tx, `INSERT INTO flows (id, token, enabled, current_version, created_at, updated_at) VALUES ($1, $2, TRUE, 1, $3, $3)`, f.ID, token, now); err != nil {
-			return err
-		}
-		_, err := s.exec(ctx, tx, `INSERT INTO flow_versions (flow_id, version, definition, digest, created_at) VALUES ($1, 1, $2, $3, $4)`, f.ID, def, digest, now)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return s.Get(ctx, f.ID)
-}
-
-// Update stores f as a new version of its flow. ifVersion, when not zero,
-// must be the current version (else ErrConflict). An unchanged definition
-// makes no new version; changed reports whether one was made. A token in f
-// replaces the flow's token either way (it is not part of the definition).
-func (s *Store) Update(ctx context.Context, f *flow.Flow, ifVersion int64) (rec *Flow, changed bool, err error) {
-	def, digest, err := Canonical(f)
-	if err != nil {
-		return nil, false, err
-	}
-	now := s.now().UnixMilli()
-	err = s.tx(ctx, func(tx *sql.Tx) error {
-		var cur int64
-		var curDigest string
-		err := s.queryRow(ctx, tx, `SELECT f.current_version, v.digest FROM flows f JOIN flow_versions v ON v.flow_id = f.id AND v.version = f.current_version WHERE f.id = $1`, f.ID).Scan(&cur, &curDigest)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("flow %q: %w", f.ID, ErrNotFound)
-		}
-		if err != nil {
-			return err
-		}
-		if ifVersion != 0 && ifVersion != cur {
-			return fmt.Errorf("flow %q is at version %d, not %d: %w", f.ID, cur, ifVersion, ErrConflict)
-		}
-		if f.Trigger.Token != "" {
-			if _, err := s.exec(ctx, tx, `UPDATE flows SET token = $1 WHERE id = $2`, f.Trigger.Token, f.ID); err != nil {
-				return err
-			}
-		}
-		if digest == curDigest {
-			return nil
-		}
-		changed = true
-		if _, err := s.exec(ctx, tx, `INSERT INTO flow_versions (flow_id, version, definition, digest, created_at) VALUES ($1, $2, $3, $4, $5)`, f.ID, cur+1, def, digest, now); err != nil {
-			return err
-		}
-		// The WHERE on the version makes a concurrent update of the same
-		// version lose here even without serializable isolation.
-		res, err := s.exec(ctx, tx, `UPDATE flows SET current_version = $1, updated_at = $2 WHERE id = $3 AND current_version = $4`, cur+1, now, f.ID, cur)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return fmt.Errorf("flow %q changed concurrently: %w", f.ID, ErrConflict)
-		}
-		return nil
-	})
-	if err != nil {
-		if isUniqueViolation(err) {
-			return nil, false, fmt.Errorf("flow %q: %w", f.ID, ErrConflict)
-		}
-		return nil, false, err
-	}
-	rec, err = s.Get(ctx, f.ID)
-	return rec, changed, err
-}
-
-const selectFlow = `SELECT f.id, f.token, f.enabled, f.current_version, f.created_at, f.updated_at, v.definition
-FROM flows f JOIN flow_versions v ON v.flow_id = f.id AND v.version = f.current_version`
-
-// Get returns a flow at its current version.
-func (s *Store) Get(ctx context.Context, id string) (*Flow, error) {
-	rec, err := scanFlow(s.queryRow(ctx, s.db, selectFlow+` WHERE f.id = $1`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("flow %q: %w", id, ErrNotFound)
-	}
-	return rec, err
-}
-
-// List returns every flow, sorted by id.
-func (s *Store) List(ctx context.Context) ([]*Flow, error) {
-	rows, err := s.query(ctx, s.db, selectFlow+` ORDER BY f.id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*Flow
-	for rows.Next() {
-		rec, err := scanFlow(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, rec)
-	}
-	return out, rows.Err()
-}
-
-type scanner interface{ Scan(...any) error }
-
-func scanFlow(r scanner) (*Flow, error) {
-	var rec Flow
-	var created, updated int64
-	var def string
-	if err := r.Scan(&rec.ID, &rec.Token, &rec.Enabled, &rec.Version, &created, &updated, &def); err != nil {
-		return nil, err
-	}
-	f := &flow.Flow{}
-	if err := json.Unmarshal([]byte(def), f); err != nil {
-		return nil, fmt.Errorf("flow %q version %d: stored definition: %w", rec.ID, rec.Version, err)
-	}
-	rec.Def = f
-	rec.CreatedAt, rec.UpdatedAt = time.UnixMilli(created).UTC(), time.UnixMilli(updated).UTC()
-	return &rec, nil
-}
-
-// Versions lists a flow's versions, oldest first.
-func (s *Store) Versions(ctx context.Context, id string) ([]*Version, error) {
-	rows, err := s.query(ctx, s.db, `SELECT flow_id, version, definition, created_at FROM flow_versions WHERE flow_id = $1 ORDER BY version`, id)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*Version
-	for rows.Next() {
-		v, err := scanVersion(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("flow %q: %w", id, ErrNotFound)
-	}
-	return out, nil
-}
-
-// GetVersion returns one version of a flow.
-func (s *Store) GetVersion(ctx context.Context, id string, version int64) (*Version, error) {
-	v, err := scanVersion(s.queryRow(ctx, s.db, `SELECT flow_id, version, definition, created_at FROM flow_versions WHERE flow_id = $1 AND version = $2`, id, version))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("flow %q version %d: %w", id, version, ErrNotFound)
-	}
-	return v, err
-}
-
-func scanVersion(r scanner) (*Version, error) {
-	var v Version
-	var def string
-	var created int64
-	if err := r.Scan(&v.FlowID, &v.Version, &def, &created); err != nil {
-		return nil, err
-	}
-	v.Def = &flow.Flow{}
-	if err := json.Unmarshal([]byte(def), v.Def); err != nil {
-		return nil, err
-	}
-	v.CreatedAt = time.UnixMilli(created).UTC()
-	return &v, nil
-}
-
-// SetEnabled enables or disables a flow's trigger.
-func (s *Store) SetEnabled(ctx context.Context, id string, enabled bool) (*Flow, error) {
-	return s.updateRow(ctx, id, `UPDATE flows SET enabled = $1, updated_at = $2 WHERE id = $3`, enabled, s.now().UnixMilli(), id)
-}
-
-// RotateToken gives a flow a new random trigger token; the old URL stops
-// working.
-func (s *Store) RotateToken(ctx context.Context, id string) (*Flow, error) {
-	return s.updateRow(ctx, id, `UPDATE flows SET token = $1, updated_at = $2 WHERE id = $3`, flow.NewToken(), s.now().UnixMilli(), id)
-}
-
-func (s *Store) updateRow(ctx context.Context, id, query string, args ...any) (*Flow, error) {
-	res, err := s.exec(ctx, s.db, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return nil, fmt.Errorf("flow %q: %w", id, ErrNotFound)
-	}
-	return s.Get(ctx, id)
-}
-
-// Delete removes a flow and its versions. Running executions keep their
-// snapshot and finish.
-func (s *Store) Delete(ctx context.Context, id string) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := s.exec(ctx, tx, `DELETE FROM flow_versions WHERE flow_id = $1`, id); err != nil {
-			return err
-		}
-		res, err := s.exec(ctx, tx, `DELETE FROM flows WHERE id = $1`, id)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("flow %q: %w", id, ErrNotFound)
-		}
-		return nil
-	})
-}
-
-func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+// tx runs fn in a transaction, committed when fn returns nil.
+func (d *db) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := d.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -406,6 +185,8 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	}
 	return tx.Commit()
 }
+
+type scanner interface{ Scan(...any) error }
 
 func isUniqueViolation(err error) bool {
 	msg := strings.ToLower(err.Error())

@@ -232,7 +232,7 @@ func TestAdminErrors(t *testing.T) {
 		paths = append(paths, e.Path)
 	}
 	require.ElementsMatch(t, []string{"id", "steps[0].type"}, paths)
-	list, err := s.store.List(context.Background())
+	list, err := s.store.Flows().List(context.Background())
 	require.NoError(t, err)
 	require.Empty(t, list, "an invalid flow is not saved")
 	a = s.call("POST", "/api/v1/flows", writeKey, "application/json", valid)

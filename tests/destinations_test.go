@@ -358,7 +358,7 @@ func secondDestinationWorker(t *testing.T, tel *telemetry.Telemetry) {
 	require.NoError(t, err)
 	t.Cleanup(c2.Close)
 	second := worker.New(c2, testDeliverer(), worker.Options{
-		Destinations: activities.NewDestinations(shared.flows), DestinationStates: shared.flows,
+		Destinations: activities.NewDestinations(shared.flows.Destinations()), DestinationStates: shared.flows.Destinations(),
 		DestinationReload: destinationReload, Logger: testLog, Telemetry: tel,
 	})
 	require.NoError(t, second.Start())

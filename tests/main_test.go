@@ -83,12 +83,12 @@ func runMain(m *testing.M) int {
 	defer shared.flows.Close()
 	// The global notify destination takes destination events (see
 	// notify_test.go), so failing runs elsewhere notify nothing.
-	shared.notify = activities.NewNotifier(c, notifyGlobal, shared.flows, testLog, nil)
+	shared.notify = activities.NewNotifier(c, notifyGlobal, shared.flows.Destinations(), testLog, nil)
 	w := worker.New(c, testDeliverer(), worker.Options{
 		Notifier:    shared.notify,
-		Composition: activities.NewComposition(shared.flows, testSecrets),
+		Composition: activities.NewComposition(shared.flows.Flows(), testSecrets),
 		// Destinations live in the shared store; see destinations_test.go.
-		Destinations: activities.NewDestinations(shared.flows), DestinationStates: shared.flows,
+		Destinations: activities.NewDestinations(shared.flows.Destinations()), DestinationStates: shared.flows.Destinations(),
 		DestinationReload: destinationReload, Logger: testLog,
 	})
 	if err := w.Start(); err != nil {

@@ -78,7 +78,7 @@ func setupRecords(t *testing.T) *recordsStack {
 			recordsEnv.err = err
 			return
 		}
-		crash := &crashAfterCommit{RecordStore: st, collection: "ledger", seen: map[string]int{}}
+		crash := &crashAfterCommit{RecordStore: st.Records(), collection: "ledger", seen: map[string]int{}}
 		w := worker.New(c, testDeliverer(), worker.Options{Records: activities.NewRecords(crash, testLog)})
 		if err := w.Start(); err != nil {
 			recordsEnv.err = err
@@ -140,8 +140,8 @@ type crashAfterCommit struct {
 	seen       map[string]int // idempotency key -> attempts
 }
 
-func (c *crashAfterCommit) WriteRecord(ctx context.Context, w store.Write) (*store.WriteResult, error) {
-	res, err := c.RecordStore.WriteRecord(ctx, w)
+func (c *crashAfterCommit) Write(ctx context.Context, w store.Write) (*store.WriteResult, error) {
+	res, err := c.RecordStore.Write(ctx, w)
 	if w.Collection != c.collection {
 		return res, err
 	}

@@ -25,9 +25,9 @@ import (
 
 // DestinationStates is what the destination workers read and write in the
 // flow store: every destination with its state, the circuit breaker's
-// steps and the period limits' admissions (*store.Store).
+// steps and the period limits' admissions (*store.Destinations).
 type DestinationStates interface {
-	ListDestinations(ctx context.Context) ([]*store.Destination, error)
+	List(ctx context.Context) ([]*store.Destination, error)
 	ClaimProbe(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
 	StartProbe(ctx context.Context, name, owner string) (bool, error)
 	// RecordOutcome is the breaker without a failure-rate window;
@@ -187,7 +187,7 @@ func (m *destinations) stopWorker(dw *destWorker) {
 func (m *destinations) reconcile(ctx context.Context) {
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	list, err := m.st.ListDestinations(rctx)
+	list, err := m.st.List(rctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			m.log.Warn("reading destinations failed; keeping the workers as they are", "error", err)

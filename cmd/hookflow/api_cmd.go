@@ -40,7 +40,7 @@ func (f *apiFlags) register(cmd *cobra.Command) {
 // and /codec when codec is not nil.
 func (f *apiFlags) handler(log *slog.Logger, c sdkclient.Client, s *services, st *store.Store, cache *store.Cache, keys []api.APIKey, codec *api.CodecEndpoint) http.Handler {
 	// The test action sends to destinations as the worker does.
-	s.deliver.UseDestinations(activities.NewDestinations(st))
+	s.deliver.UseDestinations(activities.NewDestinations(st.Destinations()))
 	return api.New(c, cache, log, api.Config{
 		MaxBodyBytes: f.maxBody, Secrets: s.sec, Deliver: s.deliver,
 		Admin: &api.Admin{Store: st, Cache: cache}, APIKeys: keys,

@@ -49,13 +49,13 @@ func devResumeKey(dataDir, secretsDir string) error {
 	return os.Setenv(env, strings.TrimSpace(string(b)))
 }
 
-// flowGetter is the store for call steps, or none (a nil *store.Store is
-// not a usable interface value).
+// flowGetter is the store's flows for call steps, or none (st nil: no
+// store).
 func flowGetter(st *store.Store) activities.FlowGetter {
 	if st == nil {
 		return nil
 	}
-	return st
+	return st.Flows()
 }
 
 // checkDirCalls checks the calls of a flows directory against the
@@ -66,7 +66,7 @@ func checkDirCalls(ctx context.Context, st *store.Store, cat *flow.Catalog) erro
 		if e, ok := cat.ByID(id); ok {
 			return e.Flow, true
 		}
-		if f, err := st.Get(ctx, id); err == nil {
+		if f, err := st.Flows().Get(ctx, id); err == nil {
 			return f.Def, true
 		}
 		return nil, false

@@ -113,8 +113,8 @@ func applyDestinationsDir(ctx context.Context, log *slog.Logger, st *store.Store
 	}
 	for _, d := range dests {
 		outcome := "created"
-		if _, err := st.CreateDestination(ctx, d); errors.Is(err, store.ErrExists) {
-			got, changed, err := st.UpdateDestination(ctx, d, 0)
+		if _, err := st.Destinations().Create(ctx, d); errors.Is(err, store.ErrExists) {
+			got, changed, err := st.Destinations().Update(ctx, d, 0)
 			if err != nil {
 				return fmt.Errorf("apply destination %s: %w", d.Name, err)
 			}
@@ -136,7 +136,7 @@ func checkDirDestinations(ctx context.Context, st *store.Store, cat *flow.Catalo
 	var errs []error
 	for _, e := range cat.Entries() {
 		for _, fe := range flow.CheckDestinations(e.Flow, func(name string) bool {
-			_, err := st.GetDestination(ctx, name)
+			_, err := st.Destinations().Get(ctx, name)
 			return err == nil
 		}) {
 			errs = append(errs, fmt.Errorf("%s: %s", e.Source, fe.Error()))

@@ -108,9 +108,9 @@ serving the flows of --flows. Ctrl-C stops everything cleanly.`,
 			}
 			defer c.Close()
 
-			wf.opts.Records = activities.NewRecords(st, log.With("component", "records"))
-			wf.opts.Composition = activities.NewComposition(st, s.sec)
-			wf.opts.Destinations, wf.opts.DestinationStates = activities.NewDestinations(st), st
+			wf.opts.Records = activities.NewRecords(st.Records(), log.With("component", "records"))
+			wf.opts.Composition = activities.NewComposition(st.Flows(), s.sec)
+			wf.opts.Destinations, wf.opts.DestinationStates = activities.NewDestinations(st.Destinations()), st.Destinations()
 			wf.opts.Logger, wf.opts.Telemetry = log, s.obs.tel
 			wf.opts.DataConverter = s.obs.dataConverter()
 			wf.opts.Notifier = notifier(c, s.notify, st, log, s.obs.tel)

@@ -119,7 +119,7 @@ func serveAPI(ctx context.Context, log *slog.Logger, addr string, h http.Handler
 }
 
 func printStoreTriggers(ctx context.Context, w io.Writer, base string, st *store.Store) error {
-	flows, err := st.List(ctx)
+	flows, err := st.Flows().List(ctx)
 	if err != nil {
 		return err
 	}

@@ -42,7 +42,7 @@ func (f *notifyFlags) setting() (flow.NotifySetting, error) {
 func notifier(c sdkclient.Client, setting flow.NotifySetting, st *store.Store, log *slog.Logger, tel *telemetry.Telemetry) *activities.Notifier {
 	var dests activities.DestinationStore
 	if st != nil {
-		dests = st
+		dests = st.Destinations()
 	}
 	return activities.NewNotifier(c, setting, dests, log, tel)
 }

@@ -36,5 +36,5 @@ func (f *recordStoreFlag) open(ctx context.Context, cmd *cobra.Command, log *slo
 	if err != nil {
 		return nil, nil, err
 	}
-	return activities.NewRecords(st, log.With("component", "records")), st, nil
+	return activities.NewRecords(st.Records(), log.With("component", "records")), st, nil
 }

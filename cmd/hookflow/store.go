@@ -76,14 +76,14 @@ func (f *storeFlags) openStore(ctx context.Context, log *slog.Logger) (*store.St
 
 // applyFlow creates or updates a flow; unchanged definitions make no version.
 func applyFlow(ctx context.Context, st *store.Store, f *flow.Flow) (string, error) {
-	_, err := st.Create(ctx, f)
+	_, err := st.Flows().Create(ctx, f)
 	if err == nil {
 		return "created", nil
 	}
 	if !errors.Is(err, store.ErrExists) {
 		return "", err
 	}
-	rec, changed, err := st.Update(ctx, f, 0)
+	rec, changed, err := st.Flows().Update(ctx, f, 0)
 	if err != nil {
 		return "", err
 	}

@@ -133,7 +133,7 @@ func workerCmd(g *globalFlags) *cobra.Command {
 			if st != nil {
 				// Destinations: one poller per destination's task queue,
 				// with its limits, pause and circuit breaker.
-				wf.opts.Destinations, wf.opts.DestinationStates = activities.NewDestinations(st), st
+				wf.opts.Destinations, wf.opts.DestinationStates = activities.NewDestinations(st.Destinations()), st.Destinations()
 			}
 			w := worker.New(c, s.deliver, wf.opts)
 			if metricsAddr != "" {
