@@ -5,15 +5,12 @@ import "time"
 // The continuation state: recorded in a continued run's Input, so its
 // JSON is part of every recorded history.
 
-// Carry is the state a run hands to its continuation.
-type Carry struct {
-	// At is where to resume in the flow's steps.
-	At *Cursor `json:"at"`
+// RunState is what a run keeps of its own as it goes, and what its
+// continuation goes on from: defined once, carried whole in Carry.
+type RunState struct {
 	// Vars and Steps are what expressions read as vars and steps.
 	Vars  map[string]any `json:"vars,omitempty"`
 	Steps map[string]any `json:"steps,omitempty"`
-	// Log is the newest part of the step log; Dropped counts the rest.
-	Log StepLog `json:"log"`
 	// Executed and Deliveries go on counting across continuations (the
 	// step bound; delivery ids).
 	Executed   int `json:"executed"`
@@ -24,13 +21,24 @@ type Carry struct {
 	// StartedAt is when the first run of the chain started
 	// (execution.startedAt).
 	StartedAt time.Time `json:"startedAt"`
-	// Continuations counts the hand-overs so far.
-	Continuations int `json:"continuations"`
 	// Output is what output steps set so far.
 	Output map[string]any `json:"output,omitempty"`
 	// Counts numbers, per step id, the times a call, wait or approval step
 	// began: child workflow ids and resume links stay unique and stable.
 	Counts map[string]int `json:"counts,omitempty"`
+}
+
+// Carry is the state a run hands to its continuation: its RunState (its
+// fields at the top level of the JSON, as before RunState existed), where
+// it stood, and the newest part of its step log.
+type Carry struct {
+	// At is where to resume in the flow's steps.
+	At *Cursor `json:"at"`
+	RunState
+	// Log is the newest part of the step log; Dropped counts the rest.
+	Log StepLog `json:"log"`
+	// Continuations counts the hand-overs so far.
+	Continuations int `json:"continuations"`
 }
 
 // Cursor is a position in a step list: the next step to run and, when that

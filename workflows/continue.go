@@ -43,19 +43,19 @@ func (s *suspendStep) Error() string { return "continuing as new" }
 // not answer the update the caller waits on); past the budget the caller
 // has had its timeout answer, and the waiting update is released.
 func (r *run) shouldSuspend(ctx workflow.Context) bool {
-	if r.suspending {
+	if r.handover.suspending {
 		return true
 	}
 	if !r.historyFull(ctx) {
 		return false
 	}
-	if r.waiting > 0 && r.response == nil {
-		if workflow.Now(ctx).Before(r.waitingSince.Add(r.budget())) {
+	if r.handover.waiting > 0 && r.Response == nil {
+		if workflow.Now(ctx).Before(r.handover.waitingSince.Add(r.budget())) {
 			return false
 		}
-		r.releaseWaiters = true
+		r.handover.releaseWaiters = true
 	}
-	r.suspending = true
+	r.handover.suspending = true
 	return true
 }
 
@@ -95,11 +95,7 @@ func (r *run) budget() time.Duration {
 
 // carry builds the continuation's state.
 func (r *run) carry(at *contract.Cursor) *contract.Carry {
-	c := &contract.Carry{
-		At: at, Vars: r.vars, Steps: r.steps, Executed: r.executed, Deliveries: r.deliveries,
-		Response: r.response, StartedAt: r.startedAt, Log: r.log.tail(MaxCarriedLogBytes),
-		Output: r.output, Counts: r.counts,
-	}
+	c := &contract.Carry{At: at, RunState: r.RunState, Log: r.log.tail(MaxCarriedLogBytes)}
 	if r.in.Carry != nil {
 		c.Continuations = r.in.Carry.Continuations
 	}

@@ -96,7 +96,7 @@ func (r *run) findWait(ev contract.Event) (*armedWait, error) {
 }
 
 func (r *run) notWaiting(msg string) error {
-	if r.suspending {
+	if r.handover.suspending {
 		return temporal.NewNonRetryableApplicationError("the run is moving to a fresh history; send the event again", contract.ErrorTypeHandingOver, nil)
 	}
 	return temporal.NewNonRetryableApplicationError(msg, contract.ErrorTypeEventNotWaiting, nil)
@@ -151,11 +151,11 @@ func (r *run) awaitEvent(ctx workflow.Context, s *flow.Step, at position, w even
 	if rs := at.resume; rs != nil && rs.Until != nil {
 		until, occ, phase, from, got = *rs.Until, rs.Occurrence, rs.Branch, rs.Body, rs.Outputs
 	} else {
-		if r.counts == nil {
-			r.counts = map[string]int{}
+		if r.Counts == nil {
+			r.Counts = map[string]int{}
 		}
-		r.counts[s.ID]++
-		occ = r.counts[s.ID]
+		r.Counts[s.ID]++
+		occ = r.Counts[s.ID]
 		until = workflow.Now(ctx).Add(w.timeout).UTC()
 		running := map[string]any{"status": contract.StatusRunning, "outputs": map[string]any{}}
 		if r.readsLinks(s.ID, w.links) {

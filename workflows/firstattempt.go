@@ -147,7 +147,7 @@ func (r *run) deliver(ctx workflow.Context, req *flow.HTTPRequest, ao workflow.A
 		fa, local = plan.fa, plan.local
 	} else {
 		fa, local = firstAttemptFor(ctx, r.in.Engine, req)
-		local = local && !(r.localDone && r.localDoneAt == workflow.GetInfo(ctx).GetCurrentHistoryLength())
+		local = local && !(r.task.localDone && r.task.localDoneAt == workflow.GetInfo(ctx).GetCurrentHistoryLength())
 	}
 	if !local {
 		return 0, workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), contract.DeliverName, *req).Get(ctx, res)
@@ -162,7 +162,7 @@ func (r *run) deliver(ctx workflow.Context, req *flow.HTTPRequest, ao workflow.A
 	})
 	in := contract.FirstAttempt{Request: *req, Budget: fa.Budget, Schedule: scheduleOf(ao)}
 	lerr := workflow.ExecuteLocalActivity(lctx, contract.DeliverFirstName, in).Get(ctx, res)
-	r.localDone, r.localDoneAt = true, workflow.GetInfo(ctx).GetCurrentHistoryLength()
+	r.task.localDone, r.task.localDoneAt = true, workflow.GetInfo(ctx).GetCurrentHistoryLength()
 	if lerr == nil {
 		res.FirstAttempt = nil // recorded in the marker; not the step's
 		return 0, nil

@@ -83,11 +83,11 @@ func FlowWorkflow(ctx workflow.Context, in contract.Input) (*contract.RunResult,
 		r.notifyRunFailed(ctx, err) // notify.go: run.failed
 		return nil, r.failure(err)
 	}
-	res := &contract.RunResult{Status: "succeeded", Response: r.response, StepsRun: r.executed, Output: r.output}
+	res := &contract.RunResult{Status: "succeeded", Response: r.Response, StepsRun: r.Executed, Output: r.Output}
 	if end != nil {
 		res.Status, res.Message = "ended", end.message
 	}
-	workflow.SetCurrentDetails(ctx, fmt.Sprintf("**%s** after %d step(s)", res.Status, r.executed))
+	workflow.SetCurrentDetails(ctx, fmt.Sprintf("**%s** after %d step(s)", res.Status, r.Executed))
 	return res, nil
 }
 
@@ -115,30 +115,30 @@ func (r *run) continueAsNew(ctx workflow.Context, at *contract.Cursor) error {
 		return temporal.NewNonRetryableApplicationError(err.Error(), contract.ErrorTypeStepFailed, nil)
 	}
 	workflow.GetLogger(ctx).Info("continuing as new", "continuation", next.Carry.Continuations,
-		"historyLength", workflow.GetInfo(ctx).GetCurrentHistoryLength(), "stepsRun", r.executed)
+		"historyLength", workflow.GetInfo(ctx).GetCurrentHistoryLength(), "stepsRun", r.Executed)
 	return workflow.NewContinueAsNewError(ctx, contract.WorkflowName, next)
 }
 
 // awaitResponse is the UpdateResponse handler.
 func (r *run) awaitResponse(ctx workflow.Context) (contract.Response, error) {
 	id := workflow.GetInfo(ctx).WorkflowExecution.ID
-	if r.suspending && r.response == nil {
+	if r.handover.suspending && r.Response == nil {
 		// Arrived while the run hands over: the continuation has the
 		// answer; a retry of the same delivery reaches it.
 		return contract.Response{Status: 503, Headers: map[string]string{"Retry-After": "1"},
 			Body: map[string]any{"error": "unavailable", "detail": "the run is moving to a fresh history; retry", "executionId": id}}, nil
 	}
-	if r.waiting == 0 {
-		r.waitingSince = workflow.Now(ctx)
+	if r.handover.waiting == 0 {
+		r.handover.waitingSince = workflow.Now(ctx)
 	}
-	r.waiting++
-	err := workflow.Await(ctx, func() bool { return r.response != nil || r.finished || r.releaseWaiters })
-	r.waiting--
+	r.handover.waiting++
+	err := workflow.Await(ctx, func() bool { return r.Response != nil || r.finished || r.handover.releaseWaiters })
+	r.handover.waiting--
 	if err != nil {
 		return contract.Response{}, err
 	}
-	if r.response != nil {
-		return *r.response, nil
+	if r.Response != nil {
+		return *r.Response, nil
 	}
 	if !r.finished {
 		// Released past the caller's budget (the caller has had its

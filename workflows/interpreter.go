@@ -51,23 +51,38 @@ func registerExecutor[S flow.Spec](exec stepExecutor[S]) {
 
 // run is the state of one interpretation.
 type run struct {
-	in       contract.Input
-	eval     *flow.Evaluator
-	vars     map[string]any
-	steps    map[string]any
+	in   contract.Input
+	eval *flow.Evaluator
+	// RunState is what the run carries to its continuation (variables,
+	// step results, counters, the sync answer, outputs): defined once in
+	// contract, restored whole by newRun and handed over whole by carry.
+	contract.RunState
 	env      map[string]any
 	log      stepLog
-	response *contract.Response
-	executed int
-	// deliveries numbers http steps in this run, for delivery ids.
-	deliveries int
-	finished   bool
-	failed     bool
-	// startedAt is when the chain's first run started.
-	startedAt time.Time
+	finished bool
+	failed   bool
+	// handover is the state of a hand-over to the continuation.
+	handover handover
+	// task is what the run counts per workflow task.
+	task taskState
+	// segmentSteps counts the steps this run of the chain began.
+	segmentSteps int
+	// canVersion and boundVersion cache the version markers that keep
+	// runs recorded by older code on their old path (continue.go,
+	// stepBound).
+	canVersion, boundVersion *workflow.Version
+	// readsBody caches, per http step id, whether a later expression may
+	// read its response body or headers.
+	readsBody map[string]bool
+	// armed are the wait and approval steps waiting for an event, in the
+	// order they began (events.go).
+	armed []*armedWait
+}
 
-	// suspending: the run hands over to its continuation at the next step
-	// boundary of every branch (continue.go).
+// handover is where a hand-over to the continuation stands (continue.go).
+type handover struct {
+	// suspending: the run hands over at the next step boundary of every
+	// branch.
 	suspending bool
 	// inflight counts leaf steps running that a hand-over cannot
 	// interrupt; waits are interrupted only once it is zero.
@@ -77,35 +92,23 @@ type run struct {
 	waiting        int
 	waitingSince   time.Time
 	releaseWaiters bool
-	// taskSteps counts steps run in the workflow task whose history
-	// length is taskHistoryLen (yieldIfBusy).
-	taskSteps, taskHistoryLen int
-	// segmentSteps counts the steps this run of the chain began.
-	segmentSteps int
-	// canVersion and boundVersion cache the version markers that keep
-	// runs recorded by older code on their old path (continue.go,
-	// stepBound).
-	canVersion, boundVersion *workflow.Version
-	// localDoneAt is the history length (the workflow task) in which a
-	// local first attempt last completed (firstattempt.go).
+}
+
+// taskState is what the run counts per workflow task, each count keyed by
+// the history length that names the task it was made in.
+type taskState struct {
+	// steps counts steps run in the task stepsAt (yieldIfBusy).
+	steps, stepsAt int
+	// localDoneAt is the task in which a local first attempt last
+	// completed (firstattempt.go).
 	localDoneAt int
 	localDone   bool
-	// budgetUsed is what the sends of the workflow task whose history
-	// length is budgetAt carry; nextTask is the timer that brings the next
-	// task, started in the task nextTaskAt (taskbudget.go).
+	// budgetUsed is what the sends of the task budgetAt carry; nextTask is
+	// the timer that brings the next task, started in the task nextTaskAt
+	// (taskbudget.go).
 	budgetUsed, budgetAt int
 	nextTask             workflow.Future
 	nextTaskAt           int
-	// readsBody caches, per http step id, whether a later expression may
-	// read its response body or headers.
-	readsBody map[string]bool
-	// output is what output steps set (Result.Output).
-	output map[string]any
-	// counts numbers the times each call, wait and approval step began.
-	counts map[string]int
-	// armed are the wait and approval steps waiting for an event, in the
-	// order they began (events.go).
-	armed []*armedWait
 }
 
 // position is where a step runs: its path, the expression environment of
@@ -126,24 +129,18 @@ type position struct {
 
 func newRun(ctx workflow.Context, in contract.Input) *run {
 	info := workflow.GetInfo(ctx)
-	r := &run{
-		in:        in,
-		eval:      flow.NewEvaluator(),
-		vars:      map[string]any{},
-		steps:     map[string]any{},
-		startedAt: info.WorkflowStartTime.UTC(),
-	}
+	r := &run{in: in, eval: flow.NewEvaluator()}
 	if c := in.Carry; c != nil {
-		if c.Vars != nil {
-			r.vars = c.Vars
-		}
-		if c.Steps != nil {
-			r.steps = c.Steps
-		}
-		r.executed, r.deliveries, r.response = c.Executed, c.Deliveries, c.Response
-		r.startedAt = c.StartedAt
+		r.RunState = c.RunState
 		r.log.restore(c.Log)
-		r.output, r.counts = c.Output, c.Counts
+	} else {
+		r.StartedAt = info.WorkflowStartTime.UTC()
+	}
+	if r.Vars == nil {
+		r.Vars = map[string]any{}
+	}
+	if r.Steps == nil {
+		r.Steps = map[string]any{}
 	}
 	trigger := in.Trigger
 	if trigger == nil {
@@ -155,20 +152,20 @@ func newRun(ctx workflow.Context, in contract.Input) *run {
 	}
 	r.env = map[string]any{
 		flow.EnvTrigger: trigger,
-		flow.EnvVars:    r.vars,
-		flow.EnvSteps:   r.steps,
+		flow.EnvVars:    r.Vars,
+		flow.EnvSteps:   r.Steps,
 		flow.EnvExecution: map[string]any{
 			"id":          info.WorkflowExecution.ID,
 			"runId":       info.WorkflowExecution.RunID,
 			"flowId":      flowID,
 			"flowVersion": in.FlowVersion,
-			"startedAt":   r.startedAt.Format(time.RFC3339Nano),
+			"startedAt":   r.StartedAt.Format(time.RFC3339Nano),
 		},
 	}
 	return r
 }
 
-func (r *run) rootScope() position { return position{env: r.env, steps: r.steps} }
+func (r *run) rootScope() position { return position{env: r.env, steps: r.Steps} }
 
 // runSteps runs a step list in order, from the start or from where a
 // previous run of the chain stood (from). It stops at the first error,
@@ -213,9 +210,9 @@ func (r *run) runStep(ctx workflow.Context, s *flow.Step, at position) error {
 	if at.resume != nil {
 		rec = r.log.running(at.path, at.iteration)
 	} else {
-		r.executed++
+		r.Executed++
 		r.segmentSteps++
-		if bound := r.stepBound(ctx); r.executed > bound {
+		if bound := r.stepBound(ctx); r.Executed > bound {
 			return &stepError{id: s.ID, path: at.path, err: fmt.Errorf("the run exceeded %d step executions (nested loops multiply); split the work across runs", bound)}
 		}
 	}
@@ -237,11 +234,11 @@ func (r *run) runStep(ctx workflow.Context, s *flow.Step, at position) error {
 		_, interruptible := s.Spec.(flow.Interruptible)
 		leaf := flow.Branches(s.Spec) == nil
 		if leaf && !interruptible {
-			r.inflight++
+			r.handover.inflight++
 		}
 		out, err = exec(ctx, r, s, at)
 		if leaf && !interruptible {
-			r.inflight--
+			r.handover.inflight--
 		}
 	}
 	var suspended *suspendStep
@@ -298,7 +295,7 @@ const legacyMaxStepsPerRun = 10_000
 // stepBound is MaxStepsPerRun, except in runs recorded when the bound was
 // 10,000: they failed at step 10,001, and replaying them must too.
 func (r *run) stepBound(ctx workflow.Context) int {
-	if r.executed <= legacyMaxStepsPerRun || r.in.Carry != nil || r.in.ContinueAfterSteps > 0 {
+	if r.Executed <= legacyMaxStepsPerRun || r.in.Carry != nil || r.in.ContinueAfterSteps > 0 {
 		return MaxStepsPerRun
 	}
 	if r.boundVersion == nil {
@@ -320,11 +317,11 @@ const MaxStepsPerTask = 2000
 // yieldIfBusy counts steps per workflow task (the history length changes
 // when a new task starts) and yields when a task ran MaxStepsPerTask.
 func (r *run) yieldIfBusy(ctx workflow.Context) error {
-	if n := workflow.GetInfo(ctx).GetCurrentHistoryLength(); n != r.taskHistoryLen {
-		r.taskHistoryLen, r.taskSteps = n, 0
+	if n := workflow.GetInfo(ctx).GetCurrentHistoryLength(); n != r.task.stepsAt {
+		r.task.stepsAt, r.task.steps = n, 0
 	}
-	r.taskSteps++
-	if r.taskSteps <= MaxStepsPerTask {
+	r.task.steps++
+	if r.task.steps <= MaxStepsPerTask {
 		return nil
 	}
 	// Runs recorded before yielding existed never reached this point:
@@ -332,7 +329,7 @@ func (r *run) yieldIfBusy(ctx workflow.Context) error {
 	if workflow.GetVersion(ctx, "yield-busy-task", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return nil
 	}
-	r.taskSteps = 0
+	r.task.steps = 0
 	t := workflow.NewTimerWithOptions(ctx, time.Millisecond, workflow.TimerOptions{Summary: fmt.Sprintf("yield after %d steps", MaxStepsPerTask)})
 	return t.Get(ctx, nil)
 }
@@ -340,12 +337,12 @@ func (r *run) yieldIfBusy(ctx workflow.Context) error {
 // interruptWaits: the run hands over and nothing that must finish first is
 // running, so durable waits (delays, events) may stop and be resumed by the
 // continuation with the time left.
-func (r *run) interruptWaits() bool { return r.suspending && r.inflight == 0 }
+func (r *run) interruptWaits() bool { return r.handover.suspending && r.handover.inflight == 0 }
 
 // setResult records a step's result where expressions read it: the run's
 // steps, and a concurrent loop element's own copy when there is one.
 func (r *run) setResult(at position, id string, result map[string]any) {
-	r.steps[id] = result
+	r.Steps[id] = result
 	if at.steps != nil {
 		at.steps[id] = result
 	}

@@ -54,8 +54,8 @@ func RecordActivityOptions(retry *flow.RetryPolicy, summary string) workflow.Act
 // deliveries (carried across continue-as-new), so it is the same on every
 // attempt of one write and unique per write of a run.
 func (r *run) recordWriteKey(ctx workflow.Context) string {
-	r.deliveries++
-	sum := sha256.Sum256([]byte(fmt.Sprintf("record/%s/%d", workflow.GetInfo(ctx).FirstRunID, r.deliveries)))
+	r.Deliveries++
+	sum := sha256.Sum256([]byte(fmt.Sprintf("record/%s/%d", workflow.GetInfo(ctx).FirstRunID, r.Deliveries)))
 	return "rw_" + hex.EncodeToString(sum[:16])
 }
 

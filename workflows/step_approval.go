@@ -40,7 +40,7 @@ func runApproval(ctx workflow.Context, r *run, s *flow.Step, a *flow.Approval, a
 	}
 	// then and else read the decision as steps.<id>.outputs.
 	running := map[string]any{"status": contract.StatusRunning, "outputs": out}
-	if prev, ok := r.steps[s.ID].(map[string]any); ok {
+	if prev, ok := r.Steps[s.ID].(map[string]any); ok {
 		for _, k := range []string{"approveUrl", "rejectUrl"} {
 			if v, ok := prev[k]; ok {
 				running[k] = v

@@ -45,11 +45,11 @@ func runCall(ctx workflow.Context, r *run, s *flow.Step, c *flow.Call, at positi
 	if input == nil {
 		input = map[string]any{}
 	}
-	if r.counts == nil {
-		r.counts = map[string]int{}
+	if r.Counts == nil {
+		r.Counts = map[string]int{}
 	}
-	r.counts[s.ID]++
-	childID := fmt.Sprintf("%s.%s.%d", workflow.GetInfo(ctx).WorkflowExecution.ID, s.ID, r.counts[s.ID])
+	r.Counts[s.ID]++
+	childID := fmt.Sprintf("%s.%s.%d", workflow.GetInfo(ctx).WorkflowExecution.ID, s.ID, r.Counts[s.ID])
 
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		TaskQueue:              workflow.GetInfo(ctx).TaskQueueName,

@@ -28,10 +28,10 @@ func runHTTP(ctx workflow.Context, r *run, s *flow.Step, h *flow.HTTP, at positi
 	if err != nil {
 		return nil, err
 	}
-	r.deliveries++
+	r.Deliveries++
 	// Numbered from the chain's first run: ids stay unique and stable
 	// across continue-as-new.
-	req.DeliveryID = deliveryID(workflow.GetInfo(ctx).FirstRunID, r.deliveries)
+	req.DeliveryID = deliveryID(workflow.GetInfo(ctx).FirstRunID, r.Deliveries)
 	req.KeepBody = r.keepBody(s.ID, h)
 	d := &contract.Delivery{Method: req.Method, URL: req.URL, Body: req.Body, DeliveryID: req.DeliveryID, Destination: req.Destination}
 	at.record.Delivery = d

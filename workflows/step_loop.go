@@ -152,7 +152,7 @@ func (lp *loopRun) concurrent(ctx workflow.Context, concurrency int) error {
 	}
 	for lp.next < len(lp.items) {
 		if err := workflow.Await(ctx, func() bool {
-			return running < concurrency || first != nil || lp.r.suspending
+			return running < concurrency || first != nil || lp.r.handover.suspending
 		}); err != nil {
 			break
 		}
@@ -205,9 +205,9 @@ func itemsDigestOf(v any) string {
 // run of the chain. Its steps write here and to the run's, so elements side
 // by side each read their own outputs.
 func (r *run) elementSteps(carried map[string]any) map[string]any {
-	out := make(map[string]any, len(r.steps)+len(carried))
-	for _, k := range flow.SortedKeys(r.steps) {
-		out[k] = r.steps[k]
+	out := make(map[string]any, len(r.Steps)+len(carried))
+	for _, k := range flow.SortedKeys(r.Steps) {
+		out[k] = r.Steps[k]
 	}
 	for _, k := range flow.SortedKeys(carried) {
 		out[k] = carried[k]

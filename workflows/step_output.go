@@ -19,6 +19,6 @@ func runOutput(_ workflow.Context, r *run, _ *flow.Step, o *flow.Output, at posi
 		}
 		out[k] = v
 	}
-	r.output = out
+	r.Output = out
 	return out, nil
 }

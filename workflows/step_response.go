@@ -13,7 +13,7 @@ func init() { registerExecutor(runResponse) }
 // answers; a later one is recorded as skipped, since the caller already has
 // its answer.
 func runResponse(_ workflow.Context, r *run, _ *flow.Step, spec *flow.Response, at position) (map[string]any, error) {
-	if r.response != nil {
+	if r.Response != nil {
 		return nil, &skipped{note: "the caller was already answered by an earlier response step"}
 	}
 	resp := &contract.Response{Status: spec.EffectiveStatus()}
@@ -32,6 +32,6 @@ func runResponse(_ workflow.Context, r *run, _ *flow.Step, spec *flow.Response, 
 		return nil, wrapField("body", err)
 	}
 	resp.Body = body
-	r.response = resp
+	r.Response = resp
 	return map[string]any{"status": resp.Status}, nil
 }

@@ -20,7 +20,7 @@ func runSet(_ workflow.Context, r *run, s *flow.Step, set *flow.Set, at position
 		rendered[k] = v
 	}
 	for _, k := range flow.SortedKeys(rendered) {
-		r.vars[k] = rendered[k]
+		r.Vars[k] = rendered[k]
 	}
 	return rendered, nil
 }

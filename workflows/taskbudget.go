@@ -99,17 +99,17 @@ func sendBytes(req *flow.HTTPRequest) (request, kept int, err error) {
 
 // taskBytes is what the sends of the current workflow task carry.
 func (r *run) taskBytes(ctx workflow.Context) int {
-	if r.budgetAt != workflow.GetInfo(ctx).GetCurrentHistoryLength() {
+	if r.task.budgetAt != workflow.GetInfo(ctx).GetCurrentHistoryLength() {
 		return 0
 	}
-	return r.budgetUsed
+	return r.task.budgetUsed
 }
 
 func (r *run) spend(ctx workflow.Context, n int) {
-	if l := workflow.GetInfo(ctx).GetCurrentHistoryLength(); r.budgetAt != l {
-		r.budgetAt, r.budgetUsed = l, 0
+	if l := workflow.GetInfo(ctx).GetCurrentHistoryLength(); r.task.budgetAt != l {
+		r.task.budgetAt, r.task.budgetUsed = l, 0
 	}
-	r.budgetUsed += n
+	r.task.budgetUsed += n
 }
 
 // placeInTask finds a send its place (EngineTaskBudget): in this workflow
@@ -122,7 +122,7 @@ func (r *run) placeInTask(ctx workflow.Context, request, kept int, local, maySto
 	for {
 		// A local attempt already completed in this task: the next goes as
 		// an activity (firstattempt.go, deliver).
-		l := local && !(r.localDone && r.localDoneAt == workflow.GetInfo(ctx).GetCurrentHistoryLength())
+		l := local && !(r.task.localDone && r.task.localDoneAt == workflow.GetInfo(ctx).GetCurrentHistoryLength())
 		switch placeSend(r.taskBytes(ctx), request, kept, l) {
 		case placeLocal:
 			r.spend(ctx, request+kept)
@@ -148,16 +148,16 @@ func (r *run) placeInTask(ctx workflow.Context, request, kept int, local, maySto
 // when the run hands over.
 func (r *run) awaitNextTask(ctx workflow.Context, mayStop bool) error {
 	at := workflow.GetInfo(ctx).GetCurrentHistoryLength()
-	if r.nextTask == nil || r.nextTaskAt != at {
+	if r.task.nextTask == nil || r.task.nextTaskAt != at {
 		dctx, _ := workflow.NewDisconnectedContext(ctx)
-		r.nextTask = workflow.NewTimerWithOptions(dctx, time.Millisecond, workflow.TimerOptions{
+		r.task.nextTask = workflow.NewTimerWithOptions(dctx, time.Millisecond, workflow.TimerOptions{
 			Summary: fmt.Sprintf("next workflow task: this one carries %d KiB of sends", r.taskBytes(ctx)>>10),
 		})
-		r.nextTaskAt = at
+		r.task.nextTaskAt = at
 	}
-	timer := r.nextTask
+	timer := r.task.nextTask
 	return workflow.Await(ctx, func() bool {
-		return timer.IsReady() || workflow.GetInfo(ctx).GetCurrentHistoryLength() != at || (mayStop && r.suspending)
+		return timer.IsReady() || workflow.GetInfo(ctx).GetCurrentHistoryLength() != at || (mayStop && r.handover.suspending)
 	})
 }
 
