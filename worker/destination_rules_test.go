@@ -35,9 +35,9 @@ func open(next time.Duration) func(*store.Destination) {
 func TestWorkerForDecidesEachDestinationsPoller(t *testing.T) {
 	const self = "worker-a"
 	cases := []struct {
-		name        string
-		d           *store.Destination
-		key         string
+		name         string
+		d            *store.Destination
+		key          string
 		probe, claim bool
 	}{
 		{"a closed destination polls with the worker's default in-flight bound and no rate", dest("a"), "poll rate=0 inflight=8", false, false},
@@ -211,7 +211,9 @@ func TestDestTransitionsAreTheEventsBetweenTwoReloads(t *testing.T) {
 }
 
 func TestEventDataSaysWhyAndWhen(t *testing.T) {
-	p := dest("a", func(d *store.Destination) { d.State.Paused, d.State.PausedAt, d.State.PauseReason = true, at(0), "maintenance" })
+	p := dest("a", func(d *store.Destination) {
+		d.State.Paused, d.State.PausedAt, d.State.PauseReason = true, at(0), "maintenance"
+	})
 	require.Equal(t, map[string]any{"reason": "maintenance", "pausedAt": t0}, eventData(flow.EventDestinationPaused, p))
 	require.Equal(t, map[string]any{"reason": ""}, eventData(flow.EventDestinationPaused, dest("a")), "a pause without its time carries no pausedAt")
 
