@@ -387,3 +387,25 @@ func TestOutcomeWritesFailuresAndOpensTheCircuitHereAtOnce(t *testing.T) {
 	m.outcome(dest("off", func(d *store.Destination) { d.Def.CircuitBreaker = &flow.CircuitBreaker{Disabled: true} }), serverErr, false)
 	require.Len(t, st.outcomes, 2, "a disabled breaker records nothing")
 }
+
+func TestAnAttemptThatUsesUpAPeriodStopsThisWorkersPollerUntilItEnds(t *testing.T) {
+	m, st, _, _, _ := newTestSupervisor(t, time.Hour)
+	limits := func(d *store.Destination) { d.Def.Limits = []flow.PeriodLimit{{Per: flow.Duration(time.Hour), Max: 3}} }
+	m.known["a"] = dest("a", limits)
+
+	st.admission = store.Admission{Admitted: true}
+	probe, err := m.gate(context.Background(), dest("a", limits), "a")
+	require.NoError(t, err)
+	require.False(t, probe)
+	require.Nil(t, m.known["a"].State.LimitedUntil)
+	require.Len(t, m.kick, 0, "an attempt within its limits pokes nothing")
+
+	// The attempt that uses the period up goes out, and marks it here.
+	st.admission = store.Admission{Admitted: true, Transition: store.TransitionLimited, ResetsAt: t0.Add(time.Hour)}
+	_, err = m.gate(context.Background(), dest("a", limits), "a")
+	require.NoError(t, err)
+	m.mu.Lock()
+	require.Equal(t, t0.Add(time.Hour), *m.known["a"].State.LimitedUntil)
+	m.mu.Unlock()
+	require.Len(t, m.kick, 1, "the reload it pokes stops the poller")
+}
