@@ -425,7 +425,10 @@ func (s *Store) updateDestinationState(ctx context.Context, name, query string, 
 
 // PauseDestination pauses (or, with paused false, resumes) a destination:
 // while paused no worker polls its task queue, so its deliveries wait
-// there, neither failed nor attempted.
+// there, neither failed nor attempted. Pausing a paused destination
+// keeps when its pause began (its reason may change): the pause's
+// notifications derive their ids from that time, so a second pause is
+// no new pause to the workers either.
 func (s *Store) PauseDestination(ctx context.Context, name string, paused bool, reason string) (*Destination, error) {
 	now := s.now().UnixMilli()
 	at := int64(0)
@@ -435,7 +438,7 @@ func (s *Store) PauseDestination(ctx context.Context, name string, paused bool, 
 		reason = ""
 	}
 	return s.updateDestinationState(ctx, name,
-		`UPDATE destination_state SET paused = $1, paused_at = $2, pause_reason = $3, updated_at = $4 WHERE name = $5`,
+		`UPDATE destination_state SET paused = $1, paused_at = CASE WHEN paused AND $1 THEN paused_at ELSE $2 END, pause_reason = $3, updated_at = $4 WHERE name = $5`,
 		paused, at, reason, now, name)
 }
 
