@@ -276,17 +276,17 @@ func TestTwoWorkersEmitTheSameEventIDsForOneChange(t *testing.T) {
 func TestTheLoopReloadsWhenPokedAndWhenAUsedUpPeriodEnds(t *testing.T) {
 	m, st, p, _, c := newTestSupervisor(t, time.Hour)
 	st.lists = make(chan struct{}, 1)
-	// The period ends 50ms after the injected now: the wake timer fires
+	// The period ends 200ms after the injected now: the wake timer fires
 	// then (real time), long before the hour's reload.
-	st.set(dest("a", func(d *store.Destination) { d.State.LimitedUntil = at(50 * time.Millisecond) }))
-	m.start()
+	st.set(dest("a", func(d *store.Destination) { d.State.LimitedUntil = at(200 * time.Millisecond) }))
+	m.start() // its first reload runs before it returns
 	defer m.stop()
-	<-st.lists // start's own reload
+	<-st.lists
 	started, _ := p.take(m)
 	require.Empty(t, started, "nothing polls while the period is used up")
 
+	// By the wake, the injected clock is past the period's end.
 	c.advance(time.Second)
-	st.set(dest("a"))
 	select {
 	case <-st.lists:
 	case <-time.After(5 * time.Second):
