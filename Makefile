@@ -27,7 +27,8 @@ docs:
 test:
 	$(GO) test -count=1 -timeout 20m ./...
 
-## test-short: skip the tests that start extra embedded servers
+## test-short: the fast layer: skips the tests that start extra embedded servers or wait out real
+## probe intervals, failure windows and limit periods (their rules run as unit tests)
 test-short:
 	$(GO) test -count=1 -short ./...
 

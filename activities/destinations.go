@@ -42,6 +42,7 @@ type Destinations struct {
 	store DestinationStore
 	mu    sync.Mutex
 	cache map[string]cachedDestination
+	now   func() time.Time // time.Now; tests move it
 }
 
 type cachedDestination struct {
@@ -49,10 +50,18 @@ type cachedDestination struct {
 	at time.Time
 }
 
+// serves tells whether a destination read at c.at answers a lookup at now
+// for minVersion: read less than destinationTTL ago and at least at that
+// version; a negative minVersion (Resolve: a delivery starting) always
+// reads the store.
+func (c cachedDestination) serves(now time.Time, minVersion int64) bool {
+	return now.Sub(c.at) < destinationTTL && c.d.Version >= minVersion && minVersion >= 0
+}
+
 // NewDestinations reads destinations from st (nil: no store; deliveries
 // to destinations then fail, naming --store).
 func NewDestinations(st DestinationStore) *Destinations {
-	return &Destinations{store: st, cache: map[string]cachedDestination{}}
+	return &Destinations{store: st, cache: map[string]cachedDestination{}, now: time.Now}
 }
 
 var errNoDestinationStore = temporal.NewNonRetryableApplicationError(
@@ -70,7 +79,7 @@ func (d *Destinations) Lookup(ctx context.Context, name string, minVersion int64
 	d.mu.Lock()
 	c, ok := d.cache[name]
 	d.mu.Unlock()
-	if ok && time.Since(c.at) < destinationTTL && c.d.Version >= minVersion && minVersion >= 0 {
+	if ok && c.serves(d.now(), minVersion) {
 		return c.d, nil
 	}
 	got, err := d.store.Get(ctx, name)
@@ -81,7 +90,7 @@ func (d *Destinations) Lookup(ctx context.Context, name string, minVersion int64
 		return nil, temporal.NewApplicationError(fmt.Sprintf("destination %q: the flow store could not be read: %v", name, err), contract.ErrStoreUnavailable)
 	}
 	d.mu.Lock()
-	d.cache[name] = cachedDestination{d: got, at: time.Now()}
+	d.cache[name] = cachedDestination{d: got, at: d.now()}
 	d.mu.Unlock()
 	return got, nil
 }

@@ -44,6 +44,10 @@ type Notifier struct {
 	// retryFor bounds background retries of destination events while
 	// Temporal does not take them.
 	retryFor time.Duration
+	// now and sleep are the retries' clock (time.Now, time.Sleep; tests
+	// move a fake one).
+	now   func() time.Time
+	sleep func(time.Duration)
 }
 
 // NewNotifier returns a notifier starting workflows with c (nil: every
@@ -53,7 +57,7 @@ func NewNotifier(c sdkclient.Client, global flow.NotifySetting, dests Destinatio
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Notifier{client: c, global: global, dests: dests, log: log.With("component", "notifications"), tel: tel, retryFor: 10 * time.Minute}
+	return &Notifier{client: c, global: global, dests: dests, log: log.With("component", "notifications"), tel: tel, retryFor: 10 * time.Minute, now: time.Now, sleep: time.Sleep}
 }
 
 // Global is the global notify setting (the zero value when n is nil).
@@ -122,7 +126,7 @@ func (n *Notifier) DestinationEvent(typ, name string, since time.Time, data map[
 	if !since.IsZero() {
 		id = DestinationEventID(name, typ, since)
 	}
-	ev := contract.Notification{ID: id, Type: typ, Timestamp: time.Now().UTC(), Data: data}
+	ev := contract.Notification{ID: id, Type: typ, Timestamp: n.now().UTC(), Data: data}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	_, err := n.emit(ctx, ev, nil, name)
 	cancel()
@@ -130,24 +134,35 @@ func (n *Notifier) DestinationEvent(typ, name string, since time.Time, data map[
 		return ev.ID
 	}
 	go func() {
-		deadline := time.Now().Add(n.retryFor)
-		wait := time.Second
-		for {
-			time.Sleep(wait)
-			wait = min(2*wait, 30*time.Second)
+		deadline := n.now().Add(n.retryFor)
+		for retry := 1; ; retry++ {
+			n.sleep(emitRetryWait(retry))
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			_, err := n.emit(ctx, ev, nil, name)
 			cancel()
 			if err == nil {
 				return
 			}
-			if time.Now().After(deadline) {
+			if n.now().After(deadline) {
 				n.log.Error("notification not handed to Temporal; given up", "event", typ, "eventId", ev.ID, "destination", name, "error", err)
 				return
 			}
 		}
 	}()
 	return ev.ID
+}
+
+// emitRetryWait is the wait before the nth background retry of a
+// destination event Temporal did not take: 1 s, doubling, at most 30 s.
+func emitRetryWait(retry int) time.Duration {
+	wait := time.Second
+	for range retry - 1 {
+		if wait >= 30*time.Second {
+			break
+		}
+		wait *= 2
+	}
+	return min(wait, 30*time.Second)
 }
 
 // targets are the destinations that take an event, each once.

@@ -20,6 +20,11 @@ type Cache struct {
 	log   *slog.Logger
 	snap  atomic.Pointer[snapshot]
 	mu    sync.Mutex // one refresh at a time
+
+	// Test seams: ticks replaces Run's ticker, and refreshed receives
+	// the outcome of each refresh Run makes (a test signal).
+	ticks     <-chan time.Time
+	refreshed chan<- error
 }
 
 type snapshot struct {
@@ -72,15 +77,23 @@ func (c *Cache) Refresh(ctx context.Context) error {
 // Run refreshes every TTL until ctx is done. A failed refresh keeps the
 // previous snapshot (triggers keep working while the database is away).
 func (c *Cache) Run(ctx context.Context) {
-	t := time.NewTicker(c.ttl)
-	defer t.Stop()
+	ticks := c.ticks
+	if ticks == nil {
+		t := time.NewTicker(c.ttl)
+		defer t.Stop()
+		ticks = t.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
-			if err := c.Refresh(ctx); err != nil && ctx.Err() == nil {
+		case <-ticks:
+			err := c.Refresh(ctx)
+			if err != nil && ctx.Err() == nil {
 				c.log.Warn("flow cache refresh failed; serving the previous snapshot", "error", err)
+			}
+			if c.refreshed != nil {
+				c.refreshed <- err
 			}
 		}
 	}

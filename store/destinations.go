@@ -1,7 +1,6 @@
 package store
 
 import (
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -9,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -489,9 +487,7 @@ func (s *Destinations) RecordOutcome(ctx context.Context, name string, ok, probe
 		_, err = s.db.exec(ctx, s.db.sql, `UPDATE destination_state SET consecutive_failures = 0, updated_at = $1 WHERE name = $2 AND consecutive_failures <> 0`, ms, name)
 		return "", err
 	}
-	if len(lastError) > 500 {
-		lastError = lastError[:500]
-	}
+	lastError = clipLastError(lastError)
 	var count int64
 	var circuit string
 	err := s.db.queryRow(ctx, s.db.sql, `UPDATE destination_state SET consecutive_failures = consecutive_failures + 1, last_error = $1, updated_at = $2 WHERE name = $3 RETURNING consecutive_failures, circuit`, lastError, ms, name).Scan(&count, &circuit)
@@ -502,8 +498,8 @@ func (s *Destinations) RecordOutcome(ctx context.Context, name string, ok, probe
 		return "", err
 	}
 	next := now.Add(probeInterval).UnixMilli()
-	switch {
-	case circuit == CircuitClosed && failures > 0 && count >= int64(failures):
+	switch afterOutcome(circuit, false, probe, count, failures, flow.FailureWindow{}, 0, 0) {
+	case breakerOpen:
 		res, err := s.db.exec(ctx, s.db.sql, openCircuit, ms, next, name)
 		if err != nil {
 			return "", err
@@ -511,7 +507,7 @@ func (s *Destinations) RecordOutcome(ctx context.Context, name string, ok, probe
 		if n, _ := res.RowsAffected(); n == 1 {
 			return TransitionOpened, nil
 		}
-	case circuit == CircuitOpen && probe:
+	case breakerReprobe:
 		_, err := s.db.exec(ctx, s.db.sql, `UPDATE destination_state SET next_probe_at = $1, probe_owner = '', probe_started = FALSE WHERE name = $2 AND circuit = 'open'`, next, name)
 		return "", err
 	}
@@ -571,9 +567,7 @@ func (s *Destinations) RecordWindowOutcome(ctx context.Context, name string, ok,
 			return TransitionClosed, nil
 		}
 	}
-	if len(lastError) > 500 {
-		lastError = lastError[:500]
-	}
+	lastError = clipLastError(lastError)
 	failed := int64(1)
 	if ok {
 		failed = 0
@@ -603,8 +597,8 @@ WHERE name = $5 AND circuit = 'closed' RETURNING consecutive_failures, circuit, 
 		return "", err
 	}
 	next := now.Add(probeInterval).UnixMilli()
-	switch {
-	case circuit == CircuitClosed && ((!ok && failures > 0 && count >= int64(failures)) || w.Trips(requests, failedIn)):
+	switch afterOutcome(circuit, ok, probe, count, failures, w, requests, failedIn) {
+	case breakerOpen:
 		res, err := s.db.exec(ctx, s.db.sql, openCircuit, ms, next, name)
 		if err != nil {
 			return "", err
@@ -612,7 +606,7 @@ WHERE name = $5 AND circuit = 'closed' RETURNING consecutive_failures, circuit, 
 		if n, _ := res.RowsAffected(); n == 1 {
 			return TransitionOpened, nil
 		}
-	case circuit == CircuitOpen && probe && !ok:
+	case breakerReprobe:
 		_, err := s.db.exec(ctx, s.db.sql, `UPDATE destination_state SET next_probe_at = $1, probe_owner = '', probe_started = FALSE WHERE name = $2 AND circuit = 'open'`, next, name)
 		return "", err
 	}
@@ -650,8 +644,7 @@ func (s *Destinations) AdmitAttempt(ctx context.Context, name string, limits []f
 	if len(limits) == 0 {
 		return Admission{Admitted: true}, nil
 	}
-	sorted := append([]flow.PeriodLimit(nil), limits...)
-	slices.SortFunc(sorted, func(a, b flow.PeriodLimit) int { return cmp.Compare(b.Per, a.Per) })
+	sorted := lockOrder(limits)
 	now := s.db.now()
 	var adm Admission
 	err := s.db.tx(ctx, func(tx *sql.Tx) error {
@@ -669,19 +662,13 @@ ON CONFLICT (name, period_ms) DO UPDATE SET
 WHERE w.window_start < excluded.window_start OR w.used < $4
 RETURNING used, window_start, was_full`, name, per, ws, l.Max).Scan(&used, &start, &wasFull)
 			if errors.Is(err, sql.ErrNoRows) {
-				adm = Admission{ResetsAt: time.UnixMilli(max(ws, start) + per).UTC()}
+				adm = refused(ws, start, per)
 				return errRefused
 			}
 			if err != nil {
 				return err
 			}
-			if used >= l.Max {
-				if end := time.UnixMilli(start + per).UTC(); end.After(adm.ResetsAt) {
-					adm.Transition, adm.ResetsAt = TransitionLimited, end
-				}
-			} else if wasFull && adm.Transition == "" {
-				adm.Transition = TransitionUnlimited
-			}
+			adm.countIn(used, start, per, l.Max, wasFull)
 		}
 		return nil
 	})

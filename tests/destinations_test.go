@@ -285,6 +285,9 @@ steps:
 // then it receives only probes, one per interval; when it recovers every
 // parked delivery arrives exactly once.
 func TestDestinationCircuitBreakerParksAndProbes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out real probe intervals; under -short the breaker's rules, the supervisor's probe and gate and the store's transitions run as unit tests (worker/, store/)")
+	}
 	var failing atomic.Bool
 	failing.Store(true)
 	hits, url := destReceiver(t, func() int {
@@ -389,6 +392,9 @@ func metricLine(body, prefix string) string {
 // window ends), later windows never more than 5, and every delivery
 // arrives exactly once.
 func TestDestinationLimitPerPeriodAcrossWorkers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out real limit periods; under -short the admission arithmetic, the store's concurrent admissions and the supervisor's wake at a period's end run as unit tests (store/, worker/)")
+	}
 	const per, max, n = 4 * time.Second, 5, 12
 	hits, url := destReceiver(t, func() int { return http.StatusOK })
 	s := setupSharedAdmin(t)
@@ -495,6 +501,9 @@ steps:
 // the consecutive-failure count could; then only probes arrive; on
 // recovery every parked delivery arrives exactly once.
 func TestDestinationFailureRateOpensCircuit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out a real failure window and probe intervals; under -short the window arithmetic and the store's window transitions run as unit tests (flow/, store/, worker/)")
+	}
 	var count atomic.Int64
 	var failing atomic.Bool
 	failing.Store(true)

@@ -75,8 +75,14 @@ type destinations struct {
 
 	// notifier emits destination events (nil: none); events follows
 	// each destination's state as of the last reload (notify.go).
-	notifier *activities.Notifier
+	notifier destinationNotifier
 	events   map[string]destEvents
+
+	// now is the clock every decision reads (time.Now; tests move it);
+	// startPoller starts a destination's SDK worker (m.startWorker; tests
+	// count starts and stops instead of polling Temporal).
+	now         func() time.Time
+	startPoller func(d *store.Destination, key string, probe bool) (*destWorker, error)
 
 	mu      sync.Mutex
 	known   map[string]*store.Destination
@@ -96,9 +102,17 @@ type destinations struct {
 }
 
 type destWorker struct {
-	w     sdkworker.Worker
+	w     poller
 	key   string
 	probe bool
+}
+
+// poller is what the supervisor needs of a running SDK worker.
+type poller interface{ Stop() }
+
+// destinationNotifier emits destination events (*activities.Notifier).
+type destinationNotifier interface {
+	DestinationEvent(typ, name string, since time.Time, data map[string]any) string
 }
 
 func newDestinations(c sdkclient.Client, deliver *activities.Deliverer, opts Options) *destinations {
@@ -113,15 +127,21 @@ func newDestinations(c sdkclient.Client, deliver *activities.Deliverer, opts Opt
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &destinations{
+	m := &destinations{
 		client: c, deliver: deliver, st: opts.DestinationStates, reload: reload,
 		stopTimeout: opts.StopTimeout, maxInFlight: opts.MaxConcurrentDeliveries,
 		log: log.With("component", "destinations"), tel: opts.Telemetry,
 		id:    fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b)),
 		known: map[string]*store.Destination{}, running: map[string]*destWorker{}, failed: map[string]bool{},
-		kick:     make(chan struct{}, 1),
-		notifier: opts.Notifier, events: map[string]destEvents{},
+		kick:   make(chan struct{}, 1),
+		events: map[string]destEvents{},
+		now:    time.Now,
 	}
+	if opts.Notifier != nil {
+		m.notifier = opts.Notifier
+	}
+	m.startPoller = m.startWorker
+	return m
 }
 
 func (m *destinations) start() {
@@ -194,16 +214,12 @@ func (m *destinations) reconcile(ctx context.Context) {
 		}
 		return
 	}
-	now := time.Now()
+	now := m.now()
 	seen := map[string]bool{}
-	var wake time.Time
 	for _, d := range list {
 		seen[d.Name] = true
 		key, probe := m.desired(rctx, d, now)
 		m.tel.DestinationState(d.Name, d.StatusAt(now))
-		if u := d.State.LimitedUntil; u != nil && u.After(now) && (wake.IsZero() || u.Before(wake)) {
-			wake = *u
-		}
 		if prev, ok := m.events[d.Name]; ok {
 			m.notifyTransitions(prev, d)
 		}
@@ -212,16 +228,21 @@ func (m *destinations) reconcile(ctx context.Context) {
 		m.known[d.Name] = d
 		m.failed[d.Name] = false
 		cur := m.running[d.Name]
-		if cur != nil && cur.key == key {
+		curKey := ""
+		if cur != nil {
+			curKey = cur.key
+		}
+		stop, start := workerChange(cur != nil, curKey, key)
+		if !stop && !start {
 			m.mu.Unlock()
 			continue
 		}
-		if cur != nil {
+		if stop {
 			m.stopWorker(cur)
 			delete(m.running, d.Name)
 		}
-		if key != "" {
-			if dw, err := m.startWorker(d, key, probe); err != nil {
+		if start {
+			if dw, err := m.startPoller(d, key, probe); err != nil {
 				m.log.Error("start destination worker", "destination", d.Name, "error", err)
 			} else {
 				m.running[d.Name] = dw
@@ -246,7 +267,7 @@ func (m *destinations) reconcile(ctx context.Context) {
 		}
 	}
 	m.mu.Unlock()
-	m.wakeUp(wake)
+	m.wakeUp(earliestLimitEnd(list, now))
 	if now.Sub(m.parkedAt) >= parkedRefresh && m.tel != nil && m.refreshing.CompareAndSwap(false, true) {
 		m.parkedAt = now
 		names := make([]string, 0, len(list))
@@ -269,7 +290,7 @@ func (m *destinations) wakeUp(at time.Time) {
 	if m.wake != nil {
 		m.wake.Stop()
 	}
-	m.wake = time.AfterFunc(time.Until(at)+10*time.Millisecond, m.poke)
+	m.wake = time.AfterFunc(at.Sub(m.now())+10*time.Millisecond, m.poke)
 }
 
 // refreshParked sets the parked metric from Temporal's backlog of each
@@ -309,44 +330,22 @@ func modeName(key string, probe bool) string {
 }
 
 // desired is the worker a destination should have here: "" none, else a
-// key naming its settings; probe when it is this worker's probe.
+// key naming its settings; probe when it is this worker's probe. An open
+// circuit's due probe is claimed in the flow store (one worker wins).
 func (m *destinations) desired(ctx context.Context, d *store.Destination, now time.Time) (string, bool) {
-	if d.State.Paused {
+	key, probe, claim := workerFor(d, now, m.id, m.maxInFlight)
+	if !claim {
+		return key, probe
+	}
+	ok, err := m.st.ClaimProbe(ctx, d.Name, m.id, probeClaimTTL)
+	if err != nil {
+		m.log.Warn("claim probe", "destination", d.Name, "error", err)
+	}
+	if !ok {
 		return "", false
 	}
-	if u := d.State.LimitedUntil; u != nil && now.Before(*u) {
-		// A used-up period: nothing polls until it ends (not even an
-		// open circuit's probe, which the limit would refuse).
-		return "", false
-	}
-	enabled, _, _ := d.Def.Breaker()
-	if enabled && d.State.Circuit == store.CircuitOpen {
-		mine := d.State.ProbeOwner == m.id && now.Sub(d.State.ProbeClaimedAt) < probeClaimTTL
-		if !mine && d.State.NextProbeAt != nil && !now.Before(*d.State.NextProbeAt) {
-			ok, err := m.st.ClaimProbe(ctx, d.Name, m.id, probeClaimTTL)
-			if err != nil {
-				m.log.Warn("claim probe", "destination", d.Name, "error", err)
-			}
-			mine = ok
-			if ok {
-				d.State.ProbeOwner, d.State.ProbeStarted = m.id, false
-			}
-		}
-		if mine {
-			// Kept while its probe is out: stopping would cancel it.
-			return "probe", true
-		}
-		return "", false
-	}
-	rate := 0.0
-	if d.Def.RateLimit != nil {
-		rate = d.Def.RateLimit.PerSecond
-	}
-	inFlight := d.Def.MaxInFlight
-	if inFlight == 0 {
-		inFlight = m.maxInFlight
-	}
-	return fmt.Sprintf("poll rate=%g inflight=%d", rate, inFlight), false
+	d.State.ProbeOwner, d.State.ProbeStarted = m.id, false
+	return probeKey, true
 }
 
 func (m *destinations) startWorker(d *store.Destination, key string, probe bool) (*destWorker, error) {
@@ -408,18 +407,17 @@ func (m *destinations) deliverTo(ctx context.Context, req flow.HTTPRequest) (*co
 func (m *destinations) gate(ctx context.Context, d *store.Destination, name string) (bool, error) {
 	probe := false
 	if d != nil {
-		enabled, _, _ := d.Def.Breaker()
-		switch {
-		case d.State.Paused:
+		switch gateRule(d, m.now()) {
+		case gatePaused:
 			return false, parked(name, "paused", 2*m.reload)
-		case d.State.LimitedUntil != nil && time.Now().Before(*d.State.LimitedUntil):
+		case gateLimited:
 			return false, parked(name, "its limit per period is used up until "+d.State.LimitedUntil.Format(time.RFC3339), m.limitWait(*d.State.LimitedUntil))
-		case enabled && d.State.Circuit == store.CircuitOpen:
+		case gateProbe:
 			ok, err := m.st.StartProbe(ctx, name, m.id)
 			if err != nil || !ok {
 				wait := 2 * m.reload
 				if d.State.NextProbeAt != nil {
-					wait = max(time.Until(*d.State.NextProbeAt), wait)
+					wait = max(d.State.NextProbeAt.Sub(m.now()), wait)
 				}
 				return false, parked(name, "its circuit is open", wait)
 			}
@@ -475,12 +473,10 @@ func (m *destinations) admit(ctx context.Context, d *store.Destination) error {
 	return parked(d.Name, "its limit per period is used up until "+adm.ResetsAt.Format(time.RFC3339), m.limitWait(adm.ResetsAt))
 }
 
-// limitWait is how long a delivery refused by a used-up period waits
-// before it goes back to its queue: two reloads, by when no worker polls
-// the queue any more, so it waits there (visible as parked, in order)
-// until the period ends; or the period's end, when that comes first.
+// limitWait is limitWait (destination_rules.go) on this worker's clock
+// and reload.
 func (m *destinations) limitWait(until time.Time) time.Duration {
-	return max(min(time.Until(until)+m.reload/2, 2*m.reload), 0)
+	return limitWait(until, m.now(), m.reload)
 }
 
 func parked(name, why string, wait time.Duration) error {
@@ -511,12 +507,12 @@ func (m *destinations) outcome(d *store.Destination, err error, probe bool) {
 		return
 	}
 	m.mu.Lock()
-	dirty := m.failed[d.Name] || d.State.ConsecutiveFailures > 0 || d.State.Circuit == store.CircuitOpen
+	failedHere := m.failed[d.Name]
 	if !ok {
 		m.failed[d.Name] = true
 	}
 	m.mu.Unlock()
-	if ok && !dirty && !probe {
+	if !outcomeWorthWriting(ok, probe, failedHere, d.State) {
 		return
 	}
 	msg := ""
@@ -542,7 +538,7 @@ func (m *destinations) transition(d *store.Destination, tr string, rerr error, p
 		if cur := m.known[d.Name]; cur != nil {
 			c := *cur
 			c.State.Circuit = store.CircuitOpen
-			next := time.Now().Add(interval)
+			next := m.now().Add(interval)
 			c.State.NextProbeAt = &next
 			m.known[d.Name] = &c
 		}

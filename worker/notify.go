@@ -40,28 +40,57 @@ func destEventsOf(d *store.Destination) destEvents {
 	return e
 }
 
+// destEvent is one event between two states of a destination: its type
+// and when the state change it reports began (its id derives from it).
+type destEvent struct {
+	typ   string
+	since time.Time
+}
+
+// destTransitions is the events between the state a worker saw at its
+// last reload (prev) and the current one, in order: the end of a pause
+// or an open circuit before the start of the next (a state that ended and
+// began again between two reloads, with a new start time, is both).
+func destTransitions(prev, cur destEvents) []destEvent {
+	var out []destEvent
+	if prev.paused && (!cur.paused || !cur.pausedAt.Equal(prev.pausedAt)) {
+		out = append(out, destEvent{flow.EventDestinationResumed, prev.pausedAt})
+	}
+	if cur.paused && (!prev.paused || !cur.pausedAt.Equal(prev.pausedAt)) {
+		out = append(out, destEvent{flow.EventDestinationPaused, cur.pausedAt})
+	}
+	if prev.open && (!cur.open || !cur.openedAt.Equal(prev.openedAt)) {
+		out = append(out, destEvent{flow.EventDestinationCircuitClosed, prev.openedAt})
+	}
+	if cur.open && (!prev.open || !cur.openedAt.Equal(prev.openedAt)) {
+		out = append(out, destEvent{flow.EventDestinationCircuitOpened, cur.openedAt})
+	}
+	return out
+}
+
+// eventData is what an event about d carries besides its destination.
+func eventData(typ string, d *store.Destination) map[string]any {
+	switch typ {
+	case flow.EventDestinationPaused:
+		data := map[string]any{"reason": d.State.PauseReason}
+		if at := destEventsOf(d).pausedAt; !at.IsZero() {
+			data["pausedAt"] = at
+		}
+		return data
+	case flow.EventDestinationCircuitOpened:
+		return openedWhy(d)
+	}
+	return nil
+}
+
 // notifyTransitions emits the events between the state this worker saw
 // at its last reload (prev) and d's. Called without m.mu held.
 func (m *destinations) notifyTransitions(prev destEvents, d *store.Destination) {
 	if m.notifier == nil {
 		return
 	}
-	cur := destEventsOf(d)
-	if prev.paused && (!cur.paused || !cur.pausedAt.Equal(prev.pausedAt)) {
-		m.notifier.DestinationEvent(flow.EventDestinationResumed, d.Name, prev.pausedAt, nil)
-	}
-	if cur.paused && (!prev.paused || !cur.pausedAt.Equal(prev.pausedAt)) {
-		data := map[string]any{"reason": d.State.PauseReason}
-		if !cur.pausedAt.IsZero() {
-			data["pausedAt"] = cur.pausedAt
-		}
-		m.notifier.DestinationEvent(flow.EventDestinationPaused, d.Name, cur.pausedAt, data)
-	}
-	if prev.open && (!cur.open || !cur.openedAt.Equal(prev.openedAt)) {
-		m.notifier.DestinationEvent(flow.EventDestinationCircuitClosed, d.Name, prev.openedAt, nil)
-	}
-	if cur.open && (!prev.open || !cur.openedAt.Equal(prev.openedAt)) {
-		m.notifier.DestinationEvent(flow.EventDestinationCircuitOpened, d.Name, cur.openedAt, openedWhy(d))
+	for _, ev := range destTransitions(prev, destEventsOf(d)) {
+		m.notifier.DestinationEvent(ev.typ, d.Name, ev.since, eventData(ev.typ, d))
 	}
 }
 

@@ -1,0 +1,120 @@
+package worker
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/hookflow/hookflow/store"
+)
+
+// The destination supervisor's rules, apart from its I/O (destinations.go
+// reads the store, starts SDK workers and emits notifications; these
+// decide what it does, given the state it read and the time).
+
+// probeKey is the key of an open circuit's probe worker: one poller, one
+// delivery at a time.
+const probeKey = "probe"
+
+// workerFor is the worker a destination should have at now on the worker
+// self: key "" none, else a key naming its settings (a change of key
+// restarts it); probe when it is self's probe of an open circuit. claim
+// reports an open circuit whose probe is due and held by no live claim of
+// self: the caller claims it in the flow store and runs the probe only
+// when it wins.
+func workerFor(d *store.Destination, now time.Time, self string, maxInFlight int) (key string, probe, claim bool) {
+	if d.State.Paused {
+		return "", false, false
+	}
+	if u := d.State.LimitedUntil; u != nil && now.Before(*u) {
+		// A used-up period: nothing polls until it ends (not even an
+		// open circuit's probe, which the limit would refuse).
+		return "", false, false
+	}
+	enabled, _, _ := d.Def.Breaker()
+	if enabled && d.State.Circuit == store.CircuitOpen {
+		if d.State.ProbeOwner == self && now.Sub(d.State.ProbeClaimedAt) < probeClaimTTL {
+			// Kept while its probe is out: stopping would cancel it.
+			return probeKey, true, false
+		}
+		due := d.State.NextProbeAt != nil && !now.Before(*d.State.NextProbeAt)
+		return "", false, due
+	}
+	rate := 0.0
+	if d.Def.RateLimit != nil {
+		rate = d.Def.RateLimit.PerSecond
+	}
+	inFlight := d.Def.MaxInFlight
+	if inFlight == 0 {
+		inFlight = maxInFlight
+	}
+	return fmt.Sprintf("poll rate=%g inflight=%d", rate, inFlight), false, false
+}
+
+// workerChange is what a reload does to a destination's worker: stop the
+// running one (running, with curKey) and start one for key ("" none).
+// The same key keeps the worker as it is.
+func workerChange(running bool, curKey, key string) (stop, start bool) {
+	if running && curKey == key {
+		return false, false
+	}
+	return running, key != ""
+}
+
+// earliestLimitEnd is the earliest end, after now, of a destination's
+// used-up limit period (zero: none): the reload is poked then, so parked
+// deliveries go out at once rather than at the next reload.
+func earliestLimitEnd(list []*store.Destination, now time.Time) time.Time {
+	var wake time.Time
+	for _, d := range list {
+		if u := d.State.LimitedUntil; u != nil && u.After(now) && (wake.IsZero() || u.Before(wake)) {
+			wake = *u
+		}
+	}
+	return wake
+}
+
+// limitWait is how long a delivery refused by a period used up until
+// until waits before it goes back to its queue: two reloads, by when no
+// worker polls the queue any more, so it waits there (visible as parked,
+// in order) until the period ends; or the period's end (plus half a
+// reload), when that comes first. Never negative.
+func limitWait(until, now time.Time, reload time.Duration) time.Duration {
+	return max(min(until.Sub(now)+reload/2, 2*reload), 0)
+}
+
+// gateVerdict is what the gate decides from the state this worker knows,
+// before it asks the store anything.
+type gateVerdict int
+
+const (
+	gateAdmit   gateVerdict = iota // send (after the period limits admit it)
+	gatePaused                     // park: paused
+	gateLimited                    // park: a period's limit is used up
+	gateProbe                      // an open circuit: only its probe may go
+)
+
+// gateRule is the gate's rule: paused parks first, then a used-up period
+// (not even a probe goes while it lasts), then an open circuit (with its
+// breaker enabled) lets only the probe through.
+func gateRule(d *store.Destination, now time.Time) gateVerdict {
+	enabled, _, _ := d.Def.Breaker()
+	switch {
+	case d.State.Paused:
+		return gatePaused
+	case d.State.LimitedUntil != nil && now.Before(*d.State.LimitedUntil):
+		return gateLimited
+	case enabled && d.State.Circuit == store.CircuitOpen:
+		return gateProbe
+	}
+	return gateAdmit
+}
+
+// outcomeWorthWriting tells whether an attempt's outcome must be written
+// for a breaker without a failure-rate window: every failure and every
+// probe; a success only when a failure may be counted (one recorded here
+// since the last reload, failures in the state read, or an open circuit),
+// so a healthy destination costs no write per delivery.
+func outcomeWorthWriting(ok, probe, failedHere bool, st store.DestinationState) bool {
+	dirty := failedHere || st.ConsecutiveFailures > 0 || st.Circuit == store.CircuitOpen
+	return !ok || dirty || probe
+}
