@@ -26,6 +26,7 @@ type Management struct {
 	collections  *collectionsAPI
 	destinations *destinationsAPI
 	executions   *executionsAPI
+	schedules    *schedulesAPI
 }
 
 // adminCore is what every part of the admin API shares: the Temporal
@@ -50,6 +51,7 @@ type (
 	// executionsAPI: /api/v1/executions, replays, events and redeliveries
 	// (executions.go, recovery.go, events.go, redeliver.go).
 	executionsAPI struct{ *adminCore }
+	// schedulesAPI: a flow's schedules (schedules.go).
 )
 
 // NewManagement returns the admin API on the Temporal client c; flows are
@@ -60,7 +62,7 @@ func NewManagement(c sdkclient.Client, flows FlowSource, log *slog.Logger, cfg C
 	}
 	cfg = cfg.withDefaults()
 	ac := &adminCore{core: core{temporal: c, log: log}, flows: flows, cfg: cfg}
-	m := &Management{adminCore: ac, collections: &collectionsAPI{ac}, destinations: &destinationsAPI{ac}, executions: &executionsAPI{ac}}
+	m := &Management{adminCore: ac, collections: &collectionsAPI{ac}, destinations: &destinationsAPI{ac}, executions: &executionsAPI{ac}, schedules: &schedulesAPI{ac}}
 	for _, k := range cfg.APIKeys {
 		m.keys = append(m.keys, hashedKey{name: k.Name, sum: sha256.Sum256([]byte(k.Key)), scopes: k.Scopes})
 	}
@@ -93,6 +95,7 @@ func (s *Management) routes(r *gin.Engine) {
 		v1.GET("/flows/:id/captures", read, s.listCaptures)
 		s.collections.routes(v1, read, write)
 		s.destinations.routes(v1, read, write)
+		s.schedules.routes(v1, read, write)
 	}
 	s.executions.routes(v1, read, write)
 	if s.cfg.Codec != nil {
