@@ -75,15 +75,6 @@ func (s *adminCore) syncSchedules(ctx context.Context, id string, rec *store.Flo
 	return out
 }
 
-// ReconcileSchedules brings every hookflow schedule in step with the store
-// (an api start runs it): it logs and returns what it changed.
-func ReconcileSchedules(ctx context.Context, m *Management) ([]schedules.Change, error) {
-	if m.cfg.Admin == nil || m.temporal == nil {
-		return nil, errors.New("schedules: reconcile needs the flow store and a Temporal client")
-	}
-	return m.reconciler().Reconcile(ctx, m.cfg.Admin.Store.Flows())
-}
-
 func (s *schedulesAPI) reconcile(c *gin.Context) {
 	changes, err := s.reconciler().Reconcile(c.Request.Context(), s.cfg.Admin.Store.Flows())
 	if changes == nil {
