@@ -29,6 +29,16 @@ func (s *schedulesAPI) routes(v1 *gin.RouterGroup, read, write gin.HandlerFunc) 
 	v1.POST("/schedules/reconcile", write, s.reconcile)
 }
 
+// haveTemporal answers 503 on an api built without a Temporal client
+// (handler tests), once the request itself has been checked.
+func (s *schedulesAPI) haveTemporal(c *gin.Context) bool {
+	if s.temporal == nil {
+		fail(c, newError(http.StatusServiceUnavailable, "temporal_unavailable", "this api has no Temporal client: schedules live in Temporal"))
+		return false
+	}
+	return true
+}
+
 // scheduleSync is what a flow write did to the flow's schedules.
 type scheduleSync struct {
 	Changes []schedules.Change `json:"changes"`
@@ -76,6 +86,9 @@ func (s *adminCore) syncSchedules(ctx context.Context, id string, rec *store.Flo
 }
 
 func (s *schedulesAPI) reconcile(c *gin.Context) {
+	if !s.haveTemporal(c) {
+		return
+	}
 	changes, err := s.reconciler().Reconcile(c.Request.Context(), s.cfg.Admin.Store.Flows())
 	if changes == nil {
 		changes = []schedules.Change{}
@@ -106,7 +119,7 @@ func (s *schedulesAPI) storedFlow(c *gin.Context) (*store.Flow, bool) {
 
 func (s *schedulesAPI) listSchedules(c *gin.Context) {
 	rec, ok := s.storedFlow(c)
-	if !ok {
+	if !ok || !s.haveTemporal(c) {
 		return
 	}
 	infos, err := s.scheduleClient().Infos(c.Request.Context(), *schedules.FromStore(rec), schedules.Settings{PublicURL: s.cfg.PublicURL})
@@ -174,7 +187,7 @@ func (s *schedulesAPI) pauseSchedule(pause bool) gin.HandlerFunc {
 			return
 		}
 		d, ok := s.entry(c)
-		if !ok {
+		if !ok || !s.haveTemporal(c) {
 			return
 		}
 		var err error
@@ -208,6 +221,9 @@ func (s *schedulesAPI) triggerSchedule(c *gin.Context) {
 	}
 	d, ok := s.entry(c)
 	if !ok {
+		return
+	}
+	if !s.haveTemporal(c) {
 		return
 	}
 	if body.Overlap != "" {
@@ -258,6 +274,9 @@ func (s *schedulesAPI) backfillSchedule(c *gin.Context) {
 	}
 	if every := d.Entry.Every.Std(); every > 0 && body.End.Sub(body.Start)/every > MaxBackfillRuns {
 		invalid("end", fmt.Sprintf("makes a range of more than %d runs of every %s", MaxBackfillRuns, d.Entry.Every))
+		return
+	}
+	if !s.haveTemporal(c) {
 		return
 	}
 	if body.Overlap != "" {
