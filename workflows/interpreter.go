@@ -387,8 +387,8 @@ func withScheduledAt(info *workflow.Info, trigger map[string]any) map[string]any
 		return trigger
 	}
 	out := make(map[string]any, len(trigger)+1)
-	for k, v := range trigger {
-		out[k] = v
+	for _, k := range flow.SortedKeys(trigger) {
+		out[k] = trigger[k]
 	}
 	out[contract.TriggerScheduledAt] = at.UTC().Format(time.RFC3339Nano)
 	return out
