@@ -90,6 +90,17 @@ func TestAnEverySecondScheduleFiresItsRunsCompleteWithModeScheduleAndPauseStopsI
 	require.True(t, strings.HasPrefix(wid, id+":schedule-tick-"), wid)
 	require.Equal(t, nominal.UTC().Truncate(time.Second), nominal.UTC(), "every 1s falls on whole seconds")
 
+	// Listed in the executions API as a scheduled run.
+	a = s.call("GET", "/api/v1/executions/"+wid, readKey, "", "")
+	require.Equal(t, http.StatusOK, a.status, a.body)
+	ex := a.json(t)
+	require.Equal(t, "schedule", ex["mode"], a.body)
+	require.Equal(t, "completed", ex["status"], a.body)
+	require.Equal(t, id, ex["flowId"], a.body)
+	a = s.call("GET", "/api/v1/flows/"+id+"/executions", readKey, "", "")
+	require.Equal(t, http.StatusOK, a.status, a.body)
+	require.Contains(t, a.body, wid)
+
 	// The operator's view.
 	a = s.call("GET", "/api/v1/flows/"+id+"/schedules", readKey, "", "")
 	require.Equal(t, http.StatusOK, a.status, a.body)
