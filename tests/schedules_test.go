@@ -15,9 +15,12 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	sdkclient "go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/schedules"
+	"github.com/hookflow/hookflow/worker"
 )
 
 // Schedule tests run one after another (no t.Parallel): the schedules are
@@ -89,6 +92,14 @@ func TestAnEverySecondScheduleFiresItsRunsCompleteWithModeScheduleAndPauseStopsI
 	require.Equal(t, nominal.UTC().Format(time.RFC3339Nano), res.Output["at"])
 	require.True(t, strings.HasPrefix(wid, id+":schedule-tick-"), wid)
 	require.Equal(t, nominal.UTC().Truncate(time.Second), nominal.UTC(), "every 1s falls on whole seconds")
+
+	// Its history replays against the current workflow code (reading the
+	// nominal time from the started event is deterministic).
+	replayer := sdkworker.NewWorkflowReplayer()
+	worker.Register(replayer)
+	require.NoError(t, replayer.ReplayWorkflowHistoryWithOptions(nil, runHistory(t, s.stack, wid, rid), sdkworker.ReplayWorkflowHistoryOptions{
+		OriginalExecution: workflow.Execution{ID: wid, RunID: rid},
+	}))
 
 	// Listed in the executions API as a scheduled run.
 	a = s.call("GET", "/api/v1/executions/"+wid, readKey, "", "")
