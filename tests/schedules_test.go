@@ -67,7 +67,7 @@ func listRuns(t *testing.T, query string) []string {
 
 func TestAnEverySecondScheduleFiresItsRunsCompleteWithModeScheduleAndPauseStopsIt(t *testing.T) {
 	s := setupAdmin(t)
-	id := "it-sched-every"
+	id := uniqueFlowID("it-sched-every")
 	cleanupFlow(s, id, "tick")
 	a := s.call("POST", "/api/v1/flows", writeKey, "application/yaml", scheduledFlow(id, `  - {id: tick, every: 1s, input: {n: 7}}`, "1"))
 	require.Equal(t, http.StatusCreated, a.status, a.body)
@@ -143,7 +143,7 @@ func TestAnEverySecondScheduleFiresItsRunsCompleteWithModeScheduleAndPauseStopsI
 
 func TestDisablePausesEnableResumesANewVersionUpdatesTheActionAndDeleteRemovesTheSchedule(t *testing.T) {
 	s := setupAdmin(t)
-	id := "it-sched-life"
+	id := uniqueFlowID("it-sched-life")
 	cleanupFlow(s, id, "daily")
 	a := s.call("POST", "/api/v1/flows", writeKey, "application/yaml", scheduledFlow(id, `  - {id: daily, cron: "0 3 * * *", timezone: Europe/Berlin}`, "1"))
 	require.Equal(t, http.StatusCreated, a.status, a.body)
@@ -193,6 +193,12 @@ func TestDisablePausesEnableResumesANewVersionUpdatesTheActionAndDeleteRemovesTh
 	require.True(t, errors.As(err, &nf), "want not found, got %v", err)
 }
 
+// uniqueFlowID makes each run of a test (-count=N) use its own flow, so
+// runs left by an earlier one on the shared server are not counted.
+func uniqueFlowID(prefix string) string {
+	return fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano())
+}
+
 func mustZone(t *testing.T, name string) *time.Location {
 	t.Helper()
 	l, err := time.LoadLocation(name)
@@ -202,7 +208,7 @@ func mustZone(t *testing.T, name string) *time.Location {
 
 func TestABackfillOfARangeStartsOneRunPerNominalTimeInIt(t *testing.T) {
 	s := setupAdmin(t)
-	id := "it-sched-backfill"
+	id := uniqueFlowID("it-sched-backfill")
 	cleanupFlow(s, id, "hourly")
 	// Hourly, so nothing fires on its own during the test.
 	a := s.call("POST", "/api/v1/flows", writeKey, "application/yaml", scheduledFlow(id, `  - {id: hourly, every: 1h, input: {n: 1}}`, "1"))
@@ -270,7 +276,7 @@ func TestAFlowWithABadScheduleIsRefusedWithItsPathAndNothingIsSaved(t *testing.T
 
 func TestReconcileRepairsDriftAndSaysWhatItChanged(t *testing.T) {
 	s := setupAdmin(t)
-	id := "it-sched-drift"
+	id := uniqueFlowID("it-sched-drift")
 	cleanupFlow(s, id, "a", "b")
 	a := s.call("POST", "/api/v1/flows", writeKey, "application/yaml", scheduledFlow(id, "  - {id: a, every: 1h}\n  - {id: b, every: 2h}", "1"))
 	require.Equal(t, http.StatusCreated, a.status, a.body)
