@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/api/serviceerror"
@@ -40,6 +41,10 @@ type RecentRun struct {
 	StartedAt   time.Time `json:"startedAt"`
 	ExecutionID string    `json:"executionId"`
 	RunID       string    `json:"runId"`
+	// Status is the execution's status now, as the executions API names
+	// it (running, completed, failed, ...); empty once retention deleted
+	// it.
+	Status string `json:"status,omitempty"`
 }
 
 // Infos returns each of f's schedules with Temporal's state, in entry
@@ -69,6 +74,7 @@ func (c *Client) Infos(ctx context.Context, f Flow, set Settings) ([]Info, error
 			rr := RecentRun{ScheduledAt: r.ScheduleTime, StartedAt: r.ActualTime}
 			if w := r.StartWorkflowResult; w != nil {
 				rr.ExecutionID, rr.RunID = w.WorkflowID, w.FirstExecutionRunID
+				rr.Status = c.status(ctx, w.WorkflowID)
 			}
 			info.RecentRuns = append(info.RecentRuns, rr)
 		}
@@ -103,4 +109,15 @@ func (c *Client) Backfill(ctx context.Context, d *Desired, start, end time.Time)
 	return notFound(c.sc().GetHandle(ctx, d.ID).Backfill(ctx, client.ScheduleBackfillOptions{
 		Backfill: []client.ScheduleBackfill{{Start: start, End: end, Overlap: d.Options.Overlap}},
 	}))
+}
+
+// status is an execution's status (its latest run: a continued run goes
+// on under the same id), lower-case as the executions API names it; ""
+// when it cannot be read (deleted by retention).
+func (c *Client) status(ctx context.Context, id string) string {
+	d, err := c.C.DescribeWorkflowExecution(ctx, id, "")
+	if err != nil {
+		return ""
+	}
+	return strings.ToLower(d.GetWorkflowExecutionInfo().GetStatus().String())
 }

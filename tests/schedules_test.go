@@ -124,6 +124,11 @@ func TestAnEverySecondScheduleFiresItsRunsCompleteWithModeScheduleAndPauseStopsI
 	require.Equal(t, false, info["paused"])
 	require.NotEmpty(t, info["nextRuns"])
 	require.NotEmpty(t, info["recentRuns"])
+	statuses := map[string]bool{}
+	for _, r := range info["recentRuns"].([]any) {
+		statuses[r.(map[string]any)["status"].(string)] = true
+	}
+	require.True(t, statuses["completed"], "recent runs' statuses: %v", statuses)
 
 	// Pause with a note: no more actions.
 	a = s.call("POST", "/api/v1/flows/"+id+"/schedules/tick/pause", writeKey, "application/json", `{"note":"maintenance window"}`)
