@@ -153,5 +153,9 @@ func lastRun(rs []schedules.RecentRun) string {
 		return "-"
 	}
 	r := rs[len(rs)-1]
-	return r.ScheduledAt.UTC().Format(time.RFC3339) + " " + r.ExecutionID
+	out := r.ScheduledAt.UTC().Format(time.RFC3339) + " " + r.ExecutionID
+	if r.Status != "" {
+		out += " (" + r.Status + ")"
+	}
+	return out
 }
