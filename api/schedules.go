@@ -89,19 +89,20 @@ func (s *schedulesAPI) reconcile(c *gin.Context) {
 	if !s.haveTemporal(c) {
 		return
 	}
-	changes, err := s.reconciler().Reconcile(c.Request.Context(), s.cfg.Admin.Store.Flows())
+	flows, err := schedules.StoredFlows(c.Request.Context(), s.cfg.Admin.Store.Flows())
+	if err != nil {
+		s.failStore(c, err)
+		return
+	}
+	changes, err := s.reconciler().ReconcileAll(c.Request.Context(), flows)
 	if changes == nil {
 		changes = []schedules.Change{}
 	}
 	if err != nil {
-		var se *Error
-		if errors.Is(err, store.ErrNotFound) {
-			se = storeError(err)
-		} else {
-			se = s.temporalError(err)
-		}
+		// Some changes may have been made: say which, beside the error.
+		e := s.temporalError(err)
 		s.log.Warn("schedules reconcile", "error", err, "changed", len(changes))
-		c.JSON(se.Status, gin.H{"error": se.Code, "detail": se.Detail, "changes": changes})
+		c.JSON(e.Status, gin.H{"error": e.Code, "detail": e.Detail, "changes": changes})
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"changes": changes})
