@@ -17,9 +17,9 @@ import (
 // test actions (admin.go, calls.go, capture.go, derive_paths.go,
 // test_action.go); the other features are types of their own on the same
 // adminCore: collections and records, destinations, executions with
-// their recovery and events. Without a store (Config.Admin nil) it serves
-// only what needs none: executions, replays' status, events,
-// redeliveries, parse, test actions and the documents.
+// their recovery and events, schedules (schedules.go). Without a store
+// (Config.Admin nil) it serves only what needs none: executions, replays'
+// status, events, redeliveries, parse, test actions and the documents.
 type Management struct {
 	*adminCore
 	keys         []hashedKey
@@ -51,7 +51,6 @@ type (
 	// executionsAPI: /api/v1/executions, replays, events and redeliveries
 	// (executions.go, recovery.go, events.go, redeliver.go).
 	executionsAPI struct{ *adminCore }
-	// schedulesAPI: a flow's schedules (schedules.go).
 )
 
 // NewManagement returns the admin API on the Temporal client c; flows are
