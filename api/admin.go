@@ -33,6 +33,9 @@ type flowResource struct {
 	// Changed is set on updates: false when the definition was unchanged
 	// and no version was made.
 	Changed *bool `json:"changed,omitempty"`
+	// ScheduleSync, on writes of a flow with schedules (or that had some),
+	// is what the write changed in Temporal Schedules.
+	ScheduleSync *scheduleSync `json:"scheduleSync,omitempty"`
 }
 
 func resource(f *store.Flow) flowResource {
@@ -161,9 +164,11 @@ func (s *Management) createFlow(c *gin.Context) {
 		return
 	}
 	s.cfg.Admin.refresh(c.Request.Context(), s.log)
+	r := resource(rec)
+	r.ScheduleSync = s.syncSchedules(c.Request.Context(), rec.ID, rec, nil)
 	c.Header("ETag", etag(rec.Version))
 	c.Header("Location", "/api/v1/flows/"+rec.ID)
-	c.JSON(http.StatusCreated, resource(rec))
+	c.JSON(http.StatusCreated, r)
 }
 
 func (s *Management) getFlow(c *gin.Context) {
@@ -203,6 +208,12 @@ func (s *Management) updateFlow(c *gin.Context) {
 		fail(c, e)
 		return
 	}
+	// The schedules of the version before: an entry the new one drops is
+	// deleted even before Temporal's schedule list shows it.
+	var before *flow.Flow
+	if old, err := s.cfg.Admin.Store.Flows().Get(c.Request.Context(), f.ID); err == nil {
+		before = old.Def
+	}
 	rec, changed, err := s.cfg.Admin.Store.Flows().Update(c.Request.Context(), f, version)
 	if err != nil {
 		s.failStore(c, err)
@@ -211,6 +222,7 @@ func (s *Management) updateFlow(c *gin.Context) {
 	s.cfg.Admin.refresh(c.Request.Context(), s.log)
 	r := resource(rec)
 	r.Changed = &changed
+	r.ScheduleSync = s.syncSchedules(c.Request.Context(), rec.ID, rec, before)
 	c.Header("ETag", etag(rec.Version))
 	c.JSON(http.StatusOK, r)
 }
@@ -227,11 +239,21 @@ func (s *Management) deleteFlow(c *gin.Context) {
 		fail(c, newError(http.StatusConflict, "in_use", fmt.Sprintf("flow %q is called by %s; change or delete those flows first", c.Param("id"), strings.Join(callers, ", "))))
 		return
 	}
+	var before *flow.Flow
+	if old, err := s.cfg.Admin.Store.Flows().Get(c.Request.Context(), c.Param("id")); err == nil {
+		before = old.Def
+	}
 	if err := s.cfg.Admin.Store.Flows().Delete(c.Request.Context(), c.Param("id")); err != nil {
 		s.failStore(c, err)
 		return
 	}
 	s.cfg.Admin.refresh(c.Request.Context(), s.log)
+	if sync := s.syncSchedules(c.Request.Context(), c.Param("id"), nil, before); sync != nil && sync.Error != "" {
+		// The flow is gone; its schedules are not yet: say so rather
+		// than answer 204 as if nothing were left.
+		c.JSON(http.StatusOK, gin.H{"deleted": true, "scheduleSync": sync})
+		return
+	}
 	c.Status(http.StatusNoContent)
 }
 
@@ -268,7 +290,9 @@ func (s *Management) setEnabled(enabled bool) gin.HandlerFunc {
 			return
 		}
 		s.cfg.Admin.refresh(c.Request.Context(), s.log)
-		c.JSON(http.StatusOK, resource(rec))
+		r := resource(rec)
+		r.ScheduleSync = s.syncSchedules(c.Request.Context(), rec.ID, rec, nil)
+		c.JSON(http.StatusOK, r)
 	}
 }
 

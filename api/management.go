@@ -17,15 +17,16 @@ import (
 // test actions (admin.go, calls.go, capture.go, derive_paths.go,
 // test_action.go); the other features are types of their own on the same
 // adminCore: collections and records, destinations, executions with
-// their recovery and events. Without a store (Config.Admin nil) it serves
-// only what needs none: executions, replays' status, events,
-// redeliveries, parse, test actions and the documents.
+// their recovery and events, schedules (schedules.go). Without a store
+// (Config.Admin nil) it serves only what needs none: executions, replays'
+// status, events, redeliveries, parse, test actions and the documents.
 type Management struct {
 	*adminCore
 	keys         []hashedKey
 	collections  *collectionsAPI
 	destinations *destinationsAPI
 	executions   *executionsAPI
+	schedules    *schedulesAPI
 }
 
 // adminCore is what every part of the admin API shares: the Temporal
@@ -60,7 +61,7 @@ func NewManagement(c sdkclient.Client, flows FlowSource, log *slog.Logger, cfg C
 	}
 	cfg = cfg.withDefaults()
 	ac := &adminCore{core: core{temporal: c, log: log}, flows: flows, cfg: cfg}
-	m := &Management{adminCore: ac, collections: &collectionsAPI{ac}, destinations: &destinationsAPI{ac}, executions: &executionsAPI{ac}}
+	m := &Management{adminCore: ac, collections: &collectionsAPI{ac}, destinations: &destinationsAPI{ac}, executions: &executionsAPI{ac}, schedules: &schedulesAPI{ac}}
 	for _, k := range cfg.APIKeys {
 		m.keys = append(m.keys, hashedKey{name: k.Name, sum: sha256.Sum256([]byte(k.Key)), scopes: k.Scopes})
 	}
@@ -93,6 +94,7 @@ func (s *Management) routes(r *gin.Engine) {
 		v1.GET("/flows/:id/captures", read, s.listCaptures)
 		s.collections.routes(v1, read, write)
 		s.destinations.routes(v1, read, write)
+		s.schedules.routes(v1, read, write)
 	}
 	s.executions.routes(v1, read, write)
 	if s.cfg.Codec != nil {

@@ -48,7 +48,28 @@ var (
 	// SearchAttrRecoveryOf links a rerun, or a bulk replay's runs, to the
 	// execution they recover.
 	SearchAttrRecoveryOf = temporal.NewSearchAttributeKeyKeyword("HookflowRecoveryOf")
+	// SearchAttrScheduleID is the flow's schedule entry that started a
+	// scheduled run ("nightly"; Temporal's own TemporalScheduledById holds
+	// the whole schedule id).
+	SearchAttrScheduleID = temporal.NewSearchAttributeKeyKeyword("HookflowScheduleId")
 )
+
+// TriggerModeSchedule is HookflowTriggerMode and trigger.mode of a run a
+// schedule started.
+const TriggerModeSchedule = "schedule"
+
+// Trigger data fields of a scheduled run: trigger.mode, trigger.schedule
+// (the entry id) and trigger.scheduledAt (the nominal time, RFC 3339).
+const (
+	TriggerMode        = "mode"
+	TriggerSchedule    = "schedule"
+	TriggerScheduledAt = "scheduledAt"
+)
+
+// SearchAttrTemporalScheduledStartTime is the nominal time Temporal's
+// scheduler sets on each run it starts (service/worker/scheduler,
+// addSearchAttributes): a system attribute, never registered.
+const SearchAttrTemporalScheduledStartTime = "TemporalScheduledStartTime"
 
 // SearchAttributeTypes lists hookflow's custom search attributes with their
 // types, for registering them in a namespace.
@@ -59,6 +80,7 @@ func SearchAttributeTypes() map[string]enumspb.IndexedValueType {
 		SearchAttrTriggerMode.GetName():  enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 		SearchAttrRedeliveryOf.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 		SearchAttrRecoveryOf.GetName():   enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SearchAttrScheduleID.GetName():   enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 	}
 }
 

@@ -425,6 +425,11 @@ func prepareSQLite(opts Options) (*config.SQL, error) {
 	if err := sqliteschema.CreateNamespaces(conf, ns); err != nil {
 		return nil, fmt.Errorf("devserver: namespace %q: %w", opts.Namespace, err)
 	}
+	if opts.DatabaseFile != "" && !fresh {
+		if _, err := addSearchAttributes(opts.DatabaseFile, opts.Namespace, opts.SearchAttributes); err != nil {
+			return nil, fmt.Errorf("devserver: search attributes: %w", err)
+		}
+	}
 	if opts.DatabaseFile != "" && !opts.FullVisibilityIndexes {
 		if err := leanVisibility(opts.DatabaseFile, opts.Namespace); err != nil {
 			return nil, fmt.Errorf("devserver: visibility indexes: %w", err)

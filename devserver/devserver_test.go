@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	sdkclient "go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
@@ -139,4 +141,48 @@ func TestLeanVisibilityIndexes(t *testing.T) {
 	var n int
 	require.NoError(t, fdb.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'executions_visibility' AND sql IS NOT NULL`).Scan(&n))
 	require.Equal(t, 58, n)
+}
+
+// A data directory made before a search attribute existed gets it at the
+// next start (Temporal's setup assigns them only to a new namespace), and
+// runs that set it start and are found by it; those assigned before keep
+// their columns, so existing runs stay findable.
+func TestAnExistingDataDirectoryGetsTheSearchAttributesAddedSince(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "temporal.db")
+	old := contract.SearchAttributeTypes()
+	delete(old, contract.SearchAttrScheduleID.GetName())
+	start := func(attrs map[string]enumspb.IndexedValueType) (*devserver.Server, sdkclient.Client) {
+		srv, err := devserver.Start(devserver.Options{DatabaseFile: file, SearchAttributes: attrs})
+		require.NoError(t, err)
+		c, err := sdkclient.Dial(sdkclient.Options{HostPort: srv.FrontendAddress(), Namespace: srv.Namespace()})
+		require.NoError(t, err)
+		return srv, c
+	}
+	columns := func(c sdkclient.Client, ns string) map[string]enumspb.IndexedValueType {
+		resp, err := c.OperatorService().ListSearchAttributes(context.Background(), &operatorservice.ListSearchAttributesRequest{Namespace: ns})
+		require.NoError(t, err)
+		return resp.GetCustomAttributes()
+	}
+	srv, c := start(old)
+	before := columns(c, srv.Namespace())
+	require.NotContains(t, before, contract.SearchAttrScheduleID.GetName())
+	c.Close()
+	srv.Stop()
+
+	srv, c = start(contract.SearchAttributeTypes())
+	defer srv.Stop()
+	defer c.Close()
+	after := columns(c, srv.Namespace())
+	require.Equal(t, enumspb.INDEXED_VALUE_TYPE_KEYWORD, after[contract.SearchAttrScheduleID.GetName()])
+	for name, typ := range before {
+		require.Equal(t, typ, after[name], name)
+	}
+	ctx := context.Background()
+	_, err := c.ExecuteWorkflow(ctx, sdkclient.StartWorkflowOptions{ID: "sa-added", TaskQueue: "nobody",
+		TypedSearchAttributes: temporal.NewSearchAttributes(contract.SearchAttrScheduleID.ValueSet("nightly"))}, "Nothing")
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: `HookflowScheduleId = "nightly"`})
+		return err == nil && len(resp.GetExecutions()) == 1
+	}, 10*time.Second, 100*time.Millisecond)
 }

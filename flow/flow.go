@@ -31,6 +31,9 @@ type Flow struct {
 	// Notify sends the flow's run and delivery events to a destination
 	// (notify.go); validated by its struct rules.
 	Notify *Notify `json:"notify,omitempty" doc:"Sends the flow's run and delivery events to a destination."`
+	// Schedules run the flow on cron expressions or intervals too, as
+	// Temporal Schedules (schedule.go; kept in step by package schedules).
+	Schedules []Schedule `json:"schedules,omitempty" validate:"max=20,dive" doc:"Runs the flow on cron expressions or intervals as well, as Temporal Schedules kept in step with the flow: its runs have trigger.mode schedule and trigger.scheduledAt."`
 }
 
 // Snapshot is the definition a run carries in its input (and so in

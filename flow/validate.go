@@ -164,17 +164,20 @@ func Validate(f *Flow) error {
 	validateStruct(f, "", &errs)
 	mode := f.Trigger.EffectiveMode()
 	checkTrigger(&f.Trigger, &errs)
-	c := &treeCheck{errs: &errs, mode: mode, firstAt: map[string]string{}, allIDs: map[string]bool{}}
+	checkSchedules(f, &errs)
+	c := &treeCheck{errs: &errs, mode: mode, scheduled: len(f.Schedules) > 0, firstAt: map[string]string{}, allIDs: map[string]bool{}}
 	f.Walk(func(_ string, s *Step) bool { c.allIDs[s.ID] = true; return true })
 	c.walk("steps", f.Steps, map[string]bool{}, false)
 	return dedupe(errs).err()
 }
 
 type treeCheck struct {
-	errs    *errorList
-	mode    Mode
-	firstAt map[string]string // step id -> path where it was first defined
-	allIDs  map[string]bool   // every step id in the flow
+	errs *errorList
+	mode Mode
+	// scheduled: the flow has schedules, whose runs have no caller.
+	scheduled bool
+	firstAt   map[string]string // step id -> path where it was first defined
+	allIDs    map[string]bool   // every step id in the flow
 }
 
 // walk checks a step list. visible holds the ids of steps that have
@@ -253,7 +256,13 @@ func (c *treeCheck) step(p string, s *Step, visible map[string]bool, inLoop bool
 		}
 	}
 	if so, ok := s.Spec.(SyncOnly); ok && c.mode != ModeSync {
-		c.errs.add(p, "%s", so.SyncOnlyReason())
+		if c.scheduled {
+			// A flow with schedules and no sync trigger: nobody waits for
+			// the answer of any of its runs.
+			c.errs.add(p, "%s; this flow's scheduled runs have no caller to answer either", so.SyncOnlyReason())
+		} else {
+			c.errs.add(p, "%s", so.SyncOnlyReason())
+		}
 	}
 	for _, ef := range s.Spec.Expressions() {
 		c.expression(joinPath(p, ef.Path), ef, visible, inLoop)

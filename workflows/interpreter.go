@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -145,6 +146,9 @@ func newRun(ctx workflow.Context, in contract.Input) *run {
 	trigger := in.Trigger
 	if trigger == nil {
 		trigger = map[string]any{}
+	}
+	if trigger[contract.TriggerMode] == contract.TriggerModeSchedule {
+		trigger = withScheduledAt(info, trigger)
 	}
 	flowID := ""
 	if in.Flow != nil {
@@ -362,4 +366,27 @@ func evalErr(field, src string, err error) error {
 func HasExecutor(stepType string) bool {
 	_, ok := executors[stepType]
 	return ok
+}
+
+// withScheduledAt adds trigger.scheduledAt to a scheduled run's trigger
+// data: the nominal time Temporal's scheduler set as the run's
+// TemporalScheduledStartTime search attribute. The schedule's action (and so
+// the input) is fixed when the schedule is written; the attribute is in the
+// run's started event, so reading it is deterministic, and it carries over
+// continue-as-new. Jitter and overlap delays leave it at the nominal time.
+func withScheduledAt(info *workflow.Info, trigger map[string]any) map[string]any {
+	p := info.SearchAttributes.GetIndexedFields()[contract.SearchAttrTemporalScheduledStartTime]
+	if p == nil {
+		return trigger
+	}
+	var at time.Time
+	if converter.GetDefaultDataConverter().FromPayload(p, &at) != nil {
+		return trigger
+	}
+	out := make(map[string]any, len(trigger)+1)
+	for _, k := range flow.SortedKeys(trigger) {
+		out[k] = trigger[k]
+	}
+	out[contract.TriggerScheduledAt] = at.UTC().Format(time.RFC3339Nano)
+	return out
 }

@@ -103,6 +103,7 @@ func apiCmd(g *globalFlags) *cobra.Command {
 			go cache.Run(ctx)
 			log.Info("api listening", "addr", af.addr)
 			h := af.handler(log, c, s, st, cache, keys, cf.endpoint(s.obs.codec))
+			go reconcileSchedulesAtStart(ctx, log, c, st, af.publicURL, s.obs.dataConverter())
 			return serveAPI(ctx, log, af.addr, h, af.drain)
 		},
 	}

@@ -63,7 +63,7 @@ func rootCmd() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "", "log format: text or json (default: text for dev, json otherwise)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	root.AddCommand(devCmd(g), apiCmd(g), workerCmd(g), setupCmd(g), flowsCmd(), collectionsCmd(), destinationsCmd(), executionsCmd(), probeCmd(), explainCmd(), docsCmd())
+	root.AddCommand(devCmd(g), apiCmd(g), workerCmd(g), setupCmd(g), flowsCmd(), collectionsCmd(), destinationsCmd(), schedulesCmd(), executionsCmd(), probeCmd(), explainCmd(), docsCmd())
 	return root
 }
 

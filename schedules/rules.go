@@ -1,0 +1,265 @@
+// Package schedules keeps a flow's schedules (flow.Schedule) in step with
+// Temporal Schedules: one Temporal Schedule per entry, named from the flow id
+// and the entry id, created when the flow is applied, updated when a new
+// version changes what it starts, paused while the flow is disabled, deleted
+// with the flow. Its rules (ids, the Temporal form of an entry, what to
+// change) are pure functions in this file; the reconciler (reconcile.go)
+// applies a plan through a small seam over Temporal's ScheduleClient
+// (temporal.go); operators' actions (list, pause, trigger, backfill) are in
+// operate.go.
+package schedules
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/hookflow/hookflow/contract"
+	"github.com/hookflow/hookflow/flow"
+)
+
+// Prefix starts every Temporal Schedule id hookflow owns; schedules without
+// it are never touched.
+const Prefix = "hookflow:"
+
+// DisabledNote is the note of a schedule paused because its flow is
+// disabled. Enabling the flow unpauses only schedules paused with it: a
+// pause an operator made (with their own note) stays.
+const DisabledNote = "hookflow: the flow is disabled"
+
+// MemoFingerprint is the action memo field holding Fingerprint, so a
+// reconcile can tell whether a schedule starts what the store says.
+const MemoFingerprint = "hookflowScheduleFingerprint"
+
+// ID is the Temporal Schedule id of a flow's entry. Flow ids and entry ids
+// are slugs without ':', so it parses back unambiguously, and it is the same
+// on every api replica and after a restart: creating it twice fails rather
+// than making two.
+func ID(flowID, entryID string) string { return Prefix + flowID + ":" + entryID }
+
+// ParseID splits a Temporal Schedule id made by ID.
+func ParseID(id string) (flowID, entryID string, ok bool) {
+	rest, found := strings.CutPrefix(id, Prefix)
+	if !found {
+		return "", "", false
+	}
+	flowID, entryID, ok = strings.Cut(rest, ":")
+	if !ok || flowID == "" || entryID == "" || strings.Contains(entryID, ":") {
+		return "", "", false
+	}
+	return flowID, entryID, true
+}
+
+// FlowPrefix starts the schedule ids of one flow.
+func FlowPrefix(flowID string) string { return Prefix + flowID + ":" }
+
+// Flow is what the store says about one flow, as the schedules need it.
+type Flow struct {
+	Def     *flow.Flow
+	Version int64
+	Enabled bool
+}
+
+// Desired is one Temporal Schedule as the store wants it.
+type Desired struct {
+	ID          string
+	FlowID      string
+	Entry       flow.Schedule
+	Paused      bool // the flow is disabled
+	Fingerprint string
+	// Options create it (Paused and Note set when the flow is disabled).
+	Options client.ScheduleOptions
+}
+
+// Actual is one Temporal Schedule as Temporal has it.
+type Actual struct {
+	ID          string
+	Fingerprint string
+	Paused      bool
+	Note        string
+}
+
+// Settings are what every schedule's action shares.
+type Settings struct {
+	// PublicURL is the API's public base URL, carried in the run's input
+	// for the signed links of wait and approval steps.
+	PublicURL string
+}
+
+// Desire builds the Temporal Schedules a flow wants, in entry order.
+func Desire(f Flow, set Settings) []Desired {
+	if f.Def == nil {
+		return nil
+	}
+	out := make([]Desired, 0, len(f.Def.Schedules))
+	for _, e := range f.Def.Schedules {
+		id := ID(f.Def.ID, e.ID)
+		in := contract.Input{
+			Flow: f.Def.Snapshot(), FlowVersion: f.Version, PublicURL: set.PublicURL, Engine: contract.CurrentEngine,
+			Trigger: map[string]any{"body": e.Input, contract.TriggerMode: contract.TriggerModeSchedule, contract.TriggerSchedule: e.ID},
+		}
+		fp := Fingerprint(in, e)
+		name := f.Def.Name
+		if name == "" {
+			name = f.Def.ID
+		}
+		opts := client.ScheduleOptions{
+			ID:            id,
+			Spec:          Spec(e),
+			Overlap:       Overlap(e.EffectiveOverlap()),
+			CatchupWindow: e.CatchupWindow.Std(),
+			Action: &client.ScheduleWorkflowAction{
+				// Temporal appends the nominal time to it:
+				// <flow>:schedule-<entry>-2026-12-07T02:00:00Z.
+				ID:        contract.WorkflowID(f.Def.ID, "schedule-"+e.ID),
+				Workflow:  contract.WorkflowName,
+				Args:      []any{in},
+				TaskQueue: contract.QueueFor(flow.ModeAsync),
+				Memo:      map[string]any{MemoFingerprint: fp},
+				TypedSearchAttributes: temporal.NewSearchAttributes(
+					contract.SearchAttrFlowID.ValueSet(f.Def.ID),
+					contract.SearchAttrFlowVersion.ValueSet(f.Version),
+					contract.SearchAttrTriggerMode.ValueSet(contract.TriggerModeSchedule),
+					contract.SearchAttrScheduleID.ValueSet(e.ID),
+				),
+				StaticSummary: fmt.Sprintf("%s (v%d, schedule %s)", name, f.Version, e.ID),
+				StaticDetails: fmt.Sprintf("hookflow flow `%s`, version %d, schedule `%s`", f.Def.ID, f.Version, e.ID),
+			},
+		}
+		if !f.Enabled {
+			opts.Paused, opts.Note = true, DisabledNote
+		}
+		out = append(out, Desired{ID: id, FlowID: f.Def.ID, Entry: e, Paused: !f.Enabled, Fingerprint: fp, Options: opts})
+	}
+	return out
+}
+
+// Spec is the Temporal form of an entry's timing.
+func Spec(e flow.Schedule) client.ScheduleSpec {
+	s := client.ScheduleSpec{TimeZoneName: e.Timezone, Jitter: e.Jitter.Std()}
+	if e.Cron != "" {
+		s.CronExpressions = []string{strings.TrimSpace(e.Cron)}
+	} else {
+		s.Intervals = []client.ScheduleIntervalSpec{{Every: e.Every.Std(), Offset: e.Offset.Std()}}
+	}
+	return s
+}
+
+// Overlap maps a flow's overlap policy to Temporal's (skip for anything
+// validation would not let through).
+func Overlap(p string) enumspb.ScheduleOverlapPolicy {
+	switch p {
+	case flow.OverlapBufferOne:
+		return enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ONE
+	case flow.OverlapBufferAll:
+		return enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ALL
+	case flow.OverlapCancelOther:
+		return enumspb.SCHEDULE_OVERLAP_POLICY_CANCEL_OTHER
+	case flow.OverlapTerminateOther:
+		return enumspb.SCHEDULE_OVERLAP_POLICY_TERMINATE_OTHER
+	case flow.OverlapAllowAll:
+		return enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL
+	}
+	return enumspb.SCHEDULE_OVERLAP_POLICY_SKIP
+}
+
+// fingerprintFormat changes when what Desire builds changes, so every
+// schedule is rewritten once.
+const fingerprintFormat = "1"
+
+// Fingerprint identifies what a schedule starts and when: the run's input
+// (flow snapshot, version, trigger data) and the entry's timing and
+// policies. Equal fingerprints need no update.
+func Fingerprint(in contract.Input, e flow.Schedule) string {
+	b, _ := json.Marshal(struct {
+		F  string         `json:"f"`
+		In contract.Input `json:"in"`
+		E  flow.Schedule  `json:"e"`
+	}{fingerprintFormat, in, e})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:12])
+}
+
+// Kind is what a change does to one Temporal Schedule.
+type Kind string
+
+const (
+	Create  Kind = "create"
+	Update  Kind = "update"
+	Pause   Kind = "pause"
+	Unpause Kind = "unpause"
+	Delete  Kind = "delete"
+)
+
+// Change is one step of a plan, with why it is needed.
+type Change struct {
+	Kind   Kind   `json:"kind"`
+	ID     string `json:"scheduleId"`
+	Reason string `json:"reason"`
+	// Desired is what to create or update to (nil for pause, unpause and
+	// delete).
+	Desired *Desired `json:"-"`
+}
+
+func (c Change) String() string { return string(c.Kind) + " " + c.ID + ": " + c.Reason }
+
+// Plan says what turns actual into desired: create what is missing, update
+// what starts something else, pause schedules of disabled flows, unpause
+// those paused for that reason once the flow is enabled again, and delete
+// schedules of hookflow's that nothing wants. Actual must hold every
+// schedule in scope (one flow's, or all of hookflow's); changes come sorted
+// by schedule id, an update before a pause of the same schedule.
+func Plan(desired []Desired, actual []Actual) []Change {
+	have := make(map[string]Actual, len(actual))
+	for _, a := range actual {
+		have[a.ID] = a
+	}
+	want := make(map[string]bool, len(desired))
+	var out []Change
+	for i := range desired {
+		d := &desired[i]
+		want[d.ID] = true
+		a, ok := have[d.ID]
+		if !ok {
+			reason := "missing"
+			if d.Paused {
+				reason = "missing (created paused: the flow is disabled)"
+			}
+			out = append(out, Change{Kind: Create, ID: d.ID, Reason: reason, Desired: d})
+			continue
+		}
+		if a.Fingerprint != d.Fingerprint {
+			out = append(out, Change{Kind: Update, ID: d.ID, Reason: "starts another flow version, input or timing than the store says", Desired: d})
+		}
+		switch {
+		case d.Paused && !a.Paused:
+			out = append(out, Change{Kind: Pause, ID: d.ID, Reason: "the flow is disabled"})
+		case !d.Paused && a.Paused && a.Note == DisabledNote:
+			out = append(out, Change{Kind: Unpause, ID: d.ID, Reason: "the flow is enabled again"})
+		}
+	}
+	for _, a := range actual {
+		if want[a.ID] {
+			continue
+		}
+		if _, _, ok := ParseID(a.ID); !ok {
+			continue // not hookflow's
+		}
+		out = append(out, Change{Kind: Delete, ID: a.ID, Reason: "no flow in the store has this schedule"})
+	}
+	order := map[Kind]int{Create: 0, Update: 1, Pause: 2, Unpause: 2, Delete: 3}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].ID != out[j].ID {
+			return out[i].ID < out[j].ID
+		}
+		return order[out[i].Kind] < order[out[j].Kind]
+	})
+	return out
+}
