@@ -52,25 +52,12 @@ func CheckFiles(kind, path string) (*Report, error) {
 	if !ok {
 		return nil, fmt.Errorf("cannot check %q files: the kinds are flow, destination and collection", kind)
 	}
-	st, err := os.Stat(path)
+	paths, err := DefinitionFiles(path)
 	if err != nil {
 		return nil, err
 	}
-	paths := []string{path}
-	if st.IsDir() {
-		entries, err := os.ReadDir(path)
-		if err != nil {
-			return nil, err
-		}
-		paths = nil
-		for _, e := range entries {
-			if !e.IsDir() && isDefinitionFile(e.Name()) {
-				paths = append(paths, filepath.Join(path, e.Name()))
-			}
-		}
-		if len(paths) == 0 {
-			return nil, fmt.Errorf("%s holds no .yaml, .yml or .json %s file", path, kind)
-		}
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("%s holds no .yaml, .yml or .json %s file", path, kind)
 	}
 	r := &Report{Kind: kind, Files: []FileResult{}, Problems: []Problem{}}
 	names := map[string]string{}  // name -> file defining it
@@ -82,7 +69,7 @@ func CheckFiles(kind, path string) (*Report, error) {
 		add := func(path, msg string) { r.Problems = append(r.Problems, Problem{File: p, Path: path, Message: msg}) }
 		data, err := os.ReadFile(p)
 		switch {
-		case !isDefinitionFile(p):
+		case !IsDefinitionFile(p):
 			add("", "not a "+kind+" file (use .yaml, .yml or .json)")
 		case err != nil:
 			add("", err.Error())
@@ -177,7 +164,32 @@ var decoders = map[string]func(data []byte, yamlDoc bool) (v any, name, token st
 	},
 }
 
-func isDefinitionFile(p string) bool {
+// DefinitionFiles is path itself, or the .yaml, .yml and .json files of the
+// directory path (not recursively): the files `validate` and `apply` read.
+func DefinitionFiles(path string) ([]string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() {
+		return []string{path}, nil
+	}
+	entries, err := os.ReadDir(path)
+	if err != nil {
+		return nil, err
+	}
+	var paths []string
+	for _, e := range entries {
+		if !e.IsDir() && IsDefinitionFile(e.Name()) {
+			paths = append(paths, filepath.Join(path, e.Name()))
+		}
+	}
+	return paths, nil
+}
+
+// IsDefinitionFile reports whether a file's extension is one a definition
+// file may have.
+func IsDefinitionFile(p string) bool {
 	switch strings.ToLower(filepath.Ext(p)) {
 	case ".yaml", ".yml", ".json":
 		return true

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/hookflow/hookflow/reference"
 )
 
 // readDefinitionFiles decodes a file, or every .yaml, .yml and .json file of
@@ -15,31 +17,18 @@ import (
 // anything is sent. what names the kind in errors ("collection"); the
 // result is sorted by name.
 func readDefinitionFiles[T any](path, what string, decode func(data []byte, yaml bool) (T, error), name func(T) string) ([]T, error) {
-	st, err := os.Stat(path)
+	paths, err := reference.DefinitionFiles(path)
 	if err != nil {
 		return nil, err
 	}
-	paths := []string{path}
-	if st.IsDir() {
-		entries, err := os.ReadDir(path)
-		if err != nil {
-			return nil, err
-		}
-		paths = nil
-		for _, e := range entries {
-			if isDefinitionFile(e.Name()) && !e.IsDir() {
-				paths = append(paths, filepath.Join(path, e.Name()))
-			}
-		}
-		if len(paths) == 0 {
-			return nil, fmt.Errorf("%s holds no .yaml, .yml or .json %s", path, what)
-		}
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("%s holds no .yaml, .yml or .json %s", path, what)
 	}
 	var out []T
 	var errs []error
 	seen := map[string]string{}
 	for _, p := range paths {
-		if !isDefinitionFile(p) {
+		if !reference.IsDefinitionFile(p) {
 			errs = append(errs, fmt.Errorf("%s: not a %s file (use .yaml, .yml or .json)", p, what))
 			continue
 		}
@@ -65,12 +54,4 @@ func readDefinitionFiles[T any](path, what string, decode func(data []byte, yaml
 	}
 	sort.Slice(out, func(i, j int) bool { return name(out[i]) < name(out[j]) })
 	return out, nil
-}
-
-func isDefinitionFile(p string) bool {
-	switch strings.ToLower(filepath.Ext(p)) {
-	case ".yaml", ".yml", ".json":
-		return true
-	}
-	return false
 }
