@@ -92,9 +92,9 @@ func errorMiddleware(log *slog.Logger) gin.HandlerFunc {
 	}
 }
 
-// recovery turns a panic into the one error shape (and logs it): a caller
+// recoverPanics turns a panic into the one error shape (and logs it): a caller
 // never sees a stack or an empty reply.
-func recovery(log *slog.Logger) gin.HandlerFunc {
+func recoverPanics(log *slog.Logger) gin.HandlerFunc {
 	return gin.CustomRecoveryWithWriter(nil, func(c *gin.Context, rec any) {
 		log.Error("panic in handler", "route", c.FullPath(), "panic", rec)
 		c.AbortWithStatusJSON(http.StatusInternalServerError, newError(http.StatusInternalServerError, "internal", "an internal error occurred"))

@@ -16,14 +16,14 @@ import (
 	sdkclient "go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/recovery"
 )
 
 // Recovery: rerun an execution's trigger data, resume a stopped execution
 // from its failed step, and replay many at once (a Temporal workflow). The
-// work itself is activities.Recoverer's, shared with the bulk replay.
+// work itself is recovery.Recoverer's, shared with the bulk replay.
 
 // versionChoice is "original", "current" or a version number.
 type versionChoice struct {
@@ -94,8 +94,8 @@ func (s *executionsAPI) readJSONBody(c *gin.Context, v any) *Error {
 	return nil
 }
 
-func (s *executionsAPI) recoverer() *activities.Recoverer {
-	return &activities.Recoverer{Client: s.temporal, DataConverter: s.dataConverter()}
+func (s *executionsAPI) recoverer() *recovery.Recoverer {
+	return &recovery.Recoverer{Client: s.temporal, DataConverter: s.dataConverter()}
 }
 
 // definition resolves a version choice for a flow: nil for the original.
@@ -136,11 +136,11 @@ func storeErrorOrInternal(err error, path string) *Error {
 // recoveryFailure maps a Recoverer error.
 func (s *executionsAPI) recoveryFailure(err error) *Error {
 	switch {
-	case errors.Is(err, activities.ErrExecutionNotFound):
+	case errors.Is(err, recovery.ErrExecutionNotFound):
 		return newError(http.StatusNotFound, "not_found", err.Error())
-	case errors.Is(err, activities.ErrStillRunning):
+	case errors.Is(err, recovery.ErrStillRunning):
 		return newError(http.StatusConflict, "execution_running", err.Error())
-	case errors.Is(err, activities.ErrNotResumable):
+	case errors.Is(err, recovery.ErrNotResumable):
 		return newError(http.StatusConflict, "not_resumable", err.Error())
 	}
 	return s.temporalError(err)

@@ -16,9 +16,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
-	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	sdkclient "go.temporal.io/sdk/client"
@@ -26,7 +24,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/hookflow/hookflow/contract"
-	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/recovery"
 )
 
 // Idempotency keys a redelivery may carry.
@@ -178,11 +176,9 @@ func readRedeliverRequest(c *gin.Context) (redeliverRequest, *Error) {
 	return req, nil
 }
 
-// findDelivery reads the delivery's request from the execution's history:
-// the ActivityTaskScheduled event of the delivery activity whose input has
-// this delivery id, in the latest run or, for a run that continued as new,
-// an earlier run of its chain. The input is decoded with the client's data
-// converter (payloads may be encrypted); its auth names secrets only.
+// findDelivery reads the delivery's request from the execution's history
+// (recovery.SendIn reads each event), in the latest run or, for a run that
+// continued as new, an earlier run of its chain.
 func (s *executionsAPI) findDelivery(ctx context.Context, id, runID, dlv string) (contract.RedeliverInput, error) {
 	dc := s.dataConverter()
 	for runs := 0; runID != "" && runs < 10_000; runs++ {
@@ -197,29 +193,14 @@ func (s *executionsAPI) findDelivery(ctx context.Context, id, runID, dlv string)
 				prev = a.GetContinuedExecutionRunId()
 				continue
 			}
-			// A delivery whose first attempt ran locally in the flow
-			// worker: its marker holds the request and the schedule.
-			fa, _, ok, err := contract.FirstAttemptOrError(dc, ev.GetMarkerRecordedEventAttributes())
+			in, found, err := recovery.SendIn(dc, id, dlv, ev)
 			if err != nil {
-				s.log.Error("decode a local first attempt's marker", "executionId", id, "runId", runID, "error", err)
+				s.log.Error("decode a delivery's request from history", "executionId", id, "runId", runID, "error", err)
 				return contract.RedeliverInput{}, newError(http.StatusInternalServerError, "misconfigured",
 					"the run's delivery requests cannot be decoded by this API (are payloads encrypted with keys this API lacks?)")
 			}
-			if ok && fa != nil && fa.Request.DeliveryID == dlv {
-				return firstAttemptRedeliverInput(id, dlv, fa), nil
-			}
-			a := ev.GetActivityTaskScheduledEventAttributes()
-			if a == nil || a.GetActivityType().GetName() != contract.DeliverName || !mayHold(a.GetInput(), dlv) {
-				continue
-			}
-			var req flow.HTTPRequest
-			if err := dc.FromPayloads(a.GetInput(), &req); err != nil {
-				s.log.Error("decode a delivery's input", "executionId", id, "runId", runID, "error", err)
-				return contract.RedeliverInput{}, newError(http.StatusInternalServerError, "misconfigured",
-					"the run's delivery requests cannot be decoded by this API (are payloads encrypted with keys this API lacks?)")
-			}
-			if req.DeliveryID == dlv {
-				return redeliverInput(id, dlv, req, a), nil
+			if found {
+				return in, nil
 			}
 		}
 		runID = prev
@@ -227,61 +208,6 @@ func (s *executionsAPI) findDelivery(ctx context.Context, id, runID, dlv string)
 	e := newError(http.StatusNotFound, "not_found", "execution "+id+" has no delivery "+strconv.Quote(dlv)+" (its step log names each send's deliveryId)")
 	e.Path = "deliveryId"
 	return contract.RedeliverInput{}, e
-}
-
-// mayHold tells whether a delivery input may be the one with this id:
-// plain JSON that does not contain it cannot (saves decoding every
-// delivery of a long run); anything else (encrypted) is decoded to tell.
-func mayHold(in *commonpb.Payloads, dlv string) bool {
-	for _, p := range in.GetPayloads() {
-		if string(p.GetMetadata()[converter.MetadataEncoding]) == converter.MetadataEncodingJSON && !bytes.Contains(p.GetData(), []byte(dlv)) {
-			return false
-		}
-	}
-	return true
-}
-
-// redeliverInput is the send to repeat, with the run's schedule for it: a
-// redelivery retries as the step did.
-func redeliverInput(id, dlv string, req flow.HTTPRequest, a *historypb.ActivityTaskScheduledEventAttributes) contract.RedeliverInput {
-	// Nothing reads a redelivery's response: keep none of it in history,
-	// and do not fail a delivered send for an output it lacks.
-	none := 0
-	req.KeepBody, req.Outputs = &none, nil
-	in := contract.RedeliverInput{
-		ExecutionID: id, DeliveryID: dlv, Request: req,
-		ScheduleToCloseTimeout: a.GetScheduleToCloseTimeout().AsDuration(),
-		StartToCloseTimeout:    a.GetStartToCloseTimeout().AsDuration(),
-	}
-	if rp := a.GetRetryPolicy(); rp != nil {
-		in.RetryPolicy = &temporal.RetryPolicy{
-			InitialInterval:        rp.GetInitialInterval().AsDuration(),
-			BackoffCoefficient:     rp.GetBackoffCoefficient(),
-			MaximumInterval:        rp.GetMaximumInterval().AsDuration(),
-			MaximumAttempts:        rp.GetMaximumAttempts(),
-			NonRetryableErrorTypes: rp.GetNonRetryableErrorTypes(),
-		}
-	}
-	return in
-}
-
-// firstAttemptRedeliverInput is redeliverInput for a delivery whose first
-// attempt ran locally (and may have ended there): the request and
-// schedule its marker recorded.
-func firstAttemptRedeliverInput(id, dlv string, fa *contract.FirstAttempt) contract.RedeliverInput {
-	none := 0
-	req := fa.Request
-	req.KeepBody, req.Outputs = &none, nil
-	sc := fa.Schedule
-	return contract.RedeliverInput{
-		ExecutionID: id, DeliveryID: dlv, Request: req,
-		ScheduleToCloseTimeout: sc.ScheduleToClose,
-		StartToCloseTimeout:    sc.StartToClose,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval: sc.InitialInterval, BackoffCoefficient: sc.BackoffCoefficient,
-			MaximumInterval: sc.MaximumInterval, MaximumAttempts: sc.MaximumAttempts,
-		},
-	}
 }
 
 // nextRedelivery is the number of the next redelivery of a delivery: one

@@ -153,7 +153,7 @@ func engine(log *slog.Logger, tel *telemetry.Telemetry, parts ...func(*gin.Engin
 	// An execution id may hold a '/' (from an idempotency key): escaped as
 	// %2F it stays one path segment.
 	r.UseRawPath = true
-	r.Use(observe(log, tel), recovery(log), errorMiddleware(log))
+	r.Use(observe(log, tel), recoverPanics(log), errorMiddleware(log))
 	for _, register := range parts {
 		register(r)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/contract"
+	"github.com/hookflow/hookflow/recovery"
 	"github.com/hookflow/hookflow/telemetry"
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -199,7 +200,7 @@ func newFlowWorker(c sdkclient.Client, queue string, deliver *activities.Deliver
 	opts.Destinations.Register(w)
 	opts.Notifier.Register(w)
 	// A bulk replay's reruns and resumes: the same code as the admin API.
-	rec := &activities.Recoverer{Client: c, DataConverter: opts.DataConverter}
+	rec := &recovery.Recoverer{Client: c, DataConverter: opts.DataConverter}
 	w.RegisterActivityWithOptions(rec.RerunActivity, activity.RegisterOptions{Name: contract.RerunName})
 	w.RegisterActivityWithOptions(rec.ResumeActivity, activity.RegisterOptions{Name: contract.ResumeName})
 	w.RegisterActivityWithOptions(rec.ListForReplay, activity.RegisterOptions{Name: contract.ListForReplayName})

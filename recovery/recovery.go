@@ -1,4 +1,10 @@
-package activities
+// Package recovery is the recovery of executions: rerun (a new run on the
+// same trigger data), resume (Temporal's reset to the failed step, and the
+// rule that picks that point), a bulk replay's selection and dry-run count,
+// the reading of a send from history to redeliver it, and the refusals with
+// their error types. The admin API calls it directly
+// and the worker registers its activity entry points, so both do the same.
+package recovery
 
 import (
 	"context"
@@ -182,92 +188,21 @@ func (r *Recoverer) Resume(ctx context.Context, req contract.ResumeExecutionRequ
 	return &contract.Recovered{ExecutionID: req.ExecutionID, RunID: resp.GetRunId(), Version: orig.FlowVersion, ResetTo: point, Note: note}, nil
 }
 
-// resumePoint finds the workflow task to reset to: the one that scheduled
-// the last delivery that failed or timed out; for a run stopped from
-// outside (terminated, timed out, canceled), its last completed task. A run
-// that failed in its own logic (an expression, an end step) would fail the
-// same way again: refused.
+// resumePoint reads the run's history and applies the resume rule
+// (resumePointOf) to it.
 func (r *Recoverer) resumePoint(ctx context.Context, id, runID string, status enumspb.WorkflowExecutionStatus, allowResend bool) (int64, string, error) {
-	scheduledBy := map[int64]int64{} // activity scheduled event -> its workflow task
-	delivery := map[int64]bool{}     // scheduled events of deliveries
-	var lastTask, failedTask int64
-	var failedDelivery bool
-	var delivered []int64 // scheduled events of deliveries that succeeded
-	var children []int64  // events that started child runs
+	var events []event
 	it := r.Client.GetWorkflowHistory(ctx, id, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	for it.HasNext() {
 		ev, err := it.Next()
 		if err != nil {
 			return 0, "", err
 		}
-		switch {
-		case ev.GetWorkflowTaskCompletedEventAttributes() != nil:
-			lastTask = ev.GetEventId()
-		case ev.GetActivityTaskScheduledEventAttributes() != nil:
-			a := ev.GetActivityTaskScheduledEventAttributes()
-			scheduledBy[ev.GetEventId()] = a.GetWorkflowTaskCompletedEventId()
-			delivery[ev.GetEventId()] = a.GetActivityType().GetName() == contract.DeliverName
-		case ev.GetActivityTaskCompletedEventAttributes() != nil:
-			if s := ev.GetActivityTaskCompletedEventAttributes().GetScheduledEventId(); delivery[s] {
-				delivered = append(delivered, s)
-			}
-		case ev.GetActivityTaskFailedEventAttributes() != nil:
-			failedTask, failedDelivery = scheduledBy[ev.GetActivityTaskFailedEventAttributes().GetScheduledEventId()], true
-		case ev.GetActivityTaskTimedOutEventAttributes() != nil:
-			failedTask, failedDelivery = scheduledBy[ev.GetActivityTaskTimedOutEventAttributes().GetScheduledEventId()], true
-		case ev.GetMarkerRecordedEventAttributes() != nil:
-			// A delivery's first attempt, run locally by the flow worker:
-			// recorded when the workflow task that ran it completed.
-			m := ev.GetMarkerRecordedEventAttributes()
-			if _, failed, ok := contract.FirstAttemptOf(r.dataConverter(), m); ok {
-				switch {
-				case failed && m.GetFailure().GetApplicationFailureInfo().GetNonRetryable():
-					// Refused for good (a 4xx): the delivery ended here.
-					// Any other failure was handed over to an activity.
-					failedTask, failedDelivery = m.GetWorkflowTaskCompletedEventId(), true
-				case !failed, m.GetFailure().GetCanceledFailureInfo() != nil:
-					// Delivered, or cancelled while in flight (a branch
-					// beside it failed): it may have been delivered.
-					delivered = append(delivered, ev.GetEventId())
-				}
-			}
-		case ev.GetStartChildWorkflowExecutionInitiatedEventAttributes() != nil:
-			children = append(children, ev.GetEventId())
+		if e, ok := reduce(r.dataConverter(), ev); ok {
+			events = append(events, e)
 		}
 	}
-	point, note := lastTask, "continues from where the run was stopped"
-	switch {
-	case status == enumspb.WORKFLOW_EXECUTION_STATUS_FAILED && failedDelivery && failedTask > 0:
-		point, note = failedTask, "continues from the step whose delivery failed; it is sent again with the same Idempotency-Key"
-	case status == enumspb.WORKFLOW_EXECUTION_STATUS_FAILED:
-		return 0, "", recoveryError(ErrNotResumable, ErrTypeNotResumable,
-			"%s failed in its own logic (no delivery failed): resuming would fail the same way; fix the flow and rerun it on the current version", id)
-	case lastTask == 0:
-		return 0, "", recoveryError(ErrNotResumable, ErrTypeNotResumable, "%s stopped before its first step ran: rerun it", id)
-	}
-	// Everything after the reset point runs again: deliveries that
-	// succeeded there (side by side with the failed one) would be sent
-	// again, child runs begun there started again.
-	resent, restarted := 0, 0
-	for _, s := range delivered {
-		if s > point {
-			resent++
-		}
-	}
-	for _, c := range children {
-		if c > point {
-			restarted++
-		}
-	}
-	if resent+restarted > 0 {
-		if !allowResend {
-			return 0, "", recoveryError(ErrNotResumable, ErrTypeNotResumable,
-				"resuming %s would send again %d delivery(s) that succeeded beside the failed one (with their same Idempotency-Key) and start again %d child run(s): pass allowResend to accept, or redeliver the failed send alone",
-				id, resent, restarted)
-		}
-		note += fmt.Sprintf("; %d delivery(s) that succeeded beside it are sent again with their same Idempotency-Key, %d child run(s) start again (allowResend)", resent, restarted)
-	}
-	return point, note, nil
+	return resumePointOf(id, status, events, allowResend)
 }
 
 // Input is an execution's input (its latest run's): flow snapshot, version
