@@ -31,9 +31,10 @@ import (
 )
 
 // DefaultMaxKeptBody bounds the response body kept in the result (and so in
-// history); outputs are read from the whole body, up to maxReadBody.
+// history); outputs are read from the whole body, up to maxReadBody. The
+// workflow's task byte budget counts it too, so it lives in contract.
 const (
-	DefaultMaxKeptBody = 64 << 10
+	DefaultMaxKeptBody = contract.DefaultMaxKeptBody
 	maxReadBody        = 10 << 20
 )
 

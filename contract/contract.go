@@ -11,6 +11,12 @@ import (
 	"github.com/hookflow/hookflow/flow"
 )
 
+// DefaultMaxKeptBody is the response body a delivery keeps in its result
+// (and so in history) unless the step or the worker says otherwise
+// (--max-kept-response-bytes): what the workflow counts for a local first
+// attempt's marker when the step does not say.
+const DefaultMaxKeptBody = 64 << 10
+
 // DeliverName is the delivery activity's registered name (stable: histories
 // refer to it).
 const DeliverName = "hookflow.Deliver"

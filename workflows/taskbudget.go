@@ -44,10 +44,6 @@ const (
 	// request: the delivery id, schedule, summary, marker data, headers of
 	// the kept response.
 	sendEnvelopeBytes = 2 << 10
-	// defaultKeptResponseBytes is the response a local first attempt keeps
-	// (in its marker) when the step does not say: the worker's default
-	// --max-kept-response-bytes (activities.DefaultMaxKeptBody).
-	defaultKeptResponseBytes = 64 << 10
 )
 
 // sendPlace is where a send goes in the current workflow task.
@@ -90,7 +86,7 @@ func sendBytes(req *flow.HTTPRequest) (request, kept int, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	kept = defaultKeptResponseBytes
+	kept = contract.DefaultMaxKeptBody
 	if req.KeepBody != nil {
 		kept = *req.KeepBody
 	}

@@ -52,7 +52,7 @@ func TestSendBytesCountTheRequestAndTheKeptResponse(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, len(enc)+sendEnvelopeBytes, request)
 	require.Greater(t, request, 100_000)
-	require.Equal(t, defaultKeptResponseBytes, kept)
+	require.Equal(t, contract.DefaultMaxKeptBody, kept)
 	zero := 0
 	req.KeepBody = &zero
 	_, kept, err = sendBytes(req)
