@@ -28,6 +28,9 @@ type Trigger struct {
 	// Enroll starts a run only when its condition holds on the trigger
 	// data; otherwise the caller gets Enroll.Response and nothing starts.
 	Enroll *Enroll `json:"enroll,omitempty" doc:"Starts a run only when its condition holds on the trigger data (and/or its record exists); otherwise the caller gets enroll.response and nothing starts."`
+	// FlowControl groups events by a key and shapes how they become runs:
+	// concurrency, throttle, debounce, batch or singleton (flowcontrol.go).
+	FlowControl *FlowControl `json:"flowControl,omitempty" doc:"Groups events by a key and shapes how they become runs: concurrency (with FIFO per key) and/or throttle, or debounce, batch or singleton."`
 }
 
 // TriggerResponse is a configured answer: an async trigger's immediate one,
@@ -190,6 +193,7 @@ func checkTrigger(t *Trigger, errs *errorList) {
 	if p := t.Parse; p != nil {
 		p.check(errs)
 	}
+	checkFlowControl(t, errs)
 	if e := t.Enroll; e != nil {
 		if e.If == "" && e.Record == nil {
 			errs.add("trigger.enroll", "set if (a condition), record (a record that must exist), or both")
