@@ -108,8 +108,28 @@ func (s *Public) trigger(c *gin.Context) {
 	// request is accepted, the start (and the wait for a sync answer) use
 	// a context detached from the request.
 	dctx := context.WithoutCancel(ctx)
+	var adm *admission
+	if tr.FlowControl.Coordinated() {
+		// Queued at its key before the run exists: arrival order, and a
+		// full key refuses the event with nothing started (flowcontrol.go).
+		actx, cancel := context.WithTimeout(dctx, startTimeout)
+		a, e := s.admit(actx, f, opts.ID, data)
+		cancel()
+		if e != nil {
+			fail(c, e)
+			return
+		}
+		adm = a
+		in.FlowKey, in.KeyAhead = a.start.Key, a.adm.Ahead
+		opts = contract.StartOptions(f, entry.Version, eventID, contract.SearchAttrFlowKey.ValueSet(a.start.Key))
+		opts.Memo = map[string]any{}
+		if key.digest != "" {
+			opts.Memo[contract.MemoTriggerDigest] = key.digest
+		}
+		c.Header(HeaderFlowKey, a.start.Key)
+	}
 	if tr.EffectiveMode() == flow.ModeSync {
-		s.triggerSync(c, dctx, entry, opts, in, key)
+		s.triggerSync(c, dctx, entry, opts, in, key, adm)
 		return
 	}
 	sctx, cancel := context.WithTimeout(dctx, startTimeout)
@@ -126,6 +146,9 @@ func (s *Public) trigger(c *gin.Context) {
 		opts.WorkflowExecutionErrorWhenAlreadyStarted = true
 	}
 	_, err := s.temporal.ExecuteWorkflow(sctx, opts, contract.WorkflowName, in)
+	if err != nil {
+		s.withdraw(sctx, adm, opts.ID)
+	}
 	if runID, dup := alreadyStarted(err); dup {
 		// The same event again: the normal answer, unless the key was
 		// reused for another payload.
@@ -175,7 +198,7 @@ func (s *Public) countTrigger(c *gin.Context, entry *flow.Entry) {
 	s.cfg.Telemetry.Trigger(flowID, mode, outcome)
 }
 
-func (s *Public) triggerSync(c *gin.Context, ctx context.Context, entry *flow.Entry, opts sdkclient.StartWorkflowOptions, in contract.Input, key idemKey) {
+func (s *Public) triggerSync(c *gin.Context, ctx context.Context, entry *flow.Entry, opts sdkclient.StartWorkflowOptions, in contract.Input, key idemKey, adm *admission) {
 	budget := entry.Flow.Trigger.EffectiveTimeout().Std()
 	ctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
@@ -203,6 +226,8 @@ func (s *Public) triggerSync(c *gin.Context, ctx context.Context, entry *flow.En
 	}
 	reused := isKeyReusedRejection(err)
 	if runID, dup := alreadyStarted(err); dup {
+		// A closed run of the same event: it will not report at its key.
+		s.withdraw(ctx, adm, opts.ID)
 		// A duplicate of an event whose run has closed: answer from the
 		// closed run's result, if it was the same payload.
 		if reused, err = s.keyReused(ctx, opts.ID, runID, key); err == nil && !reused {

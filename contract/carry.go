@@ -26,6 +26,9 @@ type RunState struct {
 	// Counts numbers, per step id, the times a call, wait or approval step
 	// began: child workflow ids and resume links stay unique and stable.
 	Counts map[string]int `json:"counts,omitempty"`
+	// Permitted: the run holds its flow-control key's permit (it releases
+	// it when the chain ends, not at a hand-over).
+	Permitted bool `json:"permitted,omitempty"`
 }
 
 // Carry is the state a run hands to its continuation: its RunState (its

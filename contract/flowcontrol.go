@@ -76,9 +76,12 @@ type Admission struct {
 	Done bool `json:"done,omitempty"`
 }
 
-// ReadyMsg is SignalReady's and SignalRelease's argument.
+// ReadyMsg is SignalReady's, SignalRelease's and SignalWithdraw's
+// argument, and UpdateAdmit's: the run's workflow id and the rules of the
+// flow version it runs (the newest sender's rules apply).
 type ReadyMsg struct {
-	ID string `json:"id"`
+	ID    string   `json:"id"`
+	Rules KeyRules `json:"rules"`
 }
 
 // Decisions a coordinator sends a run.

@@ -81,6 +81,7 @@ func SearchAttributeTypes() map[string]enumspb.IndexedValueType {
 		SearchAttrRedeliveryOf.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 		SearchAttrRecoveryOf.GetName():   enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 		SearchAttrScheduleID.GetName():   enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SearchAttrFlowKey.GetName():      enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 	}
 }
 
@@ -121,6 +122,11 @@ type Input struct {
 	// GetVersion's search attribute upsert, which costs a visibility write
 	// per run. A continuation keeps it.
 	Engine int `json:"engine,omitempty"`
+	// FlowKey is the run's flow-control key as the API rendered it (a run
+	// started elsewhere renders it itself); KeyAhead counts the runs that
+	// were before it in the key's queue when it was admitted.
+	FlowKey  string `json:"flowKey,omitempty"`
+	KeyAhead int    `json:"keyAhead,omitempty"`
 }
 
 // Interpreter behaviours gated by Input.Engine.
@@ -189,7 +195,7 @@ func QueueFor(mode flow.Mode) string {
 // policy makes a second start of the same id attach to the running execution
 // instead of starting another (idempotent triggers; Update-With-Start
 // requires a policy).
-func StartOptions(f *flow.Flow, version int64, eventID string) client.StartWorkflowOptions {
+func StartOptions(f *flow.Flow, version int64, eventID string, extra ...temporal.SearchAttributeUpdate) client.StartWorkflowOptions {
 	mode := f.Trigger.EffectiveMode()
 	name := f.Name
 	if name == "" {
@@ -206,11 +212,11 @@ func StartOptions(f *flow.Flow, version int64, eventID string) client.StartWorkf
 		// 400-day backstop left two rows per run in the timer table for
 		// 400 days, long after retention deleted the run (docs/performance.md,
 		// "Cost as data grows").
-		TypedSearchAttributes: temporal.NewSearchAttributes(
+		TypedSearchAttributes: temporal.NewSearchAttributes(append([]temporal.SearchAttributeUpdate{
 			SearchAttrFlowID.ValueSet(f.ID),
 			SearchAttrFlowVersion.ValueSet(version),
 			SearchAttrTriggerMode.ValueSet(string(mode)),
-		),
+		}, extra...)...),
 		StaticSummary: fmt.Sprintf("%s (v%d, %s trigger)", name, version, mode),
 		StaticDetails: fmt.Sprintf("hookflow flow `%s`, version %d, %s trigger, event `%s`", f.ID, version, mode, eventID),
 	}

@@ -157,11 +157,11 @@ func (fc *FlowControl) FlowControlSummary() string {
 	var b strings.Builder
 	switch {
 	case fc.Singleton != "":
-		fmt.Fprintf(&b, "singleton (%s)", fc.Singleton)
+		b.WriteString(fmt.Sprintf("singleton (%s)", fc.Singleton))
 	case fc.Debounce != nil:
-		fmt.Fprintf(&b, "debounce %s", fc.Debounce.Period)
+		b.WriteString(fmt.Sprintf("debounce %s", fc.Debounce.Period))
 	case fc.Batch != nil:
-		fmt.Fprintf(&b, "batch of %d within %s", fc.Batch.MaxSize, fc.Batch.Timeout)
+		b.WriteString(fmt.Sprintf("batch of %d within %s", fc.Batch.MaxSize, fc.Batch.Timeout))
 	default:
 		var parts []string
 		if fc.Concurrency > 0 {

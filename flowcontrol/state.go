@@ -193,11 +193,13 @@ func (s *State) push(id string, now time.Time, ready bool) {
 
 // Ready marks id as waiting for its permit. A run nobody admitted (started
 // by a schedule, a rerun, or an API that died before admitting it) joins
-// the end of the queue; the bound does not apply: it already runs.
+// the end of the queue; the bound does not apply: it already runs. So does
+// a run that had its turn and reports again (an operator reset it): a run
+// reports once per turn, before it can be granted.
 func (s *State) Ready(id string, now time.Time) {
-	running, w, done := s.find(id)
+	running, w, _ := s.find(id)
 	switch {
-	case running, done:
+	case running:
 		// A repeated report (the run's signal was sent twice).
 	case w >= 0:
 		s.Waiting[w].Ready = true
@@ -216,13 +218,19 @@ func (s *State) Release(id string) {
 			return
 		}
 	}
-	s.removeWaiting(id, true)
+	s.removeWaiting(id)
 }
 
 // Withdraw takes out an admitted run that never reported ready (its start
 // failed, or found a closed run of the same event).
 func (s *State) Withdraw(id string) {
-	s.removeWaiting(id, false)
+	for i, e := range s.Waiting {
+		if e.ID == id && !e.Ready {
+			s.addBytes(-len(id))
+			s.Waiting = append(s.Waiting[:i:i], s.Waiting[i+1:]...)
+			return
+		}
+	}
 }
 
 // Gone takes the answer of a check: these runs are closed or never
@@ -233,9 +241,9 @@ func (s *State) Gone(ids []string) {
 	}
 }
 
-func (s *State) removeWaiting(id string, evenReady bool) {
+func (s *State) removeWaiting(id string) {
 	for i, e := range s.Waiting {
-		if e.ID == id && (evenReady || !e.Ready) {
+		if e.ID == id {
 			s.addBytes(-len(id))
 			s.Waiting = append(s.Waiting[:i:i], s.Waiting[i+1:]...)
 			s.remember(id)

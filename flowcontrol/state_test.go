@@ -250,6 +250,12 @@ func TestWithdrawRemovesOnlyARunThatNeverReported(t *testing.T) {
 	if len(s.Waiting) != 1 || s.Waiting[0].ID != "a" {
 		t.Fatalf("waiting %+v", s.Waiting)
 	}
+	// A withdrawn run that did start after all (its start only looked
+	// failed) still gets its turn when it reports.
+	s.Ready("b", at(1))
+	if len(s.Waiting) != 2 {
+		t.Fatalf("b not back: %+v", s.Waiting)
+	}
 }
 
 func TestTheStateSurvivesContinueAsNewAsJSON(t *testing.T) {

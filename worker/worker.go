@@ -19,6 +19,7 @@ import (
 
 	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/contract"
+	"github.com/hookflow/hookflow/flowcontrol"
 	"github.com/hookflow/hookflow/recovery"
 	"github.com/hookflow/hookflow/telemetry"
 	"github.com/hookflow/hookflow/workflows"
@@ -204,6 +205,11 @@ func newFlowWorker(c sdkclient.Client, queue string, deliver *activities.Deliver
 	w.RegisterActivityWithOptions(rec.RerunActivity, activity.RegisterOptions{Name: contract.RerunName})
 	w.RegisterActivityWithOptions(rec.ResumeActivity, activity.RegisterOptions{Name: contract.ResumeName})
 	w.RegisterActivityWithOptions(rec.ListForReplay, activity.RegisterOptions{Name: contract.ListForReplayName})
+	// Flow control: a run reaching its key's coordinator (a local
+	// activity), and the coordinator's check of runs it waits for.
+	fc := &flowcontrol.Activities{Client: c}
+	w.RegisterActivityWithOptions(fc.SignalCoordinator, activity.RegisterOptions{Name: contract.SignalCoordinatorName})
+	w.RegisterActivityWithOptions(fc.CheckRuns, activity.RegisterOptions{Name: contract.CheckRunsName})
 	return w
 }
 
@@ -216,4 +222,5 @@ func Register(r interface {
 	r.RegisterWorkflowWithOptions(workflows.RedeliverWorkflow, workflow.RegisterOptions{Name: contract.RedeliverWorkflowName})
 	r.RegisterWorkflowWithOptions(workflows.ReplayWorkflow, workflow.RegisterOptions{Name: contract.ReplayWorkflowName})
 	r.RegisterWorkflowWithOptions(workflows.NotifyWorkflow, workflow.RegisterOptions{Name: contract.NotifyWorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.FlowControlWorkflow, workflow.RegisterOptions{Name: contract.CoordinatorWorkflowName})
 }

@@ -54,15 +54,27 @@ func FlowWorkflow(ctx workflow.Context, in contract.Input) (*contract.RunResult,
 		return nil, temporal.NewNonRetryableApplicationError("input has no flow", contract.ErrorTypeStepFailed, nil)
 	}
 
-	var from *contract.Cursor
-	if in.Carry != nil {
-		from = in.Carry.At
+	// Flow control: wait for the key's permit before the first step
+	// (permit.go). A continuation already holds it.
+	skip, err := r.awaitPermit(ctx)
+	if skip != nil {
+		res := r.skipped(ctx, skip)
+		r.finished = true
+		_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+		return res, nil
 	}
-	err := r.runSteps(ctx, "steps", in.Flow.Steps, r.rootScope(), from)
+	if err == nil {
+		var from *contract.Cursor
+		if in.Carry != nil {
+			from = in.Carry.At
+		}
+		err = r.runSteps(ctx, "steps", in.Flow.Steps, r.rootScope(), from)
+	}
 	var handOver *suspendList
 	if errors.As(err, &handOver) {
 		return nil, r.continueAsNew(ctx, handOver.at)
 	}
+	r.releasePermit(ctx)
 
 	var end *endSignal
 	switch {

@@ -1,0 +1,93 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"go.temporal.io/api/serviceerror"
+	sdkclient "go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/hookflow/hookflow/contract"
+	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flowcontrol"
+)
+
+// HeaderFlowKey names the flow-control key an event was queued under.
+const HeaderFlowKey = "Hookflow-Flow-Key"
+
+// keyFullRetryAfter is the Retry-After, in seconds, of a 429 for a key
+// whose queue is full: it drains at the flow's own pace.
+const keyFullRetryAfter = "30"
+
+// admission is an event queued at its key before its run starts.
+type admission struct {
+	start contract.CoordinatorStart
+	adm   contract.Admission
+}
+
+// admit queues the run id at its key's coordinator (starting it if need
+// be), in arrival order, before the run is started: a full queue refuses
+// the event (429) with nothing started. The run itself reports ready once
+// it exists (workflows/permit.go).
+func (s *Public) admit(ctx context.Context, f *flow.Flow, runID string, data map[string]any) (*admission, *Error) {
+	fc := f.Trigger.FlowControl
+	key, err := fc.RenderKey(data)
+	if err != nil {
+		s.log.Info("flow-control key did not render on a request; the flow's empty key", "flow", f.ID, "error", err)
+	}
+	a := &admission{start: contract.CoordinatorStart{FlowID: f.ID, Key: key, Rules: flowcontrol.RulesOf(fc)}}
+	msg := contract.ReadyMsg{ID: runID, Rules: a.start.Rules}
+	// A coordinator that completes (idle) between the request and its
+	// update answers NotFound: the next try starts a fresh one.
+	for try := 0; ; try++ {
+		op := s.temporal.NewWithStartWorkflowOperation(flowcontrol.CoordinatorStartOptions(f.ID, key), contract.CoordinatorWorkflowName,
+			flowcontrol.CoordinatorInput{CoordinatorStart: a.start})
+		var h sdkclient.WorkflowUpdateHandle
+		h, err = s.temporal.UpdateWithStartWorkflow(ctx, sdkclient.UpdateWithStartWorkflowOptions{
+			StartWorkflowOperation: op,
+			UpdateOptions: sdkclient.UpdateWorkflowOptions{
+				UpdateID:     runID,
+				UpdateName:   contract.UpdateAdmit,
+				Args:         []any{msg},
+				WaitForStage: sdkclient.WorkflowUpdateStageCompleted,
+			},
+		})
+		if err == nil {
+			err = h.Get(ctx, &a.adm)
+		}
+		var nf *serviceerror.NotFound
+		if err == nil || !errors.As(err, &nf) || try == 2 {
+			break
+		}
+	}
+	var ae *temporal.ApplicationError
+	switch {
+	case err == nil:
+		return a, nil
+	case errors.As(err, &ae) && ae.Type() == contract.ErrorTypeKeyFull:
+		e := newError(http.StatusTooManyRequests, "key_queue_full",
+			fmt.Sprintf("key %q of this flow has %d events waiting, its most (trigger.flowControl.maxWaiting); nothing was started: retry later", key, fc.EffectiveMaxWaiting()))
+		e.Path = "trigger.flowControl.key"
+		e.RetryAfter = keyFullRetryAfter
+		return nil, e
+	}
+	return nil, s.startError(f, runID, err)
+}
+
+// withdraw takes an admitted run that will not start (its start failed, or
+// found a closed run of the same event) out of its key's queue. Best
+// effort: the coordinator finds such a run absent after
+// flowcontrol.ReadyGrace anyway.
+func (s *Public) withdraw(ctx context.Context, a *admission, runID string) {
+	if a == nil || a.adm.Known || a.adm.Done {
+		return
+	}
+	err := s.temporal.SignalWorkflow(ctx, contract.CoordinatorID(a.start.FlowID, a.start.Key), "", contract.SignalWithdraw,
+		contract.ReadyMsg{ID: runID})
+	if err != nil {
+		s.log.Info("withdraw from a flow-control key; the coordinator will find the run absent", "flow", a.start.FlowID, "executionId", runID, "error", err)
+	}
+}

@@ -1,0 +1,360 @@
+package tests
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+
+	"github.com/hookflow/hookflow/api"
+	"github.com/hookflow/hookflow/contract"
+)
+
+// keyRecorder is a receiver that records, per key, when each run's first
+// step began and its last step ended, and counts overlaps: two runs of one
+// key between their first and last step at once.
+type keyRecorder struct {
+	*httptest.Server
+	mu       sync.Mutex
+	active   map[string]string // key -> the event running
+	starts   map[string][]keyHit
+	ends     map[string]int
+	overlaps []string
+}
+
+type keyHit struct {
+	event string
+	at    time.Time
+}
+
+func newKeyRecorder(t *testing.T) *keyRecorder {
+	r := &keyRecorder{active: map[string]string{}, starts: map[string][]keyHit{}, ends: map[string]int{}}
+	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		var m struct{ Key, Event string }
+		b, _ := io.ReadAll(req.Body)
+		_ = json.Unmarshal(b, &m)
+		r.mu.Lock()
+		switch req.URL.Path {
+		case "/start":
+			if other, busy := r.active[m.Key]; busy {
+				r.overlaps = append(r.overlaps, fmt.Sprintf("key %s: %s started while %s ran", m.Key, m.Event, other))
+			}
+			r.active[m.Key] = m.Event
+			r.starts[m.Key] = append(r.starts[m.Key], keyHit{m.Event, time.Now()})
+		case "/end":
+			delete(r.active, m.Key)
+			r.ends[m.Event]++
+		}
+		r.mu.Unlock()
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(r.Close)
+	return r
+}
+
+// sent is one event as its caller saw it: when it was sent and when the
+// API's answer came back.
+type sent struct {
+	key, event     string
+	sentAt, doneAt time.Time
+	status         int
+}
+
+func postJSON(url, body string, headers ...string) (int, http.Header, string, error) {
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		return 0, nil, "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, "", err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(b), nil
+}
+
+// 16 callers send 50 events for each of 10 keys to a flow with
+// concurrency 1 per key. Every event runs exactly once; no two runs of a
+// key overlap; and a key's runs start in arrival order: an event answered
+// before another was sent starts before it.
+func TestConcurrencyOnePerKeyRunsEachEventOnceInArrivalOrderWithoutOverlap(t *testing.T) {
+	if testing.Short() {
+		t.Skip("500 runs on the embedded server")
+	}
+	rec := newKeyRecorder(t)
+	const flowID = "it-fc-concurrency"
+	s := setup(t, fmt.Sprintf(`
+id: %s
+trigger:
+  mode: async
+  flowControl: {key: "{{ trigger.body.key }}", concurrency: 1}
+steps:
+  - {id: begin, type: http, method: POST, url: "%s/start", body: {mode: keyValue, fields: {key: "{{ trigger.body.key }}", event: "{{ trigger.body.event }}"}}}
+  - {id: finish, type: http, method: POST, url: "%s/end", body: {mode: keyValue, fields: {key: "{{ trigger.body.key }}", event: "{{ trigger.body.event }}"}}}
+`, flowID, rec.URL, rec.URL))
+	hook := s.hookURL(flowID)
+
+	const keys, perKey, callers = 10, 50, 16
+	jobs := make(chan [2]int)
+	var mu sync.Mutex
+	var all []sent
+	var wg sync.WaitGroup
+	for c := 0; c < callers; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				key, event := fmt.Sprintf("k%d", j[0]), fmt.Sprintf("k%d-e%d", j[0], j[1])
+				x := sent{key: key, event: event, sentAt: time.Now()}
+				var err error
+				x.status, _, _, err = postJSON(hook, fmt.Sprintf(`{"key":%q,"event":%q}`, key, event))
+				if err != nil {
+					x.status = -1
+				}
+				x.doneAt = time.Now()
+				mu.Lock()
+				all = append(all, x)
+				mu.Unlock()
+			}
+		}()
+	}
+	for e := 0; e < perKey; e++ {
+		for k := 0; k < keys; k++ {
+			jobs <- [2]int{k, e}
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	for _, x := range all {
+		require.Equal(t, http.StatusOK, x.status, x.event)
+	}
+
+	require.Eventually(t, func() bool {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		return len(rec.ends) == keys*perKey
+	}, 3*time.Minute, 200*time.Millisecond, "not every event's run ended")
+	time.Sleep(300 * time.Millisecond) // a late duplicate would show by now
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	require.Empty(t, rec.overlaps)
+	for ev, n := range rec.ends {
+		require.Equal(t, 1, n, "event %s ran %d times", ev, n)
+	}
+	byEvent := map[string]sent{}
+	for _, x := range all {
+		byEvent[x.event] = x
+	}
+	for k := 0; k < keys; k++ {
+		key := fmt.Sprintf("k%d", k)
+		starts := rec.starts[key]
+		require.Len(t, starts, perKey, key)
+		for i := range starts {
+			for j := i + 1; j < len(starts); j++ {
+				earlier, later := byEvent[starts[i].event], byEvent[starts[j].event]
+				require.False(t, later.doneAt.Before(earlier.sentAt),
+					"key %s: %s was answered before %s was sent, but started after it", key, later.event, earlier.event)
+			}
+		}
+	}
+}
+
+// throttle {limit: 5, per: 1s}: 30 events take at least 5 s to start,
+// and no second holds more than 5 starts.
+func TestThrottleSpacesAKeysStarts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out the throttle")
+	}
+	rec := newKeyRecorder(t)
+	const flowID = "it-fc-throttle"
+	s := setup(t, fmt.Sprintf(`
+id: %s
+trigger:
+  mode: async
+  flowControl: {throttle: {limit: 5, per: 1s}}
+steps:
+  - {id: begin, type: http, method: POST, url: "%s/start", body: {mode: keyValue, fields: {key: "k", event: "{{ trigger.body.event }}"}}}
+  - {id: finish, type: http, method: POST, url: "%s/end", body: {mode: keyValue, fields: {key: "x{{ trigger.body.event }}", event: "{{ trigger.body.event }}"}}}
+`, flowID, rec.URL, rec.URL))
+	hook := s.hookURL(flowID)
+	for i := 0; i < 30; i++ {
+		st, _, body, err := postJSON(hook, fmt.Sprintf(`{"event":"e%d"}`, i))
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, st, body)
+	}
+	require.Eventually(t, func() bool {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		return len(rec.ends) == 30
+	}, time.Minute, 100*time.Millisecond)
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	starts := rec.starts["k"]
+	require.Len(t, starts, 30)
+	sort.Slice(starts, func(i, j int) bool { return starts[i].at.Before(starts[j].at) })
+	// Grants are a second apart per five; delivery delays may differ by
+	// a little between two runs.
+	const slack = 250 * time.Millisecond
+	for i := 0; i+5 < len(starts); i++ {
+		require.GreaterOrEqual(t, starts[i+5].at.Sub(starts[i].at), time.Second-slack, "starts %d and %d", i, i+5)
+	}
+	require.GreaterOrEqual(t, starts[29].at.Sub(starts[0].at), 5*time.Second-slack)
+}
+
+// singleton skip on a sync trigger: while a run holds the key, a new
+// event is answered 409 already_running naming it; once it has ended, the
+// next event runs.
+func TestSingletonSkipAnswersAlreadyRunningWhileTheKeyRuns(t *testing.T) {
+	const flowID = "it-fc-singleton-skip"
+	s := setup(t, fmt.Sprintf(`
+id: %s
+trigger:
+  mode: sync
+  timeout: 10s
+  flowControl: {key: "{{ trigger.body.account }}", singleton: skip}
+steps:
+  - {id: reply, type: response, status: 201, body: {n: "{{ trigger.body.n }}"}}
+  - {id: hold, type: delay, duration: 2s}
+`, flowID))
+	hook := s.hookURL(flowID)
+	st, h, body, err := postJSON(hook, `{"account":"a1","n":1}`)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, st, body)
+	first := h.Get(api.HeaderExecutionID)
+	require.Equal(t, "a1", h.Get(api.HeaderFlowKey))
+
+	st, h, body, err = postJSON(hook, `{"account":"a1","n":2}`)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusConflict, st, body)
+	var m map[string]any
+	require.NoError(t, json.Unmarshal([]byte(body), &m))
+	require.Equal(t, "already_running", m["error"])
+	require.Equal(t, first, m["runningExecutionId"], body)
+	skipped := h.Get(api.HeaderExecutionID)
+	res, err := s.result(skipped)
+	require.NoError(t, err)
+	require.Equal(t, "skipped", res.Status)
+
+	// Another key is not held up.
+	st, _, body, err = postJSON(hook, `{"account":"a2","n":3}`)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, st, body)
+
+	_, err = s.result(first)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		st, _, _, err := postJSON(hook, `{"account":"a1","n":4}`)
+		return err == nil && st == http.StatusCreated
+	}, 10*time.Second, 200*time.Millisecond, "the key was not freed when its run ended")
+}
+
+// singleton cancel: a new event cancels the run holding the key and runs.
+func TestSingletonCancelStopsTheRunningEventForTheNewOne(t *testing.T) {
+	rec := newKeyRecorder(t)
+	const flowID = "it-fc-singleton-cancel"
+	s := setup(t, fmt.Sprintf(`
+id: %s
+trigger:
+  mode: async
+  flowControl: {singleton: cancel}
+steps:
+  - {id: begin, type: http, method: POST, url: "%s/start", body: {mode: keyValue, fields: {key: "k", event: "{{ trigger.body.event }}"}}}
+  - {id: hold, type: delay, duration: 3s}
+  - {id: finish, type: http, method: POST, url: "%s/end", body: {mode: keyValue, fields: {key: "k", event: "{{ trigger.body.event }}"}}}
+`, flowID, rec.URL, rec.URL))
+	hook := s.hookURL(flowID)
+	_, h, _, err := postJSON(hook, `{"event":"old"}`)
+	require.NoError(t, err)
+	old := h.Get(api.HeaderExecutionID)
+	require.Eventually(t, func() bool {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		return len(rec.starts["k"]) == 1
+	}, 10*time.Second, 50*time.Millisecond)
+	_, h, _, err = postJSON(hook, `{"event":"new"}`)
+	require.NoError(t, err)
+	newer := h.Get(api.HeaderExecutionID)
+
+	_, err = s.result(newer)
+	require.NoError(t, err)
+	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED, runStatus(t, s, old))
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	require.Equal(t, map[string]int{"new": 1}, rec.ends)
+}
+
+// A key's queue is bounded: past maxWaiting the trigger answers 429 with
+// Retry-After, and nothing is started for that event.
+func TestAFullKeyAnswers429AndStartsNothing(t *testing.T) {
+	const flowID = "it-fc-full"
+	s := setup(t, fmt.Sprintf(`
+id: %s
+trigger:
+  mode: async
+  flowControl: {concurrency: 1, maxWaiting: 2}
+steps:
+  - {id: hold, type: delay, duration: 2s}
+`, flowID))
+	hook := s.hookURL(flowID)
+	var ids []string
+	for i := 0; i < 3; i++ {
+		st, h, body, err := postJSON(hook, `{}`, "Idempotency-Key", fmt.Sprintf("full-%d", i))
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, st, body)
+		ids = append(ids, h.Get(api.HeaderExecutionID))
+		if i == 0 {
+			// The first holds the key; the next two wait.
+			require.Eventually(t, func() bool { return keyView(t, s, flowID, "").Waiting == 0 && len(keyView(t, s, flowID, "").Running) == 1 }, 10*time.Second, 50*time.Millisecond)
+		}
+	}
+	st, h, body, err := postJSON(hook, `{}`, "Idempotency-Key", "full-3")
+	require.NoError(t, err)
+	require.Equal(t, http.StatusTooManyRequests, st, body)
+	require.Equal(t, "30", h.Get("Retry-After"))
+	var m map[string]any
+	require.NoError(t, json.Unmarshal([]byte(body), &m))
+	require.Equal(t, "key_queue_full", m["error"], body)
+	require.Equal(t, "trigger.flowControl.key", m["path"], body)
+	// A duplicate of a queued event is still its answer, not a refusal.
+	st, _, body, err = postJSON(hook, `{}`, "Idempotency-Key", "full-1")
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, st, body)
+
+	for _, id := range ids {
+		_, err := s.result(id)
+		require.NoError(t, err)
+	}
+	_, err = s.client.DescribeWorkflowExecution(context.Background(), contract.WorkflowID(flowID, "full-3"), "")
+	require.Error(t, err, "the refused event's run exists")
+	require.EqualValues(t, 3, s.awaitCount(flowID, 3))
+}
+
+// keyView asks a key's coordinator for its state.
+func keyView(t *testing.T, s *stack, flowID, key string) contract.KeyView {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	v, err := s.client.QueryWorkflow(ctx, contract.CoordinatorID(flowID, key), "", contract.QueryKey)
+	if err != nil {
+		return contract.KeyView{Waiting: -1}
+	}
+	var kv contract.KeyView
+	require.NoError(t, v.Get(&kv))
+	return kv
+}
+

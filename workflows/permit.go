@@ -1,0 +1,111 @@
+package workflows
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/hookflow/hookflow/contract"
+	"github.com/hookflow/hookflow/flowcontrol"
+)
+
+// A run of a flow with concurrency, throttle or singleton asks its key's
+// coordinator (coordinator.go) for a permit before its first step, and
+// gives it back when the chain of runs ends.
+
+// permitKey is the run's key and its coordinator's start input.
+func (r *run) permitStart(ctx workflow.Context) contract.CoordinatorStart {
+	fc := r.in.Flow.Trigger.FlowControl
+	key := r.in.FlowKey
+	if key == "" && fc.Key != "" {
+		// Started without the API (a schedule, a rerun): render it here,
+		// on the same trigger data.
+		k, err := fc.RenderKey(r.env["trigger"].(map[string]any))
+		if err != nil {
+			workflow.GetLogger(ctx).Info("flow-control key did not render; the flow's empty key", "error", err)
+		}
+		key = k
+	}
+	return contract.CoordinatorStart{FlowID: r.in.Flow.ID, Key: key, Rules: flowcontrol.RulesOf(fc)}
+}
+
+// signalCoordinator reaches the key's coordinator through a local
+// activity: signal-with-start for ready (the key may have no coordinator
+// yet), a plain signal for release.
+func (r *run) signalCoordinator(ctx workflow.Context, signal string, start contract.CoordinatorStart) error {
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		ScheduleToCloseTimeout: 24 * time.Hour,
+		StartToCloseTimeout:    10 * time.Second,
+		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: 100 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: 10 * time.Second},
+	})
+	in := contract.SignalCoordinatorInput{Signal: signal, RunID: workflow.GetInfo(ctx).WorkflowExecution.ID, Start: start}
+	return workflow.ExecuteLocalActivity(lctx, contract.SignalCoordinatorName, in).Get(lctx, nil)
+}
+
+// awaitPermit waits for the coordinator's decision. It returns a skip
+// decision (singleton) or nil to run; a cancelled wait leaves the queue.
+func (r *run) awaitPermit(ctx workflow.Context) (*contract.Decision, error) {
+	fc := r.in.Flow.Trigger.FlowControl
+	if !fc.Coordinated() || r.Permitted {
+		return nil, nil
+	}
+	start := r.permitStart(ctx)
+	decisions := workflow.GetSignalChannel(ctx, contract.SignalDecision)
+	if err := r.signalCoordinator(ctx, contract.SignalReady, start); err != nil {
+		return nil, err
+	}
+	ahead := ""
+	if r.in.KeyAhead > 0 {
+		ahead = fmt.Sprintf(": %d ahead when it arrived", r.in.KeyAhead)
+	}
+	workflow.SetCurrentDetails(ctx, fmt.Sprintf("**waiting** for key `%s` (%s)%s", start.Key, fc.FlowControlSummary(), ahead))
+	var d contract.Decision
+	sel := workflow.NewSelector(ctx)
+	sel.AddReceive(decisions, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, &d) })
+	sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
+	sel.Select(ctx)
+	if ctx.Err() != nil {
+		// Cancelled while waiting: give the place back.
+		dctx, cancel := workflow.NewDisconnectedContext(ctx)
+		defer cancel()
+		_ = r.signalCoordinator(dctx, contract.SignalRelease, start)
+		return nil, temporal.NewCanceledError()
+	}
+	if d.Decision == contract.DecisionSkip {
+		return &d, nil
+	}
+	r.Permitted = true
+	workflow.SetCurrentDetails(ctx, fmt.Sprintf("running, key `%s`", start.Key))
+	return nil, nil
+}
+
+// releasePermit gives the permit back when the chain of runs ends, however
+// it ends (a cancelled run too: the context is disconnected).
+func (r *run) releasePermit(ctx workflow.Context) {
+	if !r.Permitted {
+		return
+	}
+	dctx, cancel := workflow.NewDisconnectedContext(ctx)
+	defer cancel()
+	if err := r.signalCoordinator(dctx, contract.SignalRelease, r.permitStart(ctx)); err != nil {
+		// The coordinator checks holders held long (flowcontrol.HolderCheck)
+		// and frees a closed run's permit itself.
+		workflow.GetLogger(ctx).Warn("flow-control permit not released; the coordinator will find the run closed", "error", err)
+	}
+	r.Permitted = false
+}
+
+// skipped ends a run its coordinator turned away (singleton): a sync
+// caller gets 409 naming the run that holds the key.
+func (r *run) skipped(ctx workflow.Context, d *contract.Decision) *contract.RunResult {
+	id := workflow.GetInfo(ctx).WorkflowExecution.ID
+	if r.Response == nil {
+		r.Response = &contract.Response{Status: http.StatusConflict, Body: map[string]any{
+			"error": "already_running", "detail": "this event's key is taken: " + d.Reason, "executionId": id, "runningExecutionId": d.By}}
+	}
+	workflow.SetCurrentDetails(ctx, "**skipped**: "+d.Reason)
+	return &contract.RunResult{Status: "skipped", Message: d.Reason, Response: r.Response}
+}
