@@ -319,7 +319,9 @@ steps:
 		ids = append(ids, h.Get(api.HeaderExecutionID))
 		if i == 0 {
 			// The first holds the key; the next two wait.
-			require.Eventually(t, func() bool { return keyView(t, s, flowID, "").Waiting == 0 && len(keyView(t, s, flowID, "").Running) == 1 }, 10*time.Second, 50*time.Millisecond)
+			require.Eventually(t, func() bool {
+				return keyView(t, s, flowID, "").Waiting == 0 && len(keyView(t, s, flowID, "").Running) == 1
+			}, 10*time.Second, 50*time.Millisecond)
 		}
 	}
 	st, h, body, err := postJSON(hook, `{}`, "Idempotency-Key", "full-3")
@@ -357,4 +359,3 @@ func keyView(t *testing.T, s *stack, flowID, key string) contract.KeyView {
 	require.NoError(t, v.Get(&kv))
 	return kv
 }
-
