@@ -27,6 +27,7 @@ type Management struct {
 	destinations *destinationsAPI
 	executions   *executionsAPI
 	schedules    *schedulesAPI
+	flowKeys     *flowKeysAPI
 }
 
 // adminCore is what every part of the admin API shares: the Temporal
@@ -61,7 +62,7 @@ func NewManagement(c sdkclient.Client, flows FlowSource, log *slog.Logger, cfg C
 	}
 	cfg = cfg.withDefaults()
 	ac := &adminCore{core: core{temporal: c, log: log}, flows: flows, cfg: cfg}
-	m := &Management{adminCore: ac, collections: &collectionsAPI{ac}, destinations: &destinationsAPI{ac}, executions: &executionsAPI{ac}, schedules: &schedulesAPI{ac}}
+	m := &Management{adminCore: ac, collections: &collectionsAPI{ac}, destinations: &destinationsAPI{ac}, executions: &executionsAPI{ac}, schedules: &schedulesAPI{ac}, flowKeys: &flowKeysAPI{ac}}
 	for _, k := range cfg.APIKeys {
 		m.keys = append(m.keys, hashedKey{name: k.Name, sum: sha256.Sum256([]byte(k.Key)), scopes: k.Scopes})
 	}
@@ -97,6 +98,7 @@ func (s *Management) routes(r *gin.Engine) {
 		s.schedules.routes(v1, read, write)
 	}
 	s.executions.routes(v1, read, write)
+	s.flowKeys.routes(v1, read)
 	if s.cfg.Codec != nil {
 		s.codecRoutes(r)
 	}

@@ -37,7 +37,7 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 		Admin: &Admin{}, Codec: &CodecEndpoint{Codec: cdc}, Telemetry: telemetry.New(telemetry.Options{}),
 	})
 	engine := s.Handler().(*gin.Engine)
-	param := regexp.MustCompile(`:(\w+)`)
+	param := regexp.MustCompile(`[:*](\w+)`) // :name, and *name (a catch-all)
 	served := map[string]bool{}
 	for _, r := range engine.Routes() {
 		path := param.ReplaceAllString(r.Path, "{$1}")

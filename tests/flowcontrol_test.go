@@ -324,6 +324,24 @@ steps:
 			}, 10*time.Second, 50*time.Millisecond)
 		}
 	}
+	// Operators see the key through the API: one running, two waiting, in
+	// arrival order; the page of keys lists it.
+	a := send(t, http.MethodGet, s.url+"/api/v1/flows/"+flowID+"/keys/", "", "Authorization", "Bearer "+readKey)
+	require.Equal(t, http.StatusOK, a.status, a.body)
+	var kv contract.KeyView
+	require.NoError(t, json.Unmarshal([]byte(a.body), &kv))
+	require.Equal(t, []string{ids[0]}, kv.Running, a.body)
+	require.Equal(t, 2, kv.Waiting, a.body)
+	require.Equal(t, []string{ids[1], ids[2]}, kv.NextWaiting, a.body)
+	require.NotNil(t, kv.OldestWaiting, a.body)
+	a = send(t, http.MethodGet, s.url+"/api/v1/flows/"+flowID+"/keys", "", "Authorization", "Bearer "+readKey)
+	require.Equal(t, http.StatusOK, a.status, a.body)
+	require.Contains(t, a.body, `"waiting":2`)
+	// A key nothing was sent to is idle.
+	a = send(t, http.MethodGet, s.url+"/api/v1/flows/"+flowID+"/keys/nobody", "", "Authorization", "Bearer "+readKey)
+	require.Equal(t, http.StatusOK, a.status, a.body)
+	require.JSONEq(t, `{"flowId":"`+flowID+`","key":"nobody","running":[],"waiting":0,"granted":0,"skipped":0}`, a.body)
+
 	st, h, body, err := postJSON(hook, `{}`, "Idempotency-Key", "full-3")
 	require.NoError(t, err)
 	require.Equal(t, http.StatusTooManyRequests, st, body)
