@@ -7,6 +7,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -15,9 +18,13 @@ import (
 
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	sdkworker "go.temporal.io/sdk/worker"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/hookflow/hookflow/api"
 	"github.com/hookflow/hookflow/contract"
+	"github.com/hookflow/hookflow/worker"
 )
 
 // keyRecorder is a receiver that records, per key, when each run's first
@@ -376,4 +383,110 @@ func keyView(t *testing.T, s *stack, flowID, key string) contract.KeyView {
 	var kv contract.KeyView
 	require.NoError(t, v.Get(&kv))
 	return kv
+}
+
+// Recovery composes with flow control: a waiting run cancelled by an
+// operator leaves its key's queue at once and never runs a step; a rerun
+// of a keyed run waits for its key like any event.
+func TestACancelledWaitingRunFreesItsPlaceAndARerunWaitsForItsKey(t *testing.T) {
+	rec := newKeyRecorder(t)
+	const flowID = "it-fc-recovery"
+	s := setup(t, fmt.Sprintf(`
+id: %s
+trigger:
+  mode: async
+  flowControl: {key: "{{ trigger.body.key }}", concurrency: 1}
+steps:
+  - {id: begin, type: http, method: POST, url: "%s/start", body: {mode: keyValue, fields: {key: "{{ trigger.body.key }}", event: "{{ trigger.body.event }}"}}}
+  - {id: maybe, type: condition, if: "trigger.body.hold", then: [{id: hold, type: delay, duration: 3s}]}
+  - {id: finish, type: http, method: POST, url: "%s/end", body: {mode: keyValue, fields: {key: "{{ trigger.body.key }}", event: "{{ trigger.body.event }}"}}}
+`, flowID, rec.URL, rec.URL))
+	hook := s.hookURL(flowID)
+	auth := []string{"Authorization", "Bearer " + writeKey}
+	ev := func(name string, hold bool) string {
+		st, h, body, err := postJSON(hook, fmt.Sprintf(`{"key":"r1","event":%q,"hold":%v}`, name, hold))
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, st, body)
+		return h.Get(api.HeaderExecutionID)
+	}
+	done := ev("done", false)
+	_, err := s.result(done)
+	require.NoError(t, err)
+	holder := ev("holder", true)
+	waiter := ev("waiter", false)
+	require.Eventually(t, func() bool { return keyView(t, s, flowID, "r1").Waiting == 1 }, 10*time.Second, 50*time.Millisecond)
+
+	a := send(t, http.MethodPost, s.url+"/api/v1/executions/"+waiter+"/cancel", "", auth...)
+	require.Equal(t, http.StatusAccepted, a.status, a.body)
+	require.Eventually(t, func() bool { return keyView(t, s, flowID, "r1").Waiting == 0 }, 10*time.Second, 50*time.Millisecond,
+		"the cancelled run kept its place")
+	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED, runClosed(t, s, waiter))
+
+	a = send(t, http.MethodPost, s.url+"/api/v1/executions/"+done+"/rerun", "{}", append(auth, "Content-Type", "application/json")...)
+	require.Equal(t, http.StatusAccepted, a.status, a.body)
+	rerun := a.json(t)["executionId"].(string)
+	require.Eventually(t, func() bool {
+		kv := keyView(t, s, flowID, "r1")
+		return kv.Waiting == 1 && kv.NextWaiting[0] == rerun
+	}, 10*time.Second, 50*time.Millisecond, "the rerun did not wait for its key")
+	_, err = s.result(holder)
+	require.NoError(t, err)
+	_, err = s.result(rerun)
+	require.NoError(t, err)
+
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	require.Empty(t, rec.overlaps)
+	require.Equal(t, map[string]int{"done": 2, "holder": 1}, rec.ends, "the cancelled run must not have run; the rerun runs done again")
+}
+
+func runClosed(t *testing.T, s *stack, id string) enumspb.WorkflowExecutionStatus {
+	t.Helper()
+	var st enumspb.WorkflowExecutionStatus
+	require.Eventually(t, func() bool {
+		st = runStatus(t, s, id)
+		return st != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING
+	}, 15*time.Second, 50*time.Millisecond)
+	return st
+}
+
+// A keyed run that waited for its permit, and its key's coordinator,
+// replay with the current code; -record writes them to workflows/testdata.
+func TestKeyedRunAndItsCoordinatorReplay(t *testing.T) {
+	const flowID = "it-fc-replay"
+	s := setup(t, fmt.Sprintf(`
+id: %s
+trigger:
+  mode: async
+  flowControl: {key: "{{ trigger.body.key }}", concurrency: 1, throttle: {limit: 100, per: 1m}}
+steps:
+  - {id: hold, type: delay, duration: 300ms}
+  - {id: out, type: output, values: {key: "{{ trigger.body.key }}"}}
+`, flowID))
+	hook := s.hookURL(flowID)
+	var ids []string
+	for i := 0; i < 3; i++ {
+		st, h, body, err := postJSON(hook, `{"key":"replay"}`, "Idempotency-Key", fmt.Sprintf("fc-replay-%d", i))
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, st, body)
+		ids = append(ids, h.Get(api.HeaderExecutionID))
+	}
+	for _, id := range ids {
+		_, err := s.result(id)
+		require.NoError(t, err)
+	}
+	histories := map[string]*historypb.History{
+		"flowcontrol_run":         history(t, s, ids[2]),
+		"flowcontrol_coordinator": history(t, s, contract.CoordinatorID(flowID, "replay")),
+	}
+	for _, name := range []string{"flowcontrol_run", "flowcontrol_coordinator"} {
+		replayer := sdkworker.NewWorkflowReplayer()
+		worker.Register(replayer)
+		require.NoError(t, replayer.ReplayWorkflowHistory(nil, histories[name]), name)
+		if *record && (*recordOnly == "" || slices.Contains(strings.Split(*recordOnly, ","), name)) {
+			b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(histories[name])
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(filepath.Join("..", "workflows", "testdata", name+".json"), b, 0o644))
+		}
+	}
 }
