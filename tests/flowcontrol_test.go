@@ -95,8 +95,8 @@ func postJSON(url, body string, headers ...string) (int, http.Header, string, er
 	return resp.StatusCode, resp.Header, string(b), nil
 }
 
-// 16 callers send 50 events for each of 10 keys to a flow with
-// concurrency 1 per key. Every event runs exactly once; no two runs of a
+// 16 callers send 50 events for each of 10 keys, through two API
+// replicas, to a flow with concurrency 1 per key. Every event runs exactly once; no two runs of a
 // key overlap; and a key's runs start in arrival order: an event answered
 // before another was sent starts before it.
 func TestConcurrencyOnePerKeyRunsEachEventOnceInArrivalOrderWithoutOverlap(t *testing.T) {
@@ -114,7 +114,11 @@ steps:
   - {id: begin, type: http, method: POST, url: "%s/start", body: {mode: keyValue, fields: {key: "{{ trigger.body.key }}", event: "{{ trigger.body.event }}"}}}
   - {id: finish, type: http, method: POST, url: "%s/end", body: {mode: keyValue, fields: {key: "{{ trigger.body.key }}", event: "{{ trigger.body.event }}"}}}
 `, flowID, rec.URL, rec.URL))
-	hook := s.hookURL(flowID)
+	// Two API replicas take the events, alternately: one coordinator per
+	// key whichever replica admits.
+	replica := httptest.NewServer(api.New(s.client, s.cat, testLog, testAPIConfig(nil)).Handler())
+	t.Cleanup(replica.Close)
+	hooks := []string{s.hookURL(flowID), replica.URL + strings.TrimPrefix(s.hookURL(flowID), s.url)}
 
 	const keys, perKey, callers = 10, 50, 16
 	jobs := make(chan [2]int)
@@ -129,7 +133,7 @@ steps:
 				key, event := fmt.Sprintf("k%d", j[0]), fmt.Sprintf("k%d-e%d", j[0], j[1])
 				x := sent{key: key, event: event, sentAt: time.Now()}
 				var err error
-				x.status, _, _, err = postJSON(hook, fmt.Sprintf(`{"key":%q,"event":%q}`, key, event))
+				x.status, _, _, err = postJSON(hooks[j[1]%2], fmt.Sprintf(`{"key":%q,"event":%q}`, key, event))
 				if err != nil {
 					x.status = -1
 				}
@@ -489,4 +493,34 @@ steps:
 			require.NoError(t, os.WriteFile(filepath.Join("..", "workflows", "testdata", name+".json"), b, 0o644))
 		}
 	}
+}
+
+// A sync caller of a busy key waits within its budget: past it, the
+// trigger's onTimeout answer (504 by default); its run goes on waiting
+// and runs once the key is free.
+func TestASyncCallerOfABusyKeyGetsTheTimeoutAnswerAndItsRunStillRuns(t *testing.T) {
+	const flowID = "it-fc-sync"
+	s := setup(t, fmt.Sprintf(`
+id: %s
+trigger:
+  mode: sync
+  timeout: 1s
+  flowControl: {concurrency: 1}
+steps:
+  - {id: reply, type: response, status: 200, body: {n: "{{ trigger.body.n }}"}}
+  - {id: maybe, type: condition, if: "trigger.body.n == 1", then: [{id: hold, type: delay, duration: 3s}]}
+`, flowID))
+	hook := s.hookURL(flowID)
+	st, _, body, err := postJSON(hook, `{"n":1}`)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, st, body)
+	began := time.Now()
+	st, h, body, err := postJSON(hook, `{"n":2}`)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusGatewayTimeout, st, body)
+	require.Less(t, time.Since(began), 2500*time.Millisecond, "the caller waited past its budget")
+	res, err := s.result(h.Get(api.HeaderExecutionID))
+	require.NoError(t, err)
+	require.Equal(t, "succeeded", res.Status)
+	require.Equal(t, http.StatusOK, res.Response.Status)
 }

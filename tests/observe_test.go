@@ -135,6 +135,11 @@ id: it-obs-slow
 trigger: {mode: async}
 steps:
   - {id: notify, type: http, method: POST, url: "`+slow.URL+`/slow", body: {mode: all}}
+`, `
+id: it-obs-keyed
+trigger: {mode: async, flowControl: {key: "{{ trigger.body.email }}", concurrency: 1}}
+steps:
+  - {id: done, type: output, values: {ok: true}}
 `)
 	const canary = "canary-7f3a@example.com"
 	syncTrace := "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -148,6 +153,11 @@ steps:
 		"traceparent", "00-"+asyncTrace+"-b7ad6b7169203331-01")
 	require.Equal(t, http.StatusOK, async.status, async.body)
 	_, err := s.result(async.header.Get(api.HeaderExecutionID))
+	require.NoError(t, err)
+	// A keyed run, through its coordinator, with encrypted payloads.
+	keyed := post(t, s.hookURL("it-obs-keyed"), "application/json", `{"email":"`+canary+`"}`)
+	require.Equal(t, http.StatusOK, keyed.status, keyed.body)
+	_, err = s.result(keyed.header.Get(api.HeaderExecutionID))
 	require.NoError(t, err)
 	rejected := post(t, s.url+"/hooks/not-a-token-000000000000", "application/json", `{}`)
 	require.Equal(t, http.StatusNotFound, rejected.status)
@@ -196,7 +206,7 @@ steps:
 		for _, want := range []string{
 			`hookflow_http_requests_total{method="POST",route="/hooks/:token",status="201"} 1`,
 			`hookflow_http_requests_total{method="POST",route="/hooks/:token",status="404"} 1`,
-			`hookflow_http_request_duration_seconds_bucket{method="POST",route="/hooks/:token",le="+Inf"} 3`,
+			`hookflow_http_request_duration_seconds_bucket{method="POST",route="/hooks/:token",le="+Inf"} 4`,
 			`hookflow_triggers_total{flow="it-obs-sync",mode="sync",outcome="accepted"} 1`,
 			`hookflow_triggers_total{flow="it-obs-async",mode="async",outcome="accepted"} 1`,
 			`hookflow_triggers_total{flow="unknown",mode="unknown",outcome="rejected_404"} 1`,
@@ -204,6 +214,8 @@ steps:
 			`hookflow_delivery_attempt_duration_seconds_count{outcome="delivered"} 2`,
 			"temporal_request_total", "temporal_workflow_task_execution_latency_seconds_bucket",
 			"temporal_activity_execution_latency_seconds_bucket", "go_goroutines", "process_resident_memory_bytes",
+			// The keyed run's wait for its permit (workflows/permit.go).
+			"hookflow_flow_control_wait_seconds_bucket{",
 		} {
 			// Sends that succeed at their first attempt are local
 			// activities: the SDK reports them as such.

@@ -16,7 +16,15 @@ import (
 // coordinator (coordinator.go) for a permit before its first step, and
 // gives it back when the chain of runs ends.
 
-// permitKey is the run's key and its coordinator's start input.
+// Flow-control metrics, per flow: how long runs waited for their key
+// (hookflow_flow_control_wait_seconds, a histogram) and how many a
+// singleton skipped (hookflow_flow_control_skipped_total).
+const (
+	MetricFlowControlWait    = "hookflow_flow_control_wait"
+	MetricFlowControlSkipped = "hookflow_flow_control_skipped"
+)
+
+// permitStart is the run's key and its coordinator's start input.
 func (r *run) permitStart(ctx workflow.Context) contract.CoordinatorStart {
 	fc := r.in.Flow.Trigger.FlowControl
 	key := r.in.FlowKey
@@ -62,6 +70,7 @@ func (r *run) awaitPermit(ctx workflow.Context) (*contract.Decision, error) {
 		ahead = fmt.Sprintf(": %d ahead when it arrived", r.in.KeyAhead)
 	}
 	workflow.SetCurrentDetails(ctx, fmt.Sprintf("**waiting** for key `%s` (%s)%s", start.Key, fc.FlowControlSummary(), ahead))
+	waitFrom := workflow.Now(ctx)
 	var d contract.Decision
 	sel := workflow.NewSelector(ctx)
 	sel.AddReceive(decisions, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, &d) })
@@ -74,9 +83,14 @@ func (r *run) awaitPermit(ctx workflow.Context) (*contract.Decision, error) {
 		_ = r.signalCoordinator(dctx, contract.SignalRelease, start)
 		return nil, temporal.NewCanceledError()
 	}
+	// Metrics through the SDK's handler (the worker's /metrics), which
+	// records nothing on replay.
+	m := workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"flow": r.in.Flow.ID})
 	if d.Decision == contract.DecisionSkip {
+		m.Counter(MetricFlowControlSkipped).Inc(1)
 		return &d, nil
 	}
+	m.Timer(MetricFlowControlWait).Record(workflow.Now(ctx).Sub(waitFrom))
 	r.Permitted = true
 	workflow.SetCurrentDetails(ctx, fmt.Sprintf("running, key `%s`", start.Key))
 	return nil, nil
