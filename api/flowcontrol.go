@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"go.temporal.io/api/serviceerror"
 	sdkclient "go.temporal.io/sdk/client"
@@ -40,9 +41,14 @@ func (s *Public) admit(ctx context.Context, f *flow.Flow, runID string, data map
 	}
 	a := &admission{start: contract.CoordinatorStart{FlowID: f.ID, Key: key, Rules: flowcontrol.RulesOf(fc)}}
 	msg := contract.ReadyMsg{ID: runID, Rules: a.start.Rules}
-	// A coordinator that completes (idle) between the request and its
-	// update answers NotFound: the next try starts a fresh one.
-	for try := 0; ; try++ {
+	// The admission is retried while the coordinator cannot take it yet:
+	// it completed (idle) or continues as new between the request and the
+	// update, has its most updates in flight (history.maxInFlightUpdates),
+	// or the task holding the update failed (a signal raced its close).
+	// Each of these leaves no admission behind; the update id (the run id)
+	// and the queue's own dedupe make a retry of a taken one harmless.
+	backoff := 10 * time.Millisecond
+	for {
 		op := s.temporal.NewWithStartWorkflowOperation(flowcontrol.CoordinatorStartOptions(f.ID, key), contract.CoordinatorWorkflowName,
 			flowcontrol.CoordinatorInput{CoordinatorStart: a.start})
 		var h sdkclient.WorkflowUpdateHandle
@@ -58,10 +64,16 @@ func (s *Public) admit(ctx context.Context, f *flow.Flow, runID string, data map
 		if err == nil {
 			err = h.Get(ctx, &a.adm)
 		}
-		var nf *serviceerror.NotFound
-		if err == nil || !errors.As(err, &nf) || try == 2 {
+		if err == nil || !admissionRetryable(err) {
 			break
 		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+			backoff = min(2*backoff, 500*time.Millisecond)
+			continue
+		}
+		break
 	}
 	var ae *temporal.ApplicationError
 	switch {
@@ -75,6 +87,18 @@ func (s *Public) admit(ctx context.Context, f *flow.Flow, runID string, data map
 		return nil, e
 	}
 	return nil, s.startError(f, runID, err)
+}
+
+// admissionRetryable tells the coordinator's passing states apart from
+// real failures (see admit).
+func admissionRetryable(err error) bool {
+	var (
+		nf  *serviceerror.NotFound
+		re  *serviceerror.ResourceExhausted
+		un  *serviceerror.Unavailable
+		wnr *serviceerror.WorkflowNotReady
+	)
+	return errors.As(err, &nf) || errors.As(err, &re) || errors.As(err, &un) || errors.As(err, &wnr)
 }
 
 // withdraw takes an admitted run that will not start (its start failed, or

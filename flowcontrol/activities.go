@@ -17,6 +17,10 @@ import (
 type CoordinatorInput struct {
 	contract.CoordinatorStart
 	State *State `json:"state,omitempty"`
+	// ContinueAfter makes the coordinator continue as new after this many
+	// admissions, reports and releases (0: the default, 2,000), for tests
+	// that want many hand-overs. A continuation keeps it.
+	ContinueAfter int `json:"continueAfter,omitempty"`
 }
 
 // CoordinatorStartOptions are the options every starter of a key's

@@ -19,11 +19,13 @@ import (
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	sdkworker "go.temporal.io/sdk/worker"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/hookflow/hookflow/api"
 	"github.com/hookflow/hookflow/contract"
+	"github.com/hookflow/hookflow/flowcontrol"
 	"github.com/hookflow/hookflow/worker"
 )
 
@@ -123,6 +125,15 @@ steps:
 	hooks := []string{s.hookURL(flowID), replica.URL + strings.TrimPrefix(s.hookURL(flowID), s.url)}
 
 	const keys, perKey, callers = 10, 50, 16
+	// The keys' coordinators are started here to continue as new every 25
+	// admissions, reports and releases: each hands its queue over about
+	// six times while the events flow.
+	for k := 0; k < keys; k++ {
+		key := fmt.Sprintf("k%d", k)
+		_, err := s.client.ExecuteWorkflow(context.Background(), flowcontrol.CoordinatorStartOptions(flowID, key), contract.CoordinatorWorkflowName,
+			flowcontrol.CoordinatorInput{CoordinatorStart: contract.CoordinatorStart{FlowID: flowID, Key: key, Rules: contract.KeyRules{Concurrency: 1, MaxWaiting: 10000}}, ContinueAfter: 25})
+		require.NoError(t, err)
+	}
 	jobs := make(chan [2]int)
 	var mu sync.Mutex
 	var all []sent
@@ -154,6 +165,13 @@ steps:
 	close(jobs)
 	wg.Wait()
 	for _, x := range all {
+		if x.status != http.StatusOK {
+			for _, l := range strings.Split(logs.String(), "\n") {
+				if os.Getenv("FC_DEBUG") != "" && strings.Contains(l, "hookflow-key") && !strings.Contains(l, "level=DEBUG") || (strings.Contains(l, "level=ERROR") || strings.Contains(l, "level=WARN")) && (strings.Contains(l, flowID) || strings.Contains(l, "FlowControlWorkflow")) {
+					t.Log(l)
+				}
+			}
+		}
 		require.Equal(t, http.StatusOK, x.status, x.event)
 	}
 
@@ -169,6 +187,12 @@ steps:
 	for ev, n := range rec.ends {
 		require.Equal(t, 1, n, "event %s ran %d times", ev, n)
 	}
+	// The hand-overs happened: the coordinator's chain holds several runs.
+	resp, err := s.client.CountWorkflow(context.Background(), &workflowservice.CountWorkflowExecutionsRequest{
+		Query: fmt.Sprintf("WorkflowId = %q AND ExecutionStatus = \"ContinuedAsNew\"", contract.CoordinatorID(flowID, "k0")),
+	})
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, resp.GetCount(), int64(4), "the coordinator did not continue as new")
 	byEvent := map[string]sent{}
 	for _, x := range all {
 		byEvent[x.event] = x

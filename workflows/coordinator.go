@@ -132,11 +132,15 @@ func (c *coordinator) loop(ctx workflow.Context) error {
 		drain()
 		d := c.st.Decide(workflow.Now(ctx))
 		c.send(ctx, d)
-		if c.events >= coordinatorEventsPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+		limit := coordinatorEventsPerRun
+		if c.in.ContinueAfter > 0 {
+			limit = c.in.ContinueAfter
+		}
+		if c.events >= limit || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
 			if c.inflight == 0 && workflow.AllHandlersFinished(ctx) && !drain() {
 				workflow.GetLogger(ctx).Info("flow control continuing as new", "waiting", len(c.st.Waiting), "running", len(c.st.Running))
 				return workflow.NewContinueAsNewError(ctx, contract.CoordinatorWorkflowName,
-					flowcontrol.CoordinatorInput{CoordinatorStart: c.in.CoordinatorStart, State: c.st})
+					flowcontrol.CoordinatorInput{CoordinatorStart: c.in.CoordinatorStart, State: c.st, ContinueAfter: c.in.ContinueAfter})
 			}
 		}
 		wake := d.WakeAt
