@@ -17,6 +17,7 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/hookflow/hookflow/activities"
+	"github.com/hookflow/hookflow/destinations"
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/telemetry"
 	"github.com/hookflow/hookflow/worker"
@@ -361,7 +362,7 @@ func secondDestinationWorker(t *testing.T, tel *telemetry.Telemetry) {
 	require.NoError(t, err)
 	t.Cleanup(c2.Close)
 	second := worker.New(c2, testDeliverer(), worker.Options{
-		Destinations: activities.NewDestinations(shared.flows.Destinations()), DestinationStates: shared.flows.Destinations(),
+		Destinations: activities.NewDestinations(destinations.NewStore(shared.flows)), DestinationStates: destinations.NewStore(shared.flows),
 		DestinationReload: destinationReload, Logger: testLog, Telemetry: tel,
 	})
 	require.NoError(t, second.Start())
