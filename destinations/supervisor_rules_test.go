@@ -1,11 +1,14 @@
 package destinations
 
 import (
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
 
+	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
 )
 
@@ -234,4 +237,41 @@ func TestEventDataSaysWhyAndWhen(t *testing.T) {
 
 	require.Nil(t, eventData(flow.EventDestinationResumed, p))
 	require.Nil(t, eventData(flow.EventDestinationCircuitClosed, o))
+}
+
+func TestPollerOptionsAreTheDestinationsLimitsOrOneProbe(t *testing.T) {
+	limited := dest("a", func(d *Destination) { d.Def.MaxInFlight, d.Def.RateLimit = 2, &flow.RateLimit{PerSecond: 5} })
+	cases := []struct {
+		name              string
+		d                 *Destination
+		probe             bool
+		stopTimeout       time.Duration
+		rate              float64
+		inFlight, pollers int
+		wantStop          time.Duration
+	}{
+		{"the destination's rate and in flight", limited, false, 0, 5, 2, 0, 40 * time.Second},
+		{"no limits: the process's in flight, no rate", dest("b"), false, time.Minute, 0, 4, 0, time.Minute},
+		{"a probe: one delivery, one poll, whatever the limits", limited, true, 0, 0, 1, 1, 40 * time.Second},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			o := PollerOptions(c.d, c.probe, 4, c.stopTimeout)
+			require.Equal(t, c.rate, o.TaskQueueActivitiesPerSecond)
+			require.Equal(t, c.inFlight, o.MaxConcurrentActivityExecutionSize)
+			require.Equal(t, c.pollers, o.MaxConcurrentActivityTaskPollers)
+			require.Equal(t, c.wantStop, o.WorkerStopTimeout, "a stopped poller lets a whole attempt finish")
+		})
+	}
+}
+
+func TestOnlyTheDestinationsOwnFailuresCountAgainstIt(t *testing.T) {
+	for typ, want := range map[string]bool{
+		contract.ErrHTTPServer: true, contract.ErrNetwork: true, contract.ErrTooManyRequests: true,
+		contract.ErrHTTPClient: false, contract.ErrDestinationRefused: false, contract.ErrDestinationParked: false, "Error": false,
+	} {
+		require.Equal(t, want, CountsAgainst(typ), typ)
+	}
+	require.Equal(t, contract.ErrHTTPServer, errorType(temporal.NewApplicationError("HTTP 503", contract.ErrHTTPServer)))
+	require.Equal(t, "Error", errorType(errors.New("plain")), "an error without a type counts as none of the destination's")
 }
