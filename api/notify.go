@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/destinations"
@@ -31,23 +30,12 @@ func (s *destinationsAPI) pausedBefore(ctx context.Context, name string) *destin
 // pause began) when they next read the state, so it is not lost if this
 // process dies before Temporal takes it, and is delivered once.
 func (s *destinationsAPI) notifyPause(d *destinations.Destination, was *destinations.State) {
-	if s.cfg.Notify == nil || (was != nil && was.Paused == d.State.Paused) {
+	if s.cfg.Notify == nil {
 		return
 	}
-	if d.State.Paused {
-		data := map[string]any{"reason": d.State.PauseReason}
-		var since time.Time
-		if d.State.PausedAt != nil {
-			data["pausedAt"], since = d.State.PausedAt, *d.State.PausedAt
-		}
-		s.cfg.Notify.DestinationEvent(flow.EventDestinationPaused, d.Name, since, data)
-		return
+	if ev, ok := destinations.PauseRequestEvent(d, was); ok {
+		s.cfg.Notify.DestinationEvent(ev.Type, d.Name, ev.Since, ev.Data)
 	}
-	var since time.Time
-	if was != nil && was.PausedAt != nil {
-		since = *was.PausedAt
-	}
-	s.cfg.Notify.DestinationEvent(flow.EventDestinationResumed, d.Name, since, nil)
 }
 
 // checkNotifySigns refuses (422, notify.destination) a flow whose notify

@@ -110,3 +110,33 @@ func openedWhy(d *Destination) map[string]any {
 	}
 	return why
 }
+
+// Event is one destination event to emit: its type, when the state
+// change it reports began (its id derives from it; zero: a new id), and
+// what it carries besides the destination.
+type Event struct {
+	Type  string
+	Since time.Time
+	Data  map[string]any
+}
+
+// PauseRequestEvent is the event a pause or resume request emits at once
+// (the workers emit the same, with the same id, at their next reload, so
+// it is not lost if the api dies before Temporal takes it): none when the
+// request changed nothing (pausing a paused destination tells no one).
+// was is the state before the request (nil: unknown; then it emits as if
+// it changed the state, and a resume, not knowing when the pause began,
+// has a new id).
+func PauseRequestEvent(d *Destination, was *State) (Event, bool) {
+	if was != nil && was.Paused == d.State.Paused {
+		return Event{}, false
+	}
+	if d.State.Paused {
+		return Event{Type: flow.EventDestinationPaused, Since: destEventsOf(d).pausedAt, Data: eventData(flow.EventDestinationPaused, d)}, true
+	}
+	var since time.Time
+	if was != nil && was.PausedAt != nil {
+		since = *was.PausedAt
+	}
+	return Event{Type: flow.EventDestinationResumed, Since: since}, true
+}

@@ -275,3 +275,31 @@ func TestOnlyTheDestinationsOwnFailuresCountAgainstIt(t *testing.T) {
 	require.Equal(t, contract.ErrHTTPServer, errorType(temporal.NewApplicationError("HTTP 503", contract.ErrHTTPServer)))
 	require.Equal(t, "Error", errorType(errors.New("plain")), "an error without a type counts as none of the destination's")
 }
+
+func TestAPauseRequestEmitsOnlyWhatItChanged(t *testing.T) {
+	paused := dest("a", func(d *Destination) {
+		d.State.Paused, d.State.PausedAt, d.State.PauseReason = true, at(0), "maintenance"
+	})
+	resumed := dest("a")
+	cases := []struct {
+		name string
+		d    *Destination
+		was  *State
+		want Event
+		ok   bool
+	}{
+		{"a pause emits paused, with when it began and why", paused, &State{}, Event{Type: flow.EventDestinationPaused, Since: t0, Data: map[string]any{"reason": "maintenance", "pausedAt": t0}}, true},
+		{"pausing a paused destination tells no one", paused, &State{Paused: true, PausedAt: at(0)}, Event{}, false},
+		{"a resume emits resumed with the pause's start (the pause's id)", resumed, &State{Paused: true, PausedAt: at(-time.Hour)}, Event{Type: flow.EventDestinationResumed, Since: t0.Add(-time.Hour)}, true},
+		{"resuming a running destination tells no one", resumed, &State{}, Event{}, false},
+		{"an unknown state before a pause emits paused", paused, nil, Event{Type: flow.EventDestinationPaused, Since: t0, Data: map[string]any{"reason": "maintenance", "pausedAt": t0}}, true},
+		{"an unknown state before a resume emits resumed with a new id", resumed, nil, Event{Type: flow.EventDestinationResumed}, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, ok := PauseRequestEvent(c.d, c.was)
+			require.Equal(t, c.ok, ok)
+			require.Equal(t, c.want, got)
+		})
+	}
+}
