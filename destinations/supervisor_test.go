@@ -411,3 +411,30 @@ func TestAnAttemptThatUsesUpAPeriodStopsThisWorkersPollerUntilItEnds(t *testing.
 	m.mu.Unlock()
 	require.Len(t, m.kick, 1, "the reload it pokes stops the poller")
 }
+
+// Gate and Done as the delivery activity calls them: the state the last
+// reload read decides, and the outcome reaches the breaker.
+func TestGateAndDoneWorkOnTheStateTheLastReloadRead(t *testing.T) {
+	m, st, _, _, _ := newTestSupervisor(t, time.Hour)
+	ctx := context.Background()
+	serverErr := temporal.NewApplicationError("HTTP 503", contract.ErrHTTPServer)
+
+	// Not read yet (a destination created since the last reload): sent,
+	// and its outcome counts nowhere until the supervisor knows it.
+	a, err := m.Gate(ctx, "new")
+	require.NoError(t, err)
+	require.False(t, a.Probe)
+	m.Done(a, serverErr, time.Millisecond)
+	require.Empty(t, st.outcomes)
+
+	st.set(dest("a", func(d *Destination) { d.State.ConsecutiveFailures = 1 }), dest("p", func(d *Destination) { d.State.Paused = true }))
+	m.reconcile(ctx)
+	_, err = m.Gate(ctx, "p")
+	require.ErrorContains(t, err, "destination p: paused")
+
+	a, err = m.Gate(ctx, "a")
+	require.NoError(t, err)
+	m.Done(a, serverErr, time.Millisecond)
+	m.Done(a, nil, time.Millisecond)
+	require.Equal(t, []bool{false, true}, st.outcomes, "a failure, then the success that clears the count")
+}
