@@ -277,7 +277,7 @@ func TestNotifyPauseResume(t *testing.T) {
 // or by the failure-rate window.
 func TestNotifyCircuitOpenedThenClosed(t *testing.T) {
 	if testing.Short() {
-		t.Skip("waits for real circuits to open and close; under -short the events between reloads, their data and ids run as unit tests (worker/, activities/)")
+		t.Skip("waits for real circuits to open and close; under -short the events between reloads, their data and ids run as unit tests (destinations/, activities/)")
 	}
 	for _, c := range []struct{ name, breaker, key string }{
 		{"consecutive", "{failures: 2, probeInterval: 1s}", "consecutiveFailures"},
