@@ -17,6 +17,7 @@ import (
 	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/api"
 	"github.com/hookflow/hookflow/codec"
+	"github.com/hookflow/hookflow/destinations"
 	"github.com/hookflow/hookflow/store"
 )
 
@@ -204,7 +205,7 @@ func TestAdminAPIRefusesBadDestinationRequestsNamingWhatIsWrong(t *testing.T) {
 		{name: "a pause reason over 500 characters is 422 naming reason", method: "POST", target: "/api/v1/destinations/crm/pause", key: w, ct: "application/json", body: `{"reason": "` + strings.Repeat("x", 501) + `"}`, status: 422, code: "invalid_request", path: "reason"},
 		{name: "a read key that pauses is 403", method: "POST", target: "/api/v1/destinations/crm/pause", key: r, status: 403, code: "forbidden"},
 	})
-	got, err := s.store.Destinations().Get(context.Background(), "crm")
+	got, err := destinations.NewStore(s.store).Get(context.Background(), "crm")
 	require.NoError(t, err)
 	require.False(t, got.State.Paused, "a refused pause changes nothing")
 }

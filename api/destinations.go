@@ -11,13 +11,19 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/api/workflowservice/v1"
 
-	"github.com/hookflow/hookflow/activities"
+	"github.com/hookflow/hookflow/destinations"
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/store"
 )
 
-// destinationRoutes are the destinations of the admin API: read scope for
-// reads, write scope for changes, pausing and resuming.
+// The admin API's destinations: routes, bodies and answers here; the
+// store, its rules and the parked count are the destinations package's.
+
+// dests is the destinations of the admin API's store.
+func (s *adminCore) dests() *destinations.Store { return destinations.NewStore(s.cfg.Admin.Store) }
+
+// routes are the destinations of the admin API: read scope for reads,
+// write scope for changes, pausing and resuming.
 func (s *destinationsAPI) routes(v1 *gin.RouterGroup, read, write gin.HandlerFunc) {
 	v1.GET("/destinations", read, s.listDestinations)
 	v1.POST("/destinations", write, s.createDestination)
@@ -33,7 +39,7 @@ func (s *destinationsAPI) routes(v1 *gin.RouterGroup, read, write gin.HandlerFun
 // destinationResource is a destination as the admin API shows it: its
 // definition, state and the deliveries waiting in its task queue.
 type destinationResource struct {
-	*store.Destination
+	*destinations.Destination
 	TaskQueue string  `json:"taskQueue"`
 	Parked    *parked `json:"parked,omitempty"`
 	// Changed is set on updates: false when the definition was unchanged.
@@ -50,7 +56,7 @@ type parked struct {
 	Error     string  `json:"error,omitempty"`
 }
 
-func (s *destinationsAPI) destinationResource(ctx context.Context, d *store.Destination, withParked bool) destinationResource {
+func (s *destinationsAPI) destinationResource(ctx context.Context, d *destinations.Destination, withParked bool) destinationResource {
 	r := destinationResource{Destination: d, TaskQueue: flow.DestinationTaskQueue(d.Name)}
 	if withParked {
 		r.Parked = s.parkedDeliveries(ctx, d.Name)
@@ -59,12 +65,11 @@ func (s *destinationsAPI) destinationResource(ctx context.Context, d *store.Dest
 }
 
 // parkedDeliveries asks Temporal for the destination's task queue backlog
-// (activities.DestinationBacklog, which the worker's parked metric reads
-// too).
+// (destinations.Backlog, which the worker's parked metric reads too).
 func (s *destinationsAPI) parkedDeliveries(ctx context.Context, name string) *parked {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	b, err := activities.DestinationBacklog(ctx, s.temporal.WorkflowService(), s.namespaceName(ctx), name)
+	b, err := destinations.Backlog(ctx, s.temporal.WorkflowService(), s.namespaceName(ctx), name)
 	if err != nil {
 		s.log.Warn("describe a destination's task queue", "destination", name, "error", err)
 		return &parked{Error: "Temporal did not report the task queue's backlog"}
@@ -120,7 +125,7 @@ func (s *destinationsAPI) readDestination(c *gin.Context) (*flow.Destination, *E
 }
 
 func (s *destinationsAPI) listDestinations(c *gin.Context) {
-	list, err := s.cfg.Admin.Store.Destinations().List(c.Request.Context())
+	list, err := s.dests().List(c.Request.Context())
 	if err != nil {
 		s.failDestination(c, err)
 		return
@@ -138,7 +143,7 @@ func (s *destinationsAPI) createDestination(c *gin.Context) {
 		fail(c, e)
 		return
 	}
-	got, err := s.cfg.Admin.Store.Destinations().Create(c.Request.Context(), d)
+	got, err := s.dests().Create(c.Request.Context(), d)
 	if err != nil {
 		s.failDestination(c, err)
 		return
@@ -149,7 +154,7 @@ func (s *destinationsAPI) createDestination(c *gin.Context) {
 }
 
 func (s *destinationsAPI) getDestination(c *gin.Context) {
-	got, err := s.cfg.Admin.Store.Destinations().Get(c.Request.Context(), c.Param("name"))
+	got, err := s.dests().Get(c.Request.Context(), c.Param("name"))
 	if err != nil {
 		s.failDestination(c, err)
 		return
@@ -177,7 +182,7 @@ func (s *destinationsAPI) updateDestination(c *gin.Context) {
 		fail(c, e)
 		return
 	}
-	got, changed, err := s.cfg.Admin.Store.Destinations().Update(c.Request.Context(), d, version)
+	got, changed, err := s.dests().Update(c.Request.Context(), d, version)
 	if err != nil {
 		s.failDestination(c, err)
 		return
@@ -196,17 +201,13 @@ func (s *destinationsAPI) deleteDestination(c *gin.Context) {
 		s.failDestination(c, err)
 		return
 	}
-	for _, f := range flows {
-		for _, r := range f.Def.Destinations() {
-			if r.Name == name {
-				e := newError(http.StatusConflict, "in_use", fmt.Sprintf("flow %q sends to destination %q (%s); change or delete the flow first", f.ID, name, r.Path))
-				e.Path = "name"
-				fail(c, e)
-				return
-			}
-		}
+	if u, used := destinations.UsedBy(flows, name); used {
+		e := newError(http.StatusConflict, "in_use", fmt.Sprintf("flow %q sends to destination %q (%s); change or delete the flow first", u.FlowID, name, u.Path))
+		e.Path = "name"
+		fail(c, e)
+		return
 	}
-	if err := s.cfg.Admin.Store.Destinations().Delete(c.Request.Context(), name); err != nil {
+	if err := s.dests().Delete(c.Request.Context(), name); err != nil {
 		s.failDestination(c, err)
 		return
 	}
@@ -214,7 +215,7 @@ func (s *destinationsAPI) deleteDestination(c *gin.Context) {
 }
 
 func (s *destinationsAPI) listDestinationVersions(c *gin.Context) {
-	vs, err := s.cfg.Admin.Store.Destinations().Versions(c.Request.Context(), c.Param("name"))
+	vs, err := s.dests().Versions(c.Request.Context(), c.Param("name"))
 	if err != nil {
 		s.failDestination(c, err)
 		return
@@ -247,7 +248,7 @@ func (s *destinationsAPI) pauseDestination(paused bool) gin.HandlerFunc {
 			return
 		}
 		was := s.pausedBefore(c.Request.Context(), c.Param("name"))
-		got, err := s.cfg.Admin.Store.Destinations().Pause(c.Request.Context(), c.Param("name"), paused, body.Reason)
+		got, err := s.dests().Pause(c.Request.Context(), c.Param("name"), paused, body.Reason)
 		if err != nil {
 			s.failDestination(c, err)
 			return
@@ -261,7 +262,7 @@ func (s *destinationsAPI) pauseDestination(paused bool) gin.HandlerFunc {
 // resetCircuit closes a destination's circuit by hand: parked deliveries
 // go out at once, without waiting for a probe.
 func (s *destinationsAPI) resetCircuit(c *gin.Context) {
-	got, err := s.cfg.Admin.Store.Destinations().ResetCircuit(c.Request.Context(), c.Param("name"))
+	got, err := s.dests().ResetCircuit(c.Request.Context(), c.Param("name"))
 	if err != nil {
 		s.failDestination(c, err)
 		return
@@ -272,27 +273,15 @@ func (s *destinationsAPI) resetCircuit(c *gin.Context) {
 // checkDestinations refuses (422, each with its path) a flow whose http
 // steps name destinations the store does not hold.
 func (s *Management) checkDestinations(ctx context.Context, f *flow.Flow) *Error {
-	refs := f.Destinations()
-	if len(refs) == 0 {
+	if len(f.Destinations()) == 0 {
 		return nil
 	}
-	known := map[string]bool{}
-	for _, r := range refs {
-		if _, seen := known[r.Name]; seen {
-			continue
-		}
-		_, err := s.cfg.Admin.Store.Destinations().Get(ctx, r.Name)
-		switch {
-		case err == nil:
-			known[r.Name] = true
-		case errors.Is(err, store.ErrNotFound):
-			known[r.Name] = false
-		default:
-			s.log.Error("read destinations to check a flow", "error", err)
-			e := newError(http.StatusServiceUnavailable, "unavailable", "the flow store could not be read to check the flow's destinations; retry later")
-			e.RetryAfter = "5"
-			return e
-		}
+	known, err := s.dests().Known(ctx, f)
+	if err != nil {
+		s.log.Error("read destinations to check a flow", "error", err)
+		e := newError(http.StatusServiceUnavailable, "unavailable", "the flow store could not be read to check the flow's destinations; retry later")
+		e.RetryAfter = "5"
+		return e
 	}
 	errs := flow.CheckDestinations(f, func(name string) bool { return known[name] })
 	if len(errs) == 0 {

@@ -4,21 +4,20 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/hookflow/hookflow/activities"
+	"github.com/hookflow/hookflow/destinations"
 	"github.com/hookflow/hookflow/flow"
-	"github.com/hookflow/hookflow/store"
 )
 
 // pausedBefore is a destination's state before a pause or resume request
 // (nil when unknown: then the request notifies as if it changed the
 // state).
-func (s *destinationsAPI) pausedBefore(ctx context.Context, name string) *store.DestinationState {
+func (s *destinationsAPI) pausedBefore(ctx context.Context, name string) *destinations.State {
 	if s.cfg.Notify == nil || s.cfg.Notify.Global().Destination == "" {
 		return nil
 	}
-	d, err := s.cfg.Admin.Store.Destinations().Get(ctx, name)
+	d, err := s.dests().Get(ctx, name)
 	if err != nil {
 		return nil
 	}
@@ -30,24 +29,13 @@ func (s *destinationsAPI) pausedBefore(ctx context.Context, name string) *store.
 // at once. The workers emit the same event (its id derives from when the
 // pause began) when they next read the state, so it is not lost if this
 // process dies before Temporal takes it, and is delivered once.
-func (s *destinationsAPI) notifyPause(d *store.Destination, was *store.DestinationState) {
-	if s.cfg.Notify == nil || (was != nil && was.Paused == d.State.Paused) {
+func (s *destinationsAPI) notifyPause(d *destinations.Destination, was *destinations.State) {
+	if s.cfg.Notify == nil {
 		return
 	}
-	if d.State.Paused {
-		data := map[string]any{"reason": d.State.PauseReason}
-		var since time.Time
-		if d.State.PausedAt != nil {
-			data["pausedAt"], since = d.State.PausedAt, *d.State.PausedAt
-		}
-		s.cfg.Notify.DestinationEvent(flow.EventDestinationPaused, d.Name, since, data)
-		return
+	if ev, ok := destinations.PauseRequestEvent(d, was); ok {
+		s.cfg.Notify.DestinationEvent(ev.Type, d.Name, ev.Since, ev.Data)
 	}
-	var since time.Time
-	if was != nil && was.PausedAt != nil {
-		since = *was.PausedAt
-	}
-	s.cfg.Notify.DestinationEvent(flow.EventDestinationResumed, d.Name, since, nil)
 }
 
 // checkNotifySigns refuses (422, notify.destination) a flow whose notify
@@ -57,7 +45,7 @@ func (s *Management) checkNotifySigns(ctx context.Context, f *flow.Flow) *Error 
 	if f.Notify == nil || f.Notify.Destination == "" {
 		return nil
 	}
-	d, err := s.cfg.Admin.Store.Destinations().Get(ctx, f.Notify.Destination)
+	d, err := s.dests().Get(ctx, f.Notify.Destination)
 	if err != nil {
 		return nil // checked for existence just before; a race is the delivery's to report
 	}

@@ -1,10 +1,11 @@
 // Package store is hookflow's own database: flows and their versions,
-// collections and records, destinations and their operational state
-// (pause, circuit breaker, period limits), and captured trigger requests,
-// on SQLite (embedded default, pure Go) or PostgreSQL (several replicas),
-// chosen by the DSN. Open migrates the one schema (goose, migrations/) and
-// returns a Store: the one database handle, with one small type per kind of
-// data on it (Flows, Records, Destinations, Captures). Beside them: the
+// collections and records, and captured trigger requests, on SQLite
+// (embedded default, pure Go) or PostgreSQL (several replicas), chosen by
+// the DSN. Open migrates the one schema (goose, migrations/; it holds the
+// destinations package's tables too) and returns a Store: the one
+// database handle, with one small type per kind of data on it (Flows,
+// Records, Captures; a feature package keeps its own type on the Handle,
+// as destinations.Store does). Beside them: the
 // API's trigger cache (Cache) and the record lookup of a trigger's
 // enrollment (Records.Lookup), which answer from memory while the database
 // is slow or away.
@@ -41,15 +42,14 @@ var (
 )
 
 // Store is the database: one handle and one migration sequence, shared by
-// one small type per kind of data (Flows, Records, Destinations,
-// Captures). Each of those holds the same handle; none is embedded here,
+// one small type per kind of data (Flows, Records, Captures, and the
+// feature packages' own through Handle). Each of those holds the same handle; none is embedded here,
 // so each kind keeps its own methods.
 type Store struct {
-	db           *db
-	flows        *Flows
-	records      *Records
-	destinations *Destinations
-	captures     *Captures
+	db       *db
+	flows    *Flows
+	records  *Records
+	captures *Captures
 }
 
 // db is the handle every store type shares.
@@ -71,11 +71,10 @@ const (
 
 func newStore(d *db) *Store {
 	return &Store{
-		db:           d,
-		flows:        &Flows{db: d},
-		records:      &Records{db: d},
-		destinations: &Destinations{db: d},
-		captures:     &Captures{db: d},
+		db:       d,
+		flows:    &Flows{db: d},
+		records:  &Records{db: d},
+		captures: &Captures{db: d},
 	}
 }
 
@@ -84,9 +83,6 @@ func (s *Store) Flows() *Flows { return s.flows }
 
 // Records are the collections and their records.
 func (s *Store) Records() *Records { return s.records }
-
-// Destinations are the destinations, their versions and their state.
-func (s *Store) Destinations() *Destinations { return s.destinations }
 
 // Captures are the trigger URLs armed to record requests, and the
 // requests recorded.

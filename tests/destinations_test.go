@@ -17,6 +17,7 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/hookflow/hookflow/activities"
+	"github.com/hookflow/hookflow/destinations"
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/telemetry"
 	"github.com/hookflow/hookflow/worker"
@@ -286,7 +287,7 @@ steps:
 // parked delivery arrives exactly once.
 func TestDestinationCircuitBreakerParksAndProbes(t *testing.T) {
 	if testing.Short() {
-		t.Skip("waits out real probe intervals; under -short the breaker's rules, the supervisor's probe and gate and the store's transitions run as unit tests (worker/, store/)")
+		t.Skip("waits out real probe intervals; under -short the breaker's rules, the supervisor's probe and gate and the store's transitions run as unit tests (destinations/)")
 	}
 	var failing atomic.Bool
 	failing.Store(true)
@@ -361,7 +362,7 @@ func secondDestinationWorker(t *testing.T, tel *telemetry.Telemetry) {
 	require.NoError(t, err)
 	t.Cleanup(c2.Close)
 	second := worker.New(c2, testDeliverer(), worker.Options{
-		Destinations: activities.NewDestinations(shared.flows.Destinations()), DestinationStates: shared.flows.Destinations(),
+		Destinations: activities.NewDestinations(destinations.NewStore(shared.flows)), DestinationStates: destinations.NewStore(shared.flows),
 		DestinationReload: destinationReload, Logger: testLog, Telemetry: tel,
 	})
 	require.NoError(t, second.Start())
@@ -393,7 +394,7 @@ func metricLine(body, prefix string) string {
 // arrives exactly once.
 func TestDestinationLimitPerPeriodAcrossWorkers(t *testing.T) {
 	if testing.Short() {
-		t.Skip("waits out real limit periods; under -short the admission arithmetic, the store's concurrent admissions and the supervisor's wake at a period's end run as unit tests (store/, worker/)")
+		t.Skip("waits out real limit periods; under -short the admission arithmetic, the store's concurrent admissions and the supervisor's wake at a period's end run as unit tests (destinations/)")
 	}
 	const per, max, n = 4 * time.Second, 5, 12
 	hits, url := destReceiver(t, func() int { return http.StatusOK })
@@ -502,7 +503,7 @@ steps:
 // recovery every parked delivery arrives exactly once.
 func TestDestinationFailureRateOpensCircuit(t *testing.T) {
 	if testing.Short() {
-		t.Skip("waits out a real failure window and probe intervals; under -short the window arithmetic and the store's window transitions run as unit tests (flow/, store/, worker/)")
+		t.Skip("waits out a real failure window and probe intervals; under -short the window arithmetic and the store's window transitions run as unit tests (flow/, destinations/)")
 	}
 	var count atomic.Int64
 	var failing atomic.Bool

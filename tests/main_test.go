@@ -28,6 +28,7 @@ import (
 	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/api"
 	"github.com/hookflow/hookflow/contract"
+	"github.com/hookflow/hookflow/destinations"
 	"github.com/hookflow/hookflow/devserver"
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/secrets"
@@ -83,12 +84,12 @@ func runMain(m *testing.M) int {
 	defer shared.flows.Close()
 	// The global notify destination takes destination events (see
 	// notify_test.go), so failing runs elsewhere notify nothing.
-	shared.notify = activities.NewNotifier(c, notifyGlobal, shared.flows.Destinations(), testLog, nil)
+	shared.notify = activities.NewNotifier(c, notifyGlobal, destinations.NewStore(shared.flows), testLog, nil)
 	w := worker.New(c, testDeliverer(), worker.Options{
 		Notifier:    shared.notify,
 		Composition: activities.NewComposition(shared.flows.Flows(), testSecrets),
 		// Destinations live in the shared store; see destinations_test.go.
-		Destinations: activities.NewDestinations(shared.flows.Destinations()), DestinationStates: shared.flows.Destinations(),
+		Destinations: activities.NewDestinations(destinations.NewStore(shared.flows)), DestinationStates: destinations.NewStore(shared.flows),
 		DestinationReload: destinationReload, Logger: testLog,
 	})
 	if err := w.Start(); err != nil {

@@ -20,6 +20,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/hookflow/hookflow/activities"
+	"github.com/hookflow/hookflow/destinations"
 	"github.com/hookflow/hookflow/flow"
 )
 
@@ -276,7 +277,7 @@ func TestNotifyPauseResume(t *testing.T) {
 // or by the failure-rate window.
 func TestNotifyCircuitOpenedThenClosed(t *testing.T) {
 	if testing.Short() {
-		t.Skip("waits for real circuits to open and close; under -short the events between reloads, their data and ids run as unit tests (worker/, activities/)")
+		t.Skip("waits for real circuits to open and close; under -short the events between reloads, their data and ids run as unit tests (destinations/, activities/)")
 	}
 	for _, c := range []struct{ name, breaker, key string }{
 		{"consecutive", "{failures: 2, probeInterval: 1s}", "consecutiveFailures"},
@@ -346,7 +347,7 @@ func TestNotifyPauseWrittenByAProcessThatDied(t *testing.T) {
 	s.putDestination("name: it-notify-orphan\nbaseUrl: https://orphan.example.com/\n")
 	time.Sleep(2 * destinationReload) // the workers have read it once
 
-	d, err := s.store.Destinations().Pause(context.Background(), "it-notify-orphan", true, "died after writing")
+	d, err := destinations.NewStore(s.store).Pause(context.Background(), "it-notify-orphan", true, "died after writing")
 	require.NoError(t, err)
 	pz := n.await(t, flow.EventDestinationPaused, "destination", "it-notify-orphan", 1)[0]
 	verifyStandardWebhooks(t, pz)

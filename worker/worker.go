@@ -19,6 +19,7 @@ import (
 
 	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/contract"
+	"github.com/hookflow/hookflow/destinations"
 	"github.com/hookflow/hookflow/flowcontrol"
 	"github.com/hookflow/hookflow/recovery"
 	"github.com/hookflow/hookflow/telemetry"
@@ -54,9 +55,9 @@ type Options struct {
 	// DestinationStates, when set, runs one worker per destination on its
 	// own task queue with its limits, pausing and circuit breaker (the
 	// flow store; nil: this process delivers to no destination).
-	DestinationStates DestinationStates
+	DestinationStates destinations.States
 	// DestinationReload is how often destinations are read again
-	// (default DefaultDestinationReload).
+	// (default destinations.DefaultReload).
 	DestinationReload time.Duration
 	// DataConverter decodes what a bulk replay's resumes read from
 	// history, as the client's does (nil: the SDK's default).
@@ -80,7 +81,8 @@ type Options struct {
 	// each flow worker (0: MaxConcurrentDeliveries, else the SDK default).
 	MaxConcurrentFirstAttempts int
 	// Notifier sends notifications: runs' events (a local activity of the
-	// flow workers) and circuits opened and closed (notify.go; nil: none).
+	// flow workers) and destinations paused, resumed, opened and closed
+	// (destinations/events.go; nil: none).
 	Notifier *activities.Notifier
 }
 
@@ -91,7 +93,7 @@ type Workers struct {
 	Sync     sdkworker.Worker
 	Webhooks sdkworker.Worker
 	// dests runs the destinations' workers (nil without a store).
-	dests *destinations
+	dests *destinations.Supervisor
 
 	client  sdkclient.Client
 	running atomic.Bool
@@ -136,7 +138,7 @@ func (w *Workers) Start() error {
 		return err
 	}
 	if w.dests != nil {
-		w.dests.start()
+		w.dests.Start()
 	}
 	w.running.Store(true)
 	return nil
@@ -149,7 +151,7 @@ func (w *Workers) Stop() {
 		return
 	}
 	if w.dests != nil {
-		w.dests.stop()
+		w.dests.Stop()
 	}
 	w.Webhooks.Stop()
 	w.Sync.Stop()

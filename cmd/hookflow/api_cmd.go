@@ -13,6 +13,7 @@ import (
 
 	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/api"
+	"github.com/hookflow/hookflow/destinations"
 	"github.com/hookflow/hookflow/store"
 )
 
@@ -40,7 +41,7 @@ func (f *apiFlags) register(cmd *cobra.Command) {
 // and /codec when codec is not nil.
 func (f *apiFlags) handler(log *slog.Logger, c sdkclient.Client, s *services, st *store.Store, cache *store.Cache, keys []api.APIKey, codec *api.CodecEndpoint) http.Handler {
 	// The test action sends to destinations as the worker does.
-	s.deliver.UseDestinations(activities.NewDestinations(st.Destinations()))
+	s.deliver.UseDestinations(activities.NewDestinations(destinations.NewStore(st)))
 	return api.New(c, cache, log, api.Config{
 		MaxBodyBytes: f.maxBody, Secrets: s.sec, Deliver: s.deliver,
 		Admin: &api.Admin{Store: st, Cache: cache}, APIKeys: keys,

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hookflow/hookflow/destinations"
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/store"
 )
@@ -47,7 +48,7 @@ func destinationsCmd() *cobra.Command {
 		Short: "List destinations with their state",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var res struct{ Destinations []store.Destination }
+			var res struct{ Destinations []destinations.Destination }
 			if _, err := a.do("GET", "/api/v1/destinations", nil, &res); err != nil {
 				return err
 			}
@@ -60,7 +61,7 @@ func destinationsCmd() *cobra.Command {
 				}
 				// Why deliveries park (paused, open, limited), or closed.
 				state := d.State.Status
-				if state == store.StatusLimited && d.State.LimitedUntil != nil {
+				if state == destinations.StatusLimited && d.State.LimitedUntil != nil {
 					state += " until " + d.State.LimitedUntil.Format("15:04:05Z")
 				}
 				fmt.Fprintf(tw, "%s\tv%d\t%s\t%s\t%s\t%d\n", d.Name, d.Version, d.Def.BaseURL, rate, state, d.State.ConsecutiveFailures)
@@ -111,10 +112,11 @@ func applyDestinationsDir(ctx context.Context, log *slog.Logger, st *store.Store
 	if err != nil {
 		return fmt.Errorf("refusing to start, invalid destinations:\n%w", err)
 	}
+	ds := destinations.NewStore(st)
 	for _, d := range dests {
 		outcome := "created"
-		if _, err := st.Destinations().Create(ctx, d); errors.Is(err, store.ErrExists) {
-			got, changed, err := st.Destinations().Update(ctx, d, 0)
+		if _, err := ds.Create(ctx, d); errors.Is(err, store.ErrExists) {
+			got, changed, err := ds.Update(ctx, d, 0)
 			if err != nil {
 				return fmt.Errorf("apply destination %s: %w", d.Name, err)
 			}
@@ -134,9 +136,10 @@ func applyDestinationsDir(ctx context.Context, log *slog.Logger, st *store.Store
 // the store does not hold.
 func checkDirDestinations(ctx context.Context, st *store.Store, cat *flow.Catalog) error {
 	var errs []error
+	ds := destinations.NewStore(st)
 	for _, e := range cat.Entries() {
 		for _, fe := range flow.CheckDestinations(e.Flow, func(name string) bool {
-			_, err := st.Destinations().Get(ctx, name)
+			_, err := ds.Get(ctx, name)
 			return err == nil
 		}) {
 			errs = append(errs, fmt.Errorf("%s: %s", e.Source, fe.Error()))

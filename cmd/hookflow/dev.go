@@ -15,6 +15,7 @@ import (
 	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/api"
 	"github.com/hookflow/hookflow/contract"
+	"github.com/hookflow/hookflow/destinations"
 	"github.com/hookflow/hookflow/devserver"
 	"github.com/hookflow/hookflow/worker"
 )
@@ -110,7 +111,8 @@ serving the flows of --flows. Ctrl-C stops everything cleanly.`,
 
 			wf.opts.Records = activities.NewRecords(st.Records(), log.With("component", "records"))
 			wf.opts.Composition = activities.NewComposition(st.Flows(), s.sec)
-			wf.opts.Destinations, wf.opts.DestinationStates = activities.NewDestinations(st.Destinations()), st.Destinations()
+			ds := destinations.NewStore(st)
+			wf.opts.Destinations, wf.opts.DestinationStates = activities.NewDestinations(ds), ds
 			wf.opts.Logger, wf.opts.Telemetry = log, s.obs.tel
 			wf.opts.DataConverter = s.obs.dataConverter()
 			wf.opts.Notifier = notifier(c, s.notify, st, log, s.obs.tel)

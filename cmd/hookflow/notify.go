@@ -9,6 +9,7 @@ import (
 	sdkclient "go.temporal.io/sdk/client"
 
 	"github.com/hookflow/hookflow/activities"
+	"github.com/hookflow/hookflow/destinations"
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/store"
 	"github.com/hookflow/hookflow/telemetry"
@@ -42,7 +43,7 @@ func (f *notifyFlags) setting() (flow.NotifySetting, error) {
 func notifier(c sdkclient.Client, setting flow.NotifySetting, st *store.Store, log *slog.Logger, tel *telemetry.Telemetry) *activities.Notifier {
 	var dests activities.DestinationStore
 	if st != nil {
-		dests = st.Destinations()
+		dests = destinations.NewStore(st)
 	}
 	return activities.NewNotifier(c, setting, dests, log, tel)
 }

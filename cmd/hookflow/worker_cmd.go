@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hookflow/hookflow/activities"
+	"github.com/hookflow/hookflow/destinations"
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/secrets"
 	"github.com/hookflow/hookflow/worker"
@@ -133,7 +134,8 @@ func workerCmd(g *globalFlags) *cobra.Command {
 			if st != nil {
 				// Destinations: one poller per destination's task queue,
 				// with its limits, pause and circuit breaker.
-				wf.opts.Destinations, wf.opts.DestinationStates = activities.NewDestinations(st.Destinations()), st.Destinations()
+				ds := destinations.NewStore(st)
+				wf.opts.Destinations, wf.opts.DestinationStates = activities.NewDestinations(ds), ds
 			}
 			w := worker.New(c, s.deliver, wf.opts)
 			if metricsAddr != "" {

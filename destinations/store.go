@@ -1,4 +1,4 @@
-package store
+package destinations
 
 import (
 	"context"
@@ -8,16 +8,28 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/store"
 )
 
-// Destinations are the destinations (versioned definitions) and the
-// operational state every worker shares: pause, circuit breaker, failure
-// window and period limit windows.
-type Destinations struct{ db *db }
+// Store is the destinations (versioned definitions) and the operational
+// state every worker shares: pause, circuit breaker, failure window and
+// period limit windows. Its tables are in the store's one migration
+// sequence (store/migrations/0004*); its statements run on the store's
+// one handle. Errors wrap store.ErrNotFound, ErrExists and ErrConflict,
+// as every store type's do.
+type Store struct {
+	db  *store.Handle
+	now func() time.Time // the store's clock; tests move it
+}
+
+// NewStore is the destinations of st.
+func NewStore(st *store.Store) *Store {
+	h := st.Handle()
+	return &Store{db: h, now: h.Now}
+}
 
 // Circuit states of a destination.
 const (
@@ -31,22 +43,22 @@ type Destination struct {
 	Name      string            `json:"name"`
 	Version   int64             `json:"version"`
 	Def       *flow.Destination `json:"definition"`
-	State     DestinationState  `json:"state"`
+	State     State             `json:"state"`
 	CreatedAt time.Time         `json:"createdAt"`
 	UpdatedAt time.Time         `json:"updatedAt"`
 }
 
-// DestinationVersion is one immutable version of a destination.
-type DestinationVersion struct {
+// Version is one immutable version of a destination.
+type Version struct {
 	Name      string            `json:"name"`
 	Version   int64             `json:"version"`
 	Def       *flow.Destination `json:"definition"`
 	CreatedAt time.Time         `json:"createdAt"`
 }
 
-// DestinationState is a destination's operational state, apart from its
+// State is a destination's operational state, apart from its
 // definition (changing it makes no version).
-type DestinationState struct {
+type State struct {
 	Paused      bool       `json:"paused"`
 	PausedAt    *time.Time `json:"pausedAt,omitempty"`
 	PauseReason string     `json:"pauseReason,omitempty"`
@@ -98,21 +110,6 @@ type FailureWindowUsage struct {
 	ResetsAt time.Time `json:"resetsAt"`
 }
 
-// StatusAt is why d's deliveries park at now (paused, open, limited), or
-// closed.
-func (d *Destination) StatusAt(now time.Time) string {
-	enabled, _, _ := d.Def.Breaker()
-	switch {
-	case d.State.Paused:
-		return StatusPaused
-	case enabled && d.State.Circuit == CircuitOpen:
-		return StatusOpen
-	case d.State.LimitedUntil != nil && now.Before(*d.State.LimitedUntil):
-		return StatusLimited
-	}
-	return StatusClosed
-}
-
 func destinationDef(d *flow.Destination) (string, string) {
 	b, _ := json.Marshal(d)
 	sum := sha256.Sum256(b)
@@ -127,32 +124,32 @@ func invalidDestination(d *flow.Destination) error {
 }
 
 // Create stores a new destination at version 1.
-func (s *Destinations) Create(ctx context.Context, d *flow.Destination) (*Destination, error) {
+func (s *Store) Create(ctx context.Context, d *flow.Destination) (*Destination, error) {
 	if err := invalidDestination(d); err != nil {
 		return nil, err
 	}
 	def, digest := destinationDef(d)
-	now := s.db.now().UnixMilli()
-	err := s.db.tx(ctx, func(tx *sql.Tx) error {
+	now := s.now().UnixMilli()
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
 		var n int
-		if err := s.db.queryRow(ctx, tx, `SELECT COUNT(*) FROM destinations WHERE name = $1`, d.Name).Scan(&n); err != nil {
+		if err := s.db.QueryRow(ctx, tx, `SELECT COUNT(*) FROM destinations WHERE name = $1`, d.Name).Scan(&n); err != nil {
 			return err
 		}
 		if n > 0 {
-			return fmt.Errorf("destination %q: %w", d.Name, ErrExists)
+			return fmt.Errorf("destination %q: %w", d.Name, store.ErrExists)
 		}
-		if _, err := s.db.exec(ctx, tx, `INSERT INTO destinations (name, version, definition, digest, created_at, updated_at) VALUES ($1, 1, $2, $3, $4, $4)`, d.Name, def, digest, now); err != nil {
+		if _, err := s.db.Exec(ctx, tx, `INSERT INTO destinations (name, version, definition, digest, created_at, updated_at) VALUES ($1, 1, $2, $3, $4, $4)`, d.Name, def, digest, now); err != nil {
 			return err
 		}
-		if _, err := s.db.exec(ctx, tx, `INSERT INTO destination_versions (name, version, definition, created_at) VALUES ($1, 1, $2, $3)`, d.Name, def, now); err != nil {
+		if _, err := s.db.Exec(ctx, tx, `INSERT INTO destination_versions (name, version, definition, created_at) VALUES ($1, 1, $2, $3)`, d.Name, def, now); err != nil {
 			return err
 		}
-		_, err := s.db.exec(ctx, tx, `INSERT INTO destination_state (name, updated_at) VALUES ($1, $2)`, d.Name, now)
+		_, err := s.db.Exec(ctx, tx, `INSERT INTO destination_state (name, updated_at) VALUES ($1, $2)`, d.Name, now)
 		return err
 	})
 	if err != nil {
-		if isUniqueViolation(err) {
-			return nil, fmt.Errorf("destination %q: %w", d.Name, ErrExists)
+		if store.IsUniqueViolation(err) {
+			return nil, fmt.Errorf("destination %q: %w", d.Name, store.ErrExists)
 		}
 		return nil, err
 	}
@@ -162,45 +159,45 @@ func (s *Destinations) Create(ctx context.Context, d *flow.Destination) (*Destin
 // Update stores d as a new version. ifVersion, when not zero,
 // must be the current version (else ErrConflict). An unchanged definition
 // makes no version.
-func (s *Destinations) Update(ctx context.Context, d *flow.Destination, ifVersion int64) (*Destination, bool, error) {
+func (s *Store) Update(ctx context.Context, d *flow.Destination, ifVersion int64) (*Destination, bool, error) {
 	if err := invalidDestination(d); err != nil {
 		return nil, false, err
 	}
 	def, digest := destinationDef(d)
-	now := s.db.now().UnixMilli()
+	now := s.now().UnixMilli()
 	changed := false
-	err := s.db.tx(ctx, func(tx *sql.Tx) error {
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
 		var cur int64
 		var curDigest string
-		err := s.db.queryRow(ctx, tx, `SELECT version, digest FROM destinations WHERE name = $1`, d.Name).Scan(&cur, &curDigest)
+		err := s.db.QueryRow(ctx, tx, `SELECT version, digest FROM destinations WHERE name = $1`, d.Name).Scan(&cur, &curDigest)
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("destination %q: %w", d.Name, ErrNotFound)
+			return fmt.Errorf("destination %q: %w", d.Name, store.ErrNotFound)
 		}
 		if err != nil {
 			return err
 		}
 		if ifVersion != 0 && ifVersion != cur {
-			return fmt.Errorf("destination %q is at version %d, not %d: %w", d.Name, cur, ifVersion, ErrConflict)
+			return fmt.Errorf("destination %q is at version %d, not %d: %w", d.Name, cur, ifVersion, store.ErrConflict)
 		}
 		if digest == curDigest {
 			return nil
 		}
 		changed = true
-		if _, err := s.db.exec(ctx, tx, `INSERT INTO destination_versions (name, version, definition, created_at) VALUES ($1, $2, $3, $4)`, d.Name, cur+1, def, now); err != nil {
+		if _, err := s.db.Exec(ctx, tx, `INSERT INTO destination_versions (name, version, definition, created_at) VALUES ($1, $2, $3, $4)`, d.Name, cur+1, def, now); err != nil {
 			return err
 		}
-		res, err := s.db.exec(ctx, tx, `UPDATE destinations SET version = $1, definition = $2, digest = $3, updated_at = $4 WHERE name = $5 AND version = $6`, cur+1, def, digest, now, d.Name, cur)
+		res, err := s.db.Exec(ctx, tx, `UPDATE destinations SET version = $1, definition = $2, digest = $3, updated_at = $4 WHERE name = $5 AND version = $6`, cur+1, def, digest, now, d.Name, cur)
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n != 1 {
-			return fmt.Errorf("destination %q changed concurrently: %w", d.Name, ErrConflict)
+			return fmt.Errorf("destination %q changed concurrently: %w", d.Name, store.ErrConflict)
 		}
 		return nil
 	})
 	if err != nil {
-		if isUniqueViolation(err) {
-			return nil, false, fmt.Errorf("destination %q changed concurrently: %w", d.Name, ErrConflict)
+		if store.IsUniqueViolation(err) {
+			return nil, false, fmt.Errorf("destination %q changed concurrently: %w", d.Name, store.ErrConflict)
 		}
 		return nil, false, err
 	}
@@ -214,7 +211,7 @@ const selectDestination = `SELECT d.name, d.version, d.definition, d.created_at,
  s.rate_window_start, s.rate_requests, s.rate_failures
 FROM destinations d JOIN destination_state s ON s.name = d.name`
 
-func scanDestination(r scanner) (*Destination, error) {
+func scanDestination(r interface{ Scan(...any) error }) (*Destination, error) {
 	var d Destination
 	var def string
 	var created, updated, pausedAt, openedAt, nextProbe, claimedAt int64
@@ -245,47 +242,14 @@ func scanDestination(r scanner) (*Destination, error) {
 	return &d, nil
 }
 
-// limitWindow is a stored period window.
-type limitWindow struct {
-	periodMS, start, used int64
-}
-
-// withLimits fills d's period limits' use as of now from its stored
-// windows (a window that has ended counts 0), and its status.
-func withLimits(d *Destination, windows []limitWindow, now time.Time) {
-	d.State.Limits, d.State.LimitedUntil = nil, nil
-	if d.State.FailureWindow != nil && !now.Before(d.State.FailureWindow.ResetsAt) {
-		d.State.FailureWindow.Requests, d.State.FailureWindow.Failures = 0, 0
-		d.State.FailureWindow.ResetsAt = time.UnixMilli(d.Def.RateWindow().WindowStart(now) + d.Def.RateWindow().Window.Milliseconds()).UTC()
-	}
-	for _, l := range d.Def.Limits {
-		per := l.Per.Std().Milliseconds()
-		ws := l.WindowStart(now)
-		u := LimitUsage{Per: l.Per, Max: l.Max, ResetsAt: time.UnixMilli(ws + per).UTC()}
-		for _, w := range windows {
-			// A window later than this clock's (another worker's clock
-			// runs ahead) is the current one, as the admission treats it.
-			if w.periodMS == per && w.start >= ws {
-				u.Used, u.ResetsAt = w.used, time.UnixMilli(w.start+per).UTC()
-			}
-		}
-		if u.Used >= u.Max && (d.State.LimitedUntil == nil || u.ResetsAt.After(*d.State.LimitedUntil)) {
-			t := u.ResetsAt
-			d.State.LimitedUntil = &t
-		}
-		d.State.Limits = append(d.State.Limits, u)
-	}
-	d.State.Status = d.StatusAt(now)
-}
-
 // limitWindows reads the stored period windows of one destination (name)
 // or of all ("").
-func (s *Destinations) limitWindows(ctx context.Context, name string) (map[string][]limitWindow, error) {
+func (s *Store) limitWindows(ctx context.Context, name string) (map[string][]limitWindow, error) {
 	q, args := `SELECT name, period_ms, window_start, used FROM destination_limit_windows`, []any{}
 	if name != "" {
 		q, args = q+` WHERE name = $1`, append(args, name)
 	}
-	rows, err := s.db.query(ctx, s.db.sql, q, args...)
+	rows, err := s.db.Query(ctx, s.db.SQL(), q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -312,10 +276,10 @@ func msTime(ms int64) *time.Time {
 
 // Get returns a destination at its current version, with its
 // state.
-func (s *Destinations) Get(ctx context.Context, name string) (*Destination, error) {
-	d, err := scanDestination(s.db.queryRow(ctx, s.db.sql, selectDestination+` WHERE d.name = $1`, name))
+func (s *Store) Get(ctx context.Context, name string) (*Destination, error) {
+	d, err := scanDestination(s.db.QueryRow(ctx, s.db.SQL(), selectDestination+` WHERE d.name = $1`, name))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("destination %q: %w", name, ErrNotFound)
+		return nil, fmt.Errorf("destination %q: %w", name, store.ErrNotFound)
 	}
 	if err != nil {
 		return nil, err
@@ -326,13 +290,13 @@ func (s *Destinations) Get(ctx context.Context, name string) (*Destination, erro
 			return nil, err
 		}
 	}
-	withLimits(d, windows[name], s.db.now())
+	withLimits(d, windows[name], s.now())
 	return d, nil
 }
 
 // List returns every destination, sorted by name.
-func (s *Destinations) List(ctx context.Context) ([]*Destination, error) {
-	rows, err := s.db.query(ctx, s.db.sql, selectDestination+` ORDER BY d.name`)
+func (s *Store) List(ctx context.Context) ([]*Destination, error) {
+	rows, err := s.db.Query(ctx, s.db.SQL(), selectDestination+` ORDER BY d.name`)
 	if err != nil {
 		return nil, err
 	}
@@ -359,7 +323,7 @@ func (s *Destinations) List(ctx context.Context) ([]*Destination, error) {
 			return nil, err
 		}
 	}
-	now := s.db.now()
+	now := s.now()
 	for _, d := range out {
 		withLimits(d, windows[d.Name], now)
 	}
@@ -367,15 +331,15 @@ func (s *Destinations) List(ctx context.Context) ([]*Destination, error) {
 }
 
 // Versions lists a destination's versions, oldest first.
-func (s *Destinations) Versions(ctx context.Context, name string) ([]*DestinationVersion, error) {
-	rows, err := s.db.query(ctx, s.db.sql, `SELECT name, version, definition, created_at FROM destination_versions WHERE name = $1 ORDER BY version`, name)
+func (s *Store) Versions(ctx context.Context, name string) ([]*Version, error) {
+	rows, err := s.db.Query(ctx, s.db.SQL(), `SELECT name, version, definition, created_at FROM destination_versions WHERE name = $1 ORDER BY version`, name)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []*DestinationVersion
+	var out []*Version
 	for rows.Next() {
-		var v DestinationVersion
+		var v Version
 		var def string
 		var created int64
 		if err := rows.Scan(&v.Name, &v.Version, &def, &created); err != nil {
@@ -392,38 +356,38 @@ func (s *Destinations) Versions(ctx context.Context, name string) ([]*Destinatio
 		return nil, err
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("destination %q: %w", name, ErrNotFound)
+		return nil, fmt.Errorf("destination %q: %w", name, store.ErrNotFound)
 	}
 	return out, nil
 }
 
 // Delete removes a destination, its versions and state.
 // Deliveries still queued for it fail when their attempt finds it gone.
-func (s *Destinations) Delete(ctx context.Context, name string) error {
-	return s.db.tx(ctx, func(tx *sql.Tx) error {
+func (s *Store) Delete(ctx context.Context, name string) error {
+	return s.db.Tx(ctx, func(tx *sql.Tx) error {
 		for _, q := range []string{`DELETE FROM destination_limit_windows WHERE name = $1`, `DELETE FROM destination_state WHERE name = $1`, `DELETE FROM destination_versions WHERE name = $1`} {
-			if _, err := s.db.exec(ctx, tx, q, name); err != nil {
+			if _, err := s.db.Exec(ctx, tx, q, name); err != nil {
 				return err
 			}
 		}
-		res, err := s.db.exec(ctx, tx, `DELETE FROM destinations WHERE name = $1`, name)
+		res, err := s.db.Exec(ctx, tx, `DELETE FROM destinations WHERE name = $1`, name)
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("destination %q: %w", name, ErrNotFound)
+			return fmt.Errorf("destination %q: %w", name, store.ErrNotFound)
 		}
 		return nil
 	})
 }
 
-func (s *Destinations) updateState(ctx context.Context, name, query string, args ...any) (*Destination, error) {
-	res, err := s.db.exec(ctx, s.db.sql, query, args...)
+func (s *Store) updateState(ctx context.Context, name, query string, args ...any) (*Destination, error) {
+	res, err := s.db.Exec(ctx, s.db.SQL(), query, args...)
 	if err != nil {
 		return nil, err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return nil, fmt.Errorf("destination %q: %w", name, ErrNotFound)
+		return nil, fmt.Errorf("destination %q: %w", name, store.ErrNotFound)
 	}
 	return s.Get(ctx, name)
 }
@@ -433,8 +397,8 @@ func (s *Destinations) updateState(ctx context.Context, name, query string, args
 // there, neither failed nor attempted. Pausing a paused destination keeps
 // when its pause began (the pause notification's id derives from it: a
 // second pause is not a second event), and takes the new reason.
-func (s *Destinations) Pause(ctx context.Context, name string, paused bool, reason string) (*Destination, error) {
-	now := s.db.now().UnixMilli()
+func (s *Store) Pause(ctx context.Context, name string, paused bool, reason string) (*Destination, error) {
+	now := s.now().UnixMilli()
 	at := int64(0)
 	if paused {
 		at = now
@@ -447,10 +411,10 @@ func (s *Destinations) Pause(ctx context.Context, name string, paused bool, reas
 }
 
 // ResetCircuit closes a destination's circuit by hand.
-func (s *Destinations) ResetCircuit(ctx context.Context, name string) (*Destination, error) {
+func (s *Store) ResetCircuit(ctx context.Context, name string) (*Destination, error) {
 	return s.updateState(ctx, name,
 		`UPDATE destination_state SET circuit = 'closed', consecutive_failures = 0, opened_at = 0, next_probe_at = 0, probe_owner = '', probe_started = FALSE, `+resetRateWindow+`, updated_at = $1 WHERE name = $2`,
-		s.db.now().UnixMilli(), name)
+		s.now().UnixMilli(), name)
 }
 
 // Circuit transitions RecordOutcome and RecordWindowOutcome report.
@@ -473,26 +437,26 @@ const openCircuit = `UPDATE destination_state SET circuit = 'open', opened_at = 
 // failed probe sets the next one probeInterval away. Each step is one
 // conditional statement, so concurrent workers on either database never
 // lose a count or open twice.
-func (s *Destinations) RecordOutcome(ctx context.Context, name string, ok, probe bool, failures int, probeInterval time.Duration, lastError string) (string, error) {
-	now := s.db.now()
+func (s *Store) RecordOutcome(ctx context.Context, name string, ok, probe bool, failures int, probeInterval time.Duration, lastError string) (string, error) {
+	now := s.now()
 	ms := now.UnixMilli()
 	if ok {
-		res, err := s.db.exec(ctx, s.db.sql, `UPDATE destination_state SET circuit = 'closed', consecutive_failures = 0, opened_at = 0, next_probe_at = 0, probe_owner = '', probe_started = FALSE, last_error = '', `+resetRateWindow+`, updated_at = $1 WHERE name = $2 AND circuit = 'open'`, ms, name)
+		res, err := s.db.Exec(ctx, s.db.SQL(), `UPDATE destination_state SET circuit = 'closed', consecutive_failures = 0, opened_at = 0, next_probe_at = 0, probe_owner = '', probe_started = FALSE, last_error = '', `+resetRateWindow+`, updated_at = $1 WHERE name = $2 AND circuit = 'open'`, ms, name)
 		if err != nil {
 			return "", err
 		}
 		if n, _ := res.RowsAffected(); n == 1 {
 			return TransitionClosed, nil
 		}
-		_, err = s.db.exec(ctx, s.db.sql, `UPDATE destination_state SET consecutive_failures = 0, updated_at = $1 WHERE name = $2 AND consecutive_failures <> 0`, ms, name)
+		_, err = s.db.Exec(ctx, s.db.SQL(), `UPDATE destination_state SET consecutive_failures = 0, updated_at = $1 WHERE name = $2 AND consecutive_failures <> 0`, ms, name)
 		return "", err
 	}
 	lastError = clipLastError(lastError)
 	var count int64
 	var circuit string
-	err := s.db.queryRow(ctx, s.db.sql, `UPDATE destination_state SET consecutive_failures = consecutive_failures + 1, last_error = $1, updated_at = $2 WHERE name = $3 RETURNING consecutive_failures, circuit`, lastError, ms, name).Scan(&count, &circuit)
+	err := s.db.QueryRow(ctx, s.db.SQL(), `UPDATE destination_state SET consecutive_failures = consecutive_failures + 1, last_error = $1, updated_at = $2 WHERE name = $3 RETURNING consecutive_failures, circuit`, lastError, ms, name).Scan(&count, &circuit)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", fmt.Errorf("destination %q: %w", name, ErrNotFound)
+		return "", fmt.Errorf("destination %q: %w", name, store.ErrNotFound)
 	}
 	if err != nil {
 		return "", err
@@ -500,7 +464,7 @@ func (s *Destinations) RecordOutcome(ctx context.Context, name string, ok, probe
 	next := now.Add(probeInterval).UnixMilli()
 	switch afterOutcome(circuit, false, probe, count, failures, flow.FailureWindow{}, 0, 0) {
 	case breakerOpen:
-		res, err := s.db.exec(ctx, s.db.sql, openCircuit, ms, next, name)
+		res, err := s.db.Exec(ctx, s.db.SQL(), openCircuit, ms, next, name)
 		if err != nil {
 			return "", err
 		}
@@ -508,7 +472,7 @@ func (s *Destinations) RecordOutcome(ctx context.Context, name string, ok, probe
 			return TransitionOpened, nil
 		}
 	case breakerReprobe:
-		_, err := s.db.exec(ctx, s.db.sql, `UPDATE destination_state SET next_probe_at = $1, probe_owner = '', probe_started = FALSE WHERE name = $2 AND circuit = 'open'`, next, name)
+		_, err := s.db.Exec(ctx, s.db.SQL(), `UPDATE destination_state SET next_probe_at = $1, probe_owner = '', probe_started = FALSE WHERE name = $2 AND circuit = 'open'`, next, name)
 		return "", err
 	}
 	return "", nil
@@ -517,9 +481,9 @@ func (s *Destinations) RecordOutcome(ctx context.Context, name string, ok, probe
 // ClaimProbe makes owner the worker that sends an open circuit's next
 // probe, when it is due and no live claim holds it (a claim older than ttl
 // is taken over: its worker died). One worker wins.
-func (s *Destinations) ClaimProbe(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
-	now := s.db.now().UnixMilli()
-	res, err := s.db.exec(ctx, s.db.sql, `UPDATE destination_state SET probe_owner = $1, probe_claimed_at = $2, probe_started = FALSE
+func (s *Store) ClaimProbe(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
+	now := s.now().UnixMilli()
+	res, err := s.db.Exec(ctx, s.db.SQL(), `UPDATE destination_state SET probe_owner = $1, probe_claimed_at = $2, probe_started = FALSE
 WHERE name = $3 AND circuit = 'open' AND paused = FALSE AND next_probe_at <= $2 AND (probe_owner = '' OR probe_claimed_at < $4)`,
 		owner, now, name, now-ttl.Milliseconds())
 	if err != nil {
@@ -531,8 +495,8 @@ WHERE name = $3 AND circuit = 'open' AND paused = FALSE AND next_probe_at <= $2 
 
 // StartProbe admits one delivery as the probe of owner's claim; any other
 // attempt while the circuit is open is refused (it parks).
-func (s *Destinations) StartProbe(ctx context.Context, name, owner string) (bool, error) {
-	res, err := s.db.exec(ctx, s.db.sql, `UPDATE destination_state SET probe_started = TRUE WHERE name = $1 AND circuit = 'open' AND probe_owner = $2 AND probe_started = FALSE`, name, owner)
+func (s *Store) StartProbe(ctx context.Context, name, owner string) (bool, error) {
+	res, err := s.db.Exec(ctx, s.db.SQL(), `UPDATE destination_state SET probe_started = TRUE WHERE name = $1 AND circuit = 'open' AND probe_owner = $2 AND probe_started = FALSE`, name, owner)
 	if err != nil {
 		return false, err
 	}
@@ -552,14 +516,14 @@ func (s *Destinations) StartProbe(ctx context.Context, name, owner string) (bool
 // closes the circuit (TransitionClosed) and the window starts again; an
 // attempt that was in flight when it opened does not close it (with a
 // rate, one success proves little).
-func (s *Destinations) RecordWindowOutcome(ctx context.Context, name string, ok, probe bool, failures int, w flow.FailureWindow, probeInterval time.Duration, lastError string) (string, error) {
+func (s *Store) RecordWindowOutcome(ctx context.Context, name string, ok, probe bool, failures int, w flow.FailureWindow, probeInterval time.Duration, lastError string) (string, error) {
 	if w.Rate <= 0 || w.Window <= 0 {
 		return s.RecordOutcome(ctx, name, ok, probe, failures, probeInterval, lastError)
 	}
-	now := s.db.now()
+	now := s.now()
 	ms := now.UnixMilli()
 	if ok && probe {
-		res, err := s.db.exec(ctx, s.db.sql, `UPDATE destination_state SET circuit = 'closed', consecutive_failures = 0, opened_at = 0, next_probe_at = 0, probe_owner = '', probe_started = FALSE, last_error = '', `+resetRateWindow+`, updated_at = $1 WHERE name = $2 AND circuit = 'open'`, ms, name)
+		res, err := s.db.Exec(ctx, s.db.SQL(), `UPDATE destination_state SET circuit = 'closed', consecutive_failures = 0, opened_at = 0, next_probe_at = 0, probe_owner = '', probe_started = FALSE, last_error = '', `+resetRateWindow+`, updated_at = $1 WHERE name = $2 AND circuit = 'open'`, ms, name)
 		if err != nil {
 			return "", err
 		}
@@ -576,7 +540,7 @@ func (s *Destinations) RecordWindowOutcome(ctx context.Context, name string, ok,
 	// is counted in as it is; an earlier one starts again.
 	var count, requests, failedIn int64
 	var circuit string
-	err := s.db.queryRow(ctx, s.db.sql, `UPDATE destination_state SET
+	err := s.db.QueryRow(ctx, s.db.SQL(), `UPDATE destination_state SET
  consecutive_failures = CASE WHEN $1 = 0 THEN 0 ELSE consecutive_failures + 1 END,
  last_error = CASE WHEN $1 = 0 THEN last_error ELSE $2 END,
  rate_requests = CASE WHEN rate_window_start >= $3 THEN rate_requests + 1 ELSE 1 END,
@@ -588,9 +552,9 @@ WHERE name = $5 AND circuit = 'closed' RETURNING consecutive_failures, circuit, 
 	if errors.Is(err, sql.ErrNoRows) {
 		// Open: the window counts nothing (it starts again when the
 		// circuit closes); only a probe's outcome matters.
-		err = s.db.queryRow(ctx, s.db.sql, `SELECT circuit FROM destination_state WHERE name = $1`, name).Scan(&circuit)
+		err = s.db.QueryRow(ctx, s.db.SQL(), `SELECT circuit FROM destination_state WHERE name = $1`, name).Scan(&circuit)
 		if errors.Is(err, sql.ErrNoRows) {
-			return "", fmt.Errorf("destination %q: %w", name, ErrNotFound)
+			return "", fmt.Errorf("destination %q: %w", name, store.ErrNotFound)
 		}
 	}
 	if err != nil {
@@ -599,7 +563,7 @@ WHERE name = $5 AND circuit = 'closed' RETURNING consecutive_failures, circuit, 
 	next := now.Add(probeInterval).UnixMilli()
 	switch afterOutcome(circuit, ok, probe, count, failures, w, requests, failedIn) {
 	case breakerOpen:
-		res, err := s.db.exec(ctx, s.db.sql, openCircuit, ms, next, name)
+		res, err := s.db.Exec(ctx, s.db.SQL(), openCircuit, ms, next, name)
 		if err != nil {
 			return "", err
 		}
@@ -607,7 +571,7 @@ WHERE name = $5 AND circuit = 'closed' RETURNING consecutive_failures, circuit, 
 			return TransitionOpened, nil
 		}
 	case breakerReprobe:
-		_, err := s.db.exec(ctx, s.db.sql, `UPDATE destination_state SET next_probe_at = $1, probe_owner = '', probe_started = FALSE WHERE name = $2 AND circuit = 'open'`, next, name)
+		_, err := s.db.Exec(ctx, s.db.SQL(), `UPDATE destination_state SET next_probe_at = $1, probe_owner = '', probe_started = FALSE WHERE name = $2 AND circuit = 'open'`, next, name)
 		return "", err
 	}
 	return "", nil
@@ -640,21 +604,21 @@ type Admission struct {
 // back, longest period first (every worker locks in the same order), so
 // concurrent workers on SQLite or PostgreSQL never admit more than max
 // in a window. No limits: admitted, and nothing is written.
-func (s *Destinations) AdmitAttempt(ctx context.Context, name string, limits []flow.PeriodLimit) (Admission, error) {
+func (s *Store) AdmitAttempt(ctx context.Context, name string, limits []flow.PeriodLimit) (Admission, error) {
 	if len(limits) == 0 {
 		return Admission{Admitted: true}, nil
 	}
 	sorted := lockOrder(limits)
-	now := s.db.now()
+	now := s.now()
 	var adm Admission
-	err := s.db.tx(ctx, func(tx *sql.Tx) error {
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
 		adm = Admission{Admitted: true}
 		for _, l := range sorted {
 			per := l.Per.Std().Milliseconds()
 			ws := l.WindowStart(now)
 			var used, start int64
 			var wasFull bool
-			err := s.db.queryRow(ctx, tx, `INSERT INTO destination_limit_windows AS w (name, period_ms, window_start, used, was_full) VALUES ($1, $2, $3, 1, FALSE)
+			err := s.db.QueryRow(ctx, tx, `INSERT INTO destination_limit_windows AS w (name, period_ms, window_start, used, was_full) VALUES ($1, $2, $3, 1, FALSE)
 ON CONFLICT (name, period_ms) DO UPDATE SET
  was_full = CASE WHEN w.window_start < excluded.window_start THEN w.used >= $4 ELSE FALSE END,
  used = CASE WHEN w.window_start < excluded.window_start THEN 1 ELSE w.used + 1 END,
@@ -675,23 +639,18 @@ RETURNING used, window_start, was_full`, name, per, ws, l.Max).Scan(&used, &star
 	if errors.Is(err, errRefused) {
 		return adm, nil
 	}
-	if err != nil && isForeignKeyViolation(err) {
-		return Admission{}, fmt.Errorf("destination %q: %w", name, ErrNotFound)
+	if err != nil && store.IsForeignKeyViolation(err) {
+		return Admission{}, fmt.Errorf("destination %q: %w", name, store.ErrNotFound)
 	}
 	return adm, err
 }
 
 var errRefused = errors.New("refused")
 
-func isForeignKeyViolation(err error) bool {
-	msg := strings.ToLower(err.Error())
-	return strings.Contains(msg, "foreign key")
-}
-
 // ReleaseProbe gives back owner's started probe when it sent nothing (a
 // used-up limit refused it): a later delivery may be the probe, without
 // waiting for the claim to lapse.
-func (s *Destinations) ReleaseProbe(ctx context.Context, name, owner string) error {
-	_, err := s.db.exec(ctx, s.db.sql, `UPDATE destination_state SET probe_started = FALSE WHERE name = $1 AND circuit = 'open' AND probe_owner = $2`, name, owner)
+func (s *Store) ReleaseProbe(ctx context.Context, name, owner string) error {
+	_, err := s.db.Exec(ctx, s.db.SQL(), `UPDATE destination_state SET probe_started = FALSE WHERE name = $1 AND circuit = 'open' AND probe_owner = $2`, name, owner)
 	return err
 }

@@ -1,14 +1,18 @@
-package worker
+package destinations
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
-	"github.com/hookflow/hookflow/store"
+	"go.temporal.io/sdk/temporal"
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/hookflow/hookflow/contract"
 )
 
-// The destination supervisor's rules, apart from its I/O (destinations.go
-// reads the store, starts SDK workers and emits notifications; these
+// The destination supervisor's rules, apart from its I/O (supervisor.go
+// reads the store, has SDK workers started and emits notifications; these
 // decide what it does, given the state it read and the time).
 
 // probeKey is the key of an open circuit's probe worker: one poller, one
@@ -21,7 +25,7 @@ const probeKey = "probe"
 // reports an open circuit whose probe is due and held by no live claim of
 // self: the caller claims it in the flow store and runs the probe only
 // when it wins.
-func workerFor(d *store.Destination, now time.Time, self string, maxInFlight int) (key string, probe, claim bool) {
+func workerFor(d *Destination, now time.Time, self string, maxInFlight int) (key string, probe, claim bool) {
 	if d.State.Paused {
 		return "", false, false
 	}
@@ -31,7 +35,7 @@ func workerFor(d *store.Destination, now time.Time, self string, maxInFlight int
 		return "", false, false
 	}
 	enabled, _, _ := d.Def.Breaker()
-	if enabled && d.State.Circuit == store.CircuitOpen {
+	if enabled && d.State.Circuit == CircuitOpen {
 		if d.State.ProbeOwner == self && now.Sub(d.State.ProbeClaimedAt) < probeClaimTTL {
 			// Kept while its probe is out: stopping would cancel it.
 			return probeKey, true, false
@@ -63,7 +67,7 @@ func workerChange(running bool, curKey, key string) (stop, start bool) {
 // earliestLimitEnd is the earliest end, after now, of a destination's
 // used-up limit period (zero: none): the reload is poked then, so parked
 // deliveries go out at once rather than at the next reload.
-func earliestLimitEnd(list []*store.Destination, now time.Time) time.Time {
+func earliestLimitEnd(list []*Destination, now time.Time) time.Time {
 	var wake time.Time
 	for _, d := range list {
 		if u := d.State.LimitedUntil; u != nil && u.After(now) && (wake.IsZero() || u.Before(wake)) {
@@ -96,14 +100,14 @@ const (
 // gateRule is the gate's rule: paused parks first, then a used-up period
 // (not even a probe goes while it lasts), then an open circuit (with its
 // breaker enabled) lets only the probe through.
-func gateRule(d *store.Destination, now time.Time) gateVerdict {
+func gateRule(d *Destination, now time.Time) gateVerdict {
 	enabled, _, _ := d.Def.Breaker()
 	switch {
 	case d.State.Paused:
 		return gatePaused
 	case d.State.LimitedUntil != nil && now.Before(*d.State.LimitedUntil):
 		return gateLimited
-	case enabled && d.State.Circuit == store.CircuitOpen:
+	case enabled && d.State.Circuit == CircuitOpen:
 		return gateProbe
 	}
 	return gateAdmit
@@ -114,7 +118,52 @@ func gateRule(d *store.Destination, now time.Time) gateVerdict {
 // probe; a success only when a failure may be counted (one recorded here
 // since the last reload, failures in the state read, or an open circuit),
 // so a healthy destination costs no write per delivery.
-func outcomeWorthWriting(ok, probe, failedHere bool, st store.DestinationState) bool {
-	dirty := failedHere || st.ConsecutiveFailures > 0 || st.Circuit == store.CircuitOpen
+func outcomeWorthWriting(ok, probe, failedHere bool, st State) bool {
+	dirty := failedHere || st.ConsecutiveFailures > 0 || st.Circuit == CircuitOpen
 	return !ok || dirty || probe
+}
+
+// PollerOptions are the SDK worker options of a destination's poller: a
+// probe takes one delivery at a time with one poll; else the
+// destination's rate (the server enforces it across every poller) and
+// its max in flight (maxInFlight when it sets none). A worker stopped for
+// a pause or an open circuit lets the deliveries it runs finish (a whole
+// attempt: at most connect 1m + response 10m is allowed, 38 s by default)
+// rather than cancel them: stopTimeout, at least 40 s.
+func PollerOptions(d *Destination, probe bool, maxInFlight int, stopTimeout time.Duration) sdkworker.Options {
+	o := sdkworker.Options{WorkerStopTimeout: max(stopTimeout, 40*time.Second)}
+	if probe {
+		o.MaxConcurrentActivityExecutionSize, o.MaxConcurrentActivityTaskPollers = 1, 1
+		return o
+	}
+	if d.Def.RateLimit != nil {
+		o.TaskQueueActivitiesPerSecond = d.Def.RateLimit.PerSecond
+	}
+	o.MaxConcurrentActivityExecutionSize = d.Def.MaxInFlight
+	if o.MaxConcurrentActivityExecutionSize == 0 {
+		o.MaxConcurrentActivityExecutionSize = maxInFlight
+	}
+	return o
+}
+
+// CountsAgainst tells whether a failed attempt of error type errType is
+// the destination's failure, for its circuit breaker: 5xx, network errors
+// and timeouts, 429. A 4xx is the request's fault, a refused or missing
+// secret the operator's.
+func CountsAgainst(errType string) bool {
+	switch errType {
+	case contract.ErrHTTPServer, contract.ErrNetwork, contract.ErrTooManyRequests:
+		return true
+	}
+	return false
+}
+
+// errorType is a failed attempt's error type (HTTPServerError, ...), as
+// activities.ErrorType reads it.
+func errorType(err error) string {
+	var ae *temporal.ApplicationError
+	if errors.As(err, &ae) && ae.Type() != "" {
+		return ae.Type()
+	}
+	return "Error"
 }

@@ -1,4 +1,4 @@
-package worker
+package destinations
 
 import (
 	"context"
@@ -11,23 +11,19 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.temporal.io/sdk/activity"
 	sdkclient "go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
-	sdkworker "go.temporal.io/sdk/worker"
 
-	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
-	"github.com/hookflow/hookflow/store"
 	"github.com/hookflow/hookflow/telemetry"
 )
 
-// DestinationStates is what the destination workers read and write in the
-// flow store: every destination with its state, the circuit breaker's
-// steps and the period limits' admissions (*store.Destinations).
-type DestinationStates interface {
-	List(ctx context.Context) ([]*store.Destination, error)
+// States is what the supervisor reads and writes in the flow store: every
+// destination with its state, the circuit breaker's steps and the period
+// limits' admissions (*Store).
+type States interface {
+	List(ctx context.Context) ([]*Destination, error)
 	ClaimProbe(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
 	StartProbe(ctx context.Context, name, owner string) (bool, error)
 	// RecordOutcome is the breaker without a failure-rate window;
@@ -37,7 +33,7 @@ type DestinationStates interface {
 	RecordWindowOutcome(ctx context.Context, name string, ok, probe bool, failures int, w flow.FailureWindow, probeInterval time.Duration, lastError string) (string, error)
 	// AdmitAttempt counts an attempt against the destination's period
 	// limits (TransitionLimited, TransitionUnlimited).
-	AdmitAttempt(ctx context.Context, name string, limits []flow.PeriodLimit) (store.Admission, error)
+	AdmitAttempt(ctx context.Context, name string, limits []flow.PeriodLimit) (Admission, error)
 	ReleaseProbe(ctx context.Context, name, owner string) error
 }
 
@@ -45,47 +41,71 @@ type DestinationStates interface {
 // deliveries from Temporal for the hookflow_destination_parked metric.
 const parkedRefresh = 10 * time.Second
 
-// DefaultDestinationReload is how often a worker reads destinations and
-// their state: the longest a pause, a resume, a circuit opened by another
-// worker or a new destination takes to reach it.
-const DefaultDestinationReload = 2 * time.Second
+// DefaultReload is how often a worker reads destinations and their state:
+// the longest a pause, a resume, a circuit opened by another worker or a
+// new destination takes to reach it.
+const DefaultReload = 2 * time.Second
 
 // probeClaimTTL is how long a worker holds an open circuit's probe before
 // another may take it (the first died, or nothing was queued to send).
 const probeClaimTTL = 2 * time.Minute
 
-// destinations keeps one SDK worker per destination polling its task
-// queue (hookflow-dest-<name>) with the destination's limits: the Temporal
+// Config is what a Supervisor runs with.
+type Config struct {
+	// States is the flow store (*Store).
+	States States
+	// StartPoller starts the SDK worker that polls a destination's task
+	// queue (flow.DestinationTaskQueue) with the settings key names
+	// (PollerOptions; probe: one delivery at a time) and the delivery
+	// activity registered; the worker package supplies it.
+	StartPoller func(d *Destination, key string, probe bool) (Poller, error)
+	// Client is Temporal, read for the parked metric (nil: no metric).
+	Client sdkclient.Client
+	// Reload is how often destinations are read again (0: DefaultReload).
+	Reload time.Duration
+	// MaxInFlight is a destination's deliveries in flight on this process
+	// when its definition sets none.
+	MaxInFlight int
+	// Notifier emits destination events (nil: none).
+	Notifier Notifier
+	// Log and Telemetry (nil: none).
+	Log       *slog.Logger
+	Telemetry *telemetry.Telemetry
+	// Now is the clock every decision reads (nil: time.Now).
+	Now func() time.Time
+}
+
+// Supervisor keeps one SDK worker per destination polling its task queue
+// (hookflow-dest-<name>) with the destination's limits: the Temporal
 // server enforces TaskQueueActivitiesPerSecond across every poller, so a
 // rate limit holds across all worker processes; MaxInFlight bounds each
 // process. A paused destination, or one whose circuit is open, has no
 // poller: its deliveries wait in the queue (parked), neither failed nor
 // attempted. One worker at a time claims an open circuit's probe and polls
-// for a single delivery.
-type destinations struct {
+// for a single delivery. Its Gate and Done are the delivery activity's
+// admission and outcome on those queues.
+type Supervisor struct {
 	client      sdkclient.Client
-	deliver     *activities.Deliverer
-	st          DestinationStates
+	st          States
 	reload      time.Duration
-	stopTimeout time.Duration
 	maxInFlight int
 	log         *slog.Logger
 	tel         *telemetry.Telemetry
 	id          string
 
 	// notifier emits destination events (nil: none); events follows
-	// each destination's state as of the last reload (notify.go).
-	notifier destinationNotifier
+	// each destination's state as of the last reload (events.go).
+	notifier Notifier
 	events   map[string]destEvents
 
-	// now is the clock every decision reads (time.Now; tests move it);
-	// startPoller starts a destination's SDK worker (m.startWorker; tests
-	// count starts and stops instead of polling Temporal).
+	// now is the clock every decision reads; startPoller starts a
+	// destination's SDK worker (tests count starts and stops instead of
+	// polling Temporal).
 	now         func() time.Time
-	startPoller func(d *store.Destination, key string, probe bool) (*destWorker, error)
+	startPoller func(d *Destination, key string, probe bool) (Poller, error)
 
 	mu      sync.Mutex
-	known   map[string]*store.Destination
+	known   map[string]*Destination
 	running map[string]*destWorker
 	failed  map[string]bool // a failure recorded here since the last reload
 	kick    chan struct{}
@@ -102,49 +122,50 @@ type destinations struct {
 }
 
 type destWorker struct {
-	w     poller
+	w     Poller
 	key   string
 	probe bool
 }
 
-// poller is what the supervisor needs of a running SDK worker.
-type poller interface{ Stop() }
+// Poller is what the supervisor needs of a running SDK worker.
+type Poller interface{ Stop() }
 
-// destinationNotifier emits destination events (*activities.Notifier).
-type destinationNotifier interface {
+// Notifier emits destination events (*activities.Notifier).
+type Notifier interface {
 	DestinationEvent(typ, name string, since time.Time, data map[string]any) string
 }
 
-func newDestinations(c sdkclient.Client, deliver *activities.Deliverer, opts Options) *destinations {
-	reload := opts.DestinationReload
+// NewSupervisor returns a supervisor, not started.
+func NewSupervisor(cfg Config) *Supervisor {
+	reload := cfg.Reload
 	if reload <= 0 {
-		reload = DefaultDestinationReload
+		reload = DefaultReload
 	}
 	host, _ := os.Hostname()
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	log := opts.Logger
+	log := cfg.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	m := &destinations{
-		client: c, deliver: deliver, st: opts.DestinationStates, reload: reload,
-		stopTimeout: opts.StopTimeout, maxInFlight: opts.MaxConcurrentDeliveries,
-		log: log.With("component", "destinations"), tel: opts.Telemetry,
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Supervisor{
+		client: cfg.Client, st: cfg.States, reload: reload, maxInFlight: cfg.MaxInFlight,
+		log: log.With("component", "destinations"), tel: cfg.Telemetry,
 		id:    fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b)),
-		known: map[string]*store.Destination{}, running: map[string]*destWorker{}, failed: map[string]bool{},
-		kick:   make(chan struct{}, 1),
-		events: map[string]destEvents{},
-		now:    time.Now,
+		known: map[string]*Destination{}, running: map[string]*destWorker{}, failed: map[string]bool{},
+		kick:     make(chan struct{}, 1),
+		notifier: cfg.Notifier, events: map[string]destEvents{},
+		now: now, startPoller: cfg.StartPoller,
 	}
-	if opts.Notifier != nil {
-		m.notifier = opts.Notifier
-	}
-	m.startPoller = m.startWorker
-	return m
 }
 
-func (m *destinations) start() {
+// Start reads the destinations once, starts their pollers, and then
+// reloads every Reload, when poked, and when a used-up period ends.
+func (m *Supervisor) Start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	m.cancel, m.done = cancel, make(chan struct{})
 	m.reconcile(ctx)
@@ -164,9 +185,9 @@ func (m *destinations) start() {
 	}()
 }
 
-// stop stops the reload loop and every destination worker (each lets its
-// running deliveries finish within the stop timeout).
-func (m *destinations) stop() {
+// Stop stops the reload loop and every destination worker (each lets its
+// running deliveries finish within its stop timeout).
+func (m *Supervisor) Stop() {
 	if m.cancel == nil {
 		return
 	}
@@ -184,7 +205,7 @@ func (m *destinations) stop() {
 	m.stops.Wait()
 }
 
-func (m *destinations) poke() {
+func (m *Supervisor) poke() {
 	select {
 	case m.kick <- struct{}{}:
 	default:
@@ -193,7 +214,7 @@ func (m *destinations) poke() {
 
 // stopWorker stops a worker in the background (Stop waits for running
 // deliveries); the caller holds m.mu.
-func (m *destinations) stopWorker(dw *destWorker) {
+func (m *Supervisor) stopWorker(dw *destWorker) {
 	m.stops.Add(1)
 	go func() {
 		defer m.stops.Done()
@@ -204,7 +225,7 @@ func (m *destinations) stopWorker(dw *destWorker) {
 // reconcile reads every destination and starts, restarts or stops its
 // worker to match: off when paused or open (unless this worker holds the
 // probe), else polling with the destination's limits.
-func (m *destinations) reconcile(ctx context.Context) {
+func (m *Supervisor) reconcile(ctx context.Context) {
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	list, err := m.st.List(rctx)
@@ -242,10 +263,10 @@ func (m *destinations) reconcile(ctx context.Context) {
 			delete(m.running, d.Name)
 		}
 		if start {
-			if dw, err := m.startPoller(d, key, probe); err != nil {
+			if w, err := m.startPoller(d, key, probe); err != nil {
 				m.log.Error("start destination worker", "destination", d.Name, "error", err)
 			} else {
-				m.running[d.Name] = dw
+				m.running[d.Name] = &destWorker{w: w, key: key, probe: probe}
 			}
 		}
 		m.mu.Unlock()
@@ -268,7 +289,7 @@ func (m *destinations) reconcile(ctx context.Context) {
 	}
 	m.mu.Unlock()
 	m.wakeUp(earliestLimitEnd(list, now))
-	if now.Sub(m.parkedAt) >= parkedRefresh && m.tel != nil && m.refreshing.CompareAndSwap(false, true) {
+	if now.Sub(m.parkedAt) >= parkedRefresh && m.tel != nil && m.client != nil && m.refreshing.CompareAndSwap(false, true) {
 		m.parkedAt = now
 		names := make([]string, 0, len(list))
 		for _, d := range list {
@@ -280,7 +301,7 @@ func (m *destinations) reconcile(ctx context.Context) {
 
 // wakeUp pokes the reload right after a used-up limit period ends, so
 // parked deliveries go out then rather than at the next reload.
-func (m *destinations) wakeUp(at time.Time) {
+func (m *Supervisor) wakeUp(at time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if at.IsZero() || at.Equal(m.wakeOn) {
@@ -294,13 +315,13 @@ func (m *destinations) wakeUp(at time.Time) {
 }
 
 // refreshParked sets the parked metric from Temporal's backlog of each
-// destination's queue (the admin API's figure, activities.DestinationBacklog).
-func (m *destinations) refreshParked(ctx context.Context, names []string) {
+// destination's queue (the admin API's figure, Backlog).
+func (m *Supervisor) refreshParked(ctx context.Context, names []string) {
 	defer m.refreshing.Store(false)
 	ctx, cancel := context.WithTimeout(ctx, parkedRefresh)
 	defer cancel()
 	if m.namespace == "" {
-		ns, err := activities.ClientNamespace(ctx, m.client)
+		ns, err := ClientNamespace(ctx, m.client)
 		if err != nil {
 			m.log.Warn("learn the Temporal namespace for the parked metric", "error", err)
 			return
@@ -308,7 +329,7 @@ func (m *destinations) refreshParked(ctx context.Context, names []string) {
 		m.namespace = ns
 	}
 	for _, name := range names {
-		b, err := activities.DestinationBacklog(ctx, m.client.WorkflowService(), m.namespace, name)
+		b, err := Backlog(ctx, m.client.WorkflowService(), m.namespace, name)
 		if err != nil {
 			if ctx.Err() == nil {
 				m.log.Warn("describe a destination's task queue for the parked metric", "destination", name, "error", err)
@@ -332,7 +353,7 @@ func modeName(key string, probe bool) string {
 // desired is the worker a destination should have here: "" none, else a
 // key naming its settings; probe when it is this worker's probe. An open
 // circuit's due probe is claimed in the flow store (one worker wins).
-func (m *destinations) desired(ctx context.Context, d *store.Destination, now time.Time) (string, bool) {
+func (m *Supervisor) desired(ctx context.Context, d *Destination, now time.Time) (string, bool) {
 	key, probe, claim := workerFor(d, now, m.id, m.maxInFlight)
 	if !claim {
 		return key, probe
@@ -348,63 +369,44 @@ func (m *destinations) desired(ctx context.Context, d *store.Destination, now ti
 	return probeKey, true
 }
 
-func (m *destinations) startWorker(d *store.Destination, key string, probe bool) (*destWorker, error) {
-	// A worker stopped for a pause or an open circuit lets the deliveries
-	// it runs finish (a whole attempt: at most connect 1m + response 10m
-	// is allowed, 38 s by default) rather than cancel them.
-	o := sdkworker.Options{WorkerStopTimeout: max(m.stopTimeout, 40*time.Second)}
-	if probe {
-		// One delivery at a time, one poll at a time: the probe.
-		o.MaxConcurrentActivityExecutionSize, o.MaxConcurrentActivityTaskPollers = 1, 1
-	} else {
-		if d.Def.RateLimit != nil {
-			o.TaskQueueActivitiesPerSecond = d.Def.RateLimit.PerSecond
-		}
-		o.MaxConcurrentActivityExecutionSize = d.Def.MaxInFlight
-		if o.MaxConcurrentActivityExecutionSize == 0 {
-			o.MaxConcurrentActivityExecutionSize = m.maxInFlight
-		}
-	}
-	w := sdkworker.New(m.client, flow.DestinationTaskQueue(d.Name), o)
-	w.RegisterActivityWithOptions(m.deliverTo, activity.RegisterOptions{Name: contract.DeliverName})
-	if err := w.Start(); err != nil {
-		return nil, err
-	}
-	return &destWorker{w: w, key: key, probe: probe}, nil
+// Attempt is an attempt Gate let through, for Done.
+type Attempt struct {
+	name string
+	d    *Destination // as this worker knew it (nil: not yet read)
+	// Probe: the attempt is an open circuit's probe.
+	Probe bool
 }
 
-// deliverTo is the delivery activity on a destination's queue: the gate
-// (paused, or circuit open: nothing is sent and the delivery parks again),
-// the attempt, and its outcome for the circuit breaker.
-func (m *destinations) deliverTo(ctx context.Context, req flow.HTTPRequest) (*contract.Result, error) {
-	name := req.Destination
+// Gate is the delivery activity's admission on a destination's queue: it
+// lets an attempt through, or refuses it (a DestinationParked error:
+// nothing is sent, and the delivery goes back to wait in its queue) while
+// the destination is paused, limited or open (except its probe).
+func (m *Supervisor) Gate(ctx context.Context, name string) (Attempt, error) {
 	m.mu.Lock()
 	d := m.known[name]
 	m.mu.Unlock()
 	probe, err := m.gate(ctx, d, name)
-	if err != nil {
-		// Counted, so the delivery's attempt number leaves it out.
-		activities.RecordParked(ctx, activities.ParkedAttempts(ctx)+1)
-		return nil, err
-	}
-	start := time.Now()
-	res, err := m.deliver.Deliver(ctx, req)
+	return Attempt{name: name, d: d, Probe: probe}, err
+}
+
+// Done records an attempt Gate let through: its outcome (err nil: it
+// delivered) in the attempt metric and for the circuit breaker.
+func (m *Supervisor) Done(a Attempt, err error, took time.Duration) {
 	outcome := "delivered"
 	if err != nil {
-		outcome = activities.ErrorType(err)
+		outcome = errorType(err)
 	}
-	m.tel.DestinationAttempt(name, outcome, time.Since(start))
-	if d != nil {
-		m.outcome(d, err, probe)
+	m.tel.DestinationAttempt(a.name, outcome, took)
+	if a.d != nil {
+		m.outcome(a.d, err, a.Probe)
 	}
-	return res, err
 }
 
 // gate admits an attempt, or refuses it (a DestinationParked error:
 // nothing is sent, and the delivery goes back to wait in its queue) while
 // the destination is paused, limited or open; probe when it is an open
 // circuit's probe.
-func (m *destinations) gate(ctx context.Context, d *store.Destination, name string) (bool, error) {
+func (m *Supervisor) gate(ctx context.Context, d *Destination, name string) (bool, error) {
 	probe := false
 	if d != nil {
 		switch gateRule(d, m.now()) {
@@ -443,19 +445,19 @@ func (m *destinations) gate(ctx context.Context, d *store.Destination, name stri
 // together admits at most max per period). Refused, the delivery parks
 // until the period ends, and so does this worker's poller (a reload is
 // poked; the others learn at their next reload or their own refusal).
-func (m *destinations) admit(ctx context.Context, d *store.Destination) error {
+func (m *Supervisor) admit(ctx context.Context, d *Destination) error {
 	adm, err := m.st.AdmitAttempt(ctx, d.Name, d.Def.Limits)
 	if err != nil {
 		m.log.Warn("count an attempt against the destination's limits", "destination", d.Name, "error", err)
 		return parked(d.Name, "the flow store could not count the attempt against its limits", 2*m.reload)
 	}
 	switch adm.Transition {
-	case store.TransitionLimited:
+	case TransitionLimited:
 		m.log.Warn("destination limit used up: deliveries park until the period ends", "destination", d.Name, "transition", adm.Transition, "until", adm.ResetsAt)
-	case store.TransitionUnlimited:
+	case TransitionUnlimited:
 		m.log.Info("destination limit period ended: deliveries resume", "destination", d.Name, "transition", adm.Transition)
 	}
-	if adm.Admitted && adm.Transition != store.TransitionLimited {
+	if adm.Admitted && adm.Transition != TransitionLimited {
 		return nil
 	}
 	m.mu.Lock()
@@ -475,7 +477,7 @@ func (m *destinations) admit(ctx context.Context, d *store.Destination) error {
 
 // limitWait is limitWait (destination_rules.go) on this worker's clock
 // and reload.
-func (m *destinations) limitWait(until time.Time) time.Duration {
+func (m *Supervisor) limitWait(until time.Time) time.Duration {
 	return limitWait(until, m.now(), m.reload)
 }
 
@@ -489,12 +491,12 @@ func parked(name, why string, wait time.Duration) error {
 // failure-rate window a success writes only when a failure may be counted
 // (this worker's view), so a healthy destination costs no write per
 // delivery; with one, every outcome is counted (one statement).
-func (m *destinations) outcome(d *store.Destination, err error, probe bool) {
+func (m *Supervisor) outcome(d *Destination, err error, probe bool) {
 	enabled, failures, interval := d.Def.Breaker()
 	if !enabled {
 		return
 	}
-	ok := err == nil || !activities.CountsAgainstDestination(err)
+	ok := err == nil || !CountsAgainst(errorType(err))
 	if w := d.Def.RateWindow(); w.Rate > 0 {
 		msg := ""
 		if err != nil {
@@ -526,18 +528,18 @@ func (m *destinations) outcome(d *store.Destination, err error, probe bool) {
 }
 
 // transition acts on what recording an outcome reported.
-func (m *destinations) transition(d *store.Destination, tr string, rerr error, probe bool, failures int, interval time.Duration) {
+func (m *Supervisor) transition(d *Destination, tr string, rerr error, probe bool, failures int, interval time.Duration) {
 	if rerr != nil {
 		m.log.Warn("record a delivery outcome for the circuit breaker", "destination", d.Name, "error", rerr)
 		return
 	}
-	if tr == store.TransitionOpened {
+	if tr == TransitionOpened {
 		// This worker's gate refuses at once; the reload it pokes stops
 		// its poller.
 		m.mu.Lock()
 		if cur := m.known[d.Name]; cur != nil {
 			c := *cur
-			c.State.Circuit = store.CircuitOpen
+			c.State.Circuit = CircuitOpen
 			next := m.now().Add(interval)
 			c.State.NextProbeAt = &next
 			m.known[d.Name] = &c
@@ -545,9 +547,9 @@ func (m *destinations) transition(d *store.Destination, tr string, rerr error, p
 		m.mu.Unlock()
 	}
 	switch tr {
-	case store.TransitionOpened:
+	case TransitionOpened:
 		m.log.Warn("destination circuit opened: deliveries park, one probe every interval", "destination", d.Name, "failures", failures, "probeInterval", interval.String())
-	case store.TransitionClosed:
+	case TransitionClosed:
 		m.log.Info("destination circuit closed: deliveries resume", "destination", d.Name)
 	}
 	if tr != "" || probe {

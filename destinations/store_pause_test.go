@@ -1,4 +1,4 @@
-package store_test
+package destinations_test
 
 import (
 	"context"
@@ -7,8 +7,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/hookflow/hookflow/destinations"
 	"github.com/hookflow/hookflow/flow"
-	"github.com/hookflow/hookflow/store"
 )
 
 // A second pause is no new pause: the workers derive the paused event's
@@ -18,26 +18,27 @@ func TestPausingAPausedDestinationKeepsWhenItsPauseBegan(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			s := open(t)
+			ds := destinations.NewStore(s)
 			now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-			store.SetClock(s, func() time.Time { return now })
-			_, err := s.Destinations().Create(ctx, &flow.Destination{Name: "crm", BaseURL: "https://crm.example.com/"})
+			destinations.SetClock(ds, func() time.Time { return now })
+			_, err := ds.Create(ctx, &flow.Destination{Name: "crm", BaseURL: "https://crm.example.com/"})
 			require.NoError(t, err)
 
-			first, err := s.Destinations().Pause(ctx, "crm", true, "maintenance")
+			first, err := ds.Pause(ctx, "crm", true, "maintenance")
 			require.NoError(t, err)
 			require.Equal(t, now, *first.State.PausedAt)
 			now = now.Add(time.Minute)
-			again, err := s.Destinations().Pause(ctx, "crm", true, "longer maintenance")
+			again, err := ds.Pause(ctx, "crm", true, "longer maintenance")
 			require.NoError(t, err)
 			require.True(t, again.State.Paused)
 			require.Equal(t, *first.State.PausedAt, *again.State.PausedAt, "the pause began at the first")
 			require.Equal(t, "longer maintenance", again.State.PauseReason)
 
-			resumed, err := s.Destinations().Pause(ctx, "crm", false, "")
+			resumed, err := ds.Pause(ctx, "crm", false, "")
 			require.NoError(t, err)
 			require.False(t, resumed.State.Paused)
 			require.Nil(t, resumed.State.PausedAt)
-			next, err := s.Destinations().Pause(ctx, "crm", true, "")
+			next, err := ds.Pause(ctx, "crm", true, "")
 			require.NoError(t, err)
 			require.Equal(t, now, *next.State.PausedAt, "a pause after a resume begins anew")
 		})

@@ -1,4 +1,4 @@
-package activities
+package destinations
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 )
 
 func TestACachedDestinationServesWithinItsTTLAndAtLeastItsVersion(t *testing.T) {
-	read := cachedDestination{d: &store.Destination{Version: 3}, at: time.Unix(1000, 0)}
+	read := cached{d: &Destination{Version: 3}, at: time.Unix(1000, 0)}
 	cases := []struct {
 		name       string
 		age        time.Duration
@@ -21,8 +21,8 @@ func TestACachedDestinationServesWithinItsTTLAndAtLeastItsVersion(t *testing.T) 
 		want       bool
 	}{
 		{"a fresh read of any version serves", 0, 0, true},
-		{"a fresh read at the version asked for serves", destinationTTL - time.Millisecond, 3, true},
-		{"a read as old as the TTL does not", destinationTTL, 0, false},
+		{"a fresh read at the version asked for serves", cacheTTL - time.Millisecond, 3, true},
+		{"a read as old as the TTL does not", cacheTTL, 0, false},
 		{"a read older than the version asked for does not", 0, 4, false},
 		{"a starting delivery (negative version) always reads the store", 0, -1, false},
 	}
@@ -40,18 +40,19 @@ func TestLookupReadsTheStoreOnlyWhenItsCopyIsStaleOrTooOld(t *testing.T) {
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "hookflow.db"))
 	require.NoError(t, err)
 	defer st.Close()
-	_, err = st.Destinations().Create(ctx, &flow.Destination{Name: "crm", BaseURL: "https://crm.example.com/"})
+	ds := NewStore(st)
+	_, err = ds.Create(ctx, &flow.Destination{Name: "crm", BaseURL: "https://crm.example.com/"})
 	require.NoError(t, err)
 
 	now := time.Unix(5000, 0)
-	d := NewDestinations(st.Destinations())
+	d := NewCache(ds)
 	d.now = func() time.Time { return now }
 	reads := func(f func()) int64 {
 		before := st.Queries()
 		f()
 		return st.Queries() - before
 	}
-	lookup := func(minVersion int64) *store.Destination {
+	lookup := func(minVersion int64) *Destination {
 		got, err := d.Lookup(ctx, "crm", minVersion)
 		require.NoError(t, err)
 		return got
@@ -60,13 +61,13 @@ func TestLookupReadsTheStoreOnlyWhenItsCopyIsStaleOrTooOld(t *testing.T) {
 	require.NotZero(t, reads(func() { lookup(0) }), "the first lookup reads the store")
 	require.Zero(t, reads(func() { lookup(0) }), "a second one within the TTL does not")
 
-	_, _, err = st.Destinations().Update(ctx, &flow.Destination{Name: "crm", BaseURL: "https://crm2.example.com/"}, 0)
+	_, _, err = ds.Update(ctx, &flow.Destination{Name: "crm", BaseURL: "https://crm2.example.com/"}, 0)
 	require.NoError(t, err)
 	require.Equal(t, "https://crm.example.com/", lookup(0).Def.BaseURL, "within the TTL the copy answers")
 	require.Equal(t, "https://crm2.example.com/", lookup(2).Def.BaseURL, "a delivery that started at version 2 reads it at once")
 
-	now = now.Add(destinationTTL)
-	_, _, err = st.Destinations().Update(ctx, &flow.Destination{Name: "crm", BaseURL: "https://crm3.example.com/"}, 0)
+	now = now.Add(cacheTTL)
+	_, _, err = ds.Update(ctx, &flow.Destination{Name: "crm", BaseURL: "https://crm3.example.com/"}, 0)
 	require.NoError(t, err)
 	require.Equal(t, "https://crm3.example.com/", lookup(0).Def.BaseURL, "after the TTL the store is read again")
 

@@ -1,4 +1,4 @@
-package worker
+package destinations
 
 import (
 	"context"
@@ -10,41 +10,39 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
-	"github.com/hookflow/hookflow/store"
 )
 
-// The supervisor's loop, with fakes at its two seams: the flow store
-// (DestinationStates; the real one is store/destinations_test.go) and the
-// SDK worker it starts per destination (the real ones run in
+// The supervisor's loop, with fakes at its three seams: the flow store
+// (States; the real one is store_test.go), the SDK worker it has started
+// per destination and the notifier (the real ones run in
 // tests/destinations_test.go and tests/notify_test.go).
 
 // fakeStates is the flow store as the supervisor sees it. lists signals
 // each ListDestinations (the loop's test signal).
 type fakeStates struct {
 	mu         sync.Mutex
-	dests      []*store.Destination
+	dests      []*Destination
 	claimOK    bool
 	startOK    bool
 	claims     []string
 	outcomes   []bool // RecordOutcome's ok, in order
 	transition string
-	admission  store.Admission
+	admission  Admission
 	released   []string
 	lists      chan struct{}
 }
 
-func (f *fakeStates) set(ds ...*store.Destination) {
+func (f *fakeStates) set(ds ...*Destination) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.dests = ds
 }
 
-func (f *fakeStates) List(context.Context) ([]*store.Destination, error) {
+func (f *fakeStates) List(context.Context) ([]*Destination, error) {
 	f.mu.Lock()
-	out := make([]*store.Destination, len(f.dests))
+	out := make([]*Destination, len(f.dests))
 	for i, d := range f.dests {
 		c := *d // the supervisor writes its claims into what it read
 		out[i] = &c
@@ -81,7 +79,7 @@ func (f *fakeStates) RecordWindowOutcome(ctx context.Context, name string, ok, p
 	return f.RecordOutcome(ctx, name, ok, probe, failures, interval, lastError)
 }
 
-func (f *fakeStates) AdmitAttempt(context.Context, string, []flow.PeriodLimit) (store.Admission, error) {
+func (f *fakeStates) AdmitAttempt(context.Context, string, []flow.PeriodLimit) (Admission, error) {
 	return f.admission, nil
 }
 
@@ -110,16 +108,16 @@ func (w fakePoller) Stop() {
 	w.p.stopped = append(w.p.stopped, w.name)
 }
 
-func (p *fakePollers) start(d *store.Destination, key string, probe bool) (*destWorker, error) {
+func (p *fakePollers) start(d *Destination, key string, _ bool) (Poller, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.started = append(p.started, d.Name+" "+key)
-	return &destWorker{w: fakePoller{p, d.Name}, key: key, probe: probe}, nil
+	return fakePoller{p, d.Name}, nil
 }
 
 // take returns what was started and stopped since the last take (stops
 // run in the background: waited for first).
-func (p *fakePollers) take(m *destinations) (started, stopped []string) {
+func (p *fakePollers) take(m *Supervisor) (started, stopped []string) {
 	m.stops.Wait()
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -128,18 +126,23 @@ func (p *fakePollers) take(m *destinations) (started, stopped []string) {
 	return started, stopped
 }
 
-// fakeNotifier records the events emitted, by the id every process
-// derives for them.
+// fakeNotifier records the events emitted, each with what its id derives
+// from in every process (activities.DestinationEventID: the destination,
+// the event and when the state change began).
 type fakeNotifier struct {
 	mu   sync.Mutex
 	ids  []string
 	typs []string
 }
 
+func eventID(name, typ string, since time.Time) string {
+	return name + " " + typ + " " + since.UTC().Format(time.RFC3339Nano)
+}
+
 func (n *fakeNotifier) DestinationEvent(typ, name string, since time.Time, _ map[string]any) string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	id := activities.DestinationEventID(name, typ, since)
+	id := eventID(name, typ, since)
 	n.ids, n.typs = append(n.ids, id), append(n.typs, typ+" "+name)
 	return id
 }
@@ -170,11 +173,10 @@ func (c *clock) advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-func newTestSupervisor(t *testing.T, reload time.Duration) (*destinations, *fakeStates, *fakePollers, *fakeNotifier, *clock) {
+func newTestSupervisor(t *testing.T, reload time.Duration) (*Supervisor, *fakeStates, *fakePollers, *fakeNotifier, *clock) {
 	t.Helper()
 	st, p, n, c := &fakeStates{}, &fakePollers{}, &fakeNotifier{}, &clock{now: t0}
-	m := newDestinations(nil, nil, Options{DestinationStates: st, DestinationReload: reload, MaxConcurrentDeliveries: 4})
-	m.now, m.startPoller, m.notifier = c.Now, p.start, n
+	m := NewSupervisor(Config{States: st, Reload: reload, MaxInFlight: 4, StartPoller: p.start, Notifier: n, Now: c.Now})
 	return m, st, p, n, c
 }
 
@@ -182,7 +184,7 @@ func TestReconcileStartsStopsAndRestartsEachDestinationsPoller(t *testing.T) {
 	m, st, p, n, c := newTestSupervisor(t, time.Hour)
 	ctx := context.Background()
 
-	st.set(dest("a"), dest("b", func(d *store.Destination) { d.State.Paused, d.State.PausedAt = true, at(-time.Hour) }))
+	st.set(dest("a"), dest("b", func(d *Destination) { d.State.Paused, d.State.PausedAt = true, at(-time.Hour) }))
 	m.reconcile(ctx)
 	started, stopped := p.take(m)
 	require.Equal(t, []string{"a poll rate=0 inflight=4"}, started, "a paused destination gets no poller")
@@ -197,7 +199,7 @@ func TestReconcileStartsStopsAndRestartsEachDestinationsPoller(t *testing.T) {
 
 	// a is paused and b resumed between two reloads.
 	c.advance(time.Minute)
-	st.set(dest("a", func(d *store.Destination) { d.State.Paused, d.State.PausedAt = true, at(time.Minute) }), dest("b"))
+	st.set(dest("a", func(d *Destination) { d.State.Paused, d.State.PausedAt = true, at(time.Minute) }), dest("b"))
 	m.reconcile(ctx)
 	started, stopped = p.take(m)
 	require.Equal(t, []string{"b poll rate=0 inflight=4"}, started)
@@ -205,13 +207,13 @@ func TestReconcileStartsStopsAndRestartsEachDestinationsPoller(t *testing.T) {
 	typs, ids := n.take()
 	require.Equal(t, []string{flow.EventDestinationPaused + " a", flow.EventDestinationResumed + " b"}, typs)
 	require.Equal(t, []string{
-		activities.DestinationEventID("a", flow.EventDestinationPaused, t0.Add(time.Minute)),
-		activities.DestinationEventID("b", flow.EventDestinationResumed, t0.Add(-time.Hour)),
+		eventID("a", flow.EventDestinationPaused, t0.Add(time.Minute)),
+		eventID("b", flow.EventDestinationResumed, t0.Add(-time.Hour)),
 	}, ids, "ids derive from the change (destination, event, when it began)")
 
 	// b's limits change: its poller restarts with them.
-	st.set(dest("a", func(d *store.Destination) { d.State.Paused, d.State.PausedAt = true, at(time.Minute) }),
-		dest("b", func(d *store.Destination) { d.Def.MaxInFlight, d.Def.RateLimit = 2, &flow.RateLimit{PerSecond: 5} }))
+	st.set(dest("a", func(d *Destination) { d.State.Paused, d.State.PausedAt = true, at(time.Minute) }),
+		dest("b", func(d *Destination) { d.Def.MaxInFlight, d.Def.RateLimit = 2, &flow.RateLimit{PerSecond: 5} }))
 	m.reconcile(ctx)
 	started, stopped = p.take(m)
 	require.Equal(t, []string{"b poll rate=5 inflight=2"}, started)
@@ -219,7 +221,7 @@ func TestReconcileStartsStopsAndRestartsEachDestinationsPoller(t *testing.T) {
 
 	// b's circuit opens with its probe due; this worker wins the claim.
 	st.claimOK = true
-	st.set(dest("a", func(d *store.Destination) { d.State.Paused, d.State.PausedAt = true, at(time.Minute) }), dest("b", open(time.Minute)))
+	st.set(dest("a", func(d *Destination) { d.State.Paused, d.State.PausedAt = true, at(time.Minute) }), dest("b", open(time.Minute)))
 	m.reconcile(ctx)
 	started, stopped = p.take(m)
 	require.Equal(t, []string{"b " + probeKey}, started)
@@ -227,10 +229,10 @@ func TestReconcileStartsStopsAndRestartsEachDestinationsPoller(t *testing.T) {
 	require.Equal(t, []string{"b by " + m.id}, st.claims)
 	typs, ids = n.take()
 	require.Equal(t, []string{flow.EventDestinationCircuitOpened + " b"}, typs)
-	require.Equal(t, []string{activities.DestinationEventID("b", flow.EventDestinationCircuitOpened, t0.Add(-time.Minute))}, ids)
+	require.Equal(t, []string{eventID("b", flow.EventDestinationCircuitOpened, t0.Add(-time.Minute))}, ids)
 
 	// b is deleted: its poller stops and nothing is emitted about it.
-	st.set(dest("a", func(d *store.Destination) { d.State.Paused, d.State.PausedAt = true, at(time.Minute) }))
+	st.set(dest("a", func(d *Destination) { d.State.Paused, d.State.PausedAt = true, at(time.Minute) }))
 	m.reconcile(ctx)
 	started, stopped = p.take(m)
 	require.Empty(t, started)
@@ -278,9 +280,9 @@ func TestTheLoopReloadsWhenPokedAndWhenAUsedUpPeriodEnds(t *testing.T) {
 	st.lists = make(chan struct{}, 1)
 	// The period ends 200ms after the injected now: the wake timer fires
 	// then (real time), long before the hour's reload.
-	st.set(dest("a", func(d *store.Destination) { d.State.LimitedUntil = at(200 * time.Millisecond) }))
-	m.start() // its first reload runs before it returns
-	defer m.stop()
+	st.set(dest("a", func(d *Destination) { d.State.LimitedUntil = at(200 * time.Millisecond) }))
+	m.Start() // its first reload runs before it returns
+	defer m.Stop()
 	<-st.lists
 	started, _ := p.take(m)
 	require.Empty(t, started, "nothing polls while the period is used up")
@@ -304,7 +306,7 @@ func TestTheLoopReloadsWhenPokedAndWhenAUsedUpPeriodEnds(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("a poke did not reload")
 	}
-	m.stop()
+	m.Stop()
 	_, stopped := p.take(m)
 	require.Equal(t, []string{"a"}, stopped, "stop stops every poller")
 }
@@ -321,11 +323,11 @@ func TestGateParksWhatMustNotBeSentAndSaysForHowLong(t *testing.T) {
 	ctx := context.Background()
 	m, st, _, _, _ := newTestSupervisor(t, 2*time.Second)
 
-	_, err := m.gate(ctx, dest("a", func(d *store.Destination) { d.State.Paused = true }), "a")
+	_, err := m.gate(ctx, dest("a", func(d *Destination) { d.State.Paused = true }), "a")
 	require.ErrorContains(t, err, "destination a: paused; nothing was sent")
 	require.Equal(t, 4*time.Second, parkedWait(t, err))
 
-	_, err = m.gate(ctx, dest("a", func(d *store.Destination) { d.State.LimitedUntil = at(time.Second) }), "a")
+	_, err = m.gate(ctx, dest("a", func(d *Destination) { d.State.LimitedUntil = at(time.Second) }), "a")
 	require.ErrorContains(t, err, "its limit per period is used up until "+t0.Add(time.Second).Format(time.RFC3339))
 	require.Equal(t, 2*time.Second, parkedWait(t, err), "the period's end plus half a reload")
 
@@ -340,8 +342,8 @@ func TestGateParksWhatMustNotBeSentAndSaysForHowLong(t *testing.T) {
 	require.True(t, probe, "the probe goes out")
 
 	// A used-up limit refuses the probe: it is given back unsent.
-	st.admission = store.Admission{ResetsAt: t0.Add(time.Hour)}
-	_, err = m.gate(ctx, dest("a", open(0), func(d *store.Destination) {
+	st.admission = Admission{ResetsAt: t0.Add(time.Hour)}
+	_, err = m.gate(ctx, dest("a", open(0), func(d *Destination) {
 		d.Def.Limits = []flow.PeriodLimit{{Per: flow.Duration(time.Hour), Max: 1}}
 	}), "a")
 	require.ErrorContains(t, err, "its limit per period is used up until "+t0.Add(time.Hour).Format(time.RFC3339))
@@ -354,7 +356,7 @@ func TestGateParksWhatMustNotBeSentAndSaysForHowLong(t *testing.T) {
 
 func TestOutcomeWritesFailuresAndOpensTheCircuitHereAtOnce(t *testing.T) {
 	m, st, _, _, c := newTestSupervisor(t, time.Hour)
-	d := dest("a", func(d *store.Destination) {
+	d := dest("a", func(d *Destination) {
 		d.Def.CircuitBreaker = &flow.CircuitBreaker{Failures: 2, ProbeInterval: flow.Duration(30 * time.Second)}
 	})
 	m.known["a"] = d
@@ -366,13 +368,13 @@ func TestOutcomeWritesFailuresAndOpensTheCircuitHereAtOnce(t *testing.T) {
 	m.outcome(d, temporal.NewApplicationError("HTTP 404", contract.ErrHTTPClient), false)
 	require.Empty(t, st.outcomes, "a 4xx is not the destination's failure: a success, and nothing is written")
 
-	st.transition = store.TransitionOpened
+	st.transition = TransitionOpened
 	m.outcome(d, serverErr, false)
 	require.Equal(t, []bool{false}, st.outcomes)
 	m.mu.Lock()
 	k := m.known["a"]
 	m.mu.Unlock()
-	require.Equal(t, store.CircuitOpen, k.State.Circuit, "this worker's gate refuses at once")
+	require.Equal(t, CircuitOpen, k.State.Circuit, "this worker's gate refuses at once")
 	require.Equal(t, c.Now().Add(30*time.Second), *k.State.NextProbeAt)
 	select {
 	case <-m.kick:
@@ -384,16 +386,16 @@ func TestOutcomeWritesFailuresAndOpensTheCircuitHereAtOnce(t *testing.T) {
 	m.outcome(d, nil, false)
 	require.Equal(t, []bool{false, true}, st.outcomes, "a success after a failure here is written (it clears the count)")
 
-	m.outcome(dest("off", func(d *store.Destination) { d.Def.CircuitBreaker = &flow.CircuitBreaker{Disabled: true} }), serverErr, false)
+	m.outcome(dest("off", func(d *Destination) { d.Def.CircuitBreaker = &flow.CircuitBreaker{Disabled: true} }), serverErr, false)
 	require.Len(t, st.outcomes, 2, "a disabled breaker records nothing")
 }
 
 func TestAnAttemptThatUsesUpAPeriodStopsThisWorkersPollerUntilItEnds(t *testing.T) {
 	m, st, _, _, _ := newTestSupervisor(t, time.Hour)
-	limits := func(d *store.Destination) { d.Def.Limits = []flow.PeriodLimit{{Per: flow.Duration(time.Hour), Max: 3}} }
+	limits := func(d *Destination) { d.Def.Limits = []flow.PeriodLimit{{Per: flow.Duration(time.Hour), Max: 3}} }
 	m.known["a"] = dest("a", limits)
 
-	st.admission = store.Admission{Admitted: true}
+	st.admission = Admission{Admitted: true}
 	probe, err := m.gate(context.Background(), dest("a", limits), "a")
 	require.NoError(t, err)
 	require.False(t, probe)
@@ -401,11 +403,38 @@ func TestAnAttemptThatUsesUpAPeriodStopsThisWorkersPollerUntilItEnds(t *testing.
 	require.Len(t, m.kick, 0, "an attempt within its limits pokes nothing")
 
 	// The attempt that uses the period up goes out, and marks it here.
-	st.admission = store.Admission{Admitted: true, Transition: store.TransitionLimited, ResetsAt: t0.Add(time.Hour)}
+	st.admission = Admission{Admitted: true, Transition: TransitionLimited, ResetsAt: t0.Add(time.Hour)}
 	_, err = m.gate(context.Background(), dest("a", limits), "a")
 	require.NoError(t, err)
 	m.mu.Lock()
 	require.Equal(t, t0.Add(time.Hour), *m.known["a"].State.LimitedUntil)
 	m.mu.Unlock()
 	require.Len(t, m.kick, 1, "the reload it pokes stops the poller")
+}
+
+// Gate and Done as the delivery activity calls them: the state the last
+// reload read decides, and the outcome reaches the breaker.
+func TestGateAndDoneWorkOnTheStateTheLastReloadRead(t *testing.T) {
+	m, st, _, _, _ := newTestSupervisor(t, time.Hour)
+	ctx := context.Background()
+	serverErr := temporal.NewApplicationError("HTTP 503", contract.ErrHTTPServer)
+
+	// Not read yet (a destination created since the last reload): sent,
+	// and its outcome counts nowhere until the supervisor knows it.
+	a, err := m.Gate(ctx, "new")
+	require.NoError(t, err)
+	require.False(t, a.Probe)
+	m.Done(a, serverErr, time.Millisecond)
+	require.Empty(t, st.outcomes)
+
+	st.set(dest("a", func(d *Destination) { d.State.ConsecutiveFailures = 1 }), dest("p", func(d *Destination) { d.State.Paused = true }))
+	m.reconcile(ctx)
+	_, err = m.Gate(ctx, "p")
+	require.ErrorContains(t, err, "destination p: paused")
+
+	a, err = m.Gate(ctx, "a")
+	require.NoError(t, err)
+	m.Done(a, serverErr, time.Millisecond)
+	m.Done(a, nil, time.Millisecond)
+	require.Equal(t, []bool{false, true}, st.outcomes, "a failure, then the success that clears the count")
 }

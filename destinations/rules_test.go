@@ -1,4 +1,4 @@
-package store
+package destinations
 
 import (
 	"strings"
@@ -12,9 +12,9 @@ import (
 
 // The destinations' rules on their own, with a fixed clock; the statements
 // that call them run against SQLite and PostgreSQL in
-// destinations_test.go.
+// store_test.go.
 
-var t0 = time.Date(2026, 3, 1, 12, 0, 30, 0, time.UTC)
+var tRules = time.Date(2026, 3, 1, 12, 0, 30, 0, time.UTC)
 
 func TestAfterOutcomeOpensReprobesOrStays(t *testing.T) {
 	rate := flow.FailureWindow{Rate: 0.5, Window: time.Minute, MinRequests: 4}
@@ -65,7 +65,7 @@ func TestLockOrderIsLongestPeriodFirstAndLeavesTheDefinitionAlone(t *testing.T) 
 
 func TestAdmissionArithmeticOverPeriods(t *testing.T) {
 	minute := time.Minute.Milliseconds()
-	ws := flow.PeriodLimit{Per: flow.Duration(time.Minute)}.WindowStart(t0)
+	ws := flow.PeriodLimit{Per: flow.Duration(time.Minute)}.WindowStart(tRules)
 	require.Equal(t, time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC).UnixMilli(), ws, "a minute's window starts on the wall-clock minute")
 
 	t.Run("a refused attempt waits until the end of the window holding now", func(t *testing.T) {
@@ -109,8 +109,8 @@ func TestAdmissionArithmeticOverPeriods(t *testing.T) {
 
 func TestWithLimitsShowsEachPeriodsUseAndStatusAtNow(t *testing.T) {
 	minute, hour := time.Minute.Milliseconds(), time.Hour.Milliseconds()
-	ws := t0.Truncate(time.Minute).UnixMilli()
-	hs := t0.Truncate(time.Hour).UnixMilli()
+	ws := tRules.Truncate(time.Minute).UnixMilli()
+	hs := tRules.Truncate(time.Hour).UnixMilli()
 	def := func() *flow.Destination {
 		return &flow.Destination{Name: "a", Limits: []flow.PeriodLimit{{Per: flow.Duration(time.Minute), Max: 2}, {Per: flow.Duration(time.Hour), Max: 100}}}
 	}
@@ -130,8 +130,8 @@ func TestWithLimitsShowsEachPeriodsUseAndStatusAtNow(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			d := &Destination{Name: "a", Def: def(), State: DestinationState{Circuit: CircuitClosed}}
-			withLimits(d, c.windows, t0)
+			d := &Destination{Name: "a", Def: def(), State: State{Circuit: CircuitClosed}}
+			withLimits(d, c.windows, tRules)
 			require.Len(t, d.State.Limits, 2)
 			require.Equal(t, c.used, []int64{d.State.Limits[0].Used, d.State.Limits[1].Used})
 			require.Equal(t, c.limited, d.State.LimitedUntil)
@@ -141,8 +141,8 @@ func TestWithLimitsShowsEachPeriodsUseAndStatusAtNow(t *testing.T) {
 
 	t.Run("a failure window that has ended shows empty, resetting at the next window's end", func(t *testing.T) {
 		d := &Destination{Name: "a", Def: &flow.Destination{Name: "a", CircuitBreaker: &flow.CircuitBreaker{FailureRate: 0.5}}}
-		d.State.FailureWindow = &FailureWindowUsage{Requests: 30, Failures: 20, ResetsAt: t0}
-		withLimits(d, nil, t0)
+		d.State.FailureWindow = &FailureWindowUsage{Requests: 30, Failures: 20, ResetsAt: tRules}
+		withLimits(d, nil, tRules)
 		require.Equal(t, FailureWindowUsage{ResetsAt: time.UnixMilli(ws + minute).UTC()}, *d.State.FailureWindow)
 	})
 }
@@ -150,24 +150,24 @@ func TestWithLimitsShowsEachPeriodsUseAndStatusAtNow(t *testing.T) {
 func ptr[T any](v T) *T { return &v }
 
 func TestStatusAtNamesWhyDeliveriesPark(t *testing.T) {
-	until := t0.Add(time.Second)
+	until := tRules.Add(time.Second)
 	cases := []struct {
 		name string
-		st   DestinationState
+		st   State
 		cb   *flow.CircuitBreaker
 		want string
 	}{
-		{"nothing holds deliveries: closed", DestinationState{Circuit: CircuitClosed}, nil, StatusClosed},
-		{"paused wins over an open circuit and a used-up period", DestinationState{Paused: true, Circuit: CircuitOpen, LimitedUntil: &until}, nil, StatusPaused},
-		{"an open circuit wins over a used-up period", DestinationState{Circuit: CircuitOpen, LimitedUntil: &until}, nil, StatusOpen},
-		{"an open circuit of a disabled breaker does not count", DestinationState{Circuit: CircuitOpen}, &flow.CircuitBreaker{Disabled: true}, StatusClosed},
-		{"a used-up period is limited until it ends", DestinationState{Circuit: CircuitClosed, LimitedUntil: &until}, nil, StatusLimited},
-		{"a period that ended at now is closed", DestinationState{Circuit: CircuitClosed, LimitedUntil: &t0}, nil, StatusClosed},
+		{"nothing holds deliveries: closed", State{Circuit: CircuitClosed}, nil, StatusClosed},
+		{"paused wins over an open circuit and a used-up period", State{Paused: true, Circuit: CircuitOpen, LimitedUntil: &until}, nil, StatusPaused},
+		{"an open circuit wins over a used-up period", State{Circuit: CircuitOpen, LimitedUntil: &until}, nil, StatusOpen},
+		{"an open circuit of a disabled breaker does not count", State{Circuit: CircuitOpen}, &flow.CircuitBreaker{Disabled: true}, StatusClosed},
+		{"a used-up period is limited until it ends", State{Circuit: CircuitClosed, LimitedUntil: &until}, nil, StatusLimited},
+		{"a period that ended at now is closed", State{Circuit: CircuitClosed, LimitedUntil: &tRules}, nil, StatusClosed},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			d := &Destination{Def: &flow.Destination{CircuitBreaker: c.cb}, State: c.st}
-			require.Equal(t, c.want, d.StatusAt(t0))
+			require.Equal(t, c.want, d.StatusAt(tRules))
 		})
 	}
 }

@@ -1,4 +1,4 @@
-package store
+package destinations
 
 import (
 	"cmp"
@@ -8,9 +8,58 @@ import (
 	"github.com/hookflow/hookflow/flow"
 )
 
-// The destinations' rules apart from their SQL (destinations.go): the
+// The destinations' rules apart from their SQL (store.go): why
+// deliveries park (StatusAt), each period limit's use as of a time, the
 // circuit breaker's step after an outcome is counted, and the period
 // limits' admission arithmetic. The statements count; these decide.
+
+// StatusAt is why d's deliveries park at now (paused, open, limited), or
+// closed.
+func (d *Destination) StatusAt(now time.Time) string {
+	enabled, _, _ := d.Def.Breaker()
+	switch {
+	case d.State.Paused:
+		return StatusPaused
+	case enabled && d.State.Circuit == CircuitOpen:
+		return StatusOpen
+	case d.State.LimitedUntil != nil && now.Before(*d.State.LimitedUntil):
+		return StatusLimited
+	}
+	return StatusClosed
+}
+
+// limitWindow is a stored period window.
+type limitWindow struct {
+	periodMS, start, used int64
+}
+
+// withLimits fills d's period limits' use as of now from its stored
+// windows (a window that has ended counts 0), and its status.
+func withLimits(d *Destination, windows []limitWindow, now time.Time) {
+	d.State.Limits, d.State.LimitedUntil = nil, nil
+	if d.State.FailureWindow != nil && !now.Before(d.State.FailureWindow.ResetsAt) {
+		d.State.FailureWindow.Requests, d.State.FailureWindow.Failures = 0, 0
+		d.State.FailureWindow.ResetsAt = time.UnixMilli(d.Def.RateWindow().WindowStart(now) + d.Def.RateWindow().Window.Milliseconds()).UTC()
+	}
+	for _, l := range d.Def.Limits {
+		per := l.Per.Std().Milliseconds()
+		ws := l.WindowStart(now)
+		u := LimitUsage{Per: l.Per, Max: l.Max, ResetsAt: time.UnixMilli(ws + per).UTC()}
+		for _, w := range windows {
+			// A window later than this clock's (another worker's clock
+			// runs ahead) is the current one, as the admission treats it.
+			if w.periodMS == per && w.start >= ws {
+				u.Used, u.ResetsAt = w.used, time.UnixMilli(w.start+per).UTC()
+			}
+		}
+		if u.Used >= u.Max && (d.State.LimitedUntil == nil || u.ResetsAt.After(*d.State.LimitedUntil)) {
+			t := u.ResetsAt
+			d.State.LimitedUntil = &t
+		}
+		d.State.Limits = append(d.State.Limits, u)
+	}
+	d.State.Status = d.StatusAt(now)
+}
 
 // breakerStep is what a counted outcome does to the circuit.
 type breakerStep int

@@ -1,10 +1,9 @@
-package worker
+package destinations
 
 import (
 	"time"
 
 	"github.com/hookflow/hookflow/flow"
-	"github.com/hookflow/hookflow/store"
 )
 
 // Destination notifications (paused, resumed, circuit opened, circuit
@@ -27,13 +26,13 @@ type destEvents struct {
 	openedAt time.Time
 }
 
-func destEventsOf(d *store.Destination) destEvents {
+func destEventsOf(d *Destination) destEvents {
 	var e destEvents
 	e.paused = d.State.Paused
 	if d.State.PausedAt != nil {
 		e.pausedAt = *d.State.PausedAt
 	}
-	e.open = d.State.Circuit == store.CircuitOpen
+	e.open = d.State.Circuit == CircuitOpen
 	if d.State.OpenedAt != nil {
 		e.openedAt = *d.State.OpenedAt
 	}
@@ -69,7 +68,7 @@ func destTransitions(prev, cur destEvents) []destEvent {
 }
 
 // eventData is what an event about d carries besides its destination.
-func eventData(typ string, d *store.Destination) map[string]any {
+func eventData(typ string, d *Destination) map[string]any {
 	switch typ {
 	case flow.EventDestinationPaused:
 		data := map[string]any{"reason": d.State.PauseReason}
@@ -85,7 +84,7 @@ func eventData(typ string, d *store.Destination) map[string]any {
 
 // notifyTransitions emits the events between the state this worker saw
 // at its last reload (prev) and d's. Called without m.mu held.
-func (m *destinations) notifyTransitions(prev destEvents, d *store.Destination) {
+func (m *Supervisor) notifyTransitions(prev destEvents, d *Destination) {
 	if m.notifier == nil {
 		return
 	}
@@ -96,7 +95,7 @@ func (m *destinations) notifyTransitions(prev destEvents, d *store.Destination) 
 
 // openedWhy says what opened a circuit: the breaker's rules and the state
 // when it opened.
-func openedWhy(d *store.Destination) map[string]any {
+func openedWhy(d *Destination) map[string]any {
 	_, failures, probe := d.Def.Breaker()
 	why := map[string]any{
 		"reason": "consecutive_failures", "consecutiveFailures": failures,
@@ -110,4 +109,34 @@ func openedWhy(d *store.Destination) map[string]any {
 		why["openedAt"] = *d.State.OpenedAt
 	}
 	return why
+}
+
+// Event is one destination event to emit: its type, when the state
+// change it reports began (its id derives from it; zero: a new id), and
+// what it carries besides the destination.
+type Event struct {
+	Type  string
+	Since time.Time
+	Data  map[string]any
+}
+
+// PauseRequestEvent is the event a pause or resume request emits at once
+// (the workers emit the same, with the same id, at their next reload, so
+// it is not lost if the api dies before Temporal takes it): none when the
+// request changed nothing (pausing a paused destination tells no one).
+// was is the state before the request (nil: unknown; then it emits as if
+// it changed the state, and a resume, not knowing when the pause began,
+// has a new id).
+func PauseRequestEvent(d *Destination, was *State) (Event, bool) {
+	if was != nil && was.Paused == d.State.Paused {
+		return Event{}, false
+	}
+	if d.State.Paused {
+		return Event{Type: flow.EventDestinationPaused, Since: destEventsOf(d).pausedAt, Data: eventData(flow.EventDestinationPaused, d)}, true
+	}
+	var since time.Time
+	if was != nil && was.PausedAt != nil {
+		since = *was.PausedAt
+	}
+	return Event{Type: flow.EventDestinationResumed, Since: since}, true
 }

@@ -1,13 +1,15 @@
-package worker
+package destinations
 
 import (
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
 
+	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
-	"github.com/hookflow/hookflow/store"
 )
 
 // t0 is the tests' fixed now: the rules read no clock of their own.
@@ -18,17 +20,17 @@ func at(d time.Duration) *time.Time {
 	return &t
 }
 
-func dest(name string, mutate ...func(*store.Destination)) *store.Destination {
-	d := &store.Destination{Name: name, Def: &flow.Destination{Name: name, BaseURL: "https://example.com/"}, State: store.DestinationState{Circuit: store.CircuitClosed}}
+func dest(name string, mutate ...func(*Destination)) *Destination {
+	d := &Destination{Name: name, Def: &flow.Destination{Name: name, BaseURL: "https://example.com/"}, State: State{Circuit: CircuitClosed}}
 	for _, f := range mutate {
 		f(d)
 	}
 	return d
 }
 
-func open(next time.Duration) func(*store.Destination) {
-	return func(d *store.Destination) {
-		d.State.Circuit, d.State.OpenedAt, d.State.NextProbeAt = store.CircuitOpen, at(-time.Minute), at(next)
+func open(next time.Duration) func(*Destination) {
+	return func(d *Destination) {
+		d.State.Circuit, d.State.OpenedAt, d.State.NextProbeAt = CircuitOpen, at(-time.Minute), at(next)
 	}
 }
 
@@ -36,32 +38,32 @@ func TestWorkerForDecidesEachDestinationsPoller(t *testing.T) {
 	const self = "worker-a"
 	cases := []struct {
 		name         string
-		d            *store.Destination
+		d            *Destination
 		key          string
 		probe, claim bool
 	}{
 		{"a closed destination polls with the worker's default in-flight bound and no rate", dest("a"), "poll rate=0 inflight=8", false, false},
-		{"a destination's own rate and in-flight bound name its key, so a change restarts it", dest("a", func(d *store.Destination) {
+		{"a destination's own rate and in-flight bound name its key, so a change restarts it", dest("a", func(d *Destination) {
 			d.Def.RateLimit, d.Def.MaxInFlight = &flow.RateLimit{PerSecond: 2.5}, 3
 		}), "poll rate=2.5 inflight=3", false, false},
-		{"a paused destination has no poller", dest("a", func(d *store.Destination) { d.State.Paused = true }), "", false, false},
-		{"a paused destination with an open circuit and a due probe claims nothing", dest("a", open(-time.Second), func(d *store.Destination) { d.State.Paused = true }), "", false, false},
-		{"a used-up period stops polling until it ends", dest("a", func(d *store.Destination) { d.State.LimitedUntil = at(time.Second) }), "", false, false},
-		{"a period that ended at now polls again", dest("a", func(d *store.Destination) { d.State.LimitedUntil = at(0) }), "poll rate=0 inflight=8", false, false},
-		{"a used-up period holds back even a due probe", dest("a", open(-time.Second), func(d *store.Destination) { d.State.LimitedUntil = at(time.Second) }), "", false, false},
+		{"a paused destination has no poller", dest("a", func(d *Destination) { d.State.Paused = true }), "", false, false},
+		{"a paused destination with an open circuit and a due probe claims nothing", dest("a", open(-time.Second), func(d *Destination) { d.State.Paused = true }), "", false, false},
+		{"a used-up period stops polling until it ends", dest("a", func(d *Destination) { d.State.LimitedUntil = at(time.Second) }), "", false, false},
+		{"a period that ended at now polls again", dest("a", func(d *Destination) { d.State.LimitedUntil = at(0) }), "poll rate=0 inflight=8", false, false},
+		{"a used-up period holds back even a due probe", dest("a", open(-time.Second), func(d *Destination) { d.State.LimitedUntil = at(time.Second) }), "", false, false},
 		{"an open circuit whose probe is not due has no poller", dest("a", open(time.Second)), "", false, false},
 		{"an open circuit whose probe is due at now asks for a claim", dest("a", open(0)), "", false, true},
-		{"an open circuit without a probe time never claims", dest("a", func(d *store.Destination) { d.State.Circuit = store.CircuitOpen }), "", false, false},
-		{"this worker's live claim keeps its probe worker even before the next probe time", dest("a", open(time.Minute), func(d *store.Destination) {
+		{"an open circuit without a probe time never claims", dest("a", func(d *Destination) { d.State.Circuit = CircuitOpen }), "", false, false},
+		{"this worker's live claim keeps its probe worker even before the next probe time", dest("a", open(time.Minute), func(d *Destination) {
 			d.State.ProbeOwner, d.State.ProbeClaimedAt = self, t0.Add(-probeClaimTTL+time.Second)
 		}), probeKey, true, false},
-		{"this worker's lapsed claim is claimed again when the probe is due", dest("a", open(-time.Second), func(d *store.Destination) {
+		{"this worker's lapsed claim is claimed again when the probe is due", dest("a", open(-time.Second), func(d *Destination) {
 			d.State.ProbeOwner, d.State.ProbeClaimedAt = self, t0.Add(-probeClaimTTL)
 		}), "", false, true},
-		{"another worker's claim is no probe of this one's, but a due probe is still asked for (the store refuses a live claim)", dest("a", open(-time.Second), func(d *store.Destination) {
+		{"another worker's claim is no probe of this one's, but a due probe is still asked for (the store refuses a live claim)", dest("a", open(-time.Second), func(d *Destination) {
 			d.State.ProbeOwner, d.State.ProbeClaimedAt = "worker-b", t0
 		}), "", false, true},
-		{"an open circuit with the breaker disabled polls as if closed", dest("a", open(time.Minute), func(d *store.Destination) {
+		{"an open circuit with the breaker disabled polls as if closed", dest("a", open(time.Minute), func(d *Destination) {
 			d.Def.CircuitBreaker = &flow.CircuitBreaker{Disabled: true}
 		}), "poll rate=0 inflight=8", false, false},
 	}
@@ -99,18 +101,18 @@ func TestWorkerChangeStopsAndStartsOnlyWhatDiffers(t *testing.T) {
 }
 
 func TestEarliestLimitEndIsTheNextPeriodToEndAfterNow(t *testing.T) {
-	limited := func(d time.Duration) *store.Destination {
-		return dest("x", func(x *store.Destination) { x.State.LimitedUntil = at(d) })
+	limited := func(d time.Duration) *Destination {
+		return dest("x", func(x *Destination) { x.State.LimitedUntil = at(d) })
 	}
 	cases := []struct {
 		name string
-		list []*store.Destination
+		list []*Destination
 		want time.Time
 	}{
 		{"no destination wakes nothing", nil, time.Time{}},
-		{"no used-up period wakes nothing", []*store.Destination{dest("a")}, time.Time{}},
-		{"a period that ended already wakes nothing", []*store.Destination{limited(-time.Second), limited(0)}, time.Time{}},
-		{"the earliest of several future ends wins", []*store.Destination{limited(time.Hour), limited(time.Minute), dest("a"), limited(2 * time.Minute)}, t0.Add(time.Minute)},
+		{"no used-up period wakes nothing", []*Destination{dest("a")}, time.Time{}},
+		{"a period that ended already wakes nothing", []*Destination{limited(-time.Second), limited(0)}, time.Time{}},
+		{"the earliest of several future ends wins", []*Destination{limited(time.Hour), limited(time.Minute), dest("a"), limited(2 * time.Minute)}, t0.Add(time.Minute)},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -141,17 +143,17 @@ func TestLimitWaitIsTwoReloadsOrThePeriodsEndWhicheverComesFirst(t *testing.T) {
 func TestGateRuleParksPausedThenLimitedThenOpen(t *testing.T) {
 	cases := []struct {
 		name string
-		d    *store.Destination
+		d    *Destination
 		want gateVerdict
 	}{
 		{"a closed destination admits", dest("a"), gateAdmit},
-		{"a paused destination parks, whatever else holds", dest("a", open(0), func(d *store.Destination) {
+		{"a paused destination parks, whatever else holds", dest("a", open(0), func(d *Destination) {
 			d.State.Paused, d.State.LimitedUntil = true, at(time.Hour)
 		}), gatePaused},
-		{"a used-up period parks before an open circuit's probe", dest("a", open(0), func(d *store.Destination) { d.State.LimitedUntil = at(time.Second) }), gateLimited},
-		{"a period that has ended no longer parks", dest("a", func(d *store.Destination) { d.State.LimitedUntil = at(0) }), gateAdmit},
+		{"a used-up period parks before an open circuit's probe", dest("a", open(0), func(d *Destination) { d.State.LimitedUntil = at(time.Second) }), gateLimited},
+		{"a period that has ended no longer parks", dest("a", func(d *Destination) { d.State.LimitedUntil = at(0) }), gateAdmit},
 		{"an open circuit lets only the probe through", dest("a", open(time.Minute)), gateProbe},
-		{"an open circuit of a disabled breaker admits", dest("a", open(0), func(d *store.Destination) {
+		{"an open circuit of a disabled breaker admits", dest("a", open(0), func(d *Destination) {
 			d.Def.CircuitBreaker = &flow.CircuitBreaker{Disabled: true}
 		}), gateAdmit},
 	}
@@ -163,19 +165,19 @@ func TestGateRuleParksPausedThenLimitedThenOpen(t *testing.T) {
 }
 
 func TestOutcomeWorthWritingSkipsOnlyAHealthyDestinationsSuccess(t *testing.T) {
-	clean := store.DestinationState{Circuit: store.CircuitClosed}
+	clean := State{Circuit: CircuitClosed}
 	cases := []struct {
 		name              string
 		ok, probe, failed bool
-		st                store.DestinationState
+		st                State
 		want              bool
 	}{
 		{"a success on a healthy destination writes nothing", true, false, false, clean, false},
 		{"a failure always writes", false, false, false, clean, true},
 		{"a probe's success writes (it closes the circuit)", true, true, false, clean, true},
 		{"a success after a failure seen here writes (it clears the count)", true, false, true, clean, true},
-		{"a success while the state read shows failures writes", true, false, false, store.DestinationState{Circuit: store.CircuitClosed, ConsecutiveFailures: 2}, true},
-		{"a success while the circuit is open writes", true, false, false, store.DestinationState{Circuit: store.CircuitOpen}, true},
+		{"a success while the state read shows failures writes", true, false, false, State{Circuit: CircuitClosed, ConsecutiveFailures: 2}, true},
+		{"a success while the circuit is open writes", true, false, false, State{Circuit: CircuitOpen}, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -211,13 +213,13 @@ func TestDestTransitionsAreTheEventsBetweenTwoReloads(t *testing.T) {
 }
 
 func TestEventDataSaysWhyAndWhen(t *testing.T) {
-	p := dest("a", func(d *store.Destination) {
+	p := dest("a", func(d *Destination) {
 		d.State.Paused, d.State.PausedAt, d.State.PauseReason = true, at(0), "maintenance"
 	})
 	require.Equal(t, map[string]any{"reason": "maintenance", "pausedAt": t0}, eventData(flow.EventDestinationPaused, p))
 	require.Equal(t, map[string]any{"reason": ""}, eventData(flow.EventDestinationPaused, dest("a")), "a pause without its time carries no pausedAt")
 
-	o := dest("a", open(time.Minute), func(d *store.Destination) {
+	o := dest("a", open(time.Minute), func(d *Destination) {
 		d.State.LastError = "HTTP 503"
 		d.Def.CircuitBreaker = &flow.CircuitBreaker{Failures: 3, ProbeInterval: flow.Duration(10 * time.Second)}
 	})
@@ -235,4 +237,69 @@ func TestEventDataSaysWhyAndWhen(t *testing.T) {
 
 	require.Nil(t, eventData(flow.EventDestinationResumed, p))
 	require.Nil(t, eventData(flow.EventDestinationCircuitClosed, o))
+}
+
+func TestPollerOptionsAreTheDestinationsLimitsOrOneProbe(t *testing.T) {
+	limited := dest("a", func(d *Destination) { d.Def.MaxInFlight, d.Def.RateLimit = 2, &flow.RateLimit{PerSecond: 5} })
+	cases := []struct {
+		name              string
+		d                 *Destination
+		probe             bool
+		stopTimeout       time.Duration
+		rate              float64
+		inFlight, pollers int
+		wantStop          time.Duration
+	}{
+		{"the destination's rate and in flight", limited, false, 0, 5, 2, 0, 40 * time.Second},
+		{"no limits: the process's in flight, no rate", dest("b"), false, time.Minute, 0, 4, 0, time.Minute},
+		{"a probe: one delivery, one poll, whatever the limits", limited, true, 0, 0, 1, 1, 40 * time.Second},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			o := PollerOptions(c.d, c.probe, 4, c.stopTimeout)
+			require.Equal(t, c.rate, o.TaskQueueActivitiesPerSecond)
+			require.Equal(t, c.inFlight, o.MaxConcurrentActivityExecutionSize)
+			require.Equal(t, c.pollers, o.MaxConcurrentActivityTaskPollers)
+			require.Equal(t, c.wantStop, o.WorkerStopTimeout, "a stopped poller lets a whole attempt finish")
+		})
+	}
+}
+
+func TestOnlyTheDestinationsOwnFailuresCountAgainstIt(t *testing.T) {
+	for typ, want := range map[string]bool{
+		contract.ErrHTTPServer: true, contract.ErrNetwork: true, contract.ErrTooManyRequests: true,
+		contract.ErrHTTPClient: false, contract.ErrDestinationRefused: false, contract.ErrDestinationParked: false, "Error": false,
+	} {
+		require.Equal(t, want, CountsAgainst(typ), typ)
+	}
+	require.Equal(t, contract.ErrHTTPServer, errorType(temporal.NewApplicationError("HTTP 503", contract.ErrHTTPServer)))
+	require.Equal(t, "Error", errorType(errors.New("plain")), "an error without a type counts as none of the destination's")
+}
+
+func TestAPauseRequestEmitsOnlyWhatItChanged(t *testing.T) {
+	paused := dest("a", func(d *Destination) {
+		d.State.Paused, d.State.PausedAt, d.State.PauseReason = true, at(0), "maintenance"
+	})
+	resumed := dest("a")
+	cases := []struct {
+		name string
+		d    *Destination
+		was  *State
+		want Event
+		ok   bool
+	}{
+		{"a pause emits paused, with when it began and why", paused, &State{}, Event{Type: flow.EventDestinationPaused, Since: t0, Data: map[string]any{"reason": "maintenance", "pausedAt": t0}}, true},
+		{"pausing a paused destination tells no one", paused, &State{Paused: true, PausedAt: at(0)}, Event{}, false},
+		{"a resume emits resumed with the pause's start (the pause's id)", resumed, &State{Paused: true, PausedAt: at(-time.Hour)}, Event{Type: flow.EventDestinationResumed, Since: t0.Add(-time.Hour)}, true},
+		{"resuming a running destination tells no one", resumed, &State{}, Event{}, false},
+		{"an unknown state before a pause emits paused", paused, nil, Event{Type: flow.EventDestinationPaused, Since: t0, Data: map[string]any{"reason": "maintenance", "pausedAt": t0}}, true},
+		{"an unknown state before a resume emits resumed with a new id", resumed, nil, Event{Type: flow.EventDestinationResumed}, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, ok := PauseRequestEvent(c.d, c.was)
+			require.Equal(t, c.ok, ok)
+			require.Equal(t, c.want, got)
+		})
+	}
 }
