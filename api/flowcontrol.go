@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"go.temporal.io/api/serviceerror"
 	sdkclient "go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
@@ -14,6 +15,7 @@ import (
 	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/flowcontrol"
+	"github.com/hookflow/hookflow/telemetry"
 )
 
 // HeaderFlowKey names the flow-control key an event was queued under.
@@ -99,6 +101,25 @@ func admissionRetryable(err error) bool {
 		wnr *serviceerror.WorkflowNotReady
 	)
 	return errors.As(err, &nf) || errors.As(err, &re) || errors.As(err, &un) || errors.As(err, &wnr)
+}
+
+// HeaderRunningExecutionID names the execution holding a singleton's key
+// on the answer to an event it skipped.
+const HeaderRunningExecutionID = "Hookflow-Running-Execution-Id"
+
+// singletonSkipped answers an event a singleton turned away at its
+// admission, with nothing started: a sync caller gets 409
+// already_running; an async caller the trigger's usual answer (the event
+// was taken, and deliberately not run: a sender would retry a 409).
+func (s *Public) singletonSkipped(c *gin.Context, f *flow.Flow, a *admission) {
+	c.Header(HeaderRunningExecutionID, a.adm.By)
+	c.Set(outcomeKey, telemetry.TriggerSkipped)
+	if f.Trigger.EffectiveMode() == flow.ModeSync {
+		writeResponse(c, http.StatusConflict, nil, map[string]any{
+			"error": "already_running", "detail": "this event's key is taken: " + a.adm.Reason, "runningExecutionId": a.adm.By})
+		return
+	}
+	writeConfigured(c, f.Trigger.Response)
 }
 
 // withdraw takes an admitted run that will not start (its start failed, or

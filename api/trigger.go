@@ -120,13 +120,19 @@ func (s *Public) trigger(c *gin.Context) {
 			return
 		}
 		adm = a
-		in.FlowKey, in.KeyAhead = a.start.Key, a.adm.Ahead
+		c.Header(HeaderFlowKey, a.start.Key)
+		if a.adm.Decision == contract.DecisionSkip {
+			// A singleton's key is taken: nothing starts.
+			c.Writer.Header().Del(HeaderExecutionID)
+			s.singletonSkipped(c, f, a)
+			return
+		}
+		in.FlowKey, in.KeyAhead, in.KeyGranted = a.start.Key, a.adm.Ahead, a.adm.Decision == contract.DecisionRun
 		opts = contract.StartOptions(f, entry.Version, eventID, contract.SearchAttrFlowKey.ValueSet(a.start.Key))
 		opts.Memo = map[string]any{}
 		if key.digest != "" {
 			opts.Memo[contract.MemoTriggerDigest] = key.digest
 		}
-		c.Header(HeaderFlowKey, a.start.Key)
 	}
 	if tr.EffectiveMode() == flow.ModeSync {
 		s.triggerSync(c, dctx, entry, opts, in, key, adm)

@@ -178,6 +178,12 @@ const (
 	FloorUWS   = "floor: Update-With-Start"
 	HookAsync  = "hookflow: async trigger"
 	HookSync   = "hookflow: sync trigger"
+	// HookKeyed is an async trigger with flowControl concurrency 1 over
+	// 100 keys (each event admitted at its key, waiting for its permit);
+	// HookKeyedIdle sends every event to a key of its own, so each one
+	// meets an idle key (a coordinator started for it).
+	HookKeyed     = "hookflow: async keyed (100 keys)"
+	HookKeyedIdle = "hookflow: async keyed (idle keys)"
 )
 
 // noopStart is the StartWorkflow floor: a workflow that returns at once.
@@ -210,6 +216,14 @@ steps:
 const asyncFlow = `
 id: bench-async
 trigger: {token: bench-async-token-000000000}
+steps: [{id: s, type: set, values: {x: 1}}]
+`
+
+const keyedFlow = `
+id: bench-keyed
+trigger:
+  token: bench-keyed-token-000000000
+  flowControl: {key: "{{ trigger.body.k }}", concurrency: 1}
 steps: [{id: s, type: set, values: {x: 1}}]
 `
 
@@ -391,7 +405,7 @@ steps: [{id: send, type: http, method: POST, url: "%s", body: {mode: all}}]
 	e.closers = append(e.closers, fw.Stop)
 
 	var entries []*flow.Entry
-	for _, y := range []string{syncFlow, asyncFlow, waitFlow, deliverFlow, burstFlow} {
+	for _, y := range []string{syncFlow, asyncFlow, keyedFlow, waitFlow, deliverFlow, burstFlow} {
 		f, err := flow.DecodeYAML([]byte(y))
 		if err != nil {
 			return nil, err
@@ -410,6 +424,7 @@ steps: [{id: send, type: http, method: POST, url: "%s", body: {mode: all}}]
 		hook: map[string]string{
 			"bench-sync":    apiSrv.URL + "/hooks/bench-sync-token-0000000000",
 			"bench-async":   apiSrv.URL + "/hooks/bench-async-token-000000000",
+			"bench-keyed":   apiSrv.URL + "/hooks/bench-keyed-token-000000000",
 			"bench-wait":    apiSrv.URL + "/hooks/bench-wait-token-0000000000",
 			"bench-deliver": apiSrv.URL + "/hooks/bench-deliver-token-00000000",
 			"bench-burst":   apiSrv.URL + "/hooks/bench-burst-token-000000000",
@@ -482,6 +497,12 @@ func measureAll(ctx context.Context, cfg Config, t *target) (*Results, error) {
 		}},
 		{FloorStart, floorStart},
 		{HookAsync, func(context.Context) error { return postJSON(t.hook["bench-async"], `{"n":1}`) }},
+		{HookKeyed, func(context.Context) error {
+			return postJSON(t.hook["bench-keyed"], fmt.Sprintf(`{"k":"k%d"}`, seq.Add(1)%100))
+		}},
+		{HookKeyedIdle, func(context.Context) error {
+			return postJSON(t.hook["bench-keyed"], fmt.Sprintf(`{"k":"idle-%d"}`, seq.Add(1)))
+		}},
 	}
 	for _, sc := range scenarios {
 		if len(cfg.Only) > 0 && !slices.Contains(cfg.Only, sc.name) {
@@ -591,11 +612,13 @@ func measureAll(ctx context.Context, cfg Config, t *target) (*Results, error) {
 	return res, nil
 }
 
-// drain waits until no run is open (visibility), at most two minutes.
+// drain waits until no run is open (visibility), at most two minutes. Flow
+// control's key coordinators stay open a minute after their key is idle:
+// they are not runs.
 func drain(ctx context.Context, c sdkclient.Client) error {
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
-		resp, err := c.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: "ExecutionStatus = 'Running'"})
+		resp, err := c.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: "ExecutionStatus = 'Running' AND WorkflowType != 'FlowControlWorkflow'"})
 		if err != nil {
 			return err
 		}

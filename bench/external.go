@@ -42,7 +42,7 @@ trigger: {token: bench-deliver-token-00000000}
 steps: [{id: send, type: http, method: POST, url: "%s/ok/bench-deliver", body: {mode: all}}]
 `, strings.TrimRight(ext.ReceiverTarget, "/"))
 	hook := map[string]string{}
-	for id, y := range map[string]string{"bench-sync": syncFlow, "bench-async": asyncFlow, "bench-deliver": deliverFlow, "bench-burst": burstFlow} {
+	for id, y := range map[string]string{"bench-sync": syncFlow, "bench-async": asyncFlow, "bench-keyed": keyedFlow, "bench-deliver": deliverFlow, "bench-burst": burstFlow} {
 		tok, err := ensureFlow(ext, id, y)
 		if err != nil {
 			return nil, err

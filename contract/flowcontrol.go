@@ -74,6 +74,12 @@ type Admission struct {
 	Known bool `json:"known,omitempty"`
 	// Done: the run already had its turn and released it.
 	Done bool `json:"done,omitempty"`
+	// Decision is made in the answer when nothing waited before the run:
+	// DecisionRun (the key was free: the run starts holding its permit)
+	// or DecisionSkip (a singleton's key is taken by By: start nothing).
+	Decision string `json:"decision,omitempty"`
+	By       string `json:"by,omitempty"`
+	Reason   string `json:"reason,omitempty"`
 }
 
 // ReadyMsg is SignalReady's, SignalRelease's and SignalWithdraw's

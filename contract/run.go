@@ -127,6 +127,9 @@ type Input struct {
 	// were before it in the key's queue when it was admitted.
 	FlowKey  string `json:"flowKey,omitempty"`
 	KeyAhead int    `json:"keyAhead,omitempty"`
+	// KeyGranted: the admission granted the permit (the key was free), so
+	// the run starts holding it.
+	KeyGranted bool `json:"keyGranted,omitempty"`
 }
 
 // Interpreter behaviours gated by Input.Engine.

@@ -64,6 +64,10 @@ type Holder struct {
 	Checked time.Time `json:"checked,omitzero"`
 	// Cancelling: a newer event asked this run to stop (singleton cancel).
 	Cancelling bool `json:"cancelling,omitempty"`
+	// Unseen: granted in its admission's answer, before its run existed;
+	// checked after ReadyGrace (its start may have failed), not
+	// HolderCheck.
+	Unseen bool `json:"unseen,omitempty"`
 }
 
 // State is a key coordinator's state: ids and times only, carried whole
@@ -183,6 +187,49 @@ func (s *State) Admit(id string, now time.Time) (contract.Admission, error) {
 	}
 	s.push(id, now, false)
 	return contract.Admission{Ahead: len(s.Running) + len(s.Waiting) - 1}, nil
+}
+
+// AdmitAndDecide admits id and, when nothing waits before it, decides at
+// once: an event that meets a free key is granted in the admission's
+// answer (its run starts holding the permit: no report, no signal), one a
+// singleton turns away is skipped there (nothing starts). The decisions
+// for other runs (singleton cancel) are returned for the coordinator to
+// send.
+func (s *State) AdmitAndDecide(id string, now time.Time) (contract.Admission, Decisions, error) {
+	adm, err := s.Admit(id, now)
+	if err != nil || adm.Known || adm.Done || len(s.Waiting) != 1 || s.Waiting[0].ID != id {
+		return adm, Decisions{}, err
+	}
+	// Decided as if its run had reported: it will exist once the answer
+	// reaches the API, which starts it.
+	s.Waiting[0].Ready = true
+	d := s.Decide(now)
+	for i, g := range d.Grants {
+		if g == id {
+			d.Grants = append(d.Grants[:i:i], d.Grants[i+1:]...)
+			adm.Decision = contract.DecisionRun
+			for j := range s.Running {
+				if s.Running[j].ID == id {
+					s.Running[j].Unseen = true
+				}
+			}
+			return adm, d, nil
+		}
+	}
+	for i, sk := range d.Skips {
+		if sk.ID == id {
+			d.Skips = append(d.Skips[:i:i], d.Skips[i+1:]...)
+			adm.Decision, adm.By, adm.Reason = contract.DecisionSkip, sk.By, sk.Reason
+			return adm, d, nil
+		}
+	}
+	// It waits: its run reports when it exists.
+	for i := range s.Waiting {
+		if s.Waiting[i].ID == id {
+			s.Waiting[i].Ready = false
+		}
+	}
+	return adm, d, nil
 }
 
 func (s *State) push(id string, now time.Time, ready bool) {
@@ -443,14 +490,18 @@ func (s *State) checks(now time.Time, d *Decisions) {
 	}
 	for i := range s.Running {
 		h := &s.Running[i]
-		due := h.Since.Add(HolderCheck)
+		every := HolderCheck
+		if h.Unseen {
+			every = ReadyGrace
+		}
+		due := h.Since.Add(every)
 		if !h.Checked.IsZero() {
-			due = h.Checked.Add(HolderCheck)
+			due = h.Checked.Add(every)
 		}
 		if !now.Before(due) {
 			h.Checked = now
 			d.Check = append(d.Check, h.ID)
-			due = now.Add(HolderCheck)
+			due = now.Add(every)
 		}
 		d.WakeAt = earliest(d.WakeAt, due)
 	}

@@ -281,3 +281,56 @@ func TestTheStateSurvivesContinueAsNewAsJSON(t *testing.T) {
 		t.Fatalf("grants %v", d.Grants)
 	}
 }
+
+func TestAnEventMeetingAFreeKeyIsGrantedInItsAdmission(t *testing.T) {
+	s := &State{Rules: contract.KeyRules{Concurrency: 1}}
+	adm, d, err := s.AdmitAndDecide("a", at(0))
+	if err != nil || adm.Decision != contract.DecisionRun || len(d.Grants) != 0 {
+		t.Fatalf("a: %+v %+v %v", adm, d, err)
+	}
+	// The key is held: b waits for its run to report.
+	adm, _, _ = s.AdmitAndDecide("b", at(1))
+	if adm.Decision != "" || adm.Ahead != 1 || len(s.Waiting) != 1 || s.Waiting[0].Ready {
+		t.Fatalf("b: %+v waiting %+v", adm, s.Waiting)
+	}
+	// c queues behind b without a decision, whatever the key's state.
+	s.Release("a")
+	if adm, _, _ = s.AdmitAndDecide("c", at(2)); adm.Decision != "" {
+		t.Fatalf("c decided past b: %+v", adm)
+	}
+	s.Ready("b", at(2))
+	if d := s.Decide(at(2)); !reflect.DeepEqual(d.Grants, []string{"b"}) {
+		t.Fatalf("grants %v", d.Grants)
+	}
+}
+
+func TestARunGrantedInItsAdmissionThatNeverStartsIsFreedAfterTheGrace(t *testing.T) {
+	s := &State{Rules: contract.KeyRules{Concurrency: 1}}
+	s.AdmitAndDecide("lost", at(0))
+	if d := s.Decide(at(0).Add(ReadyGrace)); !reflect.DeepEqual(d.Check, []string{"lost"}) {
+		t.Fatalf("check %v", d.Check)
+	}
+}
+
+func TestASingletonSkipsInTheAdmissionWhileTheKeyRuns(t *testing.T) {
+	s := &State{Rules: contract.KeyRules{Singleton: "skip"}}
+	s.AdmitAndDecide("a", at(0))
+	adm, _, _ := s.AdmitAndDecide("b", at(1))
+	if adm.Decision != contract.DecisionSkip || adm.By != "a" || len(s.Waiting) != 0 || s.Skipped != 1 {
+		t.Fatalf("b: %+v, %+v", adm, s)
+	}
+}
+
+func TestASingletonCancelAdmissionCancelsTheHolderAndWaits(t *testing.T) {
+	s := &State{Rules: contract.KeyRules{Singleton: "cancel"}}
+	s.AdmitAndDecide("a", at(0))
+	adm, d, _ := s.AdmitAndDecide("b", at(1))
+	if adm.Decision != "" || !reflect.DeepEqual(d.Cancels, []string{"a"}) || s.Waiting[0].Ready {
+		t.Fatalf("b: %+v %+v", adm, d)
+	}
+	s.Release("a")
+	s.Ready("b", at(2))
+	if d := s.Decide(at(2)); !reflect.DeepEqual(d.Grants, []string{"b"}) {
+		t.Fatalf("grants %v", d.Grants)
+	}
+}

@@ -39,7 +39,8 @@ func FlowControlWorkflow(ctx workflow.Context, in flowcontrol.CoordinatorInput) 
 		func(ctx workflow.Context, m contract.ReadyMsg) (contract.Admission, error) {
 			c.adopt(m.Rules)
 			c.events++
-			adm, err := st.Admit(m.ID, workflow.Now(ctx))
+			adm, d, err := st.AdmitAndDecide(m.ID, workflow.Now(ctx))
+			c.pending = append(c.pending, d)
 			c.poke.SendAsync(true)
 			if err != nil {
 				return adm, fullError(in.CoordinatorStart)
@@ -83,9 +84,12 @@ type coordinator struct {
 	// inflight counts decisions and checks not yet answered: the
 	// coordinator neither closes nor continues as new before they are.
 	inflight int
-	timerAt  time.Time
-	timer    workflow.Future
-	stop     workflow.CancelFunc
+	// pending are decisions an admission made for other runs, for the
+	// loop to send.
+	pending []flowcontrol.Decisions
+	timerAt time.Time
+	timer   workflow.Future
+	stop    workflow.CancelFunc
 }
 
 // adopt takes the rules of the newest flow version that spoke to the key.
@@ -130,6 +134,10 @@ func (c *coordinator) loop(ctx workflow.Context) error {
 	}
 	for {
 		drain()
+		for _, p := range c.pending {
+			c.send(ctx, p)
+		}
+		c.pending = nil
 		d := c.st.Decide(workflow.Now(ctx))
 		c.send(ctx, d)
 		limit := coordinatorEventsPerRun

@@ -60,6 +60,14 @@ func (r *run) awaitPermit(ctx workflow.Context) (*contract.Decision, error) {
 	if !fc.Coordinated() || r.Permitted {
 		return nil, nil
 	}
+	m := workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"flow": r.in.Flow.ID})
+	if r.in.KeyGranted && r.in.Carry == nil {
+		// The key was free when the event was admitted: the run holds
+		// its permit from the start.
+		m.Timer(MetricFlowControlWait).Record(0)
+		r.Permitted = true
+		return nil, nil
+	}
 	start := r.permitStart(ctx)
 	decisions := workflow.GetSignalChannel(ctx, contract.SignalDecision)
 	if err := r.signalCoordinator(ctx, contract.SignalReady, start); err != nil {
@@ -85,7 +93,6 @@ func (r *run) awaitPermit(ctx workflow.Context) (*contract.Decision, error) {
 	}
 	// Metrics through the SDK's handler (the worker's /metrics), which
 	// records nothing on replay.
-	m := workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"flow": r.in.Flow.ID})
 	if d.Decision == contract.DecisionSkip {
 		m.Counter(MetricFlowControlSkipped).Inc(1)
 		return &d, nil
@@ -99,7 +106,10 @@ func (r *run) awaitPermit(ctx workflow.Context) (*contract.Decision, error) {
 // releasePermit gives the permit back when the chain of runs ends, however
 // it ends (a cancelled run too: the context is disconnected).
 func (r *run) releasePermit(ctx workflow.Context) {
-	if !r.Permitted {
+	fc := r.in.Flow.Trigger.FlowControl
+	if !r.Permitted || (fc.Concurrency == 0 && fc.Singleton == "") {
+		// A throttle alone holds nothing once started.
+		r.Permitted = false
 		return
 	}
 	dctx, cancel := workflow.NewDisconnectedContext(ctx)
