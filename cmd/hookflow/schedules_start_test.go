@@ -47,7 +47,7 @@ steps: [{id: s, type: set, values: {x: 1}}]
 	require.NoError(t, err)
 	defer st.Close()
 
-	reconcileSchedulesAtStart(ctx, log, c, st, "", nil)
+	reconcileSchedules(ctx, log, c, st, "", nil, 0)
 	require.Contains(t, logs.String(), "change=create schedule=hookflow:nightly:at-two")
 	require.Contains(t, logs.String(), "schedules reconciled at start\" changes=1")
 	d, err := c.ScheduleClient().GetHandle(ctx, schedules.ID("nightly", "at-two")).Describe(ctx)
@@ -58,7 +58,7 @@ steps: [{id: s, type: set, values: {x: 1}}]
 	require.Equal(t, "nightly", in.Flow.ID)
 
 	logs.Reset()
-	reconcileSchedulesAtStart(ctx, log, c, st, "", nil)
+	reconcileSchedules(ctx, log, c, st, "", nil, 0)
 	require.Contains(t, logs.String(), "schedules reconciled at start\" changes=0")
 
 	// The CLI over a real api on the same server.
