@@ -153,6 +153,9 @@ type fakeTemporal struct {
 	listLags  bool // List misses what was created (visibility lag)
 	created   map[string]bool
 	failOn    string
+	// beforeList runs at the start of List: something another replica
+	// does meanwhile.
+	beforeList func()
 }
 
 func newFake() *fakeTemporal {
@@ -160,6 +163,9 @@ func newFake() *fakeTemporal {
 }
 
 func (f *fakeTemporal) List(_ context.Context, prefix string) ([]Actual, error) {
+	if f.beforeList != nil {
+		f.beforeList()
+	}
 	var out []Actual
 	for id, a := range f.schedules {
 		if len(id) >= len(prefix) && id[:len(prefix)] == prefix && !(f.listLags && f.created[id]) {
@@ -334,7 +340,9 @@ func asTemporalKeepsIt(d Desired, cal *client.ScheduleCalendarSpec) *Described {
 func TestDriftFindsEditsMadeInTemporalToTheTimingPoliciesAndTargetAndNothingInWhatHookflowWrote(t *testing.T) {
 	ds := Desire(Flow{Def: sampleFlow(t, nightly), Version: 1, Enabled: true}, Settings{})
 	cron, every := ds[0], ds[1] // "0 2 * * *" Europe/Berlin, jitter 5m, bufferOne, 1h; every 15m offset 5m
-	r := func(start, end, step int) client.ScheduleRange { return client.ScheduleRange{Start: start, End: end, Step: step} }
+	r := func(start, end, step int) client.ScheduleRange {
+		return client.ScheduleRange{Start: start, End: end, Step: step}
+	}
 	// "0 2 * * *" as Temporal describes it.
 	at2 := client.ScheduleCalendarSpec{
 		Second: []client.ScheduleRange{r(0, 0, 1)}, Minute: []client.ScheduleRange{r(0, 0, 1)}, Hour: []client.ScheduleRange{r(2, 2, 1)},
@@ -406,4 +414,26 @@ func TestAScheduleEditedInTemporalWithItsMemoLeftAloneIsPlannedForAnUpdateSaying
 	require.Same(t, &ds[1:][0], plan[0].Desired)
 
 	require.Empty(t, Plan(ds[1:], []Actual{{ID: every.ID, Fingerprint: every.Fingerprint, Described: asTemporalKeepsIt(every, nil)}}))
+}
+
+// Every replica reconciles at start and on a timer. A flow created through
+// another replica while one runs (its write saves the flow, then syncs its
+// schedules) keeps its new schedule: the store is read after Temporal, so
+// a schedule that Temporal shows has its flow in what was read; read
+// before, the flow would be missing and its schedule deleted as an orphan.
+func TestAFlowCreatedThroughAnotherReplicaDuringAReconcileKeepsItsNewSchedule(t *testing.T) {
+	ft := newFake()
+	r := &Reconciler{T: ft}
+	f := Flow{Def: sampleFlow(t, nightly), Version: 1, Enabled: true}
+	var stored []Flow
+	ft.beforeList = func() {
+		stored = []Flow{f}
+		for _, d := range Desire(f, Settings{}) {
+			require.NoError(t, ft.Create(context.Background(), &d))
+		}
+	}
+	changes, err := r.ReconcileWith(context.Background(), func(context.Context) ([]Flow, error) { return stored, nil })
+	require.NoError(t, err)
+	require.Empty(t, changes)
+	require.Len(t, ft.schedules, 2)
 }
