@@ -36,7 +36,7 @@ type apiFlags struct {
 func (f *apiFlags) register(cmd *cobra.Command) {
 	cmd.Flags().DurationVar(&f.cacheTTL, "cache-ttl", 2*time.Second, "how often the trigger cache reloads flows changed by other replicas")
 	cmd.Flags().Int64Var(&f.maxBody, "max-body-bytes", api.DefaultMaxBodyBytes, "largest trigger body accepted")
-	cmd.Flags().DurationVar(&f.reconcileEvery, "schedules-reconcile-interval", schedules.DefaultInterval, "how often every flow's Temporal Schedules are brought in step with the store, repairing schedules deleted or edited in Temporal (0: at start only)")
+	cmd.Flags().DurationVar(&f.reconcileEvery, "reconcile-every", schedules.DefaultInterval, "how often every flow's Temporal Schedules are brought in step with the store, repairing schedules deleted or edited in Temporal (0: at start only)")
 	cmd.Flags().StringVar(&f.publicURL, "public-url", os.Getenv("HOOKFLOW_PUBLIC_URL"), "the API's public base URL (https://hooks.example.com), where wait and approval links point (default $HOOKFLOW_PUBLIC_URL; dev: the API's address)")
 }
 
