@@ -2,11 +2,12 @@
 // Temporal Schedules: one Temporal Schedule per entry, named from the flow id
 // and the entry id, created when the flow is applied, updated when a new
 // version changes what it starts, paused while the flow is disabled, deleted
-// with the flow. Its rules (ids, the Temporal form of an entry, what to
-// change) are pure functions in this file; the reconciler (reconcile.go)
-// applies a plan through a small seam over Temporal's ScheduleClient
-// (temporal.go); operators' actions (list, pause, trigger, backfill) are in
-// operate.go.
+// with the flow. Its rules (ids, the Temporal form of an entry, drift
+// between a described schedule and its entry, what to change) are pure
+// functions in this file; the reconciler (reconcile.go) applies a plan
+// through a small seam over Temporal's ScheduleClient (temporal.go); the
+// api runs it at start and on a timer (loop.go); operators' actions (list,
+// pause, trigger, backfill) are in operate.go.
 package schedules
 
 import (

@@ -599,7 +599,11 @@ type execution struct {
 	RunID  string `json:"runId"`
 	Status string `json:"status"`
 	Mode   string `json:"mode"`
-	Steps  *struct {
+	// Runs are the execution's runs (its detail only): a second start of
+	// one workflow id shows here, not in the list, which keeps the
+	// current run of each.
+	Runs  []struct{ RunID string } `json:"runs"`
+	Steps *struct {
 		Steps []struct {
 			ID       string `json:"id"`
 			Status   string `json:"status"`
