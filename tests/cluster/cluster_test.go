@@ -598,12 +598,8 @@ type execution struct {
 	ID     string `json:"id"`
 	RunID  string `json:"runId"`
 	Status string `json:"status"`
-	Mode   string `json:"mode"`
-	// Runs are the execution's runs (its detail only): a second start of
-	// one workflow id shows here, not in the list, which keeps the
-	// current run of each.
-	Runs  []struct{ RunID string } `json:"runs"`
-	Steps *struct {
+	Mode   string `json:"mode"` // in its detail only
+	Steps  *struct {
 		Steps []struct {
 			ID       string `json:"id"`
 			Status   string `json:"status"`
