@@ -89,12 +89,16 @@ func (s *schedulesAPI) reconcile(c *gin.Context) {
 	if !s.haveTemporal(c) {
 		return
 	}
-	flows, err := schedules.StoredFlows(c.Request.Context(), s.cfg.Admin.Store.Flows())
-	if err != nil {
-		s.failStore(c, err)
+	var storeErr error
+	changes, err := s.reconciler().ReconcileWith(c.Request.Context(), func(ctx context.Context) ([]schedules.Flow, error) {
+		flows, err := schedules.StoredFlows(ctx, s.cfg.Admin.Store.Flows())
+		storeErr = err
+		return flows, err
+	})
+	if storeErr != nil {
+		s.failStore(c, storeErr)
 		return
 	}
-	changes, err := s.reconciler().ReconcileAll(c.Request.Context(), flows)
 	if changes == nil {
 		changes = []schedules.Change{}
 	}

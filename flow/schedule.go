@@ -78,6 +78,29 @@ func CheckCron(expr string) error {
 	return nil
 }
 
+// CronFields is a cron expression as the set of values each of its fields
+// matches (bit i set: value i matches), which is how Temporal keeps one
+// (as a calendar of ranges): comparing the two tells whether a schedule
+// still has the entry's timing.
+type CronFields struct{ Minute, Hour, DayOfMonth, Month, DayOfWeek uint64 }
+
+// ParseCronFields reads an expression CheckCron accepts.
+func ParseCronFields(expr string) (CronFields, error) {
+	if err := CheckCron(expr); err != nil {
+		return CronFields{}, err
+	}
+	s, err := cronParser.Parse(strings.TrimSpace(expr))
+	if err != nil {
+		return CronFields{}, err
+	}
+	spec, ok := s.(*cron.SpecSchedule)
+	if !ok {
+		return CronFields{}, fmt.Errorf("%q is not a calendar expression", expr)
+	}
+	const star = 1 << 63 // robfig/cron marks a field written as *
+	return CronFields{spec.Minute &^ star, spec.Hour &^ star, spec.Dom &^ star, spec.Month &^ star, spec.Dow &^ star}, nil
+}
+
 // checkSchedules holds a flow's schedules to the rules tags cannot say.
 func checkSchedules(f *Flow, errs *errorList) {
 	seen := map[string]string{}

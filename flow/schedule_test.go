@@ -81,3 +81,43 @@ func requireFieldError(t *testing.T, err error, path, msg string) {
 	}
 	t.Fatalf("no error at %s containing %q in %v", path, msg, ve.Errors)
 }
+
+func TestACronExpressionParsesToTheValuesEachFieldMatches(t *testing.T) {
+	bits := func(vs ...int) uint64 {
+		var b uint64
+		for _, v := range vs {
+			b |= 1 << v
+		}
+		return b
+	}
+	span := func(from, to, step int) uint64 {
+		var b uint64
+		for v := from; v <= to; v += step {
+			b |= 1 << v
+		}
+		return b
+	}
+	all := flow.CronFields{span(0, 59, 1), span(0, 23, 1), span(1, 31, 1), span(1, 12, 1), span(0, 6, 1)}
+	for _, tc := range []struct {
+		expr string
+		want flow.CronFields
+	}{
+		{"* * * * *", all},
+		{" 0 2 * * * ", flow.CronFields{bits(0), bits(2), all.DayOfMonth, all.Month, all.DayOfWeek}},
+		{"*/15 9-17 * * MON-FRI", flow.CronFields{bits(0, 15, 30, 45), span(9, 17, 1), all.DayOfMonth, all.Month, span(1, 5, 1)}},
+		{"30 4 1,15 JAN,jul 0", flow.CronFields{bits(30), bits(4), bits(1, 15), bits(1, 7), bits(0)}},
+		{"@daily", flow.CronFields{bits(0), bits(0), all.DayOfMonth, all.Month, all.DayOfWeek}},
+		{"@weekly", flow.CronFields{bits(0), bits(0), all.DayOfMonth, all.Month, bits(0)}},
+		{"@monthly", flow.CronFields{bits(0), bits(0), bits(1), all.Month, all.DayOfWeek}},
+		{"@yearly", flow.CronFields{bits(0), bits(0), bits(1), bits(1), all.DayOfWeek}},
+		{"@hourly", flow.CronFields{bits(0), all.Hour, all.DayOfMonth, all.Month, all.DayOfWeek}},
+	} {
+		got, err := flow.ParseCronFields(tc.expr)
+		require.NoError(t, err, tc.expr)
+		require.Equal(t, tc.want, got, tc.expr)
+	}
+	for _, bad := range []string{"", "@every 5m", "TZ=UTC 0 2 * * *", "0 25 * * *"} {
+		_, err := flow.ParseCronFields(bad)
+		require.Error(t, err, bad)
+	}
+}

@@ -25,7 +25,8 @@ type Info struct {
 	Paused bool   `json:"paused"`
 	Note   string `json:"note,omitempty"`
 	// InStep is false when the schedule starts another flow version, input
-	// or timing than the store says (a reconcile rewrites it).
+	// or timing than the store says, or was edited in Temporal (its spec,
+	// policies or action target differ: a reconcile rewrites it).
 	InStep           bool        `json:"inStep"`
 	NextRuns         []time.Time `json:"nextRuns,omitempty"`
 	RecentRuns       []RecentRun `json:"recentRuns,omitempty"`
@@ -67,7 +68,7 @@ func (c *Client) Infos(ctx context.Context, f Flow, set Settings) ([]Info, error
 			info.Paused, info.Note = st.Paused, st.Note
 		}
 		if wa, ok := desc.Schedule.Action.(*client.ScheduleWorkflowAction); ok {
-			info.InStep = c.fingerprint(wa) == d.Fingerprint
+			info.InStep = c.fingerprint(wa) == d.Fingerprint && len(Drift(&d, described(desc))) == 0
 		}
 		info.NextRuns = desc.Info.NextActionTimes
 		for _, r := range desc.Info.RecentActions {

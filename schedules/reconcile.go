@@ -76,18 +76,21 @@ func (r *Reconciler) SyncFlow(ctx context.Context, flowID string, f *Flow, also 
 // and unpauses by the flows' state, deletes orphans. It returns what it
 // changed, and the first error after trying every change.
 func (r *Reconciler) ReconcileAll(ctx context.Context, flows []Flow) ([]Change, error) {
-	var desired []Desired
-	ids := map[string]bool{}
-	for _, f := range flows {
-		for _, d := range Desire(f, r.Settings) {
-			desired = append(desired, d)
-			ids[d.ID] = true
-		}
-	}
+	return r.ReconcileWith(ctx, func(context.Context) ([]Flow, error) { return flows, nil })
+}
+
+// ReconcileWith is ReconcileAll on the flows read returns, read after
+// Temporal's schedules: a flow written meanwhile (through this or another
+// replica, whose write syncs its schedules) is then in the flows read, so
+// its new schedule is never taken for an orphan and deleted, as it could
+// be if the store were read first. Reconciles run on every replica, at
+// start and on a timer, so the order matters.
+func (r *Reconciler) ReconcileWith(ctx context.Context, read func(context.Context) ([]Flow, error)) ([]Change, error) {
 	listed, err := r.T.List(ctx, Prefix)
 	if err != nil {
 		return nil, fmt.Errorf("list hookflow's schedules: %w", err)
 	}
+	ids := map[string]bool{}
 	for _, a := range listed {
 		ids[a.ID] = true
 	}
@@ -95,7 +98,25 @@ func (r *Reconciler) ReconcileAll(ctx context.Context, flows []Flow) ([]Change, 
 	if err != nil {
 		return nil, err
 	}
-	return r.apply(ctx, Plan(desired, actual))
+	flows, err := read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var desired []Desired
+	more := map[string]bool{}
+	for _, f := range flows {
+		for _, d := range Desire(f, r.Settings) {
+			desired = append(desired, d)
+			if !ids[d.ID] {
+				more[d.ID] = true // not listed (yet): Describe says whether it exists
+			}
+		}
+	}
+	also, err := r.describe(ctx, more)
+	if err != nil {
+		return nil, err
+	}
+	return r.apply(ctx, Plan(desired, append(actual, also...)))
 }
 
 func (r *Reconciler) describe(ctx context.Context, ids map[string]bool) ([]Actual, error) {

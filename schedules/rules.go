@@ -2,11 +2,12 @@
 // Temporal Schedules: one Temporal Schedule per entry, named from the flow id
 // and the entry id, created when the flow is applied, updated when a new
 // version changes what it starts, paused while the flow is disabled, deleted
-// with the flow. Its rules (ids, the Temporal form of an entry, what to
-// change) are pure functions in this file; the reconciler (reconcile.go)
-// applies a plan through a small seam over Temporal's ScheduleClient
-// (temporal.go); operators' actions (list, pause, trigger, backfill) are in
-// operate.go.
+// with the flow. Its rules (ids, the Temporal form of an entry, drift
+// between a described schedule and its entry, what to change) are pure
+// functions in this file; the reconciler (reconcile.go) applies a plan
+// through a small seam over Temporal's ScheduleClient (temporal.go); the
+// api runs it at start and on a timer (loop.go); operators' actions (list,
+// pause, trigger, backfill) are in operate.go.
 package schedules
 
 import (
@@ -16,6 +17,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
@@ -84,7 +86,171 @@ type Actual struct {
 	Fingerprint string
 	Paused      bool
 	Note        string
+	// Described is its timing, policies and action target as a Describe
+	// shows them; nil when not read (then only the fingerprint counts).
+	Described *Described
 }
+
+// Described is what a schedule's Describe shows beside its state: an edit
+// made directly in Temporal (the Web UI, the temporal CLI) changes these
+// and may leave the action's memo, and so the fingerprint, alone.
+type Described struct {
+	// Spec as Temporal keeps it: a cron expression comes back as a
+	// calendar of ranges (CronExpressions empty).
+	Spec           client.ScheduleSpec
+	Overlap        enumspb.ScheduleOverlapPolicy
+	CatchupWindow  time.Duration
+	PauseOnFailure bool
+	// Workflow, TaskQueue and WorkflowID are the action's; Workflow is
+	// empty when the action starts no workflow.
+	Workflow, TaskQueue, WorkflowID string
+}
+
+// defaultCatchupWindow is what Temporal keeps for a schedule created
+// without a catch-up window.
+const defaultCatchupWindow = 365 * 24 * time.Hour
+
+// Drift lists how a described schedule differs from what d wants in its
+// timing, policies and action target, as short phrases; empty when it
+// matches. The run's input is compared by the fingerprint instead.
+func Drift(d *Desired, got *Described) []string {
+	if got == nil {
+		return nil
+	}
+	var out []string
+	diff := func(what string, have, want any) {
+		out = append(out, fmt.Sprintf("%s is %v, want %v", what, have, want))
+	}
+	act, _ := d.Options.Action.(*client.ScheduleWorkflowAction)
+	if act != nil {
+		if got.Workflow != contract.WorkflowName {
+			diff("the workflow type", quoted(got.Workflow), quoted(contract.WorkflowName))
+		}
+		if got.TaskQueue != act.TaskQueue {
+			diff("the task queue", quoted(got.TaskQueue), quoted(act.TaskQueue))
+		}
+		if got.WorkflowID != act.ID {
+			diff("the workflow id", quoted(got.WorkflowID), quoted(act.ID))
+		}
+	}
+	skip := func(p enumspb.ScheduleOverlapPolicy) enumspb.ScheduleOverlapPolicy {
+		if p == enumspb.SCHEDULE_OVERLAP_POLICY_UNSPECIFIED {
+			return enumspb.SCHEDULE_OVERLAP_POLICY_SKIP
+		}
+		return p
+	}
+	if skip(got.Overlap) != skip(d.Options.Overlap) {
+		diff("the overlap policy", overlapName(skip(got.Overlap)), overlapName(skip(d.Options.Overlap)))
+	}
+	if want := d.Options.CatchupWindow; got.CatchupWindow != want && (want != 0 || got.CatchupWindow != defaultCatchupWindow) {
+		if want == 0 {
+			want = defaultCatchupWindow
+		}
+		diff("the catch-up window", got.CatchupWindow, want)
+	}
+	if got.PauseOnFailure {
+		out = append(out, "it pauses on failure")
+	}
+	return append(out, specDrift(d.Entry, got.Spec)...)
+}
+
+// specDrift compares an entry's timing with a schedule's spec as Temporal
+// keeps it.
+func specDrift(e flow.Schedule, s client.ScheduleSpec) []string {
+	var out []string
+	if s.TimeZoneName != e.Timezone {
+		out = append(out, fmt.Sprintf("the time zone is %q, want %q", s.TimeZoneName, e.Timezone))
+	}
+	if s.Jitter != e.Jitter.Std() {
+		out = append(out, fmt.Sprintf("the jitter is %s, want %s", s.Jitter, e.Jitter.Std()))
+	}
+	if !s.StartAt.IsZero() || !s.EndAt.IsZero() {
+		out = append(out, "it has a start or end time")
+	}
+	if len(s.Skip) > 0 {
+		out = append(out, "it has skip calendars")
+	}
+	if len(s.CronExpressions) > 0 {
+		out = append(out, "it has cron expressions besides its calendar")
+	}
+	if e.Cron == "" {
+		want := client.ScheduleIntervalSpec{Every: e.Every.Std(), Offset: e.Offset.Std()}
+		if len(s.Calendars) > 0 {
+			out = append(out, "it has calendars, want only an interval")
+		}
+		if len(s.Intervals) != 1 || s.Intervals[0] != want {
+			out = append(out, fmt.Sprintf("the intervals are %s, want %s", intervals(s.Intervals), intervals([]client.ScheduleIntervalSpec{want})))
+		}
+		return out
+	}
+	if len(s.Intervals) > 0 {
+		out = append(out, fmt.Sprintf("it has intervals %s, want only the cron calendar", intervals(s.Intervals)))
+	}
+	want, err := flow.ParseCronFields(e.Cron)
+	if err != nil { // the store holds validated flows; say so rather than guess
+		return append(out, "the entry's cron does not parse: "+err.Error())
+	}
+	if len(s.Calendars) != 1 {
+		return append(out, fmt.Sprintf("it has %d calendars, want the one of %q", len(s.Calendars), e.Cron))
+	}
+	c := s.Calendars[0]
+	fields := []struct {
+		name string
+		have []client.ScheduleRange
+		want uint64
+	}{
+		{"second", c.Second, 1}, {"minute", c.Minute, want.Minute}, {"hour", c.Hour, want.Hour},
+		{"day of month", c.DayOfMonth, want.DayOfMonth}, {"month", c.Month, want.Month}, {"day of week", c.DayOfWeek, want.DayOfWeek},
+	}
+	var differ []string
+	for _, f := range fields {
+		if rangeBits(f.have) != f.want {
+			differ = append(differ, f.name)
+		}
+	}
+	if len(c.Year) > 0 {
+		differ = append(differ, "year")
+	}
+	if len(differ) > 0 {
+		out = append(out, fmt.Sprintf("the calendar differs from %q in its %s", e.Cron, strings.Join(differ, ", ")))
+	}
+	return out
+}
+
+// rangeBits is the set of values ranges match, as Temporal counts them (an
+// end before the start is the start; step 0 is 1); values past 63 (years)
+// do not fit and set nothing.
+func rangeBits(rs []client.ScheduleRange) uint64 {
+	var bits uint64
+	for _, r := range rs {
+		end, step := r.End, r.Step
+		if end < r.Start {
+			end = r.Start
+		}
+		if step <= 0 {
+			step = 1
+		}
+		for v := r.Start; v <= end && v < 64; v += step {
+			if v >= 0 {
+				bits |= 1 << v
+			}
+		}
+	}
+	return bits
+}
+
+func intervals(is []client.ScheduleIntervalSpec) string {
+	parts := make([]string, len(is))
+	for i, x := range is {
+		parts[i] = "every " + x.Every.String()
+		if x.Offset != 0 {
+			parts[i] += " offset " + x.Offset.String()
+		}
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
+}
+
+func quoted(s string) string { return fmt.Sprintf("%q", s) }
 
 // Settings are what every schedule's action shares.
 type Settings struct {
@@ -170,6 +336,16 @@ func Overlap(p string) enumspb.ScheduleOverlapPolicy {
 	return enumspb.SCHEDULE_OVERLAP_POLICY_SKIP
 }
 
+// overlapName is a Temporal overlap policy as a flow names it.
+func overlapName(p enumspb.ScheduleOverlapPolicy) string {
+	for _, name := range []string{flow.OverlapSkip, flow.OverlapBufferOne, flow.OverlapBufferAll, flow.OverlapCancelOther, flow.OverlapTerminateOther, flow.OverlapAllowAll} {
+		if Overlap(name) == p {
+			return name
+		}
+	}
+	return p.String()
+}
+
 // fingerprintFormat changes when what Desire builds changes, so every
 // schedule is rewritten once.
 const fingerprintFormat = "1"
@@ -237,6 +413,8 @@ func Plan(desired []Desired, actual []Actual) []Change {
 		}
 		if a.Fingerprint != d.Fingerprint {
 			out = append(out, Change{Kind: Update, ID: d.ID, Reason: "starts another flow version, input or timing than the store says", Desired: d})
+		} else if drift := Drift(d, a.Described); len(drift) > 0 {
+			out = append(out, Change{Kind: Update, ID: d.ID, Reason: "edited in Temporal: " + strings.Join(drift, "; "), Desired: d})
 		}
 		switch {
 		case d.Paused && !a.Paused:

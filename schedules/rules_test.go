@@ -153,6 +153,9 @@ type fakeTemporal struct {
 	listLags  bool // List misses what was created (visibility lag)
 	created   map[string]bool
 	failOn    string
+	// beforeList runs at the start of List: something another replica
+	// does meanwhile.
+	beforeList func()
 }
 
 func newFake() *fakeTemporal {
@@ -160,6 +163,9 @@ func newFake() *fakeTemporal {
 }
 
 func (f *fakeTemporal) List(_ context.Context, prefix string) ([]Actual, error) {
+	if f.beforeList != nil {
+		f.beforeList()
+	}
 	var out []Actual
 	for id, a := range f.schedules {
 		if len(id) >= len(prefix) && id[:len(prefix)] == prefix && !(f.listLags && f.created[id]) {
@@ -311,4 +317,123 @@ func TestAFailedChangeDoesNotStopTheOthersAndIsReported(t *testing.T) {
 	require.ErrorContains(t, err, "create schedule hookflow:nightly-sync:nightly: unavailable")
 	require.Len(t, changes, 1)
 	require.Equal(t, "hookflow:nightly-sync:often", changes[0].ID)
+}
+
+// asTemporalKeepsIt is how Temporal describes the schedule d creates: a
+// cron expression as a calendar of ranges, an unset catch-up window as
+// its default (Drift must find nothing in it).
+func asTemporalKeepsIt(d Desired, cal *client.ScheduleCalendarSpec) *Described {
+	act := d.Options.Action.(*client.ScheduleWorkflowAction)
+	spec := d.Options.Spec
+	spec.Intervals = append([]client.ScheduleIntervalSpec(nil), spec.Intervals...) // edits below must not reach d
+	if len(spec.CronExpressions) > 0 {
+		spec.CronExpressions = nil
+		spec.Calendars = []client.ScheduleCalendarSpec{*cal}
+	}
+	cw := d.Options.CatchupWindow
+	if cw == 0 {
+		cw = defaultCatchupWindow
+	}
+	return &Described{Spec: spec, Overlap: d.Options.Overlap, CatchupWindow: cw, Workflow: contract.WorkflowName, TaskQueue: act.TaskQueue, WorkflowID: act.ID}
+}
+
+func TestDriftFindsEditsMadeInTemporalToTheTimingPoliciesAndTargetAndNothingInWhatHookflowWrote(t *testing.T) {
+	ds := Desire(Flow{Def: sampleFlow(t, nightly), Version: 1, Enabled: true}, Settings{})
+	cron, every := ds[0], ds[1] // "0 2 * * *" Europe/Berlin, jitter 5m, bufferOne, 1h; every 15m offset 5m
+	r := func(start, end, step int) client.ScheduleRange {
+		return client.ScheduleRange{Start: start, End: end, Step: step}
+	}
+	// "0 2 * * *" as Temporal describes it.
+	at2 := client.ScheduleCalendarSpec{
+		Second: []client.ScheduleRange{r(0, 0, 1)}, Minute: []client.ScheduleRange{r(0, 0, 1)}, Hour: []client.ScheduleRange{r(2, 2, 1)},
+		DayOfMonth: []client.ScheduleRange{r(1, 31, 1)}, Month: []client.ScheduleRange{r(1, 12, 1)}, DayOfWeek: []client.ScheduleRange{r(0, 6, 1)},
+	}
+	edit := func(d Desired, f func(*Described)) *Described {
+		x := asTemporalKeepsIt(d, &at2)
+		f(x)
+		return x
+	}
+	cases := []struct {
+		name string
+		d    Desired
+		got  *Described
+		want []string
+	}{
+		{"a cron entry as written", cron, asTemporalKeepsIt(cron, &at2), nil},
+		{"an interval entry as written (catch-up window left to Temporal)", every, asTemporalKeepsIt(every, nil), nil},
+		{"not described: only the fingerprint counts", cron, nil, nil},
+		{"the same calendar written with other ranges", cron, edit(cron, func(x *Described) {
+			x.Spec.Calendars[0].DayOfMonth = []client.ScheduleRange{r(1, 15, 0), r(16, 31, 1)}
+			x.Spec.Calendars[0].Hour = []client.ScheduleRange{{Start: 2}} // end 0: the start
+		}), nil},
+		{"the hour changed in the Web UI", cron, edit(cron, func(x *Described) { x.Spec.Calendars[0].Hour = []client.ScheduleRange{r(3, 3, 1)} }),
+			[]string{`the calendar differs from "0 2 * * *" in its hour`}},
+		{"weekdays only", cron, edit(cron, func(x *Described) { x.Spec.Calendars[0].DayOfWeek = []client.ScheduleRange{r(1, 5, 1)} }),
+			[]string{`the calendar differs from "0 2 * * *" in its day of week`}},
+		{"a year added", cron, edit(cron, func(x *Described) { x.Spec.Calendars[0].Year = []client.ScheduleRange{r(2027, 2027, 1)} }),
+			[]string{`the calendar differs from "0 2 * * *" in its year`}},
+		{"a second calendar", cron, edit(cron, func(x *Described) { x.Spec.Calendars = append(x.Spec.Calendars, at2) }),
+			[]string{`it has 2 calendars, want the one of "0 2 * * *"`}},
+		{"an interval added to a cron entry", cron, edit(cron, func(x *Described) { x.Spec.Intervals = []client.ScheduleIntervalSpec{{Every: time.Hour}} }),
+			[]string{"it has intervals [every 1h0m0s], want only the cron calendar"}},
+		{"the interval changed", every, edit(every, func(x *Described) { x.Spec.Intervals[0].Every = time.Minute }),
+			[]string{"the intervals are [every 1m0s offset 5m0s], want [every 15m0s offset 5m0s]"}},
+		{"a calendar added to an interval entry", every, edit(every, func(x *Described) { x.Spec.Calendars = []client.ScheduleCalendarSpec{at2} }),
+			[]string{"it has calendars, want only an interval"}},
+		{"time zone and jitter", cron, edit(cron, func(x *Described) { x.Spec.TimeZoneName, x.Spec.Jitter = "UTC", 0 }),
+			[]string{`the time zone is "UTC", want "Europe/Berlin"`, "the jitter is 0s, want 5m0s"}},
+		{"an end time and a skip", cron, edit(cron, func(x *Described) {
+			x.Spec.EndAt = time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+			x.Spec.Skip = []client.ScheduleCalendarSpec{at2}
+		}), []string{"it has a start or end time", "it has skip calendars"}},
+		{"policies", cron, edit(cron, func(x *Described) {
+			x.Overlap, x.CatchupWindow, x.PauseOnFailure = enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL, time.Minute, true
+		}), []string{"the overlap policy is allowAll, want bufferOne", "the catch-up window is 1m0s, want 1h0m0s", "it pauses on failure"}},
+		{"an unset catch-up window changed", every, edit(every, func(x *Described) { x.CatchupWindow = time.Hour }),
+			[]string{"the catch-up window is 1h0m0s, want 8760h0m0s"}},
+		{"skip described as unspecified", every, edit(every, func(x *Described) { x.Overlap = enumspb.SCHEDULE_OVERLAP_POLICY_UNSPECIFIED }), nil},
+		{"the action's target", every, edit(every, func(x *Described) { x.Workflow, x.TaskQueue, x.WorkflowID = "Other", "q", "x" }),
+			[]string{`the workflow type is "Other", want "` + contract.WorkflowName + `"`, `the task queue is "q", want "` + contract.QueueFor(flow.ModeAsync) + `"`, `the workflow id is "x", want "nightly-sync:schedule-often"`}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, Drift(&tc.d, tc.got))
+		})
+	}
+}
+
+func TestAScheduleEditedInTemporalWithItsMemoLeftAloneIsPlannedForAnUpdateSayingWhat(t *testing.T) {
+	ds := Desire(Flow{Def: sampleFlow(t, nightly), Version: 1, Enabled: true}, Settings{})
+	every := ds[1]
+	got := asTemporalKeepsIt(every, nil)
+	got.Spec.Intervals[0].Every = time.Minute
+	plan := Plan(ds[1:], []Actual{{ID: every.ID, Fingerprint: every.Fingerprint, Described: got}})
+	require.Len(t, plan, 1)
+	require.Equal(t, Update, plan[0].Kind)
+	require.Equal(t, "edited in Temporal: the intervals are [every 1m0s offset 5m0s], want [every 15m0s offset 5m0s]", plan[0].Reason)
+	require.Same(t, &ds[1:][0], plan[0].Desired)
+
+	require.Empty(t, Plan(ds[1:], []Actual{{ID: every.ID, Fingerprint: every.Fingerprint, Described: asTemporalKeepsIt(every, nil)}}))
+}
+
+// Every replica reconciles at start and on a timer. A flow created through
+// another replica while one runs (its write saves the flow, then syncs its
+// schedules) keeps its new schedule: the store is read after Temporal, so
+// a schedule that Temporal shows has its flow in what was read; read
+// before, the flow would be missing and its schedule deleted as an orphan.
+func TestAFlowCreatedThroughAnotherReplicaDuringAReconcileKeepsItsNewSchedule(t *testing.T) {
+	ft := newFake()
+	r := &Reconciler{T: ft}
+	f := Flow{Def: sampleFlow(t, nightly), Version: 1, Enabled: true}
+	var stored []Flow
+	ft.beforeList = func() {
+		stored = []Flow{f}
+		for _, d := range Desire(f, Settings{}) {
+			require.NoError(t, ft.Create(context.Background(), &d))
+		}
+	}
+	changes, err := r.ReconcileWith(context.Background(), func(context.Context) ([]Flow, error) { return stored, nil })
+	require.NoError(t, err)
+	require.Empty(t, changes)
+	require.Len(t, ft.schedules, 2)
 }

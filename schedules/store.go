@@ -15,7 +15,7 @@ func FromStore(f *store.Flow) *Flow {
 	return &Flow{Def: f.Def, Version: f.Version, Enabled: f.Enabled}
 }
 
-// StoredFlows reads every flow of the store, for ReconcileAll.
+// StoredFlows reads every flow of the store, for a reconcile.
 func StoredFlows(ctx context.Context, flows *store.Flows) ([]Flow, error) {
 	all, err := flows.List(ctx)
 	if err != nil {
@@ -28,12 +28,9 @@ func StoredFlows(ctx context.Context, flows *store.Flows) ([]Flow, error) {
 	return out, nil
 }
 
-// Reconcile brings every hookflow schedule in step with the store: what
-// an api runs at start and POST /api/v1/schedules/reconcile runs on demand.
+// Reconcile brings every hookflow schedule in step with the store (read
+// after Temporal, see ReconcileWith): what an api runs at start and on a
+// timer (Loop).
 func (r *Reconciler) Reconcile(ctx context.Context, flows *store.Flows) ([]Change, error) {
-	all, err := StoredFlows(ctx, flows)
-	if err != nil {
-		return nil, err
-	}
-	return r.ReconcileAll(ctx, all)
+	return r.ReconcileWith(ctx, func(ctx context.Context) ([]Flow, error) { return StoredFlows(ctx, flows) })
 }

@@ -3,6 +3,7 @@ package schedules
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	commonpb "go.temporal.io/api/common/v1"
@@ -59,10 +60,27 @@ func (c *Client) Describe(ctx context.Context, id string) (Actual, bool, error) 
 	if st := d.Schedule.State; st != nil {
 		a.Paused, a.Note = st.Paused, st.Note
 	}
+	a.Described = described(d)
 	if wa, ok := d.Schedule.Action.(*client.ScheduleWorkflowAction); ok {
 		a.Fingerprint = c.fingerprint(wa)
 	}
 	return a, true, nil
+}
+
+// described reads what Drift compares from a description.
+func described(d *client.ScheduleDescription) *Described {
+	out := &Described{}
+	if d.Schedule.Spec != nil {
+		out.Spec = *d.Schedule.Spec
+	}
+	if p := d.Schedule.Policy; p != nil {
+		out.Overlap, out.CatchupWindow, out.PauseOnFailure = p.Overlap, p.CatchupWindow, p.PauseOnFailure
+	}
+	if wa, ok := d.Schedule.Action.(*client.ScheduleWorkflowAction); ok {
+		out.Workflow = fmt.Sprint(wa.Workflow)
+		out.TaskQueue, out.WorkflowID = wa.TaskQueue, wa.ID
+	}
+	return out
 }
 
 // fingerprint decodes the action memo's fingerprint; "" (which differs

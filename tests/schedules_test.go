@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	commonpb "go.temporal.io/api/common/v1"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	sdkclient "go.temporal.io/sdk/client"
@@ -318,6 +319,87 @@ func TestReconcileRepairsDriftAndSaysWhatItChanged(t *testing.T) {
 	}
 	require.Equal(t, []string{"create " + schedules.ID(id, "b"), "delete " + orphan}, got)
 	describeSchedule(t, schedules.ID(id, "b"))
+	a = s.call("POST", "/api/v1/schedules/reconcile", writeKey, "", "")
+	require.Equal(t, http.StatusOK, a.status, a.body)
+	require.JSONEq(t, `{"changes":[]}`, a.body, "a second reconcile finds nothing to do")
+}
+
+// An edit made directly in Temporal (as in the Web UI: the spec and the
+// policies changed, the action and its memo left alone) is drift: the
+// operator's view says the schedule is out of step, and a reconcile
+// rewrites it to the store's timing, saying what it found.
+func TestAScheduleEditedInTemporalWithItsMemoLeftAloneIsSeenAndRepairedByAReconcile(t *testing.T) {
+	s := setupAdmin(t)
+	id := uniqueFlowID("it-sched-edit")
+	cleanupFlow(s, id, "weekdays", "tick")
+	a := s.call("POST", "/api/v1/flows", writeKey, "application/yaml", scheduledFlow(id,
+		"  - {id: weekdays, cron: \"30 2 * * 1-5\", timezone: Europe/Berlin, jitter: 1m, overlap: bufferOne, catchupWindow: 1h}\n  - {id: tick, every: 1h, offset: 5m}", "1"))
+	require.Equal(t, http.StatusCreated, a.status, a.body)
+	inStep := func() map[string]any {
+		a := s.call("GET", "/api/v1/flows/"+id+"/schedules", readKey, "", "")
+		require.Equal(t, http.StatusOK, a.status, a.body)
+		out := map[string]any{}
+		for _, x := range a.json(t)["schedules"].([]any) {
+			m := x.(map[string]any)
+			out[m["id"].(string)] = m["inStep"]
+		}
+		return out
+	}
+	// As hookflow wrote them (a cron expression comes back from Temporal
+	// as a calendar, an unset catch-up window as Temporal's default):
+	// in step, and a reconcile finds nothing to do.
+	require.Equal(t, map[string]any{"weekdays": true, "tick": true}, inStep())
+	a = s.call("POST", "/api/v1/schedules/reconcile", writeKey, "", "")
+	require.Equal(t, http.StatusOK, a.status, a.body)
+	require.JSONEq(t, `{"changes":[]}`, a.body)
+
+	ctx := context.Background()
+	sc := shared.client.ScheduleClient()
+	edit := func(sid string, f func(*sdkclient.Schedule)) {
+		require.NoError(t, sc.GetHandle(ctx, sid).Update(ctx, sdkclient.ScheduleUpdateOptions{
+			DoUpdate: func(in sdkclient.ScheduleUpdateInput) (*sdkclient.ScheduleUpdate, error) {
+				sch := in.Description.Schedule
+				f(&sch)
+				return &sdkclient.ScheduleUpdate{Schedule: &sch}, nil
+			},
+		}))
+	}
+	weekdays, tick := schedules.ID(id, "weekdays"), schedules.ID(id, "tick")
+	edit(weekdays, func(sch *sdkclient.Schedule) {
+		sch.Spec.Calendars = nil
+		sch.Spec.CronExpressions = []string{"0 4 * * *"}
+		sch.Policy.Overlap = enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL
+	})
+	edit(tick, func(sch *sdkclient.Schedule) {
+		sch.Spec.Intervals = []sdkclient.ScheduleIntervalSpec{{Every: 2 * time.Hour}}
+	})
+	require.Equal(t, map[string]any{"weekdays": false, "tick": false}, inStep())
+
+	a = s.call("POST", "/api/v1/schedules/reconcile", writeKey, "", "")
+	require.Equal(t, http.StatusOK, a.status, a.body)
+	var got []string
+	for _, c := range a.json(t)["changes"].([]any) {
+		m := c.(map[string]any)
+		got = append(got, m["kind"].(string)+" "+m["scheduleId"].(string)+": "+m["reason"].(string))
+	}
+	require.Equal(t, []string{
+		"update " + tick + ": edited in Temporal: the intervals are [every 2h0m0s], want [every 1h0m0s offset 5m0s]",
+		"update " + weekdays + `: edited in Temporal: the overlap policy is allowAll, want bufferOne; the calendar differs from "30 2 * * 1-5" in its minute, hour, day of week`,
+	}, got)
+
+	// Back to the store's timing.
+	d := describeSchedule(t, tick)
+	require.Equal(t, []sdkclient.ScheduleIntervalSpec{{Every: time.Hour, Offset: 5 * time.Minute}}, d.Schedule.Spec.Intervals)
+	d = describeSchedule(t, weekdays)
+	require.Equal(t, enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ONE, d.Schedule.Policy.Overlap)
+	berlin := mustZone(t, "Europe/Berlin")
+	for _, next := range d.Info.NextActionTimes {
+		// Jitter (1m) may move a run; the nominal times stay 02:30 on weekdays.
+		local := next.In(berlin)
+		require.Equal(t, 2, local.Hour(), next)
+		require.True(t, local.Weekday() >= time.Monday && local.Weekday() <= time.Friday, next)
+	}
+	require.Equal(t, map[string]any{"weekdays": true, "tick": true}, inStep())
 	a = s.call("POST", "/api/v1/schedules/reconcile", writeKey, "", "")
 	require.Equal(t, http.StatusOK, a.status, a.body)
 	require.JSONEq(t, `{"changes":[]}`, a.body, "a second reconcile finds nothing to do")

@@ -14,6 +14,7 @@ import (
 	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/api"
 	"github.com/hookflow/hookflow/destinations"
+	"github.com/hookflow/hookflow/schedules"
 	"github.com/hookflow/hookflow/store"
 )
 
@@ -25,6 +26,9 @@ type apiFlags struct {
 	drain   time.Duration
 	// publicURL starts wait and approval steps' signed links.
 	publicURL string
+	// reconcileEvery is how often every schedule is brought in step
+	// with the store (0: at start only).
+	reconcileEvery time.Duration
 }
 
 // register adds the flags `api` and `dev` share to the letter. --flows,
@@ -33,6 +37,7 @@ type apiFlags struct {
 func (f *apiFlags) register(cmd *cobra.Command) {
 	cmd.Flags().DurationVar(&f.cacheTTL, "cache-ttl", 2*time.Second, "how often the trigger cache reloads flows changed by other replicas")
 	cmd.Flags().Int64Var(&f.maxBody, "max-body-bytes", api.DefaultMaxBodyBytes, "largest trigger body accepted")
+	cmd.Flags().DurationVar(&f.reconcileEvery, "reconcile-every", schedules.DefaultInterval, "how often every flow's Temporal Schedules are brought in step with the store, repairing schedules deleted or edited in Temporal (0: at start only)")
 	cmd.Flags().StringVar(&f.publicURL, "public-url", os.Getenv("HOOKFLOW_PUBLIC_URL"), "the API's public base URL (https://hooks.example.com), where wait and approval links point (default $HOOKFLOW_PUBLIC_URL; dev: the API's address)")
 }
 
@@ -104,7 +109,7 @@ func apiCmd(g *globalFlags) *cobra.Command {
 			go cache.Run(ctx)
 			log.Info("api listening", "addr", af.addr)
 			h := af.handler(log, c, s, st, cache, keys, cf.endpoint(s.obs.codec))
-			go reconcileSchedulesAtStart(ctx, log, c, st, af.publicURL, s.obs.dataConverter())
+			go reconcileSchedules(ctx, log, c, st, af.publicURL, s.obs.dataConverter(), af.reconcileEvery)
 			return serveAPI(ctx, log, af.addr, h, af.drain)
 		},
 	}

@@ -146,7 +146,7 @@ serving the flows of --flows. Ctrl-C stops everything cleanly.`,
 			fmt.Fprintln(out)
 
 			h := af.handler(log, c, s, st, cache, keys, codecEndpoint)
-			go reconcileSchedulesAtStart(ctx, log, c, st, af.publicURL, s.obs.dataConverter())
+			go reconcileSchedules(ctx, log, c, st, af.publicURL, s.obs.dataConverter(), af.reconcileEvery)
 			err = serveAPI(ctx, log, af.addr, h, af.drain)
 			log.Info("stopping")
 			return err

@@ -9,6 +9,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,8 +27,9 @@ import (
 
 // Flows applied from --flows get their Temporal Schedules when the api
 // starts, and a second start (a restart, another replica) changes nothing
-// and makes no second schedule.
-func TestFlowsFromTheFlowsDirectoryGetTheirSchedulesAtStart(t *testing.T) {
+// and makes no second schedule. The CLI works over them; and the loop on a
+// timer re-creates one deleted directly in Temporal.
+func TestFlowsFromTheFlowsDirectoryGetTheirSchedulesAtStartAndTheLoopRepairsOneDeletedInTemporal(t *testing.T) {
 	srv, err := devserver.Start(devserver.Options{SearchAttributes: contract.SearchAttributeTypes()})
 	require.NoError(t, err)
 	defer srv.Stop()
@@ -47,7 +50,7 @@ steps: [{id: s, type: set, values: {x: 1}}]
 	require.NoError(t, err)
 	defer st.Close()
 
-	reconcileSchedulesAtStart(ctx, log, c, st, "", nil)
+	reconcileSchedules(ctx, log, c, st, "", nil, 0)
 	require.Contains(t, logs.String(), "change=create schedule=hookflow:nightly:at-two")
 	require.Contains(t, logs.String(), "schedules reconciled at start\" changes=1")
 	d, err := c.ScheduleClient().GetHandle(ctx, schedules.ID("nightly", "at-two")).Describe(ctx)
@@ -58,7 +61,7 @@ steps: [{id: s, type: set, values: {x: 1}}]
 	require.Equal(t, "nightly", in.Flow.ID)
 
 	logs.Reset()
-	reconcileSchedulesAtStart(ctx, log, c, st, "", nil)
+	reconcileSchedules(ctx, log, c, st, "", nil, 0)
 	require.Contains(t, logs.String(), "schedules reconciled at start\" changes=0")
 
 	// The CLI over a real api on the same server.
@@ -86,4 +89,42 @@ steps: [{id: s, type: set, values: {x: 1}}]
 	require.ErrorContains(t, err, "invalid_request (422): end must be after start")
 	_, err = run(t, h.URL, key, "schedules", "trigger", "nightly", "nope")
 	require.ErrorContains(t, err, `not_found (404): flow "nightly" has no schedule "nope"`)
+
+	// On a timer: a schedule deleted directly in Temporal comes back
+	// without an operator, and the loop logs what it repaired.
+	var loopLogs lockedBuffer
+	lctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		reconcileSchedules(lctx, slog.New(slog.NewTextHandler(&loopLogs, nil)), c, st, "", nil, 300*time.Millisecond)
+	}()
+	defer func() { cancel(); <-done }()
+	require.Eventually(t, func() bool { return strings.Contains(loopLogs.String(), "schedules reconciled at start") }, 20*time.Second, 50*time.Millisecond)
+	sid := schedules.ID("nightly", "at-two")
+	require.NoError(t, c.ScheduleClient().GetHandle(ctx, sid).Delete(ctx))
+	require.Eventually(t, func() bool {
+		_, err := c.ScheduleClient().GetHandle(ctx, sid).Describe(ctx)
+		return err == nil
+	}, 20*time.Second, 100*time.Millisecond, "the loop re-created the deleted schedule")
+	require.Eventually(t, func() bool { return strings.Contains(loopLogs.String(), "schedules reconciled: drift repaired") }, 5*time.Second, 50*time.Millisecond)
+	require.Contains(t, loopLogs.String(), "change=create schedule=hookflow:nightly:at-two reason=missing")
+}
+
+// lockedBuffer is a log the reconcile loop writes while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

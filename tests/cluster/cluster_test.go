@@ -598,6 +598,7 @@ type execution struct {
 	ID     string `json:"id"`
 	RunID  string `json:"runId"`
 	Status string `json:"status"`
+	Mode   string `json:"mode"` // in its detail only
 	Steps  *struct {
 		Steps []struct {
 			ID       string `json:"id"`

@@ -4,7 +4,8 @@
 // built locally (`make images`), started with testcontainers-go on Docker
 // networks of their own, then put through faults (a worker killed mid
 // delivery, Temporal restarted, the flow store's database stopped, a
-// network cut, rolling restarts under load). Every scenario asserts from
+// network cut, rolling restarts under load, a schedule firing through a
+// Temporal restart and a rolling restart). Every scenario asserts from
 // outside: HTTP answers, the receiver's records, the executions API.
 //
 // The tests carry the build tag `cluster`, so `go test ./...` does not run

@@ -31,6 +31,7 @@ func TestCluster(t *testing.T) {
 	c.scenario(t, "worker cut from the receiver mid retry", c.testNetworkCut)
 	c.scenario(t, "temporal restarted", c.testTemporalRestart)
 	c.scenario(t, "rolling restart under load", c.testRollingRestart)
+	c.scenario(t, "schedule across restarts", c.testScheduleAcrossRestarts)
 	t.Logf("cluster suite: %s in all", time.Since(began).Round(time.Second))
 }
 
@@ -453,21 +454,7 @@ func (c *Cluster) testRollingRestart(t *testing.T) {
 	load := c.startLoad(ctx, "c6", 10, []loadFlow{{"c6-async", asyncTok, false}, {"c6-sync", syncTok, true}}, loadOpts{retry503: true})
 	began := time.Now()
 	time.Sleep(3 * time.Second)
-	for _, api := range c.apis {
-		// As a load balancer does: out of rotation, then stop (the
-		// replica drains what it has), start, ready, back in.
-		c.setRotation(api, false)
-		time.Sleep(time.Second)
-		c.stop(api, 30*time.Second)
-		c.start(api)
-		c.setRotation(api, true)
-		time.Sleep(2 * time.Second)
-	}
-	for _, w := range c.workers {
-		c.stop(w, 30*time.Second)
-		c.start(w)
-		time.Sleep(2 * time.Second)
-	}
+	c.rollingRestart()
 	t.Logf("rolling restart of 2 apis and 2 workers took %s", time.Since(began).Round(time.Second))
 	if rest := 40*time.Second - time.Since(began); rest > 0 {
 		time.Sleep(rest)
@@ -508,6 +495,27 @@ func (c *Cluster) testRollingRestart(t *testing.T) {
 		t.Logf("deliveries: %d runs, %d delivered more than once", len(got), dup)
 		return nil
 	})
+}
+
+// rollingRestart restarts both api replicas, then both workers, one at a
+// time: SIGTERM (the process drains), start, ready.
+func (c *Cluster) rollingRestart() {
+	c.t.Helper()
+	for _, api := range c.apis {
+		// As a load balancer does: out of rotation, then stop (the
+		// replica drains what it has), start, ready, back in.
+		c.setRotation(api, false)
+		time.Sleep(time.Second)
+		c.stop(api, 30*time.Second)
+		c.start(api)
+		c.setRotation(api, true)
+		time.Sleep(2 * time.Second)
+	}
+	for _, w := range c.workers {
+		c.stop(w, 30*time.Second)
+		c.start(w)
+		time.Sleep(2 * time.Second)
+	}
 }
 
 // --- load ---
