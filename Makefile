@@ -6,7 +6,7 @@ FLOWS         ?= examples
 
 FUZZTIME      ?= 20s
 
-.PHONY: run build docs test test-short test-cluster images fuzz bench bench-attribution bench-growth bench-cluster bench-observed bench-longrun soak-timers lint lint-deploy fmt record-histories clean
+.PHONY: run build docs test test-short test-cluster images fuzz bench bench-attribution bench-growth bench-cluster bench-observed bench-longrun soak-timers soak-flowcontrol lint lint-deploy fmt record-histories clean
 
 ## run: hookflow dev — embedded Temporal server, Web UI, worker and API, serving examples/
 run: build
@@ -74,6 +74,11 @@ bench-longrun:
 ## delays; every run completes and every timer fires (the suite runs 200)
 soak-timers:
 	HOOKFLOW_SOAK_RUNS=2000 $(GO) test -count=1 -timeout 30m -run TestRunsOfDelaysAllCompleteWithEveryTimerFired -v ./tests | grep -E 'runs,|PASS|FAIL'
+
+## soak-flowcontrol: flow control at scale: one key with 10,000 events waiting, and 10,000 events over
+## 1,000 keys; every run completes once (times and coordinator hand-overs in the log)
+soak-flowcontrol:
+	HOOKFLOW_FC_SCALE=10000 $(GO) test -count=1 -timeout 60m -run TestFlowControlAtScale -v ./tests | grep -E 'events accepted|waiting on|PASS|FAIL'
 
 ## fuzz: fuzz the trigger handler (FUZZTIME=5m for a longer run)
 fuzz:

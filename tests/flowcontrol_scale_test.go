@@ -1,0 +1,84 @@
+package tests
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/workflowservice/v1"
+
+	"github.com/hookflow/hookflow/contract"
+)
+
+// Flow control at scale (make soak-flowcontrol; skipped unless
+// HOOKFLOW_FC_SCALE is set): one key with 10,000 events waiting (its
+// coordinator continues as new with the queue), and 10,000 events over
+// 1,000 keys. Every event's run completes, once.
+func TestFlowControlAtScale(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("HOOKFLOW_FC_SCALE"))
+	if n == 0 {
+		t.Skip("set HOOKFLOW_FC_SCALE=10000 (make soak-flowcontrol)")
+	}
+	for _, tc := range []struct {
+		name string
+		keys int
+	}{{"one key", 1}, {"1000 keys", 1000}} {
+		t.Run(tc.name, func(t *testing.T) {
+			flowID := fmt.Sprintf("it-fc-scale-%d", tc.keys)
+			s := setup(t, fmt.Sprintf(`
+id: %s
+trigger:
+  flowControl: {key: "{{ trigger.body.key }}", concurrency: 1}
+steps: [{id: out, type: output, values: {n: "{{ trigger.body.n }}"}}]
+`, flowID))
+			hook := s.hookURL(flowID)
+			began := time.Now()
+			var next, failed atomic.Int64
+			var wg sync.WaitGroup
+			for c := 0; c < 16; c++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for {
+						i := next.Add(1) - 1
+						if i >= int64(n) {
+							return
+						}
+						st, _, _, err := postJSON(hook, fmt.Sprintf(`{"key":"k%d","n":%d}`, i%int64(tc.keys), i), "Idempotency-Key", fmt.Sprint("scale-", i))
+						if err != nil || st != http.StatusOK {
+							failed.Add(1)
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			accepted := time.Since(began)
+			require.Zero(t, failed.Load(), "events refused")
+			if tc.keys == 1 {
+				t.Logf("waiting on the key after acceptance: %d", keyView(t, s, flowID, "k0").Waiting)
+			}
+			count := func(q string) int64 {
+				resp, err := s.client.CountWorkflow(context.Background(), &workflowservice.CountWorkflowExecutionsRequest{Query: q})
+				require.NoError(t, err)
+				return resp.GetCount()
+			}
+			q := fmt.Sprintf("WorkflowType = %q AND HookflowFlowId = %q", contract.WorkflowName, flowID)
+			require.Eventually(t, func() bool {
+				return count(q+` AND ExecutionStatus = "Completed"`) == int64(n)
+			}, 30*time.Minute, 2*time.Second, "not every event's run completed")
+			total := time.Since(began)
+			require.EqualValues(t, n, count(q), "runs started")
+			hand := count(fmt.Sprintf("WorkflowType = %q AND ExecutionStatus = \"ContinuedAsNew\" AND WorkflowId STARTS_WITH %q",
+				contract.CoordinatorWorkflowName, contract.CoordinatorID(flowID, "")))
+			t.Logf("%s: %d events accepted in %s (%.0f/s), all completed after %s (%.0f/s); coordinator hand-overs %d",
+				tc.name, n, accepted.Round(time.Millisecond), float64(n)/accepted.Seconds(), total.Round(time.Millisecond), float64(n)/total.Seconds(), hand)
+		})
+	}
+}
