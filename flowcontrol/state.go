@@ -80,10 +80,14 @@ type State struct {
 	// first.
 	Starts []time.Time `json:"starts,omitempty"`
 	// Done are the ids of runs that released their permit, newest last.
-	Done    []string `json:"done,omitempty"`
-	Seq     int64    `json:"seq"`
-	Granted int64    `json:"granted"`
-	Skipped int64    `json:"skipped"`
+	Done []string `json:"done,omitempty"`
+	Seq  int64    `json:"seq"`
+	// Queued counts the entries that ever joined the queue; those not
+	// waiting any more (Queued - len(Waiting)) have left it: granted,
+	// skipped, withdrawn or gone.
+	Queued  int64 `json:"queued"`
+	Granted int64 `json:"granted"`
+	Skipped int64 `json:"skipped"`
 	// waitingBytes is the length of the waiting ids, counted again after
 	// a continue-as-new (bytesKnown false).
 	waitingBytes int
@@ -234,6 +238,7 @@ func (s *State) AdmitAndDecide(id string, now time.Time) (contract.Admission, De
 
 func (s *State) push(id string, now time.Time, ready bool) {
 	s.Seq++
+	s.Queued++
 	s.addBytes(len(id))
 	s.Waiting = append(s.Waiting, Entry{ID: id, Seq: s.Seq, Since: now, Ready: ready})
 }

@@ -216,6 +216,8 @@ steps:
 			"temporal_activity_execution_latency_seconds_bucket", "go_goroutines", "process_resident_memory_bytes",
 			// The keyed run's wait for its permit (workflows/permit.go).
 			"hookflow_flow_control_wait_seconds_bucket{",
+			// Its coordinator's counts: one event queued, and left.
+			"hookflow_flow_control_queued_total{", "hookflow_flow_control_left_total{",
 		} {
 			// Sends that succeed at their first attempt are local
 			// activities: the SDK reports them as such.

@@ -32,7 +32,9 @@ func FlowControlWorkflow(ctx workflow.Context, in flowcontrol.CoordinatorInput) 
 	if st == nil {
 		st = &flowcontrol.State{Rules: in.Rules}
 	}
-	c := &coordinator{st: st, in: in}
+	// Counted from the state the run starts with: an update delivered
+	// with the start runs its handler before the loop begins.
+	c := &coordinator{st: st, in: in, counted: [2]int64{st.Queued, st.Queued - int64(len(st.Waiting))}}
 	c.poke = workflow.NewBufferedChannel(ctx, 1)
 	c.gone = workflow.NewBufferedChannel(ctx, 0)
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, contract.UpdateAdmit,
@@ -87,6 +89,8 @@ type coordinator struct {
 	// pending are decisions an admission made for other runs, for the
 	// loop to send.
 	pending []flowcontrol.Decisions
+	// counted is what the metrics have seen of Queued and of those left.
+	counted [2]int64
 	timerAt time.Time
 	timer   workflow.Future
 	stop    workflow.CancelFunc
@@ -132,6 +136,20 @@ func (c *coordinator) loop(ctx workflow.Context) error {
 		}
 		return got
 	}
+	// Per-flow counters through the SDK's metrics handler (nothing on
+	// replay): waiting = queued - left, summed over the flow's keys.
+	metrics := workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"flow": c.in.FlowID})
+	queued, left := c.counted[0], c.counted[1]
+	count := func() {
+		q, l := c.st.Queued, c.st.Queued-int64(len(c.st.Waiting))
+		if q > queued {
+			metrics.Counter(MetricFlowControlQueued).Inc(q - queued)
+		}
+		if l > left {
+			metrics.Counter(MetricFlowControlLeft).Inc(l - left)
+		}
+		queued, left = q, l
+	}
 	for {
 		drain()
 		for _, p := range c.pending {
@@ -140,6 +158,7 @@ func (c *coordinator) loop(ctx workflow.Context) error {
 		c.pending = nil
 		d := c.st.Decide(workflow.Now(ctx))
 		c.send(ctx, d)
+		count()
 		limit := coordinatorEventsPerRun
 		if c.in.ContinueAfter > 0 {
 			limit = c.in.ContinueAfter

@@ -19,9 +19,14 @@ import (
 // Flow-control metrics, per flow: how long runs waited for their key
 // (hookflow_flow_control_wait_seconds, a histogram) and how many a
 // singleton skipped (hookflow_flow_control_skipped_total).
+// The coordinators count the events that joined a key's queue
+// (hookflow_flow_control_queued_total) and that left it
+// (hookflow_flow_control_left_total): their difference is what waits.
 const (
 	MetricFlowControlWait    = "hookflow_flow_control_wait"
 	MetricFlowControlSkipped = "hookflow_flow_control_skipped"
+	MetricFlowControlQueued  = "hookflow_flow_control_queued"
+	MetricFlowControlLeft    = "hookflow_flow_control_left"
 )
 
 // permitStart is the run's key and its coordinator's start input.
