@@ -4,10 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"time"
 
-	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/notify"
 	"github.com/hookflow/hookflow/store"
 )
 
@@ -26,28 +25,17 @@ func (s *destinationsAPI) pausedBefore(ctx context.Context, name string) *store.
 }
 
 // notifyPause emits destination.paused or destination.resumed when a
-// request changed the state (pausing a paused destination tells no one),
-// at once. The workers emit the same event (its id derives from when the
-// pause began) when they next read the state, so it is not lost if this
-// process dies before Temporal takes it, and is delivered once.
+// request changed the state (notify.PauseChange), at once. The workers
+// emit the same event (its id derives from when the pause began) when
+// they next read the state, so it is not lost if this process dies before
+// Temporal takes it, and is delivered once.
 func (s *destinationsAPI) notifyPause(d *store.Destination, was *store.DestinationState) {
-	if s.cfg.Notify == nil || (was != nil && was.Paused == d.State.Paused) {
+	if s.cfg.Notify == nil {
 		return
 	}
-	if d.State.Paused {
-		data := map[string]any{"reason": d.State.PauseReason}
-		var since time.Time
-		if d.State.PausedAt != nil {
-			data["pausedAt"], since = d.State.PausedAt, *d.State.PausedAt
-		}
-		s.cfg.Notify.DestinationEvent(flow.EventDestinationPaused, d.Name, since, data)
-		return
+	if ev, ok := notify.PauseChange(d, was); ok {
+		s.cfg.Notify.DestinationEvent(ev.Type, d.Name, ev.Since, ev.Data)
 	}
-	var since time.Time
-	if was != nil && was.PausedAt != nil {
-		since = *was.PausedAt
-	}
-	s.cfg.Notify.DestinationEvent(flow.EventDestinationResumed, d.Name, since, nil)
 }
 
 // checkNotifySigns refuses (422, notify.destination) a flow whose notify
@@ -61,7 +49,7 @@ func (s *Management) checkNotifySigns(ctx context.Context, f *flow.Flow) *Error 
 	if err != nil {
 		return nil // checked for existence just before; a race is the delivery's to report
 	}
-	if activities.SignsStandardWebhooks(d.Def) {
+	if notify.SignsStandardWebhooks(d.Def) {
 		return nil
 	}
 	fe := flow.FieldError{Path: "notify.destination", Message: fmt.Sprintf(

@@ -19,6 +19,7 @@ import (
 	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/notify"
 	"github.com/hookflow/hookflow/store"
 	"github.com/hookflow/hookflow/telemetry"
 )
@@ -74,9 +75,9 @@ type destinations struct {
 	id          string
 
 	// notifier emits destination events (nil: none); events follows
-	// each destination's state as of the last reload (notify.go).
+	// each destination's state as of the last reload (notify.Follower).
 	notifier destinationNotifier
-	events   map[string]destEvents
+	events   *notify.Follower
 
 	// now is the clock every decision reads (time.Now; tests move it);
 	// startPoller starts a destination's SDK worker (m.startWorker; tests
@@ -110,7 +111,7 @@ type destWorker struct {
 // poller is what the supervisor needs of a running SDK worker.
 type poller interface{ Stop() }
 
-// destinationNotifier emits destination events (*activities.Notifier).
+// destinationNotifier emits destination events (*notify.Emitter).
 type destinationNotifier interface {
 	DestinationEvent(typ, name string, since time.Time, data map[string]any) string
 }
@@ -134,7 +135,7 @@ func newDestinations(c sdkclient.Client, deliver *activities.Deliverer, opts Opt
 		id:    fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b)),
 		known: map[string]*store.Destination{}, running: map[string]*destWorker{}, failed: map[string]bool{},
 		kick:   make(chan struct{}, 1),
-		events: map[string]destEvents{},
+		events: notify.NewFollower(),
 		now:    time.Now,
 	}
 	if opts.Notifier != nil {
@@ -220,10 +221,11 @@ func (m *destinations) reconcile(ctx context.Context) {
 		seen[d.Name] = true
 		key, probe := m.desired(rctx, d, now)
 		m.tel.DestinationState(d.Name, d.StatusAt(now))
-		if prev, ok := m.events[d.Name]; ok {
-			m.notifyTransitions(prev, d)
+		for _, ev := range m.events.Observe(d) {
+			if m.notifier != nil {
+				m.notifier.DestinationEvent(ev.Type, d.Name, ev.Since, ev.Data)
+			}
 		}
-		m.events[d.Name] = destEventsOf(d)
 		m.mu.Lock()
 		m.known[d.Name] = d
 		m.failed[d.Name] = false
@@ -253,11 +255,7 @@ func (m *destinations) reconcile(ctx context.Context) {
 			m.log.Info("destination worker", "destination", d.Name, "mode", modeName(key, probe), "version", d.Version)
 		}
 	}
-	for name := range m.events {
-		if !seen[name] {
-			delete(m.events, name)
-		}
-	}
+	m.events.Keep(seen)
 	m.mu.Lock()
 	for name, dw := range m.running {
 		if !seen[name] {

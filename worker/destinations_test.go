@@ -10,9 +10,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/notify"
 	"github.com/hookflow/hookflow/store"
 )
 
@@ -139,7 +139,7 @@ type fakeNotifier struct {
 func (n *fakeNotifier) DestinationEvent(typ, name string, since time.Time, _ map[string]any) string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	id := activities.DestinationEventID(name, typ, since)
+	id := notify.DestinationEventID(name, typ, since)
 	n.ids, n.typs = append(n.ids, id), append(n.typs, typ+" "+name)
 	return id
 }
@@ -205,8 +205,8 @@ func TestReconcileStartsStopsAndRestartsEachDestinationsPoller(t *testing.T) {
 	typs, ids := n.take()
 	require.Equal(t, []string{flow.EventDestinationPaused + " a", flow.EventDestinationResumed + " b"}, typs)
 	require.Equal(t, []string{
-		activities.DestinationEventID("a", flow.EventDestinationPaused, t0.Add(time.Minute)),
-		activities.DestinationEventID("b", flow.EventDestinationResumed, t0.Add(-time.Hour)),
+		notify.DestinationEventID("a", flow.EventDestinationPaused, t0.Add(time.Minute)),
+		notify.DestinationEventID("b", flow.EventDestinationResumed, t0.Add(-time.Hour)),
 	}, ids, "ids derive from the change (destination, event, when it began)")
 
 	// b's limits change: its poller restarts with them.
@@ -227,7 +227,7 @@ func TestReconcileStartsStopsAndRestartsEachDestinationsPoller(t *testing.T) {
 	require.Equal(t, []string{"b by " + m.id}, st.claims)
 	typs, ids = n.take()
 	require.Equal(t, []string{flow.EventDestinationCircuitOpened + " b"}, typs)
-	require.Equal(t, []string{activities.DestinationEventID("b", flow.EventDestinationCircuitOpened, t0.Add(-time.Minute))}, ids)
+	require.Equal(t, []string{notify.DestinationEventID("b", flow.EventDestinationCircuitOpened, t0.Add(-time.Minute))}, ids)
 
 	// b is deleted: its poller stops and nothing is emitted about it.
 	st.set(dest("a", func(d *store.Destination) { d.State.Paused, d.State.PausedAt = true, at(time.Minute) }))

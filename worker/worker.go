@@ -19,6 +19,7 @@ import (
 
 	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/contract"
+	"github.com/hookflow/hookflow/notify"
 	"github.com/hookflow/hookflow/recovery"
 	"github.com/hookflow/hookflow/telemetry"
 	"github.com/hookflow/hookflow/workflows"
@@ -79,8 +80,8 @@ type Options struct {
 	// each flow worker (0: MaxConcurrentDeliveries, else the SDK default).
 	MaxConcurrentFirstAttempts int
 	// Notifier sends notifications: runs' events (a local activity of the
-	// flow workers) and circuits opened and closed (notify.go; nil: none).
-	Notifier *activities.Notifier
+	// flow workers) and circuits opened and closed (package notify; nil: none).
+	Notifier *notify.Emitter
 }
 
 // Workers is the flow workers (async and sync runs) and the webhook
