@@ -1,10 +1,11 @@
 // Package store is hookflow's own database: flows and their versions,
 // collections and records, destinations and their operational state
-// (pause, circuit breaker, period limits), and captured trigger requests,
-// on SQLite (embedded default, pure Go) or PostgreSQL (several replicas),
-// chosen by the DSN. Open migrates the one schema (goose, migrations/) and
-// returns a Store: the one database handle, with one small type per kind of
-// data on it (Flows, Records, Destinations, Captures). Beside them: the
+// (pause, circuit breaker, period limits), on SQLite (embedded default,
+// pure Go) or PostgreSQL (several replicas), chosen by the DSN. Open
+// migrates the one schema (goose, migrations/, every feature's tables)
+// and returns a Store: the one database handle, with one small type per
+// kind of data on it (Flows, Records, Destinations); a feature package
+// that keeps its own persistence (capture/) uses the Handle. Beside them: the
 // API's trigger cache (Cache) and the record lookup of a trigger's
 // enrollment (Records.Lookup), which answer from memory while the database
 // is slow or away.
@@ -41,15 +42,13 @@ var (
 )
 
 // Store is the database: one handle and one migration sequence, shared by
-// one small type per kind of data (Flows, Records, Destinations,
-// Captures). Each of those holds the same handle; none is embedded here,
+// one small type per kind of data (Flows, Records, Destinations). Each of those holds the same handle; none is embedded here,
 // so each kind keeps its own methods.
 type Store struct {
 	db           *db
 	flows        *Flows
 	records      *Records
 	destinations *Destinations
-	captures     *Captures
 }
 
 // db is the handle every store type shares.
@@ -75,7 +74,6 @@ func newStore(d *db) *Store {
 		flows:        &Flows{db: d},
 		records:      &Records{db: d},
 		destinations: &Destinations{db: d},
-		captures:     &Captures{db: d},
 	}
 }
 
@@ -87,10 +85,6 @@ func (s *Store) Records() *Records { return s.records }
 
 // Destinations are the destinations, their versions and their state.
 func (s *Store) Destinations() *Destinations { return s.destinations }
-
-// Captures are the trigger URLs armed to record requests, and the
-// requests recorded.
-func (s *Store) Captures() *Captures { return s.captures }
 
 // Open opens the store named by dsn and migrates it: a postgres:// or
 // postgresql:// URL for PostgreSQL, anything else is a SQLite file path

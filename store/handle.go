@@ -1,0 +1,47 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"time"
+)
+
+// Handle is the one database handle, for a feature package that keeps
+// its persistence beside its rules (capture/): its tables are made by the
+// one migration sequence here, its statements go through the same pool
+// and are counted with the store's own (Queries).
+type Handle struct{ d *db }
+
+// Handle is the store's database handle.
+func (s *Store) Handle() *Handle { return &Handle{d: s.db} }
+
+// Postgres tells whether the database is PostgreSQL (else SQLite).
+func (h *Handle) Postgres() bool { return h.d.dialect == dialectPostgres }
+
+// Now is the store's clock (tests of package store_test move it).
+func (h *Handle) Now() time.Time { return h.d.now() }
+
+// Exec runs a statement in tx, or on the pool when tx is nil.
+func (h *Handle) Exec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	return h.d.exec(ctx, h.on(tx), query, args...)
+}
+
+// Query runs a query in tx, or on the pool when tx is nil.
+func (h *Handle) Query(ctx context.Context, tx *sql.Tx, query string, args ...any) (*sql.Rows, error) {
+	return h.d.query(ctx, h.on(tx), query, args...)
+}
+
+// QueryRow runs a one-row query in tx, or on the pool when tx is nil.
+func (h *Handle) QueryRow(ctx context.Context, tx *sql.Tx, query string, args ...any) *sql.Row {
+	return h.d.queryRow(ctx, h.on(tx), query, args...)
+}
+
+// Tx runs fn in a transaction, committed when fn returns nil.
+func (h *Handle) Tx(ctx context.Context, fn func(*sql.Tx) error) error { return h.d.tx(ctx, fn) }
+
+func (h *Handle) on(tx *sql.Tx) sqlExec {
+	if tx == nil {
+		return h.d.sql
+	}
+	return tx
+}
