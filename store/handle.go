@@ -45,3 +45,23 @@ func (h *Handle) on(tx *sql.Tx) sqlExec {
 	}
 	return tx
 }
+
+// Dialect is the SQL dialect statements are written for: "sqlite" or
+// "pgx" (PostgreSQL).
+func (h *Handle) Dialect() string { return h.d.dialect }
+
+// IsUniqueViolation tells whether err is a unique constraint's refusal,
+// on either database.
+func IsUniqueViolation(err error) bool { return isUniqueViolation(err) }
+
+// Feature is the one value of a feature package on this store, made by
+// mk at the first call with key (compared with ==): a feature that keeps
+// state beside its tables (the record lookup's memory) has it once per
+// store, however many callers ask for it.
+func (s *Store) Feature(key any, mk func(*Handle) any) any {
+	if v, ok := s.features.Load(key); ok {
+		return v
+	}
+	v, _ := s.features.LoadOrStore(key, mk(s.Handle()))
+	return v
+}

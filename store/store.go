@@ -1,14 +1,13 @@
 // Package store is hookflow's own database: flows and their versions,
-// collections and records, destinations and their operational state
-// (pause, circuit breaker, period limits), on SQLite (embedded default,
-// pure Go) or PostgreSQL (several replicas), chosen by the DSN. Open
-// migrates the one schema (goose, migrations/, every feature's tables)
-// and returns a Store: the one database handle, with one small type per
-// kind of data on it (Flows, Records, Destinations); a feature package
-// that keeps its own persistence (capture/) uses the Handle. Beside them: the
-// API's trigger cache (Cache) and the record lookup of a trigger's
-// enrollment (Records.Lookup), which answer from memory while the database
-// is slow or away.
+// destinations and their operational state (pause, circuit breaker,
+// period limits), on SQLite (embedded default, pure Go) or PostgreSQL
+// (several replicas), chosen by the DSN. Open migrates the one schema
+// (goose, migrations/, every feature's tables) and returns a Store: the
+// one database handle, with one small type per kind of data on it (Flows,
+// Destinations); a feature package that keeps its own persistence
+// (records/, capture/) uses the Handle, and Feature for state it keeps
+// once per store. Beside them: the API's trigger cache (Cache), which
+// answers from memory while the database is slow or away.
 package store
 
 import (
@@ -20,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -47,8 +47,9 @@ var (
 type Store struct {
 	db           *db
 	flows        *Flows
-	records      *Records
 	destinations *Destinations
+	// features are the feature packages' values (Feature).
+	features sync.Map
 }
 
 // db is the handle every store type shares.
@@ -72,16 +73,12 @@ func newStore(d *db) *Store {
 	return &Store{
 		db:           d,
 		flows:        &Flows{db: d},
-		records:      &Records{db: d},
 		destinations: &Destinations{db: d},
 	}
 }
 
 // Flows are the flows and their versions.
 func (s *Store) Flows() *Flows { return s.flows }
-
-// Records are the collections and their records.
-func (s *Store) Records() *Records { return s.records }
 
 // Destinations are the destinations, their versions and their state.
 func (s *Store) Destinations() *Destinations { return s.destinations }

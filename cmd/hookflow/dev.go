@@ -16,6 +16,7 @@ import (
 	"github.com/hookflow/hookflow/api"
 	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/devserver"
+	"github.com/hookflow/hookflow/records"
 	"github.com/hookflow/hookflow/worker"
 )
 
@@ -108,7 +109,7 @@ serving the flows of --flows. Ctrl-C stops everything cleanly.`,
 			}
 			defer c.Close()
 
-			wf.opts.Records = activities.NewRecords(st.Records(), log.With("component", "records"))
+			wf.opts.Records = activities.NewRecords(records.Of(st), log.With("component", "records"))
 			wf.opts.Composition = activities.NewComposition(st.Flows(), s.sec)
 			wf.opts.Destinations, wf.opts.DestinationStates = activities.NewDestinations(st.Destinations()), st.Destinations()
 			wf.opts.Logger, wf.opts.Telemetry = log, s.obs.tel
