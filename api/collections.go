@@ -1,8 +1,6 @@
 package api
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,12 +8,10 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/records"
 	"github.com/hookflow/hookflow/store"
 )
@@ -216,21 +212,9 @@ func (s *collectionsAPI) readProperties(c *gin.Context) (map[string]any, *Error)
 	if e != nil {
 		return nil, e
 	}
-	var body map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &body); err != nil || body == nil {
-		return nil, newError(http.StatusBadRequest, "malformed_json", `the body must be a JSON object: {"properties": {...}}`)
-	}
-	var errs []flow.FieldError
-	for _, k := range flow.SortedKeys(body) {
-		if k != "properties" {
-			errs = append(errs, flow.FieldError{Path: k, Message: `unknown field (a record is written as {"properties": {...}})`})
-		}
-	}
-	var props map[string]any
-	if p, ok := body["properties"]; !ok {
-		errs = append(errs, flow.FieldError{Path: "properties", Message: "is required"})
-	} else if err := json.Unmarshal(p, &props); err != nil || props == nil {
-		errs = append(errs, flow.FieldError{Path: "properties", Message: "must be an object of property values"})
+	props, errs, err := records.DecodeWrite(raw)
+	if err != nil {
+		return nil, newError(http.StatusBadRequest, "malformed_json", err.Error())
 	}
 	if len(errs) > 0 {
 		e := newError(http.StatusUnprocessableEntity, "invalid_record", errs[0].Error())
@@ -247,26 +231,12 @@ type recordPage struct {
 }
 
 func (s *collectionsAPI) listRecords(c *gin.Context) {
-	q := records.Query{Limit: 50}
-	if v := c.Query("pageSize"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > records.MaxQueryLimit {
-			e := newError(http.StatusBadRequest, "bad_request", fmt.Sprintf("pageSize must be 1 to %d", records.MaxQueryLimit))
-			e.Path = "query.pageSize"
-			fail(c, e)
-			return
-		}
-		q.Limit = n
-	}
-	q.After = c.Query("nextPageToken")
-	if v := c.Query("filter"); v != "" {
-		dec := json.NewDecoder(bytes.NewReader([]byte(v)))
-		if err := dec.Decode(&q.Filter); err != nil || q.Filter == nil || dec.More() {
-			e := newError(http.StatusBadRequest, "bad_request", `filter must be a JSON object of property values, such as {"plan":"pro"}`)
-			e.Path = "query.filter"
-			fail(c, e)
-			return
-		}
+	q, fe := records.ListQuery(c.Query("pageSize"), c.Query("nextPageToken"), c.Query("filter"))
+	if fe != nil {
+		e := newError(http.StatusBadRequest, "bad_request", fe.Message)
+		e.Path = fe.Path
+		fail(c, e)
+		return
 	}
 	page, err := records.Of(s.cfg.Admin.Store).Find(c.Request.Context(), c.Param("name"), q)
 	if err != nil {
