@@ -127,7 +127,7 @@ func (p *fakePollers) take(m *Supervisor) (started, stopped []string) {
 }
 
 // fakeNotifier records the events emitted, each with what its id derives
-// from in every process (activities.DestinationEventID: the destination,
+// from in every process (notify.DestinationEventID: the destination,
 // the event and when the state change began).
 type fakeNotifier struct {
 	mu   sync.Mutex
