@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/hookflow/hookflow/contract"
+	"github.com/hookflow/hookflow/records"
 	"github.com/hookflow/hookflow/store"
 )
 
@@ -18,10 +19,10 @@ import (
 const MaxFoundBytes = 1 << 20
 
 // RecordStore is what the record activities need of the flow store
-// (*store.Records).
+// (*records.Store).
 type RecordStore interface {
-	Write(ctx context.Context, w store.Write) (*store.WriteResult, error)
-	Find(ctx context.Context, collection string, q store.Query) (*store.Page, error)
+	Write(ctx context.Context, w records.Write) (*records.WriteResult, error)
+	Find(ctx context.Context, collection string, q records.Query) (*records.Page, error)
 }
 
 // Records are the record steps' activities: writes and queries on the flow
@@ -57,23 +58,23 @@ func (a *Records) Register(r interface {
 
 // Create adds a record.
 func (a *Records) Create(ctx context.Context, w contract.RecordWrite) (*contract.RecordResult, error) {
-	return a.write(ctx, store.OpCreate, w)
+	return a.write(ctx, records.OpCreate, w)
 }
 
 // Update merges properties into the record w finds.
 func (a *Records) Update(ctx context.Context, w contract.RecordWrite) (*contract.RecordResult, error) {
-	return a.write(ctx, store.OpUpdate, w)
+	return a.write(ctx, records.OpUpdate, w)
 }
 
 // Upsert merges properties into the record w's unique value finds, or
 // creates it.
 func (a *Records) Upsert(ctx context.Context, w contract.RecordWrite) (*contract.RecordResult, error) {
-	return a.write(ctx, store.OpUpsert, w)
+	return a.write(ctx, records.OpUpsert, w)
 }
 
 // Delete removes the record w finds; none is count 0.
 func (a *Records) Delete(ctx context.Context, w contract.RecordWrite) (*contract.RecordResult, error) {
-	res, err := a.write(ctx, store.OpDelete, w)
+	res, err := a.write(ctx, records.OpDelete, w)
 	var ae *temporal.ApplicationError
 	if errors.As(err, &ae) && ae.Type() == contract.ErrRecordNotFound {
 		return &contract.RecordResult{}, nil
@@ -85,8 +86,8 @@ func (a *Records) write(ctx context.Context, op string, w contract.RecordWrite) 
 	if a.store == nil {
 		return nil, errNoStore()
 	}
-	sw := store.Write{Op: op, Collection: w.Collection, Properties: w.Properties, IdempotencyKey: w.IdempotencyKey,
-		Ref: store.RecordRef{ID: w.RecordID, Property: w.MatchProperty, Value: w.MatchValue}}
+	sw := records.Write{Op: op, Collection: w.Collection, Properties: w.Properties, IdempotencyKey: w.IdempotencyKey,
+		Ref: records.RecordRef{ID: w.RecordID, Property: w.MatchProperty, Value: w.MatchValue}}
 	res, err := a.store.Write(ctx, sw)
 	// Properties may be personal data: the log names the write, never
 	// its values.
@@ -111,7 +112,7 @@ func (a *Records) Find(ctx context.Context, q contract.RecordQuery) (*contract.R
 	if a.store == nil {
 		return nil, errNoStore()
 	}
-	page, err := a.store.Find(ctx, q.Collection, store.Query{Filter: q.Filter, Sort: q.Sort, Limit: q.Limit, Count: true})
+	page, err := a.store.Find(ctx, q.Collection, records.Query{Filter: q.Filter, Sort: q.Sort, Limit: q.Limit, Count: true})
 	if err != nil {
 		return nil, recordError(q.Collection, err)
 	}
@@ -140,15 +141,15 @@ func errNoStore() error {
 // the step at once; anything else (the database did not answer) is
 // retried.
 func recordError(collection string, err error) error {
-	var ie *store.InvalidError
-	var ue *store.UniqueError
+	var ie *records.InvalidError
+	var ue *records.UniqueError
 	nonRetryable := func(typ string) error { return temporal.NewNonRetryableApplicationError(err.Error(), typ, nil) }
 	switch {
 	case errors.As(err, &ie):
 		return nonRetryable(contract.ErrRecordInvalid)
 	case errors.As(err, &ue):
 		return nonRetryable(contract.ErrRecordExists)
-	case errors.Is(err, store.ErrNoCollection):
+	case errors.Is(err, records.ErrNoCollection):
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("collection %q does not exist (create it with hookflow collections apply)", collection), contract.ErrCollectionNotFound, nil)
 	case errors.Is(err, store.ErrNotFound):
 		return nonRetryable(contract.ErrRecordNotFound)

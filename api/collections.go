@@ -1,8 +1,6 @@
 package api
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,12 +8,11 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/records"
 	"github.com/hookflow/hookflow/store"
 )
 
@@ -30,8 +27,8 @@ func (s *collectionsAPI) routes(v1 *gin.RouterGroup, read, write gin.HandlerFunc
 	v1.GET("/collections/:name/records", read, s.listRecords)
 	v1.POST("/collections/:name/records", write, s.createRecord)
 	v1.GET("/collections/:name/records/:id", read, s.getRecord)
-	v1.PATCH("/collections/:name/records/:id", write, s.writeRecord(store.OpUpdate))
-	v1.PUT("/collections/:name/records/:id", write, s.writeRecord(store.OpReplace))
+	v1.PATCH("/collections/:name/records/:id", write, s.writeRecord(records.OpUpdate))
+	v1.PUT("/collections/:name/records/:id", write, s.writeRecord(records.OpReplace))
 	v1.DELETE("/collections/:name/records/:id", write, s.deleteRecord)
 	v1.GET("/collections/:name/records/by/:property/:value", read, s.getRecord)
 	v1.PUT("/collections/:name/records/by/:property/:value", write, s.upsertRecord)
@@ -41,9 +38,9 @@ func (s *collectionsAPI) routes(v1 *gin.RouterGroup, read, write gin.HandlerFunc
 // properties that do not fit 422 with every path, a unique value taken 409
 // naming the property, records that break a collection change 409.
 func recordError(err error) *Error {
-	var ie *store.InvalidError
-	var ue *store.UniqueError
-	var fit *store.RecordsDoNotFitError
+	var ie *records.InvalidError
+	var ue *records.UniqueError
+	var fit *records.RecordsDoNotFitError
 	switch {
 	case errors.As(err, &ie):
 		e := newError(http.StatusUnprocessableEntity, "invalid_"+ie.What, ie.Errors[0].Error())
@@ -99,12 +96,12 @@ func (s *adminCore) readAdminBody(c *gin.Context, what string) ([]byte, *Error) 
 
 // readCollection decodes a collection definition: JSON, or YAML with
 // Content-Type application/yaml. Invalid: 422 with every error.
-func (s *collectionsAPI) readCollection(c *gin.Context) (*store.Collection, *Error) {
+func (s *collectionsAPI) readCollection(c *gin.Context) (*records.Collection, *Error) {
 	raw, yamlDoc, e := s.readDefinitionBody(c, "collection")
 	if e != nil {
 		return nil, e
 	}
-	col, err := store.DecodeCollection(raw, yamlDoc)
+	col, err := records.DecodeCollection(raw, yamlDoc)
 	if err != nil {
 		return nil, recordError(err)
 	}
@@ -112,13 +109,13 @@ func (s *collectionsAPI) readCollection(c *gin.Context) (*store.Collection, *Err
 }
 
 func (s *collectionsAPI) listCollections(c *gin.Context) {
-	cols, err := s.cfg.Admin.Store.Records().ListCollections(c.Request.Context())
+	cols, err := records.Of(s.cfg.Admin.Store).ListCollections(c.Request.Context())
 	if err != nil {
 		s.failRecord(c, err)
 		return
 	}
 	if cols == nil {
-		cols = []*store.Collection{}
+		cols = []*records.Collection{}
 	}
 	c.JSON(http.StatusOK, gin.H{"collections": cols})
 }
@@ -129,7 +126,7 @@ func (s *collectionsAPI) createCollection(c *gin.Context) {
 		fail(c, e)
 		return
 	}
-	got, err := s.cfg.Admin.Store.Records().CreateCollection(c.Request.Context(), col)
+	got, err := records.Of(s.cfg.Admin.Store).CreateCollection(c.Request.Context(), col)
 	if err != nil {
 		s.failRecord(c, err)
 		return
@@ -140,7 +137,7 @@ func (s *collectionsAPI) createCollection(c *gin.Context) {
 }
 
 func (s *collectionsAPI) getCollection(c *gin.Context) {
-	got, err := s.cfg.Admin.Store.Records().GetCollection(c.Request.Context(), c.Param("name"))
+	got, err := records.Of(s.cfg.Admin.Store).GetCollection(c.Request.Context(), c.Param("name"))
 	if err != nil {
 		s.failRecord(c, err)
 		return
@@ -152,7 +149,7 @@ func (s *collectionsAPI) getCollection(c *gin.Context) {
 // collectionResource is a collection as an update answers it: changed is
 // false when the definition was unchanged (no version).
 type collectionResource struct {
-	*store.Collection
+	*records.Collection
 	Changed bool `json:"changed"`
 }
 
@@ -173,7 +170,7 @@ func (s *collectionsAPI) updateCollection(c *gin.Context) {
 		fail(c, e)
 		return
 	}
-	got, changed, err := s.cfg.Admin.Store.Records().UpdateCollection(c.Request.Context(), col, version)
+	got, changed, err := records.Of(s.cfg.Admin.Store).UpdateCollection(c.Request.Context(), col, version)
 	if err != nil {
 		s.failRecord(c, err)
 		return
@@ -183,7 +180,7 @@ func (s *collectionsAPI) updateCollection(c *gin.Context) {
 }
 
 func (s *collectionsAPI) deleteCollection(c *gin.Context) {
-	if err := s.cfg.Admin.Store.Records().DeleteCollection(c.Request.Context(), c.Param("name")); err != nil {
+	if err := records.Of(s.cfg.Admin.Store).DeleteCollection(c.Request.Context(), c.Param("name")); err != nil {
 		s.failRecord(c, err)
 		return
 	}
@@ -192,14 +189,14 @@ func (s *collectionsAPI) deleteCollection(c *gin.Context) {
 
 // recordRef is the record a URL names: /records/{id}, or
 // /records/by/{property}/{value}.
-func recordRef(c *gin.Context) store.RecordRef {
+func recordRef(c *gin.Context) records.RecordRef {
 	if p := c.Param("property"); p != "" {
-		return store.RecordRef{Property: p, Value: c.Param("value")}
+		return records.RecordRef{Property: p, Value: c.Param("value")}
 	}
-	return store.RecordRef{ID: c.Param("id")}
+	return records.RecordRef{ID: c.Param("id")}
 }
 
-func recordLocation(r *store.Record) string {
+func recordLocation(r *records.Record) string {
 	return "/api/v1/collections/" + r.Collection + "/records/" + url.PathEscape(r.ID)
 }
 
@@ -215,21 +212,9 @@ func (s *collectionsAPI) readProperties(c *gin.Context) (map[string]any, *Error)
 	if e != nil {
 		return nil, e
 	}
-	var body map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &body); err != nil || body == nil {
-		return nil, newError(http.StatusBadRequest, "malformed_json", `the body must be a JSON object: {"properties": {...}}`)
-	}
-	var errs []flow.FieldError
-	for _, k := range flow.SortedKeys(body) {
-		if k != "properties" {
-			errs = append(errs, flow.FieldError{Path: k, Message: `unknown field (a record is written as {"properties": {...}})`})
-		}
-	}
-	var props map[string]any
-	if p, ok := body["properties"]; !ok {
-		errs = append(errs, flow.FieldError{Path: "properties", Message: "is required"})
-	} else if err := json.Unmarshal(p, &props); err != nil || props == nil {
-		errs = append(errs, flow.FieldError{Path: "properties", Message: "must be an object of property values"})
+	props, errs, err := records.DecodeWrite(raw)
+	if err != nil {
+		return nil, newError(http.StatusBadRequest, "malformed_json", err.Error())
 	}
 	if len(errs) > 0 {
 		e := newError(http.StatusUnprocessableEntity, "invalid_record", errs[0].Error())
@@ -241,35 +226,21 @@ func (s *collectionsAPI) readProperties(c *gin.Context) (map[string]any, *Error)
 
 // recordPage is one page of a collection's records.
 type recordPage struct {
-	Records       []*store.Record `json:"records"`
-	NextPageToken string          `json:"nextPageToken"`
+	Records       []*records.Record `json:"records"`
+	NextPageToken string            `json:"nextPageToken"`
 }
 
 func (s *collectionsAPI) listRecords(c *gin.Context) {
-	q := store.Query{Limit: 50}
-	if v := c.Query("pageSize"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > store.MaxQueryLimit {
-			e := newError(http.StatusBadRequest, "bad_request", fmt.Sprintf("pageSize must be 1 to %d", store.MaxQueryLimit))
-			e.Path = "query.pageSize"
-			fail(c, e)
-			return
-		}
-		q.Limit = n
+	q, fe := records.ListQuery(c.Query("pageSize"), c.Query("nextPageToken"), c.Query("filter"))
+	if fe != nil {
+		e := newError(http.StatusBadRequest, "bad_request", fe.Message)
+		e.Path = fe.Path
+		fail(c, e)
+		return
 	}
-	q.After = c.Query("nextPageToken")
-	if v := c.Query("filter"); v != "" {
-		dec := json.NewDecoder(bytes.NewReader([]byte(v)))
-		if err := dec.Decode(&q.Filter); err != nil || q.Filter == nil || dec.More() {
-			e := newError(http.StatusBadRequest, "bad_request", `filter must be a JSON object of property values, such as {"plan":"pro"}`)
-			e.Path = "query.filter"
-			fail(c, e)
-			return
-		}
-	}
-	page, err := s.cfg.Admin.Store.Records().Find(c.Request.Context(), c.Param("name"), q)
+	page, err := records.Of(s.cfg.Admin.Store).Find(c.Request.Context(), c.Param("name"), q)
 	if err != nil {
-		var ie *store.InvalidError
+		var ie *records.InvalidError
 		if errors.As(err, &ie) {
 			// Paths of the query's parts: query.filter.<name>, query.nextPageToken.
 			for i := range ie.Errors {
@@ -292,7 +263,7 @@ func (s *collectionsAPI) createRecord(c *gin.Context) {
 		fail(c, e)
 		return
 	}
-	res, err := s.cfg.Admin.Store.Records().Write(c.Request.Context(), store.Write{Op: store.OpCreate, Collection: c.Param("name"), Properties: props})
+	res, err := records.Of(s.cfg.Admin.Store).Write(c.Request.Context(), records.Write{Op: records.OpCreate, Collection: c.Param("name"), Properties: props})
 	if err != nil {
 		s.failRecord(c, err)
 		return
@@ -303,7 +274,7 @@ func (s *collectionsAPI) createRecord(c *gin.Context) {
 }
 
 func (s *collectionsAPI) getRecord(c *gin.Context) {
-	rec, err := s.cfg.Admin.Store.Records().Get(c.Request.Context(), c.Param("name"), recordRef(c))
+	rec, err := records.Of(s.cfg.Admin.Store).Get(c.Request.Context(), c.Param("name"), recordRef(c))
 	if err != nil {
 		s.failRecord(c, urlPaths(err))
 		return
@@ -326,7 +297,7 @@ func (s *collectionsAPI) writeRecord(op string) gin.HandlerFunc {
 			fail(c, e)
 			return
 		}
-		res, err := s.cfg.Admin.Store.Records().Write(c.Request.Context(), store.Write{Op: op, Collection: c.Param("name"), Ref: recordRef(c), Properties: props, IfVersion: version})
+		res, err := records.Of(s.cfg.Admin.Store).Write(c.Request.Context(), records.Write{Op: op, Collection: c.Param("name"), Ref: recordRef(c), Properties: props, IfVersion: version})
 		if err != nil {
 			s.failRecord(c, urlPaths(err))
 			return
@@ -345,7 +316,7 @@ func (s *collectionsAPI) upsertRecord(c *gin.Context) {
 		return
 	}
 	ref := recordRef(c)
-	res, err := s.cfg.Admin.Store.Records().Write(c.Request.Context(), store.Write{Op: store.OpUpsert, Collection: c.Param("name"), Ref: ref, Properties: props})
+	res, err := records.Of(s.cfg.Admin.Store).Write(c.Request.Context(), records.Write{Op: records.OpUpsert, Collection: c.Param("name"), Ref: ref, Properties: props})
 	if err != nil {
 		s.failRecord(c, urlPaths(err))
 		return
@@ -365,7 +336,7 @@ func (s *collectionsAPI) deleteRecord(c *gin.Context) {
 		fail(c, e)
 		return
 	}
-	if _, err := s.cfg.Admin.Store.Records().Write(c.Request.Context(), store.Write{Op: store.OpDelete, Collection: c.Param("name"), Ref: recordRef(c), IfVersion: version}); err != nil {
+	if _, err := records.Of(s.cfg.Admin.Store).Write(c.Request.Context(), records.Write{Op: records.OpDelete, Collection: c.Param("name"), Ref: recordRef(c), IfVersion: version}); err != nil {
 		s.failRecord(c, urlPaths(err))
 		return
 	}
@@ -375,14 +346,14 @@ func (s *collectionsAPI) deleteRecord(c *gin.Context) {
 // recordKeyError is a lookup's value that cannot be one of the property's
 // values (a text where a number is kept): no record can match it.
 func recordKeyError(err error) bool {
-	var ie *store.InvalidError
+	var ie *records.InvalidError
 	return errors.As(err, &ie) && len(ie.Errors) > 0 && strings.HasPrefix(ie.Errors[0].Path, "value")
 }
 
 // urlPaths names the URL's parts in a store error's paths: the property and
 // value a record is found by are path.property and path.value.
 func urlPaths(err error) error {
-	var ie *store.InvalidError
+	var ie *records.InvalidError
 	if errors.As(err, &ie) {
 		for i := range ie.Errors {
 			if slices.Contains([]string{"property", "value"}, ie.Errors[i].Path) {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/records"
 	"github.com/hookflow/hookflow/store"
 )
 
@@ -32,9 +33,9 @@ func (s *Public) enroll(ctx context.Context, f *flow.Flow, data map[string]any) 
 // enrollRecord finds the record a request names (trigger.enroll.record):
 // nil when there is none, which does not enroll the request. A value the
 // request lacks, or that cannot be one of the property's values, finds no
-// record either. An indexed point query within store.LookupTimeout; while
+// record either. An indexed point query within records.LookupTimeout; while
 // the database does not answer, the last record found for the value.
-func (s *Public) enrollRecord(ctx context.Context, f *flow.Flow, data map[string]any) (*store.Record, *Error) {
+func (s *Public) enrollRecord(ctx context.Context, f *flow.Flow, data map[string]any) (*records.Record, *Error) {
 	r := f.Trigger.Enroll.Record
 	value, err := r.EvalValue(data)
 	if err != nil {
@@ -45,9 +46,9 @@ func (s *Public) enrollRecord(ctx context.Context, f *flow.Flow, data map[string
 		s.log.Error("trigger enrolls by record, but this API has no flow store", "flow", f.ID, "collection", r.Collection)
 		return nil, newError(http.StatusInternalServerError, "misconfigured", "the trigger's enrollment record cannot be looked up on this server")
 	}
-	rec, err := s.cfg.Admin.Store.Records().Lookup(ctx, r.Collection, r.Property, value)
-	var stale *store.StaleError
-	var invalid *store.InvalidError
+	rec, err := records.Of(s.cfg.Admin.Store).Lookup(ctx, r.Collection, r.Property, value)
+	var stale *records.StaleError
+	var invalid *records.InvalidError
 	switch {
 	case err == nil:
 		return rec, nil
@@ -56,7 +57,7 @@ func (s *Public) enrollRecord(ctx context.Context, f *flow.Flow, data map[string
 		return rec, nil
 	case recordKeyError(err):
 		return nil, nil
-	case errors.Is(err, store.ErrNoCollection), errors.As(err, &invalid):
+	case errors.Is(err, records.ErrNoCollection), errors.As(err, &invalid):
 		s.log.Error("trigger enrolls by a record that cannot be looked up", "flow", f.ID, "collection", r.Collection, "property", r.Property, "error", err)
 		return nil, newError(http.StatusInternalServerError, "misconfigured", "the trigger's enrollment names a collection or unique property that does not exist")
 	case errors.Is(err, store.ErrNotFound):

@@ -19,6 +19,7 @@ import (
 
 	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/executions"
+	"github.com/hookflow/hookflow/recovery"
 )
 
 // execution is a run as the executions API shows it.
@@ -39,8 +40,8 @@ type execution struct {
 	Result      *contract.RunResult `json:"result,omitempty"`
 	// Redeliveries are the sends repeated from this run's step log
 	// (redeliver.go), oldest first.
-	Redeliveries      []redelivery `json:"redeliveries,omitempty"`
-	RedeliveriesError string       `json:"redeliveriesError,omitempty"`
+	Redeliveries      []recovery.Redelivery `json:"redeliveries,omitempty"`
+	RedeliveriesError string                `json:"redeliveriesError,omitempty"`
 	// Runs are the execution's runs, newest first, in its detail only: a
 	// resume leaves the run it reset behind, continue-as-new one per link.
 	Runs      []run  `json:"runs,omitempty"`
@@ -90,25 +91,7 @@ var statusNames = map[string]string{
 	"terminated": "Terminated", "timedout": "TimedOut",
 }
 
-func statusName(s enumspb.WorkflowExecutionStatus) string {
-	switch s {
-	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
-		return "running"
-	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
-		return "completed"
-	case enumspb.WORKFLOW_EXECUTION_STATUS_FAILED:
-		return "failed"
-	case enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED:
-		return "canceled"
-	case enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED:
-		return "terminated"
-	case enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT:
-		return "timedout"
-	case enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW:
-		return "continuedasnew"
-	}
-	return "unknown"
-}
+func statusName(s enumspb.WorkflowExecutionStatus) string { return executions.StatusName(s) }
 
 // listExecutions handles GET /api/v1/flows/{id}/executions from Temporal
 // visibility, by the flow-id search attribute: ?status=running&pageSize=50

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/destinations"
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/notify"
 )
 
 // pausedBefore is a destination's state before a pause or resume request
@@ -49,7 +49,7 @@ func (s *Management) checkNotifySigns(ctx context.Context, f *flow.Flow) *Error 
 	if err != nil {
 		return nil // checked for existence just before; a race is the delivery's to report
 	}
-	if activities.SignsStandardWebhooks(d.Def) {
+	if notify.SignsStandardWebhooks(d.Def) {
 		return nil
 	}
 	fe := flow.FieldError{Path: "notify.destination", Message: fmt.Sprintf(

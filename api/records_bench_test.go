@@ -17,6 +17,7 @@ import (
 	sdkclient "go.temporal.io/sdk/client"
 
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/records"
 	"github.com/hookflow/hookflow/store"
 )
 
@@ -38,9 +39,9 @@ func BenchmarkTriggerEnrollByRecord(b *testing.B) {
 	st, err := store.Open(ctx, filepath.Join(b.TempDir(), "hookflow.db"))
 	require.NoError(b, err)
 	defer st.Close()
-	c, err := store.DecodeCollection([]byte(`{name: contacts, properties: [{name: email, type: string, unique: true}, {name: firstName, type: string}, {name: plan, type: enum, options: [free, pro]}]}`), true)
+	c, err := records.DecodeCollection([]byte(`{name: contacts, properties: [{name: email, type: string, unique: true}, {name: firstName, type: string}, {name: plan, type: enum, options: [free, pro]}]}`), true)
 	require.NoError(b, err)
-	_, err = st.Records().CreateCollection(ctx, c)
+	_, err = records.Of(st).CreateCollection(ctx, c)
 	require.NoError(b, err)
 	const n = 100_000
 	for i := 0; i < n; i += 10_000 {
@@ -48,7 +49,7 @@ func BenchmarkTriggerEnrollByRecord(b *testing.B) {
 		for j := i; j < i+10_000; j++ {
 			recs = append(recs, map[string]any{"email": fmt.Sprintf("c%d@x.test", j), "firstName": "Contact", "plan": []string{"free", "pro"}[j%2]})
 		}
-		_, err := st.Records().Import(ctx, "contacts", recs)
+		_, err := records.Of(st).Import(ctx, "contacts", recs)
 		require.NoError(b, err)
 	}
 	plain, err := flow.DecodeYAML([]byte(`{id: plain, trigger: {token: bench-plain-token-0000000000}, steps: [{id: s, type: set, values: {a: 1}}]}`))

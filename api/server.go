@@ -32,6 +32,7 @@ import (
 
 	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/notify"
 	"github.com/hookflow/hookflow/secrets"
 	"github.com/hookflow/hookflow/store"
 	"github.com/hookflow/hookflow/telemetry"
@@ -85,7 +86,7 @@ type Config struct {
 	DataConverter converter.DataConverter
 	// Notify sends destination.paused and destination.resumed to the
 	// global notify destination (nil: no notifications; api/notify.go).
-	Notify *activities.Notifier
+	Notify *notify.Emitter
 }
 
 // Admin is the flow store and the cache this replica serves triggers from

@@ -9,6 +9,7 @@ import (
 	"github.com/hookflow/hookflow/destinations"
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/store"
+	"github.com/hookflow/hookflow/store/storetest"
 )
 
 func storedFlow(t *testing.T, yml string) *store.Flow {
@@ -44,7 +45,7 @@ func TestUsedByNamesTheFirstFlowSendingToADestinationAndWhere(t *testing.T) {
 }
 
 func TestKnownReadsEachNamedDestinationOnce(t *testing.T) {
-	for name, open := range backends(t) {
+	for name, open := range storetest.Backends(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			s := open(t)

@@ -249,7 +249,7 @@ func (s *Store) limitWindows(ctx context.Context, name string) (map[string][]lim
 	if name != "" {
 		q, args = q+` WHERE name = $1`, append(args, name)
 	}
-	rows, err := s.db.Query(ctx, s.db.SQL(), q, args...)
+	rows, err := s.db.Query(ctx, nil, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -277,7 +277,7 @@ func msTime(ms int64) *time.Time {
 // Get returns a destination at its current version, with its
 // state.
 func (s *Store) Get(ctx context.Context, name string) (*Destination, error) {
-	d, err := scanDestination(s.db.QueryRow(ctx, s.db.SQL(), selectDestination+` WHERE d.name = $1`, name))
+	d, err := scanDestination(s.db.QueryRow(ctx, nil, selectDestination+` WHERE d.name = $1`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("destination %q: %w", name, store.ErrNotFound)
 	}
@@ -296,7 +296,7 @@ func (s *Store) Get(ctx context.Context, name string) (*Destination, error) {
 
 // List returns every destination, sorted by name.
 func (s *Store) List(ctx context.Context) ([]*Destination, error) {
-	rows, err := s.db.Query(ctx, s.db.SQL(), selectDestination+` ORDER BY d.name`)
+	rows, err := s.db.Query(ctx, nil, selectDestination+` ORDER BY d.name`)
 	if err != nil {
 		return nil, err
 	}
@@ -332,7 +332,7 @@ func (s *Store) List(ctx context.Context) ([]*Destination, error) {
 
 // Versions lists a destination's versions, oldest first.
 func (s *Store) Versions(ctx context.Context, name string) ([]*Version, error) {
-	rows, err := s.db.Query(ctx, s.db.SQL(), `SELECT name, version, definition, created_at FROM destination_versions WHERE name = $1 ORDER BY version`, name)
+	rows, err := s.db.Query(ctx, nil, `SELECT name, version, definition, created_at FROM destination_versions WHERE name = $1 ORDER BY version`, name)
 	if err != nil {
 		return nil, err
 	}
@@ -382,7 +382,7 @@ func (s *Store) Delete(ctx context.Context, name string) error {
 }
 
 func (s *Store) updateState(ctx context.Context, name, query string, args ...any) (*Destination, error) {
-	res, err := s.db.Exec(ctx, s.db.SQL(), query, args...)
+	res, err := s.db.Exec(ctx, nil, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -441,20 +441,20 @@ func (s *Store) RecordOutcome(ctx context.Context, name string, ok, probe bool, 
 	now := s.now()
 	ms := now.UnixMilli()
 	if ok {
-		res, err := s.db.Exec(ctx, s.db.SQL(), `UPDATE destination_state SET circuit = 'closed', consecutive_failures = 0, opened_at = 0, next_probe_at = 0, probe_owner = '', probe_started = FALSE, last_error = '', `+resetRateWindow+`, updated_at = $1 WHERE name = $2 AND circuit = 'open'`, ms, name)
+		res, err := s.db.Exec(ctx, nil, `UPDATE destination_state SET circuit = 'closed', consecutive_failures = 0, opened_at = 0, next_probe_at = 0, probe_owner = '', probe_started = FALSE, last_error = '', `+resetRateWindow+`, updated_at = $1 WHERE name = $2 AND circuit = 'open'`, ms, name)
 		if err != nil {
 			return "", err
 		}
 		if n, _ := res.RowsAffected(); n == 1 {
 			return TransitionClosed, nil
 		}
-		_, err = s.db.Exec(ctx, s.db.SQL(), `UPDATE destination_state SET consecutive_failures = 0, updated_at = $1 WHERE name = $2 AND consecutive_failures <> 0`, ms, name)
+		_, err = s.db.Exec(ctx, nil, `UPDATE destination_state SET consecutive_failures = 0, updated_at = $1 WHERE name = $2 AND consecutive_failures <> 0`, ms, name)
 		return "", err
 	}
 	lastError = clipLastError(lastError)
 	var count int64
 	var circuit string
-	err := s.db.QueryRow(ctx, s.db.SQL(), `UPDATE destination_state SET consecutive_failures = consecutive_failures + 1, last_error = $1, updated_at = $2 WHERE name = $3 RETURNING consecutive_failures, circuit`, lastError, ms, name).Scan(&count, &circuit)
+	err := s.db.QueryRow(ctx, nil, `UPDATE destination_state SET consecutive_failures = consecutive_failures + 1, last_error = $1, updated_at = $2 WHERE name = $3 RETURNING consecutive_failures, circuit`, lastError, ms, name).Scan(&count, &circuit)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", fmt.Errorf("destination %q: %w", name, store.ErrNotFound)
 	}
@@ -464,7 +464,7 @@ func (s *Store) RecordOutcome(ctx context.Context, name string, ok, probe bool, 
 	next := now.Add(probeInterval).UnixMilli()
 	switch afterOutcome(circuit, false, probe, count, failures, flow.FailureWindow{}, 0, 0) {
 	case breakerOpen:
-		res, err := s.db.Exec(ctx, s.db.SQL(), openCircuit, ms, next, name)
+		res, err := s.db.Exec(ctx, nil, openCircuit, ms, next, name)
 		if err != nil {
 			return "", err
 		}
@@ -472,7 +472,7 @@ func (s *Store) RecordOutcome(ctx context.Context, name string, ok, probe bool, 
 			return TransitionOpened, nil
 		}
 	case breakerReprobe:
-		_, err := s.db.Exec(ctx, s.db.SQL(), `UPDATE destination_state SET next_probe_at = $1, probe_owner = '', probe_started = FALSE WHERE name = $2 AND circuit = 'open'`, next, name)
+		_, err := s.db.Exec(ctx, nil, `UPDATE destination_state SET next_probe_at = $1, probe_owner = '', probe_started = FALSE WHERE name = $2 AND circuit = 'open'`, next, name)
 		return "", err
 	}
 	return "", nil
@@ -483,7 +483,7 @@ func (s *Store) RecordOutcome(ctx context.Context, name string, ok, probe bool, 
 // is taken over: its worker died). One worker wins.
 func (s *Store) ClaimProbe(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
 	now := s.now().UnixMilli()
-	res, err := s.db.Exec(ctx, s.db.SQL(), `UPDATE destination_state SET probe_owner = $1, probe_claimed_at = $2, probe_started = FALSE
+	res, err := s.db.Exec(ctx, nil, `UPDATE destination_state SET probe_owner = $1, probe_claimed_at = $2, probe_started = FALSE
 WHERE name = $3 AND circuit = 'open' AND paused = FALSE AND next_probe_at <= $2 AND (probe_owner = '' OR probe_claimed_at < $4)`,
 		owner, now, name, now-ttl.Milliseconds())
 	if err != nil {
@@ -496,7 +496,7 @@ WHERE name = $3 AND circuit = 'open' AND paused = FALSE AND next_probe_at <= $2 
 // StartProbe admits one delivery as the probe of owner's claim; any other
 // attempt while the circuit is open is refused (it parks).
 func (s *Store) StartProbe(ctx context.Context, name, owner string) (bool, error) {
-	res, err := s.db.Exec(ctx, s.db.SQL(), `UPDATE destination_state SET probe_started = TRUE WHERE name = $1 AND circuit = 'open' AND probe_owner = $2 AND probe_started = FALSE`, name, owner)
+	res, err := s.db.Exec(ctx, nil, `UPDATE destination_state SET probe_started = TRUE WHERE name = $1 AND circuit = 'open' AND probe_owner = $2 AND probe_started = FALSE`, name, owner)
 	if err != nil {
 		return false, err
 	}
@@ -523,7 +523,7 @@ func (s *Store) RecordWindowOutcome(ctx context.Context, name string, ok, probe 
 	now := s.now()
 	ms := now.UnixMilli()
 	if ok && probe {
-		res, err := s.db.Exec(ctx, s.db.SQL(), `UPDATE destination_state SET circuit = 'closed', consecutive_failures = 0, opened_at = 0, next_probe_at = 0, probe_owner = '', probe_started = FALSE, last_error = '', `+resetRateWindow+`, updated_at = $1 WHERE name = $2 AND circuit = 'open'`, ms, name)
+		res, err := s.db.Exec(ctx, nil, `UPDATE destination_state SET circuit = 'closed', consecutive_failures = 0, opened_at = 0, next_probe_at = 0, probe_owner = '', probe_started = FALSE, last_error = '', `+resetRateWindow+`, updated_at = $1 WHERE name = $2 AND circuit = 'open'`, ms, name)
 		if err != nil {
 			return "", err
 		}
@@ -540,7 +540,7 @@ func (s *Store) RecordWindowOutcome(ctx context.Context, name string, ok, probe 
 	// is counted in as it is; an earlier one starts again.
 	var count, requests, failedIn int64
 	var circuit string
-	err := s.db.QueryRow(ctx, s.db.SQL(), `UPDATE destination_state SET
+	err := s.db.QueryRow(ctx, nil, `UPDATE destination_state SET
  consecutive_failures = CASE WHEN $1 = 0 THEN 0 ELSE consecutive_failures + 1 END,
  last_error = CASE WHEN $1 = 0 THEN last_error ELSE $2 END,
  rate_requests = CASE WHEN rate_window_start >= $3 THEN rate_requests + 1 ELSE 1 END,
@@ -552,7 +552,7 @@ WHERE name = $5 AND circuit = 'closed' RETURNING consecutive_failures, circuit, 
 	if errors.Is(err, sql.ErrNoRows) {
 		// Open: the window counts nothing (it starts again when the
 		// circuit closes); only a probe's outcome matters.
-		err = s.db.QueryRow(ctx, s.db.SQL(), `SELECT circuit FROM destination_state WHERE name = $1`, name).Scan(&circuit)
+		err = s.db.QueryRow(ctx, nil, `SELECT circuit FROM destination_state WHERE name = $1`, name).Scan(&circuit)
 		if errors.Is(err, sql.ErrNoRows) {
 			return "", fmt.Errorf("destination %q: %w", name, store.ErrNotFound)
 		}
@@ -563,7 +563,7 @@ WHERE name = $5 AND circuit = 'closed' RETURNING consecutive_failures, circuit, 
 	next := now.Add(probeInterval).UnixMilli()
 	switch afterOutcome(circuit, ok, probe, count, failures, w, requests, failedIn) {
 	case breakerOpen:
-		res, err := s.db.Exec(ctx, s.db.SQL(), openCircuit, ms, next, name)
+		res, err := s.db.Exec(ctx, nil, openCircuit, ms, next, name)
 		if err != nil {
 			return "", err
 		}
@@ -571,7 +571,7 @@ WHERE name = $5 AND circuit = 'closed' RETURNING consecutive_failures, circuit, 
 			return TransitionOpened, nil
 		}
 	case breakerReprobe:
-		_, err := s.db.Exec(ctx, s.db.SQL(), `UPDATE destination_state SET next_probe_at = $1, probe_owner = '', probe_started = FALSE WHERE name = $2 AND circuit = 'open'`, next, name)
+		_, err := s.db.Exec(ctx, nil, `UPDATE destination_state SET next_probe_at = $1, probe_owner = '', probe_started = FALSE WHERE name = $2 AND circuit = 'open'`, next, name)
 		return "", err
 	}
 	return "", nil
@@ -651,6 +651,6 @@ var errRefused = errors.New("refused")
 // used-up limit refused it): a later delivery may be the probe, without
 // waiting for the claim to lapse.
 func (s *Store) ReleaseProbe(ctx context.Context, name, owner string) error {
-	_, err := s.db.Exec(ctx, s.db.SQL(), `UPDATE destination_state SET probe_started = FALSE WHERE name = $1 AND circuit = 'open' AND probe_owner = $2`, name, owner)
+	_, err := s.db.Exec(ctx, nil, `UPDATE destination_state SET probe_started = FALSE WHERE name = $1 AND circuit = 'open' AND probe_owner = $2`, name, owner)
 	return err
 }

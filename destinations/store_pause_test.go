@@ -9,12 +9,13 @@ import (
 
 	"github.com/hookflow/hookflow/destinations"
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/store/storetest"
 )
 
 // A second pause is no new pause: the workers derive the paused event's
 // id from when the pause began, so moving it would notify twice.
 func TestPausingAPausedDestinationKeepsWhenItsPauseBegan(t *testing.T) {
-	for name, open := range backends(t) {
+	for name, open := range storetest.Backends(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			s := open(t)

@@ -13,6 +13,7 @@ import (
 	"github.com/hookflow/hookflow/destinations"
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/store"
+	"github.com/hookflow/hookflow/store/storetest"
 )
 
 func testDestination(t *testing.T, yml string) *flow.Destination {
@@ -23,7 +24,7 @@ func testDestination(t *testing.T, yml string) *flow.Destination {
 }
 
 func TestDestinationsKeepVersionsApartFromTheirSharedState(t *testing.T) {
-	for name, open := range backends(t) {
+	for name, open := range storetest.Backends(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			s := open(t)
@@ -137,7 +138,7 @@ func TestDestinationsKeepVersionsApartFromTheirSharedState(t *testing.T) {
 // the window ends; the next window admits again, its first attempt
 // reporting the transition.
 func TestDestinationLimitsNeverOverAdmit(t *testing.T) {
-	for name, open := range backends(t) {
+	for name, open := range storetest.Backends(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			s := open(t)
@@ -240,7 +241,7 @@ func TestDestinationLimitsNeverOverAdmit(t *testing.T) {
 // reached the rate; a success that tips it counts too; a probe's success
 // closes it and counting starts again.
 func TestDestinationFailureWindowOpensOnce(t *testing.T) {
-	for name, open := range backends(t) {
+	for name, open := range storetest.Backends(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			s := open(t)

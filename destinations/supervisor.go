@@ -130,7 +130,7 @@ type destWorker struct {
 // Poller is what the supervisor needs of a running SDK worker.
 type Poller interface{ Stop() }
 
-// Notifier emits destination events (*activities.Notifier).
+// Notifier emits destination events (*notify.Emitter).
 type Notifier interface {
 	DestinationEvent(typ, name string, since time.Time, data map[string]any) string
 }

@@ -127,7 +127,7 @@ func (p *fakePollers) take(m *Supervisor) (started, stopped []string) {
 }
 
 // fakeNotifier records the events emitted, each with what its id derives
-// from in every process (activities.DestinationEventID: the destination,
+// from in every process (notify.DestinationEventID: the destination,
 // the event and when the state change began).
 type fakeNotifier struct {
 	mu   sync.Mutex
@@ -243,6 +243,19 @@ func TestReconcileStartsStopsAndRestartsEachDestinationsPoller(t *testing.T) {
 	require.Empty(t, m.running)
 	require.NotContains(t, m.known, "b")
 	m.mu.Unlock()
+
+	// b made again under its name is learnt anew: the reload that first
+	// sees it notifies nothing, the next one what changed since.
+	aPaused := dest("a", func(d *Destination) { d.State.Paused, d.State.PausedAt = true, at(time.Minute) })
+	st.set(aPaused, dest("b", func(d *Destination) { d.State.Paused, d.State.PausedAt = true, at(0) }))
+	m.reconcile(ctx)
+	typs, _ = n.take()
+	require.Empty(t, typs, "a destination made again is learnt, not notified")
+	st.set(aPaused, dest("b"))
+	m.reconcile(ctx)
+	typs, ids = n.take()
+	require.Equal(t, []string{flow.EventDestinationResumed + " b"}, typs)
+	require.Equal(t, []string{eventID("b", flow.EventDestinationResumed, t0)}, ids)
 }
 
 func TestReconcileLeavesAnotherWorkersProbeAlone(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 )
 
 // Record steps read and write the records of a collection (defined in the
-// flow store, see store.Collection) as activities on the worker, which
+// flow store, see records.Collection) as activities on the worker, which
 // needs the store (hookflow worker --store). Each is a file of its own:
 // step_record_create.go, step_record_update.go, step_record_upsert.go,
 // step_record_find.go, step_record_delete.go. Their outputs hold records as

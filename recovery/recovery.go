@@ -1,8 +1,9 @@
 // Package recovery is the recovery of executions: rerun (a new run on the
 // same trigger data), resume (Temporal's reset to the failed step, and the
 // rule that picks that point), a bulk replay's selection and dry-run count,
-// the reading of a send from history to redeliver it, and the refusals with
-// their error types. The admin API calls it directly
+// redeliveries (the request's rules, reading a send from history, starting
+// a redelivery, listing an execution's), and the refusals with their error
+// types. The admin API calls it directly
 // and the worker registers its activity entry points, so both do the same.
 package recovery
 

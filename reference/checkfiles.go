@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/hookflow/hookflow/flow"
-	"github.com/hookflow/hookflow/store"
+	"github.com/hookflow/hookflow/records"
 )
 
 // Problem is one thing wrong with a file: its path in the file ("" for
@@ -152,8 +152,8 @@ var decoders = map[string]func(data []byte, yamlDoc bool) (v any, name, token st
 		return d, d.Name, "", nil
 	},
 	"collection": func(data []byte, yamlDoc bool) (any, string, string, []flow.FieldError) {
-		c, err := store.DecodeCollection(data, yamlDoc)
-		var ie *store.InvalidError
+		c, err := records.DecodeCollection(data, yamlDoc)
+		var ie *records.InvalidError
 		if errors.As(err, &ie) {
 			return nil, "", "", ie.Errors
 		}

@@ -9,8 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/records"
 	"github.com/hookflow/hookflow/reference"
-	"github.com/hookflow/hookflow/store"
 )
 
 // The reference's Evaluated column is true to the code: a field marked
@@ -92,7 +92,7 @@ func TestDeclaredDefaultsAndRulesNameRealFields(t *testing.T) {
 	docs := map[string]any{
 		"trigger":     &flow.Trigger{},
 		"destination": &flow.Destination{},
-		"collection":  &store.Collection{},
+		"collection":  &records.Collection{},
 	}
 	for _, k := range flow.Kinds() {
 		docs[k.Name] = k.New()

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/flow"
-	"github.com/hookflow/hookflow/store"
+	"github.com/hookflow/hookflow/records"
 )
 
 // Field is one field of a file: what it is, its shape and its rules.
@@ -306,7 +306,7 @@ func DestinationDoc() *Doc {
 // CollectionDoc describes a collection file.
 func CollectionDoc() *Doc {
 	return &Doc{Name: "collection", Summary: "a collection file: a named set of records with typed properties", Struct: "Collection",
-		Fields: describe(reflect.TypeFor[store.Collection](), "", nil, nil)}
+		Fields: describe(reflect.TypeFor[records.Collection](), "", nil, nil)}
 }
 
 // StepDocs describes every registered step type, sorted by name: the

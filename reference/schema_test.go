@@ -17,8 +17,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/records"
 	"github.com/hookflow/hookflow/reference"
-	"github.com/hookflow/hookflow/store"
 )
 
 // compileSchemas compiles the generated schemas with a draft 2020-12
@@ -58,7 +58,7 @@ func hookflowCheck(kind string, data []byte, yamlDoc bool) error {
 		_, err := flow.DecodeDestination(data, yamlDoc)
 		return err
 	case "collection":
-		_, err := store.DecodeCollection(data, yamlDoc)
+		_, err := records.DecodeCollection(data, yamlDoc)
 		return err
 	}
 	panic(kind)

@@ -31,7 +31,7 @@ type snapshot struct {
 	byToken map[string]*flow.Entry // enabled flows only
 	byID    map[string]*flow.Entry
 	// captures are the flows whose trigger URLs are armed to record
-	// requests (captures.go), until when.
+	// requests (package capture), until when.
 	captures map[string]time.Time
 }
 
@@ -55,14 +55,11 @@ func (c *Cache) Refresh(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	arms, err := c.store.Captures().Arms(ctx)
+	arms, err := c.armed(ctx)
 	if err != nil {
 		return err
 	}
-	next := &snapshot{byToken: make(map[string]*flow.Entry, len(flows)), byID: make(map[string]*flow.Entry, len(flows)), captures: map[string]time.Time{}}
-	for id, a := range arms {
-		next.captures[id] = a.Until
-	}
+	next := &snapshot{byToken: make(map[string]*flow.Entry, len(flows)), byID: make(map[string]*flow.Entry, len(flows)), captures: arms}
 	for _, f := range flows {
 		e := &flow.Entry{Flow: f.Def, Version: f.Version, Token: f.Token, Source: "store"}
 		next.byID[f.ID] = e
@@ -99,6 +96,28 @@ func (c *Cache) Run(ctx context.Context) {
 	}
 }
 
+// armed reads the capture arms in force (capture_arms, written by package
+// capture), each flow's until when: the one statement of capture's tables
+// the store makes, since the cache lives here and capture imports store.
+func (c *Cache) armed(ctx context.Context) (map[string]time.Time, error) {
+	d := c.store.db
+	rows, err := d.query(ctx, d.sql, `SELECT flow_id, until_ms FROM capture_arms WHERE remaining > 0 AND until_ms > $1`, d.now().UnixMilli())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]time.Time{}
+	for rows.Next() {
+		var id string
+		var until int64
+		if err := rows.Scan(&id, &until); err != nil {
+			return nil, err
+		}
+		out[id] = time.UnixMilli(until).UTC()
+	}
+	return out, rows.Err()
+}
+
 // ByToken finds an enabled flow by trigger token.
 func (c *Cache) ByToken(token string) (*flow.Entry, bool) {
 	e, ok := c.snap.Load().byToken[token]
@@ -106,7 +125,7 @@ func (c *Cache) ByToken(token string) (*flow.Entry, bool) {
 }
 
 // CaptureArmed reports whether the flow's trigger URL may be armed to
-// record requests (a memory read; the store decides, Captures.Take).
+// record requests (a memory read; the store decides, capture.Store.Take).
 func (c *Cache) CaptureArmed(flowID string, now time.Time) bool {
 	until, ok := c.snap.Load().captures[flowID]
 	return ok && now.Before(until)

@@ -53,8 +53,8 @@ func TestTheCacheServesItsSnapshotAndRefreshesOnEachTick(t *testing.T) {
 
 	// A capture armed until a time shows at the next tick, until then.
 	until := time.Now().Add(time.Hour).Truncate(time.Millisecond)
-	_, err = s.Captures().Arm(ctx, "orders", 3, until)
-	require.NoError(t, err)
+	_, err = s.Handle().Exec(ctx, nil, `INSERT INTO capture_arms (flow_id, remaining, until_ms, armed_at) VALUES ($1, $2, $3, $4)`, "orders", 3, until.UnixMilli(), time.Now().UnixMilli())
+	require.NoError(t, err) // as capture.Store.Arm writes it
 	require.False(t, c.CaptureArmed("orders", time.Now()))
 	require.NoError(t, tick())
 	require.True(t, c.CaptureArmed("orders", until.Add(-time.Millisecond)))

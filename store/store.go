@@ -1,14 +1,14 @@
-// Package store is hookflow's own database: flows and their versions,
-// collections and records, and captured trigger requests, on SQLite
-// (embedded default, pure Go) or PostgreSQL (several replicas), chosen by
-// the DSN. Open migrates the one schema (goose, migrations/; it holds the
-// destinations package's tables too) and returns a Store: the one
-// database handle, with one small type per kind of data on it (Flows,
-// Records, Captures; a feature package keeps its own type on the Handle,
-// as destinations.Store does). Beside them: the
-// API's trigger cache (Cache) and the record lookup of a trigger's
-// enrollment (Records.Lookup), which answer from memory while the database
-// is slow or away.
+// Package store is hookflow's own database: flows and their versions on
+// SQLite (embedded default, pure Go) or PostgreSQL (several replicas),
+// chosen by the DSN, and the one migration sequence of every feature's
+// tables. Open migrates the one schema (goose, migrations/; it holds the
+// tables of destinations/, records/ and capture/ too) and returns a Store:
+// the one database handle, with one small type per kind of data it keeps
+// itself (Flows); a feature package that keeps its own persistence
+// (destinations/, records/, capture/) runs it on the Handle, and uses
+// Feature for state it keeps once per store. Beside them: the API's
+// trigger cache (Cache), which answers from memory while the database is
+// slow or away.
 package store
 
 import (
@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -42,14 +43,14 @@ var (
 )
 
 // Store is the database: one handle and one migration sequence, shared by
-// one small type per kind of data (Flows, Records, Captures, and the
-// feature packages' own through Handle). Each of those holds the same handle; none is embedded here,
-// so each kind keeps its own methods.
+// one small type per kind of data (Flows, and the feature packages' own
+// through Handle). Each of those holds the same handle; none is embedded
+// here, so each kind keeps its own methods.
 type Store struct {
-	db       *db
-	flows    *Flows
-	records  *Records
-	captures *Captures
+	db    *db
+	flows *Flows
+	// features are the feature packages' values (Feature).
+	features sync.Map
 }
 
 // db is the handle every store type shares.
@@ -71,22 +72,13 @@ const (
 
 func newStore(d *db) *Store {
 	return &Store{
-		db:       d,
-		flows:    &Flows{db: d},
-		records:  &Records{db: d},
-		captures: &Captures{db: d},
+		db:    d,
+		flows: &Flows{db: d},
 	}
 }
 
 // Flows are the flows and their versions.
 func (s *Store) Flows() *Flows { return s.flows }
-
-// Records are the collections and their records.
-func (s *Store) Records() *Records { return s.records }
-
-// Captures are the trigger URLs armed to record requests, and the
-// requests recorded.
-func (s *Store) Captures() *Captures { return s.captures }
 
 // Open opens the store named by dsn and migrates it: a postgres:// or
 // postgresql:// URL for PostgreSQL, anything else is a SQLite file path

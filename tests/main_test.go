@@ -31,6 +31,7 @@ import (
 	"github.com/hookflow/hookflow/destinations"
 	"github.com/hookflow/hookflow/devserver"
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/notify"
 	"github.com/hookflow/hookflow/secrets"
 	"github.com/hookflow/hookflow/store"
 	"github.com/hookflow/hookflow/worker"
@@ -57,7 +58,7 @@ var shared struct {
 	// tests that call flows apply them here (setupSharedAdmin).
 	flows *store.Store
 	// notify sends the worker's and the API's notifications.
-	notify *activities.Notifier
+	notify *notify.Emitter
 }
 
 func TestMain(m *testing.M) {
@@ -84,7 +85,7 @@ func runMain(m *testing.M) int {
 	defer shared.flows.Close()
 	// The global notify destination takes destination events (see
 	// notify_test.go), so failing runs elsewhere notify nothing.
-	shared.notify = activities.NewNotifier(c, notifyGlobal, destinations.NewStore(shared.flows), testLog, nil)
+	shared.notify = notify.New(notify.Config{Client: c, Global: notifyGlobal, Destinations: destinations.NewStore(shared.flows), Log: testLog})
 	w := worker.New(c, testDeliverer(), worker.Options{
 		Notifier:    shared.notify,
 		Composition: activities.NewComposition(shared.flows.Flows(), testSecrets),

@@ -19,9 +19,9 @@ import (
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 
-	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/destinations"
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/notify"
 )
 
 // notifyGlobal is the shared worker's and API's global notify setting:
@@ -192,7 +192,7 @@ steps:
 	require.Empty(t, n.matching(flow.EventDeliveryGaveUp, "executionId", id), "not picked")
 
 	noSecret(t, s.stack, id)
-	noSecret(t, s.stack, activities.NotifyWorkflowID("it-notify-run", rf.header.Get("webhook-id")))
+	noSecret(t, s.stack, notify.WorkflowID("it-notify-run", rf.header.Get("webhook-id")))
 	require.NotContains(t, logs.String(), swKeyB64)
 }
 
@@ -352,7 +352,7 @@ func TestNotifyPauseWrittenByAProcessThatDied(t *testing.T) {
 	pz := n.await(t, flow.EventDestinationPaused, "destination", "it-notify-orphan", 1)[0]
 	verifyStandardWebhooks(t, pz)
 	require.Equal(t, "died after writing", pz.Data["reason"])
-	require.Equal(t, activities.DestinationEventID("it-notify-orphan", flow.EventDestinationPaused, *d.State.PausedAt), pz.header.Get("webhook-id"))
+	require.Equal(t, notify.DestinationEventID("it-notify-orphan", flow.EventDestinationPaused, *d.State.PausedAt), pz.header.Get("webhook-id"))
 
 	r := s.call("POST", "/api/v1/destinations/it-notify-orphan/resume", writeKey, "", "")
 	require.Equal(t, http.StatusOK, r.status, r.body)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/api"
+	"github.com/hookflow/hookflow/records"
 	"github.com/hookflow/hookflow/store"
 	"github.com/hookflow/hookflow/worker"
 )
@@ -78,7 +79,7 @@ func setupRecords(t *testing.T) *recordsStack {
 			recordsEnv.err = err
 			return
 		}
-		crash := &crashAfterCommit{RecordStore: st.Records(), collection: "ledger", seen: map[string]int{}}
+		crash := &crashAfterCommit{RecordStore: records.Of(st), collection: "ledger", seen: map[string]int{}}
 		w := worker.New(c, testDeliverer(), worker.Options{Records: activities.NewRecords(crash, testLog)})
 		if err := w.Start(); err != nil {
 			recordsEnv.err = err
@@ -140,7 +141,7 @@ type crashAfterCommit struct {
 	seen       map[string]int // idempotency key -> attempts
 }
 
-func (c *crashAfterCommit) Write(ctx context.Context, w store.Write) (*store.WriteResult, error) {
+func (c *crashAfterCommit) Write(ctx context.Context, w records.Write) (*records.WriteResult, error) {
 	res, err := c.RecordStore.Write(ctx, w)
 	if w.Collection != c.collection {
 		return res, err

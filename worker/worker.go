@@ -21,6 +21,7 @@ import (
 	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/destinations"
 	"github.com/hookflow/hookflow/flowcontrol"
+	"github.com/hookflow/hookflow/notify"
 	"github.com/hookflow/hookflow/recovery"
 	"github.com/hookflow/hookflow/telemetry"
 	"github.com/hookflow/hookflow/workflows"
@@ -82,8 +83,9 @@ type Options struct {
 	MaxConcurrentFirstAttempts int
 	// Notifier sends notifications: runs' events (a local activity of the
 	// flow workers) and destinations paused, resumed, opened and closed
-	// (destinations/events.go; nil: none).
-	Notifier *activities.Notifier
+	// (the package notify emits them; destinations/events.go says which a
+	// destination's state changes make; nil: none).
+	Notifier *notify.Emitter
 }
 
 // Workers is the flow workers (async and sync runs) and the webhook

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/contract"
+	"github.com/hookflow/hookflow/records"
 	"github.com/hookflow/hookflow/store"
 )
 
@@ -21,9 +22,9 @@ func recordStore(t *testing.T) *store.Store {
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "hookflow.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
-	c, err := store.DecodeCollection([]byte(`{name: contacts, properties: [{name: email, type: string, unique: true}, {name: plan, type: enum, options: [free, pro]}, {name: visits, type: number}]}`), true)
+	c, err := records.DecodeCollection([]byte(`{name: contacts, properties: [{name: email, type: string, unique: true}, {name: plan, type: enum, options: [free, pro]}, {name: visits, type: number}]}`), true)
 	require.NoError(t, err)
-	_, err = st.Records().CreateCollection(ctx, c)
+	_, err = records.Of(st).CreateCollection(ctx, c)
 	require.NoError(t, err)
 	return st
 }
@@ -58,11 +59,11 @@ steps:
 func TestRecordSteps(t *testing.T) {
 	h := setup(t)
 	st := recordStore(t)
-	activities.NewRecords(st.Records(), nil).Register(h.env)
+	activities.NewRecords(records.Of(st), nil).Register(h.env)
 	res, err := h.run(recordStepsFlow, map[string]any{"email": "a@x.test"})
 	require.NoError(t, err)
 	require.JSONEq(t, `{"created":true,"againCreated":false,"sameRecord":true,"visits":2,"plan":"pro","found":2,"first":"b@x.test","listed":1,"deleted":1,"deletedAgain":0}`, res.Message)
-	page, err := st.Records().Find(context.Background(), "contacts", store.Query{Count: true})
+	page, err := records.Of(st).Find(context.Background(), "contacts", records.Query{Count: true})
 	require.NoError(t, err)
 	require.Equal(t, 1, page.Total)
 	require.Equal(t, map[string]any{"email": "a@x.test", "plan": "pro", "visits": 2.0}, page.Records[0].Properties)
@@ -74,7 +75,7 @@ func TestRecordSteps(t *testing.T) {
 func TestRetriedRecordCreateMakesOneRecord(t *testing.T) {
 	h := setup(t)
 	st := recordStore(t)
-	rec := activities.NewRecords(st.Records(), nil)
+	rec := activities.NewRecords(records.Of(st), nil)
 	var keys []string
 	h.env.RegisterActivityWithOptions(func(ctx context.Context, w contract.RecordWrite) (*contract.RecordResult, error) {
 		keys = append(keys, w.IdempotencyKey)
@@ -98,7 +99,7 @@ steps:
 	require.Equal(t, keys[0], keys[1], "a retry carries its write's key")
 	require.Equal(t, keys[2], keys[3])
 	require.NotEqual(t, keys[0], keys[2], "each write has its own key")
-	page, err := st.Records().Find(context.Background(), "contacts", store.Query{Count: true})
+	page, err := records.Of(st).Find(context.Background(), "contacts", records.Query{Count: true})
 	require.NoError(t, err)
 	require.Equal(t, 2, page.Total)
 }
@@ -122,7 +123,7 @@ func TestRecordStepFailures(t *testing.T) {
 			h := setup(t)
 			rec := tc.records
 			if name != "no store" {
-				rec = activities.NewRecords(recordStore(t).Records(), nil)
+				rec = activities.NewRecords(records.Of(recordStore(t)), nil)
 			}
 			rec.Register(h.env)
 			_, err := h.run("{id: fails, trigger: {}, steps: ["+tc.step+"]}", map[string]any{})

@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/hookflow/hookflow/store"
+	"github.com/hookflow/hookflow/records"
 )
 
 // collectionsCmd manages collection definitions through the admin API, as
@@ -44,7 +44,7 @@ func collectionsCmd() *cobra.Command {
 		Short: "List collections",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var res struct{ Collections []store.Collection }
+			var res struct{ Collections []records.Collection }
 			if _, err := a.do("GET", "/api/v1/collections", nil, &res); err != nil {
 				return err
 			}
@@ -61,6 +61,6 @@ func collectionsCmd() *cobra.Command {
 }
 
 // readCollectionFiles reads collection definitions from a file or a directory.
-func readCollectionFiles(path string) ([]*store.Collection, error) {
-	return readDefinitionFiles(path, "collection", store.DecodeCollection, func(v *store.Collection) string { return v.Name })
+func readCollectionFiles(path string) ([]*records.Collection, error) {
+	return readDefinitionFiles(path, "collection", records.DecodeCollection, func(v *records.Collection) string { return v.Name })
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookflow/hookflow/api"
+	"github.com/hookflow/hookflow/records"
 	"github.com/hookflow/hookflow/store"
 )
 
@@ -54,7 +55,7 @@ func TestCollectionsCLI(t *testing.T) {
 	require.NoError(t, os.WriteFile(file, []byte("name: contacts\nproperties:\n  - {name: email, type: text}\n"), 0o644))
 	_, err = run(t, srv.URL, key, "collections", "apply", "-f", dir)
 	require.ErrorContains(t, err, "contacts.yaml: invalid collection (2 errors): properties[0].type: must be one of")
-	got, err := st.Records().GetCollection(ctx, "contacts")
+	got, err := records.Of(st).GetCollection(ctx, "contacts")
 	require.NoError(t, err)
 	require.Equal(t, int64(2), got.Version)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/destinations"
 	"github.com/hookflow/hookflow/devserver"
+	"github.com/hookflow/hookflow/records"
 	"github.com/hookflow/hookflow/worker"
 )
 
@@ -109,7 +110,7 @@ serving the flows of --flows. Ctrl-C stops everything cleanly.`,
 			}
 			defer c.Close()
 
-			wf.opts.Records = activities.NewRecords(st.Records(), log.With("component", "records"))
+			wf.opts.Records = activities.NewRecords(records.Of(st), log.With("component", "records"))
 			wf.opts.Composition = activities.NewComposition(st.Flows(), s.sec)
 			ds := destinations.NewStore(st)
 			wf.opts.Destinations, wf.opts.DestinationStates = activities.NewDestinations(ds), ds

@@ -8,9 +8,9 @@ import (
 	"github.com/spf13/cobra"
 	sdkclient "go.temporal.io/sdk/client"
 
-	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/destinations"
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/notify"
 	"github.com/hookflow/hookflow/store"
 	"github.com/hookflow/hookflow/telemetry"
 )
@@ -40,10 +40,10 @@ func (f *notifyFlags) setting() (flow.NotifySetting, error) {
 
 // notifier sends notifications with c; st (nil: none) is read to skip a
 // notify destination that does not exist.
-func notifier(c sdkclient.Client, setting flow.NotifySetting, st *store.Store, log *slog.Logger, tel *telemetry.Telemetry) *activities.Notifier {
-	var dests activities.DestinationStore
+func notifier(c sdkclient.Client, setting flow.NotifySetting, st *store.Store, log *slog.Logger, tel *telemetry.Telemetry) *notify.Emitter {
+	var dests notify.Destinations
 	if st != nil {
 		dests = destinations.NewStore(st)
 	}
-	return activities.NewNotifier(c, setting, dests, log, tel)
+	return notify.New(notify.Config{Client: c, Global: setting, Destinations: dests, Log: log, Telemetry: tel})
 }

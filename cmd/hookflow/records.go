@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hookflow/hookflow/activities"
+	"github.com/hookflow/hookflow/records"
 	"github.com/hookflow/hookflow/store"
 )
 
@@ -36,5 +37,5 @@ func (f *recordStoreFlag) open(ctx context.Context, cmd *cobra.Command, log *slo
 	if err != nil {
 		return nil, nil, err
 	}
-	return activities.NewRecords(st.Records(), log.With("component", "records")), st, nil
+	return activities.NewRecords(records.Of(st), log.With("component", "records")), st, nil
 }

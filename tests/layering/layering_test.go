@@ -24,6 +24,7 @@ var layer = map[string]int{
 	// features: one job each, below the adapters
 	"store": 2, "executions": 2, "namespace": 2, "secrets": 2, "telemetry": 2, "codec": 2,
 	"devserver": 2, "reference": 2, "schedules": 2, "recovery": 2, "flowcontrol": 2, "destinations": 2,
+	"notify": 2, "capture": 2, "records": 2, "store/storetest": 2,
 	"workflows": 3, "activities": 3,
 	"api": 4, "worker": 4,
 	"cmd/hookflow": 5, "cmd/docgen": 5,

@@ -1,4 +1,4 @@
-package store
+package records
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/store"
 )
 
 // Property types of a collection. Datetimes are RFC 3339 strings.
@@ -130,7 +131,7 @@ func (e *InvalidError) Error() string {
 }
 
 // UniqueError is a write that would give a unique property's value to a
-// second record. It matches ErrExists.
+// second record. It matches store.ErrExists.
 type UniqueError struct {
 	Collection, Property string
 	Value                any
@@ -143,7 +144,7 @@ func (e *UniqueError) Error() string {
 		e.Collection, e.Property, describe(e.Value), e.RecordID)
 }
 
-func (e *UniqueError) Is(target error) bool { return target == ErrExists }
+func (e *UniqueError) Is(target error) bool { return target == store.ErrExists }
 
 func describe(v any) string {
 	b, err := json.Marshal(v)

@@ -1,4 +1,4 @@
-package activities
+package notify
 
 import (
 	"bytes"
@@ -18,7 +18,7 @@ import (
 func TestEmitRetryWaitDoublesFromASecondUpTo30Seconds(t *testing.T) {
 	var got []time.Duration
 	for retry := 1; retry <= 8; retry++ {
-		got = append(got, emitRetryWait(retry))
+		got = append(got, RetryWait(retry))
 	}
 	s := time.Second
 	require.Equal(t, []time.Duration{s, 2 * s, 4 * s, 8 * s, 16 * s, 30 * s, 30 * s, 30 * s}, got)
@@ -66,10 +66,12 @@ func (f *fakeSleep) Sleep(d time.Duration) {
 	f.now = f.now.Add(d)
 }
 
-func retryingNotifier(c *unavailable, log *slog.Logger) (*Notifier, *fakeSleep) {
-	n := NewNotifier(c, flow.NotifySetting{Destination: "ops", Events: []string{flow.EventDestinationPaused}}, nil, log, nil)
+func retryingNotifier(c *unavailable, log *slog.Logger) (*Emitter, *fakeSleep) {
 	clk := &fakeSleep{now: time.Unix(1_800_000_000, 0)}
-	n.now, n.sleep = clk.Now, clk.Sleep
+	n := New(Config{
+		Client: c, Global: flow.NotifySetting{Destination: "ops", Events: []string{flow.EventDestinationPaused}}, Log: log,
+		Now: clk.Now, Sleep: clk.Sleep,
+	})
 	return n, clk
 }
 
@@ -89,7 +91,7 @@ func TestADestinationEventTemporalRefusesIsRetriedWithTheSameIDUntilTaken(t *tes
 	defer c.mu.Unlock()
 	require.Equal(t, 4, c.starts, "the retries stop once Temporal takes it")
 	for _, got := range c.ids {
-		require.Equal(t, NotifyWorkflowID("ops", id), got)
+		require.Equal(t, WorkflowID("ops", id), got)
 	}
 	clk.mu.Lock()
 	defer clk.mu.Unlock()

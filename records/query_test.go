@@ -1,4 +1,4 @@
-package store
+package records
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package store_test
+package records_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/hookflow/hookflow/records"
 	"github.com/hookflow/hookflow/store"
 )
 
@@ -19,9 +20,9 @@ import (
 func loadContacts(tb testing.TB, s *store.Store, n int) {
 	tb.Helper()
 	ctx := context.Background()
-	c, err := store.DecodeCollection([]byte(contactsYAML), true)
+	c, err := records.DecodeCollection([]byte(contactsYAML), true)
 	require.NoError(tb, err)
-	_, err = s.Records().CreateCollection(ctx, c)
+	_, err = records.Of(s).CreateCollection(ctx, c)
 	require.NoError(tb, err)
 	const batch = 10_000
 	for i := 0; i < n; i += batch {
@@ -29,7 +30,7 @@ func loadContacts(tb testing.TB, s *store.Store, n int) {
 		for j := i; j < min(n, i+batch); j++ {
 			recs = append(recs, map[string]any{"email": fmt.Sprintf("c%d@x.test", j), "firstName": "Contact", "age": float64(20 + j%50), "plan": []string{"free", "pro"}[j%2]})
 		}
-		_, err := s.Records().Import(ctx, "contacts", recs)
+		_, err := records.Of(s).Import(ctx, "contacts", recs)
 		require.NoError(tb, err)
 	}
 }
@@ -57,7 +58,7 @@ func BenchmarkLookupRecord(b *testing.B) {
 			for range b.N {
 				email := tc.email(rng.IntN(n))
 				start := time.Now()
-				_, err := s.Records().Lookup(ctx, "contacts", "email", email)
+				_, err := records.Of(s).Lookup(ctx, "contacts", "email", email)
 				lat = append(lat, time.Since(start))
 				if err != nil && tc.name == "found" {
 					b.Fatal(err)

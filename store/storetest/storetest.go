@@ -1,4 +1,9 @@
-package destinations_test
+// Package storetest opens the store on each database its tests run
+// against, for the tests of feature packages that keep their persistence
+// on the store's handle (destinations/, records/, capture/): SQLite
+// always, PostgreSQL when HOOKFLOW_TEST_POSTGRES_DSN is set (CI requires
+// it).
+package storetest
 
 import (
 	"context"
@@ -12,13 +17,13 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/store"
 )
 
-// backends opens a fresh store on SQLite, and on PostgreSQL when
-// HOOKFLOW_TEST_POSTGRES_DSN names a server (CI sets it; the store
-// package's tests open theirs the same way).
-func backends(t *testing.T) map[string]func(t *testing.T) *store.Store {
+// Backends opens a fresh, migrated store per call, by database name;
+// each is closed (and a PostgreSQL database dropped) when t ends.
+func Backends(t *testing.T) map[string]func(t *testing.T) *store.Store {
 	out := map[string]func(t *testing.T) *store.Store{
 		"sqlite": func(t *testing.T) *store.Store {
 			s, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "hookflow.db"))
@@ -38,22 +43,36 @@ func backends(t *testing.T) map[string]func(t *testing.T) *store.Store {
 	out["postgres"] = func(t *testing.T) *store.Store {
 		admin, err := sql.Open("pgx", dsn)
 		require.NoError(t, err)
-		db := fmt.Sprintf("hookflow_dest_test_%d", time.Now().UnixNano())
+		db := fmt.Sprintf("hookflow_test_%d", time.Now().UnixNano())
 		_, err = admin.Exec("CREATE DATABASE " + db)
 		require.NoError(t, err)
 		t.Cleanup(func() {
 			_, _ = admin.Exec("DROP DATABASE " + db + " WITH (FORCE)")
 			admin.Close()
 		})
-		base, query, _ := strings.Cut(dsn, "?")
-		u := base[:strings.LastIndex(base, "/")+1] + db
-		if query != "" {
-			u += "?" + query
-		}
-		s, err := store.Open(context.Background(), u)
+		s, err := store.Open(context.Background(), replaceDB(dsn, db))
 		require.NoError(t, err)
 		t.Cleanup(func() { s.Close() })
 		return s
 	}
 	return out
+}
+
+// replaceDB swaps the database name of a postgres:// URL.
+func replaceDB(dsn, db string) string {
+	base, query, _ := strings.Cut(dsn, "?")
+	i := strings.LastIndex(base, "/")
+	out := base[:i+1] + db
+	if query != "" {
+		out += "?" + query
+	}
+	return out
+}
+
+// Flow decodes a flow from YAML.
+func Flow(t *testing.T, yaml string) *flow.Flow {
+	t.Helper()
+	f, err := flow.DecodeYAML([]byte(yaml))
+	require.NoError(t, err)
+	return f
 }

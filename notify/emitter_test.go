@@ -1,4 +1,4 @@
-package activities_test
+package notify_test
 
 import (
 	"context"
@@ -14,9 +14,9 @@ import (
 	"go.temporal.io/api/serviceerror"
 	sdkclient "go.temporal.io/sdk/client"
 
-	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/notify"
 	"github.com/hookflow/hookflow/telemetry"
 )
 
@@ -56,10 +56,10 @@ func (s *starts) destinations() []string {
 	return out
 }
 
-func TestNotifierTargetsAndDuplicates(t *testing.T) {
+func TestAnEmitReachesEachTargetOnceAndARetriedEmitStartsNothingTwice(t *testing.T) {
 	c := &starts{}
 	tel := telemetry.New(telemetry.Options{})
-	n := activities.NewNotifier(c, flow.NotifySetting{Destination: "ops"}, nil, nil, tel)
+	n := notify.New(notify.Config{Client: c, Global: flow.NotifySetting{Destination: "ops"}, Telemetry: tel})
 	ev := contract.Notification{ID: "evt_1", Type: flow.EventRunFailed, Timestamp: time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC), Data: map[string]any{"flowId": "f"}}
 
 	// The flow's destination and the global one, each once.
@@ -67,7 +67,7 @@ func TestNotifierTargetsAndDuplicates(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 2, got)
 	require.Equal(t, []string{"team", "ops"}, c.destinations())
-	require.Equal(t, activities.NotifyWorkflowID("team", "evt_1"), c.ids[0])
+	require.Equal(t, notify.WorkflowID("team", "evt_1"), c.ids[0])
 	var body map[string]any
 	require.NoError(t, json.Unmarshal(c.ins[0].Body, &body))
 	require.Equal(t, map[string]any{"type": "run.failed", "timestamp": "2026-11-25T20:00:00Z", "data": map[string]any{"flowId": "f"}}, body)
@@ -110,21 +110,21 @@ func TestNotifierTargetsAndDuplicates(t *testing.T) {
 // reports: the same in every process, so Temporal starts it once.
 func TestDestinationEventIDIsTheSameEverywhere(t *testing.T) {
 	at := time.UnixMilli(1_764_000_000_123)
-	id := activities.DestinationEventID("crm", flow.EventDestinationPaused, at)
-	require.Equal(t, id, activities.DestinationEventID("crm", flow.EventDestinationPaused, at.Add(400*time.Microsecond)), "millisecond precision, as the store keeps it")
-	require.NotEqual(t, id, activities.DestinationEventID("crm", flow.EventDestinationResumed, at))
-	require.NotEqual(t, id, activities.DestinationEventID("crm", flow.EventDestinationPaused, at.Add(time.Millisecond)))
-	require.NotEqual(t, id, activities.DestinationEventID("erp", flow.EventDestinationPaused, at))
+	id := notify.DestinationEventID("crm", flow.EventDestinationPaused, at)
+	require.Equal(t, id, notify.DestinationEventID("crm", flow.EventDestinationPaused, at.Add(400*time.Microsecond)), "millisecond precision, as the store keeps it")
+	require.NotEqual(t, id, notify.DestinationEventID("crm", flow.EventDestinationResumed, at))
+	require.NotEqual(t, id, notify.DestinationEventID("crm", flow.EventDestinationPaused, at.Add(time.Millisecond)))
+	require.NotEqual(t, id, notify.DestinationEventID("erp", flow.EventDestinationPaused, at))
 	c := &starts{}
-	n := activities.NewNotifier(c, flow.NotifySetting{Destination: "ops", Events: []string{flow.EventDestinationPaused}}, nil, nil, nil)
+	n := notify.New(notify.Config{Client: c, Global: flow.NotifySetting{Destination: "ops", Events: []string{flow.EventDestinationPaused}}})
 	require.Equal(t, id, n.DestinationEvent(flow.EventDestinationPaused, "crm", at, nil))
 }
 
 // Destination events go to the global destination only, never to the
 // destination they are about.
-func TestNotifierDestinationEventsAndLoopGuard(t *testing.T) {
+func TestDestinationEventsGoToTheGlobalDestinationButNeverToTheOneTheyAreAbout(t *testing.T) {
 	c := &starts{}
-	n := activities.NewNotifier(c, flow.NotifySetting{Destination: "ops", Events: []string{flow.EventDestinationPaused}}, nil, nil, nil)
+	n := notify.New(notify.Config{Client: c, Global: flow.NotifySetting{Destination: "ops", Events: []string{flow.EventDestinationPaused}}})
 	require.NotEmpty(t, n.DestinationEvent(flow.EventDestinationPaused, "crm", time.Time{}, map[string]any{"reason": "x"}))
 	require.Empty(t, n.DestinationEvent(flow.EventDestinationResumed, "crm", time.Time{}, nil), "not picked")
 	require.NotEmpty(t, n.DestinationEvent(flow.EventDestinationPaused, "ops", time.Time{}, nil))
@@ -145,10 +145,10 @@ func TestNotifierDestinationEventsAndLoopGuard(t *testing.T) {
 	c.fail = nil
 	c.mu.Unlock()
 	require.Eventually(t, func() bool { return len(c.destinations()) == 2 }, 5*time.Second, 10*time.Millisecond)
-	require.Equal(t, activities.NotifyWorkflowID("ops", id), c.ids[1])
+	require.Equal(t, notify.WorkflowID("ops", id), c.ids[1])
 
 	// No client: nothing, no error.
-	none := activities.NewNotifier(nil, flow.NotifySetting{Destination: "ops"}, nil, nil, nil)
+	none := notify.New(notify.Config{Client: nil, Global: flow.NotifySetting{Destination: "ops"}})
 	got, err := none.Emit(context.Background(), contract.EmitRequest{Event: contract.Notification{ID: "e", Type: flow.EventRunFailed}})
 	require.NoError(t, err)
 	require.Zero(t, got)

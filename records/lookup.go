@@ -1,4 +1,4 @@
-package store
+package records
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hookflow/hookflow/store"
 )
 
 // LookupTimeout bounds one record lookup of a trigger's enrollment: an
@@ -58,7 +60,7 @@ func (r *recordState) counter(name string) *atomic.Uint64 {
 
 // bump marks a collection's cached state old: a write through this process
 // is seen by its next lookup.
-func (s *Records) bump(collection string) { s.memory.counter(collection).Add(1) }
+func (s *Store) bump(collection string) { s.memory.counter(collection).Add(1) }
 
 // StaleError is returned with a record when the lookup could not reach the
 // database in time and answered from the last record it found for that
@@ -73,12 +75,12 @@ func (e *StaleError) Unwrap() error { return e.Err }
 // Lookup finds the record of a collection whose unique property holds
 // value, for a trigger's enrollment: an indexed point query within
 // LookupTimeout, always current (a record written anywhere is seen by the
-// next lookup). ErrNotFound when there is none; an *InvalidError when the
+// next lookup). store.ErrNotFound when there is none; an *InvalidError when the
 // property is not a unique property of the collection (path "property") or
 // the value cannot be one of its values (path "value"). When the database
 // does not answer in time the last record found for the value is returned
 // with a *StaleError; without one, the error.
-func (s *Records) Lookup(ctx context.Context, collection, property string, value any) (*Record, error) {
+func (s *Store) Lookup(ctx context.Context, collection, property string, value any) (*Record, error) {
 	ctx, cancel := context.WithTimeout(ctx, LookupTimeout)
 	defer cancel()
 	c, err := s.lookupCollection(ctx, collection)
@@ -91,7 +93,7 @@ func (s *Records) Lookup(ctx context.Context, collection, property string, value
 	}
 	key := collection + "\x00" + property + "\x00" + text
 	gen := s.memory.counter(collection).Load()
-	rec, err := scanRecord(c.Name, s.db.queryRow(ctx, s.db.sql, selectRecord+` JOIN record_keys k ON k.collection = r.collection AND k.record_id = r.id
+	rec, err := scanRecord(c.Name, s.h.QueryRow(ctx, nil, selectRecord+` JOIN record_keys k ON k.collection = r.collection AND k.record_id = r.id
 WHERE k.collection = $1 AND k.property = $2 AND k.value = $3`, c.Name, property, text))
 	st := &s.memory
 	switch {
@@ -113,7 +115,7 @@ WHERE k.collection = $1 AND k.property = $2 AND k.value = $3`, c.Name, property,
 		st.mu.Lock()
 		delete(st.known, key)
 		st.mu.Unlock()
-		return nil, fmt.Errorf("collection %q has no record with %s %s: %w", collection, property, describe(value), ErrNotFound)
+		return nil, fmt.Errorf("collection %q has no record with %s %s: %w", collection, property, describe(value), store.ErrNotFound)
 	}
 	st.mu.Lock()
 	k, ok := st.known[key]
@@ -127,7 +129,7 @@ WHERE k.collection = $1 AND k.property = $2 AND k.value = $3`, c.Name, property,
 // lookupCollection is a collection's definition, read again after
 // collectionTTL or a write through this process; while the database is
 // away, the last one read.
-func (s *Records) lookupCollection(ctx context.Context, name string) (*Collection, error) {
+func (s *Store) lookupCollection(ctx context.Context, name string) (*Collection, error) {
 	st := &s.memory
 	gen := st.counter(name).Load()
 	st.mu.Lock()
@@ -138,7 +140,7 @@ func (s *Records) lookupCollection(ctx context.Context, name string) (*Collectio
 	}
 	c, err := s.GetCollection(ctx, name)
 	if err != nil {
-		if ok && !errors.Is(err, ErrNotFound) {
+		if ok && !errors.Is(err, store.ErrNotFound) {
 			return cc.c, nil
 		}
 		return nil, err

@@ -1,15 +1,10 @@
-package activities
+package notify
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -18,12 +13,13 @@ import (
 	sdkclient "go.temporal.io/sdk/client"
 
 	"github.com/hookflow/hookflow/contract"
+	"github.com/hookflow/hookflow/destinations"
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/store"
 	"github.com/hookflow/hookflow/telemetry"
 )
 
-// Notifier sends notifications: each event, for each destination that
+// Emitter sends notifications: each event, for each destination that
 // takes it (the flow's notify, the global setting), becomes a
 // NotifyWorkflow whose id holds the event id, so a retried emit starts
 // nothing twice. The workflow delivers it with the Deliver activity on
@@ -35,33 +31,67 @@ import (
 // destination, and notifications emit no events of their own (a
 // notification that gives up is a failed NotifyWorkflow, not a
 // delivery.gave_up).
-type Notifier struct {
-	client sdkclient.Client
-	global flow.NotifySetting
-	dests  DestinationStore
-	log    *slog.Logger
-	tel    *telemetry.Telemetry
-	// retryFor bounds background retries of destination events while
-	// Temporal does not take them.
+type Emitter struct {
+	client   sdkclient.Client
+	global   flow.NotifySetting
+	dests    Destinations
+	log      *slog.Logger
+	tel      *telemetry.Telemetry
 	retryFor time.Duration
-	// now and sleep are the retries' clock (time.Now, time.Sleep; tests
-	// move a fake one).
-	now   func() time.Time
-	sleep func(time.Duration)
+	now      func() time.Time
+	sleep    func(time.Duration)
 }
 
-// NewNotifier returns a notifier starting workflows with c (nil: every
-// emit does nothing). dests, when set, is read to skip destinations that
-// do not exist and warn about ones that do not sign.
-func NewNotifier(c sdkclient.Client, global flow.NotifySetting, dests DestinationStore, log *slog.Logger, tel *telemetry.Telemetry) *Notifier {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+// Destinations is where notify destinations are read (*destinations.Store).
+type Destinations = destinations.Getter
+
+// Config is an Emitter's. Only Client is needed for it to send anything.
+type Config struct {
+	// Client starts the NotifyWorkflows (nil: every emit does nothing).
+	Client sdkclient.Client
+	// Global is the global notify setting (--notify, --notify-events).
+	Global flow.NotifySetting
+	// Destinations, when set, is read to skip destinations that do not
+	// exist and warn about ones that do not sign.
+	Destinations Destinations
+	Log          *slog.Logger
+	Telemetry    *telemetry.Telemetry
+	// RetryFor bounds background retries of destination events while
+	// Temporal does not take them (0: DefaultRetryFor).
+	RetryFor time.Duration
+	// Now and Sleep are the retries' clock (nil: time.Now, time.Sleep;
+	// tests move a fake one).
+	Now   func() time.Time
+	Sleep func(time.Duration)
+}
+
+// DefaultRetryFor is how long a destination event Temporal does not take
+// is retried in the background.
+const DefaultRetryFor = 10 * time.Minute
+
+// New returns an Emitter as cfg says.
+func New(cfg Config) *Emitter {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Notifier{client: c, global: global, dests: dests, log: log.With("component", "notifications"), tel: tel, retryFor: 10 * time.Minute, now: time.Now, sleep: time.Sleep}
+	if cfg.RetryFor <= 0 {
+		cfg.RetryFor = DefaultRetryFor
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Sleep == nil {
+		cfg.Sleep = time.Sleep
+	}
+	return &Emitter{
+		client: cfg.Client, global: cfg.Global, dests: cfg.Destinations,
+		log: cfg.Log.With("component", "notifications"), tel: cfg.Telemetry,
+		retryFor: cfg.RetryFor, now: cfg.Now, sleep: cfg.Sleep,
+	}
 }
 
 // Global is the global notify setting (the zero value when n is nil).
-func (n *Notifier) Global() flow.NotifySetting {
+func (n *Emitter) Global() flow.NotifySetting {
 	if n == nil {
 		return flow.NotifySetting{}
 	}
@@ -69,13 +99,13 @@ func (n *Notifier) Global() flow.NotifySetting {
 }
 
 // Register registers the emit local activity on a flow worker; a nil
-// *Notifier registers one that sends nothing, so runs that emit never
+// *Emitter registers one that sends nothing, so runs that emit never
 // fail for want of it.
-func (n *Notifier) Register(r interface {
+func (n *Emitter) Register(r interface {
 	RegisterActivityWithOptions(any, activity.RegisterOptions)
 }) {
 	if n == nil {
-		n = NewNotifier(nil, flow.NotifySetting{}, nil, nil, nil)
+		n = New(Config{})
 	}
 	r.RegisterActivityWithOptions(n.Emit, activity.RegisterOptions{Name: contract.EmitNotificationName})
 }
@@ -84,24 +114,8 @@ func (n *Notifier) Register(r interface {
 // notify and the global setting (unless the flow opts out). It returns
 // how many destinations took it; an error (Temporal did not answer) is
 // retried by the activity's policy, with the same event id.
-func (n *Notifier) Emit(ctx context.Context, req contract.EmitRequest) (int, error) {
+func (n *Emitter) Emit(ctx context.Context, req contract.EmitRequest) (int, error) {
 	return n.emit(ctx, req.Event, req.Flow, "")
-}
-
-// NewEventID is a fresh event id (destination events: one worker or one
-// API request makes each transition, so a random id is unique; it is kept
-// across the retries of its start and delivery).
-func NewEventID() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	return "evt_" + hex.EncodeToString(b)
-}
-
-// DestinationEventID is the id of the event typ about destination name
-// for the state change that began at since: the same in every process.
-func DestinationEventID(name, typ string, since time.Time) string {
-	sum := sha256.Sum256([]byte(name + "\x00" + typ + "\x00" + strconv.FormatInt(since.UnixMilli(), 10)))
-	return "evt_" + hex.EncodeToString(sum[:16])
 }
 
 // DestinationEvent emits an event about destination name (paused,
@@ -114,7 +128,7 @@ func DestinationEventID(name, typ string, since time.Time) string {
 // the open circuit, that is starting or ending): the event id derives
 // from it, so every process that sees the change emits the same event and
 // Temporal delivers it once (zero: a new id).
-func (n *Notifier) DestinationEvent(typ, name string, since time.Time, data map[string]any) string {
+func (n *Emitter) DestinationEvent(typ, name string, since time.Time, data map[string]any) string {
 	if n == nil || n.client == nil || !n.global.Wants(typ) {
 		return ""
 	}
@@ -133,69 +147,32 @@ func (n *Notifier) DestinationEvent(typ, name string, since time.Time, data map[
 	if err == nil {
 		return ev.ID
 	}
-	go func() {
-		deadline := n.now().Add(n.retryFor)
-		for retry := 1; ; retry++ {
-			n.sleep(emitRetryWait(retry))
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			_, err := n.emit(ctx, ev, nil, name)
-			cancel()
-			if err == nil {
-				return
-			}
-			if n.now().After(deadline) {
-				n.log.Error("notification not handed to Temporal; given up", "event", typ, "eventId", ev.ID, "destination", name, "error", err)
-				return
-			}
-		}
-	}()
+	go n.retry(ev, name)
 	return ev.ID
 }
 
-// emitRetryWait is the wait before the nth background retry of a
-// destination event Temporal did not take: 1 s, doubling, at most 30 s.
-func emitRetryWait(retry int) time.Duration {
-	wait := time.Second
-	for range retry - 1 {
-		if wait >= 30*time.Second {
-			break
+// retry hands a destination event Temporal did not take over again, with
+// RetryWait between attempts, until it is taken or retryFor has passed.
+func (n *Emitter) retry(ev contract.Notification, subject string) {
+	deadline := n.now().Add(n.retryFor)
+	for retry := 1; ; retry++ {
+		n.sleep(RetryWait(retry))
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err := n.emit(ctx, ev, nil, subject)
+		cancel()
+		if err == nil {
+			return
 		}
-		wait *= 2
+		if n.now().After(deadline) {
+			n.log.Error("notification not handed to Temporal; given up", "event", ev.Type, "eventId", ev.ID, "destination", subject, "error", err)
+			return
+		}
 	}
-	return min(wait, 30*time.Second)
-}
-
-// targets are the destinations that take an event, each once.
-func (n *Notifier) targets(typ string, fn *flow.Notify, flowEvent bool) []string {
-	var out []string
-	if fn.Wants(typ) {
-		out = append(out, fn.Destination)
-	}
-	if n.global.Wants(typ) && (!flowEvent || fn.GlobalAllowed()) && (len(out) == 0 || out[0] != n.global.Destination) {
-		out = append(out, n.global.Destination)
-	}
-	return out
-}
-
-// Body is a notification as it is sent (Standard Webhooks' payload
-// shape): type, timestamp (RFC 3339) and data.
-func Body(ev contract.Notification) (json.RawMessage, error) {
-	return json.Marshal(struct {
-		Type      string         `json:"type"`
-		Timestamp string         `json:"timestamp"`
-		Data      map[string]any `json:"data"`
-	}{ev.Type, ev.Timestamp.UTC().Format(time.RFC3339Nano), ev.Data})
-}
-
-// NotifyWorkflowID is the id of the workflow that delivers an event to a
-// destination: a second start of it is refused, so duplicates collapse.
-func NotifyWorkflowID(destination, eventID string) string {
-	return "hookflow-notify:" + destination + ":" + eventID
 }
 
 // emit starts the event's NotifyWorkflows; subject is the destination the
 // event is about (never sent to it).
-func (n *Notifier) emit(ctx context.Context, ev contract.Notification, fn *flow.Notify, subject string) (int, error) {
+func (n *Emitter) emit(ctx context.Context, ev contract.Notification, fn *flow.Notify, subject string) (int, error) {
 	if n == nil || n.client == nil {
 		return 0, nil
 	}
@@ -205,7 +182,7 @@ func (n *Notifier) emit(ctx context.Context, ev contract.Notification, fn *flow.
 	}
 	sent := 0
 	var errs []error
-	for _, dest := range n.targets(ev.Type, fn, subject == "") {
+	for _, dest := range Targets(n.global, fn, ev.Type, subject == "") {
 		if dest == subject {
 			// Telling a destination that it is paused or failing would
 			// wait behind, or feed, the very state it reports.
@@ -217,7 +194,7 @@ func (n *Notifier) emit(ctx context.Context, ev contract.Notification, fn *flow.
 			continue
 		}
 		_, err := n.client.ExecuteWorkflow(ctx, sdkclient.StartWorkflowOptions{
-			ID:                    NotifyWorkflowID(dest, ev.ID),
+			ID:                    WorkflowID(dest, ev.ID),
 			TaskQueue:             contract.TaskQueue,
 			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 			StaticSummary:         ev.Type + " to " + dest,
@@ -244,7 +221,7 @@ func (n *Notifier) emit(ctx context.Context, ev contract.Notification, fn *flow.
 // Standard Webhooks is warned about and sent to anyway (a notification is
 // not dropped for it). A store that does not answer is not a reason to
 // skip.
-func (n *Notifier) destinationReady(ctx context.Context, ev contract.Notification, dest string) bool {
+func (n *Emitter) destinationReady(ctx context.Context, ev contract.Notification, dest string) bool {
 	if n.dests == nil {
 		return true
 	}
@@ -258,10 +235,4 @@ func (n *Notifier) destinationReady(ctx context.Context, ev contract.Notificatio
 		n.log.Warn("notify destination does not sign with Standard Webhooks (auth: {type: signature, version: standardWebhooks, secret: ...}); sent unsigned", "destination", dest)
 	}
 	return true
-}
-
-// SignsStandardWebhooks tells whether a destination signs what it sends
-// as Standard Webhooks: what receivers of notifications verify.
-func SignsStandardWebhooks(d *flow.Destination) bool {
-	return d != nil && d.Auth != nil && d.Auth.Type == flow.AuthSignature && d.Auth.Version == flow.SignatureStandardWebhooks
 }

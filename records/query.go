@@ -1,4 +1,4 @@
-package store
+package records
 
 import (
 	"encoding/json"
@@ -23,6 +23,12 @@ type findSQL struct {
 	// Limit is the page size, after the default and the bound.
 	Limit int
 }
+
+// The SQL dialects the statements are written for (store.Handle.Dialect).
+const (
+	dialectSQLite   = "sqlite"
+	dialectPostgres = "pgx"
+)
 
 // DefaultQueryLimit is a query's page size when it names none.
 const DefaultQueryLimit = 50

@@ -1,4 +1,4 @@
-package store
+package records
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/store"
 )
 
 // ErrRecordsDoNotFit is a collection change its existing records break (a
@@ -22,13 +23,13 @@ import (
 var ErrRecordsDoNotFit = errors.New("the collection's records do not fit the new definition")
 
 // ErrNoCollection is a collection that does not exist; it matches
-// ErrNotFound too.
+// store.ErrNotFound too.
 var ErrNoCollection error = noCollection{}
 
 type noCollection struct{}
 
-func (noCollection) Error() string        { return ErrNotFound.Error() }
-func (noCollection) Is(target error) bool { return target == ErrNotFound }
+func (noCollection) Error() string        { return store.ErrNotFound.Error() }
+func (noCollection) Is(target error) bool { return target == store.ErrNotFound }
 
 // Record is one record of a collection. Properties are typed by the
 // collection; Version counts its changes (ETag "v<version>").
@@ -74,38 +75,51 @@ func (e *RecordsDoNotFitError) Error() string {
 
 func (e *RecordsDoNotFitError) Unwrap() error { return ErrRecordsDoNotFit }
 
-// Records are the collections (typed definitions, versioned) and their
-// records, with the unique keys a lookup finds a record by and the
-// idempotency keys of record writes.
-type Records struct {
-	db *db
-	// memory is the record lookup's (record_lookup.go).
+// Store is the persistence of collections (typed definitions, versioned)
+// and their records, with the unique keys a lookup finds a record by and
+// the idempotency keys of record writes, on the store's one handle (the
+// tables are made by the store's one migration sequence).
+type Store struct {
+	h *store.Handle
+	// memory is the record lookup's (lookup.go).
 	memory recordState
 }
+
+// storeKey names the one Store of a store.Store.
+type storeKey struct{}
+
+// Of is st's collections and records: one Store per store.Store, so the
+// record lookup's memory sees every write made through this process.
+func Of(st *store.Store) *Store {
+	return st.Feature(storeKey{}, func(h *store.Handle) any { return &Store{h: h} }).(*Store)
+}
+
+// scanner is a row or rows.
+type scanner interface{ Scan(...any) error }
 
 // ---- collections ----
 
 // CreateCollection stores a new collection at version 1.
-func (s *Records) CreateCollection(ctx context.Context, c *Collection) (*Collection, error) {
+func (s *Store) CreateCollection(ctx context.Context, c *Collection) (*Collection, error) {
 	if errs := c.check(); len(errs) > 0 {
 		return nil, &InvalidError{What: "collection", Errors: errs}
 	}
 	def, digest := c.definition()
-	now := s.db.now().UnixMilli()
-	err := s.db.tx(ctx, func(tx *sql.Tx) error {
+	now := s.h.Now().UnixMilli()
+	err := s.h.Tx(ctx, func(tx *sql.Tx) error {
 		var n int
-		if err := s.db.queryRow(ctx, tx, `SELECT COUNT(*) FROM collections WHERE name = $1`, c.Name).Scan(&n); err != nil {
+		if err := s.h.QueryRow(ctx, tx, `SELECT COUNT(*) FROM collections WHERE name = $1`, c.Name).Scan(&n); err != nil {
 			return err
 		}
 		if n > 0 {
-			return fmt.Errorf("collection %q: %w", c.Name, ErrExists)
+			return fmt.Errorf("collection %q: %w", c.Name, store.ErrExists)
 		}
-		_, err := s.db.exec(ctx, tx, `INSERT INTO collections (name, version, definition, digest, created_at, updated_at) VALUES ($1, 1, $2, $3, $4, $4)`, c.Name, def, digest, now)
+		_, err := s.h.Exec(ctx, tx, `INSERT INTO collections (name, version, definition, digest, created_at, updated_at) VALUES ($1, 1, $2, $3, $4, $4)`, c.Name, def, digest, now)
 		return err
 	})
 	if err != nil {
-		if isUniqueViolation(err) {
-			return nil, fmt.Errorf("collection %q: %w", c.Name, ErrExists)
+		if store.IsUniqueViolation(err) {
+			return nil, fmt.Errorf("collection %q: %w", c.Name, store.ErrExists)
 		}
 		return nil, err
 	}
@@ -114,27 +128,27 @@ func (s *Records) CreateCollection(ctx context.Context, c *Collection) (*Collect
 }
 
 // UpdateCollection replaces a collection's definition. ifVersion, when not
-// zero, must be the current version (else ErrConflict). An unchanged
+// zero, must be the current version (else store.ErrConflict). An unchanged
 // definition makes no version. A change that only adds (properties, enum
 // options, loosened rules) leaves records as they are; any other change is
 // checked against every record in the same transaction: a property removed
 // is removed from the records, and if a record no longer fits (a type
 // changed, a property made unique or required) nothing changes
 // (*RecordsDoNotFitError).
-func (s *Records) UpdateCollection(ctx context.Context, c *Collection, ifVersion int64) (*Collection, bool, error) {
+func (s *Store) UpdateCollection(ctx context.Context, c *Collection, ifVersion int64) (*Collection, bool, error) {
 	if errs := c.check(); len(errs) > 0 {
 		return nil, false, &InvalidError{What: "collection", Errors: errs}
 	}
 	def, digest := c.definition()
-	now := s.db.now().UnixMilli()
+	now := s.h.Now().UnixMilli()
 	changed := false
-	err := s.db.tx(ctx, func(tx *sql.Tx) error {
+	err := s.h.Tx(ctx, func(tx *sql.Tx) error {
 		old, curDigest, err := s.collectionTx(ctx, tx, c.Name)
 		if err != nil {
 			return err
 		}
 		if ifVersion != 0 && ifVersion != old.Version {
-			return fmt.Errorf("collection %q is at version %d, not %d: %w", c.Name, old.Version, ifVersion, ErrConflict)
+			return fmt.Errorf("collection %q is at version %d, not %d: %w", c.Name, old.Version, ifVersion, store.ErrConflict)
 		}
 		if digest == curDigest {
 			return nil
@@ -145,13 +159,13 @@ func (s *Records) UpdateCollection(ctx context.Context, c *Collection, ifVersion
 				return err
 			}
 		}
-		res, err := s.db.exec(ctx, tx, `UPDATE collections SET version = $1, definition = $2, digest = $3, updated_at = $4 WHERE name = $5 AND version = $6`,
+		res, err := s.h.Exec(ctx, tx, `UPDATE collections SET version = $1, definition = $2, digest = $3, updated_at = $4 WHERE name = $5 AND version = $6`,
 			old.Version+1, def, digest, now, c.Name, old.Version)
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n != 1 {
-			return fmt.Errorf("collection %q changed concurrently: %w", c.Name, ErrConflict)
+			return fmt.Errorf("collection %q changed concurrently: %w", c.Name, store.ErrConflict)
 		}
 		return nil
 	})
@@ -189,8 +203,8 @@ func additive(prev, next *Collection) bool {
 
 // refit checks every record of the collection against its next definition
 // and rewrites records and unique keys to match it.
-func (s *Records) refit(ctx context.Context, tx *sql.Tx, next *Collection, now int64) error {
-	rows, err := s.db.query(ctx, tx, `SELECT id, properties FROM records WHERE collection = $1 ORDER BY id`, next.Name)
+func (s *Store) refit(ctx context.Context, tx *sql.Tx, next *Collection, now int64) error {
+	rows, err := s.h.Query(ctx, tx, `SELECT id, properties FROM records WHERE collection = $1 ORDER BY id`, next.Name)
 	if err != nil {
 		return err
 	}
@@ -255,13 +269,13 @@ func (s *Records) refit(ctx context.Context, tx *sql.Tx, next *Collection, now i
 	if fit.Count > 0 {
 		return fit
 	}
-	if _, err := s.db.exec(ctx, tx, `DELETE FROM record_keys WHERE collection = $1`, next.Name); err != nil {
+	if _, err := s.h.Exec(ctx, tx, `DELETE FROM record_keys WHERE collection = $1`, next.Name); err != nil {
 		return err
 	}
 	for _, r := range recs {
 		if r.changed {
 			b, _ := json.Marshal(r.props)
-			if _, err := s.db.exec(ctx, tx, `UPDATE records SET properties = $1, version = version + 1, updated_at = $2 WHERE collection = $3 AND id = $4`, string(b), now, next.Name, r.id); err != nil {
+			if _, err := s.h.Exec(ctx, tx, `UPDATE records SET properties = $1, version = version + 1, updated_at = $2 WHERE collection = $3 AND id = $4`, string(b), now, next.Name, r.id); err != nil {
 				return err
 			}
 		}
@@ -273,15 +287,15 @@ func (s *Records) refit(ctx context.Context, tx *sql.Tx, next *Collection, now i
 }
 
 // GetCollection returns a collection.
-func (s *Records) GetCollection(ctx context.Context, name string) (*Collection, error) {
-	c, _, err := s.collectionTx(ctx, s.db.sql, name)
+func (s *Store) GetCollection(ctx context.Context, name string) (*Collection, error) {
+	c, _, err := s.collectionTx(ctx, nil, name)
 	return c, err
 }
 
-func (s *Records) collectionTx(ctx context.Context, q sqlExec, name string) (*Collection, string, error) {
+func (s *Store) collectionTx(ctx context.Context, q *sql.Tx, name string) (*Collection, string, error) {
 	var def, digest string
 	var version, created, updated int64
-	err := s.db.queryRow(ctx, q, `SELECT definition, digest, version, created_at, updated_at FROM collections WHERE name = $1`, name).Scan(&def, &digest, &version, &created, &updated)
+	err := s.h.QueryRow(ctx, q, `SELECT definition, digest, version, created_at, updated_at FROM collections WHERE name = $1`, name).Scan(&def, &digest, &version, &created, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, "", fmt.Errorf("collection %q: %w", name, ErrNoCollection)
 	}
@@ -303,8 +317,8 @@ func scanCollection(def string, version, created, updated int64) (*Collection, e
 }
 
 // ListCollections returns every collection, sorted by name.
-func (s *Records) ListCollections(ctx context.Context) ([]*Collection, error) {
-	rows, err := s.db.query(ctx, s.db.sql, `SELECT definition, version, created_at, updated_at FROM collections ORDER BY name`)
+func (s *Store) ListCollections(ctx context.Context) ([]*Collection, error) {
+	rows, err := s.h.Query(ctx, nil, `SELECT definition, version, created_at, updated_at FROM collections ORDER BY name`)
 	if err != nil {
 		return nil, err
 	}
@@ -326,18 +340,18 @@ func (s *Records) ListCollections(ctx context.Context) ([]*Collection, error) {
 }
 
 // DeleteCollection removes a collection and all its records.
-func (s *Records) DeleteCollection(ctx context.Context, name string) error {
-	err := s.db.tx(ctx, func(tx *sql.Tx) error {
+func (s *Store) DeleteCollection(ctx context.Context, name string) error {
+	err := s.h.Tx(ctx, func(tx *sql.Tx) error {
 		for _, q := range []string{
 			`DELETE FROM record_keys WHERE collection = $1`,
 			`DELETE FROM record_writes WHERE collection = $1`,
 			`DELETE FROM records WHERE collection = $1`,
 		} {
-			if _, err := s.db.exec(ctx, tx, q, name); err != nil {
+			if _, err := s.h.Exec(ctx, tx, q, name); err != nil {
 				return err
 			}
 		}
-		res, err := s.db.exec(ctx, tx, `DELETE FROM collections WHERE name = $1`, name)
+		res, err := s.h.Exec(ctx, tx, `DELETE FROM collections WHERE name = $1`, name)
 		if err != nil {
 			return err
 		}
@@ -386,7 +400,7 @@ type Write struct {
 	Ref        RecordRef
 	Properties map[string]any
 	// IfVersion, when not zero, must be the record's version (else
-	// ErrConflict): update, replace and delete.
+	// store.ErrConflict): update, replace and delete.
 	IfVersion int64
 	// IdempotencyKey makes a retried write do nothing more: the first
 	// attempt's result is kept with the write, in its transaction, and a
@@ -417,8 +431,8 @@ const pruneEvery = 1000
 
 // PruneWrites deletes the idempotency keys of writes made before
 // before; it returns how many.
-func (s *Records) PruneWrites(ctx context.Context, before time.Time) (int64, error) {
-	res, err := s.db.exec(ctx, s.db.sql, `DELETE FROM record_writes WHERE created_at < $1`, before.UnixMilli())
+func (s *Store) PruneWrites(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.h.Exec(ctx, nil, `DELETE FROM record_writes WHERE created_at < $1`, before.UnixMilli())
 	if err != nil {
 		return 0, err
 	}
@@ -430,15 +444,15 @@ func (s *Records) PruneWrites(ctx context.Context, before time.Time) (int64, err
 var errRetry = errors.New("record changed concurrently")
 
 // Write applies one write in a transaction. A unique value already
-// held by another record is a *UniqueError (matches ErrExists), properties
+// held by another record is a *UniqueError (matches store.ErrExists), properties
 // that do not fit the collection an *InvalidError; a record or collection
-// not found ErrNotFound. Writers racing for one unique value are
+// not found store.ErrNotFound. Writers racing for one unique value are
 // serialized by the record_keys primary key: the loser runs again and sees
 // the winner's record (an upsert then updates it).
-func (s *Records) Write(ctx context.Context, w Write) (*WriteResult, error) {
+func (s *Store) Write(ctx context.Context, w Write) (*WriteResult, error) {
 	for attempt := 0; ; attempt++ {
 		var res *WriteResult
-		err := s.db.tx(ctx, func(tx *sql.Tx) error {
+		err := s.h.Tx(ctx, func(tx *sql.Tx) error {
 			var err error
 			res, err = s.write(ctx, tx, w)
 			return err
@@ -452,22 +466,22 @@ func (s *Records) Write(ctx context.Context, w Write) (*WriteResult, error) {
 			}
 			if w.IdempotencyKey != "" && !res.Replayed && s.memory.keyedWrites.Add(1)%pruneEvery == 0 {
 				// Best effort: the next write tries again.
-				_, _ = s.PruneWrites(ctx, s.db.now().Add(-WriteKeyRetention))
+				_, _ = s.PruneWrites(ctx, s.h.Now().Add(-WriteKeyRetention))
 			}
 			return res, nil
-		case errors.As(err, &ue), errors.As(err, &ie), errors.Is(err, ErrNotFound), errors.Is(err, ErrConflict):
+		case errors.As(err, &ue), errors.As(err, &ie), errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConflict):
 			return nil, err
-		case attempt < 8 && (errors.Is(err, errRetry) || isUniqueViolation(err)):
+		case attempt < 8 && (errors.Is(err, errRetry) || store.IsUniqueViolation(err)):
 			continue
 		}
 		return nil, err
 	}
 }
 
-func (s *Records) write(ctx context.Context, tx *sql.Tx, w Write) (*WriteResult, error) {
+func (s *Store) write(ctx context.Context, tx *sql.Tx, w Write) (*WriteResult, error) {
 	if w.IdempotencyKey != "" {
 		var raw string
-		err := s.db.queryRow(ctx, tx, `SELECT result FROM record_writes WHERE idempotency_key = $1`, w.IdempotencyKey).Scan(&raw)
+		err := s.h.QueryRow(ctx, tx, `SELECT result FROM record_writes WHERE idempotency_key = $1`, w.IdempotencyKey).Scan(&raw)
 		if err == nil {
 			var res WriteResult
 			if err := json.Unmarshal([]byte(raw), &res); err != nil {
@@ -484,7 +498,7 @@ func (s *Records) write(ctx context.Context, tx *sql.Tx, w Write) (*WriteResult,
 	if err != nil {
 		return nil, err
 	}
-	now := s.db.now()
+	now := s.h.Now()
 	var res *WriteResult
 	switch w.Op {
 	case OpCreate:
@@ -509,7 +523,7 @@ func (s *Records) write(ctx context.Context, tx *sql.Tx, w Write) (*WriteResult,
 		if err != nil {
 			return nil, err
 		}
-		if _, err := s.db.exec(ctx, tx, `INSERT INTO record_writes (idempotency_key, collection, result, created_at) VALUES ($1, $2, $3, $4)`,
+		if _, err := s.h.Exec(ctx, tx, `INSERT INTO record_writes (idempotency_key, collection, result, created_at) VALUES ($1, $2, $3, $4)`,
 			w.IdempotencyKey, c.Name, string(b), now.UnixMilli()); err != nil {
 			return nil, err
 		}
@@ -536,7 +550,7 @@ func invalidRecord(errs []flow.FieldError) error {
 	return &InvalidError{What: "record", Errors: errs}
 }
 
-func (s *Records) create(ctx context.Context, tx *sql.Tx, c *Collection, props map[string]any, now time.Time) (*Record, error) {
+func (s *Store) create(ctx context.Context, tx *sql.Tx, c *Collection, props map[string]any, now time.Time) (*Record, error) {
 	if errs := c.ValidateRecord(props); len(errs) > 0 {
 		return nil, invalidRecord(errs)
 	}
@@ -547,7 +561,7 @@ func (s *Records) create(ctx context.Context, tx *sql.Tx, c *Collection, props m
 	rec := &Record{ID: uuid.Must(uuid.NewV7()).String(), Collection: c.Name, Properties: props, Version: 1,
 		CreatedAt: time.UnixMilli(now.UnixMilli()).UTC(), UpdatedAt: time.UnixMilli(now.UnixMilli()).UTC()}
 	b, _ := json.Marshal(props)
-	if _, err := s.db.exec(ctx, tx, `INSERT INTO records (collection, id, properties, version, created_at, updated_at) VALUES ($1, $2, $3, 1, $4, $4)`,
+	if _, err := s.h.Exec(ctx, tx, `INSERT INTO records (collection, id, properties, version, created_at, updated_at) VALUES ($1, $2, $3, 1, $4, $4)`,
 		c.Name, rec.ID, string(b), now.UnixMilli()); err != nil {
 		return nil, err
 	}
@@ -582,14 +596,14 @@ func uniqueKeys(c *Collection, props map[string]any) ([]keyValue, error) {
 }
 
 // checkUnique finds another record holding one of props' unique values.
-func (s *Records) checkUnique(ctx context.Context, tx *sql.Tx, c *Collection, self string, props map[string]any) error {
+func (s *Store) checkUnique(ctx context.Context, tx *sql.Tx, c *Collection, self string, props map[string]any) error {
 	keys, err := uniqueKeys(c, props)
 	if err != nil {
 		return err
 	}
 	for _, k := range keys {
 		var other string
-		err := s.db.queryRow(ctx, tx, `SELECT record_id FROM record_keys WHERE collection = $1 AND property = $2 AND value = $3`, c.Name, k.property, k.text).Scan(&other)
+		err := s.h.QueryRow(ctx, tx, `SELECT record_id FROM record_keys WHERE collection = $1 AND property = $2 AND value = $3`, c.Name, k.property, k.text).Scan(&other)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 		case err != nil:
@@ -601,13 +615,13 @@ func (s *Records) checkUnique(ctx context.Context, tx *sql.Tx, c *Collection, se
 	return nil
 }
 
-func (s *Records) insertKeys(ctx context.Context, tx *sql.Tx, c *Collection, id string, props map[string]any) error {
+func (s *Store) insertKeys(ctx context.Context, tx *sql.Tx, c *Collection, id string, props map[string]any) error {
 	keys, err := uniqueKeys(c, props)
 	if err != nil {
 		return err
 	}
 	for _, k := range keys {
-		if _, err := s.db.exec(ctx, tx, `INSERT INTO record_keys (collection, property, value, record_id) VALUES ($1, $2, $3, $4)`, c.Name, k.property, k.text, id); err != nil {
+		if _, err := s.h.Exec(ctx, tx, `INSERT INTO record_keys (collection, property, value, record_id) VALUES ($1, $2, $3, $4)`, c.Name, k.property, k.text, id); err != nil {
 			return err
 		}
 	}
@@ -633,22 +647,22 @@ func scanRecord(collection string, sc scanner) (*Record, error) {
 	return rec, nil
 }
 
-// find reads the record ref names; ErrNotFound when there is none.
-func (s *Records) find(ctx context.Context, q sqlExec, c *Collection, ref RecordRef) (*Record, error) {
+// find reads the record ref names; store.ErrNotFound when there is none.
+func (s *Store) find(ctx context.Context, q *sql.Tx, c *Collection, ref RecordRef) (*Record, error) {
 	var row *sql.Row
 	if ref.ID != "" {
-		row = s.db.queryRow(ctx, q, selectRecord+` WHERE r.collection = $1 AND r.id = $2`, c.Name, ref.ID)
+		row = s.h.QueryRow(ctx, q, selectRecord+` WHERE r.collection = $1 AND r.id = $2`, c.Name, ref.ID)
 	} else {
 		text, err := uniqueKey(c, ref.Property, ref.Value)
 		if err != nil {
 			return nil, err
 		}
-		row = s.db.queryRow(ctx, q, selectRecord+` JOIN record_keys k ON k.collection = r.collection AND k.record_id = r.id
+		row = s.h.QueryRow(ctx, q, selectRecord+` JOIN record_keys k ON k.collection = r.collection AND k.record_id = r.id
 WHERE k.collection = $1 AND k.property = $2 AND k.value = $3`, c.Name, ref.Property, text)
 	}
 	rec, err := scanRecord(c.Name, row)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("collection %q has no record with %s: %w", c.Name, ref, ErrNotFound)
+		return nil, fmt.Errorf("collection %q has no record with %s: %w", c.Name, ref, store.ErrNotFound)
 	}
 	return rec, err
 }
@@ -671,20 +685,20 @@ func uniqueKey(c *Collection, property string, value any) (string, error) {
 }
 
 // change updates (merges) or replaces a record's properties.
-func (s *Records) change(ctx context.Context, tx *sql.Tx, c *Collection, w Write, now time.Time) (*WriteResult, error) {
+func (s *Store) change(ctx context.Context, tx *sql.Tx, c *Collection, w Write, now time.Time) (*WriteResult, error) {
 	cur, err := s.find(ctx, tx, c, w.Ref)
 	if err != nil {
 		return nil, err
 	}
 	if w.IfVersion != 0 && w.IfVersion != cur.Version {
-		return nil, fmt.Errorf("record %s is at version %d, not %d: %w", cur.ID, cur.Version, w.IfVersion, ErrConflict)
+		return nil, fmt.Errorf("record %s is at version %d, not %d: %w", cur.ID, cur.Version, w.IfVersion, store.ErrConflict)
 	}
 	return s.save(ctx, tx, c, cur, w.Properties, w.Op == OpReplace, now)
 }
 
 // save writes a record's next properties: merged into cur (null removes
 // one) or replacing them. An unchanged record keeps its version.
-func (s *Records) save(ctx context.Context, tx *sql.Tx, c *Collection, cur *Record, props map[string]any, replace bool, now time.Time) (*WriteResult, error) {
+func (s *Store) save(ctx context.Context, tx *sql.Tx, c *Collection, cur *Record, props map[string]any, replace bool, now time.Time) (*WriteResult, error) {
 	next := map[string]any{}
 	if !replace {
 		maps.Copy(next, cur.Properties)
@@ -716,7 +730,7 @@ func (s *Records) save(ctx context.Context, tx *sql.Tx, c *Collection, cur *Reco
 		return nil, err
 	}
 	b, _ := json.Marshal(next)
-	res, err := s.db.exec(ctx, tx, `UPDATE records SET properties = $1, version = version + 1, updated_at = $2 WHERE collection = $3 AND id = $4 AND version = $5`,
+	res, err := s.h.Exec(ctx, tx, `UPDATE records SET properties = $1, version = version + 1, updated_at = $2 WHERE collection = $3 AND id = $4 AND version = $5`,
 		string(b), now.UnixMilli(), c.Name, cur.ID, cur.Version)
 	if err != nil {
 		return nil, err
@@ -724,7 +738,7 @@ func (s *Records) save(ctx context.Context, tx *sql.Tx, c *Collection, cur *Reco
 	if n, _ := res.RowsAffected(); n != 1 {
 		return nil, errRetry
 	}
-	if _, err := s.db.exec(ctx, tx, `DELETE FROM record_keys WHERE collection = $1 AND record_id = $2`, c.Name, cur.ID); err != nil {
+	if _, err := s.h.Exec(ctx, tx, `DELETE FROM record_keys WHERE collection = $1 AND record_id = $2`, c.Name, cur.ID); err != nil {
 		return nil, err
 	}
 	if err := s.insertKeys(ctx, tx, c, cur.ID, next); err != nil {
@@ -737,7 +751,7 @@ func (s *Records) save(ctx context.Context, tx *sql.Tx, c *Collection, cur *Reco
 
 // upsert merges into the record holding the unique value, or creates it
 // with the value set.
-func (s *Records) upsert(ctx context.Context, tx *sql.Tx, c *Collection, w Write, now time.Time) (*WriteResult, error) {
+func (s *Store) upsert(ctx context.Context, tx *sql.Tx, c *Collection, w Write, now time.Time) (*WriteResult, error) {
 	if w.Ref.Property == "" {
 		return nil, invalidRecord([]flow.FieldError{{Path: "property", Message: "an upsert finds its record by a unique property: " + strings.Join(c.UniqueProperties(), ", ")}})
 	}
@@ -752,7 +766,7 @@ func (s *Records) upsert(ctx context.Context, tx *sql.Tx, c *Collection, w Write
 		}
 	}
 	cur, err := s.find(ctx, tx, c, RecordRef{Property: w.Ref.Property, Value: matched})
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		props := maps.Clone(w.Properties)
 		if props == nil {
 			props = map[string]any{}
@@ -780,30 +794,30 @@ func mustKey(p *Property, v any) string {
 	return s
 }
 
-func (s *Records) remove(ctx context.Context, tx *sql.Tx, c *Collection, w Write) (*WriteResult, error) {
+func (s *Store) remove(ctx context.Context, tx *sql.Tx, c *Collection, w Write) (*WriteResult, error) {
 	cur, err := s.find(ctx, tx, c, w.Ref)
 	if err != nil {
 		return nil, err
 	}
 	if w.IfVersion != 0 && w.IfVersion != cur.Version {
-		return nil, fmt.Errorf("record %s is at version %d, not %d: %w", cur.ID, cur.Version, w.IfVersion, ErrConflict)
+		return nil, fmt.Errorf("record %s is at version %d, not %d: %w", cur.ID, cur.Version, w.IfVersion, store.ErrConflict)
 	}
-	if _, err := s.db.exec(ctx, tx, `DELETE FROM record_keys WHERE collection = $1 AND record_id = $2`, c.Name, cur.ID); err != nil {
+	if _, err := s.h.Exec(ctx, tx, `DELETE FROM record_keys WHERE collection = $1 AND record_id = $2`, c.Name, cur.ID); err != nil {
 		return nil, err
 	}
-	if _, err := s.db.exec(ctx, tx, `DELETE FROM records WHERE collection = $1 AND id = $2`, c.Name, cur.ID); err != nil {
+	if _, err := s.h.Exec(ctx, tx, `DELETE FROM records WHERE collection = $1 AND id = $2`, c.Name, cur.ID); err != nil {
 		return nil, err
 	}
 	return &WriteResult{Record: cur, Deleted: true, Changed: true}, nil
 }
 
 // Get reads one record by id or unique value.
-func (s *Records) Get(ctx context.Context, collection string, ref RecordRef) (*Record, error) {
+func (s *Store) Get(ctx context.Context, collection string, ref RecordRef) (*Record, error) {
 	c, err := s.GetCollection(ctx, collection)
 	if err != nil {
 		return nil, err
 	}
-	return s.find(ctx, s.db.sql, c, ref)
+	return s.find(ctx, nil, c, ref)
 }
 
 // Query selects records.
@@ -840,22 +854,22 @@ const MaxQueryLimit = 1000
 // Find runs a query on a collection. Filters and sort name properties of
 // the collection (else *InvalidError at filter.<name> or sort). Its SQL is
 // built by findStatements (record_query.go).
-func (s *Records) Find(ctx context.Context, collection string, q Query) (*Page, error) {
+func (s *Store) Find(ctx context.Context, collection string, q Query) (*Page, error) {
 	c, err := s.GetCollection(ctx, collection)
 	if err != nil {
 		return nil, err
 	}
-	st, err := findStatements(s.db.dialect, c, q)
+	st, err := findStatements(s.h.Dialect(), c, q)
 	if err != nil {
 		return nil, err
 	}
 	page := &Page{Total: -1}
 	if st.Count != "" {
-		if err := s.db.queryRow(ctx, s.db.sql, st.Count, st.CountArgs...).Scan(&page.Total); err != nil {
+		if err := s.h.QueryRow(ctx, nil, st.Count, st.CountArgs...).Scan(&page.Total); err != nil {
 			return nil, err
 		}
 	}
-	rows, err := s.db.query(ctx, s.db.sql, st.Select, st.SelectArgs...)
+	rows, err := s.h.Query(ctx, nil, st.Select, st.SelectArgs...)
 	if err != nil {
 		return nil, err
 	}
@@ -884,13 +898,13 @@ func (s *Records) Find(ctx context.Context, collection string, q Query) (*Page, 
 // migration from another system, a benchmark's fixture): each is checked
 // as a create is, and if any does not fit, or two share a unique value,
 // nothing is written. It returns how many were added.
-func (s *Records) Import(ctx context.Context, collection string, records []map[string]any) (int, error) {
-	err := s.db.tx(ctx, func(tx *sql.Tx) error {
+func (s *Store) Import(ctx context.Context, collection string, records []map[string]any) (int, error) {
+	err := s.h.Tx(ctx, func(tx *sql.Tx) error {
 		c, _, err := s.collectionTx(ctx, tx, collection)
 		if err != nil {
 			return err
 		}
-		now := s.db.now()
+		now := s.h.Now()
 		for i, props := range records {
 			if _, err := s.create(ctx, tx, c, props, now); err != nil {
 				var ie *InvalidError
