@@ -81,6 +81,7 @@ func SearchAttributeTypes() map[string]enumspb.IndexedValueType {
 		SearchAttrRedeliveryOf.GetName(): enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 		SearchAttrRecoveryOf.GetName():   enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 		SearchAttrScheduleID.GetName():   enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		SearchAttrFlowKey.GetName():      enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 	}
 }
 
