@@ -216,4 +216,5 @@ func Register(r interface {
 	r.RegisterWorkflowWithOptions(workflows.RedeliverWorkflow, workflow.RegisterOptions{Name: contract.RedeliverWorkflowName})
 	r.RegisterWorkflowWithOptions(workflows.ReplayWorkflow, workflow.RegisterOptions{Name: contract.ReplayWorkflowName})
 	r.RegisterWorkflowWithOptions(workflows.NotifyWorkflow, workflow.RegisterOptions{Name: contract.NotifyWorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.GatherWorkflow, workflow.RegisterOptions{Name: contract.GatherWorkflowName})
 }
