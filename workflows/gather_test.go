@@ -15,8 +15,8 @@ import (
 
 	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
-	"github.com/hookflow/hookflow/workflows"
 	"github.com/hookflow/hookflow/worker"
+	"github.com/hookflow/hookflow/workflows"
 )
 
 // started is a run the gather workflow started: its id and input.
