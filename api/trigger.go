@@ -91,6 +91,10 @@ func (s *Public) trigger(c *gin.Context) {
 			return
 		}
 	}
+	if tr.FlowControl.Gathers() {
+		s.gather(c, ctx, entry, eventID, data)
+		return
+	}
 
 	opts := contract.StartOptions(f, entry.Version, eventID)
 	in := contract.Input{Flow: f.Snapshot(), FlowVersion: entry.Version, Trigger: data, PublicURL: s.cfg.PublicURL, Engine: contract.CurrentEngine}

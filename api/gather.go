@@ -1,0 +1,105 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	sdkclient "go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/hookflow/hookflow/contract"
+	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/telemetry"
+)
+
+// HeaderFlowKey names, in the answer to a debounced or batched trigger, the
+// key the event was gathered under (as in the gather workflow's id: a key
+// longer than 200 characters or holding control characters as
+// sha256:<hex>).
+const HeaderFlowKey = "Hookflow-Flow-Key"
+
+// gatherAttempts bounds the hand-overs of one event: a gather workflow
+// that completes (idle) or continues as new between the start and the
+// update makes Temporal abort the update; the next attempt finds or starts
+// the key's next workflow.
+const gatherAttempts = 3
+
+// gather hands an event of a debounced or batched flow to its key's gather
+// workflow (Update-With-Start: the workflow is started when the key has
+// none) and answers the trigger's configured response once the event is in
+// the workflow's history. No run exists yet, so no execution id is
+// answered. The update id is the event id: a retried delivery while the
+// update is known attaches to it; the workflow dedupes the rest.
+func (s *Public) gather(c *gin.Context, ctx context.Context, entry *flow.Entry, eventID string, data map[string]any) {
+	f := entry.Flow
+	key, err := f.Trigger.FlowControl.RenderKey(data)
+	if err != nil {
+		s.log.Info("the flow-control key did not render: the event joins the flow's empty key", "flow", f.ID, "error", err)
+		key = ""
+	}
+	id := contract.GatherID(f.ID, key)
+	// The hand-over must not depend on the caller staying connected.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), startTimeout)
+	defer cancel()
+	opts := sdkclient.StartWorkflowOptions{
+		ID:        id,
+		TaskQueue: contract.QueueFor(flow.ModeAsync),
+		// One gather workflow per key: join the running one, start a new
+		// one after an idle one completed.
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			contract.SearchAttrFlowID.ValueSet(f.ID),
+			contract.SearchAttrFlowKey.ValueSet(key),
+		),
+		StaticSummary: fmt.Sprintf("%s: %s", f.ID, f.Trigger.FlowControl.FlowControlSummary()),
+		StaticDetails: fmt.Sprintf("hookflow gathers the events of flow `%s` for key `%s` (%s); query %s for what is pending", f.ID, key, f.Trigger.FlowControl.Kind(), contract.QueryGather),
+	}
+	ev := contract.GatherEvent{EventID: eventID, Trigger: data, Flow: f.Snapshot(), FlowVersion: entry.Version, PublicURL: s.cfg.PublicURL}
+	for attempt := 1; ; attempt++ {
+		op := s.temporal.NewWithStartWorkflowOperation(opts, contract.GatherWorkflowName, contract.GatherStart{FlowID: f.ID, Key: key})
+		var handle sdkclient.WorkflowUpdateHandle
+		handle, err = s.temporal.UpdateWithStartWorkflow(ctx, sdkclient.UpdateWithStartWorkflowOptions{
+			StartWorkflowOperation: op,
+			UpdateOptions: sdkclient.UpdateWorkflowOptions{
+				UpdateID:     eventID,
+				UpdateName:   contract.UpdateGather,
+				Args:         []any{ev},
+				WaitForStage: sdkclient.WorkflowUpdateStageCompleted,
+			},
+		})
+		var acc contract.GatherAccepted
+		if err == nil {
+			err = handle.Get(ctx, &acc)
+		}
+		if err == nil || !gatherClosed(err) || attempt == gatherAttempts {
+			break
+		}
+	}
+	if err != nil {
+		fail(c, s.startError(f, id, err))
+		return
+	}
+	c.Header(HeaderFlowKey, strings.TrimPrefix(id, contract.GatherID(f.ID, "")))
+	c.Set(outcomeKey, telemetry.TriggerAccepted)
+	writeConfigured(c, f.Trigger.Response)
+}
+
+// gatherClosed tells whether an update failed because the gather workflow
+// closed (completed when idle, or continued as new) before taking it.
+// Temporal's history service retries such an Update-With-Start once
+// itself, then answers Aborted (service/history/api/multioperation:
+// "workflow update was aborted by closing workflow"); without that retry
+// enabled, the same message comes as NotFound. A plain update to a
+// workflow that just completed is NotFound "workflow execution already
+// completed".
+func gatherClosed(err error) bool {
+	var aborted *serviceerror.Aborted
+	var notFound *serviceerror.NotFound
+	return errors.As(err, &aborted) || errors.As(err, &notFound)
+}
