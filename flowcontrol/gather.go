@@ -271,8 +271,10 @@ func (s *GatherState) runOf(w *Window) Run {
 	last := w.Events[len(w.Events)-1]
 	r.EventID = last.ID
 	r.Trigger = make(map[string]any, len(last.Trigger)+1)
-	for k, v := range last.Trigger {
-		r.Trigger[k] = v
+	// Sorted, though order does not matter in a copy: workflow code
+	// iterates no map (workflowcheck).
+	for _, k := range flow.SortedKeys(last.Trigger) {
+		r.Trigger[k] = last.Trigger[k]
 	}
 	r.Trigger["debounced"] = map[string]any{
 		"key": s.Key, "events": w.Count,
