@@ -5,7 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +18,7 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/hookflow/hookflow/api"
 	"github.com/hookflow/hookflow/contract"
@@ -249,4 +254,36 @@ steps: [{id: s, type: set, values: {x: 1}}]
 	require.Equal(t, http.StatusServiceUnavailable, a.status, a.body)
 	require.Equal(t, "5", a.header.Get("Retry-After"))
 	require.Equal(t, "unavailable", a.json(t)["error"], a.body)
+}
+
+// TestHistoriesReplayGather records a gather workflow's history (a batch
+// closed full, one closed by its timeout) and replays it against the
+// current code; with -record (make record-histories) it becomes the
+// workflows/testdata fixture gather_batch.json, which later code must
+// still replay.
+func TestHistoriesReplayGather(t *testing.T) {
+	id := uniqueFlowID("it-gather-replay")
+	s := setup(t, fmt.Sprintf(`
+id: %s
+trigger: {flowControl: {key: "{{ trigger.body.k }}", batch: {maxSize: 3, timeout: 1s}}}
+steps: [{id: s, type: set, values: {n: "{{ len(trigger.events) }}"}}]
+`, id))
+	for i := range 5 {
+		a := post(t, s.hookURL(id), "application/json", fmt.Sprintf(`{"k":"r","n":%d}`, i), "Idempotency-Key", fmt.Sprintf("evt-%d", i))
+		require.Equal(t, http.StatusOK, a.status, a.body)
+	}
+	awaitExecutions(t, s, id, []string{id + ":batch-evt-0", id + ":batch-evt-3"}, 0)
+	gid := contract.GatherID(id, "r")
+	require.Eventually(t, func() bool { return gatherView(t, s, id, "r").Runs == 2 }, 10*time.Second, 50*time.Millisecond)
+	h := runHistory(t, s, gid, "")
+	replayer := sdkworker.NewWorkflowReplayer()
+	worker.Register(replayer)
+	require.NoError(t, replayer.ReplayWorkflowHistoryWithOptions(nil, h, sdkworker.ReplayWorkflowHistoryOptions{
+		OriginalExecution: workflow.Execution{ID: gid},
+	}))
+	if *record && (*recordOnly == "" || slices.Contains(strings.Split(*recordOnly, ","), "gather_batch")) {
+		b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(h)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join("..", "workflows", "testdata", "gather_batch.json"), b, 0o644))
+	}
 }
