@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -61,13 +62,23 @@ func (s *Public) gather(c *gin.Context, ctx context.Context, entry *flow.Entry, 
 		StaticDetails: fmt.Sprintf("hookflow gathers the events of flow `%s` for key `%s` (%s); query %s for what is pending", f.ID, key, f.Trigger.FlowControl.Kind(), contract.QueryGather),
 	}
 	ev := contract.GatherEvent{EventID: eventID, Trigger: data, Flow: f.Snapshot(), FlowVersion: entry.Version, PublicURL: s.cfg.PublicURL}
+	updateID := eventID
+	keyPath := idempotencyKeyPath(c, &f.Trigger)
+	if keyPath != "" {
+		// The event id came from the request: the same payload again is
+		// the same update (Temporal answers it as the first time); another
+		// payload is another update, which the workflow's validator
+		// refuses if it knows the id.
+		ev.Digest = triggerDigest(data)
+		updateID += "/" + ev.Digest
+	}
 	for attempt := 1; ; attempt++ {
 		op := s.temporal.NewWithStartWorkflowOperation(opts, contract.GatherWorkflowName, contract.GatherStart{FlowID: f.ID, Key: key})
 		var handle sdkclient.WorkflowUpdateHandle
 		handle, err = s.temporal.UpdateWithStartWorkflow(ctx, sdkclient.UpdateWithStartWorkflowOptions{
 			StartWorkflowOperation: op,
 			UpdateOptions: sdkclient.UpdateWorkflowOptions{
-				UpdateID:     eventID,
+				UpdateID:     updateID,
 				UpdateName:   contract.UpdateGather,
 				Args:         []any{ev},
 				WaitForStage: sdkclient.WorkflowUpdateStageCompleted,
@@ -80,6 +91,13 @@ func (s *Public) gather(c *gin.Context, ctx context.Context, entry *flow.Entry, 
 		if err == nil || !gatherClosed(err) || attempt == gatherAttempts {
 			break
 		}
+	}
+	if isKeyReusedRejection(err) {
+		e := newError(http.StatusUnprocessableEntity, "idempotency_key_reused",
+			"the idempotency key in "+keyPath+" was already used by an event of this flow's key with a different payload; resend that payload, or use a new key for a new event")
+		e.Path = keyPath
+		fail(c, e)
+		return
 	}
 	if err != nil {
 		fail(c, s.startError(f, id, err))
@@ -102,4 +120,19 @@ func gatherClosed(err error) bool {
 	var aborted *serviceerror.Aborted
 	var notFound *serviceerror.NotFound
 	return errors.As(err, &aborted) || errors.As(err, &notFound)
+}
+
+// idempotencyKeyPath is where the request's event id came from, as
+// eventIDFrom found it; "" when it was generated (a fresh id is never
+// reused).
+func idempotencyKeyPath(c *gin.Context, tr *flow.Trigger) string {
+	switch src := tr.IdempotencyKey; {
+	case src != nil && src.Header != "":
+		return "headers." + src.Header
+	case src != nil && src.Body != "":
+		return "body." + src.Body
+	case c.GetHeader(HeaderIdempotencyKey) != "":
+		return "headers." + HeaderIdempotencyKey
+	}
+	return ""
 }

@@ -166,6 +166,9 @@ type GatherEvent struct {
 	Flow        *flow.Flow     `json:"flow"`
 	FlowVersion int64          `json:"flowVersion"`
 	PublicURL   string         `json:"publicUrl,omitempty"`
+	// Digest identifies the payload (as Input.Digest): an event id taken
+	// again with another digest is refused (ErrorTypeIdempotencyKeyReused).
+	Digest string `json:"digest,omitempty"`
 }
 
 // GatherAccepted is UpdateGather's answer: the event is in the workflow's

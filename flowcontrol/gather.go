@@ -47,9 +47,9 @@ type Pending struct {
 // until it is due or full; a closed one waits for its run to start.
 type Window struct {
 	Events []Pending `json:"events,omitempty"`
-	// IDs are the window's event ids, for dedupe (a debounce window keeps
+	// IDs are the window's events, for dedupe (a debounce window keeps
 	// the newest windowIDs).
-	IDs     []string  `json:"ids,omitempty"`
+	IDs     []Ref     `json:"ids,omitempty"`
 	Count   int       `json:"count"`
 	FirstAt time.Time `json:"firstAt"`
 	LastAt  time.Time `json:"lastAt"`
@@ -67,8 +67,8 @@ type GatherState struct {
 	Key    string   `json:"key"`
 	Open   *Window  `json:"open,omitempty"`
 	Closed []Window `json:"closed,omitempty"`
-	// Seen are the event ids of started runs, newest last.
-	Seen       []string `json:"seen,omitempty"`
+	// Seen are the events of started runs, newest last.
+	Seen       []Ref    `json:"seen,omitempty"`
 	Runs       int64    `json:"runs"`
 	Duplicates int64    `json:"duplicates"`
 }
@@ -127,17 +127,45 @@ func (s *GatherState) Pending() int {
 	return s.Open.Count
 }
 
-// IsDuplicate tells whether an event id is in a window or in a recent run.
-func (s *GatherState) IsDuplicate(id string) bool {
-	if s.Open != nil && contains(s.Open.IDs, id) {
-		return true
-	}
-	for _, w := range s.Closed {
-		if contains(w.IDs, id) {
-			return true
+// Ref is an event a gather workflow knows: its id and the digest of its
+// payload (empty when the id was not the caller's idempotency key).
+type Ref struct {
+	ID     string `json:"id"`
+	Digest string `json:"digest,omitempty"`
+}
+
+// ErrKeyReused is an event id the key already took with another payload.
+var ErrKeyReused = errors.New("this event id was already taken with a different payload")
+
+// find tells whether an event id is in a window or in a recent run.
+func (s *GatherState) find(id string) (Ref, bool) {
+	if s.Open != nil {
+		if r, ok := lookup(s.Open.IDs, id); ok {
+			return r, true
 		}
 	}
-	return contains(s.Seen, id)
+	for _, w := range s.Closed {
+		if r, ok := lookup(w.IDs, id); ok {
+			return r, true
+		}
+	}
+	return lookup(s.Seen, id)
+}
+
+// IsDuplicate tells whether an event id is in a window or in a recent run.
+func (s *GatherState) IsDuplicate(id string) bool {
+	_, ok := s.find(id)
+	return ok
+}
+
+// CheckReuse refuses an event whose id the key took with another payload
+// (the update's validator: the caller reused an idempotency key for a new
+// event). Without a digest on either side nothing can be compared.
+func (s *GatherState) CheckReuse(ev contract.GatherEvent) error {
+	if r, ok := s.find(ev.EventID); ok && r.Digest != "" && ev.Digest != "" && r.Digest != ev.Digest {
+		return ErrKeyReused
+	}
+	return nil
 }
 
 // Add takes an event into the open window (opening one), unless its id is
@@ -163,7 +191,7 @@ func (s *GatherState) Add(ev contract.GatherEvent, now time.Time) AddResult {
 	w.Count++
 	w.LastAt = now
 	w.Flow, w.FlowVersion, w.PublicURL = ev.Flow, ev.FlowVersion, ev.PublicURL
-	w.IDs = append(w.IDs, ev.EventID)
+	w.IDs = append(w.IDs, Ref{ID: ev.EventID, Digest: ev.Digest})
 	if fc != nil && fc.Batch != nil {
 		w.Events = append(w.Events, p)
 		w.Bytes += p.Size
@@ -306,13 +334,13 @@ func jsonSize(v any) int {
 	return len(b) + 1
 }
 
-func contains(ids []string, id string) bool {
-	for _, x := range ids {
-		if x == id {
-			return true
+func lookup(refs []Ref, id string) (Ref, bool) {
+	for _, r := range refs {
+		if r.ID == id {
+			return r, true
 		}
 	}
-	return false
+	return Ref{}, false
 }
 
 // CheckEvent refuses a malformed UpdateGather argument (the update's

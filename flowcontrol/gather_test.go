@@ -295,3 +295,39 @@ func TestCheckEventRefusesMalformedInput(t *testing.T) {
 		}
 	}
 }
+
+// An event id taken again with another payload is refused (the caller
+// reused an idempotency key), in a window and after its run; the same
+// payload, or an event without a digest, is a duplicate.
+func TestAnEventIDReusedWithAnotherPayloadIsRefused(t *testing.T) {
+	f := batchFlow(2, time.Second)
+	withDigest := func(id, digest string) contract.GatherEvent {
+		ev := event(f, id)
+		ev.Digest = digest
+		return ev
+	}
+	s := &GatherState{}
+	s.Add(withDigest("a", "d1"), ms(0))
+	for _, c := range []struct {
+		name string
+		ev   contract.GatherEvent
+		want error
+	}{
+		{"same payload", withDigest("a", "d1"), nil},
+		{"another payload", withDigest("a", "d2"), ErrKeyReused},
+		{"no digest to compare", withDigest("a", ""), nil},
+		{"a new event", withDigest("b", "d9"), nil},
+	} {
+		if err := s.CheckReuse(c.ev); err != c.want {
+			t.Errorf("in the window, %s: %v; want %v", c.name, err, c.want)
+		}
+	}
+	s.Add(withDigest("b", "d9"), ms(1))
+	if _, ok := s.Flush(ms(1)); !ok {
+		t.Fatal("the full batch is not ready")
+	}
+	s.Started()
+	if err := s.CheckReuse(withDigest("b", "d8")); err != ErrKeyReused {
+		t.Errorf("after the run: %v", err)
+	}
+}

@@ -209,7 +209,8 @@ steps:
 }
 
 // A duplicate event id inside a batch is one entry; a duplicate arriving
-// after its batch ran starts nothing.
+// after its batch ran starts nothing; the id reused for another payload is
+// refused (422), as for a single run.
 func TestADuplicateEventInsideABatchIsOneEntry(t *testing.T) {
 	recv := newReceiver(t, okJSON(`{}`))
 	id := uniqueFlowID("it-batch-dup")
@@ -223,13 +224,21 @@ steps:
 		a := post(t, s.hookURL(id), "application/json", fmt.Sprintf(`{"n":%d}`, n), "Idempotency-Key", fmt.Sprintf("evt-%d", n))
 		require.Equal(t, http.StatusOK, a.status, a.body)
 	}
+	// The key reused for another payload is refused, and changes nothing.
+	a := post(t, s.hookURL(id), "application/json", `{"n":99}`, "Idempotency-Key", "evt-2")
+	require.Equal(t, http.StatusUnprocessableEntity, a.status, a.body)
+	require.Equal(t, "idempotency_key_reused", a.json(t)["error"], a.body)
+	require.Equal(t, "headers.Idempotency-Key", a.json(t)["path"], a.body)
 	awaitExecutions(t, s, id, []string{id + ":batch-evt-1"}, 0)
 	require.Eventually(t, func() bool { return len(recv.all()) == 1 }, 10*time.Second, 50*time.Millisecond)
 	require.Equal(t, []gathered{{IDs: []float64{1, 2, 3}, Size: 3}}, receivedRuns(t, recv))
 
-	// After the run: the same event again is remembered.
-	a := post(t, s.hookURL(id), "application/json", `{"n":2}`, "Idempotency-Key", "evt-2")
+	// After the run: the same event again is remembered, and so is its
+	// payload.
+	a = post(t, s.hookURL(id), "application/json", `{"n":2}`, "Idempotency-Key", "evt-2")
 	require.Equal(t, http.StatusOK, a.status, a.body)
+	a = post(t, s.hookURL(id), "application/json", `{"n":98}`, "Idempotency-Key", "evt-3")
+	require.Equal(t, http.StatusUnprocessableEntity, a.status, a.body)
 	v := gatherView(t, s, id, "")
 	require.Equal(t, 0, v.Pending, "%+v", v)
 	require.EqualValues(t, 1, v.Runs)

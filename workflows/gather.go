@@ -67,9 +67,12 @@ func GatherWorkflow(ctx workflow.Context, in GatherInput) error {
 			if err := flowcontrol.CheckEvent(ev); err != nil {
 				return temporal.NewNonRetryableApplicationError(err.Error(), "MalformedGatherEvent", nil)
 			}
+			if err := st.CheckReuse(ev); err != nil {
+				return temporal.NewNonRetryableApplicationError(err.Error(), contract.ErrorTypeIdempotencyKeyReused, nil)
+			}
 			return nil
 		},
-		Description: "Takes one event of the key (its id, trigger data and flow snapshot) into the open window; answers at once.",
+		Description: "Takes one event of the key (its id, trigger data and flow snapshot) into the open window; answers at once. An event id taken before with another payload digest is refused.",
 	}); err != nil {
 		return err
 	}
