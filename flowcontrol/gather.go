@@ -68,9 +68,9 @@ type GatherState struct {
 	Open   *Window  `json:"open,omitempty"`
 	Closed []Window `json:"closed,omitempty"`
 	// Seen are the events of started runs, newest last.
-	Seen       []Ref    `json:"seen,omitempty"`
-	Runs       int64    `json:"runs"`
-	Duplicates int64    `json:"duplicates"`
+	Seen       []Ref `json:"seen,omitempty"`
+	Runs       int64 `json:"runs"`
+	Duplicates int64 `json:"duplicates"`
 }
 
 // AddResult is what Add did with an event.
