@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/gin-gonic/gin"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -56,10 +55,10 @@ func (s *Public) gather(c *gin.Context, ctx context.Context, entry *flow.Entry, 
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			contract.SearchAttrFlowID.ValueSet(f.ID),
-			contract.SearchAttrFlowKey.ValueSet(key),
+			contract.SearchAttrFlowKey.ValueSet(contract.KeyForm(key)),
 		),
 		StaticSummary: fmt.Sprintf("%s: %s", f.ID, f.Trigger.FlowControl.FlowControlSummary()),
-		StaticDetails: fmt.Sprintf("hookflow gathers the events of flow `%s` for key `%s` (%s); query %s for what is pending", f.ID, key, f.Trigger.FlowControl.Kind(), contract.QueryGather),
+		StaticDetails: fmt.Sprintf("hookflow gathers the events of flow `%s` for key `%s` (%s); query %s for what is pending", f.ID, contract.KeyForm(key), f.Trigger.FlowControl.Kind(), contract.QueryGather),
 	}
 	ev := contract.GatherEvent{EventID: eventID, Trigger: data, Flow: f.Snapshot(), FlowVersion: entry.Version, PublicURL: s.cfg.PublicURL}
 	updateID := eventID
@@ -103,7 +102,7 @@ func (s *Public) gather(c *gin.Context, ctx context.Context, entry *flow.Entry, 
 		fail(c, s.startError(f, id, err))
 		return
 	}
-	c.Header(HeaderFlowKey, strings.TrimPrefix(id, contract.GatherID(f.ID, "")))
+	c.Header(HeaderFlowKey, contract.KeyForm(key))
 	c.Set(outcomeKey, telemetry.TriggerAccepted)
 	writeConfigured(c, f.Trigger.Response)
 }

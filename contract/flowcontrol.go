@@ -208,3 +208,9 @@ type GatherView struct {
 	Runs       int64 `json:"runs"`
 	Duplicates int64 `json:"duplicates"`
 }
+
+// KeyForm is a key as workflow ids, the HookflowFlowKey search attribute
+// and the Hookflow-Flow-Key header hold it: itself, or "sha256:<hex>" when
+// longer than 200 characters or holding control characters (a search
+// attribute value and a header stay small and printable).
+func KeyForm(key string) string { return idKey(key) }

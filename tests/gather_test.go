@@ -296,3 +296,27 @@ steps: [{id: s, type: set, values: {n: "{{ len(trigger.events) }}"}}]
 		require.NoError(t, os.WriteFile(filepath.Join("..", "workflows", "testdata", "gather_batch.json"), b, 0o644))
 	}
 }
+
+// A key longer than 200 characters is written as its digest wherever it
+// is named: the gather workflow's id, the answer's header and the run's
+// search attribute (which bound their values' size).
+func TestALongKeyIsNamedByItsDigest(t *testing.T) {
+	id := uniqueFlowID("it-gather-longkey")
+	s := setup(t, fmt.Sprintf(`
+id: %s
+trigger: {flowControl: {key: "{{ trigger.body.k }}", batch: {maxSize: 1, timeout: 1s}}}
+steps: [{id: s, type: set, values: {x: 1}}]
+`, id))
+	long := strings.Repeat("k", 300)
+	a := post(t, s.hookURL(id), "application/json", fmt.Sprintf(`{"k":%q}`, long), "Idempotency-Key", "evt-1")
+	require.Equal(t, http.StatusOK, a.status, a.body)
+	form := a.header.Get(api.HeaderFlowKey)
+	require.True(t, strings.HasPrefix(form, "sha256:"), form)
+	require.Equal(t, contract.GatherID(id, long), contract.GatherID(id, "")+form)
+	awaitExecutions(t, s, id, []string{id + ":batch-evt-1"}, 0)
+	run, err := s.client.DescribeWorkflowExecution(context.Background(), id+":batch-evt-1", "")
+	require.NoError(t, err)
+	attr := run.GetWorkflowExecutionInfo().GetSearchAttributes().GetIndexedFields()[contract.SearchAttrFlowKey.GetName()]
+	require.NotNil(t, attr)
+	require.Equal(t, `"`+form+`"`, string(attr.GetData()))
+}

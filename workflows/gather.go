@@ -159,10 +159,10 @@ func startGathered(ctx workflow.Context, key string, run flowcontrol.Run) error 
 			contract.SearchAttrFlowID.ValueSet(f.ID),
 			contract.SearchAttrFlowVersion.ValueSet(run.FlowVersion),
 			contract.SearchAttrTriggerMode.ValueSet(string(f.Trigger.EffectiveMode())),
-			contract.SearchAttrFlowKey.ValueSet(key),
+			contract.SearchAttrFlowKey.ValueSet(contract.KeyForm(key)),
 		),
 		StaticSummary: opts.StaticSummary,
-		StaticDetails: fmt.Sprintf("%s; %s of %d event(s), key `%s`", opts.StaticDetails, f.Trigger.FlowControl.Kind(), run.Events, key),
+		StaticDetails: fmt.Sprintf("%s; %s of %d event(s), key `%s`", opts.StaticDetails, f.Trigger.FlowControl.Kind(), run.Events, contract.KeyForm(key)),
 	})
 	fut := workflow.ExecuteChildWorkflow(cctx, contract.WorkflowName, contract.Input{
 		Flow: f, FlowVersion: run.FlowVersion, Trigger: run.Trigger, PublicURL: run.PublicURL,
