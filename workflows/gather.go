@@ -82,8 +82,9 @@ func GatherWorkflow(ctx workflow.Context, in GatherInput) error {
 		return err
 	}
 
+	backoff := gatherRetryFirst
 	for {
-		if err := startDue(ctx, st, in); err != nil {
+		if err := startDue(ctx, st, in, &backoff); err != nil {
 			return err
 		}
 		if events >= gatherContinueAfter || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
@@ -92,6 +93,10 @@ func GatherWorkflow(ctx workflow.Context, in GatherInput) error {
 			return workflow.NewContinueAsNewError(ctx, contract.GatherWorkflowName, GatherInput{GatherStart: in.GatherStart, State: st})
 		}
 		now := workflow.Now(ctx)
+		if st.Ready(now) {
+			// A start failed (startDue waited its backoff): try again.
+			continue
+		}
 		due := st.DueAt()
 		if due.IsZero() {
 			workflow.SetCurrentDetails(ctx, fmt.Sprintf("idle: %d run(s) started; waiting for the key's next event", st.Runs))
@@ -119,11 +124,11 @@ func GatherWorkflow(ctx workflow.Context, in GatherInput) error {
 	}
 }
 
-// startDue starts the run of every window that is due, oldest first. A
-// start Temporal refuses is tried again, spaced out; one that finds the
-// run already there (a duplicate) counts as started.
-func startDue(ctx workflow.Context, st *flowcontrol.GatherState, in GatherInput) error {
-	wait := gatherRetryFirst
+// startDue starts the run of every window that is due, oldest first; one
+// that finds the run already there (a duplicate) counts as started. After
+// a start Temporal refused it waits *backoff (doubling it) and returns, so
+// the loop may continue as new before the next attempt.
+func startDue(ctx workflow.Context, st *flowcontrol.GatherState, in GatherInput, backoff *time.Duration) error {
 	for {
 		run, ok := st.Flush(workflow.Now(ctx))
 		if !ok {
@@ -132,15 +137,16 @@ func startDue(ctx workflow.Context, st *flowcontrol.GatherState, in GatherInput)
 		err := startGathered(ctx, in.Key, run)
 		if err == nil || temporal.IsWorkflowExecutionAlreadyStartedError(err) {
 			st.Started()
-			wait = gatherRetryFirst
+			*backoff = gatherRetryFirst
 			continue
 		}
 		workflow.GetLogger(ctx).Error("start the gathered run", "flow", in.FlowID, "eventId", run.EventID, "error", err)
-		workflow.SetCurrentDetails(ctx, fmt.Sprintf("**the run of %d event(s) could not start**, retrying in %s: %s", run.Events, wait, err))
-		if err := workflow.Sleep(ctx, wait); err != nil {
+		workflow.SetCurrentDetails(ctx, fmt.Sprintf("**the run of %d event(s) could not start**, retrying in %s: %s", run.Events, *backoff, err))
+		if err := workflow.Sleep(ctx, *backoff); err != nil {
 			return err
 		}
-		wait = min(2*wait, gatherRetryMax)
+		*backoff = min(2**backoff, gatherRetryMax)
+		return nil
 	}
 }
 
