@@ -101,10 +101,13 @@ func GatherWorkflow(ctx workflow.Context, in GatherInput) error {
 		if due.IsZero() {
 			workflow.SetCurrentDetails(ctx, fmt.Sprintf("idle: %d run(s) started; waiting for the key's next event", st.Runs))
 			changed = false
-			if _, err := workflow.AwaitWithTimeout(ctx, idle, func() bool { return changed }); err != nil {
+			arrived, err := workflow.AwaitWithTimeout(ctx, idle, func() bool { return changed })
+			if err != nil {
 				return err
 			}
-			if st.Empty() {
+			// Quiet for the whole idle time: any event, even a
+			// duplicate, starts it again.
+			if !arrived && st.Empty() {
 				drainHandlers(ctx)
 				if st.Empty() {
 					return nil

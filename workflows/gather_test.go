@@ -190,3 +190,19 @@ func TestGatherWorkflowRefusesAMalformedEvent(t *testing.T) {
 	require.NoError(t, env.GetWorkflowError())
 	require.ErrorContains(t, rejected, "no flow snapshot")
 }
+
+// An empty gather workflow completes after a quiet minute; an event, even
+// a duplicate, starts that minute again.
+func TestGatherWorkflowCompletesWhenIdle(t *testing.T) {
+	env, runs := gatherEnv(t)
+	f := gatherFlow(t, "{batch: {maxSize: 1, timeout: 1s}}")
+	var answers []contract.GatherAccepted
+	sendAt(t, env, time.Millisecond, gev(f, "a", 1), &answers)
+	sendAt(t, env, 30*time.Second, gev(f, "a", 1), &answers, "again")
+	start := env.Now()
+	env.ExecuteWorkflow(contract.GatherWorkflowName, contract.GatherStart{FlowID: "g"})
+	require.NoError(t, env.GetWorkflowError())
+	require.Len(t, *runs, 1)
+	require.Equal(t, []contract.GatherAccepted{{Pending: 0}, {Duplicate: true}}, answers)
+	require.WithinDuration(t, start.Add(90*time.Second), env.Now(), time.Second)
+}
