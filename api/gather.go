@@ -90,6 +90,7 @@ func (s *Public) gather(c *gin.Context, ctx context.Context, entry *flow.Entry, 
 		if err == nil || !gatherClosed(err) || attempt == gatherAttempts {
 			break
 		}
+		s.log.Info("the key's gather workflow closed before taking the event; handing it over again", "flow", f.ID, "gatherId", id, "attempt", attempt, "error", err)
 	}
 	if isKeyReusedRejection(err) {
 		e := newError(http.StatusUnprocessableEntity, "idempotency_key_reused",
@@ -114,7 +115,8 @@ func (s *Public) gather(c *gin.Context, ctx context.Context, entry *flow.Entry, 
 // "workflow update was aborted by closing workflow"); without that retry
 // enabled, the same message comes as NotFound. A plain update to a
 // workflow that just completed is NotFound "workflow execution already
-// completed".
+// completed". (An update in flight when the workflow continues as new is
+// aborted as Unavailable, which the SDK retries itself.)
 func gatherClosed(err error) bool {
 	var aborted *serviceerror.Aborted
 	var notFound *serviceerror.NotFound

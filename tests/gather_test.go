@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -319,4 +320,65 @@ steps: [{id: s, type: set, values: {x: 1}}]
 	attr := run.GetWorkflowExecutionInfo().GetSearchAttributes().GetIndexedFields()[contract.SearchAttrFlowKey.GetName()]
 	require.NotNil(t, attr)
 	require.Equal(t, `"`+form+`"`, string(attr.GetData()))
+}
+
+// 400 events from 16 concurrent callers for one key: the gather workflow
+// continues as new on the way (every 300 events), updates in flight then
+// are aborted by the server and handed over again (the SDK retries them;
+// the server logs "workflow update was aborted"), and every event accepted
+// with a 2xx is in exactly one run.
+func TestEveryEventOfABusyKeyRunsOnceAcrossContinueAsNew(t *testing.T) {
+	recv := newReceiver(t, okJSON(`{}`))
+	id := uniqueFlowID("it-batch-busy")
+	s := setup(t, fmt.Sprintf(`
+id: %s
+trigger: {flowControl: {batch: {maxSize: 1000, timeout: 2s}}}
+steps:
+  - {id: send, type: http, method: POST, url: "%s/b", body: {mode: keyValue, fields: {ids: "{{ map(trigger.events, #.body.n) }}", size: "{{ trigger.batch.size }}"}}}
+`, id, recv.URL))
+	const n = 400
+	statuses := make(chan int, n)
+	sem := make(chan struct{}, 16)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			a := post(t, s.hookURL(id), "application/json", fmt.Sprintf(`{"n":%d}`, i), "Idempotency-Key", fmt.Sprintf("evt-%03d", i))
+			statuses <- a.status
+		}()
+	}
+	wg.Wait()
+	close(statuses)
+	for st := range statuses {
+		require.Equal(t, http.StatusOK, st)
+	}
+	seen := map[float64]int{}
+	require.Eventually(t, func() bool {
+		total := 0
+		for _, g := range receivedRuns(t, recv) {
+			total += len(g.IDs)
+		}
+		return total >= n
+	}, 30*time.Second, 100*time.Millisecond, "not every event ran")
+	time.Sleep(2500 * time.Millisecond) // a late extra run would show now
+	for _, g := range receivedRuns(t, recv) {
+		require.Equal(t, float64(len(g.IDs)), g.Size)
+		for _, x := range g.IDs {
+			seen[x]++
+		}
+	}
+	require.Len(t, seen, n)
+	for x, c := range seen {
+		require.Equal(t, 1, c, "event %v ran %d times", x, c)
+	}
+	// The key's gather workflow continued as new at least once.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	desc, err := s.client.DescribeWorkflowExecution(ctx, contract.GatherID(id, ""), "")
+	require.NoError(t, err)
+	require.NotEmpty(t, desc.GetWorkflowExecutionInfo().GetFirstRunId())
+	require.NotEqual(t, desc.GetWorkflowExecutionInfo().GetFirstRunId(), desc.GetWorkflowExecutionInfo().GetExecution().GetRunId(), "the gather workflow never continued as new")
 }
