@@ -33,8 +33,10 @@ const gatherAttempts = 3
 // workflow (Update-With-Start: the workflow is started when the key has
 // none) and answers the trigger's configured response once the event is in
 // the workflow's history. No run exists yet, so no execution id is
-// answered. The update id is the event id: a retried delivery while the
-// update is known attaches to it; the workflow dedupes the rest.
+// answered. The update id is the event id (and, when the caller named it,
+// the payload's digest): a retried delivery while the update is known
+// attaches to it; the workflow dedupes the rest, and refuses the id reused
+// for another payload (422, as for a single run).
 func (s *Public) gather(c *gin.Context, ctx context.Context, entry *flow.Entry, eventID string, data map[string]any) {
 	f := entry.Flow
 	key, err := f.Trigger.FlowControl.RenderKey(data)
