@@ -98,14 +98,14 @@ trigger: {mode: async, response: {status: 202, body: {queued: true}}, flowContro
 steps:
   - {id: send, type: http, method: POST, url: "%s/d", body: {mode: keyValue, fields: {n: "{{ trigger.body.n }}", events: "{{ trigger.debounced.events }}", key: "{{ trigger.debounced.key }}"}}}
 `, id, recv.URL))
-	var last time.Time
+	var last time.Time // when the last event was sent: it was taken after
 	for i := range 30 {
+		last = time.Now()
 		a := post(t, s.hookURL(id), "application/json", fmt.Sprintf(`{"customer":"cus_42","n":%d}`, i), "Idempotency-Key", fmt.Sprintf("evt-%02d", i))
 		require.Equal(t, http.StatusAccepted, a.status, a.body)
 		require.JSONEq(t, `{"queued":true}`, a.body)
 		require.Equal(t, "cus_42", a.header.Get(api.HeaderFlowKey))
 		require.Empty(t, a.header.Get(api.HeaderExecutionID), "no run exists yet")
-		last = time.Now()
 		time.Sleep(50 * time.Millisecond)
 	}
 	// A retried delivery of an event already gathered changes nothing.
@@ -147,7 +147,7 @@ func TestTwoKeysDebounceIndependently(t *testing.T) {
 	id := uniqueFlowID("it-debounce-keys")
 	s := setup(t, fmt.Sprintf(`
 id: %s
-trigger: {mode: async, flowControl: {key: "{{ trigger.body.k }}", debounce: {period: 700ms}}}
+trigger: {mode: async, flowControl: {key: "{{ trigger.body.k }}", debounce: {period: 1s}}}
 steps:
   - {id: send, type: http, method: POST, url: "%s/d", body: {mode: keyValue, fields: {n: "{{ trigger.body.n }}", events: "{{ trigger.debounced.events }}", key: "{{ trigger.debounced.key }}"}}}
 `, id, recv.URL))
@@ -217,7 +217,7 @@ func TestADuplicateEventInsideABatchIsOneEntry(t *testing.T) {
 	id := uniqueFlowID("it-batch-dup")
 	s := setup(t, fmt.Sprintf(`
 id: %s
-trigger: {mode: async, flowControl: {batch: {maxSize: 5, timeout: 1s}}}
+trigger: {mode: async, flowControl: {batch: {maxSize: 5, timeout: 2s}}}
 steps:
   - {id: send, type: http, method: POST, url: "%s/b", body: {mode: keyValue, fields: {ids: "{{ map(trigger.events, #.body.n) }}", size: "{{ trigger.batch.size }}"}}}
 `, id, recv.URL))
@@ -243,7 +243,7 @@ steps:
 	v := gatherView(t, s, id, "")
 	require.Equal(t, 0, v.Pending, "%+v", v)
 	require.EqualValues(t, 1, v.Runs)
-	awaitExecutions(t, s, id, []string{id + ":batch-evt-1"}, 1500*time.Millisecond)
+	awaitExecutions(t, s, id, []string{id + ":batch-evt-1"}, 2500*time.Millisecond)
 	require.Len(t, recv.all(), 1)
 }
 
@@ -275,7 +275,7 @@ func TestHistoriesReplayGather(t *testing.T) {
 	id := uniqueFlowID("it-gather-replay")
 	s := setup(t, fmt.Sprintf(`
 id: %s
-trigger: {flowControl: {key: "{{ trigger.body.k }}", batch: {maxSize: 3, timeout: 1s}}}
+trigger: {flowControl: {key: "{{ trigger.body.k }}", batch: {maxSize: 3, timeout: 2s}}}
 steps: [{id: s, type: set, values: {n: "{{ len(trigger.events) }}"}}]
 `, id))
 	for i := range 5 {
