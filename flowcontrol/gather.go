@@ -311,6 +311,44 @@ func (s *GatherState) runOf(w *Window) Run {
 	return r
 }
 
+// MaxCarryBytes bounds the JSON of the state a gather workflow carries
+// across continue-as-new: Temporal refuses a payload past 2 MB.
+const MaxCarryBytes = 1900 << 10
+
+// FitCarry makes the state fit MaxCarryBytes before a continue-as-new:
+// the oldest remembered ids go first; if the windows alone are too large
+// (a large flow snapshot beside a full batch), the open window closes
+// early, and its run must start before the workflow continues. It tells
+// whether it closed the window.
+func (s *GatherState) FitCarry() bool {
+	size := jsonSize(s)
+	if size <= MaxCarryBytes {
+		return false
+	}
+	// Everything but the ids, then the ids kept, oldest dropped first.
+	other, kept := size-jsonSize(s.Seen), refSize(s.Seen)
+	drop := 0
+	for drop < len(s.Seen) && other+kept > MaxCarryBytes {
+		kept -= refSize(s.Seen[drop:drop+1]) - 2
+		drop++
+	}
+	s.Seen = append(s.Seen[:0:0], s.Seen[drop:]...)
+	if jsonSize(s) <= MaxCarryBytes || s.Open == nil {
+		return false
+	}
+	s.close()
+	return true
+}
+
+// refSize is about the JSON length of refs.
+func refSize(refs []Ref) int {
+	n := 2
+	for _, r := range refs {
+		n += len(r.ID) + len(r.Digest) + 24
+	}
+	return n
+}
+
 // View is the state for operators (QueryGather).
 func (s *GatherState) View(flowID string) contract.GatherView {
 	v := contract.GatherView{FlowID: flowID, Key: s.Key, Kind: s.Kind(), Pending: s.Pending(), Closed: len(s.Closed), Runs: s.Runs, Duplicates: s.Duplicates}

@@ -331,3 +331,48 @@ func TestAnEventIDReusedWithAnotherPayloadIsRefused(t *testing.T) {
 		t.Errorf("after the run: %v", err)
 	}
 }
+
+// The carried state stays inside Temporal's payload limit: the oldest
+// remembered ids go first, and a window too large beside the flow closes
+// early.
+func TestTheCarriedStateFitsTheContinueAsNewPayload(t *testing.T) {
+	f := batchFlow(1000, time.Minute)
+	f.Description = strings.Repeat("f", 150<<10) // a flow of many steps
+	s := &GatherState{Key: "k"}
+	for i := range seenMemory {
+		s.Seen = append(s.Seen, Ref{ID: fmt.Sprintf("%0200d", i), Digest: strings.Repeat("d", 64)})
+	}
+	for i := range 3 {
+		ev := event(f, fmt.Sprintf("big-%d", i))
+		ev.Trigger["body"] = strings.Repeat("x", 500<<10)
+		s.Add(ev, ms(i))
+	}
+	if s.Pending() != 3 || len(s.Closed) != 0 {
+		t.Fatalf("pending %d closed %d", s.Pending(), len(s.Closed))
+	}
+	if b, _ := json.Marshal(s); len(b) <= MaxCarryBytes {
+		t.Fatalf("the scenario fits already (%d bytes)", len(b))
+	}
+	if s.FitCarry() {
+		t.Fatal("closed the window though forgetting ids was enough")
+	}
+	b, _ := json.Marshal(s)
+	if len(b) > MaxCarryBytes || len(s.Seen) == 0 || len(s.Seen) == seenMemory {
+		t.Fatalf("%d bytes, %d ids kept", len(b), len(s.Seen))
+	}
+	if !s.IsDuplicate(fmt.Sprintf("%0200d", seenMemory-1)) || s.IsDuplicate(fmt.Sprintf("%0200d", 0)) {
+		t.Fatal("the newest ids must be the ones kept")
+	}
+
+	// A flow snapshot so large that the window cannot be carried.
+	huge := batchFlow(1000, time.Minute)
+	huge.Description = strings.Repeat("h", 600<<10)
+	ev := event(huge, "big-3")
+	s.Add(ev, ms(3))
+	if !s.FitCarry() || s.Open != nil || len(s.Closed) != 1 {
+		t.Fatalf("the window was not closed early: open %v closed %d", s.Open != nil, len(s.Closed))
+	}
+	if run, ok := s.Flush(ms(3)); !ok || run.Events != 4 {
+		t.Fatalf("run of %d events", run.Events)
+	}
+}

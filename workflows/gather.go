@@ -89,6 +89,11 @@ func GatherWorkflow(ctx workflow.Context, in GatherInput) error {
 		}
 		if events >= gatherContinueAfter || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
 			drainHandlers(ctx)
+			if st.FitCarry() {
+				// The open window was too large to carry: it closed
+				// early, and its run starts before the workflow goes on.
+				continue
+			}
 			workflow.GetLogger(ctx).Info("continuing as new", "events", events, "historyLength", workflow.GetInfo(ctx).GetCurrentHistoryLength())
 			return workflow.NewContinueAsNewError(ctx, contract.GatherWorkflowName, GatherInput{GatherStart: in.GatherStart, State: st})
 		}
