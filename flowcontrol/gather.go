@@ -71,6 +71,9 @@ type GatherState struct {
 	Seen       []Ref `json:"seen,omitempty"`
 	Runs       int64 `json:"runs"`
 	Duplicates int64 `json:"duplicates"`
+	// LastKind is the kind of the newest event's flow, for the view of a
+	// key with no window.
+	LastKind string `json:"lastKind,omitempty"`
 }
 
 // AddResult is what Add did with an event.
@@ -99,8 +102,17 @@ type Run struct {
 
 // Kind tells how the newest flow snapshot gathers: debounce or batch.
 func (s *GatherState) Kind() string {
-	w := s.newest()
-	if w != nil && w.Flow != nil && w.Flow.Trigger.FlowControl != nil && w.Flow.Trigger.FlowControl.Batch != nil {
+	if w := s.newest(); w != nil {
+		return kindOf(w.Flow)
+	}
+	if s.LastKind != "" {
+		return s.LastKind
+	}
+	return KindDebounce
+}
+
+func kindOf(f *flow.Flow) string {
+	if f != nil && f.Trigger.FlowControl != nil && f.Trigger.FlowControl.Batch != nil {
 		return KindBatch
 	}
 	return KindDebounce
@@ -177,6 +189,7 @@ func (s *GatherState) Add(ev contract.GatherEvent, now time.Time) AddResult {
 		return AddResult{Duplicate: true, FlushNow: len(s.Closed) > 0, Pending: s.Pending()}
 	}
 	fc := ev.Flow.Trigger.FlowControl
+	s.LastKind = kindOf(ev.Flow)
 	p := Pending{ID: ev.EventID, Trigger: ev.Trigger, At: now, Size: jsonSize(ev.Trigger)}
 	if fc != nil && fc.Batch != nil {
 		if w := s.Open; w != nil && w.Count > 0 && w.Bytes+p.Size > MaxBatchBytes {

@@ -128,7 +128,7 @@ func TestADuplicateEventIsOneEntryInsideAWindowAndAfterItsRun(t *testing.T) {
 		t.Fatalf("duplicates %d runs %d; want 2 and 1", s.Duplicates, s.Runs)
 	}
 	r := s.View("f")
-	if r.Duplicates != 2 || r.Runs != 1 || r.Pending != 0 || r.NextFlush != nil {
+	if r.Duplicates != 2 || r.Runs != 1 || r.Pending != 0 || r.NextFlush != nil || r.Kind != KindBatch {
 		t.Fatalf("view %+v", r)
 	}
 

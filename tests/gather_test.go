@@ -241,6 +241,7 @@ steps:
 	a = post(t, s.hookURL(id), "application/json", `{"n":98}`, "Idempotency-Key", "evt-3")
 	require.Equal(t, http.StatusUnprocessableEntity, a.status, a.body)
 	v := gatherView(t, s, id, "")
+	require.Equal(t, "batch", v.Kind)
 	require.Equal(t, 0, v.Pending, "%+v", v)
 	require.EqualValues(t, 1, v.Runs)
 	awaitExecutions(t, s, id, []string{id + ":batch-evt-1"}, 2500*time.Millisecond)
