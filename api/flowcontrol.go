@@ -18,9 +18,6 @@ import (
 	"github.com/hookflow/hookflow/telemetry"
 )
 
-// HeaderFlowKey names the flow-control key an event was queued under.
-const HeaderFlowKey = "Hookflow-Flow-Key"
-
 // keyFullRetryAfter is the Retry-After, in seconds, of a 429 for a key
 // whose queue is full: it drains at the flow's own pace.
 const keyFullRetryAfter = "30"

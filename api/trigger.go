@@ -91,6 +91,10 @@ func (s *Public) trigger(c *gin.Context) {
 			return
 		}
 	}
+	if tr.FlowControl.Gathers() {
+		s.gather(c, ctx, entry, eventID, data)
+		return
+	}
 
 	opts := contract.StartOptions(f, entry.Version, eventID)
 	in := contract.Input{Flow: f.Snapshot(), FlowVersion: entry.Version, Trigger: data, PublicURL: s.cfg.PublicURL, Engine: contract.CurrentEngine}
@@ -120,7 +124,7 @@ func (s *Public) trigger(c *gin.Context) {
 			return
 		}
 		adm = a
-		c.Header(HeaderFlowKey, a.start.Key)
+		c.Header(HeaderFlowKey, contract.KeyForm(a.start.Key))
 		if a.adm.Decision == contract.DecisionSkip {
 			// A singleton's key is taken: nothing starts.
 			c.Writer.Header().Del(HeaderExecutionID)
@@ -128,7 +132,7 @@ func (s *Public) trigger(c *gin.Context) {
 			return
 		}
 		in.FlowKey, in.KeyAhead, in.KeyGranted = a.start.Key, a.adm.Ahead, a.adm.Decision == contract.DecisionRun
-		opts = contract.StartOptions(f, entry.Version, eventID, contract.SearchAttrFlowKey.ValueSet(a.start.Key))
+		opts = contract.StartOptions(f, entry.Version, eventID, contract.SearchAttrFlowKey.ValueSet(contract.KeyForm(a.start.Key)))
 		opts.Memo = map[string]any{}
 		if key.digest != "" {
 			opts.Memo[contract.MemoTriggerDigest] = key.digest

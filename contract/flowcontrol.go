@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/hookflow/hookflow/flow"
 )
 
 // Flow control (trigger.flowControl): a coordinator workflow per key hands
@@ -163,3 +165,61 @@ type KeyView struct {
 	Granted       int64      `json:"granted"`
 	Skipped       int64      `json:"skipped"`
 }
+
+// GatherEvent is UpdateGather's argument: one accepted event of a
+// debounced or batched flow, with the flow it was accepted for (the run
+// starts from the newest snapshot a window saw).
+type GatherEvent struct {
+	EventID     string         `json:"eventId"`
+	Trigger     map[string]any `json:"trigger"`
+	Flow        *flow.Flow     `json:"flow"`
+	FlowVersion int64          `json:"flowVersion"`
+	PublicURL   string         `json:"publicUrl,omitempty"`
+	// Digest identifies the payload (as Input.Digest): an event id taken
+	// again with another digest is refused (ErrorTypeIdempotencyKeyReused).
+	Digest string `json:"digest,omitempty"`
+}
+
+// GatherAccepted is UpdateGather's answer: the event is in the workflow's
+// history (or was already: Duplicate), so the API may answer 2xx.
+type GatherAccepted struct {
+	Duplicate bool `json:"duplicate,omitempty"`
+	// Pending counts the events of the key's open window, this one
+	// included.
+	Pending int `json:"pending"`
+}
+
+// GatherStart is what a key's gather workflow starts from (its whole input
+// when the API starts it; the carried state comes with continue-as-new).
+type GatherStart struct {
+	FlowID string `json:"flowId"`
+	Key    string `json:"key"`
+}
+
+// GatherView is a gather workflow's state for operators (QueryGather).
+type GatherView struct {
+	FlowID string `json:"flowId"`
+	Key    string `json:"key"`
+	// Kind is debounce or batch.
+	Kind string `json:"kind"`
+	// Pending counts the events of the open window.
+	Pending int        `json:"pending"`
+	FirstAt *time.Time `json:"firstAt,omitempty"`
+	LastAt  *time.Time `json:"lastAt,omitempty"`
+	// NextFlush is when the open window's run starts, unless more events
+	// move it (debounce) or fill it (batch).
+	NextFlush *time.Time `json:"nextFlush,omitempty"`
+	// Closed counts windows closed and waiting for their run to start.
+	Closed int `json:"closed,omitempty"`
+	// Runs and Duplicates count, since the workflow started (carried
+	// across continue-as-new), the runs started and the duplicate events
+	// taken as one.
+	Runs       int64 `json:"runs"`
+	Duplicates int64 `json:"duplicates"`
+}
+
+// KeyForm is a key as workflow ids, the HookflowFlowKey search attribute
+// and the Hookflow-Flow-Key header hold it: itself, or "sha256:<hex>" when
+// longer than 200 characters or holding control characters (a search
+// attribute value and a header stay small and printable).
+func KeyForm(key string) string { return idKey(key) }

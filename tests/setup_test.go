@@ -96,7 +96,7 @@ func TestSetupNamespace(t *testing.T) {
 		typed[i] = n + " (" + namespace.TypeName(contract.SearchAttributeTypes()[n]) + ")"
 	}
 	added := "search attributes: added " + strings.Join(typed, ", ") + "\n"
-	require.Contains(t, added, "HookflowFlowId (Keyword), HookflowFlowVersion (Int)")
+	require.Contains(t, added, "HookflowFlowId (Keyword), HookflowFlowKey (Keyword), HookflowFlowVersion (Int)")
 	status, body := readyz(t, apiNew)
 	require.Equal(t, http.StatusServiceUnavailable, status, body)
 	require.JSONEq(t, `{"status":"not ready","checks":{"temporal":"ok","namespace":"missing: it-setup","searchAttributes":"missing: `+all+`"}}`, body)

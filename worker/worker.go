@@ -227,4 +227,5 @@ func Register(r interface {
 	r.RegisterWorkflowWithOptions(workflows.ReplayWorkflow, workflow.RegisterOptions{Name: contract.ReplayWorkflowName})
 	r.RegisterWorkflowWithOptions(workflows.NotifyWorkflow, workflow.RegisterOptions{Name: contract.NotifyWorkflowName})
 	r.RegisterWorkflowWithOptions(workflows.FlowControlWorkflow, workflow.RegisterOptions{Name: contract.CoordinatorWorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.GatherWorkflow, workflow.RegisterOptions{Name: contract.GatherWorkflowName})
 }
