@@ -32,7 +32,7 @@ func CoordinatorStartOptions(flowID, key string) client.StartWorkflowOptions {
 		TaskQueue:                contract.TaskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		StaticSummary:            fmt.Sprintf("flow control of %s, key %q", flowID, key),
+		StaticSummary:            fmt.Sprintf("flow control of %s, key %q", flowID, contract.KeyForm(key)),
 	}
 }
 
