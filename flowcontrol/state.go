@@ -35,7 +35,7 @@ const (
 	// MaxWaitingBytes bounds the ids a key's queue holds, so the
 	// coordinator's continue-as-new input stays far inside Temporal's 2 MB
 	// payload limit whatever the ids' length.
-	MaxWaitingBytes = 1 << 20
+	MaxWaitingBytes = 768 << 10
 	// doneMemory is how many released run ids a coordinator remembers, so
 	// that a duplicate of an event that already ran is not queued again.
 	doneMemory = 1000
@@ -46,28 +46,28 @@ var ErrFull = errors.New("the key's queue is full")
 
 // Entry is a run waiting for its permit.
 type Entry struct {
-	ID    string    `json:"id"`
-	Seq   int64     `json:"seq"`
-	Since time.Time `json:"since"`
+	ID    string    `json:"i"`
+	Seq   int64     `json:"s"`
+	Since time.Time `json:"t"`
 	// Ready: the run exists and waits (it reported in).
-	Ready bool `json:"ready,omitempty"`
+	Ready bool `json:"r,omitempty"`
 	// Checked is when the coordinator last asked whether a run that has
 	// not reported ready exists.
-	Checked time.Time `json:"checked,omitzero"`
+	Checked time.Time `json:"c,omitzero"`
 }
 
 // Holder is a run holding a permit.
 type Holder struct {
-	ID      string    `json:"id"`
-	Seq     int64     `json:"seq"`
-	Since   time.Time `json:"since"`
-	Checked time.Time `json:"checked,omitzero"`
+	ID      string    `json:"i"`
+	Seq     int64     `json:"s"`
+	Since   time.Time `json:"t"`
+	Checked time.Time `json:"c,omitzero"`
 	// Cancelling: a newer event asked this run to stop (singleton cancel).
-	Cancelling bool `json:"cancelling,omitempty"`
+	Cancelling bool `json:"x,omitempty"`
 	// Unseen: granted in its admission's answer, before its run existed;
 	// checked after ReadyGrace (its start may have failed), not
 	// HolderCheck.
-	Unseen bool `json:"unseen,omitempty"`
+	Unseen bool `json:"u,omitempty"`
 }
 
 // State is a key coordinator's state: ids and times only, carried whole

@@ -334,3 +334,36 @@ func TestASingletonCancelAdmissionCancelsTheHolderAndWaits(t *testing.T) {
 		t.Fatalf("grants %v", d.Grants)
 	}
 }
+
+// A full key's state, carried across continue-as-new, stays inside
+// Temporal's 2 MB payload limit, whatever the ids' length: the queue is
+// bounded by count and by the bytes of its ids.
+func TestAFullKeysStateFitsInAContinueAsNewInput(t *testing.T) {
+	for _, idLen := range []int{40, 200} {
+		s := &State{Rules: contract.KeyRules{Concurrency: 1, MaxWaiting: 10_000, ThrottleLimit: 10_000, ThrottlePer: time.Hour}}
+		id := func(i int) string { return fmt.Sprintf("%0*d", idLen, i) }
+		for i := 0; i < doneMemory; i++ {
+			s.remember(id(-i - 1))
+		}
+		for i := 0; i < 1000; i++ {
+			s.Starts = append(s.Starts, at(i))
+		}
+		s.Running = append(s.Running, Holder{ID: id(-1), Since: at(0), Checked: at(1)})
+		n := 0
+		for ; ; n++ {
+			if _, err := s.Admit(id(n), at(n)); err != nil {
+				break
+			}
+			s.Waiting[len(s.Waiting)-1].Ready = true
+			s.Waiting[len(s.Waiting)-1].Checked = at(n)
+		}
+		b, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("ids of %d bytes: %d waiting, state %d bytes", idLen, n, len(b))
+		if len(b) > 1_500_000 {
+			t.Fatalf("ids of %d bytes: a full key's state is %d bytes", idLen, len(b))
+		}
+	}
+}
