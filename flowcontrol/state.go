@@ -6,12 +6,15 @@
 // history; the run then waits for a permit from its key's coordinator, a
 // workflow that holds run ids, never payloads (State, this file: pure
 // rules, table-tested). The API admits each event into its key's queue
-// before starting its run (UpdateAdmit: arrival order, and the bound), the
-// run reports ready, the coordinator grants in order, and the run releases
-// its permit when it ends. Debounce and batch gather a key's events in a
-// gather workflow (gather.go) that starts one run per quiet period or
-// batch. The deterministic workflows are in package workflows; the API's
-// side is admit.go.
+// before starting its run (UpdateAdmit: arrival order, and the bound; a
+// free key is granted in the answer), a run that must wait reports ready,
+// the coordinator grants in order, and the run releases its permit when it
+// ends. Debounce and batch gather a key's events in a gather workflow
+// (gather.go: its rules) that starts one run per quiet period or batch.
+// The I/O the coordinator and the runs need is activities.go. The
+// deterministic workflows are in package workflows (coordinator.go,
+// permit.go, gather.go); the API's side is api/flowcontrol.go and
+// api/gather.go. docs/flow-control.md holds the semantics.
 package flowcontrol
 
 import (
