@@ -29,7 +29,10 @@ const (
 	// fcHeld is the event of each key whose end the receiver holds
 	// (/hold/) until the test releases it: the worker killed is one
 	// holding such a send, so the kill cuts a send in flight.
-	fcHeld    = 10
+	fcHeld = 10
+	// fcLate is the first event of each key sent only just before
+	// Temporal stops: those are accepted through its restart.
+	fcLate    = 30
 	fcDrained = 5 * time.Minute
 )
 
@@ -65,7 +68,9 @@ func fcEvent(k, e int) string { return fmt.Sprintf("k%d-%03d", k, e) }
 // key's events from one sequential caller alternating between the two api
 // replicas (so a key's arrival order is defined and spans both); with most
 // events still waiting, one worker is SIGKILLed while sends of keyed runs
-// are in flight on it (held by the receiver), then Temporal restarted.
+// are in flight on it (held by the receiver), then Temporal restarted
+// while the callers send each key's last 10 events (admissions through
+// the outage: a 503 is retried with the same idempotency key).
 // Afterwards every event ran once (one run in the executions API, one
 // delivery key per send at the receiver; a send in flight at a fault may
 // arrive again under its key, counted and bounded; the cut ones must), and
@@ -78,47 +83,59 @@ func (c *Cluster) testFlowControlAcrossFaults(t *testing.T) {
 
 	// The callers: one per key, each event accepted before the next is
 	// sent (a 503 or a transport error is retried with the same key).
+	// Events [from, to) of every key.
 	var mu sync.Mutex
 	var expected []string
 	replicas := map[int]int{}
-	callers := make([]func(), fcKeys)
-	for k := range fcKeys {
-		callers[k] = func() {
-			for e := range fcPerKey {
-				ev := fcEvent(k, e)
-				i := e % 2
-				deadline := time.Now().Add(2 * time.Minute)
-				for {
-					to := "ok"
+	retried := map[string]int{}
+	send := func(from, to int) []func() {
+		callers := make([]func(), fcKeys)
+		for k := range fcKeys {
+			callers[k] = func() {
+				for e := from; e < to; e++ {
+					ev := fcEvent(k, e)
+					i := e % 2
+					dest := "ok"
 					if e == fcHeld {
-						to = "hold"
+						dest = "hold"
 					}
-					a := c.trigger(i, tok, fmt.Sprintf(`{"key":"k%d","event":%q,"to":%q}`, k, ev, to), ev)
-					if a.err == nil && a.status >= 200 && a.status < 300 {
-						if got := a.header.Get("Hookflow-Execution-Id"); got != fcFlow+":"+ev {
-							t.Errorf("%s through replica %d: execution %q", ev, i+1, got)
+					deadline := time.Now().Add(2 * time.Minute)
+					for {
+						a := c.trigger(i, tok, fmt.Sprintf(`{"key":"k%d","event":%q,"to":%q}`, k, ev, dest), ev)
+						if a.err == nil && a.status >= 200 && a.status < 300 {
+							if got := a.header.Get("Hookflow-Execution-Id"); got != fcFlow+":"+ev {
+								t.Errorf("%s through replica %d: execution %q", ev, i+1, got)
+								return
+							}
+							mu.Lock()
+							expected = append(expected, fcFlow+":"+ev)
+							replicas[i]++
+							mu.Unlock()
+							break
+						}
+						if (a.err == nil && a.status != http.StatusServiceUnavailable) || time.Now().After(deadline) {
+							t.Errorf("%s through replica %d: %s", ev, i+1, a)
 							return
 						}
 						mu.Lock()
-						expected = append(expected, fcFlow+":"+ev)
-						replicas[i]++
+						if a.err != nil {
+							retried["transport error"]++
+						} else {
+							retried[fmt.Sprintf("%d Retry-After %q", a.status, a.header.Get("Retry-After"))]++
+						}
 						mu.Unlock()
-						break
+						time.Sleep(500 * time.Millisecond)
 					}
-					if (a.err == nil && a.status != http.StatusServiceUnavailable) || time.Now().After(deadline) {
-						t.Errorf("%s through replica %d: %s", ev, i+1, a)
-						return
-					}
-					time.Sleep(500 * time.Millisecond)
 				}
 			}
 		}
+		return callers
 	}
 	sendBegan := time.Now()
-	parallel(t, callers...)
+	parallel(t, send(0, fcLate)...)
 	t.Logf("%d events over %d keys accepted in %s (%d through api-1, %d through api-2)",
 		len(expected), fcKeys, time.Since(sendBegan).Round(10*time.Millisecond), replicas[0], replicas[1])
-	require.Len(t, expected, fcKeys*fcPerKey)
+	require.Len(t, expected, fcKeys*fcLate)
 
 	ended := func() int {
 		seen := map[string]bool{}
@@ -200,8 +217,15 @@ func (c *Cluster) testFlowControlAcrossFaults(t *testing.T) {
 	}()
 
 	// The worker left carries on alone for a while; then Temporal goes
-	// down with keys still waiting.
+	// down with keys still waiting, while the callers send each key's
+	// last events (they get 503 and retry until Temporal is back).
 	time.Sleep(5 * time.Second)
+	lateDone := make(chan struct{})
+	go func() {
+		defer close(lateDone)
+		parallel(t, send(fcLate, fcPerKey)...)
+	}()
+	time.Sleep(time.Second)
 	atStop := ended()
 	require.Less(t, atStop, fcKeys*fcPerKey-2*fcKeys*5, "too few events were waiting when Temporal stopped for the case to hold")
 	down := time.Now()
@@ -214,6 +238,12 @@ func (c *Cluster) testFlowControlAcrossFaults(t *testing.T) {
 	t.Logf("temporal stopped with %d of %d events ended; answering again after %s", atStop, fcKeys*fcPerKey, time.Since(down).Round(100*time.Millisecond))
 	c.start(victim)
 	t.Logf("%s started again; %d events ended", victim.name, ended())
+	<-lateDone
+	mu.Lock()
+	t.Logf("the last %d events of each key, sent from 1 s before Temporal stopped, all accepted %s after the stop; answers retried: %v",
+		fcPerKey-fcLate, time.Since(down).Round(100*time.Millisecond), retried)
+	mu.Unlock()
+	require.Len(t, expected, fcKeys*fcPerKey)
 
 	// Drain: every run completed, one per event, nothing more.
 	drainBegan := time.Now()
