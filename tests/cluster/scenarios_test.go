@@ -32,6 +32,7 @@ func TestCluster(t *testing.T) {
 	c.scenario(t, "temporal restarted", c.testTemporalRestart)
 	c.scenario(t, "rolling restart under load", c.testRollingRestart)
 	c.scenario(t, "schedule across restarts", c.testScheduleAcrossRestarts)
+	c.scenario(t, "keyed runs across a worker kill and a temporal restart", c.testFlowControlAcrossFaults)
 	t.Logf("cluster suite: %s in all", time.Since(began).Round(time.Second))
 }
 
