@@ -73,6 +73,29 @@ func newKeyRecorder(t *testing.T) *keyRecorder {
 	return r
 }
 
+// keyedFlow is a flow whose runs mark their start and end at rec, with
+// flowControl fc and the steps mid between the two marks.
+func keyedFlow(flowID, fc string, rec *keyRecorder, mid ...string) string {
+	mark := func(id, path string) string {
+		return fmt.Sprintf(`  - {id: %s, type: http, method: POST, url: "%s/%s", body: {mode: keyValue, fields: {key: "{{ trigger.body.key ?? 'k' }}", event: "{{ trigger.body.event }}"}}}`, id, rec.URL, path)
+	}
+	lines := []string{"id: " + flowID, "trigger:", "  mode: async", "  flowControl: " + fc, "steps:", mark("begin", "start")}
+	for _, m := range mid {
+		lines = append(lines, "  - "+m)
+	}
+	return strings.Join(append(lines, mark("finish", "end")), "\n") + "\n"
+}
+
+// awaitEnds waits until n distinct events have ended at the recorder.
+func (r *keyRecorder) awaitEnds(t *testing.T, n int, within time.Duration) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return len(r.ends) == n
+	}, within, 100*time.Millisecond, "not every event's run ended")
+}
+
 // sent is one event as its caller saw it: when it was sent and when the
 // API's answer came back.
 type sent struct {
@@ -109,15 +132,7 @@ func TestConcurrencyOnePerKeyRunsEachEventOnceInArrivalOrderWithoutOverlap(t *te
 	}
 	rec := newKeyRecorder(t)
 	const flowID = "it-fc-concurrency"
-	s := setup(t, fmt.Sprintf(`
-id: %s
-trigger:
-  mode: async
-  flowControl: {key: "{{ trigger.body.key }}", concurrency: 1}
-steps:
-  - {id: begin, type: http, method: POST, url: "%s/start", body: {mode: keyValue, fields: {key: "{{ trigger.body.key }}", event: "{{ trigger.body.event }}"}}}
-  - {id: finish, type: http, method: POST, url: "%s/end", body: {mode: keyValue, fields: {key: "{{ trigger.body.key }}", event: "{{ trigger.body.event }}"}}}
-`, flowID, rec.URL, rec.URL))
+	s := setup(t, keyedFlow(flowID, `{key: "{{ trigger.body.key }}", concurrency: 1}`, rec))
 	// Two API replicas take the events, alternately: one coordinator per
 	// key whichever replica admits.
 	replica := httptest.NewServer(api.New(s.client, s.cat, testLog, testAPIConfig(nil)).Handler())
@@ -175,11 +190,7 @@ steps:
 		require.Equal(t, http.StatusOK, x.status, x.event)
 	}
 
-	require.Eventually(t, func() bool {
-		rec.mu.Lock()
-		defer rec.mu.Unlock()
-		return len(rec.ends) == keys*perKey
-	}, 3*time.Minute, 200*time.Millisecond, "not every event's run ended")
+	rec.awaitEnds(t, keys*perKey, 3*time.Minute)
 	time.Sleep(300 * time.Millisecond) // a late duplicate would show by now
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
@@ -219,26 +230,14 @@ func TestThrottleSpacesAKeysStarts(t *testing.T) {
 	}
 	rec := newKeyRecorder(t)
 	const flowID = "it-fc-throttle"
-	s := setup(t, fmt.Sprintf(`
-id: %s
-trigger:
-  mode: async
-  flowControl: {throttle: {limit: 5, per: 1s}}
-steps:
-  - {id: begin, type: http, method: POST, url: "%s/start", body: {mode: keyValue, fields: {key: "k", event: "{{ trigger.body.event }}"}}}
-  - {id: finish, type: http, method: POST, url: "%s/end", body: {mode: keyValue, fields: {key: "x{{ trigger.body.event }}", event: "{{ trigger.body.event }}"}}}
-`, flowID, rec.URL, rec.URL))
+	s := setup(t, keyedFlow(flowID, `{throttle: {limit: 5, per: 1s}}`, rec))
 	hook := s.hookURL(flowID)
 	for i := 0; i < 30; i++ {
 		st, _, body, err := postJSON(hook, fmt.Sprintf(`{"event":"e%d"}`, i))
 		require.NoError(t, err)
 		require.Equal(t, http.StatusOK, st, body)
 	}
-	require.Eventually(t, func() bool {
-		rec.mu.Lock()
-		defer rec.mu.Unlock()
-		return len(rec.ends) == 30
-	}, time.Minute, 100*time.Millisecond)
+	rec.awaitEnds(t, 30, time.Minute)
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	starts := rec.starts["k"]
@@ -303,16 +302,7 @@ steps:
 func TestSingletonCancelStopsTheRunningEventForTheNewOne(t *testing.T) {
 	rec := newKeyRecorder(t)
 	const flowID = "it-fc-singleton-cancel"
-	s := setup(t, fmt.Sprintf(`
-id: %s
-trigger:
-  mode: async
-  flowControl: {singleton: cancel}
-steps:
-  - {id: begin, type: http, method: POST, url: "%s/start", body: {mode: keyValue, fields: {key: "k", event: "{{ trigger.body.event }}"}}}
-  - {id: hold, type: delay, duration: 3s}
-  - {id: finish, type: http, method: POST, url: "%s/end", body: {mode: keyValue, fields: {key: "k", event: "{{ trigger.body.event }}"}}}
-`, flowID, rec.URL, rec.URL))
+	s := setup(t, keyedFlow(flowID, `{singleton: cancel}`, rec, `{id: hold, type: delay, duration: 3s}`))
 	hook := s.hookURL(flowID)
 	_, h, _, err := postJSON(hook, `{"event":"old"}`)
 	require.NoError(t, err)
@@ -420,16 +410,8 @@ func keyView(t *testing.T, s *stack, flowID, key string) contract.KeyView {
 func TestACancelledWaitingRunFreesItsPlaceAndARerunWaitsForItsKey(t *testing.T) {
 	rec := newKeyRecorder(t)
 	const flowID = "it-fc-recovery"
-	s := setup(t, fmt.Sprintf(`
-id: %s
-trigger:
-  mode: async
-  flowControl: {key: "{{ trigger.body.key }}", concurrency: 1}
-steps:
-  - {id: begin, type: http, method: POST, url: "%s/start", body: {mode: keyValue, fields: {key: "{{ trigger.body.key }}", event: "{{ trigger.body.event }}"}}}
-  - {id: maybe, type: condition, if: "trigger.body.hold", then: [{id: hold, type: delay, duration: 3s}]}
-  - {id: finish, type: http, method: POST, url: "%s/end", body: {mode: keyValue, fields: {key: "{{ trigger.body.key }}", event: "{{ trigger.body.event }}"}}}
-`, flowID, rec.URL, rec.URL))
+	s := setup(t, keyedFlow(flowID, `{key: "{{ trigger.body.key }}", concurrency: 1}`, rec,
+		`{id: maybe, type: condition, if: "trigger.body.hold", then: [{id: hold, type: delay, duration: 3s}]}`))
 	hook := s.hookURL(flowID)
 	auth := []string{"Authorization", "Bearer " + writeKey}
 	ev := func(name string, hold bool) string {
