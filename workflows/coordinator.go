@@ -92,8 +92,11 @@ type coordinator struct {
 	// counted is what the metrics have seen of Queued and of those left.
 	counted [2]int64
 	timerAt time.Time
-	timer   workflow.Future
-	stop    workflow.CancelFunc
+	// lastActive is when the coordinator last took an admission, a
+	// report or a release: it closes a quiet coordinatorIdle after.
+	lastActive time.Time
+	timer      workflow.Future
+	stop       workflow.CancelFunc
 }
 
 // adopt takes the rules of the newest flow version that spoke to the key.
@@ -108,8 +111,14 @@ func (c *coordinator) loop(ctx workflow.Context) error {
 	ready := workflow.GetSignalChannel(ctx, contract.SignalReady)
 	release := workflow.GetSignalChannel(ctx, contract.SignalRelease)
 	withdraw := workflow.GetSignalChannel(ctx, contract.SignalWithdraw)
+	c.lastActive = workflow.Now(ctx)
 	drain := func() bool {
 		got := false
+		defer func() {
+			if got {
+				c.lastActive = workflow.Now(ctx)
+			}
+		}()
 		var m contract.ReadyMsg
 		for ready.ReceiveAsync(&m) {
 			c.adopt(m.Rules)
@@ -173,7 +182,7 @@ func (c *coordinator) loop(ctx workflow.Context) error {
 		wake := d.WakeAt
 		idle := c.st.Empty() && c.inflight == 0
 		if idle {
-			wake = workflow.Now(ctx).Add(coordinatorIdle)
+			wake = c.lastActive.Add(coordinatorIdle)
 		}
 		c.setTimer(ctx, wake)
 		sel := workflow.NewSelector(ctx)
@@ -187,7 +196,8 @@ func (c *coordinator) loop(ctx workflow.Context) error {
 		sel.Select(ctx)
 		if woke {
 			c.timer, c.timerAt = nil, time.Time{}
-			if idle && !drain() && c.st.Empty() && c.inflight == 0 && workflow.AllHandlersFinished(ctx) {
+			quiet := !workflow.Now(ctx).Before(c.lastActive.Add(coordinatorIdle))
+			if idle && quiet && !drain() && c.st.Empty() && c.inflight == 0 && workflow.AllHandlersFinished(ctx) {
 				// Quiet for coordinatorIdle: the key's next event starts
 				// a fresh coordinator.
 				return nil
@@ -196,9 +206,13 @@ func (c *coordinator) loop(ctx workflow.Context) error {
 	}
 }
 
-// setTimer keeps one timer, at the earliest time the state needs a look.
+// setTimer keeps one timer, at or before the earliest time the state
+// needs a look. A timer already due sooner is kept (it fires early, and
+// the loop sets the next): checks and the idle close move later with each
+// event, and a timer cancelled and started again per event would cost two
+// history events each time.
 func (c *coordinator) setTimer(ctx workflow.Context, at time.Time) {
-	if at.Equal(c.timerAt) && c.timer != nil {
+	if c.timer != nil && (at.IsZero() || !c.timerAt.After(at)) {
 		return
 	}
 	if c.stop != nil {
