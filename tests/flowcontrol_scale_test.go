@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -73,6 +74,15 @@ steps: [{id: out, type: output, values: {n: "{{ trigger.body.n }}"}}]
 			}
 			wg.Wait()
 			accepted := time.Since(began)
+			if failed.Load() > 0 || os.Getenv("FC_DEBUG") != "" {
+				shown := 0
+				for _, l := range strings.Split(logs.String(), "\n") {
+					if (strings.Contains(l, "level=ERROR") || strings.Contains(l, "level=WARN")) && shown < 40 {
+						t.Log(l)
+						shown++
+					}
+				}
+			}
 			require.Zero(t, failed.Load(), "events refused after 5 retries")
 			if tc.keys == 1 {
 				t.Logf("waiting on the key after acceptance: %d", keyView(t, s, flowID, "k0").Waiting)
