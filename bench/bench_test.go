@@ -19,7 +19,7 @@ func TestBenchSmoke(t *testing.T) {
 	}
 	res, err := bench.Run(context.Background(), bench.Config{Cell: 300 * time.Millisecond, Callers: []int{1, 4}, Deliveries: 20, Waiting: 20})
 	require.NoError(t, err)
-	require.Len(t, res.Cells, 8)
+	require.Len(t, res.Cells, 12) // 6 scenarios (2 floors, sync, async, 2 keyed) at 2 caller counts
 	for _, c := range res.Cells {
 		require.Zero(t, c.Errors, c.Scenario)
 		require.Positive(t, c.Count, c.Scenario)
