@@ -50,7 +50,7 @@ func (s *Public) gather(c *gin.Context, ctx context.Context, entry *flow.Entry, 
 	defer cancel()
 	opts := sdkclient.StartWorkflowOptions{
 		ID:        id,
-		TaskQueue: contract.QueueFor(flow.ModeAsync),
+		TaskQueue: contract.KeyTaskQueue,
 		// One gather workflow per key: join the running one, start a new
 		// one after an idle one completed.
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,

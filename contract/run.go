@@ -21,6 +21,13 @@ const (
 	// with their own concurrency and rate limits, so slow receivers never
 	// starve flow progress.
 	WebhookTaskQueue = "hookflow-webhooks"
+	// KeyTaskQueue is where flow control's per-key workflows (coordinators
+	// and gather workflows) are polled, by pollers and slots of their own:
+	// an admission is an update the API waits for before it answers the
+	// caller, so it must not queue behind the runs' workflow tasks, which
+	// under a burst wait longer than the server's 5 s schedule-to-start
+	// timeout for sticky and speculative tasks (docs/flow-control.md).
+	KeyTaskQueue = "hookflow-keys"
 	// WorkflowName is FlowWorkflow's registered type name (stable: runs in
 	// history refer to it).
 	WorkflowName = "FlowWorkflow"

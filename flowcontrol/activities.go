@@ -29,7 +29,7 @@ type CoordinatorInput struct {
 func CoordinatorStartOptions(flowID, key string) client.StartWorkflowOptions {
 	return client.StartWorkflowOptions{
 		ID:                       contract.CoordinatorID(flowID, key),
-		TaskQueue:                contract.TaskQueue,
+		TaskQueue:                contract.KeyTaskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		StaticSummary:            fmt.Sprintf("flow control of %s, key %q", flowID, contract.KeyForm(key)),

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/hookflow/hookflow/contract"
@@ -43,6 +46,8 @@ steps: [{id: out, type: output, values: {n: "{{ trigger.body.n }}"}}]
 			hook := s.hookURL(flowID)
 			began := time.Now()
 			var next, failed, retried atomic.Int64
+			var latMu sync.Mutex
+			var lat []time.Duration
 			var wg sync.WaitGroup
 			for c := 0; c < 16; c++ {
 				wg.Add(1)
@@ -56,7 +61,12 @@ steps: [{id: out, type: output, values: {n: "{{ trigger.body.n }}"}}]
 						// As a webhook sender does: a 503 (Temporal slow to
 						// answer) is sent again, with the same key, later.
 						for attempt := 0; ; attempt++ {
+							sent := time.Now()
 							st, h, body, err := postJSON(hook, fmt.Sprintf(`{"key":"k%d","n":%d}`, i%int64(tc.keys), i), "Idempotency-Key", fmt.Sprint("scale-", i))
+							took := time.Since(sent)
+							latMu.Lock()
+							lat = append(lat, took)
+							latMu.Unlock()
 							if err == nil && st == http.StatusOK {
 								break
 							}
@@ -100,8 +110,53 @@ steps: [{id: out, type: output, values: {n: "{{ trigger.body.n }}"}}]
 			require.EqualValues(t, n, count(q), "runs started")
 			hand := count(fmt.Sprintf("WorkflowType = %q AND ExecutionStatus = \"ContinuedAsNew\" AND WorkflowId STARTS_WITH %q",
 				contract.CoordinatorWorkflowName, contract.CoordinatorID(flowID, "")))
+			slices.Sort(lat)
+			pct := func(p float64) time.Duration { return lat[int(p*float64(len(lat)-1))].Round(time.Millisecond) }
+			t.Logf("%s: answer times p50 %s, p99 %s, max %s; answers over 2 s: %d", tc.name, pct(0.5), pct(0.99), pct(1),
+				len(lat)-sort.Search(len(lat), func(i int) bool { return lat[i] > 2*time.Second }))
+			logTaskTimeouts(t, s, flowID)
 			t.Logf("%s: %d events accepted in %s (%.0f/s; %d answers to send again), all completed after %s (%.0f/s); coordinator hand-overs %d",
 				tc.name, n, accepted.Round(time.Millisecond), float64(n)/accepted.Seconds(), retried.Load(), total.Round(time.Millisecond), float64(n)/total.Seconds(), hand)
 		})
 	}
+}
+
+// logTaskTimeouts logs the workflow tasks of the flow's coordinators that
+// timed out, by kind: a task no poller took in time (schedule-to-start: a
+// sticky queue's, or a speculative update task's) is what an admission
+// that waits 5 s or more meets.
+func logTaskTimeouts(t *testing.T, s *stack, flowID string) {
+	t.Helper()
+	ctx := context.Background()
+	byType := map[string]int{}
+	coordinators, withTimeout := 0, 0
+	var token []byte
+	for {
+		resp, err := s.client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Query: fmt.Sprintf("WorkflowType = %q AND WorkflowId STARTS_WITH %q", contract.CoordinatorWorkflowName,
+				contract.CoordinatorID(flowID, "")),
+			NextPageToken: token,
+		})
+		require.NoError(t, err)
+		for _, e := range resp.GetExecutions() {
+			coordinators++
+			found := false
+			it := s.client.GetWorkflowHistory(ctx, e.GetExecution().GetWorkflowId(), e.GetExecution().GetRunId(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+			for it.HasNext() {
+				ev, err := it.Next()
+				require.NoError(t, err)
+				if a := ev.GetWorkflowTaskTimedOutEventAttributes(); a != nil {
+					byType[a.GetTimeoutType().String()]++
+					found = true
+				}
+			}
+			if found {
+				withTimeout++
+			}
+		}
+		if token = resp.GetNextPageToken(); len(token) == 0 {
+			break
+		}
+	}
+	t.Logf("coordinator runs %d, with a workflow task timed out %d; timeouts by type %v", coordinators, withTimeout, byType)
 }

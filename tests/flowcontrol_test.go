@@ -204,6 +204,11 @@ func TestConcurrencyOnePerKeyRunsEachEventOnceInArrivalOrderWithoutOverlap(t *te
 	})
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, resp.GetCount(), int64(4), "the coordinator did not continue as new")
+	// Coordinators poll a queue of their own, the runs the flows' queue,
+	// so an admission never waits behind the runs' workflow tasks.
+	co, err := s.client.DescribeWorkflowExecution(context.Background(), contract.CoordinatorID(flowID, "k0"), "")
+	require.NoError(t, err)
+	require.Equal(t, contract.KeyTaskQueue, co.GetExecutionConfig().GetTaskQueue().GetName())
 	byEvent := map[string]sent{}
 	for _, x := range all {
 		byEvent[x.event] = x

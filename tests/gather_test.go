@@ -195,6 +195,13 @@ steps:
 	}
 	awaitExecutions(t, s, id, []string{id + ":batch-evt-00", id + ":batch-evt-10", id + ":batch-evt-20"}, 2500*time.Millisecond)
 	require.Eventually(t, func() bool { return len(recv.all()) == 3 }, 10*time.Second, 50*time.Millisecond)
+	// The gather workflow polls the keys' queue; the runs it starts, the
+	// flows' queue.
+	for wid, queue := range map[string]string{contract.GatherID(id, ""): contract.KeyTaskQueue, id + ":batch-evt-00": contract.TaskQueue} {
+		ex, err := s.client.DescribeWorkflowExecution(context.Background(), wid, "")
+		require.NoError(t, err)
+		require.Equal(t, queue, ex.GetExecutionConfig().GetTaskQueue().GetName(), wid)
+	}
 	got := receivedRuns(t, recv)
 	// Deliveries of different runs may arrive in any order.
 	sort.Slice(got, func(i, j int) bool { return got[i].IDs[0] < got[j].IDs[0] })

@@ -94,6 +94,8 @@ type Workers struct {
 	Flows    sdkworker.Worker
 	Sync     sdkworker.Worker
 	Webhooks sdkworker.Worker
+	// Keys polls flow control's per-key workflows (contract.KeyTaskQueue).
+	Keys sdkworker.Worker
 	// dests runs the destinations' workers (nil without a store).
 	dests *destinations.Supervisor
 
@@ -115,7 +117,7 @@ func New(c sdkclient.Client, deliver *activities.Deliverer, opts Options) *Worke
 		WorkerStopTimeout:                  opts.StopTimeout,
 	})
 	hooks.RegisterActivityWithOptions(deliver.Deliver, activity.RegisterOptions{Name: contract.DeliverName})
-	w := &Workers{Flows: flows, Sync: sync, Webhooks: hooks, client: c}
+	w := &Workers{Flows: flows, Sync: sync, Webhooks: hooks, Keys: newKeyWorker(c, opts), client: c}
 	if opts.DestinationStates != nil {
 		if opts.Destinations != nil {
 			deliver.UseDestinations(opts.Destinations)
@@ -139,6 +141,12 @@ func (w *Workers) Start() error {
 		w.Flows.Stop()
 		return err
 	}
+	if err := w.Keys.Start(); err != nil {
+		w.Webhooks.Stop()
+		w.Sync.Stop()
+		w.Flows.Stop()
+		return err
+	}
 	if w.dests != nil {
 		w.dests.Start()
 	}
@@ -155,6 +163,7 @@ func (w *Workers) Stop() {
 	if w.dests != nil {
 		w.dests.Stop()
 	}
+	w.Keys.Stop()
 	w.Webhooks.Stop()
 	w.Sync.Stop()
 	w.Flows.Stop()
@@ -213,6 +222,23 @@ func newFlowWorker(c sdkclient.Client, queue string, deliver *activities.Deliver
 	// activity), and the coordinator's check of runs it waits for.
 	fc := &flowcontrol.Activities{Client: c}
 	w.RegisterActivityWithOptions(fc.SignalCoordinator, activity.RegisterOptions{Name: contract.SignalCoordinatorName})
+	w.RegisterActivityWithOptions(fc.CheckRuns, activity.RegisterOptions{Name: contract.CheckRunsName})
+	return w
+}
+
+// newKeyWorker is the worker for flow control's per-key workflows: the
+// coordinators (and their check of the runs they wait for) and the gather
+// workflows. Coordinators that started on the flows' queue before it
+// existed finish there: the flow workers register every workflow too.
+func newKeyWorker(c sdkclient.Client, opts Options) sdkworker.Worker {
+	w := sdkworker.New(c, contract.KeyTaskQueue, sdkworker.Options{
+		MaxConcurrentWorkflowTaskExecutionSize: opts.MaxConcurrentWorkflowTasks,
+		MaxConcurrentWorkflowTaskPollers:       opts.WorkflowPollers,
+		WorkerStopTimeout:                      opts.StopTimeout,
+	})
+	w.RegisterWorkflowWithOptions(workflows.FlowControlWorkflow, workflow.RegisterOptions{Name: contract.CoordinatorWorkflowName})
+	w.RegisterWorkflowWithOptions(workflows.GatherWorkflow, workflow.RegisterOptions{Name: contract.GatherWorkflowName})
+	fc := &flowcontrol.Activities{Client: c}
 	w.RegisterActivityWithOptions(fc.CheckRuns, activity.RegisterOptions{Name: contract.CheckRunsName})
 	return w
 }
