@@ -126,7 +126,12 @@ func outcomeWorthWriting(ok, probe, failedHere bool, st State) bool {
 // PollerOptions are the SDK worker options of a destination's poller: a
 // probe takes one delivery at a time with one poll; else the
 // destination's rate (the server enforces it across every poller) and
-// its max in flight (maxInFlight when it sets none). A worker stopped for
+// its maxInFlight (maxInFlight when it sets none). The destination's
+// maxInFlight holds across workers through the gate's leases; it bounds
+// this process's slots too, since a process never sends more than the
+// cluster may, and a slot whose attempt waits at the gate for a lease
+// keeps the process from taking more tasks (they wait in the queue,
+// costing nothing). A worker stopped for
 // a pause or an open circuit lets the deliveries it runs finish (a whole
 // attempt: at most connect 1m + response 10m is allowed, 38 s by default)
 // rather than cancel them: stopTimeout, at least 40 s.
