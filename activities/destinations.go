@@ -77,9 +77,10 @@ func (d *Destinations) Register(r interface {
 func ErrorType(err error) string { return errorType(err) }
 
 // DestinationDelivery is the delivery activity on a destination's own
-// task queue: the destination's gate (paused, limited, or circuit open:
-// nothing is sent and the delivery parks again), the attempt, and its
-// outcome for the metric and the circuit breaker.
+// task queue: the destination's gate (paused, limited, circuit open, or
+// its maxInFlight all in flight: nothing is sent and the delivery parks
+// again), the attempt, and its outcome for the metric and the circuit
+// breaker (which gives its lease back).
 type DestinationDelivery struct {
 	Deliverer *Deliverer
 	Gate      *destinations.Supervisor
@@ -88,7 +89,7 @@ type DestinationDelivery struct {
 // Deliver is registered as contract.DeliverName on each destination's
 // queue.
 func (a *DestinationDelivery) Deliver(ctx context.Context, req flow.HTTPRequest) (*contract.Result, error) {
-	at, err := a.Gate.Gate(ctx, req.Destination)
+	at, err := a.Gate.Gate(ctx, req.Destination, gateTiming(ctx, req))
 	if err != nil {
 		// Counted, so the delivery's attempt number leaves it out.
 		RecordParked(ctx, ParkedAttempts(ctx)+1)
@@ -98,6 +99,18 @@ func (a *DestinationDelivery) Deliver(ctx context.Context, req flow.HTTPRequest)
 	res, err := a.Deliverer.Deliver(ctx, req)
 	a.Gate.Done(at, err, time.Since(start))
 	return res, err
+}
+
+// gateTiming is what the gate needs of this attempt: its timeouts (a
+// lease of the destination's maxInFlight expires a little after them) and
+// how often it parked before.
+func gateTiming(ctx context.Context, req flow.HTTPRequest) destinations.Timing {
+	t := destinations.Timing{Need: req.ConnectTimeout + req.ResponseTimeout, Parked: ParkedAttempts(ctx)}
+	if activity.IsActivity(ctx) {
+		info := activity.GetInfo(ctx)
+		t.StartToClose, t.Deadline = info.StartToCloseTimeout, info.Deadline
+	}
+	return t
 }
 
 // ParkedAttempts is how many earlier attempts of this delivery parked at

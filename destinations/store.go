@@ -15,8 +15,8 @@ import (
 )
 
 // Store is the destinations (versioned definitions) and the operational
-// state every worker shares: pause, circuit breaker, failure window and
-// period limit windows. Its tables are in the store's one migration
+// state every worker shares: pause, circuit breaker, failure window,
+// period limit windows and the leases of maxInFlight (leases.go). Its tables are in the store's one migration
 // sequence (store/migrations/0004*); its statements run on the store's
 // one handle. Errors wrap store.ErrNotFound, ErrExists and ErrConflict,
 // as every store type's do.
@@ -365,7 +365,7 @@ func (s *Store) Versions(ctx context.Context, name string) ([]*Version, error) {
 // Deliveries still queued for it fail when their attempt finds it gone.
 func (s *Store) Delete(ctx context.Context, name string) error {
 	return s.db.Tx(ctx, func(tx *sql.Tx) error {
-		for _, q := range []string{`DELETE FROM destination_limit_windows WHERE name = $1`, `DELETE FROM destination_state WHERE name = $1`, `DELETE FROM destination_versions WHERE name = $1`} {
+		for _, q := range []string{`DELETE FROM destination_leases WHERE name = $1`, `DELETE FROM destination_limit_windows WHERE name = $1`, `DELETE FROM destination_state WHERE name = $1`, `DELETE FROM destination_versions WHERE name = $1`} {
 			if _, err := s.db.Exec(ctx, tx, q, name); err != nil {
 				return err
 			}

@@ -35,6 +35,10 @@ type States interface {
 	// limits (TransitionLimited, TransitionUnlimited).
 	AdmitAttempt(ctx context.Context, name string, limits []flow.PeriodLimit) (Admission, error)
 	ReleaseProbe(ctx context.Context, name, owner string) error
+	// TakeLease takes one of a destination's max leases of maxInFlight
+	// (ok false: all are held), ReleaseLease gives it back (leases.go).
+	TakeLease(ctx context.Context, name, holder string, max int, ttl time.Duration) (Lease, bool, error)
+	ReleaseLease(ctx context.Context, l Lease) error
 }
 
 // parkedRefresh is how often a worker reads its destinations' parked
@@ -64,7 +68,8 @@ type Config struct {
 	// Reload is how often destinations are read again (0: DefaultReload).
 	Reload time.Duration
 	// MaxInFlight is a destination's deliveries in flight on this process
-	// when its definition sets none.
+	// when its definition sets none (a definition's maxInFlight holds
+	// across every worker, through leases in the flow store).
 	MaxInFlight int
 	// Notifier emits destination events (nil: none).
 	Notifier Notifier
@@ -78,8 +83,9 @@ type Config struct {
 // Supervisor keeps one SDK worker per destination polling its task queue
 // (hookflow-dest-<name>) with the destination's limits: the Temporal
 // server enforces TaskQueueActivitiesPerSecond across every poller, so a
-// rate limit holds across all worker processes; MaxInFlight bounds each
-// process. A paused destination, or one whose circuit is open, has no
+// rate limit holds across all worker processes; a destination's
+// maxInFlight holds across them through leases in the flow store, which
+// the gate takes (and bounds each process's slots too). A paused destination, or one whose circuit is open, has no
 // poller: its deliveries wait in the queue (parked), neither failed nor
 // attempted. One worker at a time claims an open circuit's probe and polls
 // for a single delivery. Its Gate and Done are the delivery activity's
@@ -115,6 +121,9 @@ type Supervisor struct {
 	// wake pokes the reload when the earliest used-up limit period ends.
 	wake   *time.Timer
 	wakeOn time.Time
+	// leaseFreed is closed (and replaced) when an attempt here gives a
+	// lease back: attempts waiting here for one try again at once.
+	leaseFreed chan struct{}
 	// The parked metric's last refresh, and the client's namespace.
 	parkedAt   time.Time
 	refreshing atomic.Bool
@@ -157,7 +166,7 @@ func NewSupervisor(cfg Config) *Supervisor {
 		log: log.With("component", "destinations"), tel: cfg.Telemetry,
 		id:    fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b)),
 		known: map[string]*Destination{}, running: map[string]*destWorker{}, failed: map[string]bool{},
-		kick:     make(chan struct{}, 1),
+		kick: make(chan struct{}, 1), leaseFreed: make(chan struct{}),
 		notifier: cfg.Notifier, events: map[string]destEvents{},
 		now: now, startPoller: cfg.StartPoller,
 	}
@@ -375,23 +384,40 @@ type Attempt struct {
 	d    *Destination // as this worker knew it (nil: not yet read)
 	// Probe: the attempt is an open circuit's probe.
 	Probe bool
+	// lease is its lease of maxInFlight (nil: the destination sets none).
+	lease *Lease
+}
+
+// Timing is what the gate knows of an attempt from its activity: its
+// start-to-close timeout (its lease expires a little after), its
+// deadline and what its request needs of it (the connect and response
+// timeouts: it waits for a lease only while its deadline leaves them),
+// and how often it parked before.
+type Timing struct {
+	StartToClose time.Duration
+	Deadline     time.Time
+	Need         time.Duration
+	Parked       int32
 }
 
 // Gate is the delivery activity's admission on a destination's queue: it
 // lets an attempt through, or refuses it (a DestinationParked error:
 // nothing is sent, and the delivery goes back to wait in its queue) while
-// the destination is paused, limited or open (except its probe).
-func (m *Supervisor) Gate(ctx context.Context, name string) (Attempt, error) {
+// the destination is paused, limited or open (except its probe), or all
+// of its maxInFlight leases stay held for as long as the attempt may wait.
+func (m *Supervisor) Gate(ctx context.Context, name string, t Timing) (Attempt, error) {
 	m.mu.Lock()
 	d := m.known[name]
 	m.mu.Unlock()
-	probe, err := m.gate(ctx, d, name)
-	return Attempt{name: name, d: d, Probe: probe}, err
+	probe, lease, err := m.gate(ctx, d, name, t)
+	return Attempt{name: name, d: d, Probe: probe, lease: lease}, err
 }
 
 // Done records an attempt Gate let through: its outcome (err nil: it
-// delivered) in the attempt metric and for the circuit breaker.
+// delivered) in the attempt metric and for the circuit breaker; and it
+// gives its lease back, whatever the outcome.
 func (m *Supervisor) Done(a Attempt, err error, took time.Duration) {
+	m.releaseLease(a.lease)
 	outcome := "delivered"
 	if err != nil {
 		outcome = errorType(err)
@@ -404,16 +430,16 @@ func (m *Supervisor) Done(a Attempt, err error, took time.Duration) {
 
 // gate admits an attempt, or refuses it (a DestinationParked error:
 // nothing is sent, and the delivery goes back to wait in its queue) while
-// the destination is paused, limited or open; probe when it is an open
-// circuit's probe.
-func (m *Supervisor) gate(ctx context.Context, d *Destination, name string) (bool, error) {
-	probe := false
+// the destination is paused, limited or open, or its leases stay held;
+// probe when it is an open circuit's probe, lease its lease of
+// maxInFlight (nil when it sets none).
+func (m *Supervisor) gate(ctx context.Context, d *Destination, name string, t Timing) (probe bool, lease *Lease, err error) {
 	if d != nil {
 		switch gateRule(d, m.now()) {
 		case gatePaused:
-			return false, parked(name, "paused", 2*m.reload)
+			return false, nil, parked(name, "paused", 2*m.reload)
 		case gateLimited:
-			return false, parked(name, "its limit per period is used up until "+d.State.LimitedUntil.Format(time.RFC3339), m.limitWait(*d.State.LimitedUntil))
+			return false, nil, parked(name, "its limit per period is used up until "+d.State.LimitedUntil.Format(time.RFC3339), m.limitWait(*d.State.LimitedUntil))
 		case gateProbe:
 			ok, err := m.st.StartProbe(ctx, name, m.id)
 			if err != nil || !ok {
@@ -421,23 +447,96 @@ func (m *Supervisor) gate(ctx context.Context, d *Destination, name string) (boo
 				if d.State.NextProbeAt != nil {
 					wait = max(d.State.NextProbeAt.Sub(m.now()), wait)
 				}
-				return false, parked(name, "its circuit is open", wait)
+				return false, nil, parked(name, "its circuit is open", wait)
 			}
 			probe = true
 		}
+		if d.Def.MaxInFlight > 0 {
+			if lease, err = m.takeLease(ctx, d, t); err != nil {
+				m.giveBackProbe(ctx, name, probe)
+				return false, nil, err
+			}
+		}
 		if len(d.Def.Limits) > 0 {
+			// After the lease: a lease can be given back, an admission
+			// counted against a period cannot.
 			if err := m.admit(ctx, d); err != nil {
-				if probe {
-					// The probe sent nothing: it goes out after the period.
-					if rerr := m.st.ReleaseProbe(ctx, name, m.id); rerr != nil {
-						m.log.Warn("give back a probe its limit refused", "destination", name, "error", rerr)
-					}
-				}
-				return false, err
+				m.releaseLease(lease)
+				m.giveBackProbe(ctx, name, probe)
+				return false, nil, err
 			}
 		}
 	}
-	return probe, nil
+	return probe, lease, nil
+}
+
+// giveBackProbe gives back a probe that sent nothing (a lease or a limit
+// refused it): a later delivery may be the probe.
+func (m *Supervisor) giveBackProbe(ctx context.Context, name string, probe bool) {
+	if !probe {
+		return
+	}
+	if err := m.st.ReleaseProbe(ctx, name, m.id); err != nil {
+		m.log.Warn("give back a probe that sent nothing", "destination", name, "error", err)
+	}
+}
+
+// takeLease takes one of d's maxInFlight leases in the flow store (one
+// conditional write a try), waiting for one as long as the attempt may
+// (leaseWait): it tries again every leasePoll, and at once when an
+// attempt here gives one back. Refused at the end, the attempt parks
+// (nothing was sent) and is tried again after leaseParkDelay.
+func (m *Supervisor) takeLease(ctx context.Context, d *Destination, t Timing) (*Lease, error) {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	holder := m.id + "/" + hex.EncodeToString(b)
+	ttl := leaseTTL(t.StartToClose)
+	giveUp := time.NewTimer(leaseWait(t.Deadline, m.now(), t.Need))
+	defer giveUp.Stop()
+	poll := time.NewTicker(leasePoll)
+	defer poll.Stop()
+	for {
+		m.mu.Lock()
+		freed := m.leaseFreed
+		m.mu.Unlock()
+		l, ok, err := m.st.TakeLease(ctx, d.Name, holder, d.Def.MaxInFlight, ttl)
+		if err != nil {
+			if ctx.Err() == nil {
+				m.log.Warn("take a lease of the destination's maxInFlight", "destination", d.Name, "error", err)
+			}
+			return nil, parked(d.Name, "the flow store could not take a lease of its maxInFlight", 2*m.reload)
+		}
+		if ok {
+			return &l, nil
+		}
+		select {
+		case <-freed:
+			continue
+		case <-poll.C:
+			continue
+		case <-giveUp.C:
+		case <-ctx.Done():
+		}
+		return nil, parked(d.Name, fmt.Sprintf("all of its maxInFlight (%d) are in flight", d.Def.MaxInFlight), leaseParkDelay(t.Parked))
+	}
+}
+
+// releaseLease gives a lease back (nil: none), on a context of its own
+// (the attempt's may have ended), and wakes the attempts waiting here.
+// Given back or not, it expires at its ttl.
+func (m *Supervisor) releaseLease(l *Lease) {
+	if l == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := m.st.ReleaseLease(ctx, *l); err != nil {
+		m.log.Warn("give back a lease of the destination's maxInFlight; it expires by itself", "destination", l.Name, "error", err)
+	}
+	m.mu.Lock()
+	close(m.leaseFreed)
+	m.leaseFreed = make(chan struct{})
+	m.mu.Unlock()
 }
 
 // admit counts the attempt against the destination's period limits in

@@ -126,7 +126,12 @@ func outcomeWorthWriting(ok, probe, failedHere bool, st State) bool {
 // PollerOptions are the SDK worker options of a destination's poller: a
 // probe takes one delivery at a time with one poll; else the
 // destination's rate (the server enforces it across every poller) and
-// its max in flight (maxInFlight when it sets none). A worker stopped for
+// its maxInFlight (maxInFlight when it sets none). The destination's
+// maxInFlight holds across workers through the gate's leases; it bounds
+// this process's slots too, since a process never sends more than the
+// cluster may, and a slot whose attempt waits at the gate for a lease
+// keeps the process from taking more tasks (they wait in the queue,
+// costing nothing). A worker stopped for
 // a pause or an open circuit lets the deliveries it runs finish (a whole
 // attempt: at most connect 1m + response 10m is allowed, 38 s by default)
 // rather than cancel them: stopTimeout, at least 40 s.
@@ -166,4 +171,72 @@ func errorType(err error) string {
 		return ae.Type()
 	}
 	return "Error"
+}
+
+// The rules of maxInFlight's leases (leases.go), as the gate applies them.
+
+// leaseMargin is how much longer a lease lives than its attempt's
+// start-to-close timeout. Temporal times an attempt out on the server and
+// schedules its retry, which another worker may start (and take a lease
+// for) while the timed-out attempt's worker, its clock a little behind or
+// slow to see its context end, is still sending: a lease that expired
+// exactly at the timeout would let both be in flight. The margin covers
+// that and the clock skew between workers (one writes expires_at on its
+// clock, another compares it with its own); it is short beside an
+// attempt's timeout, so a dead worker's leases come back soon after its
+// attempts were timed out anyway.
+const leaseMargin = 15 * time.Second
+
+// maxAttemptTimeout is the longest start-to-close an attempt is given
+// (connect 1m + response 10m + 5 s): a lease's life when its attempt's
+// timeout is unknown.
+const maxAttemptTimeout = 11*time.Minute + 5*time.Second
+
+// leaseTTL is how long a lease lives unless its attempt gives it back:
+// the attempt's start-to-close timeout plus leaseMargin, so a lease
+// outlives neither its attempt nor (by more than the margin) a crash.
+func leaseTTL(startToClose time.Duration) time.Duration {
+	if startToClose <= 0 {
+		startToClose = maxAttemptTimeout
+	}
+	return startToClose + leaseMargin
+}
+
+// maxLeaseWait is the longest an attempt waits at the gate for a lease
+// before it parks; leaseWaitReserve is what its deadline must still leave
+// beyond its request's own timeouts after the wait (the worker's own
+// work, which the attempt's timeout allows 5 s for).
+const (
+	maxLeaseWait     = 3 * time.Second
+	leaseWaitReserve = 2 * time.Second
+)
+
+// leasePoll is how often an attempt waiting at the gate tries for a lease
+// again (a lease given back on the same worker wakes it at once).
+const leasePoll = 200 * time.Millisecond
+
+// leaseWait is how long an attempt may wait at the gate for a lease: what
+// its deadline leaves beyond need (its request's connect and response
+// timeouts) and leaseWaitReserve, at most maxLeaseWait, never negative;
+// nothing without a deadline. Waiting inside the attempt holds one of the
+// worker's slots, so a worker whose slots all wait takes no more tasks and
+// the rest stay in the queue, where they wait without a write or an
+// attempt.
+func leaseWait(deadline, now time.Time, need time.Duration) time.Duration {
+	if deadline.IsZero() {
+		return 0
+	}
+	return max(min(deadline.Sub(now)-need-leaseWaitReserve, maxLeaseWait), 0)
+}
+
+// leaseParkDelay is when an attempt that waited in vain for a lease (its
+// parked earlier attempts before it) is tried again: soon, as leases free
+// when attempts end, and later the more often it parked, so a destination
+// slower than its backlog costs Temporal and the store less: 1 s, 2 s,
+// 4 s, 8 s, then 10 s.
+func leaseParkDelay(parked int32) time.Duration {
+	if parked >= 4 {
+		return 10 * time.Second
+	}
+	return time.Second << max(parked, 0)
 }

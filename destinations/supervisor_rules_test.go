@@ -303,3 +303,55 @@ func TestAPauseRequestEmitsOnlyWhatItChanged(t *testing.T) {
 		})
 	}
 }
+
+func TestALeaseOutlivesItsAttemptsTimeoutByTheMarginOnly(t *testing.T) {
+	cases := []struct {
+		name         string
+		startToClose time.Duration
+		want         time.Duration
+	}{
+		{"the default attempt (connect 3s + response 30s + 5s)", 38 * time.Second, 38*time.Second + leaseMargin},
+		{"the longest attempt allowed", maxAttemptTimeout, maxAttemptTimeout + leaseMargin},
+		{"an unknown timeout is taken as the longest allowed", 0, maxAttemptTimeout + leaseMargin},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			require.Equal(t, c.want, leaseTTL(c.startToClose))
+			require.Greater(t, leaseTTL(c.startToClose), max(c.startToClose, time.Second), "never expires before its attempt's timeout")
+		})
+	}
+}
+
+func TestAnAttemptWaitsForALeaseOnlyAsLongAsItsDeadlineLeavesItsRequest(t *testing.T) {
+	const need = 33 * time.Second // connect 3s + response 30s
+	cases := []struct {
+		name     string
+		deadline time.Time
+		want     time.Duration
+	}{
+		{"a fresh attempt (start-to-close: need + 5s) waits up to its slack less the reserve", t0.Add(need + 5*time.Second), 3 * time.Second},
+		{"a long slack still waits at most maxLeaseWait", t0.Add(need + time.Minute), maxLeaseWait},
+		{"a little slack waits what is left beyond the reserve", t0.Add(need + leaseWaitReserve + 500*time.Millisecond), 500 * time.Millisecond},
+		{"no slack beyond the reserve: no wait", t0.Add(need + leaseWaitReserve), 0},
+		{"a deadline shorter than the request (give-up near): no wait, never negative", t0.Add(time.Second), 0},
+		{"no deadline (not an activity): no wait", time.Time{}, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			require.Equal(t, c.want, leaseWait(c.deadline, t0, need))
+		})
+	}
+}
+
+func TestAnAttemptThatWaitedInVainIsTriedAgainLaterTheMoreOftenItParked(t *testing.T) {
+	cases := []struct {
+		parked int32
+		want   time.Duration
+	}{
+		{0, time.Second}, {1, 2 * time.Second}, {2, 4 * time.Second}, {3, 8 * time.Second},
+		{4, 10 * time.Second}, {50, 10 * time.Second}, {-1, time.Second},
+	}
+	for _, c := range cases {
+		require.Equal(t, c.want, leaseParkDelay(c.parked), "after %d parked attempts", c.parked)
+	}
+}

@@ -32,6 +32,9 @@ type fakeStates struct {
 	admission  Admission
 	released   []string
 	lists      chan struct{}
+	// Leases: free is how many TakeLease hands out before it refuses;
+	// taken and given back are counted.
+	free, taken, givenBack int
 }
 
 func (f *fakeStates) set(ds ...*Destination) {
@@ -87,6 +90,25 @@ func (f *fakeStates) ReleaseProbe(_ context.Context, name, _ string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.released = append(f.released, name)
+	return nil
+}
+
+func (f *fakeStates) TakeLease(_ context.Context, name, holder string, _ int, _ time.Duration) (Lease, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.free == 0 {
+		return Lease{}, false, nil
+	}
+	f.free--
+	f.taken++
+	return Lease{Name: name, Holder: holder}, true, nil
+}
+
+func (f *fakeStates) ReleaseLease(context.Context, Lease) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.free++
+	f.givenBack++
 	return nil
 }
 
@@ -336,33 +358,33 @@ func TestGateParksWhatMustNotBeSentAndSaysForHowLong(t *testing.T) {
 	ctx := context.Background()
 	m, st, _, _, _ := newTestSupervisor(t, 2*time.Second)
 
-	_, err := m.gate(ctx, dest("a", func(d *Destination) { d.State.Paused = true }), "a")
+	_, _, err := m.gate(ctx, dest("a", func(d *Destination) { d.State.Paused = true }), "a", Timing{})
 	require.ErrorContains(t, err, "destination a: paused; nothing was sent")
 	require.Equal(t, 4*time.Second, parkedWait(t, err))
 
-	_, err = m.gate(ctx, dest("a", func(d *Destination) { d.State.LimitedUntil = at(time.Second) }), "a")
+	_, _, err = m.gate(ctx, dest("a", func(d *Destination) { d.State.LimitedUntil = at(time.Second) }), "a", Timing{})
 	require.ErrorContains(t, err, "its limit per period is used up until "+t0.Add(time.Second).Format(time.RFC3339))
 	require.Equal(t, 2*time.Second, parkedWait(t, err), "the period's end plus half a reload")
 
 	st.startOK = false
-	_, err = m.gate(ctx, dest("a", open(time.Minute)), "a")
+	_, _, err = m.gate(ctx, dest("a", open(time.Minute)), "a", Timing{})
 	require.ErrorContains(t, err, "its circuit is open")
 	require.Equal(t, time.Minute, parkedWait(t, err), "until the next probe")
 
 	st.startOK = true
-	probe, err := m.gate(ctx, dest("a", open(0)), "a")
+	probe, _, err := m.gate(ctx, dest("a", open(0)), "a", Timing{})
 	require.NoError(t, err)
 	require.True(t, probe, "the probe goes out")
 
 	// A used-up limit refuses the probe: it is given back unsent.
 	st.admission = Admission{ResetsAt: t0.Add(time.Hour)}
-	_, err = m.gate(ctx, dest("a", open(0), func(d *Destination) {
+	_, _, err = m.gate(ctx, dest("a", open(0), func(d *Destination) {
 		d.Def.Limits = []flow.PeriodLimit{{Per: flow.Duration(time.Hour), Max: 1}}
-	}), "a")
+	}), "a", Timing{})
 	require.ErrorContains(t, err, "its limit per period is used up until "+t0.Add(time.Hour).Format(time.RFC3339))
 	require.Equal(t, []string{"a"}, st.released)
 
-	probe, err = m.gate(ctx, dest("a"), "a")
+	probe, _, err = m.gate(ctx, dest("a"), "a", Timing{})
 	require.NoError(t, err)
 	require.False(t, probe)
 }
@@ -409,7 +431,7 @@ func TestAnAttemptThatUsesUpAPeriodStopsThisWorkersPollerUntilItEnds(t *testing.
 	m.known["a"] = dest("a", limits)
 
 	st.admission = Admission{Admitted: true}
-	probe, err := m.gate(context.Background(), dest("a", limits), "a")
+	probe, _, err := m.gate(context.Background(), dest("a", limits), "a", Timing{})
 	require.NoError(t, err)
 	require.False(t, probe)
 	require.Nil(t, m.known["a"].State.LimitedUntil)
@@ -417,7 +439,7 @@ func TestAnAttemptThatUsesUpAPeriodStopsThisWorkersPollerUntilItEnds(t *testing.
 
 	// The attempt that uses the period up goes out, and marks it here.
 	st.admission = Admission{Admitted: true, Transition: TransitionLimited, ResetsAt: t0.Add(time.Hour)}
-	_, err = m.gate(context.Background(), dest("a", limits), "a")
+	_, _, err = m.gate(context.Background(), dest("a", limits), "a", Timing{})
 	require.NoError(t, err)
 	m.mu.Lock()
 	require.Equal(t, t0.Add(time.Hour), *m.known["a"].State.LimitedUntil)
@@ -434,7 +456,7 @@ func TestGateAndDoneWorkOnTheStateTheLastReloadRead(t *testing.T) {
 
 	// Not read yet (a destination created since the last reload): sent,
 	// and its outcome counts nowhere until the supervisor knows it.
-	a, err := m.Gate(ctx, "new")
+	a, err := m.Gate(ctx, "new", Timing{})
 	require.NoError(t, err)
 	require.False(t, a.Probe)
 	m.Done(a, serverErr, time.Millisecond)
@@ -442,12 +464,83 @@ func TestGateAndDoneWorkOnTheStateTheLastReloadRead(t *testing.T) {
 
 	st.set(dest("a", func(d *Destination) { d.State.ConsecutiveFailures = 1 }), dest("p", func(d *Destination) { d.State.Paused = true }))
 	m.reconcile(ctx)
-	_, err = m.Gate(ctx, "p")
+	_, err = m.Gate(ctx, "p", Timing{})
 	require.ErrorContains(t, err, "destination p: paused")
 
-	a, err = m.Gate(ctx, "a")
+	a, err = m.Gate(ctx, "a", Timing{})
 	require.NoError(t, err)
 	m.Done(a, serverErr, time.Millisecond)
 	m.Done(a, nil, time.Millisecond)
 	require.Equal(t, []bool{false, true}, st.outcomes, "a failure, then the success that clears the count")
+}
+
+// A destination with maxInFlight: the gate takes a lease, Done gives it
+// back whatever the outcome; with none free for as long as the attempt may
+// wait, it parks (nothing sent) and says when to try again; a probe or an
+// admission refused after the lease gives the lease back.
+func TestGateHoldsALeaseOfMaxInFlightUntilDone(t *testing.T) {
+	m, st, _, _, _ := newTestSupervisor(t, time.Hour)
+	ctx := context.Background()
+	two := func(d *Destination) { d.Def.MaxInFlight = 2 }
+	st.set(dest("a", two))
+	m.reconcile(ctx)
+	st.free = 2
+
+	a1, err := m.Gate(ctx, "a", Timing{})
+	require.NoError(t, err)
+	a2, err := m.Gate(ctx, "a", Timing{})
+	require.NoError(t, err)
+	_, err = m.Gate(ctx, "a", Timing{Parked: 2})
+	require.ErrorContains(t, err, "destination a: all of its maxInFlight (2) are in flight; nothing was sent")
+	require.Equal(t, 4*time.Second, parkedWait(t, err), "after two earlier parks: 4 s")
+
+	m.Done(a1, temporal.NewApplicationError("HTTP 503", contract.ErrHTTPServer), time.Millisecond)
+	a3, err := m.Gate(ctx, "a", Timing{})
+	require.NoError(t, err, "a failed attempt gave its lease back")
+	m.Done(a2, nil, time.Millisecond)
+	m.Done(a3, nil, time.Millisecond)
+	require.Equal(t, 3, st.taken)
+	require.Equal(t, 3, st.givenBack)
+
+	// Waiting: a lease given back here wakes the waiter at once (the
+	// store's clock is t0, so the deadline leaves a 3 s wait).
+	b1, err := m.Gate(ctx, "a", Timing{})
+	require.NoError(t, err)
+	b2, err := m.Gate(ctx, "a", Timing{})
+	require.NoError(t, err)
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		m.Done(b1, nil, time.Millisecond)
+	}()
+	began := time.Now()
+	b3, err := m.Gate(ctx, "a", Timing{Deadline: t0.Add(time.Minute), Need: 33 * time.Second})
+	require.NoError(t, err, "the waiter got the lease given back")
+	require.Less(t, time.Since(began), time.Second, "woken by the release, not its poll")
+	m.Done(b2, nil, 0)
+	m.Done(b3, nil, 0)
+
+	// No wait left: refused at once, the probe it held given back.
+	st.startOK, st.free = true, 0
+	st.set(dest("a", two, open(0)))
+	m.reconcile(ctx)
+	_, err = m.Gate(ctx, "a", Timing{})
+	require.ErrorContains(t, err, "are in flight")
+	require.Equal(t, []string{"a"}, st.released, "the probe sent nothing: given back")
+
+	// A used-up period refuses after the lease: the lease is given back.
+	st.free, st.admission = 1, Admission{ResetsAt: t0.Add(time.Hour)}
+	st.set(dest("a", two, func(d *Destination) { d.Def.Limits = []flow.PeriodLimit{{Per: flow.Duration(time.Hour), Max: 1}} }))
+	m.reconcile(ctx)
+	_, err = m.Gate(ctx, "a", Timing{})
+	require.ErrorContains(t, err, "its limit per period is used up")
+	require.Equal(t, 1, st.free, "the lease went back")
+
+	// Without maxInFlight nothing is leased.
+	st.set(dest("b"))
+	m.reconcile(ctx)
+	taken := st.taken
+	b, err := m.Gate(ctx, "b", Timing{})
+	require.NoError(t, err)
+	m.Done(b, nil, 0)
+	require.Equal(t, taken, st.taken)
 }

@@ -31,8 +31,9 @@ type Destination struct {
 	// RateLimit bounds deliveries started per second across every worker
 	// (the Temporal server enforces it on the destination's task queue).
 	RateLimit *RateLimit `json:"rateLimit,omitempty" doc:"Bounds deliveries started per second across every worker (the Temporal server enforces it on the destination's task queue)."`
-	// MaxInFlight bounds deliveries in flight on each worker process.
-	MaxInFlight int `json:"maxInFlight,omitempty" validate:"omitempty,min=1,max=10000" doc:"Bounds deliveries in flight on each worker process."`
+	// MaxInFlight bounds deliveries in flight across every worker: each
+	// attempt holds a lease in the flow store while it sends.
+	MaxInFlight int `json:"maxInFlight,omitempty" validate:"omitempty,min=1,max=10000" doc:"Bounds deliveries in flight across every worker: each attempt holds one of maxInFlight leases in the flow store while it sends (an attempt that finds none free waits, then parks without sending). Unset: no bound across workers; each worker process sends at most its --max-concurrent-deliveries to it at once."`
 	// Limits are quotas per period (100 a minute, 10,000 a day) counted
 	// across every worker in the flow store: when one is used up the
 	// destination's deliveries park until its period ends.

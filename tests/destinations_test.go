@@ -236,6 +236,63 @@ steps:
 	require.Len(t, hits.all(), 150)
 }
 
+// maxInFlight 3 over two worker processes (each alone would run 3): a
+// slow receiver never holds more than 3 requests at once, measured by the
+// receiver; every delivery arrives once, and waiting for a lease was not
+// an attempt.
+func TestDestinationMaxInFlightHoldsAcrossWorkers(t *testing.T) {
+	const n, maxInFlight = 12, 3
+	var now, peak atomic.Int64
+	hits, url := destReceiver(t, func() int {
+		c := now.Add(1)
+		for p := peak.Load(); c > p && !peak.CompareAndSwap(p, c); p = peak.Load() {
+		}
+		time.Sleep(400 * time.Millisecond)
+		now.Add(-1)
+		return http.StatusOK
+	})
+	s := setupSharedAdmin(t)
+	s.putDestination(`
+name: it-dest-inflight
+baseUrl: ` + url + `/
+maxInFlight: 3
+circuitBreaker: {disabled: true}
+`)
+	secondDestinationWorker(t, nil)
+	require.Eventually(t, func() bool {
+		d, err := shared.client.DescribeTaskQueue(context.Background(), flow.DestinationTaskQueue("it-dest-inflight"), enumspb.TASK_QUEUE_TYPE_ACTIVITY)
+		return err == nil && len(d.GetPollers()) >= 2
+	}, 10*time.Second, 100*time.Millisecond, "two workers poll the destination's queue")
+	a := s.apply(`
+id: it-dest-inflight
+steps:
+  - {id: send, type: http, method: POST, destination: it-dest-inflight, path: "q/{{ trigger.body.n }}", body: {mode: all}}
+`)
+	require.Equal(t, http.StatusCreated, a.status, a.body)
+
+	began := time.Now()
+	ids := s.trigger("it-dest-inflight", n, func(i int) string { return fmt.Sprintf(`{"n":%d}`, i) })
+	for _, id := range ids {
+		_, err := s.result(id)
+		require.NoError(t, err)
+		require.EqualValues(t, 1, s.stepLog(id).Steps[0].Delivery.Attempts, "waiting for a lease was not an attempt")
+	}
+	t.Logf("%d deliveries of 400 ms, maxInFlight %d over two workers: peak %d at the receiver, all done in %s", n, maxInFlight, peak.Load(), time.Since(began).Round(time.Millisecond))
+	require.LessOrEqual(t, peak.Load(), int64(maxInFlight), "never more than maxInFlight in flight across the workers")
+	require.Equal(t, int64(maxInFlight), peak.Load(), "the bound is used, not just kept")
+	keys := map[string]int{}
+	for _, h := range hits.all() {
+		keys[h.key]++
+	}
+	require.Len(t, keys, n, "every delivery arrived")
+	for k, c := range keys {
+		require.Equal(t, 1, c, "delivery %s arrived once", k)
+	}
+	left, err := destinations.NewStore(shared.flows).LiveLeases(context.Background(), "it-dest-inflight")
+	require.NoError(t, err)
+	require.Zero(t, left, "every lease was given back")
+}
+
 // An operator pauses a destination: deliveries wait in its task queue
 // (none sent, none attempted); resumed, every one goes out once.
 func TestDestinationPauseResumeLosesNothing(t *testing.T) {
