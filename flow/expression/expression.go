@@ -13,9 +13,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"reflect"
-	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -461,7 +460,17 @@ func RenderTrigger(s string, trigger map[string]any) (any, error) {
 // string", "null").
 func DescribeValue(v any) string { return describeValue(v) }
 
-func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
+// sortedKeys returns a map's keys in order: the one way the language
+// iterates maps where the order can be seen (flow.SortedKeys' twin, which
+// this package cannot import).
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
 
 // memberPath is prefix.field, the way flow names paths in errors.
 func memberPath(prefix, field string) string {

@@ -20,10 +20,8 @@ const module = "github.com/hookflow/hookflow/"
 // package may import packages of a lower layer; within the features layer,
 // each other (Go refuses cycles); nothing else of its own layer.
 var layer = map[string]int{
-	// the expression language, below the flow file format that validates
-	// with it
-	"flow/expression": -1,
-	"flow":            0, "contract": 1,
+	// the expression language below the flow file format, which validates with it
+	"flow/expression": -1, "flow": 0, "contract": 1,
 	// features: one job each, below the adapters
 	"store": 2, "executions": 2, "namespace": 2, "secrets": 2, "telemetry": 2, "codec": 2,
 	"devserver": 2, "reference": 2, "schedules": 2, "recovery": 2, "flowcontrol": 2, "destinations": 2,
