@@ -97,7 +97,8 @@ type (
 )
 
 // New returns the admin API on the Temporal client c; flows are
-// the ones test actions find steps in.
+// the ones test actions find steps in. cfg.OpenAPI should be set (package
+// api sets it): without it, no route takes a query parameter.
 func New(c sdkclient.Client, flows httpapi.FlowSource, log *slog.Logger, cfg Config) *Management {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -113,8 +114,8 @@ func New(c sdkclient.Client, flows httpapi.FlowSource, log *slog.Logger, cfg Con
 	return m
 }
 
-// Handler serves the admin API alone (New's handler serves it with the
-// public surface).
+// Handler serves the admin API alone (package api's Server serves it
+// beside the public surface).
 func (s *Management) Handler() http.Handler { return httpapi.Engine(s.Log, s.cfg.Telemetry, s.Routes) }
 
 // Routes registers the admin API's routes on r (package api serves them

@@ -115,6 +115,9 @@ func QueryParamsOf(doc []byte) map[string][]string {
 	var d struct {
 		Paths map[string]map[string]json.RawMessage `json:"paths"`
 	}
+	if len(doc) == 0 {
+		return map[string][]string{} // no document: no route takes a query parameter
+	}
 	if err := json.Unmarshal(doc, &d); err != nil {
 		panic("api: openapi.json: " + err.Error())
 	}
