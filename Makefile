@@ -27,10 +27,11 @@ docs:
 test:
 	$(GO) test -count=1 -timeout 20m ./...
 
-## test-short: the fast layer: skips the tests that start extra embedded servers or wait out real
-## probe intervals, failure windows and limit periods (their rules run as unit tests)
+## test-short: the fast layer, no Temporal server: -tags nodev leaves out the test files that need the
+## embedded one (tests/, devserver/, bench/, cmd/hookflow's schedules at start, each marked
+## //go:build !nodev), so no test binary links it; -short skips the waits for real intervals
 test-short:
-	$(GO) test -count=1 -short ./...
+	$(GO) test -count=1 -short -tags nodev ./...
 
 ## test-cluster: the cluster suite (tests/cluster, testcontainers-go): builds the images, then
 ## PostgreSQL, Temporal, 2 api and 2 worker containers and a receiver, under faults
@@ -84,13 +85,13 @@ soak-flowcontrol:
 fuzz:
 	$(GO) test ./api -run '^$$' -fuzz FuzzTrigger -fuzztime $(FUZZTIME)
 
-## lint: gofmt, go vet, workflowcheck on the workflow code, the schema check of deploy/,
+## lint: gofmt, go vet (also with -tags nodev, the build of make test-short), workflowcheck on the workflow code, the schema check of deploy/,
 ## every relative link and anchor in README.md and docs/*.md (tests/docs), and that imports
 ## run down the layers (tests/layering)
 lint: lint-deploy
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
-	$(GO) vet -tags nodev ./cmd/hookflow
+	$(GO) vet -tags nodev ./...
 	$(GO) run $(WORKFLOWCHECK) -config workflowcheck.config.yaml ./workflows/...
 	$(GO) test -count=1 ./tests/docs ./tests/layering
 

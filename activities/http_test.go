@@ -23,6 +23,7 @@ import (
 	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/expression"
 	"github.com/hookflow/hookflow/secrets"
 )
 
@@ -92,9 +93,9 @@ func render(t *testing.T, stepYAML string, env map[string]any) flow.HTTPRequest 
 	f, err := flow.DecodeYAML([]byte("id: a\ntrigger: {}\nsteps:\n  - " + stepYAML + "\n"))
 	require.NoError(t, err)
 	if env == nil {
-		env = map[string]any{flow.EnvTrigger: map[string]any{"body": map[string]any{"id": "A-1", "n": 2.0}}, flow.EnvVars: map[string]any{}, flow.EnvSteps: map[string]any{}, flow.EnvExecution: map[string]any{}}
+		env = map[string]any{expression.EnvTrigger: map[string]any{"body": map[string]any{"id": "A-1", "n": 2.0}}, expression.EnvVars: map[string]any{}, expression.EnvSteps: map[string]any{}, expression.EnvExecution: map[string]any{}}
 	}
-	req, err := f.Steps[0].Spec.(*flow.HTTP).Render(flow.NewEvaluator(), env)
+	req, err := f.Steps[0].Spec.(*flow.HTTP).Render(expression.NewEvaluator(), env)
 	require.NoError(t, err)
 	req.DeliveryID = "dlv_test_1"
 	return *req
@@ -142,8 +143,8 @@ func TestMethodsAndBodyModes(t *testing.T) {
 func TestRawBodyMustRenderToJSON(t *testing.T) {
 	f, err := flow.DecodeYAML([]byte(`{id: a, trigger: {}, steps: [{id: s, type: http, method: POST, url: "https://x.test", body: {mode: raw, raw: '{"a": {{ trigger.body.v }}}'}}]}`))
 	require.NoError(t, err)
-	env := map[string]any{flow.EnvTrigger: map[string]any{"body": map[string]any{"v": "not json"}}}
-	_, err = f.Steps[0].Spec.(*flow.HTTP).Render(flow.NewEvaluator(), env)
+	env := map[string]any{expression.EnvTrigger: map[string]any{"body": map[string]any{"v": "not json"}}}
+	_, err = f.Steps[0].Spec.(*flow.HTTP).Render(expression.NewEvaluator(), env)
 	require.ErrorContains(t, err, "body.raw: the template rendered to invalid JSON")
 }
 

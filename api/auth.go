@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hookflow/hookflow/api/httpapi"
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/secrets"
 )
@@ -45,7 +46,7 @@ var errMisconfigured = errors.New("trigger auth misconfigured")
 // checkBasic verifies HTTP basic auth before the body is read. It compares
 // digests in constant time, and always compares both parts, so neither the
 // length nor the correctness of either leaks through timing.
-func (s *triggerAuth) checkBasic(ctx context.Context, r *http.Request, a *flow.BasicAuth) *Error {
+func (s *triggerAuth) checkBasic(ctx context.Context, r *http.Request, a *flow.BasicAuth) *httpapi.Error {
 	user, pass, ok := r.BasicAuth()
 	want, err := s.secrets.Secret(ctx, a.PasswordSecret)
 	if err != nil {
@@ -55,7 +56,7 @@ func (s *triggerAuth) checkBasic(ctx context.Context, r *http.Request, a *flow.B
 	ph, wph := sha256.Sum256([]byte(pass)), sha256.Sum256(want)
 	good := subtle.ConstantTimeCompare(uh[:], wuh[:]) & subtle.ConstantTimeCompare(ph[:], wph[:])
 	if !ok || good != 1 {
-		e := newError(http.StatusUnauthorized, "unauthorized", "missing or wrong credentials")
+		e := httpapi.NewError(http.StatusUnauthorized, "unauthorized", "missing or wrong credentials")
 		e.WWWAuthenticate = `Basic realm="hookflow", charset="UTF-8"`
 		e.Path = "headers.Authorization"
 		return e
@@ -64,7 +65,7 @@ func (s *triggerAuth) checkBasic(ctx context.Context, r *http.Request, a *flow.B
 }
 
 // checkSignature verifies a signed request against the raw body.
-func (s *triggerAuth) checkSignature(ctx context.Context, r *http.Request, body []byte, a *flow.TriggerAuth, now time.Time) *Error {
+func (s *triggerAuth) checkSignature(ctx context.Context, r *http.Request, body []byte, a *flow.TriggerAuth, now time.Time) *httpapi.Error {
 	switch {
 	case a.StandardWebhooks != nil:
 		return s.checkStandardWebhooks(ctx, r, body, a.StandardWebhooks, now)
@@ -76,14 +77,14 @@ func (s *triggerAuth) checkSignature(ctx context.Context, r *http.Request, body 
 	return nil
 }
 
-func signatureError(code, detail, header string) *Error {
-	e := newError(http.StatusUnauthorized, code, detail)
+func signatureError(code, detail, header string) *httpapi.Error {
+	e := httpapi.NewError(http.StatusUnauthorized, code, detail)
 	e.WWWAuthenticate = `Signature realm="hookflow"`
 	e.Path = "headers." + header
 	return e
 }
 
-func (s *triggerAuth) checkStandardWebhooks(ctx context.Context, r *http.Request, body []byte, a *flow.StandardWebhooksAuth, now time.Time) *Error {
+func (s *triggerAuth) checkStandardWebhooks(ctx context.Context, r *http.Request, body []byte, a *flow.StandardWebhooksAuth, now time.Time) *httpapi.Error {
 	id, ts, sigs := r.Header.Get(HeaderWebhookID), r.Header.Get(HeaderWebhookTimestamp), r.Header.Get(HeaderWebhookSignature)
 	for _, h := range []struct{ name, v string }{{HeaderWebhookID, id}, {HeaderWebhookTimestamp, ts}, {HeaderWebhookSignature, sigs}} {
 		if h.v == "" {
@@ -127,7 +128,7 @@ func standardWebhooksKey(secret []byte) []byte {
 	return []byte(s)
 }
 
-func (s *triggerAuth) checkGitHub(ctx context.Context, r *http.Request, body []byte, a *flow.GitHubAuth) *Error {
+func (s *triggerAuth) checkGitHub(ctx context.Context, r *http.Request, body []byte, a *flow.GitHubAuth) *httpapi.Error {
 	h := r.Header.Get(HeaderGitHubSignature)
 	if h == "" {
 		return signatureError("missing_signature", "the request is not signed: "+HeaderGitHubSignature+" is missing", HeaderGitHubSignature)
@@ -148,7 +149,7 @@ func (s *triggerAuth) checkGitHub(ctx context.Context, r *http.Request, body []b
 	return nil
 }
 
-func (s *triggerAuth) checkHMAC(ctx context.Context, r *http.Request, body []byte, a *flow.HMACAuth, now time.Time) *Error {
+func (s *triggerAuth) checkHMAC(ctx context.Context, r *http.Request, body []byte, a *flow.HMACAuth, now time.Time) *httpapi.Error {
 	h := r.Header.Get(a.Header)
 	if h == "" {
 		return signatureError("missing_signature", "the request is not signed: "+a.Header+" is missing", a.Header)
@@ -216,7 +217,7 @@ func hashFor(alg string) func() hash.Hash {
 
 // checkTimestamp refuses a timestamp (Unix seconds) further than tolerance
 // from now, in either direction: replay protection.
-func checkTimestamp(ts, header string, tolerance flow.Duration, now time.Time) *Error {
+func checkTimestamp(ts, header string, tolerance flow.Duration, now time.Time) *httpapi.Error {
 	sec, err := strconv.ParseInt(ts, 10, 64)
 	if err != nil {
 		return signatureError("invalid_timestamp", header+" must be Unix seconds", header)
@@ -233,7 +234,7 @@ func checkTimestamp(ts, header string, tolerance flow.Duration, now time.Time) *
 
 // misconfigured answers 500: the caller did nothing wrong, the operator has
 // not provided the secret. The log names the secret, never a value.
-func (s *triggerAuth) misconfigured(name string, err error) *Error {
+func (s *triggerAuth) misconfigured(name string, err error) *httpapi.Error {
 	s.log.Error("trigger auth secret unavailable", "secret", name, "error", err)
-	return newError(http.StatusInternalServerError, "misconfigured", "the trigger's auth secret is not available on this server")
+	return httpapi.NewError(http.StatusInternalServerError, "misconfigured", "the trigger's auth secret is not available on this server")
 }

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,9 +9,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/hookflow/hookflow/api/httpapi"
 	"github.com/hookflow/hookflow/capture"
 	"github.com/hookflow/hookflow/flow"
-	"github.com/hookflow/hookflow/store"
 )
 
 // Test event capture's routes; its rules and persistence are package
@@ -27,60 +26,6 @@ type captureArmer interface {
 	CaptureArmed(flowID string, now time.Time) bool
 }
 
-// armCapture handles POST /api/v1/flows/{id}/capture: the flow's trigger
-// URL records its next count requests (default 1, at most 100), for up to
-// for (default 10m, at most 24h), instead of running the flow. Arming
-// again replaces the earlier arm.
-func (s *Management) armCapture(c *gin.Context) {
-	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, 4096))
-	if err != nil {
-		fail(c, newError(http.StatusRequestEntityTooLarge, "payload_too_large", "send {\"count\": n, \"for\": \"10m\"}"))
-		return
-	}
-	count, d, aerr := capture.ParseArm(raw)
-	if aerr != nil {
-		status := http.StatusUnprocessableEntity
-		if aerr.Code == "malformed_json" {
-			status = http.StatusBadRequest
-		}
-		e := newError(status, aerr.Code, aerr.Message)
-		e.Path = aerr.Path
-		fail(c, e)
-		return
-	}
-	ctx := c.Request.Context()
-	arm, err := capture.NewStore(s.cfg.Admin.Store).Arm(ctx, c.Param("id"), count, time.Now().Add(d))
-	if err != nil {
-		s.failStore(c, err)
-		return
-	}
-	s.cfg.Admin.refresh(ctx, s.log)
-	c.JSON(http.StatusOK, gin.H{"flowId": arm.FlowID, "remaining": arm.Remaining, "until": arm.Until})
-}
-
-// listCaptures handles GET /api/v1/flows/{id}/captures: the recorded
-// requests, newest first, and the arm still in force (null when none).
-func (s *Management) listCaptures(c *gin.Context) {
-	ctx := c.Request.Context()
-	id := c.Param("id")
-	if _, err := s.cfg.Admin.Store.Flows().Get(ctx, id); err != nil {
-		s.failStore(c, err)
-		return
-	}
-	caps := capture.NewStore(s.cfg.Admin.Store)
-	list, err := caps.List(ctx, id)
-	if err != nil {
-		s.failStore(c, err)
-		return
-	}
-	arm, err := caps.ArmOf(ctx, id)
-	if err != nil {
-		s.failStore(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"captures": list, "armed": arm})
-}
-
 // captured records the request instead of running the flow when the flow's
 // trigger URL is armed. It runs right after the token lookup, before auth
 // and body checks, so a sender's test event is seen even when it would be
@@ -93,23 +38,23 @@ func (s *Public) captured(c *gin.Context, entry *flow.Entry) bool {
 	}
 	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes))
 	if err != nil {
-		fail(c, newError(http.StatusRequestEntityTooLarge, "payload_too_large", fmt.Sprintf("the body exceeds the limit of %d bytes", s.cfg.MaxBodyBytes)))
+		httpapi.Fail(c, httpapi.NewError(http.StatusRequestEntityTooLarge, "payload_too_large", fmt.Sprintf("the body exceeds the limit of %d bytes", s.cfg.MaxBodyBytes)))
 		return true
 	}
 	req := capture.RequestOf(c.Request.Method, c.GetHeader("Content-Type"), c.Request.Header, c.Request.URL.Query(), raw, entry.Flow.Trigger.Auth)
 	ctx := c.Request.Context()
 	cp, ok, err := capture.NewStore(s.cfg.Admin.Store).Take(ctx, entry.Flow.ID, req)
 	if err != nil {
-		s.log.Error("record a capture", "flow", entry.Flow.ID, "error", err)
-		e := newError(http.StatusServiceUnavailable, "unavailable", "the request could not be recorded; retry later")
+		s.Log.Error("record a capture", "flow", entry.Flow.ID, "error", err)
+		e := httpapi.NewError(http.StatusServiceUnavailable, "unavailable", "the request could not be recorded; retry later")
 		e.RetryAfter = "5"
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return true
 	}
 	if !ok {
 		// Spent or expired meanwhile: the flow runs as usual, from the
 		// body already read.
-		s.cfg.Admin.refresh(ctx, s.log)
+		s.cfg.Admin.Refresh(ctx, s.Log)
 		c.Request.Body = io.NopCloser(strings.NewReader(string(raw)))
 		return false
 	}
@@ -117,30 +62,4 @@ func (s *Public) captured(c *gin.Context, entry *flow.Entry) bool {
 	c.Header(HeaderCaptureID, cp.ID)
 	c.JSON(http.StatusAccepted, gin.H{"captured": true, "captureId": cp.ID, "detail": "recorded as a test event; the flow did not run"})
 	return true
-}
-
-// capturePaths answers POST /api/v1/parse with {"capture": id}: every path
-// of the capture's body, query and headers with its JSON type, and parse
-// rules for the scalar ones (the trigger's parse section, ready to edit).
-func (s *Management) capturePaths(c *gin.Context, id string) {
-	if s.cfg.Admin == nil {
-		e := newError(http.StatusNotFound, "not_found", "captures need the flow store")
-		e.Path = "capture"
-		fail(c, e)
-		return
-	}
-	cp, err := capture.NewStore(s.cfg.Admin.Store).Get(c.Request.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		e := newError(http.StatusNotFound, "not_found", fmt.Sprintf("no capture has the id %q", id))
-		e.Path = "capture"
-		fail(c, e)
-		return
-	}
-	if err != nil {
-		s.failStore(c, err)
-		return
-	}
-	p := capture.PathsOf(cp.Request)
-	c.JSON(http.StatusOK, gin.H{"source": "capture", "captureId": cp.ID, "flowId": cp.FlowID,
-		"paths": p.BodyPaths, "fields": p.Fields, "suggestedParse": p.Suggested})
 }

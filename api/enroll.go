@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 
+	"github.com/hookflow/hookflow/api/httpapi"
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/expression"
 	"github.com/hookflow/hookflow/records"
 	"github.com/hookflow/hookflow/store"
 )
@@ -16,9 +19,9 @@ const HeaderEnrolled = "Hookflow-Enrolled"
 
 // enroll applies the trigger's enrollment: the record it names must exist
 // (looked up first, then held in data as trigger.record, a snapshot the run
-// starts with), and its condition must hold. An *Error is a lookup that
+// starts with), and its condition must hold. An *httpapi.Error is a lookup that
 // could not be answered: nothing starts, and the caller may retry.
-func (s *Public) enroll(ctx context.Context, f *flow.Flow, data map[string]any) (bool, *Error) {
+func (s *Public) enroll(ctx context.Context, f *flow.Flow, data map[string]any) (bool, *httpapi.Error) {
 	e := f.Trigger.Enroll
 	if e.Record != nil {
 		rec, apiErr := s.enrollRecord(ctx, f, data)
@@ -35,16 +38,16 @@ func (s *Public) enroll(ctx context.Context, f *flow.Flow, data map[string]any) 
 // request lacks, or that cannot be one of the property's values, finds no
 // record either. An indexed point query within records.LookupTimeout; while
 // the database does not answer, the last record found for the value.
-func (s *Public) enrollRecord(ctx context.Context, f *flow.Flow, data map[string]any) (*records.Record, *Error) {
+func (s *Public) enrollRecord(ctx context.Context, f *flow.Flow, data map[string]any) (*records.Record, *httpapi.Error) {
 	r := f.Trigger.Enroll.Record
 	value, err := r.EvalValue(data)
 	if err != nil {
-		s.log.Info("enrollment record value failed on a request; not enrolled", "flow", f.ID, "error", err)
+		s.Log.Info("enrollment record value failed on a request; not enrolled", "flow", f.ID, "error", err)
 		return nil, nil
 	}
 	if s.cfg.Admin == nil || s.cfg.Admin.Store == nil {
-		s.log.Error("trigger enrolls by record, but this API has no flow store", "flow", f.ID, "collection", r.Collection)
-		return nil, newError(http.StatusInternalServerError, "misconfigured", "the trigger's enrollment record cannot be looked up on this server")
+		s.Log.Error("trigger enrolls by record, but this API has no flow store", "flow", f.ID, "collection", r.Collection)
+		return nil, httpapi.NewError(http.StatusInternalServerError, "misconfigured", "the trigger's enrollment record cannot be looked up on this server")
 	}
 	rec, err := records.Of(s.cfg.Admin.Store).Lookup(ctx, r.Collection, r.Property, value)
 	var stale *records.StaleError
@@ -53,18 +56,18 @@ func (s *Public) enrollRecord(ctx context.Context, f *flow.Flow, data map[string
 	case err == nil:
 		return rec, nil
 	case errors.As(err, &stale):
-		s.log.Warn("enrollment record lookup answered from memory", "flow", f.ID, "collection", r.Collection, "error", stale.Err)
+		s.Log.Warn("enrollment record lookup answered from memory", "flow", f.ID, "collection", r.Collection, "error", stale.Err)
 		return rec, nil
 	case recordKeyError(err):
 		return nil, nil
 	case errors.Is(err, records.ErrNoCollection), errors.As(err, &invalid):
-		s.log.Error("trigger enrolls by a record that cannot be looked up", "flow", f.ID, "collection", r.Collection, "property", r.Property, "error", err)
-		return nil, newError(http.StatusInternalServerError, "misconfigured", "the trigger's enrollment names a collection or unique property that does not exist")
+		s.Log.Error("trigger enrolls by a record that cannot be looked up", "flow", f.ID, "collection", r.Collection, "property", r.Property, "error", err)
+		return nil, httpapi.NewError(http.StatusInternalServerError, "misconfigured", "the trigger's enrollment names a collection or unique property that does not exist")
 	case errors.Is(err, store.ErrNotFound):
 		return nil, nil
 	}
-	s.log.Error("enrollment record lookup failed", "flow", f.ID, "collection", r.Collection, "error", err)
-	e := newError(http.StatusServiceUnavailable, "unavailable", "the enrollment record could not be looked up in time; retry later")
+	s.Log.Error("enrollment record lookup failed", "flow", f.ID, "collection", r.Collection, "error", err)
+	e := httpapi.NewError(http.StatusServiceUnavailable, "unavailable", "the enrollment record could not be looked up in time; retry later")
 	e.RetryAfter = "5"
 	return nil, e
 }
@@ -74,9 +77,9 @@ func (s *Public) enrollRecord(ctx context.Context, f *flow.Flow, data map[string
 // with a number, say) does not enroll it, as HubSpot does with records that
 // do not match.
 func (s *Public) enrolled(f *flow.Flow, data map[string]any) bool {
-	ok, err := flow.EvalTriggerBool(f.Trigger.Enroll.If, data)
+	ok, err := expression.EvalTriggerBool(f.Trigger.Enroll.If, data)
 	if err != nil {
-		s.log.Info("enrollment filter failed on a request; not enrolled", "flow", f.ID, "error", err)
+		s.Log.Info("enrollment filter failed on a request; not enrolled", "flow", f.ID, "error", err)
 		return false
 	}
 	return ok
@@ -91,4 +94,11 @@ func notEnrolledAnswer(t *flow.Trigger) *flow.TriggerResponse {
 		return t.Response
 	}
 	return &flow.TriggerResponse{Status: http.StatusOK, Body: map[string]any{"enrolled": false}}
+}
+
+// recordKeyError is a lookup's value that cannot be one of the property's
+// values (a text where a number is kept): no record can match it.
+func recordKeyError(err error) bool {
+	var ie *records.InvalidError
+	return errors.As(err, &ie) && len(ie.Errors) > 0 && strings.HasPrefix(ie.Errors[0].Path, "value")
 }

@@ -12,6 +12,7 @@ import (
 	sdkclient "go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/hookflow/hookflow/api/httpapi"
 	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/flowcontrol"
@@ -32,11 +33,11 @@ type admission struct {
 // be), in arrival order, before the run is started: a full queue refuses
 // the event (429) with nothing started. The run itself reports ready once
 // it exists (workflows/permit.go).
-func (s *Public) admit(ctx context.Context, f *flow.Flow, runID string, data map[string]any) (*admission, *Error) {
+func (s *Public) admit(ctx context.Context, f *flow.Flow, runID string, data map[string]any) (*admission, *httpapi.Error) {
 	fc := f.Trigger.FlowControl
 	key, err := fc.RenderKey(data)
 	if err != nil {
-		s.log.Info("flow-control key did not render on a request; the flow's empty key", "flow", f.ID, "error", err)
+		s.Log.Info("flow-control key did not render on a request; the flow's empty key", "flow", f.ID, "error", err)
 	}
 	a := &admission{start: contract.CoordinatorStart{FlowID: f.ID, Key: key, Rules: flowcontrol.RulesOf(fc)}}
 	msg := contract.ReadyMsg{ID: runID, Rules: a.start.Rules}
@@ -48,10 +49,10 @@ func (s *Public) admit(ctx context.Context, f *flow.Flow, runID string, data map
 	// and the queue's own dedupe make a retry of a taken one harmless.
 	backoff := 10 * time.Millisecond
 	for {
-		op := s.temporal.NewWithStartWorkflowOperation(flowcontrol.CoordinatorStartOptions(f.ID, key), contract.CoordinatorWorkflowName,
+		op := s.Temporal.NewWithStartWorkflowOperation(flowcontrol.CoordinatorStartOptions(f.ID, key), contract.CoordinatorWorkflowName,
 			flowcontrol.CoordinatorInput{CoordinatorStart: a.start})
 		var h sdkclient.WorkflowUpdateHandle
-		h, err = s.temporal.UpdateWithStartWorkflow(ctx, sdkclient.UpdateWithStartWorkflowOptions{
+		h, err = s.Temporal.UpdateWithStartWorkflow(ctx, sdkclient.UpdateWithStartWorkflowOptions{
 			StartWorkflowOperation: op,
 			UpdateOptions: sdkclient.UpdateWorkflowOptions{
 				UpdateID:     runID,
@@ -79,7 +80,7 @@ func (s *Public) admit(ctx context.Context, f *flow.Flow, runID string, data map
 	case err == nil:
 		return a, nil
 	case errors.As(err, &ae) && ae.Type() == contract.ErrorTypeKeyFull:
-		e := newError(http.StatusTooManyRequests, "key_queue_full",
+		e := httpapi.NewError(http.StatusTooManyRequests, "key_queue_full",
 			fmt.Sprintf("key %q of this flow has %d events waiting, its most (trigger.flowControl.maxWaiting); nothing was started: retry later", key, fc.EffectiveMaxWaiting()))
 		e.Path = "trigger.flowControl.key"
 		e.RetryAfter = keyFullRetryAfter
@@ -127,9 +128,9 @@ func (s *Public) withdraw(ctx context.Context, a *admission, runID string) {
 	if a == nil || a.adm.Known || a.adm.Done {
 		return
 	}
-	err := s.temporal.SignalWorkflow(ctx, contract.CoordinatorID(a.start.FlowID, a.start.Key), "", contract.SignalWithdraw,
+	err := s.Temporal.SignalWorkflow(ctx, contract.CoordinatorID(a.start.FlowID, a.start.Key), "", contract.SignalWithdraw,
 		contract.ReadyMsg{ID: runID})
 	if err != nil {
-		s.log.Info("withdraw from a flow-control key; the coordinator will find the run absent", "flow", a.start.FlowID, "executionId", runID, "error", err)
+		s.Log.Info("withdraw from a flow-control key; the coordinator will find the run absent", "flow", a.start.FlowID, "executionId", runID, "error", err)
 	}
 }

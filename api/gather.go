@@ -12,6 +12,7 @@ import (
 	sdkclient "go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/hookflow/hookflow/api/httpapi"
 	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/telemetry"
@@ -41,7 +42,7 @@ func (s *Public) gather(c *gin.Context, ctx context.Context, entry *flow.Entry, 
 	f := entry.Flow
 	key, err := f.Trigger.FlowControl.RenderKey(data)
 	if err != nil {
-		s.log.Info("the flow-control key did not render: the event joins the flow's empty key", "flow", f.ID, "error", err)
+		s.Log.Info("the flow-control key did not render: the event joins the flow's empty key", "flow", f.ID, "error", err)
 		key = ""
 	}
 	id := contract.GatherID(f.ID, key)
@@ -74,9 +75,9 @@ func (s *Public) gather(c *gin.Context, ctx context.Context, entry *flow.Entry, 
 		updateID += "/" + ev.Digest
 	}
 	for attempt := 1; ; attempt++ {
-		op := s.temporal.NewWithStartWorkflowOperation(opts, contract.GatherWorkflowName, contract.GatherStart{FlowID: f.ID, Key: key})
+		op := s.Temporal.NewWithStartWorkflowOperation(opts, contract.GatherWorkflowName, contract.GatherStart{FlowID: f.ID, Key: key})
 		var handle sdkclient.WorkflowUpdateHandle
-		handle, err = s.temporal.UpdateWithStartWorkflow(ctx, sdkclient.UpdateWithStartWorkflowOptions{
+		handle, err = s.Temporal.UpdateWithStartWorkflow(ctx, sdkclient.UpdateWithStartWorkflowOptions{
 			StartWorkflowOperation: op,
 			UpdateOptions: sdkclient.UpdateWorkflowOptions{
 				UpdateID:     updateID,
@@ -92,17 +93,17 @@ func (s *Public) gather(c *gin.Context, ctx context.Context, entry *flow.Entry, 
 		if err == nil || !gatherClosed(err) || attempt == gatherAttempts {
 			break
 		}
-		s.log.Info("the key's gather workflow closed before taking the event; handing it over again", "flow", f.ID, "gatherId", id, "attempt", attempt, "error", err)
+		s.Log.Info("the key's gather workflow closed before taking the event; handing it over again", "flow", f.ID, "gatherId", id, "attempt", attempt, "error", err)
 	}
 	if isKeyReusedRejection(err) {
-		e := newError(http.StatusUnprocessableEntity, "idempotency_key_reused",
+		e := httpapi.NewError(http.StatusUnprocessableEntity, "idempotency_key_reused",
 			"the idempotency key in "+keyPath+" was already used by an event of this flow's key with a different payload; resend that payload, or use a new key for a new event")
 		e.Path = keyPath
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return
 	}
 	if err != nil {
-		fail(c, s.startError(f, id, err))
+		httpapi.Fail(c, s.startError(f, id, err))
 		return
 	}
 	c.Header(HeaderFlowKey, contract.KeyForm(key))

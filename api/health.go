@@ -25,12 +25,12 @@ func (s *Public) readyz(c *gin.Context) {
 	defer cancel()
 	checks := gin.H{}
 	ready := true
-	if _, err := s.temporal.CheckHealth(ctx, &sdkclient.CheckHealthRequest{}); err != nil {
+	if _, err := s.Temporal.CheckHealth(ctx, &sdkclient.CheckHealthRequest{}); err != nil {
 		checks["temporal"] = "unreachable"
 		ready = false
 	} else {
 		checks["temporal"] = "ok"
-		for k, v := range namespace.NamespaceReadiness(s.temporal).Check(ctx) {
+		for k, v := range namespace.NamespaceReadiness(s.Temporal).Check(ctx) {
 			checks[k] = v
 			ready = false
 		}

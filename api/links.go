@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/hookflow/hookflow/activities"
+	"github.com/hookflow/hookflow/api/httpapi"
 	"github.com/hookflow/hookflow/contract"
 )
 
@@ -20,18 +21,18 @@ import (
 
 // verifyLink checks a resume link's token: 404 for anything not signed by
 // this deployment's resume key (no hint why), 410 once expired.
-func (s *Public) verifyLink(c *gin.Context) (*activities.ResumeClaim, *Error) {
+func (s *Public) verifyLink(c *gin.Context) (*activities.ResumeClaim, *httpapi.Error) {
 	key, err := activities.ResumeKey(c.Request.Context(), s.cfg.Secrets)
 	if err != nil {
-		s.log.Error("resume links cannot be checked", "secret", activities.ResumeKeySecret, "error", err)
-		return nil, newError(http.StatusInternalServerError, "misconfigured", "resume links are not configured on this server")
+		s.Log.Error("resume links cannot be checked", "secret", activities.ResumeKeySecret, "error", err)
+		return nil, httpapi.NewError(http.StatusInternalServerError, "misconfigured", "resume links are not configured on this server")
 	}
 	claim, err := activities.VerifyResumeToken(key, c.Param("token"), time.Now())
 	switch {
 	case errors.Is(err, activities.ErrResumeTokenExpired):
-		return nil, newError(http.StatusGone, "expired", "this link has expired: its wait is over")
+		return nil, httpapi.NewError(http.StatusGone, "expired", "this link has expired: its wait is over")
 	case err != nil:
-		return nil, newError(http.StatusNotFound, "not_found", "not a valid resume link")
+		return nil, httpapi.NewError(http.StatusNotFound, "not_found", "not a valid resume link")
 	}
 	return claim, nil
 }
@@ -43,7 +44,7 @@ func (s *Public) verifyLink(c *gin.Context) (*activities.ResumeClaim, *Error) {
 func (s *Public) resumeInfo(c *gin.Context) {
 	claim, e := s.verifyLink(c)
 	if e != nil {
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return
 	}
 	info := gin.H{"executionId": claim.ExecutionID, "stepId": claim.StepID, "action": claim.Action,
@@ -83,21 +84,21 @@ var donePage = template.Must(template.New("done").Parse(`<!doctype html>
 func (s *Public) resume(c *gin.Context) {
 	claim, e := s.verifyLink(c)
 	if e != nil {
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return
 	}
-	body, e := readEventBody(c, s.cfg.MaxBodyBytes)
+	body, e := httpapi.ReadEventBody(c, s.cfg.MaxBodyBytes)
 	if e != nil {
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return
 	}
 	ev := contract.Event{Body: body, Link: &contract.EventLink{StepID: claim.StepID, Occurrence: claim.Occurrence, Action: claim.Action}}
-	acc, e := s.deliverEvent(c.Request.Context(), claim.ExecutionID, ev, true)
+	acc, e := s.DeliverEvent(c.Request.Context(), claim.ExecutionID, ev, true)
 	if e != nil {
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return
 	}
-	c.Header(HeaderExecutionID, claim.ExecutionID)
+	c.Header(httpapi.HeaderExecutionID, claim.ExecutionID)
 	mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
 	if mt == "application/x-www-form-urlencoded" {
 		c.Status(http.StatusOK)

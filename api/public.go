@@ -7,6 +7,7 @@ import (
 	"github.com/gin-gonic/gin"
 	sdkclient "go.temporal.io/sdk/client"
 
+	"github.com/hookflow/hookflow/api/httpapi"
 	"github.com/hookflow/hookflow/secrets"
 	"github.com/hookflow/hookflow/telemetry"
 )
@@ -42,7 +43,7 @@ type PublicConfig struct {
 //	POST /hooks/resume/{token}                 links.go
 //	GET  /healthz, /readyz, /metrics           health.go
 type Public struct {
-	core
+	httpapi.Core
 	flows FlowSource
 	auth  triggerAuth
 	cfg   PublicConfig
@@ -60,18 +61,18 @@ func NewPublic(c sdkclient.Client, flows FlowSource, log *slog.Logger, cfg Publi
 	if cfg.Secrets == nil {
 		cfg.Secrets = secrets.Default("")
 	}
-	return &Public{core: core{temporal: c, log: log}, flows: flows, auth: triggerAuth{secrets: cfg.Secrets, log: log}, cfg: cfg}
+	return &Public{Core: httpapi.Core{Temporal: c, Log: log}, flows: flows, auth: triggerAuth{secrets: cfg.Secrets, log: log}, cfg: cfg}
 }
 
 // Handler serves the public surface alone (New's handler serves it with
 // the admin API).
-func (s *Public) Handler() http.Handler { return engine(s.log, s.cfg.Telemetry, s.routes) }
+func (s *Public) Handler() http.Handler { return httpapi.Engine(s.Log, s.cfg.Telemetry, s.routes) }
 
 func (s *Public) routes(r *gin.Engine) {
 	r.POST("/hooks/:token", s.trigger)
 	r.GET("/hooks/resume/:token", s.resumeInfo)
 	r.POST("/hooks/resume/:token", s.resume)
-	r.GET("/hooks/:token/results/:executionId", knownQuery(documentedQueryParams), s.syncResult)
+	r.GET("/hooks/:token/results/:executionId", httpapi.KnownQuery(documentedQueryParams), s.syncResult)
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", s.readyz)
 	if s.cfg.Telemetry != nil {

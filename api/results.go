@@ -17,6 +17,7 @@ import (
 	sdkclient "go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/hookflow/hookflow/api/httpapi"
 	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/telemetry"
@@ -69,46 +70,46 @@ func (s *Public) acceptedLater(c *gin.Context, token, id string) {
 func (s *Public) syncResult(c *gin.Context) {
 	entry, ok := s.flows.ByToken(c.Param("token"))
 	if !ok {
-		fail(c, newError(http.StatusNotFound, "not_found", "no flow has this trigger URL"))
+		httpapi.Fail(c, httpapi.NewError(http.StatusNotFound, "not_found", "no flow has this trigger URL"))
 		return
 	}
 	f := entry.Flow
 	ctx := c.Request.Context()
 	if a := f.Trigger.Auth; a != nil && a.Basic != nil {
 		if e := s.auth.checkBasic(ctx, c.Request, a.Basic); e != nil {
-			fail(c, e)
+			httpapi.Fail(c, e)
 			return
 		}
 	}
 	if f.Trigger.EffectiveMode() != flow.ModeSync {
-		fail(c, newError(http.StatusNotFound, "not_found", "this flow's trigger is async: its runs have no answer to fetch"))
+		httpapi.Fail(c, httpapi.NewError(http.StatusNotFound, "not_found", "this flow's trigger is async: its runs have no answer to fetch"))
 		return
 	}
 	wait, e := parseWait(c.Query("wait"))
 	if e != nil {
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return
 	}
 	id := c.Param("executionId")
-	notFound := newError(http.StatusNotFound, "not_found", "this flow has no execution "+strconv.Quote(id))
+	notFound := httpapi.NewError(http.StatusNotFound, "not_found", "this flow has no execution "+strconv.Quote(id))
 	if !strings.HasPrefix(id, f.ID+":") {
-		fail(c, notFound)
+		httpapi.Fail(c, notFound)
 		return
 	}
-	desc, err := s.temporal.DescribeWorkflow(ctx, id, "")
+	desc, err := s.Temporal.DescribeWorkflow(ctx, id, "")
 	if err != nil {
 		if isNotFound(err) {
-			fail(c, notFound)
+			httpapi.Fail(c, notFound)
 			return
 		}
-		fail(c, s.temporalError(err))
+		httpapi.Fail(c, s.TemporalError(err))
 		return
 	}
 	if owner, _ := desc.TypedSearchAttributes.GetKeyword(contract.SearchAttrFlowID); owner != f.ID {
-		fail(c, notFound)
+		httpapi.Fail(c, notFound)
 		return
 	}
-	c.Header(HeaderExecutionID, id)
+	c.Header(httpapi.HeaderExecutionID, id)
 
 	var resp contract.Response
 	ready := true
@@ -126,7 +127,7 @@ func (s *Public) syncResult(c *gin.Context) {
 		if isTimeout(err) {
 			ready, err = false, nil
 		} else {
-			fail(c, s.temporalError(err))
+			httpapi.Fail(c, s.TemporalError(err))
 			return
 		}
 	}
@@ -152,7 +153,7 @@ func (s *Public) syncResult(c *gin.Context) {
 func (s *Public) awaitAnswer(ctx context.Context, id string, desc *sdkclient.WorkflowExecutionDescription, wait time.Duration) (contract.Response, bool, error) {
 	var digest string
 	if err := desc.GetMemoValue(contract.MemoTriggerDigest, &digest); err != nil && !errors.Is(err, temporal.ErrNoData) {
-		s.log.Error("read the run's payload digest", "executionId", id, "error", err)
+		s.Log.Error("read the run's payload digest", "executionId", id, "error", err)
 	}
 	uo := sdkclient.UpdateWorkflowOptions{
 		WorkflowID:   id,
@@ -166,7 +167,7 @@ func (s *Public) awaitAnswer(ctx context.Context, id string, desc *sdkclient.Wor
 	}
 	ctx, cancel := context.WithTimeout(ctx, max(wait, minResultWait))
 	defer cancel()
-	handle, err := s.temporal.UpdateWorkflow(ctx, uo)
+	handle, err := s.Temporal.UpdateWorkflow(ctx, uo)
 	var resp contract.Response
 	if err == nil {
 		err = handle.Get(ctx, &resp)
@@ -194,7 +195,7 @@ func releasedAnswer(id string, r contract.Response) bool {
 
 // parseWait reads ?wait: a Go duration (30s) or whole seconds (30), at
 // most maxResultWait.
-func parseWait(v string) (time.Duration, *Error) {
+func parseWait(v string) (time.Duration, *httpapi.Error) {
 	if v == "" {
 		return 0, nil
 	}
@@ -208,7 +209,7 @@ func parseWait(v string) (time.Duration, *Error) {
 		}
 	}
 	if d < 0 || d > maxResultWait {
-		e := newError(http.StatusBadRequest, "bad_request", fmt.Sprintf("wait must be a duration from 0s to %s, such as 30s", maxResultWait))
+		e := httpapi.NewError(http.StatusBadRequest, "bad_request", fmt.Sprintf("wait must be a duration from 0s to %s, such as 30s", maxResultWait))
 		e.Path = "query.wait"
 		return 0, e
 	}

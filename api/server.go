@@ -1,60 +1,79 @@
 // Package api is hookflow's HTTP API (Gin), in two parts with their own
-// types and dependencies, behind the same middleware and the one error
-// shape (Error):
+// types, packages and dependencies, behind the same middleware and the one
+// error shape (package api/httpapi):
 //
-//   - Public (public.go) is what the internet talks to: trigger URLs
+//   - Public (this package) is what the internet talks to: trigger URLs
 //     (/hooks/{token}) that start flows on Temporal, their result URLs, the
 //     signed resume and approval links of wait and approval steps, and the
 //     probes (/healthz, /readyz, /metrics). It holds no API key and reads
 //     the flow store only for armed captures, enrollment lookups and
 //     readiness.
-//   - Management (management.go) is the admin API under /api/v1, guarded by
-//     API keys: flows and their versions, collections and records,
-//     destinations, executions and their recovery (rerun, resume, replay,
-//     redeliver, events), captures, the parse helper, test actions, and the
-//     Web UI's remote codec (/codec). Its parts are one type per feature
-//     (collectionsAPI, destinationsAPI, executionsAPI) on a shared adminCore.
+//   - Management (package api/admin) is the admin API under /api/v1,
+//     guarded by API keys: flows and their versions, collections and
+//     records, destinations, executions and their recovery (rerun, resume,
+//     replay, redeliver, events), schedules, captures, the parse helper,
+//     test actions, and the Web UI's remote codec (/codec).
 //
 // New composes both on one handler (Server.Handler); each also serves alone
-// (Public.Handler, Management.Handler). Shared middleware (request ids,
-// logs, metrics, traces, panics, errors, unknown query parameters) lives in
-// middleware.go.
+// (Public.Handler, NewManagement(...).Handler). The API's OpenAPI document
+// (openapi.json) lives here; both parts take only the query parameters it
+// lists.
 package api
 
 import (
-	"io"
 	"log/slog"
 	"net/http"
 
-	"github.com/gin-gonic/gin"
 	sdkclient "go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
 	"github.com/hookflow/hookflow/activities"
-	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/api/admin"
+	"github.com/hookflow/hookflow/api/httpapi"
 	"github.com/hookflow/hookflow/notify"
 	"github.com/hookflow/hookflow/secrets"
-	"github.com/hookflow/hookflow/store"
 	"github.com/hookflow/hookflow/telemetry"
 )
 
-// HeaderExecutionID names the run (the Temporal workflow id) in every
-// trigger answer, so an operator can find it in the Web UI.
-const HeaderExecutionID = "Hookflow-Execution-Id"
+// Names callers of the API use, defined by the part that owns them; they
+// are named here too so that a caller composing the API imports one
+// package.
+const (
+	// HeaderExecutionID names the run (the Temporal workflow id) in every
+	// trigger answer, so an operator can find it in the Web UI.
+	HeaderExecutionID = httpapi.HeaderExecutionID
+	// HeaderRequestID carries a request's id: the caller's, or a fresh one.
+	HeaderRequestID = httpapi.HeaderRequestID
+	// DefaultMaxBodyBytes bounds a trigger body (httpapi.DefaultMaxBodyBytes).
+	DefaultMaxBodyBytes = httpapi.DefaultMaxBodyBytes
+	// ScopeRead and ScopeWrite are the admin API keys' scopes.
+	ScopeRead  = admin.ScopeRead
+	ScopeWrite = admin.ScopeWrite
+	// StatusInterrupted is the status of a step a run's end cut short.
+	StatusInterrupted = admin.StatusInterrupted
+)
 
-// DefaultMaxBodyBytes bounds a trigger body: well below Temporal's 2 MiB
-// payload limit, leaving room for the flow snapshot in the same input.
-const DefaultMaxBodyBytes = 1 << 20
+type (
+	// Error is the one JSON error shape of the API.
+	Error = httpapi.Error
+	// FlowSource finds flows by trigger token and by id.
+	FlowSource = httpapi.FlowSource
+	// Admin is the flow store and the trigger cache.
+	Admin = httpapi.Admin
+	// APIKey is an admin API key.
+	APIKey = admin.APIKey
+	// CodecEndpoint is the Web UI's remote codec.
+	CodecEndpoint = admin.CodecEndpoint
+	// Management is the admin API.
+	Management = admin.Management
+)
 
-// FlowSource finds flows by trigger token and by id.
-type FlowSource interface {
-	ByToken(token string) (*flow.Entry, bool)
-	ByID(id string) (*flow.Entry, bool)
-}
+// ParseAPIKeys reads admin API keys (admin.ParseAPIKeys).
+func ParseAPIKeys(s string) ([]APIKey, error) { return admin.ParseAPIKeys(s) }
 
-// Config configures the whole API (New): the admin API gets all of it,
-// the public surface its part (PublicConfig). Zero values take the
-// defaults.
+// Config configures the whole API (New): the admin API gets its part
+// (admin.Config), the public surface its part (PublicConfig). Zero values
+// take the defaults.
 type Config struct {
 	// MaxBodyBytes bounds trigger bodies (default DefaultMaxBodyBytes).
 	MaxBodyBytes int64
@@ -85,17 +104,8 @@ type Config struct {
 	// when payloads are encrypted (default: Temporal's default converter).
 	DataConverter converter.DataConverter
 	// Notify sends destination.paused and destination.resumed to the
-	// global notify destination (nil: no notifications; api/notify.go).
+	// global notify destination (nil: no notifications; api/admin/notify.go).
 	Notify *notify.Emitter
-}
-
-// Admin is the flow store and the cache this replica serves triggers from
-// (refreshed at once after its own writes): what the admin API works on,
-// and what the public surface reads for captures, enrollment lookups and
-// readiness.
-type Admin struct {
-	Store *store.Store
-	Cache *store.Cache
 }
 
 // withDefaults fills in the zero values.
@@ -114,6 +124,18 @@ func (c Config) public() PublicConfig {
 	return PublicConfig{MaxBodyBytes: c.MaxBodyBytes, Secrets: c.Secrets, PublicURL: c.PublicURL, Telemetry: c.Telemetry, Admin: c.Admin}
 }
 
+// admin is the part of the configuration the admin API gets, with the
+// OpenAPI document.
+func (c Config) admin() admin.Config {
+	return admin.Config{MaxBodyBytes: c.MaxBodyBytes, Deliver: c.Deliver, Admin: c.Admin, APIKeys: c.APIKeys, Codec: c.Codec,
+		Telemetry: c.Telemetry, PublicURL: c.PublicURL, DataConverter: c.DataConverter, Notify: c.Notify, OpenAPI: openAPI}
+}
+
+// NewManagement returns the admin API alone on the Temporal client c.
+func NewManagement(c sdkclient.Client, flows FlowSource, log *slog.Logger, cfg Config) *Management {
+	return admin.New(c, flows, log, cfg.withDefaults().admin())
+}
+
 // Server is the whole API on one handler: the public surface and the
 // management API.
 type Server struct {
@@ -130,45 +152,10 @@ func New(c sdkclient.Client, flows FlowSource, log *slog.Logger, cfg Config) *Se
 		log = slog.New(slog.DiscardHandler)
 	}
 	cfg = cfg.withDefaults()
-	return &Server{public: NewPublic(c, flows, log, cfg.public()), admin: NewManagement(c, flows, log, cfg), log: log, tel: cfg.Telemetry}
+	return &Server{public: NewPublic(c, flows, log, cfg.public()), admin: admin.New(c, flows, log, cfg.admin()), log: log, tel: cfg.Telemetry}
 }
 
 // Handler returns the HTTP handler with every route.
 func (s *Server) Handler() http.Handler {
-	return engine(s.log, s.tel, s.public.routes, s.admin.routes)
-}
-
-func init() {
-	// Gin's debug route printing goes to stdout; hookflow logs through slog.
-	gin.SetMode(gin.ReleaseMode)
-	gin.DefaultWriter = io.Discard
-}
-
-// engine is a router with the shared middleware and the routes of parts:
-// unmatched paths answer 404 and unmatched methods 405 (with Allow), in the
-// one error shape.
-func engine(log *slog.Logger, tel *telemetry.Telemetry, parts ...func(*gin.Engine)) *gin.Engine {
-	r := gin.New()
-	r.HandleMethodNotAllowed = true
-	r.ContextWithFallback = true
-	// An execution id may hold a '/' (from an idempotency key): escaped as
-	// %2F it stays one path segment.
-	r.UseRawPath = true
-	r.Use(observe(log, tel), recoverPanics(log), errorMiddleware(log))
-	for _, register := range parts {
-		register(r)
-	}
-	r.NoRoute(func(c *gin.Context) {
-		fail(c, newError(http.StatusNotFound, "not_found", "no such route: "+c.Request.Method+" "+c.Request.URL.Path))
-	})
-	r.NoMethod(func(c *gin.Context) {
-		allow := c.Writer.Header().Get("Allow")
-		if allow == "" {
-			allow = http.MethodPost
-		}
-		e := newError(http.StatusMethodNotAllowed, "method_not_allowed", c.Request.Method+" is not allowed here; use "+allow)
-		e.Allow = allow
-		fail(c, e)
-	})
-	return r
+	return httpapi.Engine(s.log, s.tel, s.public.routes, s.admin.Routes)
 }

@@ -22,6 +22,7 @@ import (
 	sdkclient "go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/hookflow/hookflow/api/httpapi"
 	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/telemetry"
@@ -42,7 +43,7 @@ func (s *Public) trigger(c *gin.Context) {
 	entry, ok := s.flows.ByToken(c.Param("token"))
 	defer s.countTrigger(c, entry)
 	if !ok {
-		fail(c, newError(http.StatusNotFound, "not_found", "no flow has this trigger URL"))
+		httpapi.Fail(c, httpapi.NewError(http.StatusNotFound, "not_found", "no flow has this trigger URL"))
 		return
 	}
 	if s.captured(c, entry) {
@@ -53,35 +54,35 @@ func (s *Public) trigger(c *gin.Context) {
 	ctx := c.Request.Context()
 	if tr.Auth != nil && tr.Auth.Basic != nil {
 		if e := s.auth.checkBasic(ctx, c.Request, tr.Auth.Basic); e != nil {
-			fail(c, e)
+			httpapi.Fail(c, e)
 			return
 		}
 	}
 	raw, e := s.readBody(c)
 	if e != nil {
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return
 	}
 	if tr.Auth != nil {
 		if e := s.auth.checkSignature(ctx, c.Request, raw, tr.Auth, time.Now()); e != nil {
-			fail(c, e)
+			httpapi.Fail(c, e)
 			return
 		}
 	}
 	data, e := triggerData(c.Request, raw, tr.Parse)
 	if e != nil {
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return
 	}
 	eventID, keyPath, e := eventIDFrom(c.Request, raw, tr.IdempotencyKey)
 	if e != nil {
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return
 	}
 	if tr.Enroll != nil {
 		ok, e := s.enroll(ctx, f, data)
 		if e != nil {
-			fail(c, e)
+			httpapi.Fail(c, e)
 			return
 		}
 		if !ok {
@@ -98,7 +99,7 @@ func (s *Public) trigger(c *gin.Context) {
 
 	opts := contract.StartOptions(f, entry.Version, eventID)
 	in := contract.Input{Flow: f.Snapshot(), FlowVersion: entry.Version, Trigger: data, PublicURL: s.cfg.PublicURL, Engine: contract.CurrentEngine}
-	c.Header(HeaderExecutionID, opts.ID)
+	c.Header(httpapi.HeaderExecutionID, opts.ID)
 	key := idemKey{path: keyPath}
 	if keyPath != "" {
 		// The event id came from the request: remember what it was sent
@@ -120,14 +121,14 @@ func (s *Public) trigger(c *gin.Context) {
 		a, e := s.admit(actx, f, opts.ID, data)
 		cancel()
 		if e != nil {
-			fail(c, e)
+			httpapi.Fail(c, e)
 			return
 		}
 		adm = a
 		c.Header(HeaderFlowKey, contract.KeyForm(a.start.Key))
 		if a.adm.Decision == contract.DecisionSkip {
 			// A singleton's key is taken: nothing starts.
-			c.Writer.Header().Del(HeaderExecutionID)
+			c.Writer.Header().Del(httpapi.HeaderExecutionID)
 			s.singletonSkipped(c, f, a)
 			return
 		}
@@ -155,7 +156,7 @@ func (s *Public) trigger(c *gin.Context) {
 		opts.WorkflowIDConflictPolicy = enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL
 		opts.WorkflowExecutionErrorWhenAlreadyStarted = true
 	}
-	_, err := s.temporal.ExecuteWorkflow(sctx, opts, contract.WorkflowName, in)
+	_, err := s.Temporal.ExecuteWorkflow(sctx, opts, contract.WorkflowName, in)
 	if err != nil {
 		s.withdraw(sctx, adm, opts.ID)
 	}
@@ -164,12 +165,12 @@ func (s *Public) trigger(c *gin.Context) {
 		// reused for another payload.
 		var reused bool
 		if reused, err = s.keyReused(sctx, opts.ID, runID, key); reused {
-			fail(c, keyReusedError(opts.ID, key.path))
+			httpapi.Fail(c, keyReusedError(opts.ID, key.path))
 			return
 		}
 	}
 	if err != nil {
-		fail(c, s.startError(f, opts.ID, err))
+		httpapi.Fail(c, s.startError(f, opts.ID, err))
 		return
 	}
 	c.Set(outcomeKey, telemetry.TriggerAccepted)
@@ -189,10 +190,10 @@ func (s *Public) countTrigger(c *gin.Context, entry *flow.Entry) {
 	}
 	outcome := c.GetString(outcomeKey)
 	if outcome == "" {
-		// A rejection is still an *Error on c: the error middleware writes
+		// A rejection is still an *httpapi.Error on c: the error middleware writes
 		// it after this handler returns.
 		status := c.Writer.Status()
-		var e *Error
+		var e *httpapi.Error
 		if last := c.Errors.Last(); last != nil && errors.As(last.Err, &e) {
 			status = e.Status
 		}
@@ -212,7 +213,7 @@ func (s *Public) triggerSync(c *gin.Context, ctx context.Context, entry *flow.En
 	budget := entry.Flow.Trigger.EffectiveTimeout().Std()
 	ctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
-	op := s.temporal.NewWithStartWorkflowOperation(opts, contract.WorkflowName, in)
+	op := s.Temporal.NewWithStartWorkflowOperation(opts, contract.WorkflowName, in)
 	// The update id is the run id (and the payload's digest): a duplicate
 	// of the event while the run is open attaches to the first update and
 	// gets its answer again. Another payload under the same key is a new
@@ -226,7 +227,7 @@ func (s *Public) triggerSync(c *gin.Context, ctx context.Context, entry *flow.En
 		uo.UpdateID += "/" + key.digest
 		uo.Args = []any{key.digest}
 	}
-	handle, err := s.temporal.UpdateWithStartWorkflow(ctx, sdkclient.UpdateWithStartWorkflowOptions{
+	handle, err := s.Temporal.UpdateWithStartWorkflow(ctx, sdkclient.UpdateWithStartWorkflowOptions{
 		StartWorkflowOperation: op,
 		UpdateOptions:          uo,
 	})
@@ -245,7 +246,7 @@ func (s *Public) triggerSync(c *gin.Context, ctx context.Context, entry *flow.En
 		}
 	}
 	if reused {
-		fail(c, keyReusedError(opts.ID, key.path))
+		httpapi.Fail(c, keyReusedError(opts.ID, key.path))
 		return
 	}
 	if err != nil {
@@ -254,12 +255,12 @@ func (s *Public) triggerSync(c *gin.Context, ctx context.Context, entry *flow.En
 				s.acceptedLater(c, c.Param("token"), opts.ID)
 				return
 			}
-			e := newError(http.StatusGatewayTimeout, "timeout", fmt.Sprintf("the flow did not answer within %s; it goes on running", budget))
+			e := httpapi.NewError(http.StatusGatewayTimeout, "timeout", fmt.Sprintf("the flow did not answer within %s; it goes on running", budget))
 			e.ExecutionID = opts.ID
-			fail(c, e)
+			httpapi.Fail(c, e)
 			return
 		}
-		fail(c, s.startError(entry.Flow, opts.ID, err))
+		httpapi.Fail(c, s.startError(entry.Flow, opts.ID, err))
 		return
 	}
 	c.Set(outcomeKey, telemetry.TriggerAccepted)
@@ -269,7 +270,7 @@ func (s *Public) triggerSync(c *gin.Context, ctx context.Context, entry *flow.En
 // closedRunAnswer is the answer a closed run gave (or would have given).
 func (s *Public) closedRunAnswer(ctx context.Context, id string) (contract.Response, error) {
 	var res contract.RunResult
-	err := s.temporal.GetWorkflow(ctx, id, "").Get(ctx, &res)
+	err := s.Temporal.GetWorkflow(ctx, id, "").Get(ctx, &res)
 	switch {
 	case err == nil && res.Response != nil:
 		return *res.Response, nil
@@ -317,14 +318,14 @@ func (s *Public) keyReused(ctx context.Context, id, runID string, key idemKey) (
 	if key.digest == "" {
 		return false, nil
 	}
-	d, err := s.temporal.DescribeWorkflow(ctx, id, runID)
+	d, err := s.Temporal.DescribeWorkflow(ctx, id, runID)
 	if err != nil {
 		return false, err
 	}
 	var digest string
 	if err := d.GetMemoValue(contract.MemoTriggerDigest, &digest); err != nil {
 		if !errors.Is(err, temporal.ErrNoData) {
-			s.log.Error("read the run's payload digest", "executionId", id, "error", err)
+			s.Log.Error("read the run's payload digest", "executionId", id, "error", err)
 		}
 		return false, nil
 	}
@@ -341,8 +342,8 @@ func isKeyReusedRejection(err error) bool {
 // keyReusedError answers a reused idempotency key with another payload, as
 // the IETF Idempotency-Key draft and Stripe do: 422, nothing started or
 // changed.
-func keyReusedError(id, path string) *Error {
-	e := newError(http.StatusUnprocessableEntity, "idempotency_key_reused",
+func keyReusedError(id, path string) *httpapi.Error {
+	e := httpapi.NewError(http.StatusUnprocessableEntity, "idempotency_key_reused",
 		"the idempotency key in "+path+" was already used by execution "+id+" with a different payload; resend that payload to get its answer, or use a new key for a new event")
 	e.Path = path
 	e.ExecutionID = id
@@ -351,14 +352,14 @@ func keyReusedError(id, path string) *Error {
 
 // startError maps a failure to reach Temporal to 503: the caller did nothing
 // wrong and may retry the same delivery (with its idempotency key).
-func (s *Public) startError(f *flow.Flow, id string, err error) *Error {
+func (s *Public) startError(f *flow.Flow, id string, err error) *httpapi.Error {
 	if isTimeout(err) {
-		e := newError(http.StatusServiceUnavailable, "unavailable", "the flow could not be started in time; retry later")
+		e := httpapi.NewError(http.StatusServiceUnavailable, "unavailable", "the flow could not be started in time; retry later")
 		e.RetryAfter = "5"
 		return e
 	}
-	s.log.Error("start flow", "flow", f.ID, "executionId", id, "error", err)
-	e := newError(http.StatusServiceUnavailable, "unavailable", "the flow could not be started; retry later")
+	s.Log.Error("start flow", "flow", f.ID, "executionId", id, "error", err)
+	e := httpapi.NewError(http.StatusServiceUnavailable, "unavailable", "the flow could not be started; retry later")
 	e.RetryAfter = "5"
 	return e
 }
@@ -370,10 +371,10 @@ func isTimeout(err error) bool {
 }
 
 // readBody checks the content type and reads the body within the limit.
-func (s *Public) readBody(c *gin.Context) ([]byte, *Error) {
+func (s *Public) readBody(c *gin.Context) ([]byte, *httpapi.Error) {
 	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
 	if err != nil || mt != "application/json" {
-		e := newError(http.StatusUnsupportedMediaType, "unsupported_media_type", "the body must be JSON with Content-Type: application/json")
+		e := httpapi.NewError(http.StatusUnsupportedMediaType, "unsupported_media_type", "the body must be JSON with Content-Type: application/json")
 		e.Path = "headers.Content-Type"
 		return nil, e
 	}
@@ -381,9 +382,9 @@ func (s *Public) readBody(c *gin.Context) ([]byte, *Error) {
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, newError(http.StatusRequestEntityTooLarge, "payload_too_large", fmt.Sprintf("the body exceeds the limit of %d bytes", s.cfg.MaxBodyBytes))
+			return nil, httpapi.NewError(http.StatusRequestEntityTooLarge, "payload_too_large", fmt.Sprintf("the body exceeds the limit of %d bytes", s.cfg.MaxBodyBytes))
 		}
-		return nil, newError(http.StatusBadRequest, "bad_request", "the body could not be read")
+		return nil, httpapi.NewError(http.StatusBadRequest, "bad_request", "the body could not be read")
 	}
 	return raw, nil
 }
@@ -391,9 +392,9 @@ func (s *Public) readBody(c *gin.Context) ([]byte, *Error) {
 // triggerData parses the body and query and applies the parse rules. It
 // returns what flows read as trigger: body, headers, query and one entry per
 // parsed alias.
-func triggerData(r *http.Request, raw []byte, parse *flow.Parse) (map[string]any, *Error) {
+func triggerData(r *http.Request, raw []byte, parse *flow.Parse) (map[string]any, *httpapi.Error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
-		return nil, newError(http.StatusBadRequest, "malformed_json", "the body is empty; send a JSON value")
+		return nil, httpapi.NewError(http.StatusBadRequest, "malformed_json", "the body is empty; send a JSON value")
 	}
 	var body any
 	if err := json.Unmarshal(raw, &body); err != nil {
@@ -402,11 +403,11 @@ func triggerData(r *http.Request, raw []byte, parse *flow.Parse) (map[string]any
 		if errors.As(err, &syn) {
 			detail = fmt.Sprintf("the body is not valid JSON: %s (at byte %d)", syn.Error(), syn.Offset)
 		}
-		return nil, newError(http.StatusBadRequest, "malformed_json", detail)
+		return nil, httpapi.NewError(http.StatusBadRequest, "malformed_json", detail)
 	}
 	query, err := flow.NestQuery(r.URL.Query())
 	if err != nil {
-		e := newError(http.StatusBadRequest, "malformed_query", err.Error())
+		e := httpapi.NewError(http.StatusBadRequest, "malformed_query", err.Error())
 		e.Path = "query"
 		return nil, e
 	}
@@ -415,7 +416,7 @@ func triggerData(r *http.Request, raw []byte, parse *flow.Parse) (map[string]any
 	if parse != nil {
 		parsed, errs := parse.Apply(raw, headers, query)
 		if len(errs) > 0 {
-			e := newError(http.StatusUnprocessableEntity, "invalid_trigger_data", errs[0].Error())
+			e := httpapi.NewError(http.StatusUnprocessableEntity, "invalid_trigger_data", errs[0].Error())
 			e.Path = errs[0].Path
 			e.Errors = errs
 			return nil, e
@@ -455,7 +456,7 @@ func headerMap(h http.Header) map[string]string {
 // the Idempotency-Key header, else a fresh id (UUIDv7: time-ordered, so run
 // ids sort by arrival). keyPath names where the key was found, "" for a
 // fresh id.
-func eventIDFrom(r *http.Request, raw []byte, src *flow.KeySource) (id, keyPath string, e *Error) {
+func eventIDFrom(r *http.Request, raw []byte, src *flow.KeySource) (id, keyPath string, e *httpapi.Error) {
 	key, path := "", "headers."+HeaderIdempotencyKey
 	switch {
 	case src != nil && src.Header != "":
@@ -472,12 +473,12 @@ func eventIDFrom(r *http.Request, raw []byte, src *flow.KeySource) (id, keyPath 
 		}
 	}
 	if key == "" {
-		e := newError(http.StatusUnprocessableEntity, "missing_idempotency_key", "this trigger takes each event's id from "+path+", and the request has none")
+		e := httpapi.NewError(http.StatusUnprocessableEntity, "missing_idempotency_key", "this trigger takes each event's id from "+path+", and the request has none")
 		e.Path = path
 		return "", "", e
 	}
 	if len(key) > 200 || strings.ContainsFunc(key, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-		e := newError(http.StatusBadRequest, "invalid_idempotency_key", "an idempotency key must be 1 to 200 characters without control characters")
+		e := httpapi.NewError(http.StatusBadRequest, "invalid_idempotency_key", "an idempotency key must be 1 to 200 characters without control characters")
 		e.Path = path
 		return "", "", e
 	}

@@ -25,7 +25,7 @@
 //     for each attempt; backlog.go: the parked count Temporal reports;
 //     flows.go: which flows use a destination.
 //
-// The thin adapters around it: api/destinations.go (admin routes),
+// The thin adapters around it: api/admin/destinations.go (admin routes),
 // worker/destination_workers.go (the SDK workers), activities/destinations.go
 // (the Resolve local activity and the delivery activity). The spec,
 // flow.Destination, is flow's, as every spec is.

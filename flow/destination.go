@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hookflow/hookflow/flow/expression"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -211,7 +212,7 @@ func (d *Destination) Check() []FieldError {
 	if d.BaseURL != "" {
 		u, err := url.Parse(d.BaseURL)
 		switch {
-		case IsTemplate(d.BaseURL):
+		case expression.IsTemplate(d.BaseURL):
 			errs.add("baseUrl", "is a fixed URL, not a template (steps template their path)")
 		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
 			errs.add("baseUrl", "must be an absolute https URL (http only for hosts the worker allowlists with --allow-host)")
@@ -222,7 +223,7 @@ func (d *Destination) Check() []FieldError {
 		}
 	}
 	for _, k := range SortedKeys(d.Headers) {
-		if IsTemplate(d.Headers[k]) {
+		if expression.IsTemplate(d.Headers[k]) {
 			errs.add(joinPath("headers", k), "is a fixed value (steps template their own headers)")
 		}
 	}

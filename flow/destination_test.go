@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/expression"
 )
 
 func TestDestinationDecodesStrictlyWithPaths(t *testing.T) {
@@ -79,7 +80,7 @@ steps:
 	require.Equal(t, "steps[0].destination", errs[0].Path)
 
 	s, _, _ := f.StepByID("send")
-	req, err := s.Spec.(*flow.HTTP).Render(flow.NewEvaluator(), map[string]any{"trigger": map[string]any{"body": map[string]any{"id": 7.0}}})
+	req, err := s.Spec.(*flow.HTTP).Render(expression.NewEvaluator(), map[string]any{"trigger": map[string]any{"body": map[string]any{"id": 7.0}}})
 	require.NoError(t, err)
 	require.Equal(t, "crm", req.Destination)
 	require.Equal(t, "deals/7", req.URL)

@@ -2,9 +2,8 @@ package flow
 
 import (
 	"errors"
-	"strings"
 
-	"github.com/expr-lang/expr/vm"
+	"github.com/hookflow/hookflow/flow/expression"
 )
 
 // EnrollRecord enrolls a request only when a record exists: the record of
@@ -42,16 +41,16 @@ func (r *EnrollRecord) check(t *Trigger, errs *errorList) {
 	if r.Property != "" && !stepIDPattern.MatchString(r.Property) {
 		errs.add("trigger.enroll.record.property", "must be a property name: letters, digits and _, not starting with a digit")
 	}
-	if !IsTemplate(r.Value) {
+	if !expression.IsTemplate(r.Value) {
 		return
 	}
-	srcs, err := TemplateExpressions(r.Value)
+	srcs, err := expression.TemplateExpressions(r.Value)
 	if err != nil {
 		errs.add("trigger.enroll.record.value", "%v", err)
 		return
 	}
 	for _, src := range srcs {
-		if _, err := CompileTriggerExpr(src); err != nil {
+		if _, err := expression.CompileTrigger(src); err != nil {
 			errs.add("trigger.enroll.record.value", "expression `%s`: %s", src, firstLine(err.Error()))
 		}
 	}
@@ -61,49 +60,12 @@ func (r *EnrollRecord) check(t *Trigger, errs *errorList) {
 // exactly one expression keeps its type; a missing value (null or an empty
 // string) is an error, so that no lookup matches on nothing.
 func (r *EnrollRecord) EvalValue(trigger map[string]any) (any, error) {
-	if !IsTemplate(r.Value) {
-		return r.Value, nil
-	}
-	parts, err := parseTemplate(r.Value)
+	out, err := expression.RenderTrigger(r.Value, trigger)
 	if err != nil {
 		return nil, err
-	}
-	env := map[string]any{EnvTrigger: trigger}
-	var out any
-	if len(parts) == 1 && parts[0].expr != "" {
-		if out, err = evalTrigger(parts[0].expr, env); err != nil {
-			return nil, err
-		}
-	} else {
-		var b strings.Builder
-		for _, p := range parts {
-			if p.expr == "" {
-				b.WriteString(p.text)
-				continue
-			}
-			v, err := evalTrigger(p.expr, env)
-			if err != nil {
-				return nil, err
-			}
-			b.WriteString(TextOf(v))
-		}
-		out = b.String()
 	}
 	if out == nil || out == "" {
 		return nil, errors.New("the value is empty")
 	}
 	return out, nil
-}
-
-// evalTrigger runs a trigger-time expression, compiled once per process.
-func evalTrigger(src string, env map[string]any) (any, error) {
-	p, ok := triggerPrograms.Load(src)
-	if !ok {
-		compiled, err := CompileTriggerExpr(src)
-		if err != nil {
-			return nil, errors.New(firstLine(err.Error()))
-		}
-		p, _ = triggerPrograms.LoadOrStore(src, compiled)
-	}
-	return run(p.(*vm.Program), env)
 }

@@ -1,10 +1,13 @@
-// Package flow defines hookflow's flow definitions: the model, strict decoding
-// from JSON and YAML, validation with paths, the step type registry, and the
-// expression language used by conditions and {{ }} templates.
+// Package flow defines hookflow's file formats for flows: the model, strict
+// decoding from JSON and YAML, validation with paths, the step type
+// registry (one file per step type), the trigger's spec (auth, parsing,
+// flow control, enrollment, schedules) and the destination and notify
+// specs flows refer to. Expressions and {{ }} templates are package
+// flow/expression's; validation compiles them with it.
 //
 // It imports no Temporal package, so the API can decode and validate a flow
 // without a worker, and everything here is deterministic: the interpreter in
-// workflows/ evaluates expressions inside workflow code.
+// workflows/ runs the steps inside workflow code.
 package flow
 
 // Mode says how a trigger answers its caller.

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/hookflow/hookflow/flow/expression"
 )
 
 // FlowControl shapes how a trigger's events become runs, per key: how many
@@ -100,7 +102,7 @@ func (fc *FlowControl) RenderKey(trigger map[string]any) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return TextOf(v), nil
+	return expression.TextOf(v), nil
 }
 
 // checkFlowControl holds a trigger's flow control to the combinations that
@@ -139,12 +141,12 @@ func checkFlowControl(t *Trigger, errs *errorList) {
 		errs.add(p+".maxWaiting", "applies to concurrency, throttle and singleton, where events wait")
 	}
 	if fc.Key != "" {
-		exprs, err := TemplateExpressions(fc.Key)
+		exprs, err := expression.TemplateExpressions(fc.Key)
 		if err != nil {
 			errs.add(p+".key", "%v", err)
 		}
 		for _, e := range exprs {
-			if _, err := CompileTriggerExpr(e); err != nil {
+			if _, err := expression.CompileTrigger(e); err != nil {
 				errs.add(p+".key", "{{ %s }}: %s", e, firstLine(err.Error()))
 			}
 		}
@@ -173,7 +175,7 @@ func (fc *FlowControl) FlowControlSummary() string {
 		b.WriteString(strings.Join(parts, ", "))
 	}
 	if fc.Key != "" {
-		b.WriteString(" per key " + StripBraces(fc.Key))
+		b.WriteString(" per key " + expression.StripBraces(fc.Key))
 	}
 	return b.String()
 }

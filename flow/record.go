@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"regexp"
 	"time"
+
+	"github.com/hookflow/hookflow/flow/expression"
 )
 
 // Record steps read and write the records of a collection (defined in the
@@ -112,7 +114,7 @@ func valueExpressions(field string, m map[string]any) []ExprField {
 }
 
 func stringExpression(field, src string) []ExprField {
-	if IsTemplate(src) {
+	if expression.IsTemplate(src) {
 		return []ExprField{{Path: field, Source: src}}
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/expression"
 )
 
 const recordFlow = `
@@ -111,10 +112,10 @@ func TestHTTPBodyModeRecord(t *testing.T) {
 		return map[string]any{"id": "r1", "collection": "contacts", "properties": map[string]any{"email": email, "plan": "pro"}}
 	}
 	env := map[string]any{
-		flow.EnvTrigger: map[string]any{"body": map[string]any{"email": "a@x.test"}, "record": rec("a@x.test")},
-		flow.EnvSteps:   map[string]any{"find": map[string]any{"outputs": map[string]any{"record": rec("found@x.test")}}},
+		expression.EnvTrigger: map[string]any{"body": map[string]any{"email": "a@x.test"}, "record": rec("a@x.test")},
+		expression.EnvSteps:   map[string]any{"find": map[string]any{"outputs": map[string]any{"record": rec("found@x.test")}}},
 	}
-	e := flow.NewEvaluator()
+	e := expression.NewEvaluator()
 	req, err := f.Steps[5].Spec.(*flow.HTTP).Render(e, env)
 	require.NoError(t, err)
 	require.JSONEq(t, `{"email":"a@x.test","plan":"pro"}`, string(req.Body), "the enrolled record's properties by default")
@@ -122,10 +123,10 @@ func TestHTTPBodyModeRecord(t *testing.T) {
 	require.NoError(t, err)
 	require.JSONEq(t, `{"email":"found@x.test","plan":"pro"}`, string(req.Body))
 
-	env[flow.EnvTrigger] = map[string]any{"body": map[string]any{}}
+	env[expression.EnvTrigger] = map[string]any{"body": map[string]any{}}
 	_, err = f.Steps[5].Spec.(*flow.HTTP).Render(e, env)
 	require.ErrorContains(t, err, "mode record has no record")
-	env[flow.EnvSteps] = map[string]any{"find": map[string]any{"outputs": map[string]any{"record": nil}}}
+	env[expression.EnvSteps] = map[string]any{"find": map[string]any{"outputs": map[string]any{"record": nil}}}
 	_, err = f.Steps[6].Spec.(*flow.HTTP).Render(e, env)
 	require.ErrorContains(t, err, "body.record: the template yielded null")
 }

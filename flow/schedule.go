@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
 	// Time zones are checked against the IANA database built into the
 	// binary, so validation does not depend on the host's zoneinfo.
 	_ "time/tzdata"

@@ -1,6 +1,10 @@
 package flow
 
-import "time"
+import (
+	"time"
+
+	"github.com/hookflow/hookflow/flow/expression"
+)
 
 // TypeDelay waits, durably: a Temporal timer, so the wait survives restarts.
 const TypeDelay = "delay"
@@ -56,7 +60,7 @@ func ParseUntil(v any) (time.Time, error) {
 	case string:
 		return time.Parse(time.RFC3339Nano, t)
 	}
-	return time.Time{}, &FieldError{Path: "until", Message: "must yield an RFC 3339 timestamp such as 2026-01-02T15:04:05Z, got " + describeValue(v)}
+	return time.Time{}, &FieldError{Path: "until", Message: "must yield an RFC 3339 timestamp such as 2026-01-02T15:04:05Z, got " + expression.DescribeValue(v)}
 }
 
 // WaitsDurably: a hand-over interrupts the wait; the continuation waits for

@@ -1,5 +1,7 @@
 package flow
 
+import "github.com/hookflow/hookflow/flow/expression"
+
 // TypeEnd ends the whole run, as a success or a failure.
 const TypeEnd = "end"
 
@@ -21,7 +23,7 @@ var (
 )
 
 func (e *End) Expressions() []ExprField {
-	if !IsTemplate(e.Message) {
+	if !expression.IsTemplate(e.Message) {
 		return nil
 	}
 	return []ExprField{{Path: "message", Source: e.Message}}

@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/hookflow/hookflow/flow/expression"
 )
 
 // TypeHTTP sends an HTTP request (a webhook) as a Temporal activity, retried
@@ -214,26 +216,26 @@ var (
 func (h *HTTP) Expressions() []ExprField {
 	var out []ExprField
 	for _, f := range []struct{ path, src string }{{"url", h.URL}, {"baseUrl", h.BaseURL}, {"path", h.Path}} {
-		if IsTemplate(f.src) {
+		if expression.IsTemplate(f.src) {
 			out = append(out, ExprField{Path: f.path, Source: f.src})
 		}
 	}
 	for _, k := range SortedKeys(h.Query) {
-		if IsTemplate(h.Query[k]) {
+		if expression.IsTemplate(h.Query[k]) {
 			out = append(out, ExprField{Path: joinPath("query", k), Source: h.Query[k]})
 		}
 	}
 	for _, k := range SortedKeys(h.Headers) {
-		if IsTemplate(h.Headers[k]) {
+		if expression.IsTemplate(h.Headers[k]) {
 			out = append(out, ExprField{Path: joinPath("headers", k), Source: h.Headers[k]})
 		}
 	}
 	if h.Body != nil {
 		out = append(out, ValueTemplates("body.fields", toAnyMap(h.Body.Fields))...)
-		if IsTemplate(h.Body.Raw) {
+		if expression.IsTemplate(h.Body.Raw) {
 			out = append(out, ExprField{Path: "body.raw", Source: h.Body.Raw})
 		}
-		if IsTemplate(h.Body.Record) {
+		if expression.IsTemplate(h.Body.Record) {
 			out = append(out, ExprField{Path: "body.record", Source: h.Body.Record})
 		}
 	}
@@ -268,7 +270,7 @@ func (h *HTTP) Check() []FieldError {
 		// baseUrl alone is a whole URL; fine.
 	}
 	for _, f := range []struct{ path, v string }{{"url", h.URL}, {"baseUrl", h.BaseURL}} {
-		if f.v == "" || IsTemplate(f.v[:min(len(f.v), 12)]) {
+		if f.v == "" || expression.IsTemplate(f.v[:min(len(f.v), 12)]) {
 			continue // a template decides the scheme at run time
 		}
 		u, err := url.Parse(f.v)
@@ -286,7 +288,7 @@ func (h *HTTP) Check() []FieldError {
 		case "raw":
 			if b.Raw == "" {
 				add("body.raw", "raw needs a JSON template")
-			} else if !IsTemplate(b.Raw) && !json.Valid([]byte(b.Raw)) {
+			} else if !expression.IsTemplate(b.Raw) && !json.Valid([]byte(b.Raw)) {
 				add("body.raw", "is not valid JSON")
 			}
 			if h.Method == "GET" {
@@ -302,7 +304,7 @@ func (h *HTTP) Check() []FieldError {
 		if b.Mode != "record" && b.Record != "" {
 			add("body.record", "applies to mode record only")
 		}
-		if b.Record != "" && !IsTemplate(b.Record) {
+		if b.Record != "" && !expression.IsTemplate(b.Record) {
 			add("body.record", "is a template yielding a record, such as {{ steps.find.outputs.record }}")
 		}
 	}
@@ -356,13 +358,13 @@ type HTTPRequest struct {
 // Render evaluates the step's templates against env and builds the request.
 // It is pure and deterministic (workflow code calls it); an error here is the
 // flow's (a template that fails, raw JSON that is not JSON).
-func (h *HTTP) Render(e *Evaluator, env map[string]any) (*HTTPRequest, error) {
+func (h *HTTP) Render(e *expression.Evaluator, env map[string]any) (*HTTPRequest, error) {
 	str := func(field, src string) (string, error) {
 		v, err := e.RenderString(src, env)
 		if err != nil {
 			return "", fmt.Errorf("%s: %w", field, err)
 		}
-		return TextOf(v), nil
+		return expression.TextOf(v), nil
 	}
 	rawURL := h.URL
 	var err error
@@ -428,10 +430,10 @@ func (h *HTTP) Render(e *Evaluator, env map[string]any) (*HTTPRequest, error) {
 			// non-string values as JSON.
 			m, ok := data.(map[string]any)
 			if !ok {
-				return nil, fmt.Errorf("body: GET sends an object's properties as query parameters, got %s", describeValue(data))
+				return nil, fmt.Errorf("body: GET sends an object's properties as query parameters, got %s", expression.DescribeValue(data))
 			}
 			for _, k := range SortedKeys(m) {
-				q.Add(k, TextOf(m[k]))
+				q.Add(k, expression.TextOf(m[k]))
 			}
 		} else {
 			b, err := marshalJSON(data)
@@ -453,13 +455,13 @@ func (h *HTTP) Render(e *Evaluator, env map[string]any) (*HTTPRequest, error) {
 	return req, nil
 }
 
-func (h *HTTP) bodyData(e *Evaluator, env map[string]any) (any, error) {
+func (h *HTTP) bodyData(e *expression.Evaluator, env map[string]any) (any, error) {
 	switch h.Body.Mode {
 	case "all":
-		if item, ok := env[EnvItem]; ok {
+		if item, ok := env[expression.EnvItem]; ok {
 			return item, nil
 		}
-		if t, ok := env[EnvTrigger].(map[string]any); ok {
+		if t, ok := env[expression.EnvTrigger].(map[string]any); ok {
 			return t["body"], nil
 		}
 		return nil, nil
@@ -490,7 +492,7 @@ func (h *HTTP) bodyData(e *Evaluator, env map[string]any) (any, error) {
 
 // recordProperties is the body of mode record: the properties of the record
 // body.record yields, or of the enrolled record (trigger.record).
-func (h *HTTP) recordProperties(e *Evaluator, env map[string]any) (any, error) {
+func (h *HTTP) recordProperties(e *expression.Evaluator, env map[string]any) (any, error) {
 	var rec any
 	if h.Body.Record != "" {
 		v, err := e.RenderString(h.Body.Record, env)
@@ -500,7 +502,7 @@ func (h *HTTP) recordProperties(e *Evaluator, env map[string]any) (any, error) {
 		if rec = v; rec == nil {
 			return nil, fmt.Errorf("body.record: the template yielded null (no record found?)")
 		}
-	} else if t, ok := env[EnvTrigger].(map[string]any); ok {
+	} else if t, ok := env[expression.EnvTrigger].(map[string]any); ok {
 		rec = t[EnvRecord]
 	}
 	if rec == nil {
@@ -508,7 +510,7 @@ func (h *HTTP) recordProperties(e *Evaluator, env map[string]any) (any, error) {
 	}
 	m, ok := rec.(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("body.record: a record is an object with properties, got %s", describeValue(rec))
+		return nil, fmt.Errorf("body.record: a record is an object with properties, got %s", expression.DescribeValue(rec))
 	}
 	props, ok := m["properties"].(map[string]any)
 	if !ok {

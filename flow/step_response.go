@@ -1,5 +1,7 @@
 package flow
 
+import "github.com/hookflow/hookflow/flow/expression"
+
 // TypeResponse gives a sync trigger's caller its answer.
 const TypeResponse = "response"
 
@@ -35,7 +37,7 @@ func (r *Response) SyncOnlyReason() string {
 func (r *Response) Expressions() []ExprField {
 	var out []ExprField
 	for _, k := range SortedKeys(r.Headers) {
-		if IsTemplate(r.Headers[k]) {
+		if expression.IsTemplate(r.Headers[k]) {
 			out = append(out, ExprField{Path: joinPath("headers", k), Source: r.Headers[k]})
 		}
 	}

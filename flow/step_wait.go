@@ -3,6 +3,8 @@ package flow
 import (
 	"regexp"
 	"time"
+
+	"github.com/hookflow/hookflow/flow/expression"
 )
 
 // TypeWait waits for a named event.
@@ -61,7 +63,7 @@ func (w *Wait) Expressions() []ExprField {
 	if w.Match == "" {
 		return nil
 	}
-	return []ExprField{{Path: "match", Source: w.Match, Bare: true, Names: []string{EnvEvent}}}
+	return []ExprField{{Path: "match", Source: w.Match, Bare: true, Names: []string{expression.EnvEvent}}}
 }
 
 func (w *Wait) Check() []FieldError {

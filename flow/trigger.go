@@ -1,5 +1,7 @@
 package flow
 
+import "github.com/hookflow/hookflow/flow/expression"
+
 // Trigger configures the incoming webhook that starts the flow.
 type Trigger struct {
 	// Mode is async (default) or sync.
@@ -199,8 +201,8 @@ func checkTrigger(t *Trigger, errs *errorList) {
 			errs.add("trigger.enroll", "set if (a condition), record (a record that must exist), or both")
 		}
 		if e.If != "" {
-			if _, err := CompileTriggerExpr(e.If); err != nil {
-				errs.add("trigger.enroll.if", "expression `%s`: %s", StripBraces(e.If), firstLine(err.Error()))
+			if _, err := expression.CompileTrigger(e.If); err != nil {
+				errs.add("trigger.enroll.if", "expression `%s`: %s", expression.StripBraces(e.If), firstLine(err.Error()))
 			}
 		}
 		if e.Record != nil {

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hookflow/hookflow/flow/expression"
 	"github.com/tidwall/gjson"
 )
 
@@ -161,7 +162,7 @@ func (f ParseField) apply(path string, v any, exists, text bool, out map[string]
 	case TypeString:
 		s, ok := v.(string)
 		if !ok {
-			return append(errs, FieldError{Path: path, Message: "must be a string, got " + describeValue(v)})
+			return append(errs, FieldError{Path: path, Message: "must be a string, got " + expression.DescribeValue(v)})
 		}
 		out[alias] = s
 	case TypeNumber:
@@ -175,7 +176,7 @@ func (f ParseField) apply(path string, v any, exists, text bool, out map[string]
 			}
 			out[alias] = n
 		default:
-			return append(errs, FieldError{Path: path, Message: "must be a number, got " + describeValue(v)})
+			return append(errs, FieldError{Path: path, Message: "must be a number, got " + expression.DescribeValue(v)})
 		}
 	case TypeBoolean:
 		switch t := v.(type) {
@@ -188,7 +189,7 @@ func (f ParseField) apply(path string, v any, exists, text bool, out map[string]
 			}
 			out[alias] = b
 		default:
-			return append(errs, FieldError{Path: path, Message: "must be true or false, got " + describeValue(v)})
+			return append(errs, FieldError{Path: path, Message: "must be true or false, got " + expression.DescribeValue(v)})
 		}
 	case TypeEnum:
 		s, ok := v.(string)
@@ -207,7 +208,7 @@ func quoteValue(v any) string {
 		}
 		return strconv.Quote(s)
 	}
-	return describeValue(v)
+	return expression.DescribeValue(v)
 }
 
 func contains(list []string, s string) bool {

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/go-playground/validator/v10"
+	"github.com/hookflow/hookflow/flow/expression"
 )
 
 var (
@@ -270,22 +271,22 @@ func (c *treeCheck) step(p string, s *Step, visible map[string]bool, inLoop bool
 }
 
 func (c *treeCheck) expression(p string, ef ExprField, visible map[string]bool, inLoop bool) {
-	sources := []string{StripBraces(ef.Source)}
+	sources := []string{expression.StripBraces(ef.Source)}
 	if !ef.Bare {
 		var err error
-		sources, err = TemplateExpressions(ef.Source)
+		sources, err = expression.TemplateExpressions(ef.Source)
 		if err != nil {
 			c.errs.add(p, "%v", err)
 			return
 		}
 	}
 	for _, src := range sources {
-		prog, err := CompileExpr(src, inLoop, ef.Names...)
+		prog, err := expression.Compile(src, inLoop, ef.Names...)
 		if err != nil {
 			c.errs.add(p, "expression `%s`: %s", src, firstLine(err.Error()))
 			continue
 		}
-		for _, ref := range StepReferences(prog) {
+		for _, ref := range expression.StepReferences(prog) {
 			if visible[ref] {
 				continue
 			}

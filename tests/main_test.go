@@ -1,7 +1,15 @@
+//go:build !nodev
+
 // Package tests holds hookflow's end-to-end tests: the embedded Temporal
 // server in-process, the real worker, and the API over real HTTP on
 // 127.0.0.1. One server is shared by the package (starting one takes a few
 // seconds); each test uses its own flow ids so counts do not mix.
+//
+// Every file here needs that server, so every file carries the build
+// constraint !nodev: under -tags nodev (the build without the embedded
+// server; `make test-short` uses it) the package has no tests and is not
+// linked with the Temporal server. `make test` builds without the tag and
+// runs all of them.
 package tests
 
 import (

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/expression"
 )
 
 // armedWait is a wait or approval step waiting for its event.
@@ -111,13 +112,13 @@ func (r *run) matches(aw *armedWait, ev contract.Event) error {
 	for _, k := range flow.SortedKeys(aw.env) {
 		env[k] = aw.env[k]
 	}
-	env[flow.EnvEvent] = ev.Body
+	env[expression.EnvEvent] = ev.Body
 	ok, err := r.eval.EvalBool(aw.match, env)
 	if err != nil {
-		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("step %q: match `%s`: %v", aw.stepID, flow.StripBraces(aw.match), err), contract.ErrorTypeEventNoMatch, nil)
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("step %q: match `%s`: %v", aw.stepID, expression.StripBraces(aw.match), err), contract.ErrorTypeEventNoMatch, nil)
 	}
 	if !ok {
-		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("step %q waits for %q, but the event does not match `%s`", aw.stepID, aw.event, flow.StripBraces(aw.match)), contract.ErrorTypeEventNoMatch, nil)
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("step %q waits for %q, but the event does not match `%s`", aw.stepID, aw.event, expression.StripBraces(aw.match)), contract.ErrorTypeEventNoMatch, nil)
 	}
 	return nil
 }

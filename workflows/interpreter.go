@@ -11,6 +11,7 @@ import (
 
 	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/expression"
 )
 
 // MaxStepsPerRun bounds step executions in one run, across its
@@ -53,7 +54,7 @@ func registerExecutor[S flow.Spec](exec stepExecutor[S]) {
 // run is the state of one interpretation.
 type run struct {
 	in   contract.Input
-	eval *flow.Evaluator
+	eval *expression.Evaluator
 	// RunState is what the run carries to its continuation (variables,
 	// step results, counters, the sync answer, outputs): defined once in
 	// contract, restored whole by newRun and handed over whole by carry.
@@ -130,7 +131,7 @@ type position struct {
 
 func newRun(ctx workflow.Context, in contract.Input) *run {
 	info := workflow.GetInfo(ctx)
-	r := &run{in: in, eval: flow.NewEvaluator()}
+	r := &run{in: in, eval: expression.NewEvaluator()}
 	if c := in.Carry; c != nil {
 		r.RunState = c.RunState
 		r.log.restore(c.Log)
@@ -155,10 +156,10 @@ func newRun(ctx workflow.Context, in contract.Input) *run {
 		flowID = in.Flow.ID
 	}
 	r.env = map[string]any{
-		flow.EnvTrigger: trigger,
-		flow.EnvVars:    r.Vars,
-		flow.EnvSteps:   r.Steps,
-		flow.EnvExecution: map[string]any{
+		expression.EnvTrigger: trigger,
+		expression.EnvVars:    r.Vars,
+		expression.EnvSteps:   r.Steps,
+		expression.EnvExecution: map[string]any{
 			"id":          info.WorkflowExecution.ID,
 			"runId":       info.WorkflowExecution.RunID,
 			"flowId":      flowID,
@@ -359,7 +360,7 @@ func (s *skipped) Error() string { return "skipped: " + s.note }
 
 // evalErr wraps an expression error with the field it came from.
 func evalErr(field, src string, err error) error {
-	return fmt.Errorf("%s: expression `%s`: %w", field, flow.StripBraces(src), err)
+	return fmt.Errorf("%s: expression `%s`: %w", field, expression.StripBraces(src), err)
 }
 
 // HasExecutor reports whether the interpreter can run a step type.

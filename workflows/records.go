@@ -12,6 +12,7 @@ import (
 
 	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/expression"
 )
 
 // Record steps (step_record_*.go) render their templates here, in workflow
@@ -79,7 +80,7 @@ func (r *run) renderTarget(w *contract.RecordWrite, recordID string, match map[s
 		if err != nil {
 			return evalErr("recordId", recordID, err)
 		}
-		if w.RecordID = flow.TextOf(v); w.RecordID == "" {
+		if w.RecordID = expression.TextOf(v); w.RecordID == "" {
 			return errors.New("recordId: the template yielded nothing")
 		}
 		return nil

@@ -4,6 +4,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/expression"
 )
 
 func init() { registerExecutor(runEnd) }
@@ -12,12 +13,12 @@ func init() { registerExecutor(runEnd) }
 // endSignal that FlowWorkflow turns into success or failure.
 func runEnd(_ workflow.Context, r *run, s *flow.Step, e *flow.End, at position) (map[string]any, error) {
 	msg := e.Message
-	if flow.IsTemplate(msg) {
+	if expression.IsTemplate(msg) {
 		v, err := r.eval.RenderString(msg, at.env)
 		if err != nil {
 			return nil, evalErr("message", msg, err)
 		}
-		msg = flow.TextOf(v)
+		msg = expression.TextOf(v)
 	}
 	return map[string]any{"status": statusOr(e.Status, "success"), "message": msg}, &endSignal{failed: e.Failed(), message: msg}
 }

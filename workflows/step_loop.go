@@ -11,6 +11,7 @@ import (
 
 	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/expression"
 )
 
 func init() { registerExecutor(runLoop) }
@@ -35,7 +36,7 @@ func runLoop(ctx workflow.Context, r *run, s *flow.Step, l *flow.Loop, at positi
 			return nil, evalErr("over", l.Over, err)
 		}
 		if items, err = asList(v); err != nil {
-			return nil, fmt.Errorf("over: expression `%s`: %w", flow.StripBraces(l.Over), err)
+			return nil, fmt.Errorf("over: expression `%s`: %w", expression.StripBraces(l.Over), err)
 		}
 	}
 	lp := &loopRun{r: r, s: s, l: l, at: at}
@@ -82,16 +83,16 @@ func (lp *loopRun) element(ctx workflow.Context, i int, from *contract.Cursor, s
 	// The scope is the root names plus item and index; built from its
 	// fixed keys rather than by copying (iterating) a map.
 	scope := map[string]any{
-		flow.EnvTrigger:   lp.at.env[flow.EnvTrigger],
-		flow.EnvVars:      lp.at.env[flow.EnvVars],
-		flow.EnvSteps:     lp.at.env[flow.EnvSteps],
-		flow.EnvExecution: lp.at.env[flow.EnvExecution],
-		flow.EnvItem:      lp.items[i],
-		flow.EnvIndex:     i,
+		expression.EnvTrigger:   lp.at.env[expression.EnvTrigger],
+		expression.EnvVars:      lp.at.env[expression.EnvVars],
+		expression.EnvSteps:     lp.at.env[expression.EnvSteps],
+		expression.EnvExecution: lp.at.env[expression.EnvExecution],
+		expression.EnvItem:      lp.items[i],
+		expression.EnvIndex:     i,
 	}
 	inner := position{env: scope, iteration: &i, steps: lp.at.steps}
 	if steps != nil {
-		scope[flow.EnvSteps], inner.steps = steps, steps
+		scope[expression.EnvSteps], inner.steps = steps, steps
 	}
 	err := lp.r.runSteps(ctx, lp.at.path+".steps", lp.l.Steps, inner, from)
 	var sl *suspendList

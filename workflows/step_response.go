@@ -5,6 +5,7 @@ import (
 
 	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/expression"
 )
 
 func init() { registerExecutor(runResponse) }
@@ -24,7 +25,7 @@ func runResponse(_ workflow.Context, r *run, _ *flow.Step, spec *flow.Response, 
 			if err != nil {
 				return nil, evalErr("headers."+k, spec.Headers[k], err)
 			}
-			resp.Headers[k] = flow.TextOf(v)
+			resp.Headers[k] = expression.TextOf(v)
 		}
 	}
 	body, err := r.eval.Render(spec.Body, at.env)

@@ -1,4 +1,4 @@
-package api
+package admin
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 
+	"github.com/hookflow/hookflow/api/httpapi"
 	"github.com/hookflow/hookflow/contract"
 )
 
@@ -38,7 +39,7 @@ func (s *flowKeysAPI) getKey(c *gin.Context) {
 	case errors.As(err, &nf):
 		c.JSON(http.StatusOK, contract.KeyView{FlowID: flowID, Key: key, Running: []string{}})
 	case err != nil:
-		fail(c, s.temporalError(err))
+		httpapi.Fail(c, s.TemporalError(err))
 	default:
 		c.JSON(http.StatusOK, v)
 	}
@@ -46,7 +47,7 @@ func (s *flowKeysAPI) getKey(c *gin.Context) {
 
 func (s *flowKeysAPI) keyView(ctx context.Context, coordinatorID string) (contract.KeyView, error) {
 	var v contract.KeyView
-	q, err := s.temporal.QueryWorkflow(ctx, coordinatorID, "", contract.QueryKey)
+	q, err := s.Temporal.QueryWorkflow(ctx, coordinatorID, "", contract.QueryKey)
 	if err == nil {
 		err = q.Get(&v)
 	}
@@ -64,7 +65,7 @@ func (s *flowKeysAPI) listKeys(c *gin.Context) {
 		PageSize: maxKeysListed,
 	})
 	if err != nil {
-		fail(c, s.temporalError(err))
+		httpapi.Fail(c, s.TemporalError(err))
 		return
 	}
 	keys := []contract.KeyView{}
@@ -75,7 +76,7 @@ func (s *flowKeysAPI) listKeys(c *gin.Context) {
 			continue // closed since it was listed: idle
 		}
 		if err != nil {
-			fail(c, s.temporalError(err))
+			httpapi.Fail(c, s.TemporalError(err))
 			return
 		}
 		keys = append(keys, v)

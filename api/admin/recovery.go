@@ -1,4 +1,4 @@
-package api
+package admin
 
 import (
 	"encoding/json"
@@ -16,6 +16,7 @@ import (
 	sdkclient "go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/hookflow/hookflow/api/httpapi"
 	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/recovery"
@@ -65,10 +66,10 @@ type resumeBody struct {
 
 // readBody decodes an optional JSON body strictly: unknown fields and bad
 // values are 400/422 with the field's path.
-func (s *executionsAPI) readJSONBody(c *gin.Context, v any) *Error {
+func (s *executionsAPI) readJSONBody(c *gin.Context, v any) *httpapi.Error {
 	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, 64<<10))
 	if err != nil {
-		return newError(http.StatusRequestEntityTooLarge, "payload_too_large", "the body is limited to 64 KiB")
+		return httpapi.NewError(http.StatusRequestEntityTooLarge, "payload_too_large", "the body is limited to 64 KiB")
 	}
 	if strings.TrimSpace(string(raw)) == "" {
 		return nil
@@ -76,7 +77,7 @@ func (s *executionsAPI) readJSONBody(c *gin.Context, v any) *Error {
 	dec := json.NewDecoder(strings.NewReader(string(raw)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		e := newError(http.StatusUnprocessableEntity, "invalid_body", err.Error())
+		e := httpapi.NewError(http.StatusUnprocessableEntity, "invalid_body", err.Error())
 		var ute *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &ute):
@@ -95,16 +96,16 @@ func (s *executionsAPI) readJSONBody(c *gin.Context, v any) *Error {
 }
 
 func (s *executionsAPI) recoverer() *recovery.Recoverer {
-	return &recovery.Recoverer{Client: s.temporal, DataConverter: s.dataConverter()}
+	return &recovery.Recoverer{Client: s.Temporal, DataConverter: s.dataConverter()}
 }
 
 // definition resolves a version choice for a flow: nil for the original.
-func (s *executionsAPI) definition(c *gin.Context, flowID string, v *versionChoice) (*flow.Flow, int64, *Error) {
+func (s *executionsAPI) definition(c *gin.Context, flowID string, v *versionChoice) (*flow.Flow, int64, *httpapi.Error) {
 	if v == nil || v.Original {
 		return nil, 0, nil
 	}
 	if s.cfg.Admin == nil {
-		return nil, 0, newError(http.StatusNotImplemented, "no_store", "this API has no flow store: only the original version can run")
+		return nil, 0, httpapi.NewError(http.StatusNotImplemented, "no_store", "this API has no flow store: only the original version can run")
 	}
 	ctx := c.Request.Context()
 	if v.Current {
@@ -125,7 +126,7 @@ func (s *executionsAPI) definition(c *gin.Context, flowID string, v *versionChoi
 	return ver.Def, ver.Version, nil
 }
 
-func storeErrorOrInternal(err error, path string) *Error {
+func storeErrorOrInternal(err error, path string) *httpapi.Error {
 	e := storeError(err)
 	if e.Status != http.StatusServiceUnavailable {
 		e.Path = path
@@ -134,43 +135,43 @@ func storeErrorOrInternal(err error, path string) *Error {
 }
 
 // recoveryFailure maps a Recoverer error.
-func (s *executionsAPI) recoveryFailure(err error) *Error {
+func (s *executionsAPI) recoveryFailure(err error) *httpapi.Error {
 	switch {
 	case errors.Is(err, recovery.ErrExecutionNotFound):
-		return newError(http.StatusNotFound, "not_found", err.Error())
+		return httpapi.NewError(http.StatusNotFound, "not_found", err.Error())
 	case errors.Is(err, recovery.ErrStillRunning):
-		return newError(http.StatusConflict, "execution_running", err.Error())
+		return httpapi.NewError(http.StatusConflict, "execution_running", err.Error())
 	case errors.Is(err, recovery.ErrNotResumable):
-		return newError(http.StatusConflict, "not_resumable", err.Error())
+		return httpapi.NewError(http.StatusConflict, "not_resumable", err.Error())
 	}
-	return s.temporalError(err)
+	return s.TemporalError(err)
 }
 
 // rerunExecution handles POST /api/v1/executions/{id}/rerun.
 func (s *executionsAPI) rerunExecution(c *gin.Context) {
 	var body rerunBody
 	if e := s.readJSONBody(c, &body); e != nil {
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return
 	}
 	id := c.Param("id")
 	rec := s.recoverer()
 	orig, err := rec.Input(c.Request.Context(), id)
 	if err != nil {
-		fail(c, s.recoveryFailure(err))
+		httpapi.Fail(c, s.recoveryFailure(err))
 		return
 	}
 	f, version, e := s.definition(c, orig.Flow.ID, body.Version)
 	if e != nil {
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return
 	}
 	got, err := rec.Rerun(c.Request.Context(), contract.RerunRequest{ExecutionID: id, Flow: f, Version: version})
 	if err != nil {
-		fail(c, s.recoveryFailure(err))
+		httpapi.Fail(c, s.recoveryFailure(err))
 		return
 	}
-	c.Header(HeaderExecutionID, got.ExecutionID)
+	c.Header(httpapi.HeaderExecutionID, got.ExecutionID)
 	c.JSON(http.StatusAccepted, gin.H{"executionId": got.ExecutionID, "runId": got.RunID, "version": got.Version, "rerunOf": id})
 }
 
@@ -178,13 +179,13 @@ func (s *executionsAPI) rerunExecution(c *gin.Context) {
 func (s *executionsAPI) resumeExecution(c *gin.Context) {
 	var body resumeBody
 	if e := s.readJSONBody(c, &body); e != nil {
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return
 	}
 	if body.Version != nil && body.Version.Number > 0 {
-		e := newError(http.StatusUnprocessableEntity, "invalid_body", `a resume continues the run's own version: version is "original" or "current" (accepted only when the definition is unchanged)`)
+		e := httpapi.NewError(http.StatusUnprocessableEntity, "invalid_body", `a resume continues the run's own version: version is "original" or "current" (accepted only when the definition is unchanged)`)
 		e.Path = "version"
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return
 	}
 	id := c.Param("id")
@@ -193,22 +194,22 @@ func (s *executionsAPI) resumeExecution(c *gin.Context) {
 	if body.Version != nil && body.Version.Current {
 		orig, err := rec.Input(c.Request.Context(), id)
 		if err != nil {
-			fail(c, s.recoveryFailure(err))
+			httpapi.Fail(c, s.recoveryFailure(err))
 			return
 		}
 		f, _, e := s.definition(c, orig.Flow.ID, body.Version)
 		if e != nil {
-			fail(c, e)
+			httpapi.Fail(c, e)
 			return
 		}
 		req.Current = f
 	}
 	got, err := rec.Resume(c.Request.Context(), req)
 	if err != nil {
-		fail(c, s.recoveryFailure(err))
+		httpapi.Fail(c, s.recoveryFailure(err))
 		return
 	}
-	c.Header(HeaderExecutionID, id)
+	c.Header(httpapi.HeaderExecutionID, id)
 	c.JSON(http.StatusAccepted, gin.H{"executionId": id, "runId": got.RunID, "version": got.Version, "resetTo": got.ResetTo, "note": got.Note})
 }
 
@@ -241,13 +242,13 @@ const maxDryRunExamined = 10_000
 func (s *executionsAPI) replayFlow(c *gin.Context) {
 	var body replayBody
 	if e := s.readJSONBody(c, &body); e != nil {
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return
 	}
 	flowID := c.Param("id")
 	q, e := replayQuery(flowID, &body)
 	if e != nil {
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return
 	}
 	ctx := c.Request.Context()
@@ -256,7 +257,7 @@ func (s *executionsAPI) replayFlow(c *gin.Context) {
 		// not visibility's runs (a resumed execution has two).
 		count, sample, exact, err := s.recoverer().CountForReplay(ctx, q, maxDryRunExamined)
 		if err != nil {
-			fail(c, s.temporalError(err))
+			httpapi.Fail(c, s.TemporalError(err))
 			return
 		}
 		c.JSON(http.StatusOK, gin.H{"dryRun": true, "count": count, "exact": exact, "sample": nonNil(sample), "query": q.Visibility()})
@@ -264,19 +265,19 @@ func (s *executionsAPI) replayFlow(c *gin.Context) {
 	}
 	f, version, e := s.definition(c, flowID, body.Version)
 	if e != nil {
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return
 	}
 	in := contract.ReplayInput{Query: q, Action: body.Action, Flow: f.Snapshot(), Version: version, PerSecond: body.PerSecond}
 	id := "replay:" + flowID + ":" + uuid.Must(uuid.NewV7()).String()
-	run, err := s.temporal.ExecuteWorkflow(ctx, sdkclient.StartWorkflowOptions{
+	run, err := s.Temporal.ExecuteWorkflow(ctx, sdkclient.StartWorkflowOptions{
 		ID: id, TaskQueue: contract.TaskQueue,
 		TypedSearchAttributes: temporal.NewSearchAttributes(contract.SearchAttrFlowID.ValueSet(flowID), contract.SearchAttrRecoveryOf.ValueSet("replay")),
 		StaticSummary:         fmt.Sprintf("bulk replay (%s) of %s", body.Action, flowID),
 		StaticDetails:         "selects: " + q.Visibility(),
 	}, contract.ReplayWorkflowName, in)
 	if err != nil {
-		fail(c, s.temporalError(err))
+		httpapi.Fail(c, s.TemporalError(err))
 		return
 	}
 	c.Header("Location", "/api/v1/replays/"+id)
@@ -286,9 +287,9 @@ func (s *executionsAPI) replayFlow(c *gin.Context) {
 // replayQuery validates a bulk replay's filter: a bounded time range is
 // required (a replay of "everything" is refused), statuses are the API's
 // names of closed statuses.
-func replayQuery(flowID string, b *replayBody) (contract.ReplayQuery, *Error) {
-	bad := func(path, detail string) (contract.ReplayQuery, *Error) {
-		e := newError(http.StatusUnprocessableEntity, "invalid_filter", detail)
+func replayQuery(flowID string, b *replayBody) (contract.ReplayQuery, *httpapi.Error) {
+	bad := func(path, detail string) (contract.ReplayQuery, *httpapi.Error) {
+		e := httpapi.NewError(http.StatusUnprocessableEntity, "invalid_filter", detail)
 		e.Path = path
 		return contract.ReplayQuery{}, e
 	}
@@ -339,16 +340,16 @@ func (s *executionsAPI) getReplay(c *gin.Context) {
 	ctx := c.Request.Context()
 	id := c.Param("id")
 	if !strings.HasPrefix(id, "replay:") {
-		fail(c, newError(http.StatusNotFound, "not_found", "no such replay"))
+		httpapi.Fail(c, httpapi.NewError(http.StatusNotFound, "not_found", "no such replay"))
 		return
 	}
-	desc, err := s.temporal.DescribeWorkflowExecution(ctx, id, "")
+	desc, err := s.Temporal.DescribeWorkflowExecution(ctx, id, "")
 	if err != nil {
-		fail(c, s.temporalError(err))
+		httpapi.Fail(c, s.TemporalError(err))
 		return
 	}
 	out := gin.H{"replayId": id, "status": statusName(desc.GetWorkflowExecutionInfo().GetStatus())}
-	if v, err := s.temporal.QueryWorkflow(ctx, id, "", contract.QueryReplayProgress); err == nil {
+	if v, err := s.Temporal.QueryWorkflow(ctx, id, "", contract.QueryReplayProgress); err == nil {
 		var p contract.ReplayProgress
 		if v.Get(&p) == nil {
 			out["progress"] = p
@@ -361,16 +362,16 @@ func (s *executionsAPI) getReplay(c *gin.Context) {
 func (s *executionsAPI) cancelReplay(c *gin.Context) {
 	id := c.Param("id")
 	if !strings.HasPrefix(id, "replay:") {
-		fail(c, newError(http.StatusNotFound, "not_found", "no such replay"))
+		httpapi.Fail(c, httpapi.NewError(http.StatusNotFound, "not_found", "no such replay"))
 		return
 	}
-	if err := s.temporal.CancelWorkflow(c.Request.Context(), id, ""); err != nil {
+	if err := s.Temporal.CancelWorkflow(c.Request.Context(), id, ""); err != nil {
 		var nf *serviceerror.NotFound
 		if errors.As(err, &nf) {
-			fail(c, newError(http.StatusNotFound, "not_found", "no such replay"))
+			httpapi.Fail(c, httpapi.NewError(http.StatusNotFound, "not_found", "no such replay"))
 			return
 		}
-		fail(c, s.temporalError(err))
+		httpapi.Fail(c, s.TemporalError(err))
 		return
 	}
 	c.JSON(http.StatusAccepted, gin.H{"replayId": id, "status": "cancel requested"})

@@ -1,4 +1,4 @@
-package api
+package admin
 
 import (
 	"crypto/sha256"
@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+	"github.com/hookflow/hookflow/api/httpapi"
 )
 
 // Scopes of admin API keys.
@@ -64,9 +65,9 @@ func (s *Management) requireScope(scope string) gin.HandlerFunc {
 		auth := c.GetHeader("Authorization")
 		token, ok := strings.CutPrefix(auth, "Bearer ")
 		if !ok || token == "" {
-			e := newError(http.StatusUnauthorized, "unauthorized", "send an API key: Authorization: Bearer <key>")
+			e := httpapi.NewError(http.StatusUnauthorized, "unauthorized", "send an API key: Authorization: Bearer <key>")
 			e.WWWAuthenticate = `Bearer realm="hookflow"`
-			fail(c, e)
+			httpapi.Fail(c, e)
 			return
 		}
 		sum := sha256.Sum256([]byte(token))
@@ -77,13 +78,13 @@ func (s *Management) requireScope(scope string) gin.HandlerFunc {
 			}
 		}
 		if found == nil {
-			e := newError(http.StatusUnauthorized, "unauthorized", "the API key is not valid")
+			e := httpapi.NewError(http.StatusUnauthorized, "unauthorized", "the API key is not valid")
 			e.WWWAuthenticate = `Bearer realm="hookflow", error="invalid_token"`
-			fail(c, e)
+			httpapi.Fail(c, e)
 			return
 		}
 		if !slices.Contains(found.scopes, scope) {
-			fail(c, newError(http.StatusForbidden, "forbidden", fmt.Sprintf("the API key %q lacks the %s scope", found.name, scope)))
+			httpapi.Fail(c, httpapi.NewError(http.StatusForbidden, "forbidden", fmt.Sprintf("the API key %q lacks the %s scope", found.name, scope)))
 			return
 		}
 		c.Next()

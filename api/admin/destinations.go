@@ -1,4 +1,4 @@
-package api
+package admin
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/api/workflowservice/v1"
 
+	"github.com/hookflow/hookflow/api/httpapi"
 	"github.com/hookflow/hookflow/destinations"
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/store"
@@ -69,9 +70,9 @@ func (s *destinationsAPI) destinationResource(ctx context.Context, d *destinatio
 func (s *destinationsAPI) parkedDeliveries(ctx context.Context, name string) *parked {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	b, err := destinations.Backlog(ctx, s.temporal.WorkflowService(), s.namespaceName(ctx), name)
+	b, err := destinations.Backlog(ctx, s.Temporal.WorkflowService(), s.namespaceName(ctx), name)
 	if err != nil {
-		s.log.Warn("describe a destination's task queue", "destination", name, "error", err)
+		s.Log.Warn("describe a destination's task queue", "destination", name, "error", err)
 		return &parked{Error: "Temporal did not report the task queue's backlog"}
 	}
 	p := &parked{Count: b.Count}
@@ -93,15 +94,15 @@ func (s *adminCore) namespaceName(ctx context.Context) string {
 	return "default"
 }
 
-func destinationError(err error) *Error {
+func destinationError(err error) *httpapi.Error {
 	var de *flow.DestinationError
 	if errors.As(err, &de) {
-		e := newError(http.StatusUnprocessableEntity, "invalid_destination", de.Errors[0].Error())
+		e := httpapi.NewError(http.StatusUnprocessableEntity, "invalid_destination", de.Errors[0].Error())
 		e.Path, e.Errors = de.Errors[0].Path, de.Errors
 		return e
 	}
 	if errors.Is(err, store.ErrConflict) {
-		return newError(http.StatusPreconditionFailed, "precondition_failed", err.Error()+"; GET the destination and retry with its ETag")
+		return httpapi.NewError(http.StatusPreconditionFailed, "precondition_failed", err.Error()+"; GET the destination and retry with its ETag")
 	}
 	return storeError(err)
 }
@@ -112,7 +113,7 @@ func (s *destinationsAPI) failDestination(c *gin.Context, err error) {
 
 // readDestination decodes a destination: JSON, or YAML with Content-Type
 // application/yaml. Invalid: 422 with every error and its path.
-func (s *destinationsAPI) readDestination(c *gin.Context) (*flow.Destination, *Error) {
+func (s *destinationsAPI) readDestination(c *gin.Context) (*flow.Destination, *httpapi.Error) {
 	raw, yamlDoc, e := s.readDefinitionBody(c, "destination")
 	if e != nil {
 		return nil, e
@@ -140,7 +141,7 @@ func (s *destinationsAPI) listDestinations(c *gin.Context) {
 func (s *destinationsAPI) createDestination(c *gin.Context) {
 	d, e := s.readDestination(c)
 	if e != nil {
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return
 	}
 	got, err := s.dests().Create(c.Request.Context(), d)
@@ -168,18 +169,18 @@ func (s *destinationsAPI) getDestination(c *gin.Context) {
 func (s *destinationsAPI) updateDestination(c *gin.Context) {
 	version, e := ifMatch(c)
 	if e != nil {
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return
 	}
 	d, e := s.readDestination(c)
 	if e != nil {
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return
 	}
 	if d.Name != c.Param("name") {
-		e := newError(http.StatusUnprocessableEntity, "invalid_destination", fmt.Sprintf("the definition's name %q differs from the URL's %q", d.Name, c.Param("name")))
+		e := httpapi.NewError(http.StatusUnprocessableEntity, "invalid_destination", fmt.Sprintf("the definition's name %q differs from the URL's %q", d.Name, c.Param("name")))
 		e.Path = "name"
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return
 	}
 	got, changed, err := s.dests().Update(c.Request.Context(), d, version)
@@ -202,9 +203,9 @@ func (s *destinationsAPI) deleteDestination(c *gin.Context) {
 		return
 	}
 	if u, used := destinations.UsedBy(flows, name); used {
-		e := newError(http.StatusConflict, "in_use", fmt.Sprintf("flow %q sends to destination %q (%s); change or delete the flow first", u.FlowID, name, u.Path))
+		e := httpapi.NewError(http.StatusConflict, "in_use", fmt.Sprintf("flow %q sends to destination %q (%s); change or delete the flow first", u.FlowID, name, u.Path))
 		e.Path = "name"
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return
 	}
 	if err := s.dests().Delete(c.Request.Context(), name); err != nil {
@@ -232,19 +233,19 @@ func (s *destinationsAPI) pauseDestination(paused bool) gin.HandlerFunc {
 		}
 		raw, e := s.readAdminBody(c, "a pause request")
 		if e != nil {
-			fail(c, e)
+			httpapi.Fail(c, e)
 			return
 		}
 		if len(raw) > 0 {
 			if err := json.Unmarshal(raw, &body); err != nil {
-				fail(c, newError(http.StatusBadRequest, "malformed_json", `the body, when sent, is {"reason": "..."}`))
+				httpapi.Fail(c, httpapi.NewError(http.StatusBadRequest, "malformed_json", `the body, when sent, is {"reason": "..."}`))
 				return
 			}
 		}
 		if len(body.Reason) > 500 {
-			e := newError(http.StatusUnprocessableEntity, "invalid_request", "reason must be at most 500 characters long")
+			e := httpapi.NewError(http.StatusUnprocessableEntity, "invalid_request", "reason must be at most 500 characters long")
 			e.Path = "reason"
-			fail(c, e)
+			httpapi.Fail(c, e)
 			return
 		}
 		was := s.pausedBefore(c.Request.Context(), c.Param("name"))
@@ -254,7 +255,7 @@ func (s *destinationsAPI) pauseDestination(paused bool) gin.HandlerFunc {
 			return
 		}
 		s.notifyPause(got, was) // notify.go
-		s.log.Info("destination", "destination", got.Name, "paused", paused)
+		s.Log.Info("destination", "destination", got.Name, "paused", paused)
 		c.JSON(http.StatusOK, s.destinationResource(c.Request.Context(), got, true))
 	}
 }
@@ -272,14 +273,14 @@ func (s *destinationsAPI) resetCircuit(c *gin.Context) {
 
 // checkDestinations refuses (422, each with its path) a flow whose http
 // steps name destinations the store does not hold.
-func (s *Management) checkDestinations(ctx context.Context, f *flow.Flow) *Error {
+func (s *Management) checkDestinations(ctx context.Context, f *flow.Flow) *httpapi.Error {
 	if len(f.Destinations()) == 0 {
 		return nil
 	}
 	known, err := s.dests().Known(ctx, f)
 	if err != nil {
-		s.log.Error("read destinations to check a flow", "error", err)
-		e := newError(http.StatusServiceUnavailable, "unavailable", "the flow store could not be read to check the flow's destinations; retry later")
+		s.Log.Error("read destinations to check a flow", "error", err)
+		e := httpapi.NewError(http.StatusServiceUnavailable, "unavailable", "the flow store could not be read to check the flow's destinations; retry later")
 		e.RetryAfter = "5"
 		return e
 	}
@@ -287,7 +288,7 @@ func (s *Management) checkDestinations(ctx context.Context, f *flow.Flow) *Error
 	if len(errs) == 0 {
 		return s.checkNotifySigns(ctx, f) // notify.go
 	}
-	e := newError(http.StatusUnprocessableEntity, "invalid_flow", errs[0].Error())
+	e := httpapi.NewError(http.StatusUnprocessableEntity, "invalid_flow", errs[0].Error())
 	e.Path, e.Errors = errs[0].Path, errs
 	return e
 }

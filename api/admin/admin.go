@@ -1,11 +1,9 @@
-package api
+package admin
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"mime"
 	"net/http"
 	"strconv"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/hookflow/hookflow/api/httpapi"
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/store"
 )
@@ -49,7 +48,7 @@ func etag(version int64) string { return fmt.Sprintf(`"v%d"`, version) }
 
 // ifMatch reads If-Match: a version ETag ("v3"), or none (0). Anything else
 // is a 400.
-func ifMatch(c *gin.Context) (int64, *Error) {
+func ifMatch(c *gin.Context) (int64, *httpapi.Error) {
 	h := strings.TrimSpace(c.GetHeader("If-Match"))
 	if h == "" || h == "*" {
 		return 0, nil
@@ -57,7 +56,7 @@ func ifMatch(c *gin.Context) (int64, *Error) {
 	h = strings.TrimPrefix(h, "W/")
 	v, err := strconv.ParseInt(strings.TrimPrefix(strings.Trim(h, `"`), "v"), 10, 64)
 	if err != nil || v < 1 {
-		e := newError(http.StatusBadRequest, "bad_if_match", `If-Match must be a version ETag such as "v3"`)
+		e := httpapi.NewError(http.StatusBadRequest, "bad_if_match", `If-Match must be a version ETag such as "v3"`)
 		e.Path = "headers.If-Match"
 		return 0, e
 	}
@@ -65,19 +64,19 @@ func ifMatch(c *gin.Context) (int64, *Error) {
 }
 
 // storeError maps store errors to answers.
-func storeError(err error) *Error {
+func storeError(err error) *httpapi.Error {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return newError(http.StatusNotFound, "not_found", err.Error())
+		return httpapi.NewError(http.StatusNotFound, "not_found", err.Error())
 	case errors.Is(err, store.ErrExists):
-		return newError(http.StatusConflict, "exists", err.Error())
+		return httpapi.NewError(http.StatusConflict, "exists", err.Error())
 	case errors.Is(err, store.ErrConflict):
-		return newError(http.StatusPreconditionFailed, "precondition_failed", err.Error()+"; GET the flow and retry with its ETag")
+		return httpapi.NewError(http.StatusPreconditionFailed, "precondition_failed", err.Error()+"; GET the flow and retry with its ETag")
 	}
 	// Anything else is the database not answering (or failing under us):
 	// the caller did nothing wrong and may retry. Triggers are still served
 	// from each replica's snapshot meanwhile.
-	e := newError(http.StatusServiceUnavailable, "store_unavailable", "the flow store did not answer; retry later (triggers are still served)")
+	e := httpapi.NewError(http.StatusServiceUnavailable, "store_unavailable", "the flow store did not answer; retry later (triggers are still served)")
 	e.RetryAfter = "5"
 	return e
 }
@@ -86,20 +85,20 @@ func (s *adminCore) failStore(c *gin.Context, err error) { s.failWith(c, storeEr
 
 // failWith answers a store failure, logging the cause when the store itself
 // failed (its detail is never shown to the caller).
-func (s *adminCore) failWith(c *gin.Context, e *Error, cause error) {
+func (s *adminCore) failWith(c *gin.Context, e *httpapi.Error, cause error) {
 	if e.Status == http.StatusServiceUnavailable {
-		s.log.Warn("flow store unavailable", "route", c.FullPath(), "error", cause)
+		s.Log.Warn("flow store unavailable", "route", c.FullPath(), "error", cause)
 	}
-	fail(c, e)
+	httpapi.Fail(c, e)
 }
 
 // readDefinition decodes and validates a flow from the body: JSON, or YAML
 // with Content-Type application/yaml. Invalid: 422 with every error.
-func (s *Management) readDefinition(c *gin.Context) (*flow.Flow, *Error) {
+func (s *Management) readDefinition(c *gin.Context) (*flow.Flow, *httpapi.Error) {
 	mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
 	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes))
 	if err != nil {
-		return nil, newError(http.StatusRequestEntityTooLarge, "payload_too_large", fmt.Sprintf("a flow definition is limited to %d bytes", s.cfg.MaxBodyBytes))
+		return nil, httpapi.NewError(http.StatusRequestEntityTooLarge, "payload_too_large", fmt.Sprintf("a flow definition is limited to %d bytes", s.cfg.MaxBodyBytes))
 	}
 	var f *flow.Flow
 	switch mt {
@@ -108,27 +107,20 @@ func (s *Management) readDefinition(c *gin.Context) (*flow.Flow, *Error) {
 	case "application/yaml", "application/x-yaml", "text/yaml":
 		f, err = flow.DecodeYAML(raw)
 	default:
-		e := newError(http.StatusUnsupportedMediaType, "unsupported_media_type", "send the flow as application/json or application/yaml")
+		e := httpapi.NewError(http.StatusUnsupportedMediaType, "unsupported_media_type", "send the flow as application/json or application/yaml")
 		e.Path = "headers.Content-Type"
 		return nil, e
 	}
 	if err != nil {
 		var ve *flow.ValidationError
 		if errors.As(err, &ve) {
-			e := newError(http.StatusUnprocessableEntity, "invalid_flow", ve.Errors[0].Error())
+			e := httpapi.NewError(http.StatusUnprocessableEntity, "invalid_flow", ve.Errors[0].Error())
 			e.Path, e.Errors = ve.Errors[0].Path, ve.Errors
 			return nil, e
 		}
-		return nil, newError(http.StatusBadRequest, "malformed", err.Error())
+		return nil, httpapi.NewError(http.StatusBadRequest, "malformed", err.Error())
 	}
 	return f, nil
-}
-
-// refresh makes this replica's cache see a write at once.
-func (a *Admin) refresh(ctx context.Context, log *slog.Logger) {
-	if err := a.Cache.Refresh(ctx); err != nil {
-		log.Warn("flow cache refresh after a write failed; it catches up within its TTL", "error", err)
-	}
 }
 
 func (s *Management) listFlows(c *gin.Context) {
@@ -147,15 +139,15 @@ func (s *Management) listFlows(c *gin.Context) {
 func (s *Management) createFlow(c *gin.Context) {
 	f, e := s.readDefinition(c)
 	if e != nil {
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return
 	}
 	if e := s.checkCalls(c.Request.Context(), f); e != nil {
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return
 	}
 	if e := s.checkDestinations(c.Request.Context(), f); e != nil {
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return
 	}
 	rec, err := s.cfg.Admin.Store.Flows().Create(c.Request.Context(), f)
@@ -163,7 +155,7 @@ func (s *Management) createFlow(c *gin.Context) {
 		s.failStore(c, err)
 		return
 	}
-	s.cfg.Admin.refresh(c.Request.Context(), s.log)
+	s.cfg.Admin.Refresh(c.Request.Context(), s.Log)
 	r := resource(rec)
 	r.ScheduleSync = s.syncSchedules(c.Request.Context(), rec.ID, rec, nil)
 	c.Header("ETag", etag(rec.Version))
@@ -186,26 +178,26 @@ func (s *Management) getFlow(c *gin.Context) {
 func (s *Management) updateFlow(c *gin.Context) {
 	version, e := ifMatch(c)
 	if e != nil {
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return
 	}
 	f, e := s.readDefinition(c)
 	if e != nil {
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return
 	}
 	if f.ID != c.Param("id") {
-		e := newError(http.StatusUnprocessableEntity, "invalid_flow", fmt.Sprintf("the definition's id %q differs from the URL's %q", f.ID, c.Param("id")))
+		e := httpapi.NewError(http.StatusUnprocessableEntity, "invalid_flow", fmt.Sprintf("the definition's id %q differs from the URL's %q", f.ID, c.Param("id")))
 		e.Path = "id"
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return
 	}
 	if e := s.checkCalls(c.Request.Context(), f); e != nil {
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return
 	}
 	if e := s.checkDestinations(c.Request.Context(), f); e != nil {
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return
 	}
 	// The schedules of the version before: an entry the new one drops is
@@ -219,7 +211,7 @@ func (s *Management) updateFlow(c *gin.Context) {
 		s.failStore(c, err)
 		return
 	}
-	s.cfg.Admin.refresh(c.Request.Context(), s.log)
+	s.cfg.Admin.Refresh(c.Request.Context(), s.Log)
 	r := resource(rec)
 	r.Changed = &changed
 	r.ScheduleSync = s.syncSchedules(c.Request.Context(), rec.ID, rec, before)
@@ -236,7 +228,7 @@ func (s *Management) deleteFlow(c *gin.Context) {
 		return
 	}
 	if len(callers) > 0 {
-		fail(c, newError(http.StatusConflict, "in_use", fmt.Sprintf("flow %q is called by %s; change or delete those flows first", c.Param("id"), strings.Join(callers, ", "))))
+		httpapi.Fail(c, httpapi.NewError(http.StatusConflict, "in_use", fmt.Sprintf("flow %q is called by %s; change or delete those flows first", c.Param("id"), strings.Join(callers, ", "))))
 		return
 	}
 	var before *flow.Flow
@@ -247,7 +239,7 @@ func (s *Management) deleteFlow(c *gin.Context) {
 		s.failStore(c, err)
 		return
 	}
-	s.cfg.Admin.refresh(c.Request.Context(), s.log)
+	s.cfg.Admin.Refresh(c.Request.Context(), s.Log)
 	if sync := s.syncSchedules(c.Request.Context(), c.Param("id"), nil, before); sync != nil && sync.Error != "" {
 		// The flow is gone; its schedules are not yet: say so rather
 		// than answer 204 as if nothing were left.
@@ -269,9 +261,9 @@ func (s *Management) listVersions(c *gin.Context) {
 func (s *Management) getVersion(c *gin.Context) {
 	n, err := strconv.ParseInt(c.Param("version"), 10, 64)
 	if err != nil || n < 1 {
-		e := newError(http.StatusBadRequest, "bad_request", "version must be a positive integer")
+		e := httpapi.NewError(http.StatusBadRequest, "bad_request", "version must be a positive integer")
 		e.Path = "version"
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return
 	}
 	v, err := s.cfg.Admin.Store.Flows().GetVersion(c.Request.Context(), c.Param("id"), n)
@@ -289,7 +281,7 @@ func (s *Management) setEnabled(enabled bool) gin.HandlerFunc {
 			s.failStore(c, err)
 			return
 		}
-		s.cfg.Admin.refresh(c.Request.Context(), s.log)
+		s.cfg.Admin.Refresh(c.Request.Context(), s.Log)
 		r := resource(rec)
 		r.ScheduleSync = s.syncSchedules(c.Request.Context(), rec.ID, rec, nil)
 		c.JSON(http.StatusOK, r)
@@ -302,6 +294,6 @@ func (s *Management) rotateToken(c *gin.Context) {
 		s.failStore(c, err)
 		return
 	}
-	s.cfg.Admin.refresh(c.Request.Context(), s.log)
+	s.cfg.Admin.Refresh(c.Request.Context(), s.Log)
 	c.JSON(http.StatusOK, resource(rec))
 }

@@ -1,4 +1,4 @@
-package api
+package admin
 
 import (
 	"encoding/json"
@@ -10,8 +10,10 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/hookflow/hookflow/activities"
+	"github.com/hookflow/hookflow/api/httpapi"
 	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/expression"
 )
 
 // sampleData is what a test action renders a step against: the same names a
@@ -44,56 +46,56 @@ type testError struct {
 // response. A receiver's error is a result (200), not a failure of the call.
 func (s *Management) testStep(c *gin.Context) {
 	if s.cfg.Deliver == nil {
-		fail(c, newError(http.StatusNotImplemented, "not_configured", "this API has no delivery configuration for test actions"))
+		httpapi.Fail(c, httpapi.NewError(http.StatusNotImplemented, "not_configured", "this API has no delivery configuration for test actions"))
 		return
 	}
 	entry, ok := s.flows.ByID(c.Param("id"))
 	if !ok {
-		e := newError(http.StatusNotFound, "not_found", "no flow with id "+c.Param("id"))
+		e := httpapi.NewError(http.StatusNotFound, "not_found", "no flow with id "+c.Param("id"))
 		e.Path = "id"
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return
 	}
 	step, at, ok := entry.Flow.StepByID(c.Param("stepId"))
 	if !ok {
-		e := newError(http.StatusNotFound, "not_found", "flow "+entry.Flow.ID+" has no step "+c.Param("stepId"))
+		e := httpapi.NewError(http.StatusNotFound, "not_found", "flow "+entry.Flow.ID+" has no step "+c.Param("stepId"))
 		e.Path = "stepId"
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return
 	}
 	h, ok := step.Spec.(*flow.HTTP)
 	if !ok {
-		e := newError(http.StatusUnprocessableEntity, "not_testable", "only http steps can be tested; "+at+" is a "+step.Type+" step")
+		e := httpapi.NewError(http.StatusUnprocessableEntity, "not_testable", "only http steps can be tested; "+at+" is a "+step.Type+" step")
 		e.Path = at
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return
 	}
 	var sample sampleData
 	dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&sample); err != nil {
-		fail(c, newError(http.StatusBadRequest, "malformed_json", `send sample data: {"trigger": {"body": ...}, "vars": {...}, "steps": {...}}: `+err.Error()))
+		httpapi.Fail(c, httpapi.NewError(http.StatusBadRequest, "malformed_json", `send sample data: {"trigger": {"body": ...}, "vars": {...}, "steps": {...}}: `+err.Error()))
 		return
 	}
 	env := map[string]any{
-		flow.EnvTrigger:   orEmpty(sample.Trigger),
-		flow.EnvVars:      orEmpty(sample.Vars),
-		flow.EnvSteps:     orEmpty(sample.Steps),
-		flow.EnvExecution: map[string]any{"id": "test-action", "flowId": entry.Flow.ID, "flowVersion": entry.Version},
+		expression.EnvTrigger:   orEmpty(sample.Trigger),
+		expression.EnvVars:      orEmpty(sample.Vars),
+		expression.EnvSteps:     orEmpty(sample.Steps),
+		expression.EnvExecution: map[string]any{"id": "test-action", "flowId": entry.Flow.ID, "flowVersion": entry.Version},
 	}
 	if sample.Index != nil || sample.Item != nil {
-		env[flow.EnvItem] = sample.Item
+		env[expression.EnvItem] = sample.Item
 		if sample.Index != nil {
-			env[flow.EnvIndex] = *sample.Index
+			env[expression.EnvIndex] = *sample.Index
 		} else {
-			env[flow.EnvIndex] = 0
+			env[expression.EnvIndex] = 0
 		}
 	}
-	req, err := h.Render(flow.NewEvaluator(), env)
+	req, err := h.Render(expression.NewEvaluator(), env)
 	if err != nil {
-		e := newError(http.StatusUnprocessableEntity, "render_failed", "the step does not render with this sample data: "+err.Error())
+		e := httpapi.NewError(http.StatusUnprocessableEntity, "render_failed", "the step does not render with this sample data: "+err.Error())
 		e.Path = at
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return
 	}
 	// A fresh id per test: a receiver that deduplicates by delivery id

@@ -1,4 +1,4 @@
-package api
+package admin
 
 import (
 	"net/http"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/hookflow/hookflow/api/httpapi"
 	"github.com/hookflow/hookflow/reference"
 )
 
@@ -28,10 +29,16 @@ func serveSchema(c *gin.Context) {
 	file := c.Param("name")
 	doc, ok := schemaDocs()[file]
 	if !ok {
-		e := newError(http.StatusNotFound, "not_found", "no schema named "+file+": the schemas are "+strings.Join(reference.Schemas, ".json, ")+".json")
+		e := httpapi.NewError(http.StatusNotFound, "not_found", "no schema named "+file+": the schemas are "+strings.Join(reference.Schemas, ".json, ")+".json")
 		e.Path = "name"
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return
 	}
 	c.Data(http.StatusOK, "application/schema+json", doc)
+}
+
+// serveOpenAPI answers GET /api/v1/openapi.json with the document the API
+// was configured with.
+func (s *Management) serveOpenAPI(c *gin.Context) {
+	c.Data(http.StatusOK, "application/json", s.cfg.OpenAPI)
 }

@@ -1,4 +1,4 @@
-package api
+package admin
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/hookflow/hookflow/api/httpapi"
 	"github.com/hookflow/hookflow/flow"
 )
 
@@ -28,7 +29,7 @@ func (s *Management) derivePaths(c *gin.Context) {
 	dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		fail(c, newError(http.StatusBadRequest, "malformed_json", "send {\"body\": <example JSON>} or {\"url\": \"<example URL>\"}: "+err.Error()))
+		httpapi.Fail(c, httpapi.NewError(http.StatusBadRequest, "malformed_json", "send {\"body\": <example JSON>} or {\"url\": \"<example URL>\"}: "+err.Error()))
 		return
 	}
 	hasBody := len(bytes.TrimSpace(req.Body)) > 0 && string(bytes.TrimSpace(req.Body)) != "null"
@@ -37,17 +38,17 @@ func (s *Management) derivePaths(c *gin.Context) {
 		return
 	}
 	if hasBody == (req.URL != "") || req.Capture != "" {
-		e := newError(http.StatusUnprocessableEntity, "invalid_request", "send exactly one of body, url or capture")
+		e := httpapi.NewError(http.StatusUnprocessableEntity, "invalid_request", "send exactly one of body, url or capture")
 		e.Path = "body"
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return
 	}
 	if hasBody {
 		var v any
 		if err := json.Unmarshal(req.Body, &v); err != nil {
-			e := newError(http.StatusUnprocessableEntity, "invalid_request", "body is not valid JSON")
+			e := httpapi.NewError(http.StatusUnprocessableEntity, "invalid_request", "body is not valid JSON")
 			e.Path = "body"
-			fail(c, e)
+			httpapi.Fail(c, e)
 			return
 		}
 		c.JSON(http.StatusOK, gin.H{"source": "body", "paths": nonNil(flow.DerivePaths(v))})
@@ -55,16 +56,16 @@ func (s *Management) derivePaths(c *gin.Context) {
 	}
 	u, err := url.Parse(req.URL)
 	if err != nil {
-		e := newError(http.StatusUnprocessableEntity, "invalid_request", "url is not a URL: "+err.Error())
+		e := httpapi.NewError(http.StatusUnprocessableEntity, "invalid_request", "url is not a URL: "+err.Error())
 		e.Path = "url"
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return
 	}
 	q, err := flow.NestQuery(u.Query())
 	if err != nil {
-		e := newError(http.StatusUnprocessableEntity, "invalid_request", err.Error())
+		e := httpapi.NewError(http.StatusUnprocessableEntity, "invalid_request", err.Error())
 		e.Path = "url"
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"source": "query", "paths": nonNil(flow.DerivePaths(q))})

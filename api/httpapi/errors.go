@@ -1,4 +1,4 @@
-package api
+package httpapi
 
 import (
 	"context"
@@ -40,45 +40,46 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Code + ": " + e.Detail }
 
-func newError(status int, code, detail string) *Error {
+// NewError is an error in the one shape.
+func NewError(status int, code, detail string) *Error {
 	return &Error{Status: status, Code: code, Detail: detail}
 }
 
-// core is what both parts of the API hold: the Temporal client and the
+// Core is what both parts of the API hold: the Temporal client and the
 // log. Its methods map Temporal's answers to the one error shape
-// (temporalError) and hand an event to a waiting run (deliverEvent, for
+// (TemporalError) and hand an event to a waiting run (DeliverEvent, for
 // resume links and the admin API's events).
-type core struct {
-	temporal sdkclient.Client
-	log      *slog.Logger
+type Core struct {
+	Temporal sdkclient.Client
+	Log      *slog.Logger
 }
 
 // throttleRetryAfter is the Retry-After, in seconds, of a 429 for a
 // request Temporal throttled: its limits are per second.
 const throttleRetryAfter = "1"
 
-// temporalError maps Temporal's answers to the one error shape, for both
+// TemporalError maps Temporal's answers to the one error shape, for both
 // parts of the API.
-func (s *core) temporalError(err error) *Error {
+func (s *Core) TemporalError(err error) *Error {
 	var nf *serviceerror.NotFound
 	if errors.As(err, &nf) {
-		return newError(http.StatusNotFound, "not_found", "no such execution")
+		return NewError(http.StatusNotFound, "not_found", "no such execution")
 	}
 	var ia *serviceerror.InvalidArgument
 	if errors.As(err, &ia) {
-		return newError(http.StatusBadRequest, "bad_request", ia.Error())
+		return NewError(http.StatusBadRequest, "bad_request", ia.Error())
 	}
 	if e := resourceExhausted(err); e != nil {
-		s.log.Warn("temporal throttled a request", "error", err)
+		s.Log.Warn("temporal throttled a request", "error", err)
 		return e
 	}
-	s.log.Error("temporal request failed", "error", err)
+	s.Log.Error("temporal request failed", "error", err)
 	detail := "Temporal could not be reached; retry later"
 	var de *serviceerror.DeadlineExceeded
 	if errors.As(err, &de) || errors.Is(err, context.DeadlineExceeded) {
 		detail = "Temporal did not answer in time; retry later"
 	}
-	e := newError(http.StatusServiceUnavailable, "unavailable", detail)
+	e := NewError(http.StatusServiceUnavailable, "unavailable", detail)
 	e.RetryAfter = "5"
 	return e
 }
@@ -104,7 +105,7 @@ func resourceExhausted(err error) *Error {
 		return nil
 	}
 	if strings.Contains(st.Message(), "larger than max") || strings.Contains(st.Message(), "message too large") {
-		return newError(http.StatusBadGateway, "answer_too_large", "Temporal's answer exceeded the gRPC message size limit; ask for less (a smaller pageSize)")
+		return NewError(http.StatusBadGateway, "answer_too_large", "Temporal's answer exceeded the gRPC message size limit; ask for less (a smaller pageSize)")
 	}
 	return rateLimited(enumspb.RESOURCE_EXHAUSTED_CAUSE_UNSPECIFIED, enumspb.RESOURCE_EXHAUSTED_SCOPE_UNSPECIFIED, st.Message())
 }
@@ -140,7 +141,7 @@ func rateLimited(cause enumspb.ResourceExhaustedCause, scope enumspb.ResourceExh
 	if msg = strings.TrimSpace(msg); msg != "" {
 		detail += " (" + strings.TrimSuffix(msg, ".") + ")"
 	}
-	e := newError(http.StatusTooManyRequests, "rate_limited", detail+"; retry after "+throttleRetryAfter+" s")
+	e := NewError(http.StatusTooManyRequests, "rate_limited", detail+"; retry after "+throttleRetryAfter+" s")
 	e.RetryAfter = throttleRetryAfter
 	return e
 }

@@ -1,4 +1,4 @@
-package api
+package admin
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/sdk/converter"
 
+	"github.com/hookflow/hookflow/api/httpapi"
 	"github.com/hookflow/hookflow/recovery"
 )
 
@@ -25,7 +26,7 @@ func (s *executionsAPI) redeliver(c *gin.Context) {
 	id, dlv := c.Param("id"), c.Param("deliveryId")
 	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, 64<<10))
 	if err != nil {
-		fail(c, newError(http.StatusRequestEntityTooLarge, "payload_too_large", "the body exceeds 64 KiB"))
+		httpapi.Fail(c, httpapi.NewError(http.StatusRequestEntityTooLarge, "payload_too_large", "the body exceeds 64 KiB"))
 		return
 	}
 	key, rerr := recovery.ParseRedeliverRequest(raw)
@@ -34,17 +35,17 @@ func (s *executionsAPI) redeliver(c *gin.Context) {
 		if rerr.Code == "malformed_json" {
 			status = http.StatusBadRequest
 		}
-		e := newError(status, rerr.Code, rerr.Message)
+		e := httpapi.NewError(status, rerr.Code, rerr.Message)
 		e.Path = rerr.Path
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return
 	}
 	started, runID, err := s.recoverer().Redeliver(c.Request.Context(), id, dlv, key)
 	if err != nil {
-		fail(c, s.redeliverFailure(id, err))
+		httpapi.Fail(c, s.redeliverFailure(id, err))
 		return
 	}
-	s.log.Info("redelivery started", "executionId", id, "deliveryId", dlv, "redelivery", started.ExecutionID, "runId", runID, "newKey", key == recovery.KeyNew)
+	s.Log.Info("redelivery started", "executionId", id, "deliveryId", dlv, "redelivery", started.ExecutionID, "runId", runID, "newKey", key == recovery.KeyNew)
 	c.Header("Location", "/api/v1/executions/"+url.PathEscape(id))
 	c.JSON(http.StatusAccepted, started)
 }
@@ -52,28 +53,28 @@ func (s *executionsAPI) redeliver(c *gin.Context) {
 // redeliverFailure maps a refused redelivery; a misconfigured deployment
 // (a history it cannot decode, a namespace without the search attribute)
 // is logged and is not the caller's fault.
-func (s *executionsAPI) redeliverFailure(id string, err error) *Error {
+func (s *executionsAPI) redeliverFailure(id string, err error) *httpapi.Error {
 	var re *recovery.RedeliverError
 	if !errors.As(err, &re) {
-		return s.temporalError(err)
+		return s.TemporalError(err)
 	}
 	switch {
 	case errors.Is(err, recovery.ErrExecutionNotFound):
-		return newError(http.StatusNotFound, "not_found", err.Error())
+		return httpapi.NewError(http.StatusNotFound, "not_found", err.Error())
 	case errors.Is(err, recovery.ErrNoDelivery):
-		e := newError(http.StatusNotFound, "not_found", err.Error())
+		e := httpapi.NewError(http.StatusNotFound, "not_found", err.Error())
 		e.Path = "deliveryId"
 		return e
 	case errors.Is(err, recovery.ErrTooManyRedeliveries):
-		return newError(http.StatusConflict, "too_many_redeliveries", err.Error())
+		return httpapi.NewError(http.StatusConflict, "too_many_redeliveries", err.Error())
 	case errors.Is(err, recovery.ErrUndecodable):
-		s.log.Error("decode a delivery's request from history", "executionId", id, "error", errors.Unwrap(err))
-		return newError(http.StatusInternalServerError, "misconfigured", err.Error())
+		s.Log.Error("decode a delivery's request from history", "executionId", id, "error", errors.Unwrap(err))
+		return httpapi.NewError(http.StatusInternalServerError, "misconfigured", err.Error())
 	case errors.Is(err, recovery.ErrNoSearchAttribute):
-		s.log.Error("start a redelivery", "error", errors.Unwrap(err))
-		return newError(http.StatusInternalServerError, "misconfigured", err.Error())
+		s.Log.Error("start a redelivery", "error", errors.Unwrap(err))
+		return httpapi.NewError(http.StatusInternalServerError, "misconfigured", err.Error())
 	}
-	return s.temporalError(err)
+	return s.TemporalError(err)
 }
 
 // redeliveries lists an execution's redeliveries, oldest first.

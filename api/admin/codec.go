@@ -1,4 +1,4 @@
-package api
+package admin
 
 import (
 	"errors"
@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+	"github.com/hookflow/hookflow/api/httpapi"
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -52,22 +53,22 @@ func (s *Management) codec(op func([]*commonpb.Payload) ([]*commonpb.Payload, er
 		if err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
-				fail(c, newError(http.StatusRequestEntityTooLarge, "payload_too_large", "the body exceeds 16 MiB; send fewer payloads at once"))
+				httpapi.Fail(c, httpapi.NewError(http.StatusRequestEntityTooLarge, "payload_too_large", "the body exceeds 16 MiB; send fewer payloads at once"))
 				return
 			}
-			fail(c, newError(http.StatusBadRequest, "bad_request", "the body could not be read"))
+			httpapi.Fail(c, httpapi.NewError(http.StatusBadRequest, "bad_request", "the body could not be read"))
 			return
 		}
 		var in commonpb.Payloads
 		if err := protojson.Unmarshal(raw, &in); err != nil {
-			e := newError(http.StatusBadRequest, "malformed_json", `the body must be {"payloads":[{"metadata":{...},"data":"<base64>"}]}: `+err.Error())
+			e := httpapi.NewError(http.StatusBadRequest, "malformed_json", `the body must be {"payloads":[{"metadata":{...},"data":"<base64>"}]}: `+err.Error())
 			e.Path = "payloads"
-			fail(c, e)
+			httpapi.Fail(c, e)
 			return
 		}
 		out, err := op(in.Payloads)
 		if err != nil {
-			fail(c, newError(http.StatusUnprocessableEntity, "codec_error", err.Error()))
+			httpapi.Fail(c, httpapi.NewError(http.StatusUnprocessableEntity, "codec_error", err.Error()))
 			return
 		}
 		b, err := protojson.Marshal(&commonpb.Payloads{Payloads: out})

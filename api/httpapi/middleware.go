@@ -1,9 +1,9 @@
-package api
+package httpapi
 
 // The middleware both parts of the API share, in the order a request meets
 // it: observe (request id, log line, metrics, trace), recovery (a panic is
 // a 500 in the one error shape), errorMiddleware (writes the error a
-// handler recorded with fail); and knownQuery on routes that take only
+// handler recorded with Fail); and KnownQuery on routes that take only
 // the query parameters openapi.json lists.
 
 import (
@@ -77,7 +77,7 @@ func errorMiddleware(log *slog.Logger) gin.HandlerFunc {
 		var apiErr *Error
 		if !errors.As(err, &apiErr) {
 			log.Error("internal error", "route", c.FullPath(), "error", err)
-			apiErr = newError(http.StatusInternalServerError, "internal", "an internal error occurred")
+			apiErr = NewError(http.StatusInternalServerError, "internal", "an internal error occurred")
 		}
 		if apiErr.Allow != "" {
 			c.Header("Allow", apiErr.Allow)
@@ -97,25 +97,26 @@ func errorMiddleware(log *slog.Logger) gin.HandlerFunc {
 func recoverPanics(log *slog.Logger) gin.HandlerFunc {
 	return gin.CustomRecoveryWithWriter(nil, func(c *gin.Context, rec any) {
 		log.Error("panic in handler", "route", c.FullPath(), "panic", rec)
-		c.AbortWithStatusJSON(http.StatusInternalServerError, newError(http.StatusInternalServerError, "internal", "an internal error occurred"))
+		c.AbortWithStatusJSON(http.StatusInternalServerError, NewError(http.StatusInternalServerError, "internal", "an internal error occurred"))
 	})
 }
 
-// fail records err for the error middleware and stops the handler chain.
-func fail(c *gin.Context, err *Error) {
+// Fail records err for the error middleware and stops the handler chain.
+func Fail(c *gin.Context, err *Error) {
 	_ = c.Error(err)
 	c.Abort()
 }
 
-// documentedQueryParams lists the query parameters each route takes,
-// by "METHOD /api/v1/path/{param}": those openapi.json names for it, so the
+// QueryParamsOf lists the query parameters each route of an OpenAPI
+// document takes, by "METHOD /api/v1/path/{param}", for KnownQuery: the
 // document and the server cannot disagree.
-var documentedQueryParams = queryParamsOf(openAPI)
-
-func queryParamsOf(doc []byte) map[string][]string {
+func QueryParamsOf(doc []byte) map[string][]string {
 	type param struct{ Name, In string }
 	var d struct {
 		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if len(doc) == 0 {
+		return map[string][]string{} // no document: no route takes a query parameter
 	}
 	if err := json.Unmarshal(doc, &d); err != nil {
 		panic("api: openapi.json: " + err.Error())
@@ -146,10 +147,10 @@ func queryParamsOf(doc []byte) map[string][]string {
 
 var ginParam = regexp.MustCompile(`:(\w+)`)
 
-// knownQuery refuses (400) query parameters the route does not take, each
+// KnownQuery refuses (400) query parameters the route does not take, each
 // named with its path (query.<name>): a misspelt parameter, silently
 // ignored, would answer a different question than the one asked.
-func knownQuery(allowed map[string][]string) gin.HandlerFunc {
+func KnownQuery(allowed map[string][]string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		names := allowed[c.Request.Method+" "+ginParam.ReplaceAllString(c.FullPath(), "{$1}")]
 		var unknown []string
@@ -164,7 +165,7 @@ func knownQuery(allowed map[string][]string) gin.HandlerFunc {
 		}
 		slices.Sort(unknown)
 		quoted := make([]string, len(unknown))
-		e := newError(http.StatusBadRequest, "unknown_parameter", "")
+		e := NewError(http.StatusBadRequest, "unknown_parameter", "")
 		for i, name := range unknown {
 			quoted[i] = strconv.Quote(name)
 			e.Errors = append(e.Errors, flow.FieldError{Path: "query." + name, Message: "unknown query parameter"})
@@ -179,6 +180,6 @@ func knownQuery(allowed map[string][]string) gin.HandlerFunc {
 		} else {
 			e.Detail += strings.Join(names, ", ")
 		}
-		fail(c, e)
+		Fail(c, e)
 	}
 }

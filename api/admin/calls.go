@@ -1,10 +1,11 @@
-package api
+package admin
 
 import (
 	"context"
 	"fmt"
 	"net/http"
 
+	"github.com/hookflow/hookflow/api/httpapi"
 	"github.com/hookflow/hookflow/flow"
 )
 
@@ -29,14 +30,14 @@ func (s *Management) callersOf(ctx context.Context, id string) ([]string, error)
 	return out, nil
 }
 
-func (s *Management) checkCalls(ctx context.Context, f *flow.Flow) *Error {
+func (s *Management) checkCalls(ctx context.Context, f *flow.Flow) *httpapi.Error {
 	if len(f.Calls()) == 0 {
 		return nil
 	}
 	flows, err := s.cfg.Admin.Store.Flows().List(ctx)
 	if err != nil {
-		s.log.Error("read flows to check calls", "error", err)
-		e := newError(http.StatusServiceUnavailable, "unavailable", "the flow store could not be read to check the flow's calls; retry later")
+		s.Log.Error("read flows to check calls", "error", err)
+		e := httpapi.NewError(http.StatusServiceUnavailable, "unavailable", "the flow store could not be read to check the flow's calls; retry later")
 		e.RetryAfter = "5"
 		return e
 	}
@@ -73,7 +74,7 @@ func (s *Management) checkCalls(ctx context.Context, f *flow.Flow) *Error {
 	if len(errs) == 0 {
 		return nil
 	}
-	e := newError(http.StatusUnprocessableEntity, "invalid_flow", errs[0].Error())
+	e := httpapi.NewError(http.StatusUnprocessableEntity, "invalid_flow", errs[0].Error())
 	e.Path, e.Errors = errs[0].Path, errs
 	return e
 }

@@ -1,4 +1,4 @@
-package api
+package admin
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/hookflow/hookflow/api/httpapi"
 	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/executions"
 	"github.com/hookflow/hookflow/recovery"
@@ -104,9 +105,9 @@ func (s *executionsAPI) listExecutions(c *gin.Context) {
 	if st := c.Query("status"); st != "" {
 		name, ok := statusNames[st]
 		if !ok {
-			e := newError(http.StatusBadRequest, "bad_request", "status must be one of running, completed, failed, canceled, terminated, timedout")
+			e := httpapi.NewError(http.StatusBadRequest, "bad_request", "status must be one of running, completed, failed, canceled, terminated, timedout")
 			e.Path = "query.status"
-			fail(c, e)
+			httpapi.Fail(c, e)
 			return
 		}
 		query += fmt.Sprintf(" AND ExecutionStatus = %q", name)
@@ -119,9 +120,9 @@ func (s *executionsAPI) listExecutions(c *gin.Context) {
 	if v := c.Query("pageSize"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {
-			e := newError(http.StatusBadRequest, "bad_request", "pageSize must be 1 to 1000")
+			e := httpapi.NewError(http.StatusBadRequest, "bad_request", "pageSize must be 1 to 1000")
 			e.Path = "query.pageSize"
-			fail(c, e)
+			httpapi.Fail(c, e)
 			return
 		}
 		size = n
@@ -129,18 +130,18 @@ func (s *executionsAPI) listExecutions(c *gin.Context) {
 	param, raw := "nextPageToken", c.Query("nextPageToken")
 	if alias := c.Query("pageToken"); alias != "" {
 		if raw != "" && raw != alias {
-			e := newError(http.StatusBadRequest, "bad_request", "nextPageToken and pageToken (its alias) differ; send only nextPageToken")
+			e := httpapi.NewError(http.StatusBadRequest, "bad_request", "nextPageToken and pageToken (its alias) differ; send only nextPageToken")
 			e.Path = "query.pageToken"
-			fail(c, e)
+			httpapi.Fail(c, e)
 			return
 		}
 		param, raw = "pageToken", alias
 	}
 	token, err := base64.RawURLEncoding.DecodeString(raw)
 	if err != nil {
-		e := newError(http.StatusBadRequest, "bad_request", param+" is not a token this API gave: send the previous answer's nextPageToken as it is")
+		e := httpapi.NewError(http.StatusBadRequest, "bad_request", param+" is not a token this API gave: send the previous answer's nextPageToken as it is")
 		e.Path = "query." + param
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return
 	}
 	resp, err := s.listPage(c.Request.Context(), &workflowservice.ListWorkflowExecutionsRequest{
@@ -148,14 +149,14 @@ func (s *executionsAPI) listExecutions(c *gin.Context) {
 		Query: query, PageSize: int32(size), NextPageToken: token,
 	})
 	if err != nil {
-		fail(c, s.temporalError(err))
+		httpapi.Fail(c, s.TemporalError(err))
 		return
 	}
 	// An execution is its workflow id, its status its current run's: the
 	// run a resume left behind is not listed (nor matched by ?status).
-	current, err := executions.Current(c.Request.Context(), s.temporal, resp.GetExecutions())
+	current, err := executions.Current(c.Request.Context(), s.Temporal, resp.GetExecutions())
 	if err != nil {
-		fail(c, s.temporalError(err))
+		httpapi.Fail(c, s.TemporalError(err))
 		return
 	}
 	out := make([]execution, 0, len(current))
@@ -182,11 +183,11 @@ func (s *executionsAPI) listExecutions(c *gin.Context) {
 func (s *adminCore) listPage(ctx context.Context, req *workflowservice.ListWorkflowExecutionsRequest) (*workflowservice.ListWorkflowExecutionsResponse, error) {
 	if ns := s.namespace.Load(); ns != nil {
 		req.Namespace = *ns
-		return s.temporal.WorkflowService().ListWorkflowExecutions(ctx, req)
+		return s.Temporal.WorkflowService().ListWorkflowExecutions(ctx, req)
 	}
 	// The SDK client does not tell its namespace, but fills it into a
 	// request that names none: the first call learns it.
-	resp, err := s.temporal.ListWorkflow(ctx, req)
+	resp, err := s.Temporal.ListWorkflow(ctx, req)
 	if ns := req.GetNamespace(); ns != "" {
 		s.namespace.Store(&ns)
 	}
@@ -200,9 +201,9 @@ func (s *adminCore) listPage(ctx context.Context, req *workflowservice.ListWorkf
 func (s *executionsAPI) getExecution(c *gin.Context) {
 	ctx := c.Request.Context()
 	id := c.Param("id")
-	desc, err := s.temporal.DescribeWorkflowExecution(ctx, id, "")
+	desc, err := s.Temporal.DescribeWorkflowExecution(ctx, id, "")
 	if err != nil {
-		fail(c, s.temporalError(err))
+		httpapi.Fail(c, s.TemporalError(err))
 		return
 	}
 	info := desc.GetWorkflowExecutionInfo()
@@ -232,14 +233,14 @@ func (s *executionsAPI) getExecution(c *gin.Context) {
 		enumspb.WORKFLOW_EXECUTION_STATUS_FAILED, enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED:
 		why, err := s.closeReason(ctx, id, e.RunID, desc)
 		if err != nil {
-			fail(c, s.temporalError(err))
+			httpapi.Fail(c, s.TemporalError(err))
 			return
 		}
 		e.CloseReason = why
 	}
 	// The step log comes from the workflow itself (a query): it needs a
 	// worker, and for a closed run Temporal replays it.
-	if v, err := s.temporal.QueryWorkflow(ctx, id, e.RunID, contract.QuerySteps); err == nil {
+	if v, err := s.Temporal.QueryWorkflow(ctx, id, e.RunID, contract.QuerySteps); err == nil {
 		var log contract.StepLog
 		if err := v.Get(&log); err == nil {
 			e.Steps = &log
@@ -253,18 +254,18 @@ func (s *executionsAPI) getExecution(c *gin.Context) {
 	if r, err := s.redeliveries(ctx, id); err == nil {
 		e.Redeliveries = r
 	} else {
-		s.log.Warn("list an execution's redeliveries", "executionId", id, "error", err)
+		s.Log.Warn("list an execution's redeliveries", "executionId", id, "error", err)
 		e.RedeliveriesError = "the redeliveries are not available now (Temporal visibility did not answer)"
 	}
 	if runs, err := s.runs(ctx, id, e.RunID); err == nil {
 		e.Runs = runs
 	} else {
-		s.log.Warn("list an execution's runs", "executionId", id, "error", err)
+		s.Log.Warn("list an execution's runs", "executionId", id, "error", err)
 		e.RunsError = "the runs are not available now (Temporal visibility did not answer)"
 	}
 	if info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
 		var res contract.RunResult
-		if err := s.temporal.GetWorkflow(ctx, id, "").Get(ctx, &res); err == nil {
+		if err := s.Temporal.GetWorkflow(ctx, id, "").Get(ctx, &res); err == nil {
 			e.Result = &res
 		}
 	}
@@ -327,7 +328,7 @@ var serverLimitReasons = []struct{ reason, limit, explain string }{
 // closeReason reads the run's close event (and, for a timeout, its
 // configured timeouts) and says why it ended.
 func (s *executionsAPI) closeReason(ctx context.Context, id, runID string, desc *workflowservice.DescribeWorkflowExecutionResponse) (*closeReason, error) {
-	iter := s.temporal.GetWorkflowHistory(ctx, id, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT)
+	iter := s.Temporal.GetWorkflowHistory(ctx, id, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT)
 	var ev *historypb.HistoryEvent
 	for iter.HasNext() {
 		next, err := iter.Next()
@@ -377,7 +378,7 @@ func (s *executionsAPI) closeReason(ctx context.Context, id, runID string, desc 
 // decodedFailure is the message of the run's failure as the client's
 // failure converter decodes it (fallback when it cannot: msg).
 func (s *executionsAPI) decodedFailure(ctx context.Context, id, runID, msg string) string {
-	err := s.temporal.GetWorkflow(ctx, id, runID).Get(ctx, nil)
+	err := s.Temporal.GetWorkflow(ctx, id, runID).Get(ctx, nil)
 	var app *temporal.ApplicationError
 	if errors.As(err, &app) {
 		return app.Message()
@@ -423,8 +424,8 @@ func humanDuration(d time.Duration) string {
 // cancelExecution handles POST /api/v1/executions/{id}/cancel: the run's
 // timers and deliveries are cancelled and it ends as canceled.
 func (s *executionsAPI) cancelExecution(c *gin.Context) {
-	if err := s.temporal.CancelWorkflow(c.Request.Context(), c.Param("id"), ""); err != nil {
-		fail(c, s.temporalError(err))
+	if err := s.Temporal.CancelWorkflow(c.Request.Context(), c.Param("id"), ""); err != nil {
+		httpapi.Fail(c, s.TemporalError(err))
 		return
 	}
 	c.JSON(http.StatusAccepted, gin.H{"id": c.Param("id"), "status": "cancel requested"})

@@ -1,4 +1,4 @@
-package api
+package admin
 
 import (
 	"crypto/sha256"
@@ -7,8 +7,48 @@ import (
 	"sync/atomic"
 
 	"github.com/gin-gonic/gin"
+	"github.com/hookflow/hookflow/activities"
+	"github.com/hookflow/hookflow/api/httpapi"
+	"github.com/hookflow/hookflow/notify"
+	"github.com/hookflow/hookflow/telemetry"
 	sdkclient "go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 )
+
+// Config configures the admin API. Zero values take the defaults.
+type Config struct {
+	// MaxBodyBytes bounds request bodies (default
+	// httpapi.DefaultMaxBodyBytes).
+	MaxBodyBytes int64
+	// Deliver sends the test action's requests (nil: test actions answer
+	// 501).
+	Deliver *activities.Deliverer
+	// Admin enables the routes that need the flow store (flows,
+	// collections, destinations, captures, bulk replay). Nil: the admin API
+	// serves only what needs none (see Management).
+	Admin *httpapi.Admin
+	// APIKeys guard the admin API and /codec.
+	APIKeys []APIKey
+	// Codec serves the remote codec endpoint for the Web UI (nil: not
+	// served).
+	Codec *CodecEndpoint
+	// Telemetry records metrics and traces (nil: neither).
+	Telemetry *telemetry.Telemetry
+	// PublicURL is the public surface's base URL, for the signed links of
+	// runs the admin API starts (rerun, resume, replay).
+	PublicURL string
+	// DataConverter decodes what the API reads from history and
+	// visibility (a redelivery's request): the client's, with its codec
+	// when payloads are encrypted (default: Temporal's default converter).
+	DataConverter converter.DataConverter
+	// Notify sends destination.paused and destination.resumed to the
+	// global notify destination (nil: no notifications; notify.go).
+	Notify *notify.Emitter
+	// OpenAPI is the OpenAPI document of the whole API (package api's
+	// openapi.json): served at /api/v1/openapi.json, and the query
+	// parameters it lists are the only ones the routes take.
+	OpenAPI []byte
+}
 
 // Management is the admin API under /api/v1, every route behind an API
 // key's read or write scope (except openapi.json and the schemas, which
@@ -32,12 +72,14 @@ type Management struct {
 
 // adminCore is what every part of the admin API shares: the Temporal
 // client, the flows this replica serves, the configuration (the store is
-// cfg.Admin), the Temporal namespace once learned (listPage), and the
-// helpers that read bodies and map store failures.
+// cfg.Admin), the query parameters each route takes, the Temporal
+// namespace once learned (listPage), and the helpers that read bodies and
+// map store failures.
 type adminCore struct {
-	core
-	flows FlowSource
-	cfg   Config
+	httpapi.Core
+	flows      httpapi.FlowSource
+	cfg        Config
+	queryNames map[string][]string
 	// namespace is the Temporal client's, once learned (see listPage).
 	namespace atomic.Pointer[string]
 }
@@ -54,14 +96,17 @@ type (
 	executionsAPI struct{ *adminCore }
 )
 
-// NewManagement returns the admin API on the Temporal client c; flows are
-// the ones test actions find steps in.
-func NewManagement(c sdkclient.Client, flows FlowSource, log *slog.Logger, cfg Config) *Management {
+// New returns the admin API on the Temporal client c; flows are
+// the ones test actions find steps in. cfg.OpenAPI should be set (package
+// api sets it): without it, no route takes a query parameter.
+func New(c sdkclient.Client, flows httpapi.FlowSource, log *slog.Logger, cfg Config) *Management {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	cfg = cfg.withDefaults()
-	ac := &adminCore{core: core{temporal: c, log: log}, flows: flows, cfg: cfg}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = httpapi.DefaultMaxBodyBytes
+	}
+	ac := &adminCore{Core: httpapi.Core{Temporal: c, Log: log}, flows: flows, cfg: cfg, queryNames: httpapi.QueryParamsOf(cfg.OpenAPI)}
 	m := &Management{adminCore: ac, collections: &collectionsAPI{ac}, destinations: &destinationsAPI{ac}, executions: &executionsAPI{ac}, schedules: &schedulesAPI{ac}, flowKeys: &flowKeysAPI{ac}}
 	for _, k := range cfg.APIKeys {
 		m.keys = append(m.keys, hashedKey{name: k.Name, sum: sha256.Sum256([]byte(k.Key)), scopes: k.Scopes})
@@ -69,14 +114,16 @@ func NewManagement(c sdkclient.Client, flows FlowSource, log *slog.Logger, cfg C
 	return m
 }
 
-// Handler serves the admin API alone (New's handler serves it with the
-// public surface).
-func (s *Management) Handler() http.Handler { return engine(s.log, s.cfg.Telemetry, s.routes) }
+// Handler serves the admin API alone (package api's Server serves it
+// beside the public surface).
+func (s *Management) Handler() http.Handler { return httpapi.Engine(s.Log, s.cfg.Telemetry, s.Routes) }
 
-func (s *Management) routes(r *gin.Engine) {
-	v1 := r.Group("/api/v1", knownQuery(documentedQueryParams))
+// Routes registers the admin API's routes on r (package api serves them
+// beside the public surface's).
+func (s *Management) Routes(r *gin.Engine) {
+	v1 := r.Group("/api/v1", httpapi.KnownQuery(s.queryNames))
 	read, write := s.requireScope(ScopeRead), s.requireScope(ScopeWrite)
-	v1.GET("/openapi.json", serveOpenAPI)
+	v1.GET("/openapi.json", s.serveOpenAPI)
 	v1.GET("/schemas/:name", serveSchema)
 	v1.POST("/parse", read, s.derivePaths)
 	v1.POST("/flows/:id/steps/:stepId/test", write, s.testStep)

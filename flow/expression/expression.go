@@ -1,11 +1,21 @@
-package flow
+// Package expression is the language of flows' expressions and {{ }}
+// templates, on expr-lang, made sandboxed and deterministic for workflow
+// code: the names an expression may read (trigger, vars, steps, execution,
+// item, index, event), compiling for validation (Compile, CompileTrigger),
+// the Evaluator a run evaluates and renders with (one program per distinct
+// source), and trigger-time evaluation in the API before a run exists
+// (EvalTriggerBool, RenderTrigger). It knows nothing of steps or flows:
+// package flow validates flows with it, and workflows run them with it.
+package expression
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
-	"regexp"
-	"slices"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -76,7 +86,7 @@ func exprOptions(inLoop bool, extra ...string) []expr.Option {
 				return nil, err
 			}
 			out := make([]any, 0, len(m))
-			for _, k := range SortedKeys(m) {
+			for _, k := range sortedKeys(m) {
 				out = append(out, k)
 			}
 			return out, nil
@@ -87,7 +97,7 @@ func exprOptions(inLoop bool, extra ...string) []expr.Option {
 				return nil, err
 			}
 			out := make([]any, 0, len(m))
-			for _, k := range SortedKeys(m) {
+			for _, k := range sortedKeys(m) {
 				out = append(out, m[k])
 			}
 			return out, nil
@@ -98,7 +108,7 @@ func exprOptions(inLoop bool, extra ...string) []expr.Option {
 				return nil, err
 			}
 			out := make([]any, 0, len(m))
-			for _, k := range SortedKeys(m) {
+			for _, k := range sortedKeys(m) {
 				out = append(out, []any{k, m[k]})
 			}
 			return out, nil
@@ -134,15 +144,15 @@ func describeValue(v any) string {
 	return "a number"
 }
 
-// CompileExpr compiles one bare expression. It is what validation uses; the
+// Compile compiles one bare expression. It is what validation uses; the
 // interpreter uses an Evaluator, which caches programs.
-func CompileExpr(src string, inLoop bool, extra ...string) (*vm.Program, error) {
+func Compile(src string, inLoop bool, extra ...string) (*vm.Program, error) {
 	return expr.Compile(src, exprOptions(inLoop, extra...)...)
 }
 
-// CompileTriggerExpr compiles an expression evaluated by the API before a
-// run exists (the enrollment filter): it may read trigger only.
-func CompileTriggerExpr(src string) (*vm.Program, error) {
+// CompileTrigger compiles an expression evaluated by the API before a
+// run exists (the enrollment filter and record): it may read trigger only.
+func CompileTrigger(src string) (*vm.Program, error) {
 	opts := exprOptions(false)
 	opts[0] = expr.Env(types.Map{EnvTrigger: types.Any})
 	return expr.Compile(StripBraces(src), opts...)
@@ -210,32 +220,6 @@ func TemplateExpressions(s string) ([]string, error) {
 	return out, nil
 }
 
-// ValueTemplates lists, with paths, every template string inside a JSON-like
-// value (objects, arrays, strings), for validation. Object keys are visited
-// in sorted order so errors come out in a stable order.
-func ValueTemplates(path string, v any) []ExprField {
-	var out []ExprField
-	var walk func(string, any)
-	walk = func(p string, v any) {
-		switch t := v.(type) {
-		case string:
-			if IsTemplate(t) {
-				out = append(out, ExprField{Path: p, Source: t})
-			}
-		case map[string]any:
-			for _, k := range SortedKeys(t) {
-				walk(joinPath(p, k), t[k])
-			}
-		case []any:
-			for i, e := range t {
-				walk(indexPath(p, i), e)
-			}
-		}
-	}
-	walk(path, v)
-	return out
-}
-
 // StepReferences returns the ids of steps an expression reads through
 // steps.<id> (or steps["id"]), sorted, for the "only earlier steps" rule.
 func StepReferences(p *vm.Program) []string {
@@ -243,7 +227,7 @@ func StepReferences(p *vm.Program) []string {
 	node := p.Node()
 	v := &stepRefVisitor{seen: seen}
 	ast.Walk(&node, v)
-	return SortedKeys(seen)
+	return sortedKeys(seen)
 }
 
 type stepRefVisitor struct{ seen map[string]bool }
@@ -328,30 +312,6 @@ func asBool(v any) (bool, error) {
 	return b, nil
 }
 
-// triggerPrograms caches compiled trigger-time expressions by source, for
-// every request of every flow (safe for concurrent use; a compiled program
-// is run concurrently by design).
-var triggerPrograms sync.Map // string -> *vm.Program
-
-// EvalTriggerBool evaluates an expression that runs in the API before a run
-// exists (the enrollment filter) on a request's trigger data. Each source
-// compiles once per process.
-func EvalTriggerBool(src string, trigger map[string]any) (bool, error) {
-	p, ok := triggerPrograms.Load(src)
-	if !ok {
-		compiled, err := CompileTriggerExpr(src)
-		if err != nil {
-			return false, errors.New(firstLine(err.Error()))
-		}
-		p, _ = triggerPrograms.LoadOrStore(src, compiled)
-	}
-	v, err := run(p.(*vm.Program), map[string]any{EnvTrigger: trigger})
-	if err != nil {
-		return false, err
-	}
-	return asBool(v)
-}
-
 // RenderString renders a template string. A template that is exactly one
 // {{ expression }} yields the expression's value with its type (a number
 // stays a number, an object an object); otherwise the parts are joined as
@@ -398,8 +358,8 @@ func (e *Evaluator) render(path string, v any, env map[string]any) (any, error) 
 		return out, err
 	case map[string]any:
 		out := make(map[string]any, len(t))
-		for _, k := range SortedKeys(t) {
-			r, err := e.render(joinPath(path, k), t[k], env)
+		for _, k := range sortedKeys(t) {
+			r, err := e.render(memberPath(path, k), t[k], env)
 			if err != nil {
 				return nil, err
 			}
@@ -409,7 +369,7 @@ func (e *Evaluator) render(path string, v any, env map[string]any) (any, error) 
 	case []any:
 		out := make([]any, len(t))
 		for i, el := range t {
-			r, err := e.render(indexPath(path, i), el, env)
+			r, err := e.render(path+"["+strconv.Itoa(i)+"]", el, env)
 			if err != nil {
 				return nil, err
 			}
@@ -436,59 +396,108 @@ func TextOf(v any) string {
 	return string(b)
 }
 
-var (
-	stepsWord    = regexp.MustCompile(`\bsteps\b`)
-	stepsMember  = regexp.MustCompile(`^\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)`)
-	safeStepRead = regexp.MustCompile(`^\s*\.\s*(?:status|error)\b|^\s*\.\s*outputs\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)`)
-)
+// triggerPrograms caches compiled trigger-time expressions by source, for
+// every request of every flow (safe for concurrent use; a compiled program
+// is run concurrently by design).
+var triggerPrograms sync.Map // string -> *vm.Program
 
-// ReadsResponse reports whether an expression of the flow may read the
-// response body or headers of the step with this id (steps.<id>.outputs.body
-// or .headers, or the step's results as a whole). An http step whose
-// response nobody reads keeps none of it in history.
-func (f *Flow) ReadsResponse(stepID string) bool { return f.ReadsOutputs(stepID, "body", "headers") }
-
-// ReadsOutputs reports whether an expression of the flow may read one of the
-// named outputs of the step with this id (steps.<id>.outputs.<name>), or the
-// step's results as a whole. Reading other outputs, status or error does not
-// count. It errs on the side of yes: a dynamic read (steps[...]) or steps as
-// a whole counts. A property that happens to share the step's name
-// (trigger.body.<id>) does not.
-func (f *Flow) ReadsOutputs(stepID string, names ...string) bool {
-	reads := false
-	f.Walk(func(_ string, s *Step) bool {
-		if s.Spec == nil {
-			return true
+// evalTrigger runs a trigger-time expression on env, compiled once per
+// process.
+func evalTrigger(src string, env map[string]any) (any, error) {
+	p, ok := triggerPrograms.Load(src)
+	if !ok {
+		compiled, err := CompileTrigger(src)
+		if err != nil {
+			return nil, errors.New(firstLine(err.Error()))
 		}
-		for _, ef := range s.Spec.Expressions() {
-			if sourceReadsOutputs(ef.Source, stepID, names) {
-				reads = true
-				return false
-			}
-		}
-		return true
-	})
-	return reads
+		p, _ = triggerPrograms.LoadOrStore(src, compiled)
+	}
+	return run(p.(*vm.Program), env)
 }
 
-func sourceReadsOutputs(src, stepID string, names []string) bool {
-	for _, loc := range stepsWord.FindAllStringIndex(src, -1) {
-		if before := strings.TrimRight(src[:loc[0]], " \t"); strings.HasSuffix(before, ".") {
-			continue // a property named steps (trigger.body.steps), not the step results
-		}
-		rest := src[loc[1]:]
-		m := stepsMember.FindStringSubmatch(rest)
-		if m == nil {
-			return true // steps[...], or steps as a whole
-		}
-		if m[1] != stepID {
+// EvalTriggerBool evaluates an expression that runs in the API before a run
+// exists (the enrollment filter) on a request's trigger data. Each source
+// compiles once per process.
+func EvalTriggerBool(src string, trigger map[string]any) (bool, error) {
+	v, err := evalTrigger(src, map[string]any{EnvTrigger: trigger})
+	if err != nil {
+		return false, err
+	}
+	return asBool(v)
+}
+
+// RenderTrigger renders a template string on a request's trigger data in
+// the API, before a run exists (the enrollment record's value), like
+// Evaluator.RenderString: one {{ expression }} keeps its type.
+func RenderTrigger(s string, trigger map[string]any) (any, error) {
+	if !IsTemplate(s) {
+		return s, nil
+	}
+	parts, err := parseTemplate(s)
+	if err != nil {
+		return nil, err
+	}
+	env := map[string]any{EnvTrigger: trigger}
+	if len(parts) == 1 && parts[0].expr != "" {
+		return evalTrigger(parts[0].expr, env)
+	}
+	var b strings.Builder
+	for _, p := range parts {
+		if p.expr == "" {
+			b.WriteString(p.text)
 			continue
 		}
-		rest = rest[len(m[0]):]
-		safe := safeStepRead.FindStringSubmatch(rest)
-		if safe == nil || slices.Contains(names, safe[1]) {
-			return true
+		v, err := evalTrigger(p.expr, env)
+		if err != nil {
+			return nil, err
 		}
+		b.WriteString(TextOf(v))
 	}
-	return false
+	return b.String(), nil
+}
+
+// DescribeValue names a value's JSON kind for errors ("an object", "a
+// string", "null").
+func DescribeValue(v any) string { return describeValue(v) }
+
+// sortedKeys returns a map's keys in order: the one way the language
+// iterates maps where the order can be seen (flow.SortedKeys' twin, which
+// this package cannot import).
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// memberPath is prefix.field, the way flow names paths in errors.
+func memberPath(prefix, field string) string {
+	switch {
+	case prefix == "":
+		return field
+	case field == "":
+		return prefix
+	case field[0] == '[':
+		return prefix + field
+	}
+	return prefix + "." + field
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
+
+// marshalJSON writes JSON without HTML escaping: flows render text for
+// machines, where "<" should stay "<".
+func marshalJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }

@@ -1,4 +1,4 @@
-package api
+package admin
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/hookflow/hookflow/api/httpapi"
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/schedules"
 	"github.com/hookflow/hookflow/store"
@@ -32,8 +33,8 @@ func (s *schedulesAPI) routes(v1 *gin.RouterGroup, read, write gin.HandlerFunc) 
 // haveTemporal answers 503 on an api built without a Temporal client
 // (handler tests), once the request itself has been checked.
 func (s *schedulesAPI) haveTemporal(c *gin.Context) bool {
-	if s.temporal == nil {
-		fail(c, newError(http.StatusServiceUnavailable, "temporal_unavailable", "this api has no Temporal client: schedules live in Temporal"))
+	if s.Temporal == nil {
+		httpapi.Fail(c, httpapi.NewError(http.StatusServiceUnavailable, "temporal_unavailable", "this api has no Temporal client: schedules live in Temporal"))
 		return false
 	}
 	return true
@@ -49,11 +50,11 @@ type scheduleSync struct {
 }
 
 func (s *adminCore) scheduleClient() *schedules.Client {
-	return &schedules.Client{C: s.temporal, DC: s.cfg.DataConverter}
+	return &schedules.Client{C: s.Temporal, DC: s.cfg.DataConverter}
 }
 
 func (s *adminCore) reconciler() *schedules.Reconciler {
-	return &schedules.Reconciler{T: s.scheduleClient(), Settings: schedules.Settings{PublicURL: s.cfg.PublicURL}, Log: s.log}
+	return &schedules.Reconciler{T: s.scheduleClient(), Settings: schedules.Settings{PublicURL: s.cfg.PublicURL}, Log: s.Log}
 }
 
 // syncSchedules brings the schedules of flow id in step after a write:
@@ -70,7 +71,7 @@ func (s *adminCore) syncSchedules(ctx context.Context, id string, rec *store.Flo
 	if len(also) == 0 && (rec == nil || rec.Def == nil || len(rec.Def.Schedules) == 0) {
 		return nil
 	}
-	if s.temporal == nil {
+	if s.Temporal == nil {
 		return &scheduleSync{Changes: []schedules.Change{}, Error: "no Temporal client: schedules are not kept in step by this api"}
 	}
 	changes, err := s.reconciler().SyncFlow(ctx, id, schedules.FromStore(rec), also...)
@@ -79,7 +80,7 @@ func (s *adminCore) syncSchedules(ctx context.Context, id string, rec *store.Flo
 		out.Changes = []schedules.Change{}
 	}
 	if err != nil {
-		s.log.Warn("schedules not in step after a flow write; an api start or POST /api/v1/schedules/reconcile repairs them", "flow", id, "error", err)
+		s.Log.Warn("schedules not in step after a flow write; an api start or POST /api/v1/schedules/reconcile repairs them", "flow", id, "error", err)
 		out.Error = err.Error()
 	}
 	return out
@@ -104,8 +105,8 @@ func (s *schedulesAPI) reconcile(c *gin.Context) {
 	}
 	if err != nil {
 		// Some changes may have been made: say which, beside the error.
-		e := s.temporalError(err)
-		s.log.Warn("schedules reconcile", "error", err, "changed", len(changes))
+		e := s.TemporalError(err)
+		s.Log.Warn("schedules reconcile", "error", err, "changed", len(changes))
 		c.JSON(e.Status, gin.H{"error": e.Code, "detail": e.Detail, "changes": changes})
 		return
 	}
@@ -129,7 +130,7 @@ func (s *schedulesAPI) listSchedules(c *gin.Context) {
 	}
 	infos, err := s.scheduleClient().Infos(c.Request.Context(), *schedules.FromStore(rec), schedules.Settings{PublicURL: s.cfg.PublicURL})
 	if err != nil {
-		fail(c, s.temporalError(err))
+		httpapi.Fail(c, s.TemporalError(err))
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"flowId": rec.ID, "version": rec.Version, "enabled": rec.Enabled, "schedules": infos})
@@ -146,7 +147,7 @@ func (s *schedulesAPI) entry(c *gin.Context) (*schedules.Desired, bool) {
 			return &d, true
 		}
 	}
-	fail(c, newError(http.StatusNotFound, "not_found", fmt.Sprintf("flow %q has no schedule %q", rec.ID, c.Param("scheduleId"))))
+	httpapi.Fail(c, httpapi.NewError(http.StatusNotFound, "not_found", fmt.Sprintf("flow %q has no schedule %q", rec.ID, c.Param("scheduleId"))))
 	return nil, false
 }
 
@@ -154,12 +155,12 @@ func (s *schedulesAPI) entry(c *gin.Context) (*schedules.Desired, bool) {
 func (s *schedulesAPI) readBody(c *gin.Context, what, shape string, v any) bool {
 	raw, e := s.readAdminBody(c, what)
 	if e != nil {
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return false
 	}
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, v); err != nil {
-			fail(c, newError(http.StatusBadRequest, "malformed_json", "the body, when sent, is "+shape))
+			httpapi.Fail(c, httpapi.NewError(http.StatusBadRequest, "malformed_json", "the body, when sent, is "+shape))
 			return false
 		}
 	}
@@ -171,10 +172,10 @@ func (s *schedulesAPI) readBody(c *gin.Context, what, shape string, v any) bool 
 // it).
 func (s *schedulesAPI) scheduleFailed(c *gin.Context, d *schedules.Desired, err error) {
 	if errors.Is(err, schedules.ErrNotFound) {
-		fail(c, newError(http.StatusConflict, "schedule_missing", fmt.Sprintf("Temporal has no schedule %s yet; POST /api/v1/schedules/reconcile creates it", d.ID)))
+		httpapi.Fail(c, httpapi.NewError(http.StatusConflict, "schedule_missing", fmt.Sprintf("Temporal has no schedule %s yet; POST /api/v1/schedules/reconcile creates it", d.ID)))
 		return
 	}
-	fail(c, s.temporalError(err))
+	httpapi.Fail(c, s.TemporalError(err))
 }
 
 func (s *schedulesAPI) pauseSchedule(pause bool) gin.HandlerFunc {
@@ -186,9 +187,9 @@ func (s *schedulesAPI) pauseSchedule(pause bool) gin.HandlerFunc {
 			return
 		}
 		if len(body.Note) > 500 {
-			e := newError(http.StatusUnprocessableEntity, "invalid_request", "note must be at most 500 characters long")
+			e := httpapi.NewError(http.StatusUnprocessableEntity, "invalid_request", "note must be at most 500 characters long")
 			e.Path = "note"
-			fail(c, e)
+			httpapi.Fail(c, e)
 			return
 		}
 		d, ok := s.entry(c)
@@ -209,7 +210,7 @@ func (s *schedulesAPI) pauseSchedule(pause bool) gin.HandlerFunc {
 			s.scheduleFailed(c, d, err)
 			return
 		}
-		s.log.Info("schedule", "schedule", d.ID, "paused", pause, "note", body.Note)
+		s.Log.Info("schedule", "schedule", d.ID, "paused", pause, "note", body.Note)
 		c.JSON(http.StatusOK, gin.H{"scheduleId": d.ID, "paused": pause})
 	}
 }
@@ -255,9 +256,9 @@ func (s *schedulesAPI) backfillSchedule(c *gin.Context) {
 		return
 	}
 	invalid := func(path, msg string) {
-		e := newError(http.StatusUnprocessableEntity, "invalid_request", path+" "+msg)
+		e := httpapi.NewError(http.StatusUnprocessableEntity, "invalid_request", path+" "+msg)
 		e.Path = path
-		fail(c, e)
+		httpapi.Fail(c, e)
 	}
 	switch {
 	case body.Start.IsZero():
@@ -299,8 +300,8 @@ func (s *schedulesAPI) checkOverlap(c *gin.Context, p string) bool {
 	case "", flow.OverlapSkip, flow.OverlapBufferOne, flow.OverlapBufferAll, flow.OverlapCancelOther, flow.OverlapTerminateOther, flow.OverlapAllowAll:
 		return true
 	}
-	e := newError(http.StatusUnprocessableEntity, "invalid_request", "overlap must be one of: skip, bufferOne, bufferAll, cancelOther, terminateOther, allowAll")
+	e := httpapi.NewError(http.StatusUnprocessableEntity, "invalid_request", "overlap must be one of: skip, bufferOne, bufferAll, cancelOther, terminateOther, allowAll")
 	e.Path = "overlap"
-	fail(c, e)
+	httpapi.Fail(c, e)
 	return false
 }

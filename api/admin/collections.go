@@ -1,4 +1,4 @@
-package api
+package admin
 
 import (
 	"errors"
@@ -8,10 +8,10 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/hookflow/hookflow/api/httpapi"
 	"github.com/hookflow/hookflow/records"
 	"github.com/hookflow/hookflow/store"
 )
@@ -37,28 +37,28 @@ func (s *collectionsAPI) routes(v1 *gin.RouterGroup, read, write gin.HandlerFunc
 // recordError maps the store's record and collection errors to answers:
 // properties that do not fit 422 with every path, a unique value taken 409
 // naming the property, records that break a collection change 409.
-func recordError(err error) *Error {
+func recordError(err error) *httpapi.Error {
 	var ie *records.InvalidError
 	var ue *records.UniqueError
 	var fit *records.RecordsDoNotFitError
 	switch {
 	case errors.As(err, &ie):
-		e := newError(http.StatusUnprocessableEntity, "invalid_"+ie.What, ie.Errors[0].Error())
+		e := httpapi.NewError(http.StatusUnprocessableEntity, "invalid_"+ie.What, ie.Errors[0].Error())
 		e.Path, e.Errors = ie.Errors[0].Path, ie.Errors
 		return e
 	case errors.As(err, &ue):
-		e := newError(http.StatusConflict, "unique_conflict", err.Error())
+		e := httpapi.NewError(http.StatusConflict, "unique_conflict", err.Error())
 		e.Path = "properties." + ue.Property
 		return e
 	case errors.As(err, &fit):
-		e := newError(http.StatusConflict, "records_do_not_fit", err.Error()+"; change or delete those records first")
+		e := httpapi.NewError(http.StatusConflict, "records_do_not_fit", err.Error()+"; change or delete those records first")
 		e.Errors = fit.Errors
 		if len(fit.Errors) > 0 {
 			e.Path = fit.Errors[0].Path
 		}
 		return e
 	case errors.Is(err, store.ErrConflict):
-		return newError(http.StatusPreconditionFailed, "precondition_failed", err.Error()+"; GET it and retry with its ETag")
+		return httpapi.NewError(http.StatusPreconditionFailed, "precondition_failed", err.Error()+"; GET it and retry with its ETag")
 	}
 	return storeError(err)
 }
@@ -68,7 +68,7 @@ func (s *collectionsAPI) failRecord(c *gin.Context, err error) { s.failWith(c, r
 // readDefinitionBody reads a definition people may write as YAML: JSON, or
 // YAML with Content-Type application/yaml (415 otherwise), within the size
 // limit. what names it in errors ("collection").
-func (s *adminCore) readDefinitionBody(c *gin.Context, what string) ([]byte, bool, *Error) {
+func (s *adminCore) readDefinitionBody(c *gin.Context, what string) ([]byte, bool, *httpapi.Error) {
 	mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
 	raw, e := s.readAdminBody(c, "a "+what)
 	if e != nil {
@@ -80,23 +80,23 @@ func (s *adminCore) readDefinitionBody(c *gin.Context, what string) ([]byte, boo
 	case "application/yaml", "application/x-yaml", "text/yaml":
 		return raw, true, nil
 	}
-	e = newError(http.StatusUnsupportedMediaType, "unsupported_media_type", "send the "+what+" as application/json or application/yaml")
+	e = httpapi.NewError(http.StatusUnsupportedMediaType, "unsupported_media_type", "send the "+what+" as application/json or application/yaml")
 	e.Path = "headers.Content-Type"
 	return nil, false, e
 }
 
 // readBody reads an admin request's body within the size limit.
-func (s *adminCore) readAdminBody(c *gin.Context, what string) ([]byte, *Error) {
+func (s *adminCore) readAdminBody(c *gin.Context, what string) ([]byte, *httpapi.Error) {
 	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes))
 	if err != nil {
-		return nil, newError(http.StatusRequestEntityTooLarge, "payload_too_large", fmt.Sprintf("%s is limited to %d bytes", what, s.cfg.MaxBodyBytes))
+		return nil, httpapi.NewError(http.StatusRequestEntityTooLarge, "payload_too_large", fmt.Sprintf("%s is limited to %d bytes", what, s.cfg.MaxBodyBytes))
 	}
 	return raw, nil
 }
 
 // readCollection decodes a collection definition: JSON, or YAML with
 // Content-Type application/yaml. Invalid: 422 with every error.
-func (s *collectionsAPI) readCollection(c *gin.Context) (*records.Collection, *Error) {
+func (s *collectionsAPI) readCollection(c *gin.Context) (*records.Collection, *httpapi.Error) {
 	raw, yamlDoc, e := s.readDefinitionBody(c, "collection")
 	if e != nil {
 		return nil, e
@@ -123,7 +123,7 @@ func (s *collectionsAPI) listCollections(c *gin.Context) {
 func (s *collectionsAPI) createCollection(c *gin.Context) {
 	col, e := s.readCollection(c)
 	if e != nil {
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return
 	}
 	got, err := records.Of(s.cfg.Admin.Store).CreateCollection(c.Request.Context(), col)
@@ -156,18 +156,18 @@ type collectionResource struct {
 func (s *collectionsAPI) updateCollection(c *gin.Context) {
 	version, e := ifMatch(c)
 	if e != nil {
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return
 	}
 	col, e := s.readCollection(c)
 	if e != nil {
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return
 	}
 	if col.Name != c.Param("name") {
-		e := newError(http.StatusUnprocessableEntity, "invalid_collection", fmt.Sprintf("the definition's name %q differs from the URL's %q", col.Name, c.Param("name")))
+		e := httpapi.NewError(http.StatusUnprocessableEntity, "invalid_collection", fmt.Sprintf("the definition's name %q differs from the URL's %q", col.Name, c.Param("name")))
 		e.Path = "name"
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return
 	}
 	got, changed, err := records.Of(s.cfg.Admin.Store).UpdateCollection(c.Request.Context(), col, version)
@@ -201,10 +201,10 @@ func recordLocation(r *records.Record) string {
 }
 
 // readProperties decodes a record write's body: {"properties": {...}}.
-func (s *collectionsAPI) readProperties(c *gin.Context) (map[string]any, *Error) {
+func (s *collectionsAPI) readProperties(c *gin.Context) (map[string]any, *httpapi.Error) {
 	mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
 	if mt != "application/json" && mt != "" {
-		e := newError(http.StatusUnsupportedMediaType, "unsupported_media_type", "send the record as application/json")
+		e := httpapi.NewError(http.StatusUnsupportedMediaType, "unsupported_media_type", "send the record as application/json")
 		e.Path = "headers.Content-Type"
 		return nil, e
 	}
@@ -214,10 +214,10 @@ func (s *collectionsAPI) readProperties(c *gin.Context) (map[string]any, *Error)
 	}
 	props, errs, err := records.DecodeWrite(raw)
 	if err != nil {
-		return nil, newError(http.StatusBadRequest, "malformed_json", err.Error())
+		return nil, httpapi.NewError(http.StatusBadRequest, "malformed_json", err.Error())
 	}
 	if len(errs) > 0 {
-		e := newError(http.StatusUnprocessableEntity, "invalid_record", errs[0].Error())
+		e := httpapi.NewError(http.StatusUnprocessableEntity, "invalid_record", errs[0].Error())
 		e.Path, e.Errors = errs[0].Path, errs
 		return nil, e
 	}
@@ -233,9 +233,9 @@ type recordPage struct {
 func (s *collectionsAPI) listRecords(c *gin.Context) {
 	q, fe := records.ListQuery(c.Query("pageSize"), c.Query("nextPageToken"), c.Query("filter"))
 	if fe != nil {
-		e := newError(http.StatusBadRequest, "bad_request", fe.Message)
+		e := httpapi.NewError(http.StatusBadRequest, "bad_request", fe.Message)
 		e.Path = fe.Path
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return
 	}
 	page, err := records.Of(s.cfg.Admin.Store).Find(c.Request.Context(), c.Param("name"), q)
@@ -260,7 +260,7 @@ func (s *collectionsAPI) listRecords(c *gin.Context) {
 func (s *collectionsAPI) createRecord(c *gin.Context) {
 	props, e := s.readProperties(c)
 	if e != nil {
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return
 	}
 	res, err := records.Of(s.cfg.Admin.Store).Write(c.Request.Context(), records.Write{Op: records.OpCreate, Collection: c.Param("name"), Properties: props})
@@ -289,12 +289,12 @@ func (s *collectionsAPI) writeRecord(op string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		version, e := ifMatch(c)
 		if e != nil {
-			fail(c, e)
+			httpapi.Fail(c, e)
 			return
 		}
 		props, e := s.readProperties(c)
 		if e != nil {
-			fail(c, e)
+			httpapi.Fail(c, e)
 			return
 		}
 		res, err := records.Of(s.cfg.Admin.Store).Write(c.Request.Context(), records.Write{Op: op, Collection: c.Param("name"), Ref: recordRef(c), Properties: props, IfVersion: version})
@@ -312,7 +312,7 @@ func (s *collectionsAPI) writeRecord(op string) gin.HandlerFunc {
 func (s *collectionsAPI) upsertRecord(c *gin.Context) {
 	props, e := s.readProperties(c)
 	if e != nil {
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return
 	}
 	ref := recordRef(c)
@@ -333,7 +333,7 @@ func (s *collectionsAPI) upsertRecord(c *gin.Context) {
 func (s *collectionsAPI) deleteRecord(c *gin.Context) {
 	version, e := ifMatch(c)
 	if e != nil {
-		fail(c, e)
+		httpapi.Fail(c, e)
 		return
 	}
 	if _, err := records.Of(s.cfg.Admin.Store).Write(c.Request.Context(), records.Write{Op: records.OpDelete, Collection: c.Param("name"), Ref: recordRef(c), IfVersion: version}); err != nil {
@@ -341,13 +341,6 @@ func (s *collectionsAPI) deleteRecord(c *gin.Context) {
 		return
 	}
 	c.Status(http.StatusNoContent)
-}
-
-// recordKeyError is a lookup's value that cannot be one of the property's
-// values (a text where a number is kept): no record can match it.
-func recordKeyError(err error) bool {
-	var ie *records.InvalidError
-	return errors.As(err, &ie) && len(ie.Errors) > 0 && strings.HasPrefix(ie.Errors[0].Path, "value")
 }
 
 // urlPaths names the URL's parts in a store error's paths: the property and

@@ -1,10 +1,11 @@
-package api
+package admin
 
 import (
 	"context"
 	"fmt"
 	"net/http"
 
+	"github.com/hookflow/hookflow/api/httpapi"
 	"github.com/hookflow/hookflow/destinations"
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/notify"
@@ -41,7 +42,7 @@ func (s *destinationsAPI) notifyPause(d *destinations.Destination, was *destinat
 // checkNotifySigns refuses (422, notify.destination) a flow whose notify
 // destination does not sign with Standard Webhooks: receivers of
 // notifications verify webhook-signature.
-func (s *Management) checkNotifySigns(ctx context.Context, f *flow.Flow) *Error {
+func (s *Management) checkNotifySigns(ctx context.Context, f *flow.Flow) *httpapi.Error {
 	if f.Notify == nil || f.Notify.Destination == "" {
 		return nil
 	}
@@ -54,7 +55,7 @@ func (s *Management) checkNotifySigns(ctx context.Context, f *flow.Flow) *Error 
 	}
 	fe := flow.FieldError{Path: "notify.destination", Message: fmt.Sprintf(
 		"destination %q does not sign with Standard Webhooks; notifications need its auth to be {type: signature, version: standardWebhooks, secret: <name>}", d.Name)}
-	e := newError(http.StatusUnprocessableEntity, "invalid_flow", fe.Error())
+	e := httpapi.NewError(http.StatusUnprocessableEntity, "invalid_flow", fe.Error())
 	e.Path, e.Errors = fe.Path, []flow.FieldError{fe}
 	return e
 }
