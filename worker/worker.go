@@ -33,6 +33,13 @@ type Options struct {
 	MaxConcurrentWorkflowTasks int
 	// WorkflowPollers is the number of workflow task pollers.
 	WorkflowPollers int
+	// MaxEagerStarts bounds the async runs whose first workflow task came
+	// back with their start (eager start, when the API runs in this
+	// process) and is not processed yet; past it a start goes plain,
+	// through matching, so a burst is accepted at the rate of bare starts
+	// (0: DefaultMaxEagerStarts; below 0: no eager start). Counted within
+	// MaxConcurrentWorkflowTasks.
+	MaxEagerStarts int
 	// MaxConcurrentDeliveries bounds deliveries in flight on this worker.
 	MaxConcurrentDeliveries int
 	// DeliveriesPerSecond bounds deliveries started per second across all
@@ -185,13 +192,14 @@ func newFlowWorker(c sdkclient.Client, queue string, deliver *activities.Deliver
 		maxLocal = opts.MaxConcurrentDeliveries
 	}
 	w := sdkworker.New(c, queue, sdkworker.Options{
-		MaxConcurrentWorkflowTaskExecutionSize: opts.MaxConcurrentWorkflowTasks,
-		MaxConcurrentWorkflowTaskPollers:       opts.WorkflowPollers,
-		WorkerStopTimeout:                      opts.StopTimeout,
-		// Local activities: deliveries' first attempts (and the short
-		// lookups beside the interpreter), bounded apart from deliveries.
-		MaxConcurrentLocalActivityExecutionSize: maxLocal,
-		Interceptors:                            []interceptor.WorkerInterceptor{workflows.FirstAttemptInterceptor(fa)},
+		// Workflow-task slots (MaxConcurrentWorkflowTasks, of which
+		// MaxEagerStarts for eager starts) and local activities:
+		// deliveries' first attempts (and the short lookups beside the
+		// interpreter), bounded apart from deliveries.
+		Tuner:                            flowTuner(opts.MaxConcurrentWorkflowTasks, maxLocal, opts.MaxEagerStarts),
+		MaxConcurrentWorkflowTaskPollers: opts.WorkflowPollers,
+		WorkerStopTimeout:                opts.StopTimeout,
+		Interceptors:                     []interceptor.WorkerInterceptor{workflows.FirstAttemptInterceptor(fa)},
 	})
 	Register(w)
 	if deliver != nil {
