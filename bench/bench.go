@@ -75,6 +75,14 @@ type Config struct {
 	// sync cell, at one caller, compared with the idle sync p99 (0: no
 	// burst cell); BurstRounds repeats it (default 3).
 	Burst, BurstRounds int
+	// IngestBurst is how many starts each ingest burst cell sends (the
+	// StartWorkflow floor's, then hookflow's async triggers), from
+	// IngestCallers callers (default 64), as fast as they are answered
+	// (0: no ingest burst cells).
+	IngestBurst, IngestCallers int
+	// MaxEagerStarts is the flow worker's limit of eager starts in flight
+	// (worker.Options.MaxEagerStarts; 0: its default).
+	MaxEagerStarts int
 	// Only runs the named scenarios (all when empty).
 	Only []string
 	// InMemory keeps the server's SQLite in memory (an experiment: hookflow
@@ -164,12 +172,14 @@ type Results struct {
 	DeliveryTriggerErrors []string `json:"deliveryTriggerErrors,omitempty"`
 	// Burst is the burst cell: sync idle, after the burst on its own
 	// queue, and on the async queue (before #14); ratios to idle.
-	Burst           []Ratio `json:"burst,omitempty"`
-	WaitingFlows    int     `json:"waitingFlows"`
-	RSSBytesIdle    int64   `json:"rssBytesIdle"`
-	RSSBytesWaiting int64   `json:"rssBytesWaiting"`
-	GoVersion       string  `json:"goVersion"`
-	CPUs            int     `json:"cpus"`
+	Burst []Ratio `json:"burst,omitempty"`
+	// Ingest are the ingest burst cells: the floor's and hookflow's.
+	Ingest          []IngestCell `json:"ingest,omitempty"`
+	WaitingFlows    int          `json:"waitingFlows"`
+	RSSBytesIdle    int64        `json:"rssBytesIdle"`
+	RSSBytesWaiting int64        `json:"rssBytesWaiting"`
+	GoVersion       string       `json:"goVersion"`
+	CPUs            int          `json:"cpus"`
 }
 
 // Scenario names.
@@ -389,7 +399,7 @@ steps: [{id: send, type: http, method: POST, url: "%s", body: {mode: all}}]
 `, e.receiverURL)
 
 	allow, _ := activities.ParseAllowlist([]string{"127.0.0.1"})
-	w := worker.New(c, activities.NewDeliverer(activities.Config{Allow: allow, Telemetry: tel}), worker.Options{MaxConcurrentDeliveries: 200, WorkflowPollers: cfg.WorkflowPollers})
+	w := worker.New(c, activities.NewDeliverer(activities.Config{Allow: allow, Telemetry: tel}), worker.Options{MaxConcurrentDeliveries: 200, WorkflowPollers: cfg.WorkflowPollers, MaxEagerStarts: cfg.MaxEagerStarts})
 	registerFloor(w.Flows)
 	if err := w.Start(); err != nil {
 		return nil, err
@@ -572,6 +582,13 @@ func measureAll(ctx context.Context, cfg Config, t *target) (*Results, error) {
 		res.DeliveriesSent, res.DeliveriesReceived = int(sent.Load()), got
 		res.DeliveriesPerSec = float64(res.DeliveriesReceived) / elapsed.Seconds()
 		logf("deliveries: %d triggered, %d received (unique delivery ids), %.1f/s", res.DeliveriesSent, res.DeliveriesReceived, res.DeliveriesPerSec)
+	}
+
+	if cfg.IngestBurst > 0 {
+		var err error
+		if res.Ingest, err = measureIngestBursts(ctx, cfg, t, id, logf); err != nil {
+			return nil, err
+		}
 	}
 
 	if cfg.Burst > 0 {
