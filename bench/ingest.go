@@ -12,6 +12,7 @@ import (
 	sdkclient "go.temporal.io/sdk/client"
 
 	"github.com/hookflow/hookflow/contract"
+	"github.com/hookflow/hookflow/worker"
 )
 
 // Scenario names of the ingest burst cells (issue #28).
@@ -53,6 +54,9 @@ type IngestCell struct {
 	Lost      int  `json:"lost"`
 	Extra     int  `json:"extra"`
 	TimedOut  bool `json:"drainTimedOut,omitempty"`
+	// Eager counts the starts by how the flow worker answered eager start
+	// (embedded only; nil when none asked, as the floor's).
+	Eager *worker.EagerStarts `json:"eager,omitempty"`
 }
 
 // ingestDrainLimit bounds the wait for a burst's runs to complete.
@@ -61,8 +65,10 @@ const ingestDrainLimit = 5 * time.Minute
 // measureIngest sends n starts from callers (each call one start) and
 // waits until visibility shows every run matching query (started since
 // the burst began) closed.
-func measureIngest(ctx context.Context, c sdkclient.Client, name string, n, callers int, query string, call func(context.Context) error) (IngestCell, error) {
+func measureIngest(ctx context.Context, t *target, name string, n, callers int, query string, call func(context.Context) error) (IngestCell, error) {
+	c := t.c
 	cell := IngestCell{Scenario: name, Sent: n, Callers: callers}
+	eager0 := t.eagerNow()
 	// Visibility's StartTime has the server's clock; the bench runs on the
 	// same host (embedded, or the compose cluster).
 	since := time.Now().UTC()
@@ -99,6 +105,7 @@ func measureIngest(ctx context.Context, c sdkclient.Client, name string, n, call
 	close(next)
 	wg.Wait()
 	accepted := time.Since(start)
+	cell.Eager = t.eagerSince(eager0)
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	cell.Accepted = len(lat)
 	cell.AcceptP50ms, cell.AcceptP99ms = pct(lat, 0.50), pct(lat, 0.99)
@@ -168,13 +175,13 @@ func measureIngestBursts(ctx context.Context, cfg Config, t *target, id func(str
 		if err := drain(ctx, t.c); err != nil {
 			return nil, err
 		}
-		cell, err := measureIngest(ctx, t.c, b.name, cfg.IngestBurst, callers, b.query, b.call)
+		cell, err := measureIngest(ctx, t, b.name, cfg.IngestBurst, callers, b.query, b.call)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", b.name, err)
 		}
-		logf("%-30s %d from %d callers: accepted %d (%.1f/s, p50 %.1f ms, p99 %.1f ms, errors %d), all done in %.1f s (%.1f/s completed), started %d, completed %d, lost %d, extra %d",
+		logf("%-30s %d from %d callers: accepted %d (%.1f/s, p50 %.1f ms, p99 %.1f ms, errors %d), all done in %.1f s (%.1f/s completed), started %d, completed %d, lost %d, extra %d%s",
 			cell.Scenario, cell.Sent, cell.Callers, cell.Accepted, cell.AcceptPerSecond, cell.AcceptP50ms, cell.AcceptP99ms, cell.Errors,
-			cell.DrainSeconds, cell.CompletedPerSecond, cell.Started, cell.Completed, cell.Lost, cell.Extra)
+			cell.DrainSeconds, cell.CompletedPerSecond, cell.Started, cell.Completed, cell.Lost, cell.Extra, eagerNote(cell.Eager))
 		if cell.TimedOut {
 			logf("%s: runs still open after %s", cell.Scenario, ingestDrainLimit)
 		}

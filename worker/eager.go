@@ -31,7 +31,14 @@ type eagerLimit struct {
 	// eager are the permits issued by TryReserveSlot and not yet released.
 	eager    sync.Map // *sdkworker.SlotPermit -> struct{}
 	inFlight atomic.Int64
+	// granted and refused count eager starts' reservations, for the bench.
+	granted, refused atomic.Int64
 }
+
+// EagerStarts counts the flow worker's answers to eager starts: Eager
+// took a slot (the first task came back with the start), Plain were
+// refused and went through matching.
+type EagerStarts struct{ Eager, Plain int64 }
 
 // newEagerLimit returns inner limited to limit eager tasks at once
 // (limit < 0: none, every start goes plain).
@@ -49,15 +56,22 @@ func (e *eagerLimit) ReserveSlot(ctx context.Context, info sdkworker.SlotReserva
 func (e *eagerLimit) TryReserveSlot(info sdkworker.SlotReservationInfo) *sdkworker.SlotPermit {
 	if e.inFlight.Add(1) > e.limit {
 		e.inFlight.Add(-1)
+		e.refused.Add(1)
 		return nil
 	}
 	p := e.inner.TryReserveSlot(info)
 	if p == nil {
 		e.inFlight.Add(-1)
+		e.refused.Add(1)
 		return nil
 	}
 	e.eager.Store(p, struct{}{})
+	e.granted.Add(1)
 	return p
+}
+
+func (e *eagerLimit) counts() EagerStarts {
+	return EagerStarts{Eager: e.granted.Load(), Plain: e.refused.Load()}
 }
 
 func (e *eagerLimit) MarkSlotUsed(info sdkworker.SlotMarkUsedInfo) { e.inner.MarkSlotUsed(info) }
@@ -76,8 +90,8 @@ func (e *eagerLimit) MaxSlots() int { return e.inner.MaxSlots() }
 // flowTuner is the slots a flow worker would get from maxWorkflowTasks and
 // maxLocal (0: the SDK's defaults, as when they are set on
 // sdkworker.Options, which a Tuner excludes), with eager starts limited to
-// maxEager of the workflow-task slots.
-func flowTuner(maxWorkflowTasks, maxLocal, maxEager int) sdkworker.WorkerTuner {
+// maxEager of the workflow-task slots, and that limit.
+func flowTuner(maxWorkflowTasks, maxLocal, maxEager int) (sdkworker.WorkerTuner, *eagerLimit) {
 	// Neither constructor fails here: the fixed tuner replaces counts
 	// below 1 with the SDK's defaults (as setting the options does), and
 	// the composite one returns no error at all.
@@ -88,12 +102,13 @@ func flowTuner(maxWorkflowTasks, maxLocal, maxEager int) sdkworker.WorkerTuner {
 	if maxEager == 0 {
 		maxEager = DefaultMaxEagerStarts
 	}
+	eager := newEagerLimit(fixed.GetWorkflowTaskSlotSupplier(), maxEager)
 	t, _ := sdkworker.NewCompositeTuner(sdkworker.CompositeTunerOptions{
-		WorkflowSlotSupplier:        newEagerLimit(fixed.GetWorkflowTaskSlotSupplier(), maxEager),
+		WorkflowSlotSupplier:        eager,
 		ActivitySlotSupplier:        fixed.GetActivityTaskSlotSupplier(),
 		LocalActivitySlotSupplier:   fixed.GetLocalActivitySlotSupplier(),
 		NexusSlotSupplier:           fixed.GetNexusSlotSupplier(),
 		SessionActivitySlotSupplier: fixed.GetSessionActivitySlotSupplier(),
 	})
-	return t
+	return t, eager
 }

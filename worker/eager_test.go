@@ -40,6 +40,7 @@ func TestEagerStartsAreRefusedPastTheLimitAndAllowedAgainOnceOneIsReleased(t *te
 	e.ReleaseSlot(released{permit: c})
 	require.NotNil(t, e.TryReserveSlot(nil))
 	require.NotNil(t, e.TryReserveSlot(nil))
+	require.Equal(t, EagerStarts{Eager: 5, Plain: 2}, e.counts())
 }
 
 func TestPollersReservationsNeitherCountAgainstNorAreBoundByTheEagerLimit(t *testing.T) {
@@ -79,12 +80,12 @@ func TestANegativeLimitRefusesEveryEagerStart(t *testing.T) {
 }
 
 func TestTheFlowTunerKeepsTheConfiguredSlotCountsAndDefaultsTheEagerLimit(t *testing.T) {
-	tu := flowTuner(0, 0, 0)
+	tu, _ := flowTuner(0, 0, 0)
 	require.Equal(t, 1000, tu.GetWorkflowTaskSlotSupplier().MaxSlots(), "the SDK's default workflow-task slots")
 	require.Equal(t, 1000, tu.GetLocalActivitySlotSupplier().MaxSlots(), "the SDK's default local-activity slots")
 	require.Equal(t, int64(DefaultMaxEagerStarts), tu.GetWorkflowTaskSlotSupplier().(*eagerLimit).limit)
 
-	tu = flowTuner(7, 3, 5)
+	tu, _ = flowTuner(7, 3, 5)
 	require.Equal(t, 7, tu.GetWorkflowTaskSlotSupplier().MaxSlots())
 	require.Equal(t, 3, tu.GetLocalActivitySlotSupplier().MaxSlots())
 	require.Equal(t, int64(5), tu.GetWorkflowTaskSlotSupplier().(*eagerLimit).limit)

@@ -165,7 +165,7 @@ func printIngest(res *bench.Results) {
 	}
 	fmt.Println()
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "burst\tsent\tcallers\taccepted\taccept/s\taccept p50 ms\taccept p99 ms\tall done s\tcompleted/s\tlost\textra\terrors\tvs floor\t")
+	fmt.Fprintln(tw, "burst\tsent\tcallers\taccepted\taccept/s\taccept p50 ms\taccept p99 ms\tall done s\tcompleted/s\tlost\textra\terrors\teager/plain\tvs floor\t")
 	var floor *bench.IngestCell
 	for i, c := range res.Ingest {
 		ratio := ""
@@ -184,8 +184,12 @@ func printIngest(res *bench.Results) {
 		if c.TimedOut {
 			lost += " (drain timed out)"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%s\t%d\t%d\t%s\t\n", c.Scenario, c.Sent, c.Callers, c.Accepted, c.AcceptPerSecond,
-			c.AcceptP50ms, c.AcceptP99ms, c.DrainSeconds, c.CompletedPerSecond, lost, c.Extra, c.Errors, ratio)
+		eager := ""
+		if c.Eager != nil {
+			eager = fmt.Sprintf("%d/%d", c.Eager.Eager, c.Eager.Plain)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%s\t%d\t%d\t%s\t%s\t\n", c.Scenario, c.Sent, c.Callers, c.Accepted, c.AcceptPerSecond,
+			c.AcceptP50ms, c.AcceptP99ms, c.DrainSeconds, c.CompletedPerSecond, lost, c.Extra, c.Errors, eager, ratio)
 	}
 	tw.Flush()
 }
