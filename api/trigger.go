@@ -147,7 +147,9 @@ func (s *Public) trigger(c *gin.Context) {
 	defer cancel()
 	// Eager start: when this process also runs a worker (hookflow dev), the
 	// first workflow task comes back with the start instead of through
-	// matching. Elsewhere the SDK ignores it.
+	// matching, while that worker holds fewer than its MaxEagerStarts such
+	// tasks; past them, and where no local worker exists, the SDK sends a
+	// plain start. Either way the answer waits only for the durable start.
 	opts.EnableEagerStart = true
 	if key.digest != "" {
 		// A duplicate of a running or closed run (same id) must be seen,

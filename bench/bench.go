@@ -75,6 +75,14 @@ type Config struct {
 	// sync cell, at one caller, compared with the idle sync p99 (0: no
 	// burst cell); BurstRounds repeats it (default 3).
 	Burst, BurstRounds int
+	// IngestBurst is how many starts each ingest burst cell sends (the
+	// StartWorkflow floor's, then hookflow's async triggers), from
+	// IngestCallers callers (default 64), as fast as they are answered
+	// (0: no ingest burst cells).
+	IngestBurst, IngestCallers int
+	// MaxEagerStarts is the flow worker's limit of eager starts in flight
+	// (worker.Options.MaxEagerStarts; 0: its default).
+	MaxEagerStarts int
 	// Only runs the named scenarios (all when empty).
 	Only []string
 	// InMemory keeps the server's SQLite in memory (an experiment: hookflow
@@ -151,6 +159,9 @@ type Cell struct {
 	// and on a cluster the floor's worker).
 	Sample   map[string]float64 `json:"sample,omitempty"`
 	BenchCPU float64            `json:"benchCPUPercent"`
+	// Eager counts the cell's starts that asked for eager start by how the
+	// flow worker answered (embedded only; nil when none asked).
+	Eager *worker.EagerStarts `json:"eager,omitempty"`
 }
 
 // Results of one run.
@@ -164,12 +175,14 @@ type Results struct {
 	DeliveryTriggerErrors []string `json:"deliveryTriggerErrors,omitempty"`
 	// Burst is the burst cell: sync idle, after the burst on its own
 	// queue, and on the async queue (before #14); ratios to idle.
-	Burst           []Ratio `json:"burst,omitempty"`
-	WaitingFlows    int     `json:"waitingFlows"`
-	RSSBytesIdle    int64   `json:"rssBytesIdle"`
-	RSSBytesWaiting int64   `json:"rssBytesWaiting"`
-	GoVersion       string  `json:"goVersion"`
-	CPUs            int     `json:"cpus"`
+	Burst []Ratio `json:"burst,omitempty"`
+	// Ingest are the ingest burst cells: the floor's and hookflow's.
+	Ingest          []IngestCell `json:"ingest,omitempty"`
+	WaitingFlows    int          `json:"waitingFlows"`
+	RSSBytesIdle    int64        `json:"rssBytesIdle"`
+	RSSBytesWaiting int64        `json:"rssBytesWaiting"`
+	GoVersion       string       `json:"goVersion"`
+	CPUs            int          `json:"cpus"`
 }
 
 // Scenario names.
@@ -242,6 +255,31 @@ type target struct {
 	// hook is the trigger URL of each bench flow (by flow id).
 	hook     map[string]string
 	received func() int
+	// eagerStarts reads the flow worker's count of eager and plain starts
+	// (nil on a cluster: the api and the workers are other processes).
+	eagerStarts func() worker.EagerStarts
+}
+
+// eagerSince returns how many starts were eager and plain since before
+// (nil when t cannot tell, or none asked).
+func (t *target) eagerSince(before worker.EagerStarts) *worker.EagerStarts {
+	if t.eagerStarts == nil {
+		return nil
+	}
+	now := t.eagerStarts()
+	d := worker.EagerStarts{Eager: now.Eager - before.Eager, Plain: now.Plain - before.Plain}
+	if d.Eager == 0 && d.Plain == 0 {
+		return nil
+	}
+	return &d
+}
+
+// eagerNow is the flow worker's count so far (zero when t cannot tell).
+func (t *target) eagerNow() worker.EagerStarts {
+	if t.eagerStarts == nil {
+		return worker.EagerStarts{}
+	}
+	return t.eagerStarts()
 }
 
 // Run starts the embedded stack (or dials cfg.External) and measures every
@@ -389,7 +427,7 @@ steps: [{id: send, type: http, method: POST, url: "%s", body: {mode: all}}]
 `, e.receiverURL)
 
 	allow, _ := activities.ParseAllowlist([]string{"127.0.0.1"})
-	w := worker.New(c, activities.NewDeliverer(activities.Config{Allow: allow, Telemetry: tel}), worker.Options{MaxConcurrentDeliveries: 200, WorkflowPollers: cfg.WorkflowPollers})
+	w := worker.New(c, activities.NewDeliverer(activities.Config{Allow: allow, Telemetry: tel}), worker.Options{MaxConcurrentDeliveries: 200, WorkflowPollers: cfg.WorkflowPollers, MaxEagerStarts: cfg.MaxEagerStarts})
 	registerFloor(w.Flows)
 	if err := w.Start(); err != nil {
 		return nil, err
@@ -429,7 +467,8 @@ steps: [{id: send, type: http, method: POST, url: "%s", body: {mode: all}}]
 			"bench-deliver": apiSrv.URL + "/hooks/bench-deliver-token-00000000",
 			"bench-burst":   apiSrv.URL + "/hooks/bench-burst-token-000000000",
 		},
-		received: func() int { return int(receivedN.Load()) },
+		received:    func() int { return int(receivedN.Load()) },
+		eagerStarts: w.EagerStarts,
 	}
 	return e, nil
 }
@@ -519,8 +558,10 @@ func measureAll(ctx context.Context, cfg Config, t *target) (*Results, error) {
 				}
 			}()
 			cpu0 := cpuTime()
+			eager0 := t.eagerNow()
 			cell := measure(ctx, sc.name, n, cfg.Cell, sc.call)
 			cell.BenchCPU = 100 * (cpuTime() - cpu0).Seconds() / cfg.Cell.Seconds()
+			cell.Eager = t.eagerSince(eager0)
 			<-sampled
 			cell.Sample = sample
 			t0 := time.Now()
@@ -529,7 +570,7 @@ func measureAll(ctx context.Context, cfg Config, t *target) (*Results, error) {
 			}
 			cell.DrainSeconds = time.Since(t0).Seconds()
 			cell.CompletedPerSecond = float64(cell.Count) / (cfg.Cell.Seconds() + cell.DrainSeconds)
-			logf("%-28s callers=%-3d  %7.1f/s (%6.1f/s completed)  p50 %6.1f ms  p90 %6.1f ms  p99 %7.1f ms  errors %d", cell.Scenario, n, cell.PerSecond, cell.CompletedPerSecond, cell.P50ms, cell.P90ms, cell.P99ms, cell.Errors)
+			logf("%-28s callers=%-3d  %7.1f/s (%6.1f/s completed)  p50 %6.1f ms  p90 %6.1f ms  p99 %7.1f ms  errors %d%s", cell.Scenario, n, cell.PerSecond, cell.CompletedPerSecond, cell.P50ms, cell.P90ms, cell.P99ms, cell.Errors, eagerNote(cell.Eager))
 			res.Cells = append(res.Cells, cell)
 		}
 	}
@@ -574,6 +615,13 @@ func measureAll(ctx context.Context, cfg Config, t *target) (*Results, error) {
 		logf("deliveries: %d triggered, %d received (unique delivery ids), %.1f/s", res.DeliveriesSent, res.DeliveriesReceived, res.DeliveriesPerSec)
 	}
 
+	if cfg.IngestBurst > 0 {
+		var err error
+		if res.Ingest, err = measureIngestBursts(ctx, cfg, t, id, logf); err != nil {
+			return nil, err
+		}
+	}
+
 	if cfg.Burst > 0 {
 		rounds := cfg.BurstRounds
 		if rounds < 1 {
@@ -610,6 +658,15 @@ func measureAll(ctx context.Context, cfg Config, t *target) (*Results, error) {
 		logf("memory: %d flows waiting in a delay, RSS %.0f MB (idle %.0f MB)", res.WaitingFlows, float64(res.RSSBytesWaiting)/1e6, float64(res.RSSBytesIdle)/1e6)
 	}
 	return res, nil
+}
+
+// eagerNote says how many of a cell's starts were eager (empty when not
+// known).
+func eagerNote(e *worker.EagerStarts) string {
+	if e == nil {
+		return ""
+	}
+	return fmt.Sprintf("  eager %d, plain %d", e.Eager, e.Plain)
 }
 
 // drain waits until no run is open (visibility), at most two minutes. Flow

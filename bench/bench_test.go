@@ -19,12 +19,23 @@ func TestBenchSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts an embedded server")
 	}
-	res, err := bench.Run(context.Background(), bench.Config{Cell: 300 * time.Millisecond, Callers: []int{1, 4}, Deliveries: 20, Waiting: 20})
+	res, err := bench.Run(context.Background(), bench.Config{Cell: 300 * time.Millisecond, Callers: []int{1, 4}, Deliveries: 20, Waiting: 20,
+		IngestBurst: 40, IngestCallers: 8})
 	require.NoError(t, err)
 	require.Len(t, res.Cells, 12) // 6 scenarios (2 floors, sync, async, 2 keyed) at 2 caller counts
 	for _, c := range res.Cells {
 		require.Zero(t, c.Errors, c.Scenario)
 		require.Positive(t, c.Count, c.Scenario)
+	}
+	require.Len(t, res.Ingest, 2) // the floor's burst and the async triggers'
+	for _, c := range res.Ingest {
+		require.Zero(t, c.Errors, "%s: %s", c.Scenario, c.FirstError)
+		require.Equal(t, 40, c.Accepted, c.Scenario)
+		require.False(t, c.TimedOut, c.Scenario)
+		require.Equal(t, 40, c.Started, "%s: one run per start, counted in visibility", c.Scenario)
+		require.Equal(t, 40, c.Completed, "%s: every run completed", c.Scenario)
+		require.Zero(t, c.Lost, c.Scenario)
+		require.Positive(t, c.AcceptPerSecond, c.Scenario)
 	}
 	require.Equal(t, 20, res.DeliveriesSent)
 	require.Equal(t, res.DeliveriesSent, res.DeliveriesReceived, "no delivery lost")

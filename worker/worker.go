@@ -33,6 +33,13 @@ type Options struct {
 	MaxConcurrentWorkflowTasks int
 	// WorkflowPollers is the number of workflow task pollers.
 	WorkflowPollers int
+	// MaxEagerStarts bounds the async runs whose first workflow task came
+	// back with their start (eager start, when the API runs in this
+	// process) and is not processed yet; past it a start goes plain,
+	// through matching, so a burst is accepted at the rate of bare starts
+	// (0: DefaultMaxEagerStarts; below 0: no eager start). Counted within
+	// MaxConcurrentWorkflowTasks.
+	MaxEagerStarts int
 	// MaxConcurrentDeliveries bounds deliveries in flight on this worker.
 	MaxConcurrentDeliveries int
 	// DeliveriesPerSecond bounds deliveries started per second across all
@@ -101,23 +108,32 @@ type Workers struct {
 
 	client  sdkclient.Client
 	running atomic.Bool
+	// eager limits the async flow worker's eager starts.
+	eager *eagerLimit
 }
+
+// EagerStarts counts how the async flow worker answered eager starts so
+// far (the bench reports the share a burst got).
+func (w *Workers) EagerStarts() EagerStarts { return w.eager.counts() }
 
 // New returns both workers, with FlowWorkflow and the delivery activity
 // registered once each under their stable names.
 func New(c sdkclient.Client, deliver *activities.Deliverer, opts Options) *Workers {
-	flows := newFlowWorker(c, contract.TaskQueue, deliver, opts)
+	flowsTuner, eager := flowTuner(opts.MaxConcurrentWorkflowTasks, maxLocalActivities(opts), opts.MaxEagerStarts)
+	flows := newFlowWorker(c, contract.TaskQueue, deliver, opts, flowsTuner)
 	// Sync runs poll a queue of their own with their own pollers and
 	// slots: a caller waits for their answer, and a burst of async
-	// triggers must not stand in front of it.
-	sync := newFlowWorker(c, contract.SyncTaskQueue, deliver, opts)
+	// triggers must not stand in front of it. (Update-With-Start has no
+	// eager start: the limit there only mirrors the flow worker's.)
+	syncTuner, _ := flowTuner(opts.MaxConcurrentWorkflowTasks, maxLocalActivities(opts), opts.MaxEagerStarts)
+	sync := newFlowWorker(c, contract.SyncTaskQueue, deliver, opts, syncTuner)
 	hooks := sdkworker.New(c, contract.WebhookTaskQueue, sdkworker.Options{
 		MaxConcurrentActivityExecutionSize: opts.MaxConcurrentDeliveries,
 		TaskQueueActivitiesPerSecond:       opts.DeliveriesPerSecond,
 		WorkerStopTimeout:                  opts.StopTimeout,
 	})
 	hooks.RegisterActivityWithOptions(deliver.Deliver, activity.RegisterOptions{Name: contract.DeliverName})
-	w := &Workers{Flows: flows, Sync: sync, Webhooks: hooks, Keys: newKeyWorker(c, opts), client: c}
+	w := &Workers{Flows: flows, Sync: sync, Webhooks: hooks, Keys: newKeyWorker(c, opts), client: c, eager: eager}
 	if opts.DestinationStates != nil {
 		if opts.Destinations != nil {
 			deliver.UseDestinations(opts.Destinations)
@@ -181,26 +197,31 @@ func (w *Workers) Ready(ctx context.Context) error {
 	return nil
 }
 
+// maxLocalActivities bounds a flow worker's local activities: deliveries'
+// first attempts (and the short lookups beside the interpreter), apart
+// from deliveries.
+func maxLocalActivities(opts Options) int {
+	if opts.MaxConcurrentFirstAttempts > 0 {
+		return opts.MaxConcurrentFirstAttempts
+	}
+	return opts.MaxConcurrentDeliveries
+}
+
 // newFlowWorker is a worker for the interpreter's queue: FlowWorkflow and
 // the activities that run beside it (record steps, callee resolution, the
 // destination lookup, a bulk replay's actions).
-func newFlowWorker(c sdkclient.Client, queue string, deliver *activities.Deliverer, opts Options) sdkworker.Worker {
+func newFlowWorker(c sdkclient.Client, queue string, deliver *activities.Deliverer, opts Options, tuner sdkworker.WorkerTuner) sdkworker.Worker {
 	fa := workflows.FirstAttempt{
 		Enabled: !opts.DisableLocalFirstAttempt && opts.DeliveriesPerSecond <= 0 && deliver != nil,
 		Budget:  opts.FirstAttemptBudget,
 	}
-	maxLocal := opts.MaxConcurrentFirstAttempts
-	if maxLocal <= 0 {
-		maxLocal = opts.MaxConcurrentDeliveries
-	}
 	w := sdkworker.New(c, queue, sdkworker.Options{
-		MaxConcurrentWorkflowTaskExecutionSize: opts.MaxConcurrentWorkflowTasks,
-		MaxConcurrentWorkflowTaskPollers:       opts.WorkflowPollers,
-		WorkerStopTimeout:                      opts.StopTimeout,
-		// Local activities: deliveries' first attempts (and the short
-		// lookups beside the interpreter), bounded apart from deliveries.
-		MaxConcurrentLocalActivityExecutionSize: maxLocal,
-		Interceptors:                            []interceptor.WorkerInterceptor{workflows.FirstAttemptInterceptor(fa)},
+		// Workflow-task slots (MaxConcurrentWorkflowTasks, of which
+		// MaxEagerStarts for eager starts) and local activities.
+		Tuner:                            tuner,
+		MaxConcurrentWorkflowTaskPollers: opts.WorkflowPollers,
+		WorkerStopTimeout:                opts.StopTimeout,
+		Interceptors:                     []interceptor.WorkerInterceptor{workflows.FirstAttemptInterceptor(fa)},
 	})
 	Register(w)
 	if deliver != nil {

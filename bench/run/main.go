@@ -33,6 +33,9 @@ func main() {
 	callers := flag.String("callers", "1,16,64", "comma-separated concurrency levels")
 	attribution := flag.Int("attribution-rounds", 0, "instead: the attribution bench (sync floor variants, delivery floor, trigger-to-receipt, burst), this many interleaved rounds")
 	batch := flag.Int("delivery-batch", 200, "with -attribution-rounds: deliveries per delivery cell")
+	ingest := flag.Int("ingest-burst", 5000, "after the cells: this many StartWorkflow calls (the floor), then as many async triggers, each sent from -ingest-callers callers as fast as they are answered; accept latency and rate, time until all completed, runs lost (0: none)")
+	ingestCallers := flag.Int("ingest-callers", 64, "callers of the -ingest-burst cells")
+	maxEager := flag.Int("max-eager-starts", 0, "the flow worker's eager starts in flight (hookflow dev's --max-eager-starts; 0: its default, 1000: every start eager while slots last, as before issue #28; below 0: none)")
 	burstOnly := flag.Int("burst-cell", 0, "after the cells: sync triggers at one caller, idle and right after this many async triggers (0: none)")
 	burst := flag.Int("burst", 2000, "with -attribution-rounds: async triggers sent before the burst cell's sync cell (0: none)")
 	growth := flag.Int("growth", 0, "instead: measure, load this many mixed runs into the same data directory, and measure again")
@@ -114,7 +117,7 @@ func main() {
 		Cell: *cell, Callers: levels, Deliveries: *deliveries, Waiting: measureWaiting, Log: os.Stderr,
 		SQLiteConns: *conns, HistoryShards: int32(*shards), WorkflowPollers: *pollers, Only: onlyList, InMemory: *memory,
 		SQLitePragmas: tuning.pragmas, DynamicConfig: tuning.dynamic, FullVisibilityIndexes: *fullVis,
-		Burst: *burstOnly,
+		Burst: *burstOnly, IngestBurst: *ingest, IngestCallers: *ingestCallers, MaxEagerStarts: *maxEager,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -143,6 +146,7 @@ func main() {
 		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%d\t%s\t\n", c.Scenario, c.Callers, c.PerSecond, c.CompletedPerSecond, c.P50ms, c.P90ms, c.P99ms, c.Errors, ratio)
 	}
 	tw.Flush()
+	printIngest(res)
 	fmt.Printf("\ndeliveries: %d triggered, %d received, %.1f/s\n", res.DeliveriesSent, res.DeliveriesReceived, res.DeliveriesPerSec)
 	fmt.Printf("memory: RSS %.0f MB with %d flows waiting in a delay (idle %.0f MB)\n", float64(res.RSSBytesWaiting)/1e6, res.WaitingFlows, float64(res.RSSBytesIdle)/1e6)
 	b, _ := json.MarshalIndent(res, "", "  ")
@@ -151,6 +155,43 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Println("wrote", *out)
+}
+
+// printIngest prints the ingest burst cells, hookflow's as ratios to the
+// floor's burst and to the floor's cell at the same callers.
+func printIngest(res *bench.Results) {
+	if len(res.Ingest) == 0 {
+		return
+	}
+	fmt.Println()
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "burst\tsent\tcallers\taccepted\taccept/s\taccept p50 ms\taccept p99 ms\tall done s\tcompleted/s\tlost\textra\terrors\teager/plain\tvs floor\t")
+	var floor *bench.IngestCell
+	for i, c := range res.Ingest {
+		ratio := ""
+		switch c.Scenario {
+		case bench.FloorStartBurst:
+			floor = &res.Ingest[i]
+		case bench.HookAsyncBurst:
+			if floor != nil && floor.AcceptPerSecond > 0 {
+				ratio = fmt.Sprintf("burst accept/s %.2fx, completed/s %.2fx", c.AcceptPerSecond/floor.AcceptPerSecond, c.CompletedPerSecond/floor.CompletedPerSecond)
+			}
+			if f, ok := res.Find(bench.FloorStart, c.Callers); ok && f.PerSecond > 0 {
+				ratio += fmt.Sprintf("; accept/s %.2fx the floor cell at %d callers", c.AcceptPerSecond/f.PerSecond, c.Callers)
+			}
+		}
+		lost := strconv.Itoa(c.Lost)
+		if c.TimedOut {
+			lost += " (drain timed out)"
+		}
+		eager := ""
+		if c.Eager != nil {
+			eager = fmt.Sprintf("%d/%d", c.Eager.Eager, c.Eager.Plain)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%s\t%d\t%d\t%s\t%s\t\n", c.Scenario, c.Sent, c.Callers, c.Accepted, c.AcceptPerSecond,
+			c.AcceptP50ms, c.AcceptP99ms, c.DrainSeconds, c.CompletedPerSecond, lost, c.Extra, c.Errors, eager, ratio)
+	}
+	tw.Flush()
 }
 
 // freshMemory runs this program again with only the waiting flows and takes
@@ -162,7 +203,7 @@ func freshMemory(res *bench.Results, waiting int) error {
 	}
 	out.Close()
 	defer os.Remove(out.Name())
-	cmd := exec.Command(os.Args[0], "-memory-only", "-only", "none", "-deliveries", "0",
+	cmd := exec.Command(os.Args[0], "-memory-only", "-only", "none", "-deliveries", "0", "-ingest-burst", "0",
 		"-waiting", strconv.Itoa(waiting), "-out", out.Name())
 	cmd.Stderr = os.Stderr
 	if err := cmd.Run(); err != nil {
