@@ -33,7 +33,7 @@ type workerFlags struct {
 func (f *workerFlags) register(cmd *cobra.Command) {
 	cmd.Flags().IntVar(&f.opts.MaxConcurrentWorkflowTasks, "max-workflow-tasks", 0, "workflow tasks processed at once (0: SDK default)")
 	cmd.Flags().IntVar(&f.opts.WorkflowPollers, "workflow-pollers", 0, "workflow task pollers (0: SDK default)")
-	cmd.Flags().IntVar(&f.opts.MaxEagerStarts, "max-eager-starts", worker.DefaultMaxEagerStarts, "async runs whose first workflow task came back with their start (the API in this process) and awaits this worker; past it a start goes through matching, so a burst is accepted at the rate of bare starts (below 0: no eager start)")
+	cmd.Flags().IntVar(&f.opts.MaxEagerStarts, "max-eager-starts", worker.DefaultMaxEagerStarts, "async runs whose first workflow task came back with their start (the API in this process) and awaits this worker; past it a start goes through matching, so a burst is accepted faster but drains slower (0: no limit but the workflow-task slots; below 0: no eager start)")
 	cmd.Flags().IntVar(&f.opts.MaxConcurrentDeliveries, "max-concurrent-deliveries", 200, "webhook deliveries in flight on this worker")
 	cmd.Flags().Float64Var(&f.opts.DeliveriesPerSecond, "deliveries-per-second", 0, "deliveries started per second across all workers (0: unlimited)")
 	cmd.Flags().StringSliceVar(&f.allowHosts, "allow-host", nil, "host, IP or CIDR that deliveries may reach over http and at private/loopback addresses (repeatable)")
