@@ -37,8 +37,9 @@ type Options struct {
 	// back with their start (eager start, when the API runs in this
 	// process) and is not processed yet; past it a start goes plain,
 	// through matching, so a burst is accepted at the rate of bare starts
-	// (0: DefaultMaxEagerStarts; below 0: no eager start). Counted within
-	// MaxConcurrentWorkflowTasks.
+	// (0: no limit but the workflow-task slots, the SDK's own rule; below
+	// 0: no eager start). Counted within MaxConcurrentWorkflowTasks. A
+	// limit trades completion for acceptance: see DefaultMaxEagerStarts.
 	MaxEagerStarts int
 	// MaxConcurrentDeliveries bounds deliveries in flight on this worker.
 	MaxConcurrentDeliveries int
@@ -252,10 +253,18 @@ func newFlowWorker(c sdkclient.Client, queue string, deliver *activities.Deliver
 // workflows. Coordinators that started on the flows' queue before it
 // existed finish there: the flow workers register every workflow too.
 func newKeyWorker(c sdkclient.Client, opts Options) sdkworker.Worker {
+	// Autoscaling pollers keep at least one poll open on the normal queue
+	// as well as the sticky one. With a fixed count, sdk-go (v1.50.0,
+	// internal_task_pollers.go getNextPollRequest) sends every poll to the
+	// sticky queue while it reports a backlog: under a burst the admissions
+	// to running coordinators keep it non-empty, and a new coordinator's
+	// first task, always on the normal queue, waited there up to 10 s.
 	w := sdkworker.New(c, contract.KeyTaskQueue, sdkworker.Options{
 		MaxConcurrentWorkflowTaskExecutionSize: opts.MaxConcurrentWorkflowTasks,
-		MaxConcurrentWorkflowTaskPollers:       opts.WorkflowPollers,
-		WorkerStopTimeout:                      opts.StopTimeout,
+		WorkflowTaskPollerBehavior: sdkworker.NewPollerBehaviorAutoscaling(sdkworker.PollerBehaviorAutoscalingOptions{
+			MaximumNumberOfPollers: opts.WorkflowPollers, // 0: the SDK's default
+		}),
+		WorkerStopTimeout: opts.StopTimeout,
 	})
 	w.RegisterWorkflowWithOptions(workflows.FlowControlWorkflow, workflow.RegisterOptions{Name: contract.CoordinatorWorkflowName})
 	w.RegisterWorkflowWithOptions(workflows.GatherWorkflow, workflow.RegisterOptions{Name: contract.GatherWorkflowName})
