@@ -20,6 +20,7 @@ import (
 
 	"github.com/hookflow/hookflow/api/httpapi"
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/field"
 	"github.com/hookflow/hookflow/secrets"
 )
 
@@ -217,7 +218,7 @@ func hashFor(alg string) func() hash.Hash {
 
 // checkTimestamp refuses a timestamp (Unix seconds) further than tolerance
 // from now, in either direction: replay protection.
-func checkTimestamp(ts, header string, tolerance flow.Duration, now time.Time) *httpapi.Error {
+func checkTimestamp(ts, header string, tolerance field.Duration, now time.Time) *httpapi.Error {
 	sec, err := strconv.ParseInt(ts, 10, 64)
 	if err != nil {
 		return signatureError("invalid_timestamp", header+" must be Unix seconds", header)

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/field"
 )
 
 // The rules of capture: pure functions, no clock, no I/O.
@@ -53,7 +54,7 @@ func ParseArm(raw []byte) (count int, d time.Duration, err *ArmError) {
 	}
 	d = DefaultFor
 	if req.For != "" {
-		fd, err := flow.ParseDuration(req.For)
+		fd, err := field.ParseDuration(req.For)
 		if err != nil || fd.Std() < time.Second || fd.Std() > MaxFor {
 			return 0, 0, &ArmError{Code: "invalid_request", Path: "for", Message: "for must be a duration from 1s to 24h, such as 10m"}
 		}

@@ -2,13 +2,17 @@
 // decoding from JSON and YAML, validation with paths, the step type
 // registry (one file per step type), the trigger's spec (auth, parsing,
 // flow control, enrollment, schedules) and the destination and notify
-// specs flows refer to. Expressions and {{ }} templates are package
-// flow/expression's; validation compiles them with it.
+// specs flows refer to. The vocabulary every part shares (durations,
+// problems at a path, the string rules) is package flow/field's.
+// Expressions and {{ }} templates are package flow/expression's;
+// validation compiles them with it.
 //
 // It imports no Temporal package, so the API can decode and validate a flow
 // without a worker, and everything here is deterministic: the interpreter in
 // workflows/ runs the steps inside workflow code.
 package flow
+
+import "github.com/hookflow/hookflow/flow/field"
 
 // Mode says how a trigger answers its caller.
 type Mode string
@@ -59,7 +63,7 @@ func (f *Flow) Walk(fn func(path string, s *Step) bool) {
 
 func walkSteps(prefix string, steps []Step, fn func(string, *Step) bool) bool {
 	for i := range steps {
-		p := indexPath(prefix, i)
+		p := field.IndexPath(prefix, i)
 		if !fn(p, &steps[i]) {
 			return false
 		}

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/field"
 )
 
 func TestNestQuery(t *testing.T) {
@@ -79,7 +80,7 @@ steps: [{id: s, type: set, values: {x: 1}}]
 	// Every wrong value is reported at once, each with its path.
 	_, errs = p.Apply([]byte(`{"order":{"total":"250","status":"lost","gift":"yes"}}`),
 		map[string]string{"x-count": "many", "x-live": "1"}, map[string]any{"filter": []any{map[string]any{"kind": "c"}}})
-	require.ElementsMatch(t, []flow.FieldError{
+	require.ElementsMatch(t, []field.Error{
 		{Path: "headers.X-Count", Message: `must be a number, got "many"`},
 		{Path: "headers.X-Live", Message: `must be true or false, got "1"`},
 		{Path: "query.filter.0.kind", Message: `must be one of a, b, got "c"`},

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/field"
 	"github.com/hookflow/hookflow/reference"
 )
 
@@ -16,7 +17,7 @@ import (
 // type's or an object's fields; unknown names are errors naming what is
 // known.
 func TestExplainPrintsTheReferenceEntry(t *testing.T) {
-	d := func(x time.Duration) string { return reference.FormatDuration(flow.Duration(x)) }
+	d := func(x time.Duration) string { return reference.FormatDuration(field.Duration(x)) }
 	for _, c := range []struct {
 		query string
 		want  string   // the whole output
