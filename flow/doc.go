@@ -76,20 +76,6 @@ func (*RecordFind) FieldDefaults() map[string]any {
 	return recordDefaults(map[string]any{"limit": DefaultRecordFindLimit})
 }
 
-func (*Trigger) FieldDefaults() map[string]any {
-	return map[string]any{
-		"mode":                            ModeAsync,
-		"timeout":                         DefaultSyncTimeout,
-		"onTimeout":                       OnTimeoutGatewayTimeout,
-		"response.status":                 DefaultAsyncStatus,
-		"response.body":                   DefaultAsyncBody,
-		"auth.standardWebhooks.tolerance": DefaultSignatureTolerance,
-		"auth.hmac.algorithm":             DefaultHMACAlgorithm,
-		"auth.hmac.encoding":              DefaultHMACEncoding,
-		"auth.hmac.tolerance":             DefaultSignatureTolerance,
-	}
-}
-
 func (*Wait) FieldDefaults() map[string]any {
 	return map[string]any{"timeout": field.Duration(DefaultWaitTimeout), "onTimeout": "fail"}
 }

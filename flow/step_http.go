@@ -9,6 +9,7 @@ import (
 
 	"github.com/hookflow/hookflow/flow/expression"
 	"github.com/hookflow/hookflow/flow/field"
+	"github.com/hookflow/hookflow/flow/trigger"
 )
 
 // TypeHTTP sends an HTTP request (a webhook) as a Temporal activity, retried
@@ -504,7 +505,7 @@ func (h *HTTP) recordProperties(e *expression.Evaluator, env map[string]any) (an
 			return nil, fmt.Errorf("body.record: the template yielded null (no record found?)")
 		}
 	} else if t, ok := env[expression.EnvTrigger].(map[string]any); ok {
-		rec = t[EnvRecord]
+		rec = t[trigger.EnvRecord]
 	}
 	if rec == nil {
 		return nil, fmt.Errorf("body: mode record has no record: the trigger enrolled none (trigger.enroll.record) and body.record is not set")

@@ -2,7 +2,6 @@ package flow
 
 import (
 	"github.com/hookflow/hookflow/flow/expression"
-
 	"github.com/hookflow/hookflow/flow/field"
 )
 

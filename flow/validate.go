@@ -10,6 +10,7 @@ import (
 	"github.com/go-playground/validator/v10"
 	"github.com/hookflow/hookflow/flow/expression"
 	"github.com/hookflow/hookflow/flow/field"
+	"github.com/hookflow/hookflow/flow/trigger"
 )
 
 var (
@@ -144,8 +145,8 @@ func Validate(f *Flow) error {
 	var errs field.List
 	validateStruct(f, "", &errs)
 	mode := f.Trigger.EffectiveMode()
-	checkTrigger(&f.Trigger, &errs)
-	checkSchedules(f, &errs)
+	errs = append(errs, f.Trigger.Check()...)
+	errs = append(errs, trigger.CheckSchedules(f.Schedules)...)
 	c := &treeCheck{errs: &errs, mode: mode, scheduled: len(f.Schedules) > 0, firstAt: map[string]string{}, allIDs: map[string]bool{}}
 	f.Walk(func(_ string, s *Step) bool { c.allIDs[s.ID] = true; return true })
 	c.walk("steps", f.Steps, map[string]bool{}, false)
@@ -154,7 +155,7 @@ func Validate(f *Flow) error {
 
 type treeCheck struct {
 	errs *field.List
-	mode Mode
+	mode trigger.Mode
 	// scheduled: the flow has schedules, whose runs have no caller.
 	scheduled bool
 	firstAt   map[string]string // step id -> path where it was first defined
@@ -236,7 +237,7 @@ func (c *treeCheck) step(p string, s *Step, visible map[string]bool, inLoop bool
 			c.errs.Add(field.JoinPath(p, fe.Path), "%s", fe.Message)
 		}
 	}
-	if so, ok := s.Spec.(SyncOnly); ok && c.mode != ModeSync {
+	if so, ok := s.Spec.(SyncOnly); ok && c.mode != trigger.ModeSync {
 		if c.scheduled {
 			// A flow with schedules and no sync trigger: nobody waits for
 			// the answer of any of its runs.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/flow/field"
+	"github.com/hookflow/hookflow/flow/trigger"
 )
 
 // validYAML is a flow that passes every rule; cases below break one rule
@@ -54,7 +55,7 @@ func TestValidFlowDecodes(t *testing.T) {
 	f, err := flow.DecodeYAML([]byte(validYAML))
 	require.NoError(t, err)
 	require.Equal(t, "new-order", f.ID)
-	require.Equal(t, flow.ModeSync, f.Trigger.EffectiveMode())
+	require.Equal(t, trigger.ModeSync, f.Trigger.EffectiveMode())
 	require.Len(t, f.Steps, 2)
 	cond, ok := f.Steps[1].Spec.(*flow.Condition)
 	require.True(t, ok)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/flow/field"
+	"github.com/hookflow/hookflow/flow/trigger"
 	"github.com/hookflow/hookflow/records"
 	"github.com/hookflow/hookflow/reference"
 )
@@ -91,7 +92,7 @@ func nest(path string, value any) []byte {
 // otherwise be dropped without a word.
 func TestDeclaredDefaultsAndRulesNameRealFields(t *testing.T) {
 	docs := map[string]any{
-		"trigger":     &flow.Trigger{},
+		"trigger":     &trigger.Trigger{},
 		"destination": &flow.Destination{},
 		"collection":  &records.Collection{},
 	}

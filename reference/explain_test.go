@@ -9,6 +9,7 @@ import (
 
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/flow/field"
+	"github.com/hookflow/hookflow/flow/trigger"
 	"github.com/hookflow/hookflow/reference"
 )
 
@@ -36,7 +37,7 @@ func TestExplainPrintsTheReferenceEntry(t *testing.T) {
 			"  Takes a bare expression.\n"},
 		{query: "trigger.timeout", want: "trigger.timeout (duration, optional)\n" +
 			"  A sync trigger's budget: past it the caller gets the onTimeout answer while the flow goes on. Sync triggers only.\n" +
-			"  Default: " + d(flow.DefaultSyncTimeout.Std()) + "\n" +
+			"  Default: " + d(trigger.DefaultSyncTimeout.Std()) + "\n" +
 			"  Limits: at least 1s; at most 5m\n"},
 		{query: "collection.properties.type", want: "collection.properties.type (string, required)\n" +
 			"  The values' type; datetimes are RFC 3339 strings.\n" +

@@ -18,6 +18,7 @@ import (
 
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/flow/field"
+	"github.com/hookflow/hookflow/flow/trigger"
 	"github.com/hookflow/hookflow/records"
 )
 
@@ -253,7 +254,7 @@ func formatValue(v any) string {
 		return FormatDuration(field.Duration(d))
 	case string:
 		return d
-	case flow.Mode:
+	case trigger.Mode:
 		return string(d)
 	}
 	return fmt.Sprint(v)
@@ -295,7 +296,7 @@ func FlowDoc() *Doc {
 // TriggerDoc describes a flow's trigger, with paths from the trigger.
 func TriggerDoc() *Doc {
 	return &Doc{Name: "trigger", Summary: "the incoming webhook that starts a flow (a flow's trigger)", Struct: "Trigger",
-		Fields: describe(reflect.TypeFor[flow.Trigger](), "", nil, nil)}
+		Fields: describe(reflect.TypeFor[trigger.Trigger](), "", nil, nil)}
 }
 
 // DestinationDoc describes a destination file.

@@ -5,6 +5,6 @@
 // (steps[2].then[0].if), and the string rules of the validate tags (ids,
 // identifiers, header and secret names).
 //
-// It sits below flow, which validates with it, and imports nothing of
-// hookflow.
+// It sits below flow and flow/trigger, which both validate with it, and
+// imports nothing of hookflow.
 package field

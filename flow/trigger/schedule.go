@@ -1,4 +1,4 @@
-package flow
+package trigger
 
 import (
 	"encoding/json"
@@ -104,10 +104,12 @@ func ParseCronFields(expr string) (CronFields, error) {
 	return CronFields{spec.Minute &^ star, spec.Hour &^ star, spec.Dom &^ star, spec.Month &^ star, spec.Dow &^ star}, nil
 }
 
-// checkSchedules holds a flow's schedules to the rules tags cannot say.
-func checkSchedules(f *Flow, errs *field.List) {
+// CheckSchedules holds a flow's schedules to the rules tags cannot say,
+// with paths from the flow's root (schedules[0].cron).
+func CheckSchedules(schedules []Schedule) []field.Error {
+	var errs field.List
 	seen := map[string]string{}
-	for i, s := range f.Schedules {
+	for i, s := range schedules {
 		p := field.IndexPath("schedules", i)
 		if s.ID != "" {
 			if first, dup := seen[s.ID]; dup {
@@ -144,4 +146,5 @@ func checkSchedules(f *Flow, errs *field.List) {
 			}
 		}
 	}
+	return errs
 }

@@ -1,8 +1,9 @@
-package flow
+package trigger
 
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -194,7 +195,7 @@ func (f ParseField) apply(path string, v any, exists, text bool, out map[string]
 		}
 	case TypeEnum:
 		s, ok := v.(string)
-		if !ok || !contains(f.Options, s) {
+		if !ok || !slices.Contains(f.Options, s) {
 			return append(errs, field.Error{Path: path, Message: fmt.Sprintf("must be one of %s, got %s", strings.Join(f.Options, ", "), quoteValue(v))})
 		}
 		out[alias] = s
@@ -210,13 +211,4 @@ func quoteValue(v any) string {
 		return strconv.Quote(s)
 	}
 	return expression.DescribeValue(v)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -1,9 +1,34 @@
-package flow
+// Package trigger is the part of the flow file format that says how events
+// become runs: the incoming webhook's spec (mode, token, the immediate
+// answer, auth, parsing into typed values, the idempotency key), the
+// enrollment filter, flow control by key, and the schedules a flow also
+// runs on; with the pure rules that read them at trigger time (NestQuery,
+// Parse.Apply, FlowControl.RenderKey, EnrollRecord.EvalValue). Package
+// flow holds it in Flow.Trigger and Flow.Schedules and validates it with
+// the rest of a flow; the API and the feature packages (flowcontrol,
+// schedules) read it.
+//
+// It imports flow/field and flow/expression, never flow: the vocabulary it
+// shares with the steps is field's.
+package trigger
 
 import (
-	"github.com/hookflow/hookflow/flow/expression"
+	"sort"
 
+	"github.com/hookflow/hookflow/flow/expression"
 	"github.com/hookflow/hookflow/flow/field"
+)
+
+// Mode says how a trigger answers its caller.
+type Mode string
+
+const (
+	// ModeAsync answers at once with the trigger's configured response and
+	// runs the flow in the background.
+	ModeAsync Mode = "async"
+	// ModeSync waits for the flow's Response step (or its end) and answers
+	// with it.
+	ModeSync Mode = "sync"
 )
 
 // Trigger configures the incoming webhook that starts the flow.
@@ -159,8 +184,11 @@ func ToleranceOr(d field.Duration) field.Duration {
 	return d
 }
 
-// checkTrigger holds the trigger rules struct tags cannot say.
-func checkTrigger(t *Trigger, errs *field.List) {
+// Check holds the trigger to the rules struct tags cannot say (package
+// flow runs the tags), with paths from the flow's root (trigger.auth).
+func (t *Trigger) Check() []field.Error {
+	var list field.List
+	errs := &list
 	mode := t.EffectiveMode()
 	if mode == ModeAsync && t.Timeout != 0 {
 		errs.Add("trigger.timeout", "applies to sync triggers only (trigger.mode: sync)")
@@ -178,8 +206,8 @@ func checkTrigger(t *Trigger, errs *field.List) {
 		if r.resp == nil {
 			continue
 		}
-		for _, tm := range ValueTemplates(r.path+".body", r.resp.Body) {
-			errs.Add(tm.Path, "a configured answer is static: templates are not evaluated here")
+		for _, at := range templatePaths(r.path+".body", r.resp.Body) {
+			errs.Add(at, "a configured answer is static: templates are not evaluated here")
 		}
 	}
 	if a := t.Auth; a != nil {
@@ -213,6 +241,7 @@ func checkTrigger(t *Trigger, errs *field.List) {
 			e.Record.check(t, errs)
 		}
 	}
+	return list
 }
 
 func enrollResponse(e *Enroll) *TriggerResponse {
@@ -220,4 +249,51 @@ func enrollResponse(e *Enroll) *TriggerResponse {
 		return nil
 	}
 	return e.Response
+}
+
+// templatePaths lists the paths of the template strings inside a JSON-like
+// value, in document order.
+func templatePaths(path string, v any) []string {
+	var out []string
+	switch t := v.(type) {
+	case string:
+		if expression.IsTemplate(t) {
+			out = append(out, path)
+		}
+	case map[string]any:
+		for _, k := range sortedKeys(t) {
+			out = append(out, templatePaths(field.JoinPath(path, k), t[k])...)
+		}
+	case []any:
+		for i, e := range t {
+			out = append(out, templatePaths(field.IndexPath(path, i), e)...)
+		}
+	}
+	return out
+}
+
+// sortedKeys returns a map's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// FieldDefaults are the values the code fills in for unset fields, for the
+// reference.
+func (*Trigger) FieldDefaults() map[string]any {
+	return map[string]any{
+		"mode":                            ModeAsync,
+		"timeout":                         DefaultSyncTimeout,
+		"onTimeout":                       OnTimeoutGatewayTimeout,
+		"response.status":                 DefaultAsyncStatus,
+		"response.body":                   DefaultAsyncBody,
+		"auth.standardWebhooks.tolerance": DefaultSignatureTolerance,
+		"auth.hmac.algorithm":             DefaultHMACAlgorithm,
+		"auth.hmac.encoding":              DefaultHMACEncoding,
+		"auth.hmac.tolerance":             DefaultSignatureTolerance,
+	}
 }
