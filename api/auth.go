@@ -19,7 +19,8 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/api/httpapi"
-	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/field"
+	"github.com/hookflow/hookflow/flow/trigger"
 	"github.com/hookflow/hookflow/secrets"
 )
 
@@ -46,7 +47,7 @@ var errMisconfigured = errors.New("trigger auth misconfigured")
 // checkBasic verifies HTTP basic auth before the body is read. It compares
 // digests in constant time, and always compares both parts, so neither the
 // length nor the correctness of either leaks through timing.
-func (s *triggerAuth) checkBasic(ctx context.Context, r *http.Request, a *flow.BasicAuth) *httpapi.Error {
+func (s *triggerAuth) checkBasic(ctx context.Context, r *http.Request, a *trigger.BasicAuth) *httpapi.Error {
 	user, pass, ok := r.BasicAuth()
 	want, err := s.secrets.Secret(ctx, a.PasswordSecret)
 	if err != nil {
@@ -65,7 +66,7 @@ func (s *triggerAuth) checkBasic(ctx context.Context, r *http.Request, a *flow.B
 }
 
 // checkSignature verifies a signed request against the raw body.
-func (s *triggerAuth) checkSignature(ctx context.Context, r *http.Request, body []byte, a *flow.TriggerAuth, now time.Time) *httpapi.Error {
+func (s *triggerAuth) checkSignature(ctx context.Context, r *http.Request, body []byte, a *trigger.TriggerAuth, now time.Time) *httpapi.Error {
 	switch {
 	case a.StandardWebhooks != nil:
 		return s.checkStandardWebhooks(ctx, r, body, a.StandardWebhooks, now)
@@ -84,14 +85,14 @@ func signatureError(code, detail, header string) *httpapi.Error {
 	return e
 }
 
-func (s *triggerAuth) checkStandardWebhooks(ctx context.Context, r *http.Request, body []byte, a *flow.StandardWebhooksAuth, now time.Time) *httpapi.Error {
+func (s *triggerAuth) checkStandardWebhooks(ctx context.Context, r *http.Request, body []byte, a *trigger.StandardWebhooksAuth, now time.Time) *httpapi.Error {
 	id, ts, sigs := r.Header.Get(HeaderWebhookID), r.Header.Get(HeaderWebhookTimestamp), r.Header.Get(HeaderWebhookSignature)
 	for _, h := range []struct{ name, v string }{{HeaderWebhookID, id}, {HeaderWebhookTimestamp, ts}, {HeaderWebhookSignature, sigs}} {
 		if h.v == "" {
 			return signatureError("missing_signature", "the request is not signed: "+h.name+" is missing", h.name)
 		}
 	}
-	if e := checkTimestamp(ts, HeaderWebhookTimestamp, flow.ToleranceOr(a.Tolerance), now); e != nil {
+	if e := checkTimestamp(ts, HeaderWebhookTimestamp, trigger.ToleranceOr(a.Tolerance), now); e != nil {
 		return e
 	}
 	secret, err := s.secrets.Secret(ctx, a.Secret)
@@ -128,7 +129,7 @@ func standardWebhooksKey(secret []byte) []byte {
 	return []byte(s)
 }
 
-func (s *triggerAuth) checkGitHub(ctx context.Context, r *http.Request, body []byte, a *flow.GitHubAuth) *httpapi.Error {
+func (s *triggerAuth) checkGitHub(ctx context.Context, r *http.Request, body []byte, a *trigger.GitHubAuth) *httpapi.Error {
 	h := r.Header.Get(HeaderGitHubSignature)
 	if h == "" {
 		return signatureError("missing_signature", "the request is not signed: "+HeaderGitHubSignature+" is missing", HeaderGitHubSignature)
@@ -149,7 +150,7 @@ func (s *triggerAuth) checkGitHub(ctx context.Context, r *http.Request, body []b
 	return nil
 }
 
-func (s *triggerAuth) checkHMAC(ctx context.Context, r *http.Request, body []byte, a *flow.HMACAuth, now time.Time) *httpapi.Error {
+func (s *triggerAuth) checkHMAC(ctx context.Context, r *http.Request, body []byte, a *trigger.HMACAuth, now time.Time) *httpapi.Error {
 	h := r.Header.Get(a.Header)
 	if h == "" {
 		return signatureError("missing_signature", "the request is not signed: "+a.Header+" is missing", a.Header)
@@ -174,7 +175,7 @@ func (s *triggerAuth) checkHMAC(ctx context.Context, r *http.Request, body []byt
 		if ts == "" {
 			return signatureError("missing_signature", "the request is not signed: "+a.TimestampHeader+" is missing", a.TimestampHeader)
 		}
-		if e := checkTimestamp(ts, a.TimestampHeader, flow.ToleranceOr(a.Tolerance), now); e != nil {
+		if e := checkTimestamp(ts, a.TimestampHeader, trigger.ToleranceOr(a.Tolerance), now); e != nil {
 			return e
 		}
 	}
@@ -195,7 +196,7 @@ func (s *triggerAuth) checkHMAC(ctx context.Context, r *http.Request, body []byt
 
 func encodingName(e string) string {
 	if e == "" {
-		return flow.DefaultHMACEncoding
+		return trigger.DefaultHMACEncoding
 	}
 	return e
 }
@@ -204,7 +205,7 @@ func encodingName(e string) string {
 // unset one is flow.DefaultHMACAlgorithm.
 func hashFor(alg string) func() hash.Hash {
 	if alg == "" {
-		alg = flow.DefaultHMACAlgorithm
+		alg = trigger.DefaultHMACAlgorithm
 	}
 	switch alg {
 	case "sha512":
@@ -217,7 +218,7 @@ func hashFor(alg string) func() hash.Hash {
 
 // checkTimestamp refuses a timestamp (Unix seconds) further than tolerance
 // from now, in either direction: replay protection.
-func checkTimestamp(ts, header string, tolerance flow.Duration, now time.Time) *httpapi.Error {
+func checkTimestamp(ts, header string, tolerance field.Duration, now time.Time) *httpapi.Error {
 	sec, err := strconv.ParseInt(ts, 10, 64)
 	if err != nil {
 		return signatureError("invalid_timestamp", header+" must be Unix seconds", header)

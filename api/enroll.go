@@ -9,6 +9,7 @@ import (
 	"github.com/hookflow/hookflow/api/httpapi"
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/flow/expression"
+	"github.com/hookflow/hookflow/flow/trigger"
 	"github.com/hookflow/hookflow/records"
 	"github.com/hookflow/hookflow/store"
 )
@@ -28,7 +29,7 @@ func (s *Public) enroll(ctx context.Context, f *flow.Flow, data map[string]any) 
 		if apiErr != nil || rec == nil {
 			return false, apiErr
 		}
-		data[flow.EnvRecord] = rec.Map()
+		data[trigger.EnvRecord] = rec.Map()
 	}
 	return e.If == "" || s.enrolled(f, data), nil
 }
@@ -86,14 +87,14 @@ func (s *Public) enrolled(f *flow.Flow, data map[string]any) bool {
 }
 
 // notEnrolledAnswer is the configured answer for a request not enrolled.
-func notEnrolledAnswer(t *flow.Trigger) *flow.TriggerResponse {
+func notEnrolledAnswer(t *trigger.Trigger) *trigger.TriggerResponse {
 	switch {
 	case t.Enroll.Response != nil:
 		return t.Enroll.Response
-	case t.EffectiveMode() == flow.ModeAsync:
+	case t.EffectiveMode() == trigger.ModeAsync:
 		return t.Response
 	}
-	return &flow.TriggerResponse{Status: http.StatusOK, Body: map[string]any{"enrolled": false}}
+	return &trigger.TriggerResponse{Status: http.StatusOK, Body: map[string]any{"enrolled": false}}
 }
 
 // recordKeyError is a lookup's value that cannot be one of the property's

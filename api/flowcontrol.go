@@ -15,6 +15,7 @@ import (
 	"github.com/hookflow/hookflow/api/httpapi"
 	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/trigger"
 	"github.com/hookflow/hookflow/flowcontrol"
 	"github.com/hookflow/hookflow/telemetry"
 )
@@ -112,7 +113,7 @@ const HeaderRunningExecutionID = "Hookflow-Running-Execution-Id"
 func (s *Public) singletonSkipped(c *gin.Context, f *flow.Flow, a *admission) {
 	c.Header(HeaderRunningExecutionID, a.adm.By)
 	c.Set(outcomeKey, telemetry.TriggerSkipped)
-	if f.Trigger.EffectiveMode() == flow.ModeSync {
+	if f.Trigger.EffectiveMode() == trigger.ModeSync {
 		writeResponse(c, http.StatusConflict, nil, map[string]any{
 			"error": "already_running", "detail": "this event's key is taken: " + a.adm.Reason, "runningExecutionId": a.adm.By})
 		return

@@ -15,6 +15,7 @@ import (
 	"github.com/hookflow/hookflow/api/httpapi"
 	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/trigger"
 	"github.com/hookflow/hookflow/telemetry"
 )
 
@@ -129,7 +130,7 @@ func gatherClosed(err error) bool {
 // idempotencyKeyPath is where the request's event id came from, as
 // eventIDFrom found it; "" when it was generated (a fresh id is never
 // reused).
-func idempotencyKeyPath(c *gin.Context, tr *flow.Trigger) string {
+func idempotencyKeyPath(c *gin.Context, tr *trigger.Trigger) string {
 	switch src := tr.IdempotencyKey; {
 	case src != nil && src.Header != "":
 		return "headers." + src.Header

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hookflow/hookflow/codec"
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/field"
 	"github.com/hookflow/hookflow/reference"
 	"github.com/hookflow/hookflow/telemetry"
 )
@@ -85,7 +86,7 @@ func TestUnknownQueryParametersAreRefused(t *testing.T) {
 	code, e = call("GET", "/api/v1/flows?b=1&a=2")
 	require.Equal(t, http.StatusBadRequest, code)
 	require.Equal(t, "query.a", e.Path)
-	require.Equal(t, []flow.FieldError{{Path: "query.a", Message: "unknown query parameter"}, {Path: "query.b", Message: "unknown query parameter"}}, e.Errors)
+	require.Equal(t, []field.Error{{Path: "query.a", Message: "unknown query parameter"}, {Path: "query.b", Message: "unknown query parameter"}}, e.Errors)
 	require.Contains(t, e.Detail, "takes none")
 
 	code, e = call("POST", "/api/v1/executions/x/cancel?force=true")

@@ -19,7 +19,7 @@ import (
 
 	"github.com/hookflow/hookflow/api/httpapi"
 	"github.com/hookflow/hookflow/contract"
-	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/trigger"
 	"github.com/hookflow/hookflow/telemetry"
 )
 
@@ -81,7 +81,7 @@ func (s *Public) syncResult(c *gin.Context) {
 			return
 		}
 	}
-	if f.Trigger.EffectiveMode() != flow.ModeSync {
+	if f.Trigger.EffectiveMode() != trigger.ModeSync {
 		httpapi.Fail(c, httpapi.NewError(http.StatusNotFound, "not_found", "this flow's trigger is async: its runs have no answer to fetch"))
 		return
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/hookflow/hookflow/api/httpapi"
 	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/trigger"
 	"github.com/hookflow/hookflow/telemetry"
 )
 
@@ -139,7 +140,7 @@ func (s *Public) trigger(c *gin.Context) {
 			opts.Memo[contract.MemoTriggerDigest] = key.digest
 		}
 	}
-	if tr.EffectiveMode() == flow.ModeSync {
+	if tr.EffectiveMode() == trigger.ModeSync {
 		s.triggerSync(c, dctx, entry, opts, in, key, adm)
 		return
 	}
@@ -253,7 +254,7 @@ func (s *Public) triggerSync(c *gin.Context, ctx context.Context, entry *flow.En
 	}
 	if err != nil {
 		if isTimeout(err) {
-			if entry.Flow.Trigger.OnTimeout == flow.OnTimeoutAccepted {
+			if entry.Flow.Trigger.OnTimeout == trigger.OnTimeoutAccepted {
 				s.acceptedLater(c, c.Param("token"), opts.ID)
 				return
 			}
@@ -394,7 +395,7 @@ func (s *Public) readBody(c *gin.Context) ([]byte, *httpapi.Error) {
 // triggerData parses the body and query and applies the parse rules. It
 // returns what flows read as trigger: body, headers, query and one entry per
 // parsed alias.
-func triggerData(r *http.Request, raw []byte, parse *flow.Parse) (map[string]any, *httpapi.Error) {
+func triggerData(r *http.Request, raw []byte, parse *trigger.Parse) (map[string]any, *httpapi.Error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil, httpapi.NewError(http.StatusBadRequest, "malformed_json", "the body is empty; send a JSON value")
 	}
@@ -407,7 +408,7 @@ func triggerData(r *http.Request, raw []byte, parse *flow.Parse) (map[string]any
 		}
 		return nil, httpapi.NewError(http.StatusBadRequest, "malformed_json", detail)
 	}
-	query, err := flow.NestQuery(r.URL.Query())
+	query, err := trigger.NestQuery(r.URL.Query())
 	if err != nil {
 		e := httpapi.NewError(http.StatusBadRequest, "malformed_query", err.Error())
 		e.Path = "query"
@@ -458,7 +459,7 @@ func headerMap(h http.Header) map[string]string {
 // the Idempotency-Key header, else a fresh id (UUIDv7: time-ordered, so run
 // ids sort by arrival). keyPath names where the key was found, "" for a
 // fresh id.
-func eventIDFrom(r *http.Request, raw []byte, src *flow.KeySource) (id, keyPath string, e *httpapi.Error) {
+func eventIDFrom(r *http.Request, raw []byte, src *trigger.KeySource) (id, keyPath string, e *httpapi.Error) {
 	key, path := "", "headers."+HeaderIdempotencyKey
 	switch {
 	case src != nil && src.Header != "":
@@ -489,18 +490,18 @@ func eventIDFrom(r *http.Request, raw []byte, src *flow.KeySource) (id, keyPath 
 
 // writeConfigured answers an async trigger with its configured response,
 // 200 "ok" by default.
-func writeConfigured(c *gin.Context, r *flow.TriggerResponse) {
+func writeConfigured(c *gin.Context, r *trigger.TriggerResponse) {
 	if r == nil {
-		writeResponse(c, flow.DefaultAsyncStatus, nil, flow.DefaultAsyncBody)
+		writeResponse(c, trigger.DefaultAsyncStatus, nil, trigger.DefaultAsyncBody)
 		return
 	}
 	status := r.Status
 	if status == 0 {
-		status = flow.DefaultAsyncStatus
+		status = trigger.DefaultAsyncStatus
 	}
 	body := r.Body
 	if body == nil {
-		body = flow.DefaultAsyncBody
+		body = trigger.DefaultAsyncBody
 	}
 	writeResponse(c, status, r.Headers, body)
 }

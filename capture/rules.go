@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/field"
+	"github.com/hookflow/hookflow/flow/trigger"
 )
 
 // The rules of capture: pure functions, no clock, no I/O.
@@ -53,7 +55,7 @@ func ParseArm(raw []byte) (count int, d time.Duration, err *ArmError) {
 	}
 	d = DefaultFor
 	if req.For != "" {
-		fd, err := flow.ParseDuration(req.For)
+		fd, err := field.ParseDuration(req.For)
 		if err != nil || fd.Std() < time.Second || fd.Std() > MaxFor {
 			return 0, 0, &ArmError{Code: "invalid_request", Path: "for", Message: "for must be a duration from 1s to 24h, such as 10m"}
 		}
@@ -66,9 +68,9 @@ func ParseArm(raw []byte) (count int, d time.Duration, err *ArmError) {
 // name with credentials and signatures redacted (and the trigger's own
 // auth header, auth), its query nested as a trigger reads it, and its body
 // as JSON, else as text (at most 64 KiB), else as a note of its size.
-func RequestOf(method, contentType string, h http.Header, q url.Values, raw []byte, auth *flow.TriggerAuth) Request {
+func RequestOf(method, contentType string, h http.Header, q url.Values, raw []byte, auth *trigger.TriggerAuth) Request {
 	req := Request{Method: method, ContentType: contentType, Headers: RedactHeaders(h, auth), Query: map[string]any{}}
-	if nested, err := flow.NestQuery(q); err == nil {
+	if nested, err := trigger.NestQuery(q); err == nil {
 		req.Query = nested
 	}
 	var body any
@@ -90,7 +92,7 @@ var secretHeaderWords = []string{"authorization", "cookie", "signature", "token"
 // RedactHeaders keeps a request's headers by lowercase name, with the
 // values of credential and signature headers (and the trigger's own auth
 // header) replaced by Redacted.
-func RedactHeaders(h http.Header, auth *flow.TriggerAuth) map[string]string {
+func RedactHeaders(h http.Header, auth *trigger.TriggerAuth) map[string]string {
 	own := map[string]bool{}
 	if auth != nil && auth.HMAC != nil {
 		own[strings.ToLower(auth.HMAC.Header)] = true
@@ -174,7 +176,7 @@ func scalarRule(typ string) (string, bool) {
 	return "", false
 }
 
-// walkTyped calls fn for every path of v (as flow.DerivePaths lists them)
+// walkTyped calls fn for every path of v (as trigger.DerivePaths lists them)
 // with its JSON type: object, array, string, number, boolean or null.
 func walkTyped(v any, prefix string, fn func(path, typ string)) {
 	switch t := v.(type) {
@@ -185,7 +187,7 @@ func walkTyped(v any, prefix string, fn func(path, typ string)) {
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			p := flow.DerivePaths(map[string]any{k: nil})[0]
+			p := trigger.DerivePaths(map[string]any{k: nil})[0]
 			if prefix != "" {
 				p = prefix + "." + p
 			}

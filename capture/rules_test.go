@@ -9,7 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/trigger"
 )
 
 func TestParseArmTakesCountAndForWithinTheirBounds(t *testing.T) {
@@ -53,7 +53,7 @@ func TestRedactHeadersHidesCredentialsSignaturesAndTheTriggersOwnHeader(t *testi
 		"X-Hub-Signature-256": {"sha256=..."}, "Webhook-Signature": {"v1,..."}, "X-Api-Key": {"k"},
 		"X-Shop": {"one", "two"}, "X-Sig": {"hmac"},
 	}
-	got := RedactHeaders(h, &flow.TriggerAuth{HMAC: &flow.HMACAuth{Header: "X-Sig"}})
+	got := RedactHeaders(h, &trigger.TriggerAuth{HMAC: &trigger.HMACAuth{Header: "X-Sig"}})
 	require.Equal(t, map[string]string{
 		"content-type": "application/json", "authorization": Redacted, "cookie": Redacted,
 		"x-hub-signature-256": Redacted, "webhook-signature": Redacted, "x-api-key": Redacted,

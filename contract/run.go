@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/trigger"
 )
 
 const (
@@ -194,8 +195,8 @@ func WorkflowID(flowID, eventID string) string { return flowID + ":" + eventID }
 // QueueFor is the task queue a run of a trigger in mode starts on: sync runs
 // have their own, async ones (and calls, replays, redeliveries) share
 // TaskQueue. A run's activities and children stay on its queue.
-func QueueFor(mode flow.Mode) string {
-	if mode == flow.ModeSync {
+func QueueFor(mode trigger.Mode) string {
+	if mode == trigger.ModeSync {
 		return SyncTaskQueue
 	}
 	return TaskQueue

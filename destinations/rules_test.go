@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/field"
 )
 
 // The destinations' rules on their own, with a fixed clock; the statements
@@ -57,7 +58,7 @@ func TestClipLastErrorKeepsTheFirst500Bytes(t *testing.T) {
 }
 
 func TestLockOrderIsLongestPeriodFirstAndLeavesTheDefinitionAlone(t *testing.T) {
-	in := []flow.PeriodLimit{{Per: flow.Duration(time.Minute), Max: 1}, {Per: flow.Duration(24 * time.Hour), Max: 2}, {Per: flow.Duration(time.Hour), Max: 3}}
+	in := []flow.PeriodLimit{{Per: field.Duration(time.Minute), Max: 1}, {Per: field.Duration(24 * time.Hour), Max: 2}, {Per: field.Duration(time.Hour), Max: 3}}
 	got := lockOrder(in)
 	require.Equal(t, []int64{2, 3, 1}, []int64{got[0].Max, got[1].Max, got[2].Max})
 	require.Equal(t, int64(1), in[0].Max, "the destination's own list keeps its order")
@@ -65,7 +66,7 @@ func TestLockOrderIsLongestPeriodFirstAndLeavesTheDefinitionAlone(t *testing.T) 
 
 func TestAdmissionArithmeticOverPeriods(t *testing.T) {
 	minute := time.Minute.Milliseconds()
-	ws := flow.PeriodLimit{Per: flow.Duration(time.Minute)}.WindowStart(tRules)
+	ws := flow.PeriodLimit{Per: field.Duration(time.Minute)}.WindowStart(tRules)
 	require.Equal(t, time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC).UnixMilli(), ws, "a minute's window starts on the wall-clock minute")
 
 	t.Run("a refused attempt waits until the end of the window holding now", func(t *testing.T) {
@@ -112,7 +113,7 @@ func TestWithLimitsShowsEachPeriodsUseAndStatusAtNow(t *testing.T) {
 	ws := tRules.Truncate(time.Minute).UnixMilli()
 	hs := tRules.Truncate(time.Hour).UnixMilli()
 	def := func() *flow.Destination {
-		return &flow.Destination{Name: "a", Limits: []flow.PeriodLimit{{Per: flow.Duration(time.Minute), Max: 2}, {Per: flow.Duration(time.Hour), Max: 100}}}
+		return &flow.Destination{Name: "a", Limits: []flow.PeriodLimit{{Per: field.Duration(time.Minute), Max: 2}, {Per: field.Duration(time.Hour), Max: 100}}}
 	}
 	cases := []struct {
 		name    string

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/field"
 	"github.com/hookflow/hookflow/store"
 )
 
@@ -97,10 +98,10 @@ const (
 
 // LimitUsage is one period limit's use in its current window.
 type LimitUsage struct {
-	Per      flow.Duration `json:"per"`
-	Max      int64         `json:"max"`
-	Used     int64         `json:"used"`
-	ResetsAt time.Time     `json:"resetsAt"`
+	Per      field.Duration `json:"per"`
+	Max      int64          `json:"max"`
+	Used     int64          `json:"used"`
+	ResetsAt time.Time      `json:"resetsAt"`
 }
 
 // FailureWindowUsage is the failure-rate window's counts.

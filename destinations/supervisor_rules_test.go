@@ -10,6 +10,7 @@ import (
 
 	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/field"
 )
 
 // t0 is the tests' fixed now: the rules read no clock of their own.
@@ -221,7 +222,7 @@ func TestEventDataSaysWhyAndWhen(t *testing.T) {
 
 	o := dest("a", open(time.Minute), func(d *Destination) {
 		d.State.LastError = "HTTP 503"
-		d.Def.CircuitBreaker = &flow.CircuitBreaker{Failures: 3, ProbeInterval: flow.Duration(10 * time.Second)}
+		d.Def.CircuitBreaker = &flow.CircuitBreaker{Failures: 3, ProbeInterval: field.Duration(10 * time.Second)}
 	})
 	require.Equal(t, map[string]any{
 		"reason": "consecutive_failures", "consecutiveFailures": 3, "probeInterval": "10s",

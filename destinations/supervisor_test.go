@@ -12,6 +12,7 @@ import (
 
 	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/field"
 )
 
 // The supervisor's loop, with fakes at its three seams: the flow store
@@ -379,7 +380,7 @@ func TestGateParksWhatMustNotBeSentAndSaysForHowLong(t *testing.T) {
 	// A used-up limit refuses the probe: it is given back unsent.
 	st.admission = Admission{ResetsAt: t0.Add(time.Hour)}
 	_, _, err = m.gate(ctx, dest("a", open(0), func(d *Destination) {
-		d.Def.Limits = []flow.PeriodLimit{{Per: flow.Duration(time.Hour), Max: 1}}
+		d.Def.Limits = []flow.PeriodLimit{{Per: field.Duration(time.Hour), Max: 1}}
 	}), "a", Timing{})
 	require.ErrorContains(t, err, "its limit per period is used up until "+t0.Add(time.Hour).Format(time.RFC3339))
 	require.Equal(t, []string{"a"}, st.released)
@@ -392,7 +393,7 @@ func TestGateParksWhatMustNotBeSentAndSaysForHowLong(t *testing.T) {
 func TestOutcomeWritesFailuresAndOpensTheCircuitHereAtOnce(t *testing.T) {
 	m, st, _, _, c := newTestSupervisor(t, time.Hour)
 	d := dest("a", func(d *Destination) {
-		d.Def.CircuitBreaker = &flow.CircuitBreaker{Failures: 2, ProbeInterval: flow.Duration(30 * time.Second)}
+		d.Def.CircuitBreaker = &flow.CircuitBreaker{Failures: 2, ProbeInterval: field.Duration(30 * time.Second)}
 	})
 	m.known["a"] = d
 	serverErr := temporal.NewApplicationError("HTTP 503", contract.ErrHTTPServer)
@@ -427,7 +428,7 @@ func TestOutcomeWritesFailuresAndOpensTheCircuitHereAtOnce(t *testing.T) {
 
 func TestAnAttemptThatUsesUpAPeriodStopsThisWorkersPollerUntilItEnds(t *testing.T) {
 	m, st, _, _, _ := newTestSupervisor(t, time.Hour)
-	limits := func(d *Destination) { d.Def.Limits = []flow.PeriodLimit{{Per: flow.Duration(time.Hour), Max: 3}} }
+	limits := func(d *Destination) { d.Def.Limits = []flow.PeriodLimit{{Per: field.Duration(time.Hour), Max: 3}} }
 	m.known["a"] = dest("a", limits)
 
 	st.admission = Admission{Admitted: true}
@@ -529,7 +530,7 @@ func TestGateHoldsALeaseOfMaxInFlightUntilDone(t *testing.T) {
 
 	// A used-up period refuses after the lease: the lease is given back.
 	st.free, st.admission = 1, Admission{ResetsAt: t0.Add(time.Hour)}
-	st.set(dest("a", two, func(d *Destination) { d.Def.Limits = []flow.PeriodLimit{{Per: flow.Duration(time.Hour), Max: 1}} }))
+	st.set(dest("a", two, func(d *Destination) { d.Def.Limits = []flow.PeriodLimit{{Per: field.Duration(time.Hour), Max: 1}} }))
 	m.reconcile(ctx)
 	_, err = m.Gate(ctx, "a", Timing{})
 	require.ErrorContains(t, err, "its limit per period is used up")

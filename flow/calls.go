@@ -3,6 +3,8 @@ package flow
 import (
 	"fmt"
 	"strings"
+
+	"github.com/hookflow/hookflow/flow/field"
 )
 
 // MaxCallDepth bounds how deep flows call flows: a run started by a trigger
@@ -40,21 +42,21 @@ func (f *Flow) Calls() []CallSite {
 // may lead back to a flow already in it (A calls B calls A), and no chain
 // may be deeper than MaxCallDepth. f replaces any stored flow with its id.
 // Errors carry the path of the call step in f that starts the bad chain.
-func CheckCalls(f *Flow, lookup func(id string) (*Flow, bool)) []FieldError {
+func CheckCalls(f *Flow, lookup func(id string) (*Flow, bool)) []field.Error {
 	get := func(id string) (*Flow, bool) {
 		if id == f.ID {
 			return f, true
 		}
 		return lookup(id)
 	}
-	var errs []FieldError
+	var errs []field.Error
 	for _, cs := range f.Calls() {
 		if _, ok := get(cs.Callee); !ok {
-			errs = append(errs, FieldError{Path: cs.Path, Message: fmt.Sprintf("no flow has the id %q", cs.Callee)})
+			errs = append(errs, field.Error{Path: cs.Path, Message: fmt.Sprintf("no flow has the id %q", cs.Callee)})
 			continue
 		}
 		if msg := checkChain([]string{f.ID}, cs.Callee, get); msg != "" {
-			errs = append(errs, FieldError{Path: cs.Path, Message: fmt.Sprintf("calling %q %s", cs.Callee, msg)})
+			errs = append(errs, field.Error{Path: cs.Path, Message: fmt.Sprintf("calling %q %s", cs.Callee, msg)})
 		}
 	}
 	return errs

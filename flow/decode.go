@@ -7,6 +7,8 @@ import (
 	"math"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/hookflow/hookflow/flow/field"
 )
 
 // Decode reads a flow from JSON, strictly: unknown fields are errors. It
@@ -14,7 +16,7 @@ import (
 // back together in one *ValidationError, each with its path; a flow with any
 // problem is not returned.
 func Decode(data []byte) (*Flow, error) {
-	var errs errorList
+	var errs field.List
 	f := &Flow{}
 	decodeStrict(data, f, "", &errs)
 	if len(errs) > 0 {
@@ -25,7 +27,7 @@ func Decode(data []byte) (*Flow, error) {
 				errs = append(errs, ve.Errors...)
 			}
 		}
-		return nil, dedupe(errs).err()
+		return nil, invalid(errs)
 	}
 	if err := Validate(f); err != nil {
 		return nil, err
@@ -40,7 +42,7 @@ func Decode(data []byte) (*Flow, error) {
 func DecodeYAML(data []byte) (*Flow, error) {
 	js, err := YAMLToJSON(data)
 	if err != nil {
-		return nil, &ValidationError{Errors: []FieldError{*err}}
+		return nil, &ValidationError{Errors: []field.Error{*err}}
 	}
 	return Decode(js)
 }
@@ -48,10 +50,10 @@ func DecodeYAML(data []byte) (*Flow, error) {
 // YAMLToJSON reads a YAML 1.2 document and writes it as JSON, refusing what
 // JSON cannot hold, with the path: the one YAML reader for every file people
 // write (flows, collections), so all follow the same rules.
-func YAMLToJSON(data []byte) ([]byte, *FieldError) {
+func YAMLToJSON(data []byte) ([]byte, *field.Error) {
 	var doc any
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, &FieldError{Message: "malformed YAML: " + err.Error()}
+		return nil, &field.Error{Message: "malformed YAML: " + err.Error()}
 	}
 	doc, err := jsonCompatible(doc, "")
 	if err != nil {
@@ -59,18 +61,18 @@ func YAMLToJSON(data []byte) ([]byte, *FieldError) {
 	}
 	js, merr := json.Marshal(doc)
 	if merr != nil {
-		return nil, &FieldError{Message: "YAML holds a value JSON cannot: " + merr.Error()}
+		return nil, &field.Error{Message: "YAML holds a value JSON cannot: " + merr.Error()}
 	}
 	return js, nil
 }
 
 // jsonCompatible turns YAML's maps with non-string keys into JSON objects
 // (keys written as text) and refuses what JSON cannot hold.
-func jsonCompatible(v any, path string) (any, *FieldError) {
+func jsonCompatible(v any, path string) (any, *field.Error) {
 	switch t := v.(type) {
 	case map[string]any:
 		for k, e := range t {
-			c, err := jsonCompatible(e, joinPath(path, k))
+			c, err := jsonCompatible(e, field.JoinPath(path, k))
 			if err != nil {
 				return nil, err
 			}
@@ -81,7 +83,7 @@ func jsonCompatible(v any, path string) (any, *FieldError) {
 		out := make(map[string]any, len(t))
 		for k, e := range t {
 			ks := fmt.Sprint(k)
-			c, err := jsonCompatible(e, joinPath(path, ks))
+			c, err := jsonCompatible(e, field.JoinPath(path, ks))
 			if err != nil {
 				return nil, err
 			}
@@ -90,7 +92,7 @@ func jsonCompatible(v any, path string) (any, *FieldError) {
 		return out, nil
 	case []any:
 		for i, e := range t {
-			c, err := jsonCompatible(e, indexPath(path, i))
+			c, err := jsonCompatible(e, field.IndexPath(path, i))
 			if err != nil {
 				return nil, err
 			}
@@ -99,7 +101,7 @@ func jsonCompatible(v any, path string) (any, *FieldError) {
 		return t, nil
 	case float64:
 		if math.IsInf(t, 0) || math.IsNaN(t) {
-			return nil, &FieldError{Path: path, Message: "must be a finite number"}
+			return nil, &field.Error{Path: path, Message: "must be a finite number"}
 		}
 	}
 	return v, nil
@@ -117,18 +119,6 @@ func (f *Flow) Clone() (*Flow, error) {
 		return nil, fmt.Errorf("flow: clone %q: %w", f.ID, err)
 	}
 	return out, nil
-}
-
-func dedupe(l errorList) errorList {
-	seen := map[FieldError]bool{}
-	out := l[:0:0]
-	for _, e := range l {
-		if !seen[e] {
-			seen[e] = true
-			out = append(out, e)
-		}
-	}
-	return out
 }
 
 // marshalJSON writes JSON without HTML escaping: flows render text for

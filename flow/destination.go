@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/flow/expression"
+	"github.com/hookflow/hookflow/flow/field"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -48,8 +49,8 @@ type Destination struct {
 // starts again at 0 when a window begins. Every attempt sent counts,
 // retries and probes included; parked ones (nothing sent) do not.
 type PeriodLimit struct {
-	Per Duration `json:"per" validate:"required,dmin=1s,dmax=744h" doc:"The period: a fixed window aligned to the Unix epoch (1m is each wall-clock minute, 24h each UTC day); whole seconds."`
-	Max int64    `json:"max" validate:"required,min=1,max=1000000000" doc:"Attempts admitted per period, retries and probes included."`
+	Per field.Duration `json:"per" validate:"required,dmin=1s,dmax=744h" doc:"The period: a fixed window aligned to the Unix epoch (1m is each wall-clock minute, 24h each UTC day); whole seconds."`
+	Max int64          `json:"max" validate:"required,min=1,max=1000000000" doc:"Attempts admitted per period, retries and probes included."`
 }
 
 // WindowStart is the start of the window holding t, in Unix milliseconds.
@@ -72,16 +73,16 @@ type RateLimit struct {
 // destination's task queue) and one probe goes out every ProbeInterval; a
 // probe that succeeds closes it.
 type CircuitBreaker struct {
-	Disabled      bool     `json:"disabled,omitempty" doc:"true: the circuit never opens."`
-	Failures      int      `json:"failures,omitempty" validate:"omitempty,min=1,max=100000" doc:"Consecutive failed attempts (5xx, network errors, timeouts, 429) that open the circuit."`
-	ProbeInterval Duration `json:"probeInterval,omitempty" validate:"omitempty,dmin=1s,dmax=24h" doc:"While open, one probe goes out this often."`
+	Disabled      bool           `json:"disabled,omitempty" doc:"true: the circuit never opens."`
+	Failures      int            `json:"failures,omitempty" validate:"omitempty,min=1,max=100000" doc:"Consecutive failed attempts (5xx, network errors, timeouts, 429) that open the circuit."`
+	ProbeInterval field.Duration `json:"probeInterval,omitempty" validate:"omitempty,dmin=1s,dmax=24h" doc:"While open, one probe goes out this often."`
 	// FailureRate (0 < rate <= 1) turns on the failure-rate window: Window
 	// (default 1m) is a fixed window aligned to the Unix epoch, and
 	// MinRequests (default 20) the attempts it needs before the rate
 	// counts. With it every attempt's outcome is written to the store.
-	FailureRate float64  `json:"failureRate,omitempty" validate:"omitempty,gt=0,lte=1" doc:"Turns on the failure-rate window: the circuit opens when the failed share of at least minRequests attempts in one window reaches it (0 < rate <= 1)."`
-	Window      Duration `json:"window,omitempty" validate:"omitempty,dmin=1s,dmax=24h" doc:"The failure-rate window, aligned to the Unix epoch; needs failureRate."`
-	MinRequests int      `json:"minRequests,omitempty" validate:"omitempty,min=1,max=1000000" doc:"Attempts a window needs before its failure rate counts; needs failureRate."`
+	FailureRate float64        `json:"failureRate,omitempty" validate:"omitempty,gt=0,lte=1" doc:"Turns on the failure-rate window: the circuit opens when the failed share of at least minRequests attempts in one window reaches it (0 < rate <= 1)."`
+	Window      field.Duration `json:"window,omitempty" validate:"omitempty,dmin=1s,dmax=24h" doc:"The failure-rate window, aligned to the Unix epoch; needs failureRate."`
+	MinRequests int            `json:"minRequests,omitempty" validate:"omitempty,min=1,max=1000000" doc:"Attempts a window needs before its failure rate counts; needs failureRate."`
 }
 
 // Failure-rate window defaults.
@@ -159,7 +160,7 @@ func DestinationTaskQueue(name string) string { return "hookflow-dest-" + name }
 // DestinationError lists every problem of a destination definition, each
 // with its path.
 type DestinationError struct {
-	Errors []FieldError `json:"errors"`
+	Errors []field.Error `json:"errors"`
 }
 
 func (e *DestinationError) Error() string {
@@ -180,80 +181,79 @@ func DecodeDestination(data []byte, yamlDoc bool) (*Destination, error) {
 	if yamlDoc {
 		var doc any
 		if err := yaml.Unmarshal(data, &doc); err != nil {
-			return nil, &DestinationError{Errors: []FieldError{{Message: "malformed YAML: " + err.Error()}}}
+			return nil, &DestinationError{Errors: []field.Error{{Message: "malformed YAML: " + err.Error()}}}
 		}
 		doc, ferr := jsonCompatible(doc, "")
 		if ferr != nil {
-			return nil, &DestinationError{Errors: []FieldError{*ferr}}
+			return nil, &DestinationError{Errors: []field.Error{*ferr}}
 		}
 		var err error
 		if data, err = json.Marshal(doc); err != nil {
-			return nil, &DestinationError{Errors: []FieldError{{Message: "YAML holds a value JSON cannot: " + err.Error()}}}
+			return nil, &DestinationError{Errors: []field.Error{{Message: "YAML holds a value JSON cannot: " + err.Error()}}}
 		}
 	}
-	var errs errorList
+	var errs field.List
 	d := &Destination{}
 	decodeStrict(data, d, "", &errs)
 	if len(errs) == 0 {
 		errs = append(errs, d.Check()...)
 	}
 	if len(errs) > 0 {
-		ve, _ := dedupe(errs).err().(*ValidationError)
-		return nil, &DestinationError{Errors: ve.Errors}
+		return nil, &DestinationError{Errors: errs.Sorted()}
 	}
 	return d, nil
 }
 
 // Check validates a decoded destination: struct rules plus the base URL's
 // form, auth's required fields and static headers.
-func (d *Destination) Check() []FieldError {
-	var errs errorList
+func (d *Destination) Check() []field.Error {
+	var errs field.List
 	validateStruct(d, "", &errs)
 	if d.BaseURL != "" {
 		u, err := url.Parse(d.BaseURL)
 		switch {
 		case expression.IsTemplate(d.BaseURL):
-			errs.add("baseUrl", "is a fixed URL, not a template (steps template their path)")
+			errs.Add("baseUrl", "is a fixed URL, not a template (steps template their path)")
 		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
-			errs.add("baseUrl", "must be an absolute https URL (http only for hosts the worker allowlists with --allow-host)")
+			errs.Add("baseUrl", "must be an absolute https URL (http only for hosts the worker allowlists with --allow-host)")
 		case u.User != nil:
-			errs.add("baseUrl", "must not hold credentials: use auth with a secret")
+			errs.Add("baseUrl", "must not hold credentials: use auth with a secret")
 		case !strings.ContainsAny(d.BaseURL[len(d.BaseURL)-1:], "/&?="):
-			errs.add("baseUrl", `must end with "/", "&", "?" or "=": paths are appended to it as they are`)
+			errs.Add("baseUrl", `must end with "/", "&", "?" or "=": paths are appended to it as they are`)
 		}
 	}
 	for _, k := range SortedKeys(d.Headers) {
 		if expression.IsTemplate(d.Headers[k]) {
-			errs.add(joinPath("headers", k), "is a fixed value (steps template their own headers)")
+			errs.Add(field.JoinPath("headers", k), "is a fixed value (steps template their own headers)")
 		}
 	}
 	for _, fe := range d.Auth.check("auth") {
 		errs = append(errs, fe)
 	}
-	seen := map[Duration]int{}
+	seen := map[field.Duration]int{}
 	for i, l := range d.Limits {
 		p := fmt.Sprintf("limits[%d].per", i)
 		if l.Per.Std() > time.Second && l.Per.Std()%time.Second != 0 {
-			errs.add(p, "must be whole seconds (periods are windows aligned to the clock)")
+			errs.Add(p, "must be whole seconds (periods are windows aligned to the clock)")
 		}
 		if j, dup := seen[l.Per]; dup && l.Per > 0 {
-			errs.add(p, "repeats limits[%d].per: one limit per period", j)
+			errs.Add(p, "repeats limits[%d].per: one limit per period", j)
 		}
 		seen[l.Per] = i
 	}
 	if cb := d.CircuitBreaker; cb != nil && cb.FailureRate == 0 {
 		if cb.Window != 0 {
-			errs.add("circuitBreaker.window", "needs failureRate (the share of failed attempts in a window that opens the circuit)")
+			errs.Add("circuitBreaker.window", "needs failureRate (the share of failed attempts in a window that opens the circuit)")
 		}
 		if cb.MinRequests != 0 {
-			errs.add("circuitBreaker.minRequests", "needs failureRate (the share of failed attempts in a window that opens the circuit)")
+			errs.Add("circuitBreaker.minRequests", "needs failureRate (the share of failed attempts in a window that opens the circuit)")
 		}
 	}
 	if cb := d.CircuitBreaker; cb != nil && cb.Window.Std() > time.Second && cb.Window.Std()%time.Second != 0 {
-		errs.add("circuitBreaker.window", "must be whole seconds (windows are aligned to the clock)")
+		errs.Add("circuitBreaker.window", "must be whole seconds (windows are aligned to the clock)")
 	}
 	if r := d.Retry; r != nil && r.InitialInterval != 0 && r.MaximumInterval != 0 && r.MaximumInterval < r.InitialInterval {
-		errs.add("retry.maximumInterval", "must be at least initialInterval")
+		errs.Add("retry.maximumInterval", "must be at least initialInterval")
 	}
 	return errs
 }
@@ -306,11 +306,11 @@ func (f *Flow) Destinations() []DestinationRef {
 
 // CheckDestinations refuses destinations that exist neither in the store
 // (exists) nor anywhere else: each with its step's path.
-func CheckDestinations(f *Flow, exists func(name string) bool) []FieldError {
-	var errs []FieldError
+func CheckDestinations(f *Flow, exists func(name string) bool) []field.Error {
+	var errs []field.Error
 	for _, r := range f.Destinations() {
 		if !exists(r.Name) {
-			errs = append(errs, FieldError{Path: r.Path, Message: fmt.Sprintf("no destination is named %q (create it first: hookflow destinations apply)", r.Name)})
+			errs = append(errs, field.Error{Path: r.Path, Message: fmt.Sprintf("no destination is named %q (create it first: hookflow destinations apply)", r.Name)})
 		}
 	}
 	return errs

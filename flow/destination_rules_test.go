@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/field"
 )
 
 func TestWindowsAreFixedAndAlignedToTheEpoch(t *testing.T) {
@@ -30,7 +31,7 @@ func TestWindowsAreFixedAndAlignedToTheEpoch(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			require.Equal(t, ms(c.want), flow.PeriodLimit{Per: flow.Duration(c.per), Max: 1}.WindowStart(at(c.t)))
+			require.Equal(t, ms(c.want), flow.PeriodLimit{Per: field.Duration(c.per), Max: 1}.WindowStart(at(c.t)))
 			require.Equal(t, ms(c.want), flow.FailureWindow{Rate: 0.5, Window: c.per}.WindowStart(at(c.t)))
 		})
 	}
@@ -70,10 +71,10 @@ func TestBreakerAndRateWindowDefaults(t *testing.T) {
 	}{
 		{"no breaker settings: on, with the defaults and no window", nil, true, flow.DefaultBreakerFailures, flow.DefaultBreakerProbeInterval, flow.FailureWindow{}},
 		{"disabled: off, and no window even with a rate", &flow.CircuitBreaker{Disabled: true, FailureRate: 0.5}, false, flow.DefaultBreakerFailures, flow.DefaultBreakerProbeInterval, flow.FailureWindow{}},
-		{"its own failures and probe interval win", &flow.CircuitBreaker{Failures: 3, ProbeInterval: flow.Duration(5 * time.Second)}, true, 3, 5 * time.Second, flow.FailureWindow{}},
+		{"its own failures and probe interval win", &flow.CircuitBreaker{Failures: 3, ProbeInterval: field.Duration(5 * time.Second)}, true, 3, 5 * time.Second, flow.FailureWindow{}},
 		{"a rate alone takes the window's defaults", &flow.CircuitBreaker{FailureRate: 0.25}, true, flow.DefaultBreakerFailures, flow.DefaultBreakerProbeInterval,
 			flow.FailureWindow{Rate: 0.25, Window: flow.DefaultBreakerWindow, MinRequests: flow.DefaultBreakerMinRequests}},
-		{"a rate with its window and minimum keeps them", &flow.CircuitBreaker{FailureRate: 0.25, Window: flow.Duration(10 * time.Second), MinRequests: 3}, true, flow.DefaultBreakerFailures, flow.DefaultBreakerProbeInterval,
+		{"a rate with its window and minimum keeps them", &flow.CircuitBreaker{FailureRate: 0.25, Window: field.Duration(10 * time.Second), MinRequests: 3}, true, flow.DefaultBreakerFailures, flow.DefaultBreakerProbeInterval,
 			flow.FailureWindow{Rate: 0.25, Window: 10 * time.Second, MinRequests: 3}},
 	}
 	for _, c := range cases {

@@ -1,6 +1,10 @@
 package flow
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/hookflow/hookflow/flow/field"
+)
 
 // The reference (docs/reference), the JSON Schemas (schemas/) and hookflow
 // explain are generated from the spec types themselves: each field's json
@@ -24,40 +28,23 @@ type OutputsDocumenter interface {
 // MaxStepNameChars bounds a step's name.
 const MaxStepNameChars = 200
 
-// rulePatterns are the regular expressions behind the string rules of the
-// validate tags, for the JSON Schema (Go's and ECMA-262's syntax agree on
-// them).
-var rulePatterns = map[string]string{
-	"flowid":   flowIDPattern.String(),
-	"stepid":   stepIDPattern.String(),
-	"urltoken": urlTokenPattern.String(),
-	"header":   headerPattern.String(),
-}
-
-// RulePattern returns the regular expression a validate rule (flowid,
-// stepid, urltoken, header, secretname) checks strings against.
-func RulePattern(rule string) (string, bool) {
-	p, ok := rulePatterns[rule]
-	return p, ok
-}
-
 func deliveryDefaults() map[string]any {
 	return map[string]any{
-		"timeouts.connect":         Duration(DefaultConnectTimeout),
-		"timeouts.response":        Duration(DefaultResponseTimeout),
-		"retry.initialInterval":    Duration(DefaultInitialInterval),
+		"timeouts.connect":         field.Duration(DefaultConnectTimeout),
+		"timeouts.response":        field.Duration(DefaultResponseTimeout),
+		"retry.initialInterval":    field.Duration(DefaultInitialInterval),
 		"retry.backoffCoefficient": DefaultBackoffCoefficient,
-		"retry.maximumInterval":    Duration(DefaultMaximumInterval),
-		"retry.giveUpAfter":        Duration(DefaultGiveUpAfter),
+		"retry.maximumInterval":    field.Duration(DefaultMaximumInterval),
+		"retry.giveUpAfter":        field.Duration(DefaultGiveUpAfter),
 	}
 }
 
 func recordDefaults(extra map[string]any) map[string]any {
 	out := map[string]any{
-		"retry.initialInterval":    Duration(DefaultRecordInitialInterval),
+		"retry.initialInterval":    field.Duration(DefaultRecordInitialInterval),
 		"retry.backoffCoefficient": DefaultBackoffCoefficient,
-		"retry.maximumInterval":    Duration(DefaultRecordMaximumInterval),
-		"retry.giveUpAfter":        Duration(DefaultRecordGiveUpAfter),
+		"retry.maximumInterval":    field.Duration(DefaultRecordMaximumInterval),
+		"retry.giveUpAfter":        field.Duration(DefaultRecordGiveUpAfter),
 		"onError":                  "fail",
 	}
 	for k, v := range extra {
@@ -75,8 +62,8 @@ func (*HTTP) FieldDefaults() map[string]any {
 func (*Destination) FieldDefaults() map[string]any {
 	d := deliveryDefaults()
 	d["circuitBreaker.failures"] = DefaultBreakerFailures
-	d["circuitBreaker.probeInterval"] = Duration(DefaultBreakerProbeInterval)
-	d["circuitBreaker.window"] = Duration(DefaultBreakerWindow)
+	d["circuitBreaker.probeInterval"] = field.Duration(DefaultBreakerProbeInterval)
+	d["circuitBreaker.window"] = field.Duration(DefaultBreakerWindow)
 	d["circuitBreaker.minRequests"] = DefaultBreakerMinRequests
 	return d
 }
@@ -89,26 +76,12 @@ func (*RecordFind) FieldDefaults() map[string]any {
 	return recordDefaults(map[string]any{"limit": DefaultRecordFindLimit})
 }
 
-func (*Trigger) FieldDefaults() map[string]any {
-	return map[string]any{
-		"mode":                            ModeAsync,
-		"timeout":                         DefaultSyncTimeout,
-		"onTimeout":                       OnTimeoutGatewayTimeout,
-		"response.status":                 DefaultAsyncStatus,
-		"response.body":                   DefaultAsyncBody,
-		"auth.standardWebhooks.tolerance": DefaultSignatureTolerance,
-		"auth.hmac.algorithm":             DefaultHMACAlgorithm,
-		"auth.hmac.encoding":              DefaultHMACEncoding,
-		"auth.hmac.tolerance":             DefaultSignatureTolerance,
-	}
-}
-
 func (*Wait) FieldDefaults() map[string]any {
-	return map[string]any{"timeout": Duration(DefaultWaitTimeout), "onTimeout": "fail"}
+	return map[string]any{"timeout": field.Duration(DefaultWaitTimeout), "onTimeout": "fail"}
 }
 
 func (*Approval) FieldDefaults() map[string]any {
-	return map[string]any{"timeout": Duration(DefaultWaitTimeout), "onTimeout": "reject"}
+	return map[string]any{"timeout": field.Duration(DefaultWaitTimeout), "onTimeout": "reject"}
 }
 
 func (*Loop) FieldDefaults() map[string]any {

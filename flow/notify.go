@@ -3,6 +3,8 @@ package flow
 import (
 	"fmt"
 	"strings"
+
+	"github.com/hookflow/hookflow/flow/field"
 )
 
 // Notification event types: what hookflow tells an operator about, as
@@ -96,7 +98,7 @@ func (s NotifySetting) Wants(event string) bool {
 // --notify-events (comma-separated event types, empty: all).
 func ParseNotifySetting(destination string, events []string) (NotifySetting, error) {
 	s := NotifySetting{Destination: strings.TrimSpace(destination)}
-	if s.Destination != "" && !flowIDPattern.MatchString(s.Destination) {
+	if s.Destination != "" && !field.IsFlowID(s.Destination) {
 		return s, fmt.Errorf("notify destination %q is not a destination name", s.Destination)
 	}
 	for _, e := range events {

@@ -6,12 +6,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/trigger"
 )
 
 func TestSyncOnTimeout(t *testing.T) {
 	f, err := flow.DecodeYAML([]byte(`{id: a, trigger: {mode: sync, timeout: 2s, onTimeout: accepted}, steps: [{id: r, type: response}]}`))
 	require.NoError(t, err)
-	require.Equal(t, flow.OnTimeoutAccepted, f.Trigger.OnTimeout)
+	require.Equal(t, trigger.OnTimeoutAccepted, f.Trigger.OnTimeout)
 	_, err = flow.DecodeYAML([]byte(`{id: a, trigger: {mode: sync, onTimeout: "504"}, steps: [{id: r, type: response}]}`))
 	require.NoError(t, err, "504 is the default, and may be said")
 

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/hookflow/hookflow/flow/expression"
+	"github.com/hookflow/hookflow/flow/field"
 )
 
 // ValueTemplates lists, with paths, every template string inside a JSON-like
@@ -22,11 +23,11 @@ func ValueTemplates(path string, v any) []ExprField {
 			}
 		case map[string]any:
 			for _, k := range SortedKeys(t) {
-				walk(joinPath(p, k), t[k])
+				walk(field.JoinPath(p, k), t[k])
 			}
 		case []any:
 			for i, e := range t {
-				walk(indexPath(p, i), e)
+				walk(field.IndexPath(p, i), e)
 			}
 		}
 	}

@@ -1,11 +1,11 @@
 package flow
 
 import (
-	"fmt"
 	"regexp"
 	"time"
 
 	"github.com/hookflow/hookflow/flow/expression"
+	"github.com/hookflow/hookflow/flow/field"
 )
 
 // Record steps read and write the records of a collection (defined in the
@@ -26,10 +26,7 @@ const (
 	MaxRecordFindLimit           = 100
 )
 
-var (
-	collectionNamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
-	recordSortPattern     = regexp.MustCompile(`^-?[A-Za-z_][A-Za-z0-9_]{0,63}$`)
-)
+var recordSortPattern = regexp.MustCompile(`^-?[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 
 // recordOnError is onError of a record step: continue lets the flow go on
 // after the step failed (steps.<id>.status is failed, .error says why).
@@ -43,79 +40,73 @@ func EffectiveRecordRetry(r *RetryPolicy) RetryPolicy {
 		out = *r
 	}
 	if out.InitialInterval == 0 {
-		out.InitialInterval = Duration(DefaultRecordInitialInterval)
+		out.InitialInterval = field.Duration(DefaultRecordInitialInterval)
 	}
 	if out.BackoffCoefficient == 0 {
 		out.BackoffCoefficient = DefaultBackoffCoefficient
 	}
 	if out.MaximumInterval == 0 {
-		out.MaximumInterval = Duration(DefaultRecordMaximumInterval)
+		out.MaximumInterval = field.Duration(DefaultRecordMaximumInterval)
 	}
 	if out.GiveUpAfter == 0 {
-		out.GiveUpAfter = Duration(DefaultRecordGiveUpAfter)
+		out.GiveUpAfter = field.Duration(DefaultRecordGiveUpAfter)
 	}
 	return out
 }
 
-type fieldErrors []FieldError
-
-func (l *fieldErrors) add(path, format string, args ...any) {
-	*l = append(*l, FieldError{Path: path, Message: fmt.Sprintf(format, args...)})
-}
-
-func checkCollectionName(errs *fieldErrors, name string) {
-	if name != "" && !collectionNamePattern.MatchString(name) {
-		errs.add("collection", "must be a collection's name: a-z, 0-9, - and _, starting with a letter or digit, at most 64 characters")
+func checkCollectionName(errs *field.List, name string) {
+	if name != "" && !field.IsCollectionName(name) {
+		errs.Add("collection", "must be a collection's name: a-z, 0-9, - and _, starting with a letter or digit, at most 64 characters")
 	}
 }
 
 // checkPropertyNames: keys of properties, filter and match name properties.
-func checkPropertyNames(errs *fieldErrors, field string, m map[string]any) {
+func checkPropertyNames(errs *field.List, at string, m map[string]any) {
 	for _, k := range SortedKeys(m) {
-		if !stepIDPattern.MatchString(k) {
-			errs.add(joinPath(field, k), "a property name is an identifier: letters, digits and _, not starting with a digit")
+		if !field.IsIdentifier(k) {
+			errs.Add(field.JoinPath(at, k), "a property name is an identifier: letters, digits and _, not starting with a digit")
 		}
 	}
 }
 
 // checkMatch: match names exactly one unique property and its value.
-func checkMatch(errs *fieldErrors, match map[string]any) {
+func checkMatch(errs *field.List, match map[string]any) {
 	if len(match) != 1 {
-		errs.add("match", "names one unique property and its value, such as {email: \"{{ trigger.body.email }}\"}")
+		errs.Add("match", "names one unique property and its value, such as {email: \"{{ trigger.body.email }}\"}")
 		return
 	}
 	checkPropertyNames(errs, "match", match)
 }
 
 // checkTarget: update and delete find their record by recordId or match.
-func checkTarget(errs *fieldErrors, recordID string, match map[string]any) {
+func checkTarget(errs *field.List, recordID string, match map[string]any) {
 	switch {
 	case recordID == "" && match == nil:
-		errs.add("match", "find the record by match (a unique property and its value) or recordId")
+		errs.Add("match", "find the record by match (a unique property and its value) or recordId")
 	case recordID != "" && match != nil:
-		errs.add("recordId", "set recordId or match, not both")
+		errs.Add("recordId", "set recordId or match, not both")
 	case match != nil:
 		checkMatch(errs, match)
 	}
 }
 
-func checkRetry(errs *fieldErrors, r *RetryPolicy) {
+func checkRetry(errs *field.List, r *RetryPolicy) {
 	if r != nil && r.InitialInterval != 0 && r.MaximumInterval != 0 && r.MaximumInterval < r.InitialInterval {
-		errs.add("retry.maximumInterval", "must be at least initialInterval")
+		errs.Add("retry.maximumInterval", "must be at least initialInterval")
 	}
 }
 
-// valueExpressions lists the templates of a map of values under field.
-func valueExpressions(field string, m map[string]any) []ExprField {
+// valueExpressions lists the templates of a map of values at a path.
+func valueExpressions(at string, m map[string]any) []ExprField {
 	if m == nil {
 		return nil
 	}
-	return ValueTemplates(field, m)
+	return ValueTemplates(at, m)
 }
 
-func stringExpression(field, src string) []ExprField {
+func stringExpression(at, src string) []ExprField {
 	if expression.IsTemplate(src) {
-		return []ExprField{{Path: field, Source: src}}
+		return []ExprField{{Path: at, Source: src}}
 	}
 	return nil
 }

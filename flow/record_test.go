@@ -8,6 +8,7 @@ import (
 
 	"github.com/hookflow/hookflow/flow"
 	"github.com/hookflow/hookflow/flow/expression"
+	"github.com/hookflow/hookflow/flow/trigger"
 )
 
 const recordFlow = `
@@ -88,7 +89,7 @@ steps:
 }
 
 func TestEnrollRecordValue(t *testing.T) {
-	trigger := map[string]any{"body": map[string]any{"email": "a@x.test", "n": 42.0}}
+	data := map[string]any{"body": map[string]any{"email": "a@x.test", "n": 42.0}}
 	for src, want := range map[string]any{
 		"{{ trigger.body.email }}":         "a@x.test",
 		"{{ trigger.body.n }}":             42.0,
@@ -97,11 +98,11 @@ func TestEnrollRecordValue(t *testing.T) {
 		"static@x.test":                    "static@x.test",
 		"{{ trigger.body.email ?? \"\" }}": "a@x.test",
 	} {
-		got, err := (&flow.EnrollRecord{Value: src}).EvalValue(trigger)
+		got, err := (&trigger.EnrollRecord{Value: src}).EvalValue(data)
 		require.NoError(t, err, src)
 		require.Equal(t, want, got, src)
 	}
-	_, err := (&flow.EnrollRecord{Value: "{{ trigger.body.missing }}"}).EvalValue(trigger)
+	_, err := (&trigger.EnrollRecord{Value: "{{ trigger.body.missing }}"}).EvalValue(data)
 	require.ErrorContains(t, err, "the value is empty")
 }
 

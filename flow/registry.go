@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"sort"
 	"sync"
+
+	"github.com/hookflow/hookflow/flow/field"
 )
 
 // Spec is the type-specific part of a step. Each step type is a struct whose
@@ -28,7 +30,7 @@ type Container interface {
 // Checker is implemented by specs with rules that struct tags cannot say.
 // Paths are relative to the step.
 type Checker interface {
-	Check() []FieldError
+	Check() []field.Error
 }
 
 // ErrorContinuer is implemented by steps whose failure may be recorded

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/hookflow/hookflow/flow/field"
 )
 
 // Step is one node of the flow tree: the fields every step has, and the
@@ -28,7 +30,7 @@ type Step struct {
 	// problems found while decoding, with paths relative to the step. They
 	// are reported by Validate with the step's full path, so that one bad
 	// step does not hide the errors of the others.
-	problems errorList
+	problems field.List
 }
 
 var commonStepFields = map[string]bool{"id": true, "type": true, "name": true}
@@ -40,7 +42,7 @@ func (s *Step) UnmarshalJSON(b []byte) error {
 	*s = Step{}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(b, &fields); err != nil || fields == nil {
-		s.problems.add("", "must be an object with id and type")
+		s.problems.Add("", "must be an object with id and type")
 		return nil
 	}
 	for _, f := range []struct {
@@ -49,7 +51,7 @@ func (s *Step) UnmarshalJSON(b []byte) error {
 	}{{"id", &s.ID}, {"type", &s.Type}, {"name", &s.Name}} {
 		if raw, ok := fields[f.name]; ok {
 			if err := json.Unmarshal(raw, f.dst); err != nil {
-				s.problems.add(f.name, "must be a string")
+				s.problems.Add(f.name, "must be a string")
 			}
 		}
 	}
@@ -68,7 +70,7 @@ func (s *Step) UnmarshalJSON(b []byte) error {
 		if !known[k] {
 			allowed := append(SortedKeys(known), "id", "name", "type")
 			sort.Strings(allowed)
-			s.problems.add(k, "unknown field for a %s step (allowed: %s)", s.Type, strings.Join(allowed, ", "))
+			s.problems.Add(k, "unknown field for a %s step (allowed: %s)", s.Type, strings.Join(allowed, ", "))
 			continue
 		}
 		rest[k] = v
@@ -111,28 +113,28 @@ func (s Step) MarshalJSON() ([]byte, error) {
 
 // describeJSONError turns encoding/json errors into a path and a message a
 // person understands (no Go type names).
-func describeJSONError(err error) FieldError {
+func describeJSONError(err error) field.Error {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		return FieldError{Path: jsonFieldToPath(te.Field), Message: "must be " + jsonTypeName(te.Type)}
+		return field.Error{Path: jsonFieldToPath(te.Field), Message: "must be " + jsonTypeName(te.Type)}
 	}
 	var syn *json.SyntaxError
 	if errors.As(err, &syn) {
-		return FieldError{Message: fmt.Sprintf("malformed JSON at byte %d: %v", syn.Offset, syn)}
+		return field.Error{Message: fmt.Sprintf("malformed JSON at byte %d: %v", syn.Offset, syn)}
 	}
 	msg := err.Error()
-	return FieldError{Message: strings.TrimPrefix(msg, "json: ")}
+	return field.Error{Message: strings.TrimPrefix(msg, "json: ")}
 }
 
 // jsonFieldToPath turns encoding/json's "cases.0.if" into "cases[0].if".
-func jsonFieldToPath(field string) string {
-	parts := strings.Split(field, ".")
+func jsonFieldToPath(jsonField string) string {
+	parts := strings.Split(jsonField, ".")
 	var b strings.Builder
 	for i, p := range parts {
 		if p == "" {
 			continue
 		}
-		if leadingNumber(p) == len(p) {
+		if strings.Trim(p, "0123456789") == "" { // an index
 			b.WriteString("[" + p + "]")
 			continue
 		}
@@ -150,13 +152,13 @@ func jsonTypeName(t reflect.Type) string {
 	}
 	switch t.Kind() {
 	case reflect.String:
-		if t == reflect.TypeOf(Duration(0)) {
+		if t == reflect.TypeOf(field.Duration(0)) {
 			return "a duration string such as 30s, 5m, 2h or 3d"
 		}
 		return "a string"
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		if t == reflect.TypeOf(Duration(0)) {
+		if t == reflect.TypeOf(field.Duration(0)) {
 			return "a duration string such as 30s, 5m, 2h or 3d"
 		}
 		return "an integer"
@@ -226,13 +228,13 @@ func SortedKeys[V any](m map[string]V) []string {
 // decodeStrict decodes JSON into v, recording every unknown field (with its
 // path) and the first type error instead of stopping at the first problem.
 // Nested steps record their own problems (see Step.UnmarshalJSON).
-func decodeStrict(data []byte, v any, prefix string, errs *errorList) {
+func decodeStrict(data []byte, v any, prefix string, errs *field.List) {
 	if !checkUnknownFields(data, reflect.TypeOf(v), prefix, errs) {
 		return
 	}
 	if err := json.NewDecoder(bytes.NewReader(data)).Decode(v); err != nil {
 		fe := describeJSONError(err)
-		errs.add(joinPath(prefix, fe.Path), "%s", fe.Message)
+		errs.Add(field.JoinPath(prefix, fe.Path), "%s", fe.Message)
 	}
 }
 
@@ -242,7 +244,7 @@ var stepType = reflect.TypeOf(Step{})
 // records every object key the type does not declare. Steps are skipped:
 // they check themselves against their registered type. It returns false when
 // the JSON itself is malformed.
-func checkUnknownFields(raw json.RawMessage, t reflect.Type, path string, errs *errorList) bool {
+func checkUnknownFields(raw json.RawMessage, t reflect.Type, path string, errs *field.List) bool {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -250,15 +252,15 @@ func checkUnknownFields(raw json.RawMessage, t reflect.Type, path string, errs *
 	case t == stepType:
 		return true
 	case t == durationType:
-		if msg, ok := checkDuration(raw); !ok {
-			errs.add(path, "%s", msg)
+		if msg, ok := field.CheckDuration(raw); !ok {
+			errs.Add(path, "%s", msg)
 		}
 	case t.Kind() == reflect.Struct:
 		var fields map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &fields); err != nil {
 			var syn *json.SyntaxError
 			if errors.As(err, &syn) {
-				errs.add(path, "malformed JSON at byte %d: %v", syn.Offset, syn)
+				errs.Add(path, "malformed JSON at byte %d: %v", syn.Offset, syn)
 				return false
 			}
 			return true // a type error: the decoder reports it with its path
@@ -267,16 +269,16 @@ func checkUnknownFields(raw json.RawMessage, t reflect.Type, path string, errs *
 		for _, k := range SortedKeys(fields) {
 			f, ok := structFieldByJSONName(t, k)
 			if !ok || !known[k] {
-				errs.add(joinPath(path, k), "unknown field (allowed: %s)", strings.Join(SortedKeys(known), ", "))
+				errs.Add(field.JoinPath(path, k), "unknown field (allowed: %s)", strings.Join(SortedKeys(known), ", "))
 				continue
 			}
-			checkUnknownFields(fields[k], f.Type, joinPath(path, k), errs)
+			checkUnknownFields(fields[k], f.Type, field.JoinPath(path, k), errs)
 		}
 	case t.Kind() == reflect.Slice && t.Elem().Kind() != reflect.Uint8:
 		var items []json.RawMessage
 		if json.Unmarshal(raw, &items) == nil {
 			for i, item := range items {
-				checkUnknownFields(item, t.Elem(), indexPath(path, i), errs)
+				checkUnknownFields(item, t.Elem(), field.IndexPath(path, i), errs)
 			}
 		}
 	}

@@ -1,6 +1,10 @@
 package flow
 
-import "time"
+import (
+	"time"
+
+	"github.com/hookflow/hookflow/flow/field"
+)
 
 // TypeApproval waits for a person's decision, then branches on it.
 const TypeApproval = "approval"
@@ -29,8 +33,8 @@ const (
 //     then: [...]
 //     else: [...]
 type Approval struct {
-	Approvers []string `json:"approvers,omitempty" validate:"max=50,dive,min=1,max=200" doc:"Who decides: data only, shown, not enforced."`
-	Timeout   Duration `json:"timeout,omitempty" validate:"omitempty,dmin=1s,dmax=366d" doc:"How long to wait for the decision."`
+	Approvers []string       `json:"approvers,omitempty" validate:"max=50,dive,min=1,max=200" doc:"Who decides: data only, shown, not enforced."`
+	Timeout   field.Duration `json:"timeout,omitempty" validate:"omitempty,dmin=1s,dmax=366d" doc:"How long to wait for the decision."`
 	// OnTimeout is the decision at the timeout: approve, reject (the
 	// default) or fail (the step fails).
 	OnTimeout string `json:"onTimeout,omitempty" validate:"omitempty,oneof=approve reject fail" doc:"The decision at the timeout: approve, reject, or fail (the step fails)."`

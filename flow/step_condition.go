@@ -1,5 +1,7 @@
 package flow
 
+import "github.com/hookflow/hookflow/flow/field"
+
 // TypeCondition runs then when if is true, else otherwise.
 const TypeCondition = "condition"
 
@@ -33,9 +35,9 @@ func (c *Condition) Expressions() []ExprField {
 	return []ExprField{{Path: "if", Source: c.If, Bare: true}}
 }
 
-func (c *Condition) Check() []FieldError {
+func (c *Condition) Check() []field.Error {
 	if len(c.Then) == 0 && len(c.Else) == 0 {
-		return []FieldError{{Path: "then", Message: "a condition needs steps in then or else"}}
+		return []field.Error{{Path: "then", Message: "a condition needs steps in then or else"}}
 	}
 	return nil
 }

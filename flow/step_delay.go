@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/flow/expression"
+	"github.com/hookflow/hookflow/flow/field"
 )
 
 // TypeDelay waits, durably: a Temporal timer, so the wait survives restarts.
@@ -20,17 +21,17 @@ const MaxDelay = 366 * 24 * time.Hour
 //
 // A time in the past does not wait.
 type Delay struct {
-	Duration Duration `json:"duration,omitempty" validate:"omitempty,dmin=1ms,dmax=366d" doc:"How long to wait (a durable timer). Set duration or until."`
+	Duration field.Duration `json:"duration,omitempty" validate:"omitempty,dmin=1ms,dmax=366d" doc:"How long to wait (a durable timer). Set duration or until."`
 	// Until is a template yielding an RFC 3339 timestamp.
 	Until string `json:"until,omitempty" doc:"A template yielding an RFC 3339 timestamp to wait until; a time in the past does not wait." expr:"template"`
 }
 
-func (d *Delay) Check() []FieldError {
+func (d *Delay) Check() []field.Error {
 	switch {
 	case d.Duration == 0 && d.Until == "":
-		return []FieldError{{Path: "duration", Message: "a delay needs duration (such as 10m) or until (an RFC 3339 time)"}}
+		return []field.Error{{Path: "duration", Message: "a delay needs duration (such as 10m) or until (an RFC 3339 time)"}}
 	case d.Duration != 0 && d.Until != "":
-		return []FieldError{{Path: "until", Message: "set duration or until, not both"}}
+		return []field.Error{{Path: "until", Message: "set duration or until, not both"}}
 	}
 	return nil
 }
@@ -60,7 +61,7 @@ func ParseUntil(v any) (time.Time, error) {
 	case string:
 		return time.Parse(time.RFC3339Nano, t)
 	}
-	return time.Time{}, &FieldError{Path: "until", Message: "must yield an RFC 3339 timestamp such as 2026-01-02T15:04:05Z, got " + expression.DescribeValue(v)}
+	return time.Time{}, &field.Error{Path: "until", Message: "must yield an RFC 3339 timestamp such as 2026-01-02T15:04:05Z, got " + expression.DescribeValue(v)}
 }
 
 // WaitsDurably: a hand-over interrupts the wait; the continuation waits for

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/flow/expression"
+	"github.com/hookflow/hookflow/flow/field"
+	"github.com/hookflow/hookflow/flow/trigger"
 )
 
 // TypeHTTP sends an HTTP request (a webhook) as a Temporal activity, retried
@@ -109,14 +111,14 @@ type HTTPAuth struct {
 }
 
 // check reports auth's missing fields under prefix (nil auth: none).
-func (a *HTTPAuth) check(prefix string) []FieldError {
+func (a *HTTPAuth) check(prefix string) []field.Error {
 	if a == nil {
 		return nil
 	}
-	var out []FieldError
-	need := func(field, v string) {
+	var out []field.Error
+	need := func(name, v string) {
 		if v == "" {
-			out = append(out, FieldError{Path: prefix + "." + field, Message: "is required for auth type " + a.Type})
+			out = append(out, field.Error{Path: prefix + "." + name, Message: "is required for auth type " + a.Type})
 		}
 	}
 	switch a.Type {
@@ -138,18 +140,18 @@ func (a *HTTPAuth) check(prefix string) []FieldError {
 
 // HTTPTimeouts bound one attempt.
 type HTTPTimeouts struct {
-	Connect  Duration `json:"connect,omitempty" validate:"omitempty,dmin=100ms,dmax=1m" doc:"Connecting to the host."`
-	Response Duration `json:"response,omitempty" validate:"omitempty,dmin=100ms,dmax=10m" doc:"The whole response of one attempt."`
+	Connect  field.Duration `json:"connect,omitempty" validate:"omitempty,dmin=100ms,dmax=1m" doc:"Connecting to the host."`
+	Response field.Duration `json:"response,omitempty" validate:"omitempty,dmin=100ms,dmax=10m" doc:"The whole response of one attempt."`
 }
 
 // RetryPolicy tunes delivery retries. Zero fields take the defaults.
 type RetryPolicy struct {
-	InitialInterval    Duration `json:"initialInterval,omitempty" validate:"omitempty,dmin=100ms" doc:"Wait before the first retry."`
-	BackoffCoefficient float64  `json:"backoffCoefficient,omitempty" validate:"omitempty,min=1,max=10" doc:"Each wait is the previous one times this."`
-	MaximumInterval    Duration `json:"maximumInterval,omitempty" validate:"omitempty,dmin=100ms" doc:"The longest wait between attempts."`
+	InitialInterval    field.Duration `json:"initialInterval,omitempty" validate:"omitempty,dmin=100ms" doc:"Wait before the first retry."`
+	BackoffCoefficient float64        `json:"backoffCoefficient,omitempty" validate:"omitempty,min=1,max=10" doc:"Each wait is the previous one times this."`
+	MaximumInterval    field.Duration `json:"maximumInterval,omitempty" validate:"omitempty,dmin=100ms" doc:"The longest wait between attempts."`
 	// GiveUpAfter bounds all attempts together (schedule-to-close).
-	GiveUpAfter     Duration `json:"giveUpAfter,omitempty" validate:"omitempty,dmin=1s,dmax=30d" doc:"Bounds all attempts together (schedule-to-close)."`
-	MaximumAttempts int      `json:"maximumAttempts,omitempty" validate:"omitempty,min=1,max=1000" doc:"Bounds the number of attempts (default: no bound but giveUpAfter)."`
+	GiveUpAfter     field.Duration `json:"giveUpAfter,omitempty" validate:"omitempty,dmin=1s,dmax=30d" doc:"Bounds all attempts together (schedule-to-close)."`
+	MaximumAttempts int            `json:"maximumAttempts,omitempty" validate:"omitempty,min=1,max=1000" doc:"Bounds the number of attempts (default: no bound but giveUpAfter)."`
 }
 
 // Delivery defaults: the product's durable delivery guarantee.
@@ -169,16 +171,16 @@ func (h *HTTP) EffectiveRetry() RetryPolicy {
 		r = *h.Retry
 	}
 	if r.InitialInterval == 0 {
-		r.InitialInterval = Duration(DefaultInitialInterval)
+		r.InitialInterval = field.Duration(DefaultInitialInterval)
 	}
 	if r.BackoffCoefficient == 0 {
 		r.BackoffCoefficient = DefaultBackoffCoefficient
 	}
 	if r.MaximumInterval == 0 {
-		r.MaximumInterval = Duration(DefaultMaximumInterval)
+		r.MaximumInterval = field.Duration(DefaultMaximumInterval)
 	}
 	if r.GiveUpAfter == 0 {
-		r.GiveUpAfter = Duration(DefaultGiveUpAfter)
+		r.GiveUpAfter = field.Duration(DefaultGiveUpAfter)
 	}
 	return r
 }
@@ -222,12 +224,12 @@ func (h *HTTP) Expressions() []ExprField {
 	}
 	for _, k := range SortedKeys(h.Query) {
 		if expression.IsTemplate(h.Query[k]) {
-			out = append(out, ExprField{Path: joinPath("query", k), Source: h.Query[k]})
+			out = append(out, ExprField{Path: field.JoinPath("query", k), Source: h.Query[k]})
 		}
 	}
 	for _, k := range SortedKeys(h.Headers) {
 		if expression.IsTemplate(h.Headers[k]) {
-			out = append(out, ExprField{Path: joinPath("headers", k), Source: h.Headers[k]})
+			out = append(out, ExprField{Path: field.JoinPath("headers", k), Source: h.Headers[k]})
 		}
 	}
 	if h.Body != nil {
@@ -249,9 +251,9 @@ func toAnyMap(m map[string]any) any {
 	return m
 }
 
-func (h *HTTP) Check() []FieldError {
-	var out []FieldError
-	add := func(path, msg string) { out = append(out, FieldError{Path: path, Message: msg}) }
+func (h *HTTP) Check() []field.Error {
+	var out []field.Error
+	add := func(path, msg string) { out = append(out, field.Error{Path: path, Message: msg}) }
 	switch {
 	case h.Destination != "":
 		for _, f := range []struct{ path, v string }{{"url", h.URL}, {"baseUrl", h.BaseURL}} {
@@ -312,11 +314,11 @@ func (h *HTTP) Check() []FieldError {
 	for _, k := range SortedKeys(h.Outputs) {
 		switch {
 		case reservedOutputs[k]:
-			add(joinPath("outputs", k), fmt.Sprintf("%q is filled in by the step itself (statusCode, headers, body)", k))
-		case !stepIDPattern.MatchString(k):
-			add(joinPath("outputs", k), "an output name must be an identifier")
+			add(field.JoinPath("outputs", k), fmt.Sprintf("%q is filled in by the step itself (statusCode, headers, body)", k))
+		case !field.IsIdentifier(k):
+			add(field.JoinPath("outputs", k), "an output name must be an identifier")
 		case h.Outputs[k] == "":
-			add(joinPath("outputs", k), "needs a gjson path into the response, such as tracking.id")
+			add(field.JoinPath("outputs", k), "needs a gjson path into the response, such as tracking.id")
 		}
 	}
 	if r := h.Retry; r != nil && r.InitialInterval != 0 && r.MaximumInterval != 0 && r.MaximumInterval < r.InitialInterval {
@@ -359,10 +361,10 @@ type HTTPRequest struct {
 // It is pure and deterministic (workflow code calls it); an error here is the
 // flow's (a template that fails, raw JSON that is not JSON).
 func (h *HTTP) Render(e *expression.Evaluator, env map[string]any) (*HTTPRequest, error) {
-	str := func(field, src string) (string, error) {
+	str := func(at, src string) (string, error) {
 		v, err := e.RenderString(src, env)
 		if err != nil {
-			return "", fmt.Errorf("%s: %w", field, err)
+			return "", fmt.Errorf("%s: %w", at, err)
 		}
 		return expression.TextOf(v), nil
 	}
@@ -402,7 +404,7 @@ func (h *HTTP) Render(e *expression.Evaluator, env map[string]any) (*HTTPRequest
 	}
 	q := u.Query()
 	for _, k := range SortedKeys(h.Query) {
-		v, err := str(joinPath("query", k), h.Query[k])
+		v, err := str(field.JoinPath("query", k), h.Query[k])
 		if err != nil {
 			return nil, err
 		}
@@ -413,7 +415,7 @@ func (h *HTTP) Render(e *expression.Evaluator, env map[string]any) (*HTTPRequest
 	if len(h.Headers) > 0 {
 		req.Headers = make(map[string]string, len(h.Headers))
 		for _, k := range SortedKeys(h.Headers) {
-			v, err := str(joinPath("headers", k), h.Headers[k])
+			v, err := str(field.JoinPath("headers", k), h.Headers[k])
 			if err != nil {
 				return nil, err
 			}
@@ -503,7 +505,7 @@ func (h *HTTP) recordProperties(e *expression.Evaluator, env map[string]any) (an
 			return nil, fmt.Errorf("body.record: the template yielded null (no record found?)")
 		}
 	} else if t, ok := env[expression.EnvTrigger].(map[string]any); ok {
-		rec = t[EnvRecord]
+		rec = t[trigger.EnvRecord]
 	}
 	if rec == nil {
 		return nil, fmt.Errorf("body: mode record has no record: the trigger enrolled none (trigger.enroll.record) and body.record is not set")

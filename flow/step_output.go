@@ -1,5 +1,7 @@
 package flow
 
+import "github.com/hookflow/hookflow/flow/field"
+
 // TypeOutput sets the run's output.
 const TypeOutput = "output"
 
@@ -25,16 +27,16 @@ var (
 func (o *Output) Expressions() []ExprField {
 	var out []ExprField
 	for _, k := range SortedKeys(o.Values) {
-		out = append(out, ValueTemplates(joinPath("values", k), o.Values[k])...)
+		out = append(out, ValueTemplates(field.JoinPath("values", k), o.Values[k])...)
 	}
 	return out
 }
 
-func (o *Output) Check() []FieldError {
-	var out []FieldError
+func (o *Output) Check() []field.Error {
+	var out []field.Error
 	for _, k := range SortedKeys(o.Values) {
-		if !stepIDPattern.MatchString(k) {
-			out = append(out, FieldError{Path: joinPath("values", k), Message: "an output name must be an identifier: letters, digits and _, not starting with a digit"})
+		if !field.IsIdentifier(k) {
+			out = append(out, field.Error{Path: field.JoinPath("values", k), Message: "an output name must be an identifier: letters, digits and _, not starting with a digit"})
 		}
 	}
 	return out

@@ -1,5 +1,7 @@
 package flow
 
+import "github.com/hookflow/hookflow/flow/field"
+
 // TypeParallel runs several branches side by side.
 const TypeParallel = "parallel"
 
@@ -33,7 +35,7 @@ var (
 func (p *Parallel) Branches() []Branch {
 	out := make([]Branch, len(p.Lanes))
 	for i, b := range p.Lanes {
-		out[i] = Branch{Path: indexPath("branches", i) + ".steps", Steps: b.Steps}
+		out[i] = Branch{Path: field.IndexPath("branches", i) + ".steps", Steps: b.Steps}
 	}
 	return out
 }

@@ -1,5 +1,7 @@
 package flow
 
+import "github.com/hookflow/hookflow/flow/field"
+
 // TypeRecordCreate adds a record to a collection.
 const TypeRecordCreate = "record.create"
 
@@ -32,8 +34,8 @@ func (r *RecordCreate) Expressions() []ExprField {
 	return valueExpressions("properties", r.Properties)
 }
 
-func (r *RecordCreate) Check() []FieldError {
-	var errs fieldErrors
+func (r *RecordCreate) Check() []field.Error {
+	var errs field.List
 	checkCollectionName(&errs, r.Collection)
 	checkPropertyNames(&errs, "properties", r.Properties)
 	checkRetry(&errs, r.Retry)

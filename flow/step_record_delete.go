@@ -1,5 +1,7 @@
 package flow
 
+import "github.com/hookflow/hookflow/flow/field"
+
 // TypeRecordDelete removes one record.
 const TypeRecordDelete = "record.delete"
 
@@ -32,8 +34,8 @@ func (r *RecordDelete) Expressions() []ExprField {
 	return append(out, valueExpressions("match", r.Match)...)
 }
 
-func (r *RecordDelete) Check() []FieldError {
-	var errs fieldErrors
+func (r *RecordDelete) Check() []field.Error {
+	var errs field.List
 	checkCollectionName(&errs, r.Collection)
 	checkTarget(&errs, r.RecordID, r.Match)
 	checkRetry(&errs, r.Retry)

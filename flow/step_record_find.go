@@ -1,5 +1,7 @@
 package flow
 
+import "github.com/hookflow/hookflow/flow/field"
+
 // TypeRecordFind queries a collection.
 const TypeRecordFind = "record.find"
 
@@ -36,12 +38,12 @@ func (r *RecordFind) Expressions() []ExprField {
 	return valueExpressions("filter", r.Filter)
 }
 
-func (r *RecordFind) Check() []FieldError {
-	var errs fieldErrors
+func (r *RecordFind) Check() []field.Error {
+	var errs field.List
 	checkCollectionName(&errs, r.Collection)
 	checkPropertyNames(&errs, "filter", r.Filter)
 	if r.Sort != "" && !recordSortPattern.MatchString(r.Sort) {
-		errs.add("sort", "is createdAt, updatedAt, id or a property name, with a leading - for descending")
+		errs.Add("sort", "is createdAt, updatedAt, id or a property name, with a leading - for descending")
 	}
 	checkRetry(&errs, r.Retry)
 	return errs

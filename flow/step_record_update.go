@@ -1,5 +1,7 @@
 package flow
 
+import "github.com/hookflow/hookflow/flow/field"
+
 // TypeRecordUpdate changes properties of one record.
 const TypeRecordUpdate = "record.update"
 
@@ -36,8 +38,8 @@ func (r *RecordUpdate) Expressions() []ExprField {
 	return append(out, valueExpressions("properties", r.Properties)...)
 }
 
-func (r *RecordUpdate) Check() []FieldError {
-	var errs fieldErrors
+func (r *RecordUpdate) Check() []field.Error {
+	var errs field.List
 	checkCollectionName(&errs, r.Collection)
 	checkTarget(&errs, r.RecordID, r.Match)
 	checkPropertyNames(&errs, "properties", r.Properties)

@@ -1,5 +1,7 @@
 package flow
 
+import "github.com/hookflow/hookflow/flow/field"
+
 // TypeRecordUpsert creates or updates the record a unique value finds.
 const TypeRecordUpsert = "record.upsert"
 
@@ -36,8 +38,8 @@ func (r *RecordUpsert) Expressions() []ExprField {
 	return append(out, valueExpressions("properties", r.Properties)...)
 }
 
-func (r *RecordUpsert) Check() []FieldError {
-	var errs fieldErrors
+func (r *RecordUpsert) Check() []field.Error {
+	var errs field.List
 	checkCollectionName(&errs, r.Collection)
 	if r.Match != nil {
 		checkMatch(&errs, r.Match)

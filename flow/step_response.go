@@ -1,6 +1,9 @@
 package flow
 
-import "github.com/hookflow/hookflow/flow/expression"
+import (
+	"github.com/hookflow/hookflow/flow/expression"
+	"github.com/hookflow/hookflow/flow/field"
+)
 
 // TypeResponse gives a sync trigger's caller its answer.
 const TypeResponse = "response"
@@ -38,7 +41,7 @@ func (r *Response) Expressions() []ExprField {
 	var out []ExprField
 	for _, k := range SortedKeys(r.Headers) {
 		if expression.IsTemplate(r.Headers[k]) {
-			out = append(out, ExprField{Path: joinPath("headers", k), Source: r.Headers[k]})
+			out = append(out, ExprField{Path: field.JoinPath("headers", k), Source: r.Headers[k]})
 		}
 	}
 	return append(out, ValueTemplates("body", r.Body)...)

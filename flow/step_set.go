@@ -1,5 +1,7 @@
 package flow
 
+import "github.com/hookflow/hookflow/flow/field"
+
 // TypeSet writes variables that later steps read as vars.<name>.
 const TypeSet = "set"
 
@@ -27,16 +29,16 @@ var (
 func (s *Set) Expressions() []ExprField {
 	var out []ExprField
 	for _, k := range SortedKeys(s.Values) {
-		out = append(out, ValueTemplates(joinPath("values", k), s.Values[k])...)
+		out = append(out, ValueTemplates(field.JoinPath("values", k), s.Values[k])...)
 	}
 	return out
 }
 
-func (s *Set) Check() []FieldError {
-	var out []FieldError
+func (s *Set) Check() []field.Error {
+	var out []field.Error
 	for _, k := range SortedKeys(s.Values) {
-		if !stepIDPattern.MatchString(k) {
-			out = append(out, FieldError{Path: joinPath("values", k), Message: "a variable name must be an identifier: letters, digits and _, not starting with a digit"})
+		if !field.IsIdentifier(k) {
+			out = append(out, field.Error{Path: field.JoinPath("values", k), Message: "a variable name must be an identifier: letters, digits and _, not starting with a digit"})
 		}
 	}
 	return out

@@ -1,5 +1,7 @@
 package flow
 
+import "github.com/hookflow/hookflow/flow/field"
+
 // TypeSwitch runs the steps of the first case whose if is true, or default.
 const TypeSwitch = "switch"
 
@@ -34,7 +36,7 @@ var (
 func (s *Switch) Branches() []Branch {
 	out := make([]Branch, 0, len(s.Cases)+1)
 	for i, c := range s.Cases {
-		out = append(out, Branch{Path: indexPath("cases", i) + ".steps", Steps: c.Steps})
+		out = append(out, Branch{Path: field.IndexPath("cases", i) + ".steps", Steps: c.Steps})
 	}
 	return append(out, Branch{Path: "default", Steps: s.Default})
 }
@@ -42,7 +44,7 @@ func (s *Switch) Branches() []Branch {
 func (s *Switch) Expressions() []ExprField {
 	out := make([]ExprField, len(s.Cases))
 	for i, c := range s.Cases {
-		out[i] = ExprField{Path: indexPath("cases", i) + ".if", Source: c.If, Bare: true}
+		out[i] = ExprField{Path: field.IndexPath("cases", i) + ".if", Source: c.If, Bare: true}
 	}
 	return out
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/flow/expression"
+	"github.com/hookflow/hookflow/flow/field"
 )
 
 // TypeWait waits for a named event.
@@ -35,10 +36,10 @@ var eventNamePattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 // On a timeout with onTimeout: continue the step is skipped and its
 // outputs are {timedOut: true}.
 type Wait struct {
-	Event     string   `json:"event" validate:"required" doc:"The event's name: it arrives through POST /api/v1/executions/{id}/events/{event} or the step's signed resume URL (steps.<id>.resumeUrl)."`
-	Match     string   `json:"match,omitempty" doc:"A bare expression over event (the event's body) that must be true for an event to be accepted." expr:"expression"`
-	Timeout   Duration `json:"timeout,omitempty" validate:"omitempty,dmin=1s,dmax=366d" doc:"How long to wait for the event."`
-	OnTimeout string   `json:"onTimeout,omitempty" validate:"omitempty,oneof=continue fail" doc:"fail fails the step; continue skips it with outputs {timedOut: true}."`
+	Event     string         `json:"event" validate:"required" doc:"The event's name: it arrives through POST /api/v1/executions/{id}/events/{event} or the step's signed resume URL (steps.<id>.resumeUrl)."`
+	Match     string         `json:"match,omitempty" doc:"A bare expression over event (the event's body) that must be true for an event to be accepted." expr:"expression"`
+	Timeout   field.Duration `json:"timeout,omitempty" validate:"omitempty,dmin=1s,dmax=366d" doc:"How long to wait for the event."`
+	OnTimeout string         `json:"onTimeout,omitempty" validate:"omitempty,oneof=continue fail" doc:"fail fails the step; continue skips it with outputs {timedOut: true}."`
 	// Notify runs once the wait is armed, with steps.<id>.resumeUrl set:
 	// the place to send the link to someone.
 	Notify []Step `json:"notify,omitempty" doc:"Runs once the wait is armed, with steps.<id>.resumeUrl set: the place to send the link to someone."`
@@ -66,9 +67,9 @@ func (w *Wait) Expressions() []ExprField {
 	return []ExprField{{Path: "match", Source: w.Match, Bare: true, Names: []string{expression.EnvEvent}}}
 }
 
-func (w *Wait) Check() []FieldError {
+func (w *Wait) Check() []field.Error {
 	if w.Event != "" && !eventNamePattern.MatchString(w.Event) {
-		return []FieldError{{Path: "event", Message: "an event name is 1 to 64 letters, digits, _, . or - (it is part of the events URL)"}}
+		return []field.Error{{Path: "event", Message: "an event name is 1 to 64 letters, digits, _, . or - (it is part of the events URL)"}}
 	}
 	return nil
 }
@@ -79,7 +80,7 @@ func (w *Wait) EffectiveTimeout() time.Duration { return effectiveWaitTimeout(w.
 // FailsOnTimeout reports whether a timeout fails the step (the default).
 func (w *Wait) FailsOnTimeout() bool { return w.OnTimeout != "continue" }
 
-func effectiveWaitTimeout(d Duration) time.Duration {
+func effectiveWaitTimeout(d field.Duration) time.Duration {
 	if d == 0 {
 		return DefaultWaitTimeout
 	}

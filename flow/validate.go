@@ -4,27 +4,18 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"regexp"
 	"strings"
 	"sync"
 
 	"github.com/go-playground/validator/v10"
 	"github.com/hookflow/hookflow/flow/expression"
-)
-
-var (
-	flowIDPattern   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
-	stepIDPattern   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
-	urlTokenPattern = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
-	headerPattern   = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+	"github.com/hookflow/hookflow/flow/field"
+	"github.com/hookflow/hookflow/flow/trigger"
 )
 
 var (
 	validateOnce sync.Once
 	validate     *validator.Validate
-	// extraValidations are string rules registered by other files (by
-	// init, before the validator is first built).
-	extraValidations = map[string]func(string) bool{}
 )
 
 func structValidator() *validator.Validate {
@@ -41,33 +32,23 @@ func structValidator() *validator.Validate {
 			}
 			return name
 		})
-		for tag, pattern := range rulePatterns {
-			if _, ok := extraValidations[tag]; ok {
-				continue // checked by its own function
-			}
-			re := regexp.MustCompile(pattern)
+		// The string rules (flowid, stepid, header, secretname...) are
+		// package field's, shared with the JSON Schema.
+		for _, tag := range field.Rules() {
 			if err := v.RegisterValidation(tag, func(fl validator.FieldLevel) bool {
-				return re.MatchString(fl.Field().String())
+				return field.Matches(tag, fl.Field().String())
 			}); err != nil {
 				panic(err)
 			}
 		}
 		// Limits on durations are written as durations: dmin=1s, dmax=5m.
-		for tag, ok := range map[string]func(d, limit Duration) bool{
-			"dmin": func(d, limit Duration) bool { return d >= limit },
-			"dmax": func(d, limit Duration) bool { return d <= limit },
+		for tag, ok := range map[string]func(d, limit field.Duration) bool{
+			"dmin": func(d, limit field.Duration) bool { return d >= limit },
+			"dmax": func(d, limit field.Duration) bool { return d <= limit },
 		} {
 			ok := ok
 			if err := v.RegisterValidation(tag, func(fl validator.FieldLevel) bool {
-				return ok(Duration(fl.Field().Int()), mustParseDuration(fl.Param()))
-			}); err != nil {
-				panic(err)
-			}
-		}
-		for tag, fn := range extraValidations {
-			fn := fn
-			if err := v.RegisterValidation(tag, func(fl validator.FieldLevel) bool {
-				return fn(fl.Field().String())
+				return ok(field.Duration(fl.Field().Int()), mustParseDuration(fl.Param()))
 			}); err != nil {
 				panic(err)
 			}
@@ -79,14 +60,14 @@ func structValidator() *validator.Validate {
 
 // validateStruct runs the struct tags of v and records each failure under
 // prefix, with a message a person understands.
-func validateStruct(v any, prefix string, errs *errorList) {
+func validateStruct(v any, prefix string, errs *field.List) {
 	err := structValidator().Struct(v)
 	if err == nil {
 		return
 	}
 	var ves validator.ValidationErrors
 	if !errors.As(err, &ves) {
-		errs.add(prefix, "%v", err)
+		errs.Add(prefix, "%v", err)
 		return
 	}
 	for _, fe := range ves {
@@ -96,16 +77,16 @@ func validateStruct(v any, prefix string, errs *errorList) {
 		if i := strings.IndexByte(ns, '.'); i >= 0 {
 			ns = ns[i+1:]
 		}
-		errs.add(joinPath(prefix, ns), "%s", describeTag(fe))
+		errs.Add(field.JoinPath(prefix, ns), "%s", describeTag(fe))
 	}
 }
 
-var durationType = reflect.TypeOf(Duration(0))
+var durationType = reflect.TypeOf(field.Duration(0))
 
 // mustParseDuration reads a dmin/dmax parameter: a typo in a struct tag is a
 // programming error, found by the first validation of that field.
-func mustParseDuration(s string) Duration {
-	d, err := ParseDuration(s)
+func mustParseDuration(s string) field.Duration {
+	d, err := field.ParseDuration(s)
 	if err != nil {
 		panic(fmt.Sprintf("flow: bad duration %q in a validate tag: %v", s, err))
 	}
@@ -161,20 +142,20 @@ func describeTag(fe validator.FieldError) string {
 // references only to steps that run earlier, and Response steps only in sync
 // flows. It returns a *ValidationError holding every problem, or nil.
 func Validate(f *Flow) error {
-	var errs errorList
+	var errs field.List
 	validateStruct(f, "", &errs)
 	mode := f.Trigger.EffectiveMode()
-	checkTrigger(&f.Trigger, &errs)
-	checkSchedules(f, &errs)
+	errs = append(errs, f.Trigger.Check()...)
+	errs = append(errs, trigger.CheckSchedules(f.Schedules)...)
 	c := &treeCheck{errs: &errs, mode: mode, scheduled: len(f.Schedules) > 0, firstAt: map[string]string{}, allIDs: map[string]bool{}}
 	f.Walk(func(_ string, s *Step) bool { c.allIDs[s.ID] = true; return true })
 	c.walk("steps", f.Steps, map[string]bool{}, false)
-	return dedupe(errs).err()
+	return invalid(errs)
 }
 
 type treeCheck struct {
-	errs *errorList
-	mode Mode
+	errs *field.List
+	mode trigger.Mode
 	// scheduled: the flow has schedules, whose runs have no caller.
 	scheduled bool
 	firstAt   map[string]string // step id -> path where it was first defined
@@ -193,7 +174,7 @@ func (c *treeCheck) walk(prefix string, steps []Step, visible map[string]bool, i
 	}
 	var defined []string
 	for i := range steps {
-		p := indexPath(prefix, i)
+		p := field.IndexPath(prefix, i)
 		s := &steps[i]
 		c.step(p, s, vis, inLoop)
 		ids := []string{}
@@ -222,29 +203,29 @@ func (c *treeCheck) walk(prefix string, steps []Step, visible map[string]bool, i
 
 func (c *treeCheck) step(p string, s *Step, visible map[string]bool, inLoop bool) {
 	for _, pr := range s.problems {
-		c.errs.add(joinPath(p, pr.Path), "%s", pr.Message)
+		c.errs.Add(field.JoinPath(p, pr.Path), "%s", pr.Message)
 	}
 	switch {
 	case s.ID == "":
-		c.errs.add(p+".id", "is required")
-	case !stepIDPattern.MatchString(s.ID):
-		c.errs.add(p+".id", "must be an identifier: letters, digits and _, not starting with a digit, at most 64 characters (expressions read it as steps.<id>)")
+		c.errs.Add(p+".id", "is required")
+	case !field.IsIdentifier(s.ID):
+		c.errs.Add(p+".id", "must be an identifier: letters, digits and _, not starting with a digit, at most 64 characters (expressions read it as steps.<id>)")
 	default:
 		if first, dup := c.firstAt[s.ID]; dup {
-			c.errs.add(p+".id", "duplicate step id %q (first used at %s)", s.ID, first)
+			c.errs.Add(p+".id", "duplicate step id %q (first used at %s)", s.ID, first)
 		} else {
 			c.firstAt[s.ID] = p
 		}
 	}
 	if len(s.Name) > MaxStepNameChars {
-		c.errs.add(p+".name", "must be at most %d characters long", MaxStepNameChars)
+		c.errs.Add(p+".name", "must be at most %d characters long", MaxStepNameChars)
 	}
 	if s.Type == "" {
-		c.errs.add(p+".type", "is required (one of: %s)", strings.Join(kindNames(), ", "))
+		c.errs.Add(p+".type", "is required (one of: %s)", strings.Join(kindNames(), ", "))
 		return
 	}
 	if _, ok := LookupKind(s.Type); !ok {
-		c.errs.add(p+".type", "unknown step type %q (known: %s)", s.Type, strings.Join(kindNames(), ", "))
+		c.errs.Add(p+".type", "unknown step type %q (known: %s)", s.Type, strings.Join(kindNames(), ", "))
 		return
 	}
 	if s.Spec == nil {
@@ -253,20 +234,20 @@ func (c *treeCheck) step(p string, s *Step, visible map[string]bool, inLoop bool
 	validateStruct(s.Spec, p, c.errs)
 	if ch, ok := s.Spec.(Checker); ok {
 		for _, fe := range ch.Check() {
-			c.errs.add(joinPath(p, fe.Path), "%s", fe.Message)
+			c.errs.Add(field.JoinPath(p, fe.Path), "%s", fe.Message)
 		}
 	}
-	if so, ok := s.Spec.(SyncOnly); ok && c.mode != ModeSync {
+	if so, ok := s.Spec.(SyncOnly); ok && c.mode != trigger.ModeSync {
 		if c.scheduled {
 			// A flow with schedules and no sync trigger: nobody waits for
 			// the answer of any of its runs.
-			c.errs.add(p, "%s; this flow's scheduled runs have no caller to answer either", so.SyncOnlyReason())
+			c.errs.Add(p, "%s; this flow's scheduled runs have no caller to answer either", so.SyncOnlyReason())
 		} else {
-			c.errs.add(p, "%s", so.SyncOnlyReason())
+			c.errs.Add(p, "%s", so.SyncOnlyReason())
 		}
 	}
 	for _, ef := range s.Spec.Expressions() {
-		c.expression(joinPath(p, ef.Path), ef, visible, inLoop)
+		c.expression(field.JoinPath(p, ef.Path), ef, visible, inLoop)
 	}
 }
 
@@ -276,14 +257,14 @@ func (c *treeCheck) expression(p string, ef ExprField, visible map[string]bool, 
 		var err error
 		sources, err = expression.TemplateExpressions(ef.Source)
 		if err != nil {
-			c.errs.add(p, "%v", err)
+			c.errs.Add(p, "%v", err)
 			return
 		}
 	}
 	for _, src := range sources {
 		prog, err := expression.Compile(src, inLoop, ef.Names...)
 		if err != nil {
-			c.errs.add(p, "expression `%s`: %s", src, firstLine(err.Error()))
+			c.errs.Add(p, "expression `%s`: %s", src, field.FirstLine(err.Error()))
 			continue
 		}
 		for _, ref := range expression.StepReferences(prog) {
@@ -291,15 +272,10 @@ func (c *treeCheck) expression(p string, ef ExprField, visible map[string]bool, 
 				continue
 			}
 			if c.allIDs[ref] {
-				c.errs.add(p, "expression `%s` reads steps.%s, which does not run before this step", src, ref)
+				c.errs.Add(p, "expression `%s` reads steps.%s, which does not run before this step", src, ref)
 			} else {
-				c.errs.add(p, "expression `%s` reads steps.%s, but no step has that id", src, ref)
+				c.errs.Add(p, "expression `%s` reads steps.%s, but no step has that id", src, ref)
 			}
 		}
 	}
-}
-
-func firstLine(s string) string {
-	s, _, _ = strings.Cut(s, "\n")
-	return s
 }

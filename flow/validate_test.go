@@ -9,6 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/field"
+	"github.com/hookflow/hookflow/flow/trigger"
 )
 
 // validYAML is a flow that passes every rule; cases below break one rule
@@ -30,7 +32,7 @@ steps:
       - {id: small, type: end, status: failure, message: "too small: {{ trigger.body.total }}"}
 `
 
-func fieldErrors(t *testing.T, err error) []flow.FieldError {
+func fieldErrors(t *testing.T, err error) []field.Error {
 	t.Helper()
 	require.Error(t, err)
 	var ve *flow.ValidationError
@@ -39,7 +41,7 @@ func fieldErrors(t *testing.T, err error) []flow.FieldError {
 }
 
 // requireError asserts that one of errs is at path and contains want.
-func requireError(t *testing.T, errs []flow.FieldError, path, want string) {
+func requireError(t *testing.T, errs []field.Error, path, want string) {
 	t.Helper()
 	for _, e := range errs {
 		if e.Path == path && strings.Contains(e.Message, want) {
@@ -53,7 +55,7 @@ func TestValidFlowDecodes(t *testing.T) {
 	f, err := flow.DecodeYAML([]byte(validYAML))
 	require.NoError(t, err)
 	require.Equal(t, "new-order", f.ID)
-	require.Equal(t, flow.ModeSync, f.Trigger.EffectiveMode())
+	require.Equal(t, trigger.ModeSync, f.Trigger.EffectiveMode())
 	require.Len(t, f.Steps, 2)
 	cond, ok := f.Steps[1].Spec.(*flow.Condition)
 	require.True(t, ok)
@@ -207,18 +209,6 @@ func TestRegistryRejectsDuplicates(t *testing.T) {
 	require.Equal(t, []string{"approval", "call", "condition", "delay", "end", "http", "loop", "output", "parallel", "record.create", "record.delete", "record.find", "record.update", "record.upsert", "response", "set", "switch", "wait"}, names)
 }
 
-func TestParseDuration(t *testing.T) {
-	for in, want := range map[string]string{"30s": "30s", "1h30m": "1h30m0s", "3d": "72h0m0s", "1d12h": "36h0m0s"} {
-		d, err := flow.ParseDuration(in)
-		require.NoError(t, err, in)
-		require.Equal(t, want, d.String(), in)
-	}
-	for _, in := range []string{"", "soon", "xd", "-1d"} {
-		_, err := flow.ParseDuration(in)
-		require.Error(t, err, in)
-	}
-}
-
 func TestYAMLIsReadAsYAML12(t *testing.T) {
 	// YAML 1.1 reads y, no and on as booleans; flows must keep them.
 	f, err := flow.DecodeYAML([]byte(`{id: a, trigger: {}, steps: [{id: s, type: set, values: {y: no, on: "x"}}]}`))
@@ -230,7 +220,7 @@ func TestYAMLIsReadAsYAML12(t *testing.T) {
 // itself: a duration limit is written as a duration (dmin=1s), never as
 // nanoseconds, and every one parses.
 func TestDurationLimitsAreDurations(t *testing.T) {
-	durType := reflect.TypeOf(flow.Duration(0))
+	durType := reflect.TypeOf(field.Duration(0))
 	seen := map[reflect.Type]bool{}
 	var walk func(reflect.Type)
 	walk = func(rt reflect.Type) {
@@ -248,7 +238,7 @@ func TestDurationLimitsAreDurations(t *testing.T) {
 					name, param, _ := strings.Cut(rule, "=")
 					require.NotContains(t, []string{"min", "max", "gte", "lte"}, name, "%s.%s: write duration limits as dmin/dmax", rt.Name(), f.Name)
 					if name == "dmin" || name == "dmax" {
-						_, err := flow.ParseDuration(param)
+						_, err := field.ParseDuration(param)
 						require.NoError(t, err, "%s.%s", rt.Name(), f.Name)
 					}
 				}
@@ -268,15 +258,15 @@ func TestDurationLimitsAreDurations(t *testing.T) {
 // constants the worker switches on.
 func TestAuthConstantsMatchTags(t *testing.T) {
 	rt := reflect.TypeOf(flow.HTTPAuth{})
-	oneof := func(field string) []string {
-		f, ok := rt.FieldByName(field)
+	oneof := func(name string) []string {
+		f, ok := rt.FieldByName(name)
 		require.True(t, ok)
 		for _, rule := range strings.Split(f.Tag.Get("validate"), ",") {
 			if v, ok := strings.CutPrefix(rule, "oneof="); ok {
 				return strings.Fields(v)
 			}
 		}
-		t.Fatalf("%s has no oneof rule", field)
+		t.Fatalf("%s has no oneof rule", name)
 		return nil
 	}
 	require.Equal(t, []string{flow.AuthBasic, flow.AuthBearer, flow.AuthAPIKey, flow.AuthSignature}, oneof("Type"))

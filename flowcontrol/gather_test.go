@@ -9,18 +9,20 @@ import (
 
 	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/field"
+	"github.com/hookflow/hookflow/flow/trigger"
 )
 
 func ms(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
 
 func debounceFlow(period, maxWait time.Duration) *flow.Flow {
-	return &flow.Flow{ID: "f", Trigger: flow.Trigger{FlowControl: &flow.FlowControl{
-		Debounce: &flow.Debounce{Period: flow.Duration(period), MaxWait: flow.Duration(maxWait)}}}}
+	return &flow.Flow{ID: "f", Trigger: trigger.Trigger{FlowControl: &trigger.FlowControl{
+		Debounce: &trigger.Debounce{Period: field.Duration(period), MaxWait: field.Duration(maxWait)}}}}
 }
 
 func batchFlow(size int, timeout time.Duration) *flow.Flow {
-	return &flow.Flow{ID: "f", Trigger: flow.Trigger{FlowControl: &flow.FlowControl{
-		Batch: &flow.Batch{MaxSize: size, Timeout: flow.Duration(timeout)}}}}
+	return &flow.Flow{ID: "f", Trigger: trigger.Trigger{FlowControl: &trigger.FlowControl{
+		Batch: &trigger.Batch{MaxSize: size, Timeout: field.Duration(timeout)}}}}
 }
 
 func event(f *flow.Flow, id string) contract.GatherEvent {

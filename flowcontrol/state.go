@@ -22,7 +22,7 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/contract"
-	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/trigger"
 )
 
 // Timing of the coordinator's checks.
@@ -545,7 +545,7 @@ func earliest(a, b time.Time) time.Time {
 }
 
 // RulesOf turns a flow's flow control into what its coordinators enforce.
-func RulesOf(fc *flow.FlowControl) contract.KeyRules {
+func RulesOf(fc *trigger.FlowControl) contract.KeyRules {
 	r := contract.KeyRules{Concurrency: fc.Concurrency, Singleton: fc.Singleton, MaxWaiting: fc.EffectiveMaxWaiting()}
 	if t := fc.Throttle; t != nil {
 		r.ThrottleLimit, r.ThrottlePer = t.Limit, t.Per.Std()

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/field"
 	"github.com/hookflow/hookflow/store"
 )
 
@@ -116,7 +117,7 @@ func (c *Collection) definition() (string, string) {
 // number"). The API answers it with 422.
 type InvalidError struct {
 	What   string // "collection" or "record"
-	Errors []flow.FieldError
+	Errors []field.Error
 }
 
 func (e *InvalidError) Error() string {
@@ -161,19 +162,19 @@ func DecodeCollection(data []byte, yamlDoc bool) (*Collection, error) {
 	if yamlDoc {
 		js, err := flow.YAMLToJSON(data)
 		if err != nil {
-			return nil, &InvalidError{What: "collection", Errors: []flow.FieldError{*err}}
+			return nil, &InvalidError{What: "collection", Errors: []field.Error{*err}}
 		}
 		data = js
 	}
-	var errs []flow.FieldError
+	var errs []field.Error
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(data, &raw); err != nil {
-		return nil, &InvalidError{What: "collection", Errors: []flow.FieldError{{Message: "must be a JSON object: " + err.Error()}}}
+		return nil, &InvalidError{What: "collection", Errors: []field.Error{{Message: "must be a JSON object: " + err.Error()}}}
 	}
 	known := []string{"name", "description", "properties"}
 	for _, k := range flow.SortedKeys(raw) {
 		if !slices.Contains(known, k) {
-			errs = append(errs, flow.FieldError{Path: k, Message: "unknown field (allowed: " + strings.Join(known, ", ") + ")"})
+			errs = append(errs, field.Error{Path: k, Message: "unknown field (allowed: " + strings.Join(known, ", ") + ")"})
 		}
 	}
 	if p, ok := raw["properties"]; ok {
@@ -183,7 +184,7 @@ func DecodeCollection(data []byte, yamlDoc bool) (*Collection, error) {
 			for i, prop := range props {
 				for _, k := range flow.SortedKeys(prop) {
 					if !slices.Contains(allowed, k) {
-						errs = append(errs, flow.FieldError{Path: fmt.Sprintf("properties[%d].%s", i, k), Message: "unknown field (allowed: " + strings.Join(allowed, ", ") + ")"})
+						errs = append(errs, field.Error{Path: fmt.Sprintf("properties[%d].%s", i, k), Message: "unknown field (allowed: " + strings.Join(allowed, ", ") + ")"})
 					}
 				}
 			}
@@ -194,9 +195,9 @@ func DecodeCollection(data []byte, yamlDoc bool) (*Collection, error) {
 	if err := dec.Decode(c); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			errs = append(errs, flow.FieldError{Path: te.Field, Message: "must be " + jsonKind(te.Type.Kind().String())})
+			errs = append(errs, field.Error{Path: te.Field, Message: "must be " + jsonKind(te.Type.Kind().String())})
 		} else {
-			errs = append(errs, flow.FieldError{Message: err.Error()})
+			errs = append(errs, field.Error{Message: err.Error()})
 		}
 		return nil, &InvalidError{What: "collection", Errors: errs}
 	}
@@ -222,10 +223,10 @@ func jsonKind(k string) string {
 }
 
 // check holds the rules of a collection definition.
-func (c *Collection) check() []flow.FieldError {
-	var errs []flow.FieldError
+func (c *Collection) check() []field.Error {
+	var errs []field.Error
 	add := func(path, format string, args ...any) {
-		errs = append(errs, flow.FieldError{Path: path, Message: fmt.Sprintf(format, args...)})
+		errs = append(errs, field.Error{Path: path, Message: fmt.Sprintf(format, args...)})
 	}
 	if !collectionNamePattern.MatchString(c.Name) {
 		add("name", "must be a lowercase name: a-z, 0-9, - and _, starting with a letter or digit, at most 64 characters")
@@ -291,29 +292,29 @@ func (c *Collection) check() []flow.FieldError {
 // ValidateRecord checks a record's properties against the collection:
 // every property known and of its type, required ones present. Null values
 // are absent. Paths are "properties.<name>".
-func (c *Collection) ValidateRecord(props map[string]any) []flow.FieldError {
-	var errs []flow.FieldError
+func (c *Collection) ValidateRecord(props map[string]any) []field.Error {
+	var errs []field.Error
 	for _, k := range flow.SortedKeys(props) {
 		p, ok := c.Property(k)
 		if !ok {
-			errs = append(errs, flow.FieldError{Path: "properties." + k, Message: fmt.Sprintf("unknown property (collection %s has: %s)", c.Name, strings.Join(c.propertyNames(), ", "))})
+			errs = append(errs, field.Error{Path: "properties." + k, Message: fmt.Sprintf("unknown property (collection %s has: %s)", c.Name, strings.Join(c.propertyNames(), ", "))})
 			continue
 		}
 		if props[k] == nil {
 			continue
 		}
 		if msg := p.check(props[k]); msg != "" {
-			errs = append(errs, flow.FieldError{Path: "properties." + k, Message: msg})
+			errs = append(errs, field.Error{Path: "properties." + k, Message: msg})
 		}
 	}
 	for _, p := range c.Properties {
 		if p.Required && props[p.Name] == nil {
-			errs = append(errs, flow.FieldError{Path: "properties." + p.Name, Message: "is required"})
+			errs = append(errs, field.Error{Path: "properties." + p.Name, Message: "is required"})
 		}
 	}
 	if len(errs) == 0 {
 		if b, _ := json.Marshal(props); len(b) > MaxRecordBytes {
-			errs = append(errs, flow.FieldError{Path: "properties", Message: fmt.Sprintf("a record is limited to %d bytes of JSON, this one has %d", MaxRecordBytes, len(b))})
+			errs = append(errs, field.Error{Path: "properties", Message: fmt.Sprintf("a record is limited to %d bytes of JSON, this one has %d", MaxRecordBytes, len(b))})
 		}
 	}
 	return errs
@@ -484,7 +485,7 @@ func joinPath(a, b string) string {
 }
 
 func rulePattern(rule string) string {
-	p, ok := flow.RulePattern(rule)
+	p, ok := field.RulePattern(rule)
 	if !ok {
 		panic("store: flow has no rule " + rule)
 	}

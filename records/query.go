@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/field"
 )
 
 // findSQL is the SQL of one Records.Find: statement texts and their
@@ -52,7 +53,7 @@ func findStatements(dialect string, c *Collection, q Query) (findSQL, error) {
 		out.Limit = DefaultQueryLimit
 	}
 	out.Limit = min(out.Limit, MaxQueryLimit)
-	var errs []flow.FieldError
+	var errs []field.Error
 	args := []any{c.Name}
 	arg := func(v any) string {
 		args = append(args, v)
@@ -64,12 +65,12 @@ func findStatements(dialect string, c *Collection, q Query) (findSQL, error) {
 		v := q.Filter[k]
 		p, ok := c.Property(k)
 		if !ok {
-			errs = append(errs, flow.FieldError{Path: "filter." + k, Message: fmt.Sprintf("unknown property (collection %s has: %s)", c.Name, strings.Join(c.propertyNames(), ", "))})
+			errs = append(errs, field.Error{Path: "filter." + k, Message: fmt.Sprintf("unknown property (collection %s has: %s)", c.Name, strings.Join(c.propertyNames(), ", "))})
 			continue
 		}
 		if v != nil {
 			if msg := p.check(v); msg != "" {
-				errs = append(errs, flow.FieldError{Path: "filter." + k, Message: msg})
+				errs = append(errs, field.Error{Path: "filter." + k, Message: msg})
 				continue
 			}
 		}
@@ -131,10 +132,10 @@ func findStatements(dialect string, c *Collection, q Query) (findSQL, error) {
 			// Records without the property come last, either way.
 			order = "(" + expr + " IS NULL), " + expr + dir + ", r.id" + dir
 		} else {
-			errs = append(errs, flow.FieldError{Path: "sort", Message: fmt.Sprintf("sorts by createdAt, updatedAt, id or a property of collection %s (%s), with - for descending", c.Name, strings.Join(c.propertyNames(), ", "))})
+			errs = append(errs, field.Error{Path: "sort", Message: fmt.Sprintf("sorts by createdAt, updatedAt, id or a property of collection %s (%s), with - for descending", c.Name, strings.Join(c.propertyNames(), ", "))})
 		}
 		if q.After != "" {
-			errs = append(errs, flow.FieldError{Path: "pageToken", Message: "pages only in id order (no sort)"})
+			errs = append(errs, field.Error{Path: "pageToken", Message: "pages only in id order (no sort)"})
 		}
 	}
 	if len(errs) > 0 {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/field"
 )
 
 // queryContacts is the collection the builder's tests query.
@@ -246,17 +246,17 @@ func TestFindStatementsNameEveryProblemOfAQueryInOrder(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		q    Query
-		want []flow.FieldError
+		want []field.Error
 	}{
 		{
 			name: "an unknown filter property names the collection's properties",
 			q:    Query{Filter: map[string]any{"nope": 1}},
-			want: []flow.FieldError{{Path: "filter.nope", Message: "unknown property (collection contacts has: email, firstName, age, vip, plan)"}},
+			want: []field.Error{{Path: "filter.nope", Message: "unknown property (collection contacts has: email, firstName, age, vip, plan)"}},
 		},
 		{
 			name: "a filter value of the wrong type names the type",
 			q:    Query{Filter: map[string]any{"age": "old", "plan": "gold"}},
-			want: []flow.FieldError{
+			want: []field.Error{
 				{Path: "filter.age", Message: "must be a number, got a string"},
 				{Path: "filter.plan", Message: "must be one of: free, pro"},
 			},
@@ -264,17 +264,17 @@ func TestFindStatementsNameEveryProblemOfAQueryInOrder(t *testing.T) {
 		{
 			name: "a sort by something that is neither a column nor a property is refused",
 			q:    Query{Sort: "-colour"},
-			want: []flow.FieldError{{Path: "sort", Message: "sorts by createdAt, updatedAt, id or a property of collection contacts (email, firstName, age, vip, plan), with - for descending"}},
+			want: []field.Error{{Path: "sort", Message: "sorts by createdAt, updatedAt, id or a property of collection contacts (email, firstName, age, vip, plan), with - for descending"}},
 		},
 		{
 			name: "a page token pages only in id order",
 			q:    Query{Sort: "age", After: "0190-id"},
-			want: []flow.FieldError{{Path: "pageToken", Message: "pages only in id order (no sort)"}},
+			want: []field.Error{{Path: "pageToken", Message: "pages only in id order (no sort)"}},
 		},
 		{
 			name: "filters, then the sort, then the page token",
 			q:    Query{Filter: map[string]any{"vip": "yes"}, Sort: "colour", After: "0190-id"},
-			want: []flow.FieldError{
+			want: []field.Error{
 				{Path: "filter.vip", Message: "must be true or false, got a string"},
 				{Path: "sort", Message: "sorts by createdAt, updatedAt, id or a property of collection contacts (email, firstName, age, vip, plan), with - for descending"},
 				{Path: "pageToken", Message: "pages only in id order (no sort)"},

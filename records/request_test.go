@@ -5,7 +5,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/field"
 )
 
 func TestDecodeWriteTakesPropertiesAndNamesEveryWrongField(t *testing.T) {
@@ -13,7 +13,7 @@ func TestDecodeWriteTakesPropertiesAndNamesEveryWrongField(t *testing.T) {
 		name  string
 		body  string
 		props map[string]any
-		errs  []flow.FieldError
+		errs  []field.Error
 		err   error
 	}{
 		{"properties", `{"properties": {"email": "a@x.test", "visits": 2}}`, map[string]any{"email": "a@x.test", "visits": 2.0}, nil, nil},
@@ -21,10 +21,10 @@ func TestDecodeWriteTakesPropertiesAndNamesEveryWrongField(t *testing.T) {
 		{"not JSON", `{`, nil, nil, ErrMalformedWrite},
 		{"not an object", `[1]`, nil, nil, ErrMalformedWrite},
 		{"null", `null`, nil, nil, ErrMalformedWrite},
-		{"properties missing", `{}`, nil, []flow.FieldError{{Path: "properties", Message: "is required"}}, nil},
-		{"properties not an object", `{"properties": [1]}`, nil, []flow.FieldError{{Path: "properties", Message: "must be an object of property values"}}, nil},
-		{"properties null", `{"properties": null}`, nil, []flow.FieldError{{Path: "properties", Message: "must be an object of property values"}}, nil},
-		{"unknown fields, sorted, and properties missing: all at once", `{"z": 1, "a": 2}`, nil, []flow.FieldError{
+		{"properties missing", `{}`, nil, []field.Error{{Path: "properties", Message: "is required"}}, nil},
+		{"properties not an object", `{"properties": [1]}`, nil, []field.Error{{Path: "properties", Message: "must be an object of property values"}}, nil},
+		{"properties null", `{"properties": null}`, nil, []field.Error{{Path: "properties", Message: "must be an object of property values"}}, nil},
+		{"unknown fields, sorted, and properties missing: all at once", `{"z": 1, "a": 2}`, nil, []field.Error{
 			{Path: "a", Message: `unknown field (a record is written as {"properties": {...}})`},
 			{Path: "z", Message: `unknown field (a record is written as {"properties": {...}})`},
 			{Path: "properties", Message: "is required"},
@@ -41,13 +41,13 @@ func TestDecodeWriteTakesPropertiesAndNamesEveryWrongField(t *testing.T) {
 }
 
 func TestListQueryReadsPageSizeTokenAndFilter(t *testing.T) {
-	sizeErr := &flow.FieldError{Path: "query.pageSize", Message: "pageSize must be 1 to 1000"}
-	filterErr := &flow.FieldError{Path: "query.filter", Message: `filter must be a JSON object of property values, such as {"plan":"pro"}`}
+	sizeErr := &field.Error{Path: "query.pageSize", Message: "pageSize must be 1 to 1000"}
+	filterErr := &field.Error{Path: "query.filter", Message: `filter must be a JSON object of property values, such as {"plan":"pro"}`}
 	cases := []struct {
 		name                    string
 		pageSize, token, filter string
 		want                    Query
-		err                     *flow.FieldError
+		err                     *field.Error
 	}{
 		{"nothing asked: the default page", "", "", "", Query{Limit: DefaultQueryLimit}, nil},
 		{"a page size, a token and a filter", "10", "tok", `{"plan":"pro"}`, Query{Limit: 10, After: "tok", Filter: map[string]any{"plan": "pro"}}, nil},

@@ -14,7 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/field"
 	"github.com/hookflow/hookflow/store"
 )
 
@@ -62,7 +62,7 @@ func (r *Record) Map() map[string]any {
 type RecordsDoNotFitError struct {
 	Collection string
 	Count      int
-	Errors     []flow.FieldError // the first few, at records.<id>.properties.<name>
+	Errors     []field.Error // the first few, at records.<id>.properties.<name>
 }
 
 func (e *RecordsDoNotFitError) Error() string {
@@ -253,7 +253,7 @@ func (s *Store) refit(ctx context.Context, tx *sql.Tx, next *Collection, now int
 				continue // reported by ValidateRecord
 			}
 			if other, dup := seen[u+"\x00"+text]; dup {
-				errs = append(errs, flow.FieldError{Path: "properties." + u, Message: fmt.Sprintf("the value %s is also held by record %s; a unique property needs distinct values", describe(v), other)})
+				errs = append(errs, field.Error{Path: "properties." + u, Message: fmt.Sprintf("the value %s is also held by record %s; a unique property needs distinct values", describe(v), other)})
 			}
 			seen[u+"\x00"+text] = r.id
 		}
@@ -261,7 +261,7 @@ func (s *Store) refit(ctx context.Context, tx *sql.Tx, next *Collection, now int
 			fit.Count++
 			for _, e := range errs {
 				if len(fit.Errors) < 10 {
-					fit.Errors = append(fit.Errors, flow.FieldError{Path: "records." + r.id + "." + e.Path, Message: e.Message})
+					fit.Errors = append(fit.Errors, field.Error{Path: "records." + r.id + "." + e.Path, Message: e.Message})
 				}
 			}
 		}
@@ -546,7 +546,7 @@ func clean(c *Collection, props map[string]any) map[string]any {
 	return out
 }
 
-func invalidRecord(errs []flow.FieldError) error {
+func invalidRecord(errs []field.Error) error {
 	return &InvalidError{What: "record", Errors: errs}
 }
 
@@ -588,7 +588,7 @@ func uniqueKeys(c *Collection, props map[string]any) ([]keyValue, error) {
 		p, _ := c.Property(u)
 		text, err := p.keyText(v)
 		if err != nil {
-			return nil, invalidRecord([]flow.FieldError{{Path: "properties." + u, Message: err.Error()}})
+			return nil, invalidRecord([]field.Error{{Path: "properties." + u, Message: err.Error()}})
 		}
 		out = append(out, keyValue{property: u, text: text, value: v})
 	}
@@ -672,14 +672,14 @@ WHERE k.collection = $1 AND k.property = $2 AND k.value = $3`, c.Name, ref.Prope
 func uniqueKey(c *Collection, property string, value any) (string, error) {
 	p, ok := c.Property(property)
 	if !ok {
-		return "", invalidRecord([]flow.FieldError{{Path: "property", Message: fmt.Sprintf("collection %s has no property %q (it has: %s)", c.Name, property, strings.Join(c.propertyNames(), ", "))}})
+		return "", invalidRecord([]field.Error{{Path: "property", Message: fmt.Sprintf("collection %s has no property %q (it has: %s)", c.Name, property, strings.Join(c.propertyNames(), ", "))}})
 	}
 	if !p.Unique {
-		return "", invalidRecord([]flow.FieldError{{Path: "property", Message: fmt.Sprintf("%s is not a unique property of collection %s; records are found by one of: %s", property, c.Name, strings.Join(c.UniqueProperties(), ", "))}})
+		return "", invalidRecord([]field.Error{{Path: "property", Message: fmt.Sprintf("%s is not a unique property of collection %s; records are found by one of: %s", property, c.Name, strings.Join(c.UniqueProperties(), ", "))}})
 	}
 	text, err := p.keyText(value)
 	if err != nil {
-		return "", invalidRecord([]flow.FieldError{{Path: "value", Message: err.Error()}})
+		return "", invalidRecord([]field.Error{{Path: "value", Message: err.Error()}})
 	}
 	return text, nil
 }
@@ -753,7 +753,7 @@ func (s *Store) save(ctx context.Context, tx *sql.Tx, c *Collection, cur *Record
 // with the value set.
 func (s *Store) upsert(ctx context.Context, tx *sql.Tx, c *Collection, w Write, now time.Time) (*WriteResult, error) {
 	if w.Ref.Property == "" {
-		return nil, invalidRecord([]flow.FieldError{{Path: "property", Message: "an upsert finds its record by a unique property: " + strings.Join(c.UniqueProperties(), ", ")}})
+		return nil, invalidRecord([]field.Error{{Path: "property", Message: "an upsert finds its record by a unique property: " + strings.Join(c.UniqueProperties(), ", ")}})
 	}
 	if _, err := uniqueKey(c, w.Ref.Property, w.Ref.Value); err != nil {
 		return nil, err
@@ -762,7 +762,7 @@ func (s *Store) upsert(ctx context.Context, tx *sql.Tx, c *Collection, w Write, 
 	matched, _ := p.coerce(w.Ref.Value) // uniqueKey checked it
 	if v, ok := w.Properties[w.Ref.Property]; ok {
 		if a, err := p.keyText(v); v == nil || err != nil || a != mustKey(p, matched) {
-			return nil, invalidRecord([]flow.FieldError{{Path: "properties." + w.Ref.Property, Message: fmt.Sprintf("differs from the value the upsert matches on (%s); change a unique value with an update", describe(matched))}})
+			return nil, invalidRecord([]field.Error{{Path: "properties." + w.Ref.Property, Message: fmt.Sprintf("differs from the value the upsert matches on (%s); change a unique value with an update", describe(matched))}})
 		}
 	}
 	cur, err := s.find(ctx, tx, c, RecordRef{Property: w.Ref.Property, Value: matched})

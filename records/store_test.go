@@ -10,7 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/field"
 	"github.com/hookflow/hookflow/records"
 	"github.com/hookflow/hookflow/store"
 	"github.com/hookflow/hookflow/store/storetest"
@@ -45,7 +45,7 @@ func write(t *testing.T, s *store.Store, w records.Write) *records.WriteResult {
 	return res
 }
 
-func invalidPaths(t *testing.T, err error) []flow.FieldError {
+func invalidPaths(t *testing.T, err error) []field.Error {
 	t.Helper()
 	var ie *records.InvalidError
 	require.True(t, errors.As(err, &ie), "want *InvalidError, got %v", err)
@@ -62,7 +62,7 @@ properties:
   - {name: plan, type: enum}
   - {name: ok, type: boolean, unique: true, size: 3}
 `), true)
-	require.Equal(t, []flow.FieldError{
+	require.Equal(t, []field.Error{
 		{Path: "colour", Message: "unknown field (allowed: name, description, properties)"},
 		{Path: "properties[3].size", Message: "unknown field (allowed: description, name, options, required, type, unique)"},
 		{Path: "name", Message: "must be a lowercase name: a-z, 0-9, - and _, starting with a letter or digit, at most 64 characters"},
@@ -80,7 +80,7 @@ properties:
   - {name: plan, type: enum}
   - {name: 9lives, type: boolean, unique: true}
 `), true)
-	require.Equal(t, []flow.FieldError{
+	require.Equal(t, []field.Error{
 		{Path: "name", Message: "must be a lowercase name: a-z, 0-9, - and _, starting with a letter or digit, at most 64 characters"},
 		{Path: "properties[1].name", Message: `duplicate property "email" (first at properties[0])`},
 		{Path: "properties[1].type", Message: "must be one of: string, number, boolean, enum, datetime"},
@@ -90,7 +90,7 @@ properties:
 	}, invalidPaths(t, err))
 
 	_, err = records.DecodeCollection([]byte(`{"name": "x", "properties": [{"name": "a", "type": "string"}]}`), false)
-	require.Equal(t, []flow.FieldError{{Path: "properties", Message: "at least one property must be unique (unique: true): records are found by it"}}, invalidPaths(t, err))
+	require.Equal(t, []field.Error{{Path: "properties", Message: "at least one property must be unique (unique: true): records are found by it"}}, invalidPaths(t, err))
 }
 
 func TestRecordsAreTypedUniqueWrittenOnceAndQueryable(t *testing.T) {
@@ -143,7 +143,7 @@ func TestRecordsAreTypedUniqueWrittenOnceAndQueryable(t *testing.T) {
 				_, err := records.Of(s).Write(ctx, records.Write{Op: records.OpCreate, Collection: "contacts", Properties: map[string]any{
 					"email": "a@x.test", "age": "thirty", "vip": "yes", "plan": "gold", "signedUpAt": "yesterday", "colour": "red",
 				}})
-				require.Equal(t, []flow.FieldError{
+				require.Equal(t, []field.Error{
 					{Path: "properties.age", Message: `must be a number, got a string`},
 					{Path: "properties.colour", Message: "unknown property (collection contacts has: email, crmId, firstName, age, vip, plan, signedUpAt)"},
 					{Path: "properties.plan", Message: "must be one of: free, pro"},
@@ -151,7 +151,7 @@ func TestRecordsAreTypedUniqueWrittenOnceAndQueryable(t *testing.T) {
 					{Path: "properties.vip", Message: "must be true or false, got a string"},
 				}, invalidPaths(t, err))
 				_, err = records.Of(s).Write(ctx, records.Write{Op: records.OpCreate, Collection: "contacts", Properties: map[string]any{"firstName": "Ann"}})
-				require.Equal(t, []flow.FieldError{{Path: "properties.email", Message: "is required"}}, invalidPaths(t, err))
+				require.Equal(t, []field.Error{{Path: "properties.email", Message: "is required"}}, invalidPaths(t, err))
 				page, err := records.Of(s).Find(ctx, "contacts", records.Query{Count: true})
 				require.NoError(t, err)
 				require.Equal(t, 0, page.Total)
@@ -194,7 +194,7 @@ func TestRecordsAreTypedUniqueWrittenOnceAndQueryable(t *testing.T) {
 				_, err = records.Of(s).Write(ctx, records.Write{Op: records.OpUpdate, Collection: "contacts", Ref: records.RecordRef{ID: rec.ID}, IfVersion: 1, Properties: map[string]any{"age": 31}})
 				require.ErrorIs(t, err, store.ErrConflict)
 				_, err = records.Of(s).Write(ctx, records.Write{Op: records.OpUpdate, Collection: "contacts", Ref: records.RecordRef{ID: rec.ID}, Properties: map[string]any{"age": true, "nope": nil}})
-				require.Equal(t, []flow.FieldError{
+				require.Equal(t, []field.Error{
 					{Path: "properties.age", Message: "must be a number, got a boolean"},
 					{Path: "properties.nope", Message: "unknown property (collection contacts has: email, crmId, firstName, age, vip, plan, signedUpAt)"},
 				}, invalidPaths(t, err))
@@ -381,7 +381,7 @@ func TestRecordsAreTypedUniqueWrittenOnceAndQueryable(t *testing.T) {
 				require.Empty(t, page.Records)
 
 				_, err = records.Of(s).Find(ctx, "contacts", records.Query{Filter: map[string]any{"age": "x", "nope": 1}, Sort: "colour"})
-				require.Equal(t, []flow.FieldError{
+				require.Equal(t, []field.Error{
 					{Path: "filter.age", Message: "must be a number, got a string"},
 					{Path: "filter.nope", Message: "unknown property (collection contacts has: email, crmId, firstName, age, vip, plan, signedUpAt)"},
 					{Path: "sort", Message: "sorts by createdAt, updatedAt, id or a property of collection contacts (email, crmId, firstName, age, vip, plan, signedUpAt), with - for descending"},

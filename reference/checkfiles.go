@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/field"
 	"github.com/hookflow/hookflow/records"
 )
 
@@ -122,8 +123,8 @@ var nameField = map[string]string{"flow": "id", "destination": "name", "collecti
 
 // decoders run hookflow's validation of each kind and return the name
 // (and a flow's trigger token), or every problem with its path.
-var decoders = map[string]func(data []byte, yamlDoc bool) (v any, name, token string, problems []flow.FieldError){
-	"flow": func(data []byte, yamlDoc bool) (any, string, string, []flow.FieldError) {
+var decoders = map[string]func(data []byte, yamlDoc bool) (v any, name, token string, problems []field.Error){
+	"flow": func(data []byte, yamlDoc bool) (any, string, string, []field.Error) {
 		var f *flow.Flow
 		var err error
 		if yamlDoc {
@@ -136,29 +137,29 @@ var decoders = map[string]func(data []byte, yamlDoc bool) (v any, name, token st
 			return nil, "", "", ve.Errors
 		}
 		if err != nil {
-			return nil, "", "", []flow.FieldError{{Message: err.Error()}}
+			return nil, "", "", []field.Error{{Message: err.Error()}}
 		}
 		return f, f.ID, f.Trigger.Token, nil
 	},
-	"destination": func(data []byte, yamlDoc bool) (any, string, string, []flow.FieldError) {
+	"destination": func(data []byte, yamlDoc bool) (any, string, string, []field.Error) {
 		d, err := flow.DecodeDestination(data, yamlDoc)
 		var de *flow.DestinationError
 		if errors.As(err, &de) {
 			return nil, "", "", de.Errors
 		}
 		if err != nil {
-			return nil, "", "", []flow.FieldError{{Message: err.Error()}}
+			return nil, "", "", []field.Error{{Message: err.Error()}}
 		}
 		return d, d.Name, "", nil
 	},
-	"collection": func(data []byte, yamlDoc bool) (any, string, string, []flow.FieldError) {
+	"collection": func(data []byte, yamlDoc bool) (any, string, string, []field.Error) {
 		c, err := records.DecodeCollection(data, yamlDoc)
 		var ie *records.InvalidError
 		if errors.As(err, &ie) {
 			return nil, "", "", ie.Errors
 		}
 		if err != nil {
-			return nil, "", "", []flow.FieldError{{Message: err.Error()}}
+			return nil, "", "", []field.Error{{Message: err.Error()}}
 		}
 		return c, c.Name, "", nil
 	},

@@ -9,6 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/field"
+	"github.com/hookflow/hookflow/flow/trigger"
 	"github.com/hookflow/hookflow/records"
 	"github.com/hookflow/hookflow/reference"
 )
@@ -90,7 +92,7 @@ func nest(path string, value any) []byte {
 // otherwise be dropped without a word.
 func TestDeclaredDefaultsAndRulesNameRealFields(t *testing.T) {
 	docs := map[string]any{
-		"trigger":     &flow.Trigger{},
+		"trigger":     &trigger.Trigger{},
 		"destination": &flow.Destination{},
 		"collection":  &records.Collection{},
 	}
@@ -130,12 +132,12 @@ func TestDeclaredDefaultsAndRulesNameRealFields(t *testing.T) {
 	require.Greater(t, declared, 30)
 }
 
-func asDuration(v any) flow.Duration {
+func asDuration(v any) field.Duration {
 	switch d := v.(type) {
-	case flow.Duration:
+	case field.Duration:
 		return d
 	case interface{ Nanoseconds() int64 }:
-		return flow.Duration(d.Nanoseconds())
+		return field.Duration(d.Nanoseconds())
 	}
 	return 0
 }

@@ -8,6 +8,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/field"
+	"github.com/hookflow/hookflow/flow/trigger"
 	"github.com/hookflow/hookflow/reference"
 )
 
@@ -16,7 +18,7 @@ import (
 // type's or an object's fields; unknown names are errors naming what is
 // known.
 func TestExplainPrintsTheReferenceEntry(t *testing.T) {
-	d := func(x time.Duration) string { return reference.FormatDuration(flow.Duration(x)) }
+	d := func(x time.Duration) string { return reference.FormatDuration(field.Duration(x)) }
 	for _, c := range []struct {
 		query string
 		want  string   // the whole output
@@ -35,7 +37,7 @@ func TestExplainPrintsTheReferenceEntry(t *testing.T) {
 			"  Takes a bare expression.\n"},
 		{query: "trigger.timeout", want: "trigger.timeout (duration, optional)\n" +
 			"  A sync trigger's budget: past it the caller gets the onTimeout answer while the flow goes on. Sync triggers only.\n" +
-			"  Default: " + d(flow.DefaultSyncTimeout.Std()) + "\n" +
+			"  Default: " + d(trigger.DefaultSyncTimeout.Std()) + "\n" +
 			"  Limits: at least 1s; at most 5m\n"},
 		{query: "collection.properties.type", want: "collection.properties.type (string, required)\n" +
 			"  The values' type; datetimes are RFC 3339 strings.\n" +

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/field"
+	"github.com/hookflow/hookflow/flow/trigger"
 	"github.com/hookflow/hookflow/records"
 )
 
@@ -67,7 +69,7 @@ type Doc struct {
 	Struct string
 }
 
-var durationType = reflect.TypeFor[flow.Duration]()
+var durationType = reflect.TypeFor[field.Duration]()
 var stepType = reflect.TypeFor[flow.Step]()
 
 // describe walks a struct type into its fields. rules and defaults hold
@@ -246,20 +248,20 @@ func joinPath(prefix, name string) string {
 // formatValue writes a default as a person writes it in a file.
 func formatValue(v any) string {
 	switch d := v.(type) {
-	case flow.Duration:
+	case field.Duration:
 		return FormatDuration(d)
 	case time.Duration:
-		return FormatDuration(flow.Duration(d))
+		return FormatDuration(field.Duration(d))
 	case string:
 		return d
-	case flow.Mode:
+	case trigger.Mode:
 		return string(d)
 	}
 	return fmt.Sprint(v)
 }
 
 // FormatDuration writes a duration the way flows do: 3d, 8h, 1m30s, 100ms.
-func FormatDuration(d flow.Duration) string {
+func FormatDuration(d field.Duration) string {
 	std := d.Std()
 	if std == 0 {
 		return "0s"
@@ -294,7 +296,7 @@ func FlowDoc() *Doc {
 // TriggerDoc describes a flow's trigger, with paths from the trigger.
 func TriggerDoc() *Doc {
 	return &Doc{Name: "trigger", Summary: "the incoming webhook that starts a flow (a flow's trigger)", Struct: "Trigger",
-		Fields: describe(reflect.TypeFor[flow.Trigger](), "", nil, nil)}
+		Fields: describe(reflect.TypeFor[trigger.Trigger](), "", nil, nil)}
 }
 
 // DestinationDoc describes a destination file.

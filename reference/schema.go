@@ -8,10 +8,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/field"
 )
 
-// DurationPattern is what flow.ParseDuration accepts: Go's duration syntax
+// DurationPattern is what field.ParseDuration accepts: Go's duration syntax
 // with an optional leading whole number of days (3d, 1d12h, 90s, 1.5h).
 // TestDurationPatternAgreesWithParseDuration holds the two together.
 const DurationPattern = `^\s*(?:[0-9]+d(?:[-+]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:ns|us|µs|μs|ms|s|m|h))+|[-+]?0)?|[-+]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:ns|us|µs|μs|ms|s|m|h))+|[-+]?0)\s*$`
@@ -219,7 +219,7 @@ func applyRules(s map[string]any, sh *Shape) {
 		case "excludes":
 			patterns = append(patterns, "^[^"+regexp.QuoteMeta(r.Param)+"]*$")
 		default:
-			if p, ok := flow.RulePattern(r.Name); ok {
+			if p, ok := field.RulePattern(r.Name); ok {
 				patterns = append(patterns, p)
 			}
 		}

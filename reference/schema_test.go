@@ -17,6 +17,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/field"
 	"github.com/hookflow/hookflow/records"
 	"github.com/hookflow/hookflow/reference"
 )
@@ -235,7 +236,7 @@ func TestWhatOnlyHookflowChecksIsWhatTheSchemaSays(t *testing.T) {
 }
 
 // The duration pattern of the schemas accepts exactly what
-// flow.ParseDuration does.
+// field.ParseDuration does.
 func TestDurationPatternAgreesWithParseDuration(t *testing.T) {
 	re := regexp.MustCompile(reference.DurationPattern)
 	for _, s := range []string{
@@ -243,7 +244,7 @@ func TestDurationPatternAgreesWithParseDuration(t *testing.T) {
 		" 5m ", "-5s", "+5s", "7d0s", "10d",
 		"", "d", "3", "5 m", "5M", "1x", "3d5", "1h2d", "abc", "5m-", "d5m", "-3d", "3d-0", "1..5s", "3dd",
 	} {
-		_, err := flow.ParseDuration(s)
+		_, err := field.ParseDuration(s)
 		require.Equal(t, err == nil, re.MatchString(s), "%q: ParseDuration err=%v", s, err)
 	}
 }

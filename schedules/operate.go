@@ -10,15 +10,15 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
-	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/trigger"
 )
 
 // Info is one of a flow's schedules as operators see it: the entry from
 // the store beside Temporal's state of its schedule.
 type Info struct {
-	ID         string        `json:"id"`
-	ScheduleID string        `json:"scheduleId"`
-	Entry      flow.Schedule `json:"entry"`
+	ID         string           `json:"id"`
+	ScheduleID string           `json:"scheduleId"`
+	Entry      trigger.Schedule `json:"entry"`
 	// Exists is false when Temporal has no schedule for the entry (a
 	// reconcile creates it).
 	Exists bool   `json:"exists"`

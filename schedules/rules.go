@@ -1,4 +1,4 @@
-// Package schedules keeps a flow's schedules (flow.Schedule) in step with
+// Package schedules keeps a flow's schedules (trigger.Schedule) in step with
 // Temporal Schedules: one Temporal Schedule per entry, named from the flow id
 // and the entry id, created when the flow is applied, updated when a new
 // version changes what it starts, paused while the flow is disabled, deleted
@@ -25,6 +25,7 @@ import (
 
 	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/trigger"
 )
 
 // Prefix starts every Temporal Schedule id hookflow owns; schedules without
@@ -73,7 +74,7 @@ type Flow struct {
 type Desired struct {
 	ID          string
 	FlowID      string
-	Entry       flow.Schedule
+	Entry       trigger.Schedule
 	Paused      bool // the flow is disabled
 	Fingerprint string
 	// Options create it (Paused and Note set when the flow is disabled).
@@ -156,7 +157,7 @@ func Drift(d *Desired, got *Described) []string {
 
 // specDrift compares an entry's timing with a schedule's spec as Temporal
 // keeps it.
-func specDrift(e flow.Schedule, s client.ScheduleSpec) []string {
+func specDrift(e trigger.Schedule, s client.ScheduleSpec) []string {
 	var out []string
 	if s.TimeZoneName != e.Timezone {
 		out = append(out, fmt.Sprintf("the time zone is %q, want %q", s.TimeZoneName, e.Timezone))
@@ -186,7 +187,7 @@ func specDrift(e flow.Schedule, s client.ScheduleSpec) []string {
 	if len(s.Intervals) > 0 {
 		out = append(out, fmt.Sprintf("it has intervals %s, want only the cron calendar", intervals(s.Intervals)))
 	}
-	want, err := flow.ParseCronFields(e.Cron)
+	want, err := trigger.ParseCronFields(e.Cron)
 	if err != nil { // the store holds validated flows; say so rather than guess
 		return append(out, "the entry's cron does not parse: "+err.Error())
 	}
@@ -287,7 +288,7 @@ func Desire(f Flow, set Settings) []Desired {
 				ID:        contract.WorkflowID(f.Def.ID, "schedule-"+e.ID),
 				Workflow:  contract.WorkflowName,
 				Args:      []any{in},
-				TaskQueue: contract.QueueFor(flow.ModeAsync),
+				TaskQueue: contract.QueueFor(trigger.ModeAsync),
 				Memo:      map[string]any{MemoFingerprint: fp},
 				TypedSearchAttributes: temporal.NewSearchAttributes(
 					contract.SearchAttrFlowID.ValueSet(f.Def.ID),
@@ -308,7 +309,7 @@ func Desire(f Flow, set Settings) []Desired {
 }
 
 // Spec is the Temporal form of an entry's timing.
-func Spec(e flow.Schedule) client.ScheduleSpec {
+func Spec(e trigger.Schedule) client.ScheduleSpec {
 	s := client.ScheduleSpec{TimeZoneName: e.Timezone, Jitter: e.Jitter.Std()}
 	if e.Cron != "" {
 		s.CronExpressions = []string{strings.TrimSpace(e.Cron)}
@@ -322,15 +323,15 @@ func Spec(e flow.Schedule) client.ScheduleSpec {
 // validation would not let through).
 func Overlap(p string) enumspb.ScheduleOverlapPolicy {
 	switch p {
-	case flow.OverlapBufferOne:
+	case trigger.OverlapBufferOne:
 		return enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ONE
-	case flow.OverlapBufferAll:
+	case trigger.OverlapBufferAll:
 		return enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ALL
-	case flow.OverlapCancelOther:
+	case trigger.OverlapCancelOther:
 		return enumspb.SCHEDULE_OVERLAP_POLICY_CANCEL_OTHER
-	case flow.OverlapTerminateOther:
+	case trigger.OverlapTerminateOther:
 		return enumspb.SCHEDULE_OVERLAP_POLICY_TERMINATE_OTHER
-	case flow.OverlapAllowAll:
+	case trigger.OverlapAllowAll:
 		return enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL
 	}
 	return enumspb.SCHEDULE_OVERLAP_POLICY_SKIP
@@ -338,7 +339,7 @@ func Overlap(p string) enumspb.ScheduleOverlapPolicy {
 
 // overlapName is a Temporal overlap policy as a flow names it.
 func overlapName(p enumspb.ScheduleOverlapPolicy) string {
-	for _, name := range []string{flow.OverlapSkip, flow.OverlapBufferOne, flow.OverlapBufferAll, flow.OverlapCancelOther, flow.OverlapTerminateOther, flow.OverlapAllowAll} {
+	for _, name := range []string{trigger.OverlapSkip, trigger.OverlapBufferOne, trigger.OverlapBufferAll, trigger.OverlapCancelOther, trigger.OverlapTerminateOther, trigger.OverlapAllowAll} {
 		if Overlap(name) == p {
 			return name
 		}
@@ -353,11 +354,11 @@ const fingerprintFormat = "1"
 // Fingerprint identifies what a schedule starts and when: the run's input
 // (flow snapshot, version, trigger data) and the entry's timing and
 // policies. Equal fingerprints need no update.
-func Fingerprint(in contract.Input, e flow.Schedule) string {
+func Fingerprint(in contract.Input, e trigger.Schedule) string {
 	b, _ := json.Marshal(struct {
-		F  string         `json:"f"`
-		In contract.Input `json:"in"`
-		E  flow.Schedule  `json:"e"`
+		F  string           `json:"f"`
+		In contract.Input   `json:"in"`
+		E  trigger.Schedule `json:"e"`
 	}{fingerprintFormat, in, e})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:12])

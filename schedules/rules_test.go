@@ -13,6 +13,7 @@ import (
 
 	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/trigger"
 )
 
 func sampleFlow(t *testing.T, yaml string) *flow.Flow {
@@ -393,7 +394,7 @@ func TestDriftFindsEditsMadeInTemporalToTheTimingPoliciesAndTargetAndNothingInWh
 			[]string{"the catch-up window is 1h0m0s, want 8760h0m0s"}},
 		{"skip described as unspecified", every, edit(every, func(x *Described) { x.Overlap = enumspb.SCHEDULE_OVERLAP_POLICY_UNSPECIFIED }), nil},
 		{"the action's target", every, edit(every, func(x *Described) { x.Workflow, x.TaskQueue, x.WorkflowID = "Other", "q", "x" }),
-			[]string{`the workflow type is "Other", want "` + contract.WorkflowName + `"`, `the task queue is "q", want "` + contract.QueueFor(flow.ModeAsync) + `"`, `the workflow id is "x", want "nightly-sync:schedule-often"`}},
+			[]string{`the workflow type is "Other", want "` + contract.WorkflowName + `"`, `the task queue is "q", want "` + contract.QueueFor(trigger.ModeAsync) + `"`, `the workflow id is "x", want "nightly-sync:schedule-often"`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

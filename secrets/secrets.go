@@ -12,15 +12,15 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/field"
 )
 
 // ErrNotFound is returned (wrapped) when no provider knows a name.
 var ErrNotFound = errors.New("secret not found")
 
 // ValidName reports whether a secret name is acceptable: the rule flow
-// files are validated with (flow.ValidSecretName).
-func ValidName(name string) bool { return flow.ValidSecretName(name) }
+// files are validated with (field.ValidSecretName).
+func ValidName(name string) bool { return field.ValidSecretName(name) }
 
 // Provider resolves a secret's value by name. Errors name the secret, never
 // its value.

@@ -10,7 +10,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/hookflow/hookflow/contract"
-	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/trigger"
 )
 
 // A run hands over to a continuation of itself (Temporal's continue-as-new)
@@ -88,7 +88,7 @@ func (r *run) mayContinueAsNew(ctx workflow.Context) bool {
 // budget is how long a sync caller waits (the trigger's timeout).
 func (r *run) budget() time.Duration {
 	if r.in.Flow == nil {
-		return flow.DefaultSyncTimeout.Std()
+		return trigger.DefaultSyncTimeout.Std()
 	}
 	return r.in.Flow.Trigger.EffectiveTimeout().Std()
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/field"
 	"github.com/hookflow/hookflow/worker"
 )
 
@@ -84,7 +85,7 @@ func TestEndWithFailureEmitsRunFailed(t *testing.T) {
 func TestNotifyWorkflowDeliversOnTheDestinationQueue(t *testing.T) {
 	env, _ := notifyEnv(t)
 	env.RegisterActivityWithOptions(func(context.Context, string) (*contract.DestinationPolicy, error) {
-		return &contract.DestinationPolicy{Name: "ops", Version: 4, Retry: &flow.RetryPolicy{GiveUpAfter: flow.Duration(time.Hour)}}, nil
+		return &contract.DestinationPolicy{Name: "ops", Version: 4, Retry: &flow.RetryPolicy{GiveUpAfter: field.Duration(time.Hour)}}, nil
 	}, activity.RegisterOptions{Name: contract.ResolveDestinationName})
 	var got flow.HTTPRequest
 	var queue string

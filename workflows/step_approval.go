@@ -8,6 +8,7 @@ import (
 
 	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/field"
 )
 
 func init() { registerExecutor(runApproval) }
@@ -32,7 +33,7 @@ func runApproval(ctx workflow.Context, r *run, s *flow.Step, a *flow.Approval, a
 		case err != nil:
 			return nil, err
 		case timedOut && a.TimeoutDecision() == "":
-			return nil, fmt.Errorf("no decision within %s", flow.Duration(timeout))
+			return nil, fmt.Errorf("no decision within %s", field.Duration(timeout))
 		case timedOut:
 			got = map[string]any{"decision": a.TimeoutDecision(), "comment": "", "decidedBy": "", "timedOut": true, "approvers": approvers(a)}
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/field"
 )
 
 func init() { registerExecutor(runWait) }
@@ -27,7 +28,7 @@ func runWait(ctx workflow.Context, r *run, s *flow.Step, w *flow.Wait, at positi
 	case !timedOut:
 		return got, nil
 	case w.FailsOnTimeout():
-		return nil, fmt.Errorf("no event %q arrived within %s", w.Event, flow.Duration(timeout))
+		return nil, fmt.Errorf("no event %q arrived within %s", w.Event, field.Duration(timeout))
 	}
-	return map[string]any{"timedOut": true}, &skipped{note: fmt.Sprintf("timed out: no event %q arrived within %s", w.Event, flow.Duration(timeout))}
+	return map[string]any{"timedOut": true}, &skipped{note: fmt.Sprintf("timed out: no event %q arrived within %s", w.Event, field.Duration(timeout))}
 }

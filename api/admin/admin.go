@@ -14,21 +14,22 @@ import (
 
 	"github.com/hookflow/hookflow/api/httpapi"
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/trigger"
 	"github.com/hookflow/hookflow/store"
 )
 
 // flowResource is a flow as the admin API shows it.
 type flowResource struct {
-	ID         string     `json:"id"`
-	Name       string     `json:"name,omitempty"`
-	Version    int64      `json:"version"`
-	Enabled    bool       `json:"enabled"`
-	Mode       flow.Mode  `json:"mode"`
-	Token      string     `json:"token"`
-	TriggerURL string     `json:"triggerUrl"`
-	Definition *flow.Flow `json:"definition"`
-	CreatedAt  time.Time  `json:"createdAt"`
-	UpdatedAt  time.Time  `json:"updatedAt"`
+	ID         string       `json:"id"`
+	Name       string       `json:"name,omitempty"`
+	Version    int64        `json:"version"`
+	Enabled    bool         `json:"enabled"`
+	Mode       trigger.Mode `json:"mode"`
+	Token      string       `json:"token"`
+	TriggerURL string       `json:"triggerUrl"`
+	Definition *flow.Flow   `json:"definition"`
+	CreatedAt  time.Time    `json:"createdAt"`
+	UpdatedAt  time.Time    `json:"updatedAt"`
 	// Changed is set on updates: false when the definition was unchanged
 	// and no version was made.
 	Changed *bool `json:"changed,omitempty"`

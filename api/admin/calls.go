@@ -7,6 +7,7 @@ import (
 
 	"github.com/hookflow/hookflow/api/httpapi"
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/field"
 )
 
 // checkCalls refuses (422, each error with its path) a flow whose call
@@ -67,7 +68,7 @@ func (s *Management) checkCalls(ctx context.Context, f *flow.Flow) *httpapi.Erro
 		}
 		for _, ce := range flow.CheckCalls(byID[id], lookup) {
 			if !before[ce.Error()] {
-				errs = append(errs, flow.FieldError{Path: "steps", Message: fmt.Sprintf("flow %q calls this flow; with this change its call at %s: %s", id, ce.Path, ce.Message)})
+				errs = append(errs, field.Error{Path: "steps", Message: fmt.Sprintf("flow %q calls this flow; with this change its call at %s: %s", id, ce.Path, ce.Message)})
 			}
 		}
 	}

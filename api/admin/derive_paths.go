@@ -9,7 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/hookflow/hookflow/api/httpapi"
-	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/trigger"
 )
 
 // parseRequest is the body of POST /api/v1/parse: an example body or an
@@ -51,7 +51,7 @@ func (s *Management) derivePaths(c *gin.Context) {
 			httpapi.Fail(c, e)
 			return
 		}
-		c.JSON(http.StatusOK, gin.H{"source": "body", "paths": nonNil(flow.DerivePaths(v))})
+		c.JSON(http.StatusOK, gin.H{"source": "body", "paths": nonNil(trigger.DerivePaths(v))})
 		return
 	}
 	u, err := url.Parse(req.URL)
@@ -61,14 +61,14 @@ func (s *Management) derivePaths(c *gin.Context) {
 		httpapi.Fail(c, e)
 		return
 	}
-	q, err := flow.NestQuery(u.Query())
+	q, err := trigger.NestQuery(u.Query())
 	if err != nil {
 		e := httpapi.NewError(http.StatusUnprocessableEntity, "invalid_request", err.Error())
 		e.Path = "url"
 		httpapi.Fail(c, e)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"source": "query", "paths": nonNil(flow.DerivePaths(q))})
+	c.JSON(http.StatusOK, gin.H{"source": "query", "paths": nonNil(trigger.DerivePaths(q))})
 }
 
 func nonNil(s []string) []string {

@@ -8,6 +8,7 @@ import (
 	"github.com/hookflow/hookflow/api/httpapi"
 	"github.com/hookflow/hookflow/destinations"
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/field"
 	"github.com/hookflow/hookflow/notify"
 )
 
@@ -53,9 +54,9 @@ func (s *Management) checkNotifySigns(ctx context.Context, f *flow.Flow) *httpap
 	if notify.SignsStandardWebhooks(d.Def) {
 		return nil
 	}
-	fe := flow.FieldError{Path: "notify.destination", Message: fmt.Sprintf(
+	fe := field.Error{Path: "notify.destination", Message: fmt.Sprintf(
 		"destination %q does not sign with Standard Webhooks; notifications need its auth to be {type: signature, version: standardWebhooks, secret: <name>}", d.Name)}
 	e := httpapi.NewError(http.StatusUnprocessableEntity, "invalid_flow", fe.Error())
-	e.Path, e.Errors = fe.Path, []flow.FieldError{fe}
+	e.Path, e.Errors = fe.Path, []field.Error{fe}
 	return e
 }

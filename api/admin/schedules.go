@@ -12,6 +12,7 @@ import (
 
 	"github.com/hookflow/hookflow/api/httpapi"
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/trigger"
 	"github.com/hookflow/hookflow/schedules"
 	"github.com/hookflow/hookflow/store"
 )
@@ -297,7 +298,7 @@ func (s *schedulesAPI) backfillSchedule(c *gin.Context) {
 
 func (s *schedulesAPI) checkOverlap(c *gin.Context, p string) bool {
 	switch p {
-	case "", flow.OverlapSkip, flow.OverlapBufferOne, flow.OverlapBufferAll, flow.OverlapCancelOther, flow.OverlapTerminateOther, flow.OverlapAllowAll:
+	case "", trigger.OverlapSkip, trigger.OverlapBufferOne, trigger.OverlapBufferAll, trigger.OverlapCancelOther, trigger.OverlapTerminateOther, trigger.OverlapAllowAll:
 		return true
 	}
 	e := httpapi.NewError(http.StatusUnprocessableEntity, "invalid_request", "overlap must be one of: skip, bufferOne, bufferAll, cancelOther, terminateOther, allowAll")

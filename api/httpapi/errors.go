@@ -13,7 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/field"
 )
 
 // Error is the one JSON error shape of the API:
@@ -23,12 +23,12 @@ import (
 // Error is a stable machine-readable code, Detail a sentence for people,
 // Path the offending field where there is one.
 type Error struct {
-	Status      int               `json:"-"`
-	Code        string            `json:"error"`
-	Detail      string            `json:"detail"`
-	Path        string            `json:"path,omitempty"`
-	Errors      []flow.FieldError `json:"errors,omitempty"`
-	ExecutionID string            `json:"executionId,omitempty"`
+	Status      int           `json:"-"`
+	Code        string        `json:"error"`
+	Detail      string        `json:"detail"`
+	Path        string        `json:"path,omitempty"`
+	Errors      []field.Error `json:"errors,omitempty"`
+	ExecutionID string        `json:"executionId,omitempty"`
 	// Allow is sent as the Allow header with a 405.
 	Allow string `json:"-"`
 	// RetryAfter, in seconds, is sent as Retry-After: with a 429 (Temporal

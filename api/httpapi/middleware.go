@@ -21,7 +21,7 @@ import (
 	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/field"
 	"github.com/hookflow/hookflow/telemetry"
 )
 
@@ -168,7 +168,7 @@ func KnownQuery(allowed map[string][]string) gin.HandlerFunc {
 		e := NewError(http.StatusBadRequest, "unknown_parameter", "")
 		for i, name := range unknown {
 			quoted[i] = strconv.Quote(name)
-			e.Errors = append(e.Errors, flow.FieldError{Path: "query." + name, Message: "unknown query parameter"})
+			e.Errors = append(e.Errors, field.Error{Path: "query." + name, Message: "unknown query parameter"})
 		}
 		e.Path = e.Errors[0].Path
 		e.Detail = "unknown query parameter " + strings.Join(quoted, ", ") + "; this route takes "

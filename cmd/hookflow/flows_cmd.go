@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/field"
 )
 
 // adminGroup is a command group that talks to the admin API: the API's URL
@@ -97,7 +98,7 @@ func (a *adminClient) do(method, path string, body []byte, out any) (int, error)
 	if resp.StatusCode >= 400 {
 		var e struct {
 			Error, Detail string
-			Errors        []flow.FieldError
+			Errors        []field.Error
 		}
 		if json.Unmarshal(b, &e) == nil && e.Error != "" {
 			msg := fmt.Sprintf("%s (%d): %s", e.Error, resp.StatusCode, e.Detail)

@@ -1,6 +1,7 @@
 // Package layering holds the check that imports run one way, down the
 // layers of docs/development.md: cmd → api, worker → workflows, activities →
-// feature packages → flow, contract → flow/expression → nothing of ours.
+// feature packages → contract → flow → flow/trigger → flow/field and
+// flow/expression → nothing of ours.
 package layering
 
 import (
@@ -20,8 +21,11 @@ const module = "github.com/hookflow/hookflow/"
 // package may import packages of a lower layer; within the features layer,
 // each other (Go refuses cycles); nothing else of its own layer.
 var layer = map[string]int{
-	// the expression language below the flow file format, which validates with it
-	"flow/expression": -1, "flow": 0, "contract": 1,
+	// the flow file format (flow) holds the trigger's part of it
+	// (flow/trigger); both validate with the shared vocabulary
+	// (flow/field) and the expression language (flow/expression), which
+	// know nothing of each other
+	"flow/field": -2, "flow/expression": -2, "flow/trigger": -1, "flow": 0, "contract": 1,
 	// features: one job each, below the adapters
 	"store": 2, "executions": 2, "namespace": 2, "secrets": 2, "telemetry": 2, "codec": 2,
 	"devserver": 2, "reference": 2, "schedules": 2, "recovery": 2, "flowcontrol": 2, "destinations": 2,
@@ -166,6 +170,10 @@ func TestTheLayeringCheckCatchesEveryKindOfBadImport(t *testing.T) {
 		{"flow importing a feature", map[string][]string{"flow": {"secrets"}}, "flow imports secrets: an import back up (or across) the layers"},
 		{"the interpreter imported outside the worker", map[string][]string{"cmd/hookflow": {"workflows"}}, "cmd/hookflow imports workflows: only worker may"},
 		{"the expression language importing the flow format", map[string][]string{"flow/expression": {"flow"}}, "flow/expression imports flow: an import back up (or across) the layers"},
+		{"the shared vocabulary importing the flow format", map[string][]string{"flow/field": {"flow"}}, "flow/field imports flow: an import back up (or across) the layers"},
+		{"the trigger's spec importing the flow format", map[string][]string{"flow/trigger": {"flow"}}, "flow/trigger imports flow: an import back up (or across) the layers"},
+		{"the shared vocabulary importing the trigger's spec", map[string][]string{"flow/field": {"flow/trigger"}}, "flow/field imports flow/trigger: an import back up (or across) the layers"},
+		{"the shared vocabulary importing the expression language", map[string][]string{"flow/field": {"flow/expression"}}, "flow/field imports flow/expression: an import back up (or across) the layers"},
 		{"the shared API plumbing importing a part of the API", map[string][]string{"api/httpapi": {"api/admin"}}, "api/httpapi imports api/admin: an import back up (or across) the layers"},
 		{"the admin API importing the public surface", map[string][]string{"api/admin": {"api"}}, "api/admin imports api: an import back up (or across) the layers"},
 		{"a part of the API importing the worker", map[string][]string{"api/admin": {"worker"}}, "api/admin imports worker: an import back up (or across) the layers"},
@@ -178,7 +186,7 @@ func TestTheLayeringCheckCatchesEveryKindOfBadImport(t *testing.T) {
 			}
 		})
 	}
-	if got := problems(map[string][]string{"store": {"secrets", "flow"}, "worker": {"workflows", "store"}, "tests": {"workflows"}, "api": {"api/admin", "api/httpapi"}, "api/admin": {"api/httpapi", "store"}}); len(got) != 0 {
+	if got := problems(map[string][]string{"flow": {"flow/trigger", "flow/field", "flow/expression"}, "flow/trigger": {"flow/field", "flow/expression"}, "store": {"secrets", "flow"}, "worker": {"workflows", "store"}, "tests": {"workflows"}, "api": {"api/admin", "api/httpapi"}, "api/admin": {"api/httpapi", "store"}}); len(got) != 0 {
 		t.Fatalf("allowed imports refused: %q", got)
 	}
 }

@@ -1,4 +1,4 @@
-package flow
+package trigger
 
 import (
 	"encoding/json"
@@ -11,21 +11,23 @@ import (
 	_ "time/tzdata"
 
 	"github.com/robfig/cron/v3"
+
+	"github.com/hookflow/hookflow/flow/field"
 )
 
 // Schedule is one entry of a flow's schedules: the flow also runs on a cron
 // expression or an interval, as a Temporal Schedule (package schedules keeps
 // them in step with the store).
 type Schedule struct {
-	ID            string   `json:"id" validate:"required,flowid" doc:"Identifies the entry within the flow; with the flow id it names the Temporal Schedule (hookflow:<flow>:<id>), so keep it stable: a new id is a new schedule."`
-	Cron          string   `json:"cron,omitempty" validate:"max=200" doc:"A five-field cron expression (minute hour day-of-month month day-of-week) or @hourly, @daily, @weekly, @monthly, @yearly; read in timezone. Exactly one of cron or every."`
-	Every         Duration `json:"every,omitempty" validate:"omitempty,dmin=1s" doc:"Runs at this interval (at least 1s), counted from the Unix epoch plus offset. Exactly one of cron or every."`
-	Offset        Duration `json:"offset,omitempty" validate:"omitempty,dmin=0s" doc:"Shifts an every interval: every 1h with offset 15m runs at :15 past each hour. Less than every."`
-	Timezone      string   `json:"timezone,omitempty" validate:"max=100" doc:"IANA time zone the cron expression is read in, such as Europe/Berlin (default UTC)."`
-	Jitter        Duration `json:"jitter,omitempty" validate:"omitempty,dmin=0s,dmax=24h" doc:"Each run starts at a random delay up to this after its nominal time, to spread load."`
-	Overlap       string   `json:"overlap,omitempty" validate:"omitempty,oneof=skip bufferOne bufferAll cancelOther terminateOther allowAll" doc:"What happens when a run is due while the previous one still runs: skip (default), bufferOne, bufferAll, cancelOther, terminateOther or allowAll."`
-	CatchupWindow Duration `json:"catchupWindow,omitempty" validate:"omitempty,dmin=10s" doc:"How far back runs missed while Temporal was unavailable are still started (at least 10s; Temporal's default, 1 year, when unset)."`
-	Input         any      `json:"input,omitempty" doc:"The scheduled run's trigger.body (static JSON, fixed when the schedule is written)."`
+	ID            string         `json:"id" validate:"required,flowid" doc:"Identifies the entry within the flow; with the flow id it names the Temporal Schedule (hookflow:<flow>:<id>), so keep it stable: a new id is a new schedule."`
+	Cron          string         `json:"cron,omitempty" validate:"max=200" doc:"A five-field cron expression (minute hour day-of-month month day-of-week) or @hourly, @daily, @weekly, @monthly, @yearly; read in timezone. Exactly one of cron or every."`
+	Every         field.Duration `json:"every,omitempty" validate:"omitempty,dmin=1s" doc:"Runs at this interval (at least 1s), counted from the Unix epoch plus offset. Exactly one of cron or every."`
+	Offset        field.Duration `json:"offset,omitempty" validate:"omitempty,dmin=0s" doc:"Shifts an every interval: every 1h with offset 15m runs at :15 past each hour. Less than every."`
+	Timezone      string         `json:"timezone,omitempty" validate:"max=100" doc:"IANA time zone the cron expression is read in, such as Europe/Berlin (default UTC)."`
+	Jitter        field.Duration `json:"jitter,omitempty" validate:"omitempty,dmin=0s,dmax=24h" doc:"Each run starts at a random delay up to this after its nominal time, to spread load."`
+	Overlap       string         `json:"overlap,omitempty" validate:"omitempty,oneof=skip bufferOne bufferAll cancelOther terminateOther allowAll" doc:"What happens when a run is due while the previous one still runs: skip (default), bufferOne, bufferAll, cancelOther, terminateOther or allowAll."`
+	CatchupWindow field.Duration `json:"catchupWindow,omitempty" validate:"omitempty,dmin=10s" doc:"How far back runs missed while Temporal was unavailable are still started (at least 10s; Temporal's default, 1 year, when unset)."`
+	Input         any            `json:"input,omitempty" doc:"The scheduled run's trigger.body (static JSON, fixed when the schedule is written)."`
 }
 
 // Overlap policies of a schedule entry.
@@ -44,7 +46,7 @@ const (
 	MaxScheduleInputBytes = 64 << 10
 	// MinScheduleInterval is the shortest every: Temporal Schedules count
 	// in seconds.
-	MinScheduleInterval = Duration(time.Second)
+	MinScheduleInterval = field.Duration(time.Second)
 )
 
 // EffectiveOverlap is the entry's overlap policy, skip when unset.
@@ -102,44 +104,47 @@ func ParseCronFields(expr string) (CronFields, error) {
 	return CronFields{spec.Minute &^ star, spec.Hour &^ star, spec.Dom &^ star, spec.Month &^ star, spec.Dow &^ star}, nil
 }
 
-// checkSchedules holds a flow's schedules to the rules tags cannot say.
-func checkSchedules(f *Flow, errs *errorList) {
+// CheckSchedules holds a flow's schedules to the rules tags cannot say,
+// with paths from the flow's root (schedules[0].cron).
+func CheckSchedules(schedules []Schedule) []field.Error {
+	var errs field.List
 	seen := map[string]string{}
-	for i, s := range f.Schedules {
-		p := indexPath("schedules", i)
+	for i, s := range schedules {
+		p := field.IndexPath("schedules", i)
 		if s.ID != "" {
 			if first, dup := seen[s.ID]; dup {
-				errs.add(p+".id", "duplicate schedule id %q (first used at %s)", s.ID, first)
+				errs.Add(p+".id", "duplicate schedule id %q (first used at %s)", s.ID, first)
 			} else {
 				seen[s.ID] = p
 			}
 		}
 		switch {
 		case s.Cron == "" && s.Every == 0:
-			errs.add(p, "needs exactly one of cron or every")
+			errs.Add(p, "needs exactly one of cron or every")
 		case s.Cron != "" && s.Every != 0:
-			errs.add(p, "has both cron and every: keep one")
+			errs.Add(p, "has both cron and every: keep one")
 		case s.Cron != "":
 			if err := CheckCron(s.Cron); err != nil {
-				errs.add(p+".cron", "%v", err)
+				errs.Add(p+".cron", "%v", err)
 			}
 			if s.Offset != 0 {
-				errs.add(p+".offset", "applies only to every")
+				errs.Add(p+".offset", "applies only to every")
 			}
 		case s.Offset >= s.Every && s.Every > 0:
-			errs.add(p+".offset", "must be less than every (%s)", s.Every)
+			errs.Add(p+".offset", "must be less than every (%s)", s.Every)
 		}
 		if s.Timezone != "" {
 			if _, err := time.LoadLocation(s.Timezone); err != nil || s.Timezone == "Local" {
-				errs.add(p+".timezone", "unknown time zone %q: use an IANA name such as Europe/Berlin or UTC", s.Timezone)
+				errs.Add(p+".timezone", "unknown time zone %q: use an IANA name such as Europe/Berlin or UTC", s.Timezone)
 			}
 		}
 		if s.Input != nil {
 			if b, err := json.Marshal(s.Input); err != nil {
-				errs.add(p+".input", "is not JSON: %v", err)
+				errs.Add(p+".input", "is not JSON: %v", err)
 			} else if len(b) > MaxScheduleInputBytes {
-				errs.add(p+".input", "must be at most %d bytes of JSON (is %d)", MaxScheduleInputBytes, len(b))
+				errs.Add(p+".input", "must be at most %d bytes of JSON (is %d)", MaxScheduleInputBytes, len(b))
 			}
 		}
 	}
+	return errs
 }

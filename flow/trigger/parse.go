@@ -1,12 +1,14 @@
-package flow
+package trigger
 
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/hookflow/hookflow/flow/expression"
+	"github.com/hookflow/hookflow/flow/field"
 	"github.com/tidwall/gjson"
 )
 
@@ -61,37 +63,37 @@ func (f ParseField) aliasOf() string {
 	return src
 }
 
-func (p *Parse) check(errs *errorList) {
+func (p *Parse) check(errs *field.List) {
 	seen := map[string]string{}
 	for _, part := range []struct {
 		name   string
 		fields []ParseField
 	}{{"headers", p.Headers}, {"query", p.Query}, {"body", p.Body}} {
 		for i, f := range part.fields {
-			at := indexPath("trigger.parse."+part.name, i)
+			at := field.IndexPath("trigger.parse."+part.name, i)
 			if part.name == "headers" && f.Name == "" {
-				errs.add(at+".name", "is required")
+				errs.Add(at+".name", "is required")
 			}
 			if part.name != "headers" && f.Path == "" {
-				errs.add(at+".path", "is required")
+				errs.Add(at+".path", "is required")
 			}
 			if part.name != "headers" && f.Name != "" {
-				errs.add(at+".name", "applies to headers only; use path")
+				errs.Add(at+".name", "applies to headers only; use path")
 			}
 			if f.Type == TypeEnum && len(f.Options) == 0 {
-				errs.add(at+".options", "an enum needs its options")
+				errs.Add(at+".options", "an enum needs its options")
 			}
 			if f.Type != TypeEnum && len(f.Options) > 0 {
-				errs.add(at+".options", "apply to type enum only")
+				errs.Add(at+".options", "apply to type enum only")
 			}
 			alias := f.aliasOf()
 			switch {
-			case !stepIDPattern.MatchString(alias):
-				errs.add(at+".alias", "the value is stored as trigger.%s, which is not an identifier; set an alias", alias)
+			case !field.IsIdentifier(alias):
+				errs.Add(at+".alias", "the value is stored as trigger.%s, which is not an identifier; set an alias", alias)
 			case reservedTriggerNames[alias]:
-				errs.add(at+".alias", "%q is reserved for the raw %s; choose another alias", alias, alias)
+				errs.Add(at+".alias", "%q is reserved for the raw %s; choose another alias", alias, alias)
 			case seen[alias] != "":
-				errs.add(at+".alias", "alias %q is already used by %s", alias, seen[alias])
+				errs.Add(at+".alias", "alias %q is already used by %s", alias, seen[alias])
 			default:
 				seen[alias] = at
 			}
@@ -101,15 +103,15 @@ func (p *Parse) check(errs *errorList) {
 
 // ParseError is a value that does not fit its field, at a path such as
 // body.order.total or headers.X-Count.
-type ParseError = FieldError
+type ParseError = field.Error
 
 // Apply reads every field from a request's parts and returns the values by
 // alias, or every problem (each with its path) when any value does not fit.
 // body is the raw JSON body; headers are keyed by lowercase name; query is
 // the nested query structure (NestQuery).
-func (p *Parse) Apply(body []byte, headers map[string]string, query map[string]any) (map[string]any, []FieldError) {
+func (p *Parse) Apply(body []byte, headers map[string]string, query map[string]any) (map[string]any, []field.Error) {
 	out := map[string]any{}
-	var errs []FieldError
+	var errs []field.Error
 	for _, f := range p.Headers {
 		v, ok := headers[strings.ToLower(f.Name)]
 		var val any
@@ -147,11 +149,11 @@ func jsonValue(r gjson.Result) any {
 // apply checks one value. Header and query values are text, so for them a
 // number or boolean type parses the text; body values must already be of
 // the JSON type.
-func (f ParseField) apply(path string, v any, exists, text bool, out map[string]any, errs []FieldError) []FieldError {
+func (f ParseField) apply(path string, v any, exists, text bool, out map[string]any, errs []field.Error) []field.Error {
 	alias := f.aliasOf()
 	if !exists || v == nil {
 		if f.Required {
-			return append(errs, FieldError{Path: path, Message: "is required"})
+			return append(errs, field.Error{Path: path, Message: "is required"})
 		}
 		out[alias] = nil
 		return errs
@@ -162,7 +164,7 @@ func (f ParseField) apply(path string, v any, exists, text bool, out map[string]
 	case TypeString:
 		s, ok := v.(string)
 		if !ok {
-			return append(errs, FieldError{Path: path, Message: "must be a string, got " + expression.DescribeValue(v)})
+			return append(errs, field.Error{Path: path, Message: "must be a string, got " + expression.DescribeValue(v)})
 		}
 		out[alias] = s
 	case TypeNumber:
@@ -172,11 +174,11 @@ func (f ParseField) apply(path string, v any, exists, text bool, out map[string]
 		case string:
 			n, err := strconv.ParseFloat(strings.TrimSpace(t), 64)
 			if !text || err != nil {
-				return append(errs, FieldError{Path: path, Message: fmt.Sprintf("must be a number, got %s", quoteValue(v))})
+				return append(errs, field.Error{Path: path, Message: fmt.Sprintf("must be a number, got %s", quoteValue(v))})
 			}
 			out[alias] = n
 		default:
-			return append(errs, FieldError{Path: path, Message: "must be a number, got " + expression.DescribeValue(v)})
+			return append(errs, field.Error{Path: path, Message: "must be a number, got " + expression.DescribeValue(v)})
 		}
 	case TypeBoolean:
 		switch t := v.(type) {
@@ -185,16 +187,16 @@ func (f ParseField) apply(path string, v any, exists, text bool, out map[string]
 		case string:
 			b, err := strconv.ParseBool(t)
 			if !text || err != nil || (t != "true" && t != "false") {
-				return append(errs, FieldError{Path: path, Message: fmt.Sprintf("must be true or false, got %s", quoteValue(v))})
+				return append(errs, field.Error{Path: path, Message: fmt.Sprintf("must be true or false, got %s", quoteValue(v))})
 			}
 			out[alias] = b
 		default:
-			return append(errs, FieldError{Path: path, Message: "must be true or false, got " + expression.DescribeValue(v)})
+			return append(errs, field.Error{Path: path, Message: "must be true or false, got " + expression.DescribeValue(v)})
 		}
 	case TypeEnum:
 		s, ok := v.(string)
-		if !ok || !contains(f.Options, s) {
-			return append(errs, FieldError{Path: path, Message: fmt.Sprintf("must be one of %s, got %s", strings.Join(f.Options, ", "), quoteValue(v))})
+		if !ok || !slices.Contains(f.Options, s) {
+			return append(errs, field.Error{Path: path, Message: fmt.Sprintf("must be one of %s, got %s", strings.Join(f.Options, ", "), quoteValue(v))})
 		}
 		out[alias] = s
 	}
@@ -209,13 +211,4 @@ func quoteValue(v any) string {
 		return strconv.Quote(s)
 	}
 	return expression.DescribeValue(v)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

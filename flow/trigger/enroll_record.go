@@ -1,9 +1,10 @@
-package flow
+package trigger
 
 import (
 	"errors"
 
 	"github.com/hookflow/hookflow/flow/expression"
+	"github.com/hookflow/hookflow/flow/field"
 )
 
 // EnrollRecord enrolls a request only when a record exists: the record of
@@ -22,7 +23,7 @@ type EnrollRecord struct {
 // EnvRecord is the key of trigger data holding the enrolled record.
 const EnvRecord = "record"
 
-func (r *EnrollRecord) check(t *Trigger, errs *errorList) {
+func (r *EnrollRecord) check(t *Trigger, errs *field.List) {
 	if p := t.Parse; p != nil {
 		for _, part := range []struct {
 			name   string
@@ -30,28 +31,28 @@ func (r *EnrollRecord) check(t *Trigger, errs *errorList) {
 		}{{"headers", p.Headers}, {"query", p.Query}, {"body", p.Body}} {
 			for i, f := range part.fields {
 				if f.aliasOf() == EnvRecord {
-					errs.add(indexPath("trigger.parse."+part.name, i)+".alias", "trigger.record holds the enrolled record (trigger.enroll.record); choose another alias")
+					errs.Add(field.IndexPath("trigger.parse."+part.name, i)+".alias", "trigger.record holds the enrolled record (trigger.enroll.record); choose another alias")
 				}
 			}
 		}
 	}
-	if r.Collection != "" && !collectionNamePattern.MatchString(r.Collection) {
-		errs.add("trigger.enroll.record.collection", "must be a collection's name: a-z, 0-9, - and _, starting with a letter or digit, at most 64 characters")
+	if r.Collection != "" && !field.IsCollectionName(r.Collection) {
+		errs.Add("trigger.enroll.record.collection", "must be a collection's name: a-z, 0-9, - and _, starting with a letter or digit, at most 64 characters")
 	}
-	if r.Property != "" && !stepIDPattern.MatchString(r.Property) {
-		errs.add("trigger.enroll.record.property", "must be a property name: letters, digits and _, not starting with a digit")
+	if r.Property != "" && !field.IsIdentifier(r.Property) {
+		errs.Add("trigger.enroll.record.property", "must be a property name: letters, digits and _, not starting with a digit")
 	}
 	if !expression.IsTemplate(r.Value) {
 		return
 	}
 	srcs, err := expression.TemplateExpressions(r.Value)
 	if err != nil {
-		errs.add("trigger.enroll.record.value", "%v", err)
+		errs.Add("trigger.enroll.record.value", "%v", err)
 		return
 	}
 	for _, src := range srcs {
 		if _, err := expression.CompileTrigger(src); err != nil {
-			errs.add("trigger.enroll.record.value", "expression `%s`: %s", src, firstLine(err.Error()))
+			errs.Add("trigger.enroll.record.value", "expression `%s`: %s", src, field.FirstLine(err.Error()))
 		}
 	}
 }

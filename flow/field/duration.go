@@ -1,4 +1,4 @@
-package flow
+package field
 
 import (
 	"encoding/json"
@@ -45,8 +45,8 @@ func (d Duration) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON leaves d at zero for a value that is not a duration, rather
 // than failing: an error here would abort encoding/json's whole decode
-// without a path. Decode checks every duration first (checkDuration) and
-// reports a bad one with its path; nothing else decodes user input.
+// without a path. flow.Decode checks every duration first (CheckDuration)
+// and reports a bad one with its path; nothing else decodes user input.
 func (d *Duration) UnmarshalJSON(b []byte) error {
 	*d = 0
 	var s string
@@ -59,8 +59,9 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// checkDuration reports a JSON value that is not a duration string.
-func checkDuration(raw []byte) (string, bool) {
+// CheckDuration reports a JSON value that is not a duration string, with
+// the message to show at its path.
+func CheckDuration(raw []byte) (string, bool) {
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return "must be a duration string such as 30s, 5m, 2h or 3d", false

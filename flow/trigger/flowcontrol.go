@@ -1,4 +1,4 @@
-package flow
+package trigger
 
 import (
 	"fmt"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/flow/expression"
+	"github.com/hookflow/hookflow/flow/field"
 )
 
 // FlowControl shapes how a trigger's events become runs, per key: how many
@@ -23,20 +24,20 @@ type FlowControl struct {
 
 // Throttle is a number of starts per period.
 type Throttle struct {
-	Limit int      `json:"limit" validate:"required,min=1,max=10000" doc:"Starts allowed per period."`
-	Per   Duration `json:"per" validate:"required,dmin=1s,dmax=24h" doc:"The period, a sliding window."`
+	Limit int            `json:"limit" validate:"required,min=1,max=10000" doc:"Starts allowed per period."`
+	Per   field.Duration `json:"per" validate:"required,dmin=1s,dmax=24h" doc:"The period, a sliding window."`
 }
 
 // Debounce waits for a quiet key.
 type Debounce struct {
-	Period  Duration `json:"period" validate:"required,dmin=100ms,dmax=24h" doc:"How long the key must be quiet before the run starts."`
-	MaxWait Duration `json:"maxWait,omitempty" validate:"omitempty,dmin=100ms,dmax=168h" doc:"The longest a run waits after its first event, however busy the key (default: no bound)."`
+	Period  field.Duration `json:"period" validate:"required,dmin=100ms,dmax=24h" doc:"How long the key must be quiet before the run starts."`
+	MaxWait field.Duration `json:"maxWait,omitempty" validate:"omitempty,dmin=100ms,dmax=168h" doc:"The longest a run waits after its first event, however busy the key (default: no bound)."`
 }
 
 // Batch gathers a key's events into one run.
 type Batch struct {
-	MaxSize int      `json:"maxSize" validate:"required,min=1,max=1000" doc:"Events per batch."`
-	Timeout Duration `json:"timeout" validate:"required,dmin=100ms,dmax=24h" doc:"The longest a batch stays open after its first event."`
+	MaxSize int            `json:"maxSize" validate:"required,min=1,max=1000" doc:"Events per batch."`
+	Timeout field.Duration `json:"timeout" validate:"required,dmin=100ms,dmax=24h" doc:"The longest a batch stays open after its first event."`
 }
 
 // Flow-control limits.
@@ -108,7 +109,7 @@ func (fc *FlowControl) RenderKey(trigger map[string]any) (string, error) {
 // checkFlowControl holds a trigger's flow control to the combinations that
 // have one meaning: concurrency and/or throttle, or debounce, batch or
 // singleton alone. Debounce and batch gather events no caller waits for.
-func checkFlowControl(t *Trigger, errs *errorList) {
+func checkFlowControl(t *Trigger, errs *field.List) {
 	fc := t.FlowControl
 	if fc == nil {
 		return
@@ -122,32 +123,32 @@ func checkFlowControl(t *Trigger, errs *errorList) {
 	}
 	switch {
 	case set == 0:
-		errs.add(p, "set one of concurrency, throttle, debounce, batch or singleton")
+		errs.Add(p, "set one of concurrency, throttle, debounce, batch or singleton")
 	case set > 1:
-		errs.add(p, "combines %s: only concurrency with throttle may be combined; debounce, batch and singleton each stand alone", fc.Kind())
+		errs.Add(p, "combines %s: only concurrency with throttle may be combined; debounce, batch and singleton each stand alone", fc.Kind())
 	}
 	if t.EffectiveMode() == ModeSync {
 		if fc.Debounce != nil {
-			errs.add(p+".debounce", "applies to async triggers only: a sync caller cannot wait for a quiet period")
+			errs.Add(p+".debounce", "applies to async triggers only: a sync caller cannot wait for a quiet period")
 		}
 		if fc.Batch != nil {
-			errs.add(p+".batch", "applies to async triggers only: a sync caller cannot wait for a batch")
+			errs.Add(p+".batch", "applies to async triggers only: a sync caller cannot wait for a batch")
 		}
 	}
 	if d := fc.Debounce; d != nil && d.MaxWait != 0 && d.MaxWait < d.Period {
-		errs.add(p+".debounce.maxWait", "must be at least period (%s)", d.Period)
+		errs.Add(p+".debounce.maxWait", "must be at least period (%s)", d.Period)
 	}
 	if fc.MaxWaiting != 0 && !fc.Coordinated() {
-		errs.add(p+".maxWaiting", "applies to concurrency, throttle and singleton, where events wait")
+		errs.Add(p+".maxWaiting", "applies to concurrency, throttle and singleton, where events wait")
 	}
 	if fc.Key != "" {
 		exprs, err := expression.TemplateExpressions(fc.Key)
 		if err != nil {
-			errs.add(p+".key", "%v", err)
+			errs.Add(p+".key", "%v", err)
 		}
 		for _, e := range exprs {
 			if _, err := expression.CompileTrigger(e); err != nil {
-				errs.add(p+".key", "{{ %s }}: %s", e, firstLine(err.Error()))
+				errs.Add(p+".key", "{{ %s }}: %s", e, field.FirstLine(err.Error()))
 			}
 		}
 	}

@@ -1,4 +1,4 @@
-package flow_test
+package trigger_test
 
 import (
 	"errors"
@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/trigger"
 )
 
 const scheduledSteps = `steps: [{id: s, type: set, values: {a: 1}}]
@@ -97,27 +98,27 @@ func TestACronExpressionParsesToTheValuesEachFieldMatches(t *testing.T) {
 		}
 		return b
 	}
-	all := flow.CronFields{span(0, 59, 1), span(0, 23, 1), span(1, 31, 1), span(1, 12, 1), span(0, 6, 1)}
+	all := trigger.CronFields{span(0, 59, 1), span(0, 23, 1), span(1, 31, 1), span(1, 12, 1), span(0, 6, 1)}
 	for _, tc := range []struct {
 		expr string
-		want flow.CronFields
+		want trigger.CronFields
 	}{
 		{"* * * * *", all},
-		{" 0 2 * * * ", flow.CronFields{bits(0), bits(2), all.DayOfMonth, all.Month, all.DayOfWeek}},
-		{"*/15 9-17 * * MON-FRI", flow.CronFields{bits(0, 15, 30, 45), span(9, 17, 1), all.DayOfMonth, all.Month, span(1, 5, 1)}},
-		{"30 4 1,15 JAN,jul 0", flow.CronFields{bits(30), bits(4), bits(1, 15), bits(1, 7), bits(0)}},
-		{"@daily", flow.CronFields{bits(0), bits(0), all.DayOfMonth, all.Month, all.DayOfWeek}},
-		{"@weekly", flow.CronFields{bits(0), bits(0), all.DayOfMonth, all.Month, bits(0)}},
-		{"@monthly", flow.CronFields{bits(0), bits(0), bits(1), all.Month, all.DayOfWeek}},
-		{"@yearly", flow.CronFields{bits(0), bits(0), bits(1), bits(1), all.DayOfWeek}},
-		{"@hourly", flow.CronFields{bits(0), all.Hour, all.DayOfMonth, all.Month, all.DayOfWeek}},
+		{" 0 2 * * * ", trigger.CronFields{bits(0), bits(2), all.DayOfMonth, all.Month, all.DayOfWeek}},
+		{"*/15 9-17 * * MON-FRI", trigger.CronFields{bits(0, 15, 30, 45), span(9, 17, 1), all.DayOfMonth, all.Month, span(1, 5, 1)}},
+		{"30 4 1,15 JAN,jul 0", trigger.CronFields{bits(30), bits(4), bits(1, 15), bits(1, 7), bits(0)}},
+		{"@daily", trigger.CronFields{bits(0), bits(0), all.DayOfMonth, all.Month, all.DayOfWeek}},
+		{"@weekly", trigger.CronFields{bits(0), bits(0), all.DayOfMonth, all.Month, bits(0)}},
+		{"@monthly", trigger.CronFields{bits(0), bits(0), bits(1), all.Month, all.DayOfWeek}},
+		{"@yearly", trigger.CronFields{bits(0), bits(0), bits(1), bits(1), all.DayOfWeek}},
+		{"@hourly", trigger.CronFields{bits(0), all.Hour, all.DayOfMonth, all.Month, all.DayOfWeek}},
 	} {
-		got, err := flow.ParseCronFields(tc.expr)
+		got, err := trigger.ParseCronFields(tc.expr)
 		require.NoError(t, err, tc.expr)
 		require.Equal(t, tc.want, got, tc.expr)
 	}
 	for _, bad := range []string{"", "@every 5m", "TZ=UTC 0 2 * * *", "0 25 * * *"} {
-		_, err := flow.ParseCronFields(bad)
+		_, err := trigger.ParseCronFields(bad)
 		require.Error(t, err, bad)
 	}
 }

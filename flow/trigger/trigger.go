@@ -1,6 +1,35 @@
-package flow
+// Package trigger is the part of the flow file format that says how events
+// become runs: the incoming webhook's spec (mode, token, the immediate
+// answer, auth, parsing into typed values, the idempotency key), the
+// enrollment filter, flow control by key, and the schedules a flow also
+// runs on; with the pure rules that read them at trigger time (NestQuery,
+// Parse.Apply, FlowControl.RenderKey, EnrollRecord.EvalValue). Package
+// flow holds it in Flow.Trigger and Flow.Schedules and validates it with
+// the rest of a flow; the API and the feature packages (flowcontrol,
+// schedules) read it.
+//
+// It imports flow/field and flow/expression, never flow: the vocabulary it
+// shares with the steps is field's.
+package trigger
 
-import "github.com/hookflow/hookflow/flow/expression"
+import (
+	"sort"
+
+	"github.com/hookflow/hookflow/flow/expression"
+	"github.com/hookflow/hookflow/flow/field"
+)
+
+// Mode says how a trigger answers its caller.
+type Mode string
+
+const (
+	// ModeAsync answers at once with the trigger's configured response and
+	// runs the flow in the background.
+	ModeAsync Mode = "async"
+	// ModeSync waits for the flow's Response step (or its end) and answers
+	// with it.
+	ModeSync Mode = "sync"
+)
 
 // Trigger configures the incoming webhook that starts the flow.
 type Trigger struct {
@@ -14,7 +43,7 @@ type Trigger struct {
 	Response *TriggerResponse `json:"response,omitempty" doc:"What an async trigger answers at once. Async triggers only."`
 	// Timeout is a sync trigger's budget: past it the caller gets 504 while
 	// the flow goes on. Default 30s.
-	Timeout Duration `json:"timeout,omitempty" validate:"omitempty,dmin=1s,dmax=5m" doc:"A sync trigger's budget: past it the caller gets the onTimeout answer while the flow goes on. Sync triggers only."`
+	Timeout field.Duration `json:"timeout,omitempty" validate:"omitempty,dmin=1s,dmax=5m" doc:"A sync trigger's budget: past it the caller gets the onTimeout answer while the flow goes on. Sync triggers only."`
 	// OnTimeout is what a sync caller gets past Timeout: "504" (the
 	// default: a timeout answer) or "accepted" (202 with a result URL
 	// where the answer can be fetched later). Sync triggers only.
@@ -56,11 +85,11 @@ const (
 )
 
 // DefaultSyncTimeout is a sync trigger's budget when the flow sets none.
-const DefaultSyncTimeout = Duration(30_000_000_000)
+const DefaultSyncTimeout = field.Duration(30_000_000_000)
 
 // DefaultSignatureTolerance is how old (or how far in the future) a signed
 // request's timestamp may be: replay protection.
-const DefaultSignatureTolerance = Duration(5 * 60_000_000_000)
+const DefaultSignatureTolerance = field.Duration(5 * 60_000_000_000)
 
 // TriggerAuth holds exactly one way to verify the caller.
 type TriggerAuth struct {
@@ -84,8 +113,8 @@ type BasicAuth struct {
 // StandardWebhooksAuth: the secret holds "whsec_<base64 key>" (or the
 // base64 key alone).
 type StandardWebhooksAuth struct {
-	Secret    string   `json:"secret" validate:"required,secretname" doc:"Name of the secret holding whsec_<base64 key> (or the base64 key alone)."`
-	Tolerance Duration `json:"tolerance,omitempty" validate:"omitempty,dmin=1s,dmax=1h" doc:"How old (or how far in the future) the signed timestamp may be: replay protection."`
+	Secret    string         `json:"secret" validate:"required,secretname" doc:"Name of the secret holding whsec_<base64 key> (or the base64 key alone)."`
+	Tolerance field.Duration `json:"tolerance,omitempty" validate:"omitempty,dmin=1s,dmax=1h" doc:"How old (or how far in the future) the signed timestamp may be: replay protection."`
 }
 
 // GitHubAuth: the secret is the webhook's secret.
@@ -96,13 +125,13 @@ type GitHubAuth struct {
 // HMACAuth is a generic header HMAC: Header holds Prefix + the encoded
 // HMAC of the body, or, with TimestampHeader, of "<timestamp>.<body>".
 type HMACAuth struct {
-	Secret          string   `json:"secret" validate:"required,secretname" doc:"Name of the secret holding the HMAC key."`
-	Header          string   `json:"header" validate:"required,header" doc:"The header holding prefix + the encoded HMAC of the body (or of <timestamp>.<body> with timestampHeader)."`
-	Algorithm       string   `json:"algorithm,omitempty" validate:"omitempty,oneof=sha256 sha512 sha1" doc:"Hash of the HMAC."`
-	Encoding        string   `json:"encoding,omitempty" validate:"omitempty,oneof=hex base64" doc:"How the HMAC is written in the header."`
-	Prefix          string   `json:"prefix,omitempty" validate:"max=64" doc:"Text before the HMAC in the header, such as sha256=."`
-	TimestampHeader string   `json:"timestampHeader,omitempty" validate:"omitempty,header" doc:"A header holding the request's timestamp (Unix seconds); the HMAC then covers <timestamp>.<body> and the timestamp must be within tolerance."`
-	Tolerance       Duration `json:"tolerance,omitempty" validate:"omitempty,dmin=1s,dmax=1h" doc:"How old (or how far in the future) the timestamp may be (with timestampHeader)."`
+	Secret          string         `json:"secret" validate:"required,secretname" doc:"Name of the secret holding the HMAC key."`
+	Header          string         `json:"header" validate:"required,header" doc:"The header holding prefix + the encoded HMAC of the body (or of <timestamp>.<body> with timestampHeader)."`
+	Algorithm       string         `json:"algorithm,omitempty" validate:"omitempty,oneof=sha256 sha512 sha1" doc:"Hash of the HMAC."`
+	Encoding        string         `json:"encoding,omitempty" validate:"omitempty,oneof=hex base64" doc:"How the HMAC is written in the header."`
+	Prefix          string         `json:"prefix,omitempty" validate:"max=64" doc:"Text before the HMAC in the header, such as sha256=."`
+	TimestampHeader string         `json:"timestampHeader,omitempty" validate:"omitempty,header" doc:"A header holding the request's timestamp (Unix seconds); the HMAC then covers <timestamp>.<body> and the timestamp must be within tolerance."`
+	Tolerance       field.Duration `json:"tolerance,omitempty" validate:"omitempty,dmin=1s,dmax=1h" doc:"How old (or how far in the future) the timestamp may be (with timestampHeader)."`
 }
 
 // KeySource names where an event id is: a header or a body path.
@@ -140,7 +169,7 @@ const (
 )
 
 // EffectiveTimeout is the sync budget, DefaultSyncTimeout when unset.
-func (t Trigger) EffectiveTimeout() Duration {
+func (t Trigger) EffectiveTimeout() field.Duration {
 	if t.Timeout == 0 {
 		return DefaultSyncTimeout
 	}
@@ -148,24 +177,27 @@ func (t Trigger) EffectiveTimeout() Duration {
 }
 
 // ToleranceOr returns d, or DefaultSignatureTolerance when unset.
-func ToleranceOr(d Duration) Duration {
+func ToleranceOr(d field.Duration) field.Duration {
 	if d == 0 {
 		return DefaultSignatureTolerance
 	}
 	return d
 }
 
-// checkTrigger holds the trigger rules struct tags cannot say.
-func checkTrigger(t *Trigger, errs *errorList) {
+// Check holds the trigger to the rules struct tags cannot say (package
+// flow runs the tags), with paths from the flow's root (trigger.auth).
+func (t *Trigger) Check() []field.Error {
+	var list field.List
+	errs := &list
 	mode := t.EffectiveMode()
 	if mode == ModeAsync && t.Timeout != 0 {
-		errs.add("trigger.timeout", "applies to sync triggers only (trigger.mode: sync)")
+		errs.Add("trigger.timeout", "applies to sync triggers only (trigger.mode: sync)")
 	}
 	if mode == ModeAsync && t.OnTimeout != "" {
-		errs.add("trigger.onTimeout", "applies to sync triggers only (trigger.mode: sync)")
+		errs.Add("trigger.onTimeout", "applies to sync triggers only (trigger.mode: sync)")
 	}
 	if mode == ModeSync && t.Response != nil {
-		errs.add("trigger.response", "applies to async triggers only: a sync trigger answers with the flow's response step")
+		errs.Add("trigger.response", "applies to async triggers only: a sync trigger answers with the flow's response step")
 	}
 	for _, r := range []struct {
 		path string
@@ -174,8 +206,8 @@ func checkTrigger(t *Trigger, errs *errorList) {
 		if r.resp == nil {
 			continue
 		}
-		for _, tm := range ValueTemplates(r.path+".body", r.resp.Body) {
-			errs.add(tm.Path, "a configured answer is static: templates are not evaluated here")
+		for _, at := range templatePaths(r.path+".body", r.resp.Body) {
+			errs.Add(at, "a configured answer is static: templates are not evaluated here")
 		}
 	}
 	if a := t.Auth; a != nil {
@@ -186,11 +218,11 @@ func checkTrigger(t *Trigger, errs *errorList) {
 			}
 		}
 		if n != 1 {
-			errs.add("trigger.auth", "set exactly one of basic, standardWebhooks, github, hmac")
+			errs.Add("trigger.auth", "set exactly one of basic, standardWebhooks, github, hmac")
 		}
 	}
 	if k := t.IdempotencyKey; k != nil && (k.Header == "") == (k.Body == "") {
-		errs.add("trigger.idempotencyKey", "set exactly one of header or body")
+		errs.Add("trigger.idempotencyKey", "set exactly one of header or body")
 	}
 	if p := t.Parse; p != nil {
 		p.check(errs)
@@ -198,17 +230,18 @@ func checkTrigger(t *Trigger, errs *errorList) {
 	checkFlowControl(t, errs)
 	if e := t.Enroll; e != nil {
 		if e.If == "" && e.Record == nil {
-			errs.add("trigger.enroll", "set if (a condition), record (a record that must exist), or both")
+			errs.Add("trigger.enroll", "set if (a condition), record (a record that must exist), or both")
 		}
 		if e.If != "" {
 			if _, err := expression.CompileTrigger(e.If); err != nil {
-				errs.add("trigger.enroll.if", "expression `%s`: %s", expression.StripBraces(e.If), firstLine(err.Error()))
+				errs.Add("trigger.enroll.if", "expression `%s`: %s", expression.StripBraces(e.If), field.FirstLine(err.Error()))
 			}
 		}
 		if e.Record != nil {
 			e.Record.check(t, errs)
 		}
 	}
+	return list
 }
 
 func enrollResponse(e *Enroll) *TriggerResponse {
@@ -218,7 +251,49 @@ func enrollResponse(e *Enroll) *TriggerResponse {
 	return e.Response
 }
 
-func init() {
-	extraValidations["secretname"] = ValidSecretName
-	rulePatterns["secretname"] = SecretNamePattern()
+// templatePaths lists the paths of the template strings inside a JSON-like
+// value, in document order.
+func templatePaths(path string, v any) []string {
+	var out []string
+	switch t := v.(type) {
+	case string:
+		if expression.IsTemplate(t) {
+			out = append(out, path)
+		}
+	case map[string]any:
+		for _, k := range sortedKeys(t) {
+			out = append(out, templatePaths(field.JoinPath(path, k), t[k])...)
+		}
+	case []any:
+		for i, e := range t {
+			out = append(out, templatePaths(field.IndexPath(path, i), e)...)
+		}
+	}
+	return out
+}
+
+// sortedKeys returns a map's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// FieldDefaults are the values the code fills in for unset fields, for the
+// reference.
+func (*Trigger) FieldDefaults() map[string]any {
+	return map[string]any{
+		"mode":                            ModeAsync,
+		"timeout":                         DefaultSyncTimeout,
+		"onTimeout":                       OnTimeoutGatewayTimeout,
+		"response.status":                 DefaultAsyncStatus,
+		"response.body":                   DefaultAsyncBody,
+		"auth.standardWebhooks.tolerance": DefaultSignatureTolerance,
+		"auth.hmac.algorithm":             DefaultHMACAlgorithm,
+		"auth.hmac.encoding":              DefaultHMACEncoding,
+		"auth.hmac.tolerance":             DefaultSignatureTolerance,
+	}
 }

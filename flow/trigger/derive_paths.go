@@ -1,4 +1,4 @@
-package flow
+package trigger
 
 import "strings"
 
@@ -11,7 +11,7 @@ func DerivePaths(v any) []string {
 	walk = func(prefix string, v any) {
 		switch t := v.(type) {
 		case map[string]any:
-			for _, k := range SortedKeys(t) {
+			for _, k := range sortedKeys(t) {
 				p := escapePathKey(k)
 				if prefix != "" {
 					p = prefix + "." + p

@@ -1,4 +1,4 @@
-package flow_test
+package trigger_test
 
 import (
 	"net/url"
@@ -7,12 +7,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookflow/hookflow/flow"
+	"github.com/hookflow/hookflow/flow/field"
+	"github.com/hookflow/hookflow/flow/trigger"
 )
 
 func TestNestQuery(t *testing.T) {
 	q, err := url.ParseQuery("a[0].b=1&a[1].b=2&c[d]=3&e=4&e=5&f.g.h=6&plain=x&m[0][1]=y")
 	require.NoError(t, err)
-	got, err := flow.NestQuery(q)
+	got, err := trigger.NestQuery(q)
 	require.NoError(t, err)
 	require.Equal(t, map[string]any{
 		"a":     []any{map[string]any{"b": "1"}, map[string]any{"b": "2"}},
@@ -26,18 +28,18 @@ func TestNestQuery(t *testing.T) {
 	for _, bad := range []string{"a=1&a.b=2", "a[0]=1&a.b=2", "[0]=1", "a[]=1", "a..b=1", "a[5000]=1", ".a=1"} {
 		q, err := url.ParseQuery(bad)
 		require.NoError(t, err)
-		_, err = flow.NestQuery(q)
+		_, err = trigger.NestQuery(q)
 		require.Error(t, err, bad)
 	}
 }
 
 func TestDerivePaths(t *testing.T) {
-	require.Equal(t, []string{"a", "b", "b.c"}, flow.DerivePaths(map[string]any{"a": 1.0, "b": map[string]any{"c": 2.0}}))
+	require.Equal(t, []string{"a", "b", "b.c"}, trigger.DerivePaths(map[string]any{"a": 1.0, "b": map[string]any{"c": 2.0}}))
 	require.Equal(t, []string{"items", "items.0", "items.0.sku", "odd\\.key"},
-		flow.DerivePaths(map[string]any{"items": []any{map[string]any{"sku": "x"}}, "odd.key": 1.0}))
+		trigger.DerivePaths(map[string]any{"items": []any{map[string]any{"sku": "x"}}, "odd.key": 1.0}))
 }
 
-func parseOf(t *testing.T, yaml string) *flow.Parse {
+func parseOf(t *testing.T, yaml string) *trigger.Parse {
 	t.Helper()
 	f, err := flow.DecodeYAML([]byte(yaml))
 	require.NoError(t, err)
@@ -65,7 +67,7 @@ trigger:
 steps: [{id: s, type: set, values: {x: 1}}]
 `)
 	q, _ := url.ParseQuery("source=shop&filter[0].kind=b")
-	nested, err := flow.NestQuery(q)
+	nested, err := trigger.NestQuery(q)
 	require.NoError(t, err)
 	out, errs := p.Apply([]byte(`{"order":{"id":"A-1","total":250,"status":"paid","gift":false}}`),
 		map[string]string{"x-request-id": "r-1", "x-count": "42", "x-live": "true"}, nested)
@@ -79,7 +81,7 @@ steps: [{id: s, type: set, values: {x: 1}}]
 	// Every wrong value is reported at once, each with its path.
 	_, errs = p.Apply([]byte(`{"order":{"total":"250","status":"lost","gift":"yes"}}`),
 		map[string]string{"x-count": "many", "x-live": "1"}, map[string]any{"filter": []any{map[string]any{"kind": "c"}}})
-	require.ElementsMatch(t, []flow.FieldError{
+	require.ElementsMatch(t, []field.Error{
 		{Path: "headers.X-Count", Message: `must be a number, got "many"`},
 		{Path: "headers.X-Live", Message: `must be true or false, got "1"`},
 		{Path: "query.filter.0.kind", Message: `must be one of a, b, got "c"`},
@@ -88,30 +90,4 @@ steps: [{id: s, type: set, values: {x: 1}}]
 		{Path: "body.order.status", Message: `must be one of new, paid, got "lost"`},
 		{Path: "body.order.gift", Message: `must be true or false, got "yes"`},
 	}, errs)
-}
-
-func TestTriggerConfigValidation(t *testing.T) {
-	cases := []struct{ name, trigger, path, want string }{
-		{"two auth schemes", `{auth: {github: {secret: a}, basic: {username: u, passwordSecret: p}}}`, "trigger.auth", "exactly one"},
-		{"no auth scheme", `{auth: {}}`, "trigger.auth", "exactly one"},
-		{"secret value instead of name", `{auth: {github: {secret: "s3cr3t-v@lue!"}}}`, "trigger.auth.github.secret", "secret's name"},
-		{"basic without password", `{auth: {basic: {username: u}}}`, "trigger.auth.basic.passwordSecret", "is required"},
-		{"hmac bad algorithm", `{auth: {hmac: {secret: s, header: X-Sig, algorithm: md5}}}`, "trigger.auth.hmac.algorithm", "one of"},
-		{"tolerance too long", `{auth: {standardWebhooks: {secret: s, tolerance: 2h}}}`, "trigger.auth.standardWebhooks.tolerance", "at most 1h"},
-		{"alias collides with raw part", `{parse: {body: [{path: x.body}]}}`, "trigger.parse.body[0].alias", "reserved"},
-		{"duplicate alias", `{parse: {body: [{path: a.id}, {path: b.id}]}}`, "trigger.parse.body[1].alias", "already used"},
-		{"alias not an identifier", `{parse: {query: [{path: "a.0"}]}}`, "trigger.parse.query[0].alias", "not an identifier"},
-		{"enum without options", `{parse: {body: [{path: s, type: enum}]}}`, "trigger.parse.body[0].options", "needs its options"},
-		{"header without name", `{parse: {headers: [{alias: x}]}}`, "trigger.parse.headers[0].name", "is required"},
-		{"unknown type", `{parse: {body: [{path: d, type: datetime}]}}`, "trigger.parse.body[0].type", "one of: string, number, boolean, enum"},
-		{"idempotency key both", `{idempotencyKey: {header: webhook-id, body: id}}`, "trigger.idempotencyKey", "exactly one"},
-		{"enroll does not compile", `{enroll: {if: "trigger.body.x =="}}`, "trigger.enroll.if", "expression"},
-		{"enroll reads vars", `{enroll: {if: "vars.x"}}`, "trigger.enroll.if", "unknown name vars"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := flow.DecodeYAML([]byte("id: a\ntrigger: " + tc.trigger + "\nsteps: [{id: s, type: set, values: {x: 1}}]\n"))
-			requireError(t, fieldErrors(t, err), tc.path, tc.want)
-		})
-	}
 }
