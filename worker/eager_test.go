@@ -79,11 +79,16 @@ func TestANegativeLimitRefusesEveryEagerStart(t *testing.T) {
 	require.NotNil(t, p, "polling is unaffected")
 }
 
-func TestTheFlowTunerKeepsTheConfiguredSlotCountsAndDefaultsTheEagerLimit(t *testing.T) {
-	tu, _ := flowTuner(0, 0, 0)
+func TestTheFlowTunerKeepsTheConfiguredSlotCountsAndSetsNoEagerLimitByDefault(t *testing.T) {
+	tu, _ := flowTuner(0, 0, DefaultMaxEagerStarts)
 	require.Equal(t, 1000, tu.GetWorkflowTaskSlotSupplier().MaxSlots(), "the SDK's default workflow-task slots")
 	require.Equal(t, 1000, tu.GetLocalActivitySlotSupplier().MaxSlots(), "the SDK's default local-activity slots")
-	require.Equal(t, int64(DefaultMaxEagerStarts), tu.GetWorkflowTaskSlotSupplier().(*eagerLimit).limit)
+	// No limit of ours: every one of the 1,000 slots may go to an eager start.
+	e := tu.GetWorkflowTaskSlotSupplier().(*eagerLimit)
+	for i := range 1000 {
+		require.NotNil(t, e.TryReserveSlot(nil), "eager start %d", i+1)
+	}
+	require.Nil(t, e.TryReserveSlot(nil), "only the slots bound it")
 
 	tu, _ = flowTuner(7, 3, 5)
 	require.Equal(t, 7, tu.GetWorkflowTaskSlotSupplier().MaxSlots())
