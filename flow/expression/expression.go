@@ -24,6 +24,8 @@ import (
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/types"
 	"github.com/expr-lang/expr/vm"
+
+	"github.com/hookflow/hookflow/flow/field"
 )
 
 // Names visible to expressions.
@@ -276,7 +278,7 @@ func (e *Evaluator) program(src string) (*vm.Program, error) {
 func (e *Evaluator) Eval(src string, env map[string]any) (any, error) {
 	p, err := e.program(StripBraces(src))
 	if err != nil {
-		return nil, errors.New(firstLine(err.Error()))
+		return nil, errors.New(field.FirstLine(err.Error()))
 	}
 	return run(p, env)
 }
@@ -299,7 +301,7 @@ func run(p *vm.Program, env map[string]any) (any, error) {
 		// expr appends the source with a caret on following lines; the
 		// error already names the expression, so one line reads better in
 		// the step log and in API answers.
-		return nil, errors.New(firstLine(err.Error()))
+		return nil, errors.New(field.FirstLine(err.Error()))
 	}
 	return v, nil
 }
@@ -359,7 +361,7 @@ func (e *Evaluator) render(path string, v any, env map[string]any) (any, error) 
 	case map[string]any:
 		out := make(map[string]any, len(t))
 		for _, k := range sortedKeys(t) {
-			r, err := e.render(memberPath(path, k), t[k], env)
+			r, err := e.render(field.JoinPath(path, k), t[k], env)
 			if err != nil {
 				return nil, err
 			}
@@ -408,7 +410,7 @@ func evalTrigger(src string, env map[string]any) (any, error) {
 	if !ok {
 		compiled, err := CompileTrigger(src)
 		if err != nil {
-			return nil, errors.New(firstLine(err.Error()))
+			return nil, errors.New(field.FirstLine(err.Error()))
 		}
 		p, _ = triggerPrograms.LoadOrStore(src, compiled)
 	}
@@ -470,24 +472,6 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// memberPath is prefix.field, the way flow names paths in errors.
-func memberPath(prefix, field string) string {
-	switch {
-	case prefix == "":
-		return field
-	case field == "":
-		return prefix
-	case field[0] == '[':
-		return prefix + field
-	}
-	return prefix + "." + field
-}
-
-func firstLine(s string) string {
-	s, _, _ = strings.Cut(s, "\n")
-	return s
 }
 
 // marshalJSON writes JSON without HTML escaping: flows render text for

@@ -1,7 +1,7 @@
 // Package layering holds the check that imports run one way, down the
 // layers of docs/development.md: cmd → api, worker → workflows, activities →
-// feature packages → contract → flow → flow/trigger → flow/field and
-// flow/expression → nothing of ours.
+// feature packages → contract → flow → flow/trigger → flow/expression →
+// flow/field → nothing of ours.
 package layering
 
 import (
@@ -24,8 +24,8 @@ var layer = map[string]int{
 	// the flow file format (flow) holds the trigger's part of it
 	// (flow/trigger); both validate with the shared vocabulary
 	// (flow/field) and the expression language (flow/expression), which
-	// know nothing of each other
-	"flow/field": -2, "flow/expression": -2, "flow/trigger": -1, "flow": 0, "contract": 1,
+	// names paths and errors in that vocabulary
+	"flow/field": -3, "flow/expression": -2, "flow/trigger": -1, "flow": 0, "contract": 1,
 	// features: one job each, below the adapters
 	"store": 2, "executions": 2, "namespace": 2, "secrets": 2, "telemetry": 2, "codec": 2,
 	"devserver": 2, "reference": 2, "schedules": 2, "recovery": 2, "flowcontrol": 2, "destinations": 2,
