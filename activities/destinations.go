@@ -59,7 +59,10 @@ func (d *Destinations) Resolve(ctx context.Context, name string) (*contract.Dest
 	if err != nil {
 		return nil, err
 	}
-	return &contract.DestinationPolicy{Name: got.Name, Version: got.Version, Retry: got.Def.Retry, Timeouts: got.Def.Timeouts}, nil
+	return &contract.DestinationPolicy{
+		Name: got.Name, Version: got.Version, Retry: got.Def.Retry, Timeouts: got.Def.Timeouts,
+		FirstAttemptLocal: destinations.FirstAttemptLocal(got.Def),
+	}, nil
 }
 
 // Register registers the local activity under its stable name; a nil

@@ -5,10 +5,43 @@ import (
 	"errors"
 	"time"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/hookflow/hookflow/contract"
+	"github.com/hookflow/hookflow/destinations"
+	"github.com/hookflow/hookflow/flow"
 )
+
+// FirstAttemptGate admits a flow worker's first attempt to a destination
+// by the destination's rules and counts (*destinations.Supervisor).
+type FirstAttemptGate interface {
+	GateFirst(ctx context.Context, name string, t destinations.Timing) (destinations.Attempt, error)
+	Done(a destinations.Attempt, err error, took time.Duration)
+}
+
+var _ FirstAttemptGate = (*destinations.Supervisor)(nil)
+
+// gateFirst asks the destination's gate to admit a first attempt to it,
+// and returns what records its outcome; refused (paused, limited, open, a
+// rate, its leases held, or no gate in this worker), it fails as
+// ErrDestinationParked: nothing was sent, and the workflow hands the
+// delivery to the destination's queue at once, counting no attempt.
+func (h *Deliverer) gateFirst(ctx context.Context, req flow.HTTPRequest, budget time.Duration) (func(error, time.Duration), error) {
+	g := h.cfg.FirstAttemptGate
+	if g == nil {
+		return nil, temporal.NewApplicationError("destination "+req.Destination+": this worker runs no destination gate; nothing was sent and the delivery goes to its queue", contract.ErrDestinationParked)
+	}
+	t := destinations.Timing{StartToClose: budget, Need: req.ConnectTimeout + req.ResponseTimeout}
+	if activity.IsActivity(ctx) {
+		t.StartToClose = activity.GetInfo(ctx).StartToCloseTimeout
+	}
+	at, err := g.GateFirst(ctx, req.Destination, t)
+	if err != nil {
+		return nil, err
+	}
+	return func(err error, took time.Duration) { g.Done(at, err, took) }, nil
+}
 
 // DeliverFirst is a delivery's first attempt, run as a local activity by
 // the flow worker: Deliver with its timeouts bounded by the budget. An
@@ -27,8 +60,18 @@ func (h *Deliverer) DeliverFirst(ctx context.Context, in contract.FirstAttempt) 
 			req.ConnectTimeout = in.Budget
 		}
 	}
+	var gate func(error, time.Duration)
+	if req.Destination != "" {
+		var err error
+		if gate, err = h.gateFirst(ctx, req, in.Budget); err != nil {
+			return nil, err
+		}
+	}
 	start := time.Now()
 	res, err := h.Deliver(ctx, req)
+	if gate != nil {
+		gate(err, time.Since(start))
+	}
 	if err == nil {
 		res.FirstAttempt = &in
 		return res, nil

@@ -11,7 +11,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/hookflow/hookflow/activities"
 	"github.com/hookflow/hookflow/contract"
+	"github.com/hookflow/hookflow/destinations"
 	"github.com/hookflow/hookflow/flow"
 )
 
@@ -64,4 +66,67 @@ func TestDeliverFirstBeyondItsBudget(t *testing.T) {
 	require.True(t, errors.As(err, &ae))
 	require.Equal(t, contract.ErrFirstAttemptCut, ae.Type())
 	require.False(t, ae.NonRetryable())
+}
+
+// gate is a destination's gate as the flow worker's first attempt sees it
+// (the real one, destinations.Supervisor.GateFirst, is tested in its
+// package): it refuses or admits, and records the outcomes it is told.
+type gate struct {
+	refuse   error
+	outcomes []error
+}
+
+func (g *gate) GateFirst(_ context.Context, name string, _ destinations.Timing) (destinations.Attempt, error) {
+	return destinations.Attempt{}, g.refuse
+}
+
+func (g *gate) Done(_ destinations.Attempt, err error, _ time.Duration) { g.outcomes = append(g.outcomes, err) }
+
+type oneDestination struct{ url string }
+
+func (d oneDestination) Lookup(_ context.Context, name string, _ int64) (*destinations.Destination, error) {
+	return &destinations.Destination{Name: name, Version: 1, Def: &flow.Destination{Name: name, BaseURL: d.url + "/"}}, nil
+}
+
+// A first attempt to a destination goes only through its gate: refused
+// (or with no gate in this worker) nothing is sent and it fails as
+// DestinationParked, which the workflow hands to the queue at once;
+// admitted, it is sent and its outcome reaches the gate.
+func TestDeliverFirstToADestinationGoesThroughItsGate(t *testing.T) {
+	var got int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		got++
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	in := firstAttempt("hook", time.Second)
+	in.Request.Destination, in.Request.DestinationVersion = "crm", 1
+
+	parked := func(t *testing.T, err error) {
+		t.Helper()
+		var ae *temporal.ApplicationError
+		require.True(t, errors.As(err, &ae), "%v", err)
+		require.Equal(t, contract.ErrDestinationParked, ae.Type())
+	}
+	allow, err := activities.ParseAllowlist([]string{"127.0.0.1"})
+	require.NoError(t, err)
+	d := activities.NewDeliverer(activities.Config{Allow: allow, Destinations: oneDestination{srv.URL}})
+	_, err = d.DeliverFirst(context.Background(), in)
+	parked(t, err)
+
+	g := &gate{refuse: temporal.NewApplicationError("destination crm: paused; nothing was sent", contract.ErrDestinationParked)}
+	d.UseFirstAttemptGate(g)
+	_, err = d.DeliverFirst(context.Background(), in)
+	parked(t, err)
+	require.Zero(t, got, "nothing sent while refused")
+	require.Empty(t, g.outcomes)
+
+	g.refuse = nil
+	_, err = d.DeliverFirst(context.Background(), in)
+	var ae *temporal.ApplicationError
+	require.True(t, errors.As(err, &ae))
+	require.Equal(t, contract.ErrHTTPServer, ae.Type())
+	require.Equal(t, 1, got)
+	require.Len(t, g.outcomes, 1, "the outcome reaches the gate (breaker, lease)")
+	require.Error(t, g.outcomes[0])
 }

@@ -54,6 +54,9 @@ type Config struct {
 	// Destinations finds the destinations http steps name (nil: such
 	// deliveries fail, naming --store).
 	Destinations DestinationLookup
+	// FirstAttemptGate admits first attempts to destinations made by the
+	// flow worker (nil: none is made there; they go to their queue).
+	FirstAttemptGate FirstAttemptGate
 }
 
 // Deliverer sends http steps' requests: the delivery activity and the
@@ -85,6 +88,14 @@ func NewDeliverer(cfg Config) *Deliverer {
 func (h *Deliverer) UseDestinations(l DestinationLookup) {
 	if h.cfg.Destinations == nil {
 		h.cfg.Destinations = l
+	}
+}
+
+// UseFirstAttemptGate sets the gate of first attempts to destinations,
+// once the destination workers exist, before the workers start.
+func (h *Deliverer) UseFirstAttemptGate(g FirstAttemptGate) {
+	if h.cfg.FirstAttemptGate == nil {
+		h.cfg.FirstAttemptGate = g
 	}
 }
 

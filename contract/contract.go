@@ -65,6 +65,12 @@ type DestinationPolicy struct {
 	Version  int64              `json:"version"`
 	Retry    *flow.RetryPolicy  `json:"retry,omitempty"`
 	Timeouts *flow.HTTPTimeouts `json:"timeouts,omitempty"`
+	// FirstAttemptLocal: the destination sets no rate (which the server
+	// enforces on its queue), so a flow worker that makes first attempts
+	// may make this delivery's, when the destination's gate admits it then
+	// (DeliverFirst refuses it with ErrDestinationParked otherwise). Absent
+	// from policies recorded before, so their runs replay as they ran.
+	FirstAttemptLocal bool `json:"firstAttemptLocal,omitempty"`
 }
 
 // Result is one delivery's outcome, readable by later steps.

@@ -413,6 +413,27 @@ func (m *Supervisor) Gate(ctx context.Context, name string, t Timing) (Attempt, 
 	return Attempt{name: name, d: d, Probe: probe, lease: lease}, err
 }
 
+// GateFirst is the admission of a delivery's first attempt made by the
+// flow worker (a local activity), with the same rules and counts as the
+// queue's: it refuses (a DestinationParked error: nothing was sent, and
+// the delivery goes to the destination's queue at once) a destination
+// this worker has not read yet, one with a rate, one its gate would not
+// admit outright (paused, limited, open), or one whose maxInFlight leases
+// are all held now (no wait: the flow worker's task waits on it). Let
+// through, the attempt takes a lease and counts against the period limits
+// as the queue's attempts do, and Done records it.
+func (m *Supervisor) GateFirst(ctx context.Context, name string, t Timing) (Attempt, error) {
+	m.mu.Lock()
+	d := m.known[name]
+	m.mu.Unlock()
+	if d == nil || !firstAttemptRule(d, m.now()) {
+		return Attempt{name: name}, parked(name, "its first attempt is its queue's", 0)
+	}
+	t.Deadline = time.Time{} // one try for a lease, no wait
+	_, lease, err := m.gate(ctx, d, name, t)
+	return Attempt{name: name, d: d, lease: lease}, err
+}
+
 // Done records an attempt Gate let through: its outcome (err nil: it
 // delivered) in the attempt metric and for the circuit breaker; and it
 // gives its lease back, whatever the outcome.

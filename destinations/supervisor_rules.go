@@ -9,6 +9,7 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/hookflow/hookflow/contract"
+	"github.com/hookflow/hookflow/flow"
 )
 
 // The destination supervisor's rules, apart from its I/O (supervisor.go
@@ -111,6 +112,23 @@ func gateRule(d *Destination, now time.Time) gateVerdict {
 		return gateProbe
 	}
 	return gateAdmit
+}
+
+// FirstAttemptLocal tells whether a destination's deliveries may make
+// their first attempt in the flow worker (a local activity) at all: only
+// when it sets no rate, which the server enforces on its queue and nothing
+// else can count. Decided from the definition, so the run records it
+// (contract.DestinationPolicy); the state is the gate's, at the attempt.
+func FirstAttemptLocal(def *flow.Destination) bool {
+	return def.RateLimit == nil
+}
+
+// firstAttemptRule is the gate of a local first attempt: it goes only when
+// the destination's queue would send it at once, that is, when the gate
+// admits it outright (not paused, limited or open: an open circuit's probe
+// is its queue's to make) and the destination sets no rate.
+func firstAttemptRule(d *Destination, now time.Time) bool {
+	return FirstAttemptLocal(d.Def) && gateRule(d, now) == gateAdmit
 }
 
 // outcomeWorthWriting tells whether an attempt's outcome must be written

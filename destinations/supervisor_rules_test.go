@@ -165,6 +165,31 @@ func TestGateRuleParksPausedThenLimitedThenOpen(t *testing.T) {
 	}
 }
 
+func TestFirstAttemptRuleAdmitsOnlyWhatTheQueueWouldSendAtOnce(t *testing.T) {
+	cases := []struct {
+		name string
+		d    *Destination
+		want bool
+	}{
+		{"a closed destination with no rate", dest("a"), true},
+		{"one with a maxInFlight and period limits (the gate counts them)", dest("a", func(d *Destination) {
+			d.Def.MaxInFlight, d.Def.Limits = 2, []flow.PeriodLimit{{Max: 10, Per: field.Duration(time.Minute)}}
+		}), true},
+		{"one with a rate: the server enforces it on the queue", dest("a", func(d *Destination) { d.Def.RateLimit = &flow.RateLimit{PerSecond: 5} }), false},
+		{"a paused one", dest("a", func(d *Destination) { d.State.Paused = true }), false},
+		{"a limited one", dest("a", func(d *Destination) { d.State.LimitedUntil = at(time.Second) }), false},
+		{"an open circuit: the probe is the queue's", dest("a", open(time.Minute)), false},
+		{"an open circuit of a disabled breaker", dest("a", open(0), func(d *Destination) {
+			d.Def.CircuitBreaker = &flow.CircuitBreaker{Disabled: true}
+		}), true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			require.Equal(t, c.want, firstAttemptRule(c.d, t0))
+		})
+	}
+}
+
 func TestOutcomeWorthWritingSkipsOnlyAHealthyDestinationsSuccess(t *testing.T) {
 	clean := State{Circuit: CircuitClosed}
 	cases := []struct {

@@ -36,6 +36,8 @@ type fakeStates struct {
 	// Leases: free is how many TakeLease hands out before it refuses;
 	// taken and given back are counted.
 	free, taken, givenBack int
+	// admitted counts AdmitAttempt's calls.
+	admitted int
 }
 
 func (f *fakeStates) set(ds ...*Destination) {
@@ -84,6 +86,9 @@ func (f *fakeStates) RecordWindowOutcome(ctx context.Context, name string, ok, p
 }
 
 func (f *fakeStates) AdmitAttempt(context.Context, string, []flow.PeriodLimit) (Admission, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.admitted++
 	return f.admission, nil
 }
 
@@ -544,4 +549,47 @@ func TestGateHoldsALeaseOfMaxInFlightUntilDone(t *testing.T) {
 	require.NoError(t, err)
 	m.Done(b, nil, 0)
 	require.Equal(t, taken, st.taken)
+}
+
+// GateFirst, as a flow worker's local first attempt calls it: only what
+// the queue would send at once goes (a destination this worker knows,
+// with no rate, admitted outright), with a lease taken at the first try
+// and the period limits counted; everything else parks at once, nothing
+// sent, and the delivery goes to its queue.
+func TestGateFirstAdmitsOnlyWhatItsQueueWouldSendAtOnce(t *testing.T) {
+	m, st, _, _, _ := newTestSupervisor(t, time.Hour)
+	ctx := context.Background()
+	serverErr := temporal.NewApplicationError("HTTP 503", contract.ErrHTTPServer)
+
+	_, err := m.GateFirst(ctx, "new", Timing{})
+	require.ErrorContains(t, err, "destination new: its first attempt is its queue's; nothing was sent")
+	require.Zero(t, parkedWait(t, err), "to the queue at once")
+
+	limits := []flow.PeriodLimit{{Per: field.Duration(time.Hour), Max: 5}}
+	st.set(
+		dest("a", func(d *Destination) { d.Def.MaxInFlight, d.Def.Limits = 1, limits }),
+		dest("rated", func(d *Destination) { d.Def.RateLimit = &flow.RateLimit{PerSecond: 5} }),
+		dest("p", func(d *Destination) { d.State.Paused = true }),
+		dest("o", open(0)),
+	)
+	m.reconcile(ctx)
+	st.startOK = true
+	for _, name := range []string{"rated", "p", "o"} {
+		_, err := m.GateFirst(ctx, name, Timing{})
+		require.ErrorContains(t, err, "its first attempt is its queue's", name)
+	}
+	require.Empty(t, st.released, "an open circuit's probe is not taken, so none is given back")
+
+	st.free = 1
+	st.admission = Admission{Admitted: true}
+	a, err := m.GateFirst(ctx, "a", Timing{Deadline: t0.Add(time.Minute)})
+	require.NoError(t, err)
+	require.Equal(t, 1, st.admitted, "counted against the period limits")
+	began := time.Now()
+	_, err = m.GateFirst(ctx, "a", Timing{Deadline: t0.Add(time.Minute)})
+	require.ErrorContains(t, err, "all of its maxInFlight (1) are in flight")
+	require.Less(t, time.Since(began), 500*time.Millisecond, "no wait for a lease in the flow worker's task")
+	m.Done(a, serverErr, time.Millisecond)
+	require.Equal(t, 1, st.givenBack)
+	require.Equal(t, []bool{false}, st.outcomes, "its failure counts for the breaker")
 }

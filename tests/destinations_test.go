@@ -652,3 +652,57 @@ circuitBreaker: {failureRate: 2, window: 1m}
 	require.Equal(t, http.StatusUnprocessableEntity, a.status, a.body)
 	require.Equal(t, "limits[0].burst", a.json(t)["path"], a.body)
 }
+
+// A delivery to a destination with no rate gets its first attempt from
+// the flow worker (a local activity, no task on the destination's queue)
+// when the destination's gate admits it; a paused one's is refused there,
+// nothing sent, and the delivery waits in its queue like any other; a
+// destination with a rate (the server enforces it on its queue) never
+// gets one.
+func TestDestinationFirstAttemptIsTheFlowWorkersWhenItsGateAdmitsIt(t *testing.T) {
+	hits, url := destReceiver(t, func() int { return http.StatusOK })
+	s := setupSharedAdmin(t)
+	s.putDestination("name: it-dest-local\nbaseUrl: " + url + "/\n")
+	s.putDestination("name: it-dest-rated\nbaseUrl: " + url + "/\nrateLimit: {perSecond: 50}\n")
+	for _, name := range []string{"it-dest-local", "it-dest-rated"} {
+		a := s.apply(`
+id: ` + name + `
+steps:
+  - {id: send, type: http, method: POST, destination: ` + name + `, path: "o/{{ trigger.body.n }}", body: {mode: all}}
+`)
+		require.Equal(t, http.StatusCreated, a.status, a.body)
+	}
+	time.Sleep(4 * destinationReload) // the workers have read both
+
+	local := s.trigger("it-dest-local", 1, func(int) string { return `{"n":1}` })[0]
+	rated := s.trigger("it-dest-rated", 1, func(int) string { return `{"n":2}` })[0]
+	for id, wantLocal := range map[string]bool{local: true, rated: false} {
+		_, err := s.result(id)
+		require.NoError(t, err)
+		scheduled, made := deliveryEvents(t, s.stack, id)
+		if wantLocal {
+			require.Equal(t, [2]int{0, 1}, [2]int{scheduled, made}, "%s: one local first attempt, no activity", id)
+		} else {
+			require.Equal(t, [2]int{1, 0}, [2]int{scheduled, made}, "%s: a destination with a rate: its queue only", id)
+		}
+		require.EqualValues(t, 1, s.stepLog(id).Steps[0].Delivery.Attempts)
+	}
+	require.Len(t, hits.all(), 2)
+
+	p := s.call("POST", "/api/v1/destinations/it-dest-local/pause", writeKey, "application/json", `{"reason":"maintenance"}`)
+	require.Equal(t, http.StatusOK, p.status, p.body)
+	time.Sleep(4 * destinationReload)
+	paused := s.trigger("it-dest-local", 1, func(int) string { return `{"n":3}` })[0]
+	require.Eventually(t, func() bool {
+		scheduled, _ := deliveryEvents(t, s.stack, paused)
+		return scheduled == 1
+	}, 10*time.Second, 100*time.Millisecond, "refused by the paused gate in the flow worker, handed to its queue")
+	time.Sleep(time.Second)
+	require.Len(t, hits.all(), 2, "nothing sent while paused")
+	r := s.call("POST", "/api/v1/destinations/it-dest-local/resume", writeKey, "", "")
+	require.Equal(t, http.StatusOK, r.status, r.body)
+	_, err := s.result(paused)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, s.stepLog(paused).Steps[0].Delivery.Attempts, "the refused first attempt sent nothing and is not counted")
+	require.Len(t, hits.all(), 3)
+}

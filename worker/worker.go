@@ -140,6 +140,9 @@ func New(c sdkclient.Client, deliver *activities.Deliverer, opts Options) *Worke
 			deliver.UseDestinations(opts.Destinations)
 		}
 		w.dests = newDestinations(c, deliver, opts)
+		// First attempts to destinations in the flow workers go through
+		// the same gate, with the same counts, as their queue's.
+		deliver.UseFirstAttemptGate(w.dests)
 	}
 	return w
 }

@@ -64,10 +64,12 @@ func (i *firstAttemptInbound) ExecuteWorkflow(ctx workflow.Context, in *intercep
 }
 
 // firstAttemptFor tells whether this delivery's first attempt runs
-// locally, and its budget. Deliveries to destinations never do: their
-// rate limit, pause and circuit breaker live on their own task queue.
-func firstAttemptFor(ctx workflow.Context, engine int, req *flow.HTTPRequest) (FirstAttempt, bool) {
-	if req.Destination != "" {
+// locally, and its budget. A delivery to a destination does only when its
+// policy allows it (pol.FirstAttemptLocal: no rate, which the server
+// enforces on its queue; the destination's gate decides the rest when the
+// attempt runs); pol is nil for a send to a URL.
+func firstAttemptFor(ctx workflow.Context, engine int, req *flow.HTTPRequest, pol *contract.DestinationPolicy) (FirstAttempt, bool) {
+	if req.Destination != "" && (pol == nil || !pol.FirstAttemptLocal) {
 		return FirstAttempt{}, false
 	}
 	// A run started with the engine that has local first attempts needs no
@@ -127,7 +129,7 @@ func deliveryRetryState(err error) enumspb.RetryState {
 // attempts come before the activity's own (1 after a hand-over, else 0)
 // and the final error, the single place where a delivery is known to have
 // failed for good.
-func (r *run) deliver(ctx workflow.Context, req *flow.HTTPRequest, ao workflow.ActivityOptions, plan *sendPlan, res *contract.Result) (int32, error) {
+func (r *run) deliver(ctx workflow.Context, req *flow.HTTPRequest, pol *contract.DestinationPolicy, ao workflow.ActivityOptions, plan *sendPlan, res *contract.Result) (int32, error) {
 	// A local attempt already completed in this workflow task: this send
 	// goes as an activity, so that a resume, which resets to the task
 	// where a send failed, never makes again a send that succeeded before
@@ -146,7 +148,7 @@ func (r *run) deliver(ctx workflow.Context, req *flow.HTTPRequest, ao workflow.A
 		// with the rule below and the task's byte budget.
 		fa, local = plan.fa, plan.local
 	} else {
-		fa, local = firstAttemptFor(ctx, r.in.Engine, req)
+		fa, local = firstAttemptFor(ctx, r.in.Engine, req, pol)
 		local = local && !(r.task.localDone && r.task.localDoneAt == workflow.GetInfo(ctx).GetCurrentHistoryLength())
 	}
 	if !local {
@@ -171,13 +173,18 @@ func (r *run) deliver(ctx workflow.Context, req *flow.HTTPRequest, ao workflow.A
 		return 0, lerr
 	}
 	lerr = withFirstAttemptMessage(lerr)
-	pol := *ao.RetryPolicy
-	delay, cut := pol.InitialInterval, false
+	rp := *ao.RetryPolicy
+	delay, cut, prior := rp.InitialInterval, false, int32(1)
 	var ae *temporal.ApplicationError
 	var te *temporal.TimeoutError
 	switch {
 	case errors.As(lerr, &ae) && ae.NonRetryable():
 		return 0, &deliveryFailure{err: lerr, state: enumspb.RETRY_STATE_NON_RETRYABLE_FAILURE}
+	case errors.As(lerr, &ae) && ae.Type() == contract.ErrDestinationParked:
+		// The destination's gate did not admit it here (paused, limited,
+		// open, its leases held): nothing was sent. Its queue makes the
+		// step's attempts at once, the first of them attempt 1.
+		delay, cut, prior = 0, true, 0
 	case errors.As(lerr, &ae) && ae.Type() == contract.ErrFirstAttemptCut, errors.As(lerr, &te):
 		// Cut by the budget, not failed by the receiver: the step's own
 		// attempts follow at once, with its whole retry policy.
@@ -188,21 +195,21 @@ func (r *run) deliver(ctx workflow.Context, req *flow.HTTPRequest, ao workflow.A
 	if !cut {
 		// The first attempt was the policy's first: the activity goes on
 		// with the second interval and one attempt fewer.
-		if pol.MaximumAttempts == 1 {
+		if rp.MaximumAttempts == 1 {
 			return 0, &deliveryFailure{err: lerr, state: enumspb.RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED}
 		}
-		if pol.MaximumAttempts > 1 {
-			pol.MaximumAttempts--
+		if rp.MaximumAttempts > 1 {
+			rp.MaximumAttempts--
 		}
-		coef := pol.BackoffCoefficient
+		coef := rp.BackoffCoefficient
 		if coef < 1 {
 			coef = 2
 		}
-		next := time.Duration(float64(pol.InitialInterval) * coef)
-		if pol.MaximumInterval > 0 && next > pol.MaximumInterval {
-			next = pol.MaximumInterval
+		next := time.Duration(float64(rp.InitialInterval) * coef)
+		if rp.MaximumInterval > 0 && next > rp.MaximumInterval {
+			next = rp.MaximumInterval
 		}
-		pol.InitialInterval = next
+		rp.InitialInterval = next
 	}
 	if ao.ScheduleToCloseTimeout > 0 {
 		// The give-up clock runs from the first attempt: the time it took
@@ -226,8 +233,8 @@ func (r *run) deliver(ctx workflow.Context, req *flow.HTTPRequest, ao workflow.A
 			return 0, err
 		}
 	}
-	ao.RetryPolicy = &pol
-	return 1, workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), contract.DeliverName, *req).Get(ctx, res)
+	ao.RetryPolicy = &rp
+	return prior, workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), contract.DeliverName, *req).Get(ctx, res)
 }
 
 // scheduleOf is ao's timeouts and retry policy, as a local first attempt

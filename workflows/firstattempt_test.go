@@ -193,3 +193,54 @@ steps:
 	require.Equal(t, h.attempts[0].at, h.attempts[1].at, "no retry interval before it")
 	require.NotEqual(t, h.attempts[0].key, h.attempts[1].key)
 }
+
+const firstAttemptDestinationFlow = `
+id: fa
+trigger: {}
+steps:
+  - {id: send, type: http, method: POST, destination: crm, path: hook, body: {mode: all}}
+`
+
+// resolveAs registers the destination lookup a delivery to one starts
+// with, answering pol.
+func (h *firstAttemptHarness) resolveAs(pol contract.DestinationPolicy) {
+	h.env.RegisterActivityWithOptions(func(context.Context, string) (*contract.DestinationPolicy, error) {
+		return &pol, nil
+	}, activity.RegisterOptions{Name: contract.ResolveDestinationName})
+}
+
+// A destination whose policy allows it (no rate) gets a local first
+// attempt; one with a rate never does.
+func TestFirstAttemptToADestinationIsLocalOnlyWhenItsPolicyAllows(t *testing.T) {
+	for _, allowed := range []bool{true, false} {
+		h := setupFirstAttempt(t, func() error { return nil }, func(int32) error { return nil })
+		h.resolveAs(contract.DestinationPolicy{Name: "crm", Version: 3, FirstAttemptLocal: allowed})
+		_, err := h.run(firstAttemptDestinationFlow, map[string]any{"a": 1})
+		require.NoError(t, err)
+		require.Len(t, h.attempts, 1)
+		require.Equal(t, allowed, h.attempts[0].local)
+		d := h.stepLog().Steps[0].Delivery
+		require.Equal(t, int32(1), d.Attempts)
+		require.Equal(t, int64(3), d.DestinationVersion)
+	}
+}
+
+// A first attempt the destination's gate refuses (paused, open, limited,
+// its leases held) sent nothing: its queue makes the delivery at once, and
+// the step log counts only the queue's attempts.
+func TestFirstAttemptRefusedByTheDestinationsGateGoesToItsQueueAtOnce(t *testing.T) {
+	h := setupFirstAttempt(t, func() error {
+		return temporal.NewApplicationError("destination crm: paused; nothing was sent", contract.ErrDestinationParked)
+	}, func(int32) error { return nil })
+	h.resolveAs(contract.DestinationPolicy{Name: "crm", Version: 1, FirstAttemptLocal: true})
+	_, err := h.run(firstAttemptDestinationFlow, map[string]any{"a": 1})
+	require.NoError(t, err)
+	require.Len(t, h.attempts, 2)
+	require.True(t, h.attempts[0].local)
+	require.False(t, h.attempts[1].local)
+	require.Equal(t, h.attempts[0].at, h.attempts[1].at, "at once, not after the retry interval")
+	require.Equal(t, h.attempts[0].key, h.attempts[1].key)
+	d := h.stepLog().Steps[0].Delivery
+	require.Equal(t, int32(1), d.Attempts, "the refused local attempt sent nothing")
+	require.Equal(t, 200, d.StatusCode)
+}

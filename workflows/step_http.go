@@ -37,10 +37,11 @@ func runHTTP(ctx workflow.Context, r *run, s *flow.Step, h *flow.HTTP, at positi
 	at.record.Delivery = d
 
 	ao := ActivityOptionsFor(h)
+	var pol *contract.DestinationPolicy
 	if h.Destination != "" {
 		// The destination's retry policy and timeouts as they are now;
 		// its URL, auth and headers the worker adds at each attempt.
-		pol, err := resolveDestination(ctx, h.Destination)
+		pol, err = resolveDestination(ctx, h.Destination)
 		if err != nil {
 			d.LastError = err.Error()
 			return nil, err
@@ -57,7 +58,7 @@ func runHTTP(ctx workflow.Context, r *run, s *flow.Step, h *flow.HTTP, at positi
 		// taskbudget.go: a request Temporal cannot record fails the step;
 		// a send waits for a workflow task with room for it (and stops
 		// there, unmade, when the run hands over meanwhile).
-		if plan, err = r.planSend(ctx, req); err != nil {
+		if plan, err = r.planSend(ctx, req, pol); err != nil {
 			var ss *suspendStep
 			if !errors.As(err, &ss) {
 				d.LastError = err.Error()
@@ -68,7 +69,7 @@ func runHTTP(ctx workflow.Context, r *run, s *flow.Step, h *flow.HTTP, at positi
 	var res contract.Result
 	// firstattempt.go: a local first attempt, handed over to ao's queue
 	// when it fails; prior counts the attempts made before the activity's.
-	prior, err := r.deliver(ctx, req, ao, plan, &res)
+	prior, err := r.deliver(ctx, req, pol, ao, plan, &res)
 	if err != nil {
 		// The delivery failed for good (or was cancelled): the one place.
 		r.notifyDelivery(ctx, s, req, prior, err) // notify.go: delivery.gave_up, delivery.failed

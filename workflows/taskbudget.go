@@ -168,7 +168,7 @@ type sendPlan struct {
 // planSend places a send in a workflow task with room for it: a request
 // Temporal could not record fails; a send that waits while the run hands
 // over stops there (*suspendStep), unmade.
-func (r *run) planSend(ctx workflow.Context, req *flow.HTTPRequest) (*sendPlan, error) {
+func (r *run) planSend(ctx workflow.Context, req *flow.HTTPRequest, pol *contract.DestinationPolicy) (*sendPlan, error) {
 	request, kept, err := sendBytes(req)
 	if err != nil {
 		return nil, err
@@ -177,7 +177,7 @@ func (r *run) planSend(ctx workflow.Context, req *flow.HTTPRequest) (*sendPlan, 
 		return nil, err
 	}
 	p := &sendPlan{request: request}
-	p.fa, p.local = firstAttemptFor(ctx, r.in.Engine, req)
+	p.fa, p.local = firstAttemptFor(ctx, r.in.Engine, req, pol)
 	if p.local, err = r.placeInTask(ctx, request, kept, p.local, true); err != nil {
 		return nil, err
 	}
