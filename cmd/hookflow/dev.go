@@ -23,7 +23,7 @@ import (
 
 func devCmd(g *globalFlags) *cobra.Command {
 	af := &apiFlags{}
-	wf := &workerFlags{firstLocal: true}
+	wf := &workerFlags{}
 	var (
 		dataDir      string
 		retention    time.Duration

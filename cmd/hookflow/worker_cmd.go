@@ -24,9 +24,8 @@ type workerFlags struct {
 	notify      notifyFlags
 
 	// firstLocal is --first-attempt-local (worker.Options holds its
-	// negation); its default is what the struct holds before register:
-	// on for `dev`, off for `worker`, where the cluster suite's fault
-	// scenarios cover only deliveries made as activities so far.
+	// negation, so the zero Options keep it on); on by default in `dev`
+	// and `worker` alike, the cluster suite's fault scenarios covering it.
 	firstLocal bool
 }
 
@@ -38,12 +37,7 @@ func (f *workerFlags) register(cmd *cobra.Command) {
 	cmd.Flags().Float64Var(&f.opts.DeliveriesPerSecond, "deliveries-per-second", 0, "deliveries started per second across all workers (0: unlimited)")
 	cmd.Flags().StringSliceVar(&f.allowHosts, "allow-host", nil, "host, IP or CIDR that deliveries may reach over http and at private/loopback addresses (repeatable)")
 	cmd.Flags().StringVar(&f.secretsDir, "secrets-dir", "", "directory of secret files (one file per secret name), besides HOOKFLOW_SECRET_<NAME> variables")
-	firstLocalUsage := "make each delivery's first attempt in the flow worker (a local activity), handing it to the webhook queue only when it fails; not for destinations, nor with --deliveries-per-second"
-	if !f.firstLocal {
-		// cobra shows a bool's default only when it is true: say it here.
-		firstLocalUsage += " (default false on hookflow worker; on in hookflow dev)"
-	}
-	cmd.Flags().BoolVar(&f.firstLocal, "first-attempt-local", f.firstLocal, firstLocalUsage)
+	cmd.Flags().BoolVar(&f.firstLocal, "first-attempt-local", true, "make each delivery's first attempt in the flow worker (a local activity), handing it to its queue only when it fails; to a destination only when it sets no rate and its gate admits the attempt; never with --deliveries-per-second (false: every attempt from the queues)")
 	cmd.Flags().DurationVar(&f.opts.FirstAttemptBudget, "first-attempt-budget", 5*time.Second, "how long a local first attempt may take before the delivery is handed to the webhook queue")
 	cmd.Flags().IntVar(&f.maxKeptBody, "max-kept-response-bytes", activities.DefaultMaxKeptBody, "response body bytes kept in history per delivery")
 	cmd.Flags().DurationVar(&f.opts.StopTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long running workflow tasks and deliveries may finish after polling stops")

@@ -24,9 +24,11 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/stretchr/testify/require"
 	"github.com/testcontainers/testcontainers-go"
+	tcexec "github.com/testcontainers/testcontainers-go/exec"
 	tclog "github.com/testcontainers/testcontainers-go/log"
 	"github.com/testcontainers/testcontainers-go/network"
 	"github.com/testcontainers/testcontainers-go/wait"
+	enumspb "go.temporal.io/api/enums/v1"
 	sdkclient "go.temporal.io/sdk/client"
 )
 
@@ -47,6 +49,8 @@ const (
 	// process that made it, so a later run can remove what a killed run
 	// (a timeout skips t.Cleanup) left behind, and only that.
 	pidLabel = "hookflow.cluster-test.pid"
+	// storeDSN is the flow store the api replicas and the workers share.
+	storeDSN = "postgres://postgres:" + pgPassword + "@store-db:5432/hookflow?sslmode=disable"
 )
 
 func envOr(k, def string) string {
@@ -142,31 +146,38 @@ func startCluster(t *testing.T) *Cluster {
 	c.setup(ctx)
 	c.t.Logf("setup done after %s", time.Since(start).Round(time.Second))
 
-	// The api replicas start one after the other: started together on a
-	// fresh store, both run its migrations at once and one fails
+	// The api replicas start one after the other, and the workers (which
+	// open the store too) once the first is ready: started together on a
+	// fresh store, two processes run its migrations at once and one fails
 	// ("duplicate key value violates unique constraint
 	// pg_type_typname_nsp_index"; the store's migrations take no lock).
 	var fns []func()
+	firstAPI := make(chan struct{})
+	apiStarted := sync.OnceFunc(func() { close(firstAPI) })
 	fns = append(fns, func() {
+		defer apiStarted() // also when it failed: the workers must not wait forever
 		for i := 1; i <= 2; i++ {
 			n := c.run(fmt.Sprintf("api-%d", i), imageHookflow, []string{fmt.Sprintf("api-%d", i)},
 				[]string{"api", "--addr", "0.0.0.0:8080", "--cache-ttl", cacheTTL.String(), "--drain-timeout", "20s"},
 				hookflowEnv(map[string]string{
-					"HOOKFLOW_STORE":    "postgres://postgres:" + pgPassword + "@store-db:5432/hookflow?sslmode=disable",
+					"HOOKFLOW_STORE":    storeDSN,
 					"HOOKFLOW_API_KEYS": "ops:read,write:" + apiKey,
 				}), "8080/tcp", "/readyz")
 			c.mu.Lock()
 			c.apis = append(c.apis, n)
 			c.rotation[n] = true
 			c.mu.Unlock()
+			apiStarted()
 		}
 	})
 	for i := 1; i <= 2; i++ {
 		fns = append(fns, func() {
+			<-firstAPI
 			name := fmt.Sprintf("worker-%d", i)
 			n := c.run(name, imageHookflow, []string{name},
 				[]string{"worker", "--allow-host", "receiver", "--allow-host", c.hooksSubnet, "--metrics-addr", ":9090", "--shutdown-timeout", "20s"},
-				hookflowEnv(nil), "9090/tcp", "/readyz", withHostname(name), network.WithNetwork([]string{name}, c.hooks))
+				// The flow store, as in deploy/: destinations' deliveries need it.
+				hookflowEnv(map[string]string{"HOOKFLOW_STORE": storeDSN}), "9090/tcp", "/readyz", withHostname(name), network.WithNetwork([]string{name}, c.hooks))
 			c.mu.Lock()
 			c.workers = append(c.workers, n)
 			c.mu.Unlock()
@@ -722,3 +733,114 @@ func (quietLogger) Debug(string, ...any) {}
 func (quietLogger) Info(string, ...any)  {}
 func (quietLogger) Warn(string, ...any)  {}
 func (quietLogger) Error(string, ...any) {}
+
+// workerOf is the cluster's worker whose SDK identity ("pid@hostname@",
+// the SDK's default) this is, or nil.
+func (c *Cluster) workerOf(identity string) *node {
+	for _, w := range c.workers {
+		if strings.Contains(identity+"@", "@"+w.name+"@") {
+			return w
+		}
+	}
+	return nil
+}
+
+// taskHolder is the worker that took a run's latest workflow task, read
+// from the identity of its history's last WorkflowTaskStarted event (nil
+// when no worker of the cluster's took it), and that identity.
+func (c *Cluster) taskHolder(t *testing.T, tc sdkclient.Client, id string) (*node, string) {
+	t.Helper()
+	var identity string
+	it := tc.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		require.NoError(t, err)
+		if a := ev.GetWorkflowTaskStartedEventAttributes(); a != nil {
+			identity = a.GetIdentity()
+		}
+	}
+	return c.workerOf(identity), identity
+}
+
+// historyCount counts a run's history events of one type; for markers,
+// only those named marker (the SDK's "LocalActivity" for a local activity,
+// beside its side-effect and version markers).
+func (c *Cluster) historyCount(t *testing.T, tc sdkclient.Client, id string, typ enumspb.EventType, marker ...string) int {
+	t.Helper()
+	n := 0
+	it := tc.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		require.NoError(t, err)
+		if ev.GetEventType() != typ {
+			continue
+		}
+		if len(marker) > 0 && ev.GetMarkerRecordedEventAttributes().GetMarkerName() != marker[0] {
+			continue
+		}
+		n++
+	}
+	return n
+}
+
+// releaseUntilDone answers every request the receiver holds, now and
+// every 300 ms, until the returned stop is called (which waits for it).
+func (c *Cluster) releaseUntilDone() (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			if base, err := c.tryURL(c.receiver); err == nil {
+				c.do(http.MethodPost, base+"/control/release", "", "", nil)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(300 * time.Millisecond):
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			cancel()
+			<-done
+		})
+	}
+}
+
+// held is how many requests the receiver holds now, and the most it held
+// at once since the last call with restart (which starts the peak again
+// from now).
+func (c *Cluster) held(restart bool) (now, peak int) {
+	c.t.Helper()
+	method := http.MethodGet
+	if restart {
+		method = http.MethodPost
+	}
+	a := c.do(method, c.url(c.receiver)+"/control/held", "", "", nil)
+	require.NoError(c.t, a.err)
+	require.Equal(c.t, http.StatusOK, a.status, a.body)
+	var r struct{ Held, Peak int }
+	require.NoError(c.t, json.Unmarshal([]byte(a.body), &r))
+	return r.Held, r.Peak
+}
+
+// storeQuery runs one SQL query on the flow store's PostgreSQL and returns
+// its rows, one line each, columns separated by |.
+func (c *Cluster) storeQuery(sql string) []string {
+	c.t.Helper()
+	code, out, err := c.storeDB.c.Exec(context.Background(), []string{"psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "hookflow", "-tA", "-c", sql},
+		tcexec.Multiplexed(), tcexec.WithEnv([]string{"PGPASSWORD=" + pgPassword}))
+	require.NoError(c.t, err)
+	b, _ := io.ReadAll(out)
+	var rows []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			rows = append(rows, line)
+		}
+	}
+	require.Equal(c.t, 0, code, "psql %q: %v", sql, rows)
+	return rows
+}

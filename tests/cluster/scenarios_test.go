@@ -6,6 +6,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
 )
 
 // TestCluster starts the cluster once and runs the scenarios on it in
@@ -27,17 +30,25 @@ func TestCluster(t *testing.T) {
 	c := startCluster(t)
 	c.scenario(t, "triggers through either replica", c.testTriggers)
 	c.scenario(t, "flow store database stopped", c.testStoreDown)
-	c.scenario(t, "worker killed during a delivery", c.testWorkerKilled)
-	c.scenario(t, "worker cut from the receiver mid retry", c.testNetworkCut)
+	c.scenario(t, "worker killed during a local first attempt", c.testWorkerKilledDuringLocalAttempt)
+	c.scenario(t, "worker killed during a handed-over attempt", c.testWorkerKilled)
+	c.scenario(t, "workers cut from the receiver during a local first attempt", c.testNetworkCutDuringLocalAttempt)
+	c.scenario(t, "workers cut from the receiver mid retry", c.testNetworkCut)
 	c.scenario(t, "temporal restarted", c.testTemporalRestart)
 	c.scenario(t, "rolling restart under load", c.testRollingRestart)
+	c.scenario(t, "destination lease holder killed", c.testLeaseHolderKilled)
 	c.scenario(t, "schedule across restarts", c.testScheduleAcrossRestarts)
 	c.scenario(t, "keyed runs across a worker kill and a temporal restart", c.testFlowControlAcrossFaults)
 	t.Logf("cluster suite: %s in all", time.Since(began).Round(time.Second))
 }
 
 // scenario runs f as a subtest with c reporting to it.
+// HOOKFLOW_CLUSTER_SCENARIOS, when set, names the scenarios to run (a
+// comma-separated list of parts of their names), while one is written.
 func (c *Cluster) scenario(t *testing.T, name string, f func(t *testing.T)) {
+	if only := os.Getenv("HOOKFLOW_CLUSTER_SCENARIOS"); only != "" && !slices.ContainsFunc(strings.Split(only, ","), func(part string) bool { return strings.Contains(name, part) }) {
+		return
+	}
 	t.Run(name, func(st *testing.T) {
 		prev := c.t
 		c.t = st
@@ -143,6 +154,14 @@ func (c *Cluster) testTriggers(t *testing.T) {
 	}
 	c.requireRuns(t, "c1-sync", append(syncIDs, "c1-sync:ttl-probe"), nil, time.Minute)
 	c.requireRuns(t, "c1-async", asyncIDs, nil, time.Minute)
+	// hookflow worker makes a delivery's first attempt itself by default:
+	// a local activity's marker, no activity task.
+	tc := c.temporalClient()
+	defer tc.Close()
+	for _, id := range asyncIDs {
+		require.Equal(t, 1, c.historyCount(t, tc, id, enumspb.EVENT_TYPE_MARKER_RECORDED, localActivityMarker), "%s: its first attempt a local activity", id)
+		require.Zero(t, c.historyCount(t, tc, id, enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED), "%s: no activity for a send that succeeded at once", id)
+	}
 	for i := range c.apis {
 		list, err := c.executions(i, "c1-async")
 		require.NoError(t, err)
@@ -218,9 +237,11 @@ steps:
     retry: {initialInterval: 1s, backoffCoefficient: 1, maximumInterval: 1s}
 `
 
-// 2. The worker running a delivery is SIGKILLed while the receiver holds
-// the request: another worker delivers it; the receiver answers one
-// request with success; every attempt carries the same Idempotency-Key.
+// 2. A delivery whose local first attempt outlasted its budget (the
+// receiver holds it) is handed over to the webhook queue; the worker
+// running that activity attempt is SIGKILLed while the receiver holds it
+// too: another worker delivers it; the receiver answers one request with
+// success; every attempt carries the same Idempotency-Key.
 func (c *Cluster) testWorkerKilled(t *testing.T) {
 	tok := c.createFlow(0, flowHold)
 	a := c.trigger(0, tok, `{"order":"c2"}`, "c2")
@@ -230,8 +251,10 @@ func (c *Cluster) testWorkerKilled(t *testing.T) {
 	tc := c.temporalClient()
 	defer tc.Close()
 	var holder *node
-	eventually(t, 30*time.Second, 100*time.Millisecond, "a worker holds the delivery", func() error {
-		if len(c.records("/hold/c2")) == 0 {
+	// The local first attempt holds for its 5 s budget, then the
+	// activity's attempt arrives.
+	eventually(t, 30*time.Second, 100*time.Millisecond, "a worker holds the delivery's activity attempt", func() error {
+		if len(c.records("/hold/c2")) < 2 {
 			return errPending
 		}
 		d, err := tc.DescribeWorkflowExecution(context.Background(), id, "")
@@ -239,11 +262,9 @@ func (c *Cluster) testWorkerKilled(t *testing.T) {
 			return err
 		}
 		for _, pa := range d.GetPendingActivities() {
-			for _, w := range c.workers {
-				if strings.Contains(pa.GetLastWorkerIdentity(), "@"+w.name) {
-					holder = w
-					return nil
-				}
+			if w := c.workerOf(pa.GetLastWorkerIdentity()); w != nil {
+				holder = w
+				return nil
 			}
 			return fmt.Errorf("activity held by %q", pa.GetLastWorkerIdentity())
 		}
@@ -260,24 +281,176 @@ func (c *Cluster) testWorkerKilled(t *testing.T) {
 	// Temporal retries the attempt once its start-to-close timeout has
 	// passed (no worker reports it), on the worker left.
 	eventually(t, time.Minute, 100*time.Millisecond, "the retry reaches the receiver", func() error {
-		if n := len(c.records("/hold/c2")); n < 2 {
+		if n := len(c.records("/hold/c2")); n < 3 {
 			return fmt.Errorf("%d requests", n)
 		}
 		return nil
 	})
-	require.Equal(t, 1, c.release(), "only the retry was still waiting for its answer: the killed worker's request got none")
+	require.Equal(t, 1, c.release(), "only the retry was still waiting for its answer: the first attempt gave up at its budget, the killed worker's request got none")
 	e := c.waitCompleted(t, id, time.Minute)
 	d := e.delivery(t, "send")
 	require.Equal(t, 200, d.StatusCode)
-	require.Equal(t, 2, d.Attempts)
+	require.Equal(t, 3, d.Attempts, "the local first attempt, the killed one, the retry")
 
 	time.Sleep(2 * time.Second)
 	rs := c.records("/hold/c2")
-	require.Len(t, rs, 2, "one cut attempt and one delivered")
+	require.Len(t, rs, 3, "the first attempt past its budget, one cut attempt and one delivered")
 	for _, r := range rs {
 		require.Equal(t, d.DeliveryID, r.Headers.Get("Idempotency-Key"), "every attempt carries the delivery's key")
 	}
 	c.start(holder)
+}
+
+// localActivityMarker is the marker the SDK records for a local activity
+// (a delivery's first attempt).
+const localActivityMarker = "LocalActivity"
+
+const flowHoldLocal = `
+id: c7-hold
+trigger: {mode: async}
+steps:
+  - id: send
+    type: http
+    method: POST
+    url: http://receiver:8080/hold/c7
+    body: {mode: all}
+    timeouts: {connect: 2s, response: 10s}
+    retry: {initialInterval: 1s, backoffCoefficient: 1, maximumInterval: 1s}
+`
+
+// 7. The worker making a delivery's local first attempt (inside the run's
+// workflow task) is SIGKILLed while the receiver holds the request: the
+// task times out, the surviving worker runs it again and makes the first
+// attempt again, with the same key; nothing of the killed attempt is in
+// history, and the delivery is made once more, not lost.
+func (c *Cluster) testWorkerKilledDuringLocalAttempt(t *testing.T) {
+	tok := c.createFlow(0, flowHoldLocal)
+	a := c.trigger(0, tok, `{"order":"c7"}`, "c7")
+	require.Equal(t, http.StatusOK, a.status, a.String())
+	id := "c7-hold:c7"
+
+	tc := c.temporalClient()
+	defer tc.Close()
+	eventually(t, 30*time.Second, 50*time.Millisecond, "the local first attempt reaches the receiver", func() error {
+		if len(c.records("/hold/c7")) == 0 {
+			return errPending
+		}
+		return nil
+	})
+	// The worker holding the workflow task makes the local attempt: the
+	// history's last WorkflowTaskStarted names it.
+	holder, started := c.taskHolder(t, tc, id)
+	require.NotNil(t, holder, "the workflow task's worker (%q) is one of the cluster's", started)
+	d, err := tc.DescribeWorkflowExecution(context.Background(), id, "")
+	require.NoError(t, err)
+	require.Empty(t, d.GetPendingActivities(), "the first attempt is a local activity, not a task on the webhook queue")
+	t.Logf("%s makes the local first attempt; SIGKILL", holder.name)
+	c.kill(holder)
+	killedAt := time.Now()
+	t.Cleanup(func() {
+		if st, err := holder.c.State(context.Background()); err == nil && !st.Running {
+			c.start(holder)
+		}
+	})
+
+	// The task times out (10 s); the survivor replays the run and makes
+	// the first attempt again. It is released at once, within its budget.
+	eventually(t, time.Minute, 50*time.Millisecond, "the first attempt made again by the surviving worker", func() error {
+		if n := len(c.records("/hold/c7")); n < 2 {
+			return fmt.Errorf("%d requests", n)
+		}
+		return nil
+	})
+	again := time.Since(killedAt)
+	require.Equal(t, 1, c.release(), "only the survivor's request was waiting: the killed worker's connection closed with it")
+	e := c.waitCompleted(t, id, time.Minute)
+	dl := e.delivery(t, "send")
+	require.Equal(t, 200, dl.StatusCode)
+	require.Equal(t, 1, dl.Attempts, "the killed attempt recorded nothing: the survivor's is the first")
+	survivor, _ := c.taskHolder(t, tc, id)
+	require.NotNil(t, survivor)
+	require.NotEqual(t, holder.name, survivor.name, "the survivor completed the run")
+	require.Zero(t, c.historyCount(t, tc, id, enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED), "no hand-over: the survivor's local attempt delivered it")
+	require.Equal(t, 1, c.historyCount(t, tc, id, enumspb.EVENT_TYPE_MARKER_RECORDED, localActivityMarker), "one first attempt in history")
+	t.Logf("made again by %s %s after the kill", survivor.name, again.Round(100*time.Millisecond))
+
+	time.Sleep(2 * time.Second)
+	rs := c.records("/hold/c7")
+	require.Len(t, rs, 2, "the killed attempt and the survivor's")
+	for _, r := range rs {
+		require.Equal(t, dl.DeliveryID, r.Headers.Get("Idempotency-Key"), "both carry the delivery's key: the receiver can drop the second")
+	}
+	c.start(holder)
+}
+
+// 8. Every worker is cut from the receiver while a local first attempt
+// waits for its answer: the attempt gives up at its budget and hands the
+// delivery over at once; the webhook queue's attempts fail while cut and
+// are retried on the step's schedule; once connected again the delivery
+// arrives, with the same key.
+func (c *Cluster) testNetworkCutDuringLocalAttempt(t *testing.T) {
+	const path = "/hold/c8"
+	tok := c.createFlow(0, strings.ReplaceAll(strings.ReplaceAll(flowHoldLocal, "c7", "c8"), "/hold/c8", path))
+	a := c.trigger(0, tok, `{"order":"c8"}`, "c8")
+	require.Equal(t, http.StatusOK, a.status, a.String())
+	id := "c8-hold:c8"
+	eventually(t, 30*time.Second, 20*time.Millisecond, "the local first attempt reaches the receiver", func() error {
+		if len(c.records(path)) == 0 {
+			return errPending
+		}
+		return nil
+	})
+	connected := map[*node]bool{}
+	for _, w := range c.workers {
+		c.disconnect(w, c.hooks)
+		connected[w] = false
+	}
+	t.Cleanup(func() {
+		for w, ok := range connected {
+			if !ok {
+				c.connect(w, c.hooks)
+			}
+		}
+	})
+
+	tc := c.temporalClient()
+	defer tc.Close()
+	var attempt int32
+	var lastFailure string
+	eventually(t, 45*time.Second, 200*time.Millisecond, "handed over, two attempts fail while cut", func() error {
+		d, err := tc.DescribeWorkflowExecution(context.Background(), id, "")
+		if err != nil {
+			return err
+		}
+		for _, pa := range d.GetPendingActivities() {
+			attempt, lastFailure = pa.GetAttempt(), pa.GetLastFailure().GetMessage()
+		}
+		if attempt < 3 {
+			return fmt.Errorf("activity attempt %d, last failure %q", attempt, lastFailure)
+		}
+		return nil
+	})
+	t.Logf("while cut: attempt %d, %q", attempt, lastFailure)
+	require.Len(t, c.records(path), 1, "nothing reaches the receiver while cut")
+
+	for _, w := range c.workers {
+		c.connect(w, c.hooks)
+		connected[w] = true
+	}
+	eventually(t, time.Minute, 50*time.Millisecond, "an attempt reaches the receiver once connected", func() error {
+		if len(c.records(path)) < 2 {
+			return errPending
+		}
+		return nil
+	})
+	c.release()
+	e := c.waitCompleted(t, id, time.Minute)
+	d := e.delivery(t, "send")
+	require.Equal(t, 200, d.StatusCode)
+	require.GreaterOrEqual(t, d.Attempts, 4, "the local attempt, at least two cut, one delivered")
+	for _, r := range c.records(path) {
+		require.Equal(t, d.DeliveryID, r.Headers.Get("Idempotency-Key"))
+	}
 }
 
 const flowFlaky = `
@@ -304,8 +477,10 @@ func (c *Cluster) testNetworkCut(t *testing.T) {
 	a := c.trigger(0, tok, `{"order":"c5"}`, "c5")
 	require.Equal(t, http.StatusOK, a.status, a.String())
 	id := "c5-flaky:c5"
-	eventually(t, 30*time.Second, 20*time.Millisecond, "the first attempt reaches the receiver", func() error {
-		if len(c.records("/flaky/2/c5")) == 0 {
+	// The local first attempt gets a 503, then the handed-over activity's
+	// first attempt another, a second later: cut after that one.
+	eventually(t, 30*time.Second, 20*time.Millisecond, "the first retry reaches the receiver", func() error {
+		if len(c.records("/flaky/2/c5")) < 2 {
 			return errPending
 		}
 		return nil
@@ -335,6 +510,7 @@ func (c *Cluster) testNetworkCut(t *testing.T) {
 		return 0, ""
 	}
 	cutAt, _ := attemptAt()
+	require.NotZero(t, cutAt, "the activity is retrying when cut")
 	var lastFailure string
 	eventually(t, 30*time.Second, 200*time.Millisecond, "two attempts fail while cut", func() error {
 		n, msg := attemptAt()
@@ -354,7 +530,7 @@ func (c *Cluster) testNetworkCut(t *testing.T) {
 	e := c.waitCompleted(t, id, time.Minute)
 	d := e.delivery(t, "send")
 	require.Equal(t, 200, d.StatusCode)
-	require.GreaterOrEqual(t, d.Attempts, 5, "2 answered 503, at least 2 cut, 1 delivered")
+	require.GreaterOrEqual(t, d.Attempts, 5, "2 answered 503 (the local first attempt and the activity's first), at least 2 cut, 1 delivered")
 	rs := c.records("/flaky/2/c5")
 	require.Len(t, rs, 3, "two 503s and one success reach the receiver")
 	for _, r := range rs {
@@ -380,6 +556,23 @@ steps:
 // outage is how long Temporal stays down in scenario 3.
 const outage = 20 * time.Second
 
+// holdRuns is how many runs scenario 3 has making a first attempt when
+// Temporal stops.
+const holdRuns = 6
+
+const flowHoldEach = `
+id: c3-hold
+trigger: {mode: async}
+steps:
+  - id: send
+    type: http
+    method: POST
+    url: "http://receiver:8080/hold/c3/{{ trigger.body.n }}"
+    body: {mode: all}
+    timeouts: {connect: 2s, response: 10s}
+    retry: {initialInterval: 1s, backoffCoefficient: 1, maximumInterval: 1s}
+`
+
 // 3. Temporal restarts while runs wait in a delay and triggers arrive:
 // the waiting runs complete; meanwhile callers get 2xx or 503 with
 // Retry-After, never anything else; every trigger that got a 2xx has
@@ -388,6 +581,8 @@ func (c *Cluster) testTemporalRestart(t *testing.T) {
 	delayTok := c.createFlow(0, flowDelay)
 	asyncTok := c.createFlow(0, fmt.Sprintf(flowAsync, "c3-async"))
 	syncTok := c.createFlow(0, fmt.Sprintf(flowSync, "c3-sync"))
+	sendTok := c.createFlow(0, fmt.Sprintf(flowAsyncDelivery, "c3-send"))
+	holdTok := c.createFlow(0, flowHoldEach)
 	time.Sleep(cacheTTL + 500*time.Millisecond) // both replicas serve them
 
 	var waiting []string
@@ -399,16 +594,37 @@ func (c *Cluster) testTemporalRestart(t *testing.T) {
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
-	load := c.startLoad(ctx, "c3", 5, []loadFlow{{"c3-async", asyncTok, false}, {"c3-sync", syncTok, true}}, loadOpts{syncTimeoutOK: true})
-	time.Sleep(3 * time.Second)
+	// Local first attempts in flight when Temporal stops: the receiver
+	// holds them until it is stopped, then answers them within their
+	// budget, so their workflow tasks cannot be completed.
+	var inFlight []string
+	for n := 0; n < holdRuns; n++ {
+		key := fmt.Sprintf("h-%d", n)
+		a := c.trigger(n%2, holdTok, fmt.Sprintf(`{"n":%d}`, n), key)
+		require.Equal(t, http.StatusOK, a.status, a.String())
+		inFlight = append(inFlight, "c3-hold:"+key)
+	}
+	eventually(t, 10*time.Second, 20*time.Millisecond, "every held first attempt at the receiver", func() error {
+		if n := len(c.records("/hold/c3/")); n < holdRuns {
+			return fmt.Errorf("%d of %d", n, holdRuns)
+		}
+		return nil
+	})
+	load := c.startLoad(ctx, "c3", 6, []loadFlow{{"c3-async", asyncTok, false}, {"c3-sync", syncTok, true}, {"c3-send", sendTok, false}}, loadOpts{syncTimeoutOK: true})
+	time.Sleep(time.Second)
 	// Down long enough that callers cannot be served by waiting (the
 	// server itself restarts in a few seconds, which the SDK's retries
 	// hide from callers).
 	began := time.Now()
 	c.stop(c.temporal, 10*time.Second)
 	stopped := time.Since(began)
+	held := c.release()
+	t.Logf("%d first attempts held answered %s after the first reached the receiver, Temporal stopped", held, time.Since(c.records("/hold/c3/")[0].Time).Round(100*time.Millisecond))
 	time.Sleep(outage)
 	c.start(c.temporal)
+	// Their tasks are run again: every hold answered at once from now on.
+	stopReleasing := c.releaseUntilDone()
+	defer stopReleasing()
 	for _, api := range c.apis {
 		c.waitReady(api, 3*time.Minute)
 	}
@@ -429,6 +645,17 @@ func (c *Cluster) testTemporalRestart(t *testing.T) {
 	require.NotZero(t, rep.byStatus[http.StatusServiceUnavailable], "some triggers arrived during the outage")
 	c.requireRuns(t, "c3-delay", waiting, nil, 2*time.Minute)
 	c.requireRuns(t, "c3-async", rep.accepted["c3-async"], rep.unanswered["c3-async"], 2*time.Minute)
+	// Sends made during the restart, and first attempts in flight when
+	// Temporal went away (made again once it is back, the task's outcome
+	// lost), with the same key; none lost.
+	c.requireRuns(t, "c3-send", rep.accepted["c3-send"], rep.unanswered["c3-send"], 2*time.Minute)
+	c.requireDelivered(t, "c3-send", rep.accepted["c3-send"], rep.numbers)
+	c.requireRuns(t, "c3-hold", inFlight, nil, 2*time.Minute)
+	numbers := map[string]string{}
+	for n, id := range inFlight {
+		numbers[id] = strconv.Itoa(n)
+	}
+	c.requireDeliveredAt(t, "/hold/c3/", "c3-hold", inFlight, numbers)
 	// A sync trigger whose budget ran out during the outage was told its
 	// run goes on: it must, once; and its caller, retrying with the same
 	// key, gets the flow's answer.
@@ -471,31 +698,54 @@ func (c *Cluster) testRollingRestart(t *testing.T) {
 	c.requireRuns(t, "c6-async", rep.accepted["c6-async"], nil, 2*time.Minute)
 	c.requireRuns(t, "c6-sync", rep.accepted["c6-sync"], nil, 2*time.Minute)
 
-	// Every async run delivered (at least once: a delivery is retried when
-	// its outcome is lost).
-	eventually(t, time.Minute, 500*time.Millisecond, "every async run's delivery", func() error {
-		got := map[string]int{}
-		for _, r := range c.records("/ok/c6-async/") {
-			got[strings.TrimPrefix(r.Path, "/ok/c6-async/")]++
+	// Every async run delivered, at least once: a delivery is made again
+	// when its outcome is lost.
+	c.requireDelivered(t, "c6-async", rep.accepted["c6-async"], rep.numbers)
+}
+
+// requireDelivered waits until the receiver has a delivery of each
+// accepted run of a flowAsyncDelivery flow (its path ends in the run's
+// n), then requires that every copy of one run's delivery carries the same
+// Idempotency-Key, so the receiver can drop the duplicates; it logs how
+// many runs were delivered more than once.
+func (c *Cluster) requireDelivered(t *testing.T, flowID string, accepted []string, numbers map[string]string) {
+	t.Helper()
+	c.requireDeliveredAt(t, "/ok/"+flowID+"/", flowID, accepted, numbers)
+}
+
+// requireDeliveredAt is requireDelivered for sends whose paths are prefix
+// followed by the run's n.
+func (c *Cluster) requireDeliveredAt(t *testing.T, prefix, flowID string, accepted []string, numbers map[string]string) {
+	t.Helper()
+	var keys map[string][]string
+	eventually(t, time.Minute, 500*time.Millisecond, flowID+": every accepted run's delivery", func() error {
+		keys = map[string][]string{}
+		for _, r := range c.records(prefix) {
+			n := strings.TrimPrefix(r.Path, prefix)
+			keys[n] = append(keys[n], r.Headers.Get("Idempotency-Key"))
 		}
 		missing := 0
-		for _, n := range rep.accepted["c6-async"] {
-			if got[rep.numbers[n]] == 0 {
+		for _, id := range accepted {
+			if len(keys[numbers[id]]) == 0 {
 				missing++
 			}
 		}
 		if missing > 0 {
-			return fmt.Errorf("%d of %d runs not delivered", missing, len(rep.accepted["c6-async"]))
+			return fmt.Errorf("%d of %d runs not delivered", missing, len(accepted))
 		}
-		dup := 0
-		for _, k := range got {
-			if k > 1 {
-				dup++
-			}
-		}
-		t.Logf("deliveries: %d runs, %d delivered more than once", len(got), dup)
 		return nil
 	})
+	dup := 0
+	for n, ks := range keys {
+		require.NotEmpty(t, ks[0], "%s run %s: a delivery without Idempotency-Key", flowID, n)
+		for _, k := range ks {
+			require.Equal(t, ks[0], k, "%s run %s: every copy of a delivery carries its key", flowID, n)
+		}
+		if len(ks) > 1 {
+			dup++
+		}
+	}
+	t.Logf("%s: %d runs delivered, %d of them more than once (same key)", flowID, len(keys), dup)
 }
 
 // rollingRestart restarts both api replicas, then both workers, one at a

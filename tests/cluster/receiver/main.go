@@ -18,6 +18,9 @@
 //	GET  /control/records[?path=prefix]  JSON array of the records, in arrival order
 //	POST /control/reset                  forget records and flaky counters
 //	POST /control/release                answer every request held now; {"released":n}
+//	GET  /control/held                   {"held":n,"peak":p}: requests held now, and the most
+//	                                     held at once since the last POST /control/held
+//	POST /control/held                   the same answer; the peak then starts again from n
 //
 // A record is {"method","path","query","rawQuery","headers","body","time"}:
 // query as a map of lists, headers with canonical names, the body as text,
@@ -65,7 +68,9 @@ type Receiver struct {
 	records []Record
 	flaky   map[string]int // Idempotency-Key -> requests seen on /flaky/
 	release chan struct{}  // closed by /control/release
-	held    int
+	// held is how many /hold/ requests wait now; peak the most at once
+	// since the last POST /control/held.
+	held, peak int
 }
 
 func newReceiver(holdMax time.Duration) *Receiver {
@@ -126,6 +131,7 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rc.mu.Lock()
 		release := rc.release
 		rc.held++
+		rc.peak = max(rc.peak, rc.held)
 		rc.mu.Unlock()
 		timer := time.NewTimer(rc.holdMax)
 		defer timer.Stop()
@@ -164,6 +170,14 @@ func (rc *Receiver) control(w http.ResponseWriter, r *http.Request, what string)
 		rc.flaky = map[string]int{}
 		rc.mu.Unlock()
 		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+	case what == "held" && (r.Method == http.MethodGet || r.Method == http.MethodPost):
+		rc.mu.Lock()
+		out := map[string]int{"held": rc.held, "peak": rc.peak}
+		if r.Method == http.MethodPost {
+			rc.peak = rc.held
+		}
+		rc.mu.Unlock()
+		writeJSON(w, http.StatusOK, out)
 	case what == "release" && r.Method == http.MethodPost:
 		rc.mu.Lock()
 		close(rc.release)
@@ -173,7 +187,7 @@ func (rc *Receiver) control(w http.ResponseWriter, r *http.Request, what string)
 		rc.mu.Unlock()
 		writeJSON(w, http.StatusOK, map[string]int{"released": n})
 	default:
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "want GET /control/records, POST /control/reset or POST /control/release"})
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "want GET /control/records, POST /control/reset, POST /control/release or GET/POST /control/held"})
 	}
 }
 

@@ -163,6 +163,9 @@ func TestHoldUntilRelease(t *testing.T) {
 		t.Fatalf("a held request answered %d before the release", code)
 	case <-time.After(100 * time.Millisecond):
 	}
+	if code, body := send(t, http.MethodGet, srv.URL+"/control/held", "", nil); code != 200 || body != `{"held":2,"peak":2}` {
+		t.Errorf("held while held: %d %s", code, body)
+	}
 	code, body := send(t, http.MethodPost, srv.URL+"/control/release", "", nil)
 	if code != 200 || body != `{"released":2}` {
 		t.Errorf("release: %d %s", code, body)
@@ -176,6 +179,13 @@ func TestHoldUntilRelease(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatal("held request not answered after the release")
 		}
+	}
+	// The peak stays until asked to start again from what is held now.
+	if code, body := send(t, http.MethodPost, srv.URL+"/control/held", "", nil); code != 200 || body != `{"held":0,"peak":2}` {
+		t.Errorf("held after the release: %d %s", code, body)
+	}
+	if code, body := send(t, http.MethodGet, srv.URL+"/control/held", "", nil); code != 200 || body != `{"held":0,"peak":0}` {
+		t.Errorf("held after the peak restarted: %d %s", code, body)
 	}
 }
 
