@@ -80,7 +80,9 @@ func (g *gate) GateFirst(_ context.Context, name string, _ destinations.Timing) 
 	return destinations.Attempt{}, g.refuse
 }
 
-func (g *gate) Done(_ destinations.Attempt, err error, _ time.Duration) { g.outcomes = append(g.outcomes, err) }
+func (g *gate) Done(_ destinations.Attempt, err error, _ time.Duration) {
+	g.outcomes = append(g.outcomes, err)
+}
 
 type oneDestination struct{ url string }
 
