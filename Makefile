@@ -6,7 +6,7 @@ FLOWS         ?= examples
 
 FUZZTIME      ?= 20s
 
-.PHONY: run build docs test test-short test-cluster images fuzz bench bench-attribution bench-growth bench-cluster bench-observed bench-longrun soak-timers soak-flowcontrol lint lint-deploy fmt record-histories clean
+.PHONY: run build docs test test-short test-cluster images fuzz bench bench-attribution bench-growth bench-cluster bench-cluster-growth bench-observed bench-longrun soak-timers soak-flowcontrol lint lint-deploy fmt record-histories clean
 
 ## run: hookflow dev — embedded Temporal server, Web UI, worker and API, serving examples/
 run: build
@@ -57,10 +57,17 @@ bench-attribution:
 bench-growth:
 	$(GO) run ./bench/run -growth 20000 -callers 1,16 -deliveries 300 -cell 3s -out bench/growth.json
 
-## bench-cluster: the same side by side against the compose cluster (Temporal on PostgreSQL), with 1 and 2 workers;
+## bench-cluster: the same side by side against the compose cluster (Temporal on PostgreSQL), with 1 and 2 workers,
+## 3 interleaved rounds, the delivery floor and each run's cost in Temporal's and PostgreSQL's counters (about 15 min);
 ## builds the images, brings deploy/docker-compose.yaml up as its own project, takes it down; writes bench/cluster.json
+CLUSTER_CELLS = -rounds 3 -cell 3s -deliveries 300 -callers 1,16 -only "floor: Update-With-Start,hookflow: sync trigger,floor: StartWorkflow,hookflow: async trigger"
 bench-cluster: images
-	$(GO) run ./bench/cluster -out bench/cluster.json
+	$(GO) run ./bench/cluster $(CLUSTER_CELLS) -workers 1,2 -out bench/cluster.json
+
+## bench-cluster-growth: the cluster's cells fresh, then after 20,000 more runs, and what PostgreSQL holds per run
+## (1 worker, about 17 min); writes bench/cluster-growth.json
+bench-cluster-growth: images
+	$(GO) run ./bench/cluster $(CLUSTER_CELLS) -workers 1 -growth 20000 -out bench/cluster-growth.json
 
 ## bench-observed: hookflow with metrics, tracing and encryption off vs on; writes bench/observed.json
 bench-observed:

@@ -83,6 +83,10 @@ type Config struct {
 	// MaxEagerStarts is the flow worker's limit of eager starts in flight
 	// (worker.Options.MaxEagerStarts; 0: its default).
 	MaxEagerStarts int
+	// DeliveryKindRounds runs the delivery kinds cell (destinations.go):
+	// Deliveries one-send runs to a URL, to a destination and to a
+	// destination with a rate, in turn, this many rounds (0: none).
+	DeliveryKindRounds int
 	// Only runs the named scenarios (all when empty).
 	Only []string
 	// InMemory keeps the server's SQLite in memory (an experiment: hookflow
@@ -95,6 +99,15 @@ type Config struct {
 	// External, when set, measures a running cluster (make bench-cluster)
 	// instead of the embedded server: its Temporal frontend and its api.
 	External *External
+	// Counters, when set, reads cumulative counters (on a cluster:
+	// Temporal's persistence requests by operation, PostgreSQL's commits
+	// and WAL bytes) before and after each cell; Cell.PerRun keeps the
+	// difference per run.
+	Counters func() map[string]float64
+	// DeliveryFloors measures, after hookflow's deliveries, as many
+	// one-send workflows of the floor: the POST as one activity on a queue
+	// of its own, and as one local activity (Results.DeliveryFloors).
+	DeliveryFloors bool
 	// Sample, when set, is called a quarter into each cell (docker stats
 	// takes about 2 s to answer); what it
 	// returns (e.g. CPU per container) is kept with the cell.
@@ -162,6 +175,24 @@ type Cell struct {
 	// Eager counts the cell's starts that asked for eager start by how the
 	// flow worker answered (embedded only; nil when none asked).
 	Eager *worker.EagerStarts `json:"eager,omitempty"`
+	// PerRun is what Config.Counters counted during the cell (its drain
+	// included), divided by the cell's count: the cost of one run in the
+	// server's own units (nil without Counters).
+	PerRun map[string]float64 `json:"perRun,omitempty"`
+}
+
+// perRun is the difference of two Counters readings per unit.
+func perRun(before, after map[string]float64, n int) map[string]float64 {
+	if before == nil || after == nil || n <= 0 {
+		return nil
+	}
+	out := map[string]float64{}
+	for k, v := range after {
+		if d := v - before[k]; d != 0 {
+			out[k] = d / float64(n)
+		}
+	}
+	return out
 }
 
 // Results of one run.
@@ -176,6 +207,13 @@ type Results struct {
 	// Burst is the burst cell: sync idle, after the burst on its own
 	// queue, and on the async queue (before #14); ratios to idle.
 	Burst []Ratio `json:"burst,omitempty"`
+	// DeliveryPerRun is Config.Counters' count per delivery (nil without
+	// Counters).
+	DeliveryPerRun map[string]float64 `json:"deliveryPerRun,omitempty"`
+	// DeliveryFloors are the floor's one-send workflows (Config.DeliveryFloors).
+	DeliveryFloors []DeliveryKindCell `json:"deliveryFloors,omitempty"`
+	// DeliveryKinds are the delivery kinds cell's rounds.
+	DeliveryKinds []DeliveryKindCell `json:"deliveryKinds,omitempty"`
 	// Ingest are the ingest burst cells: the floor's and hookflow's.
 	Ingest          []IngestCell `json:"ingest,omitempty"`
 	WaitingFlows    int          `json:"waitingFlows"`
@@ -255,6 +293,8 @@ type target struct {
 	// hook is the trigger URL of each bench flow (by flow id).
 	hook     map[string]string
 	received func() int
+	// floorPostURL is where the delivery floor POSTs (counted by received).
+	floorPostURL string
 	// eagerStarts reads the flow worker's count of eager and plain starts
 	// (nil on a cluster: the api and the workers are other processes).
 	eagerStarts func() worker.EagerStarts
@@ -427,7 +467,14 @@ steps: [{id: send, type: http, method: POST, url: "%s", body: {mode: all}}]
 `, e.receiverURL)
 
 	allow, _ := activities.ParseAllowlist([]string{"127.0.0.1"})
-	w := worker.New(c, activities.NewDeliverer(activities.Config{Allow: allow, Telemetry: tel}), worker.Options{MaxConcurrentDeliveries: 200, WorkflowPollers: cfg.WorkflowPollers, MaxEagerStarts: cfg.MaxEagerStarts})
+	// A flow store with the delivery kinds cell's destinations.
+	st, wopts, err := openDestinations(context.Background(), dir, e.receiver.URL)
+	if err != nil {
+		return nil, err
+	}
+	e.closers = append(e.closers, func() { st.Close() })
+	wopts.MaxConcurrentDeliveries, wopts.WorkflowPollers, wopts.MaxEagerStarts = 200, cfg.WorkflowPollers, cfg.MaxEagerStarts
+	w := worker.New(c, activities.NewDeliverer(activities.Config{Allow: allow, Telemetry: tel}), wopts)
 	registerFloor(w.Flows)
 	if err := w.Start(); err != nil {
 		return nil, err
@@ -443,7 +490,7 @@ steps: [{id: send, type: http, method: POST, url: "%s", body: {mode: all}}]
 	e.closers = append(e.closers, fw.Stop)
 
 	var entries []*flow.Entry
-	for _, y := range []string{syncFlow, asyncFlow, keyedFlow, waitFlow, deliverFlow, burstFlow} {
+	for _, y := range append([]string{syncFlow, asyncFlow, keyedFlow, waitFlow, deliverFlow, burstFlow}, destFlows...) {
 		f, err := flow.DecodeYAML([]byte(y))
 		if err != nil {
 			return nil, err
@@ -466,9 +513,13 @@ steps: [{id: send, type: http, method: POST, url: "%s", body: {mode: all}}]
 			"bench-wait":    apiSrv.URL + "/hooks/bench-wait-token-0000000000",
 			"bench-deliver": apiSrv.URL + "/hooks/bench-deliver-token-00000000",
 			"bench-burst":   apiSrv.URL + "/hooks/bench-burst-token-000000000",
+			// The delivery kinds cell's (destinations.go).
+			"bench-dest":       apiSrv.URL + "/hooks/bench-dest-token-0000000000000",
+			"bench-dest-rated": apiSrv.URL + "/hooks/bench-dest-rated-token-000000000",
 		},
-		received:    func() int { return int(receivedN.Load()) },
-		eagerStarts: w.EagerStarts,
+		received:     func() int { return int(receivedN.Load()) },
+		floorPostURL: e.receiverURL,
+		eagerStarts:  w.EagerStarts,
 	}
 	return e, nil
 }
@@ -559,6 +610,10 @@ func measureAll(ctx context.Context, cfg Config, t *target) (*Results, error) {
 			}()
 			cpu0 := cpuTime()
 			eager0 := t.eagerNow()
+			var counted map[string]float64
+			if cfg.Counters != nil {
+				counted = cfg.Counters()
+			}
 			cell := measure(ctx, sc.name, n, cfg.Cell, sc.call)
 			cell.BenchCPU = 100 * (cpuTime() - cpu0).Seconds() / cfg.Cell.Seconds()
 			cell.Eager = t.eagerSince(eager0)
@@ -570,6 +625,9 @@ func measureAll(ctx context.Context, cfg Config, t *target) (*Results, error) {
 			}
 			cell.DrainSeconds = time.Since(t0).Seconds()
 			cell.CompletedPerSecond = float64(cell.Count) / (cfg.Cell.Seconds() + cell.DrainSeconds)
+			if cfg.Counters != nil {
+				cell.PerRun = perRun(counted, cfg.Counters(), cell.Count)
+			}
 			logf("%-28s callers=%-3d  %7.1f/s (%6.1f/s completed)  p50 %6.1f ms  p90 %6.1f ms  p99 %7.1f ms  errors %d%s", cell.Scenario, n, cell.PerSecond, cell.CompletedPerSecond, cell.P50ms, cell.P90ms, cell.P99ms, cell.Errors, eagerNote(cell.Eager))
 			res.Cells = append(res.Cells, cell)
 		}
@@ -577,6 +635,10 @@ func measureAll(ctx context.Context, cfg Config, t *target) (*Results, error) {
 
 	// Deliveries: N flows each sending one webhook; time until all arrived.
 	if cfg.Deliveries > 0 {
+		var counted map[string]float64
+		if cfg.Counters != nil {
+			counted = cfg.Counters()
+		}
 		// Counted from here: the receiver may have counted earlier ones.
 		before := t.received()
 		start := time.Now()
@@ -612,7 +674,29 @@ func measureAll(ctx context.Context, cfg Config, t *target) (*Results, error) {
 		elapsed := time.Since(start)
 		res.DeliveriesSent, res.DeliveriesReceived = int(sent.Load()), got
 		res.DeliveriesPerSec = float64(res.DeliveriesReceived) / elapsed.Seconds()
+		if cfg.Counters != nil {
+			if err := drain(ctx, c); err != nil {
+				return nil, err
+			}
+			res.DeliveryPerRun = perRun(counted, cfg.Counters(), res.DeliveriesReceived)
+		}
 		logf("deliveries: %d triggered, %d received (unique delivery ids), %.1f/s", res.DeliveriesSent, res.DeliveriesReceived, res.DeliveriesPerSec)
+		if cfg.DeliveryFloors {
+			var err error
+			if res.DeliveryFloors, err = measureDeliveryFloors(ctx, cfg, t, c, id, logf); err != nil {
+				return nil, err
+			}
+		}
+	}
+
+	if cfg.DeliveryKindRounds > 0 && cfg.Deliveries > 0 {
+		if t.hook["bench-dest"] == "" {
+			return nil, fmt.Errorf("the delivery kinds cell runs on the embedded server only")
+		}
+		var err error
+		if res.DeliveryKinds, err = measureDeliveryKinds(ctx, cfg, t, c, id, cfg.DeliveryKindRounds, logf); err != nil {
+			return nil, err
+		}
 	}
 
 	if cfg.IngestBurst > 0 {

@@ -20,7 +20,7 @@ func TestBenchSmoke(t *testing.T) {
 		t.Skip("starts an embedded server")
 	}
 	res, err := bench.Run(context.Background(), bench.Config{Cell: 300 * time.Millisecond, Callers: []int{1, 4}, Deliveries: 20, Waiting: 20,
-		IngestBurst: 40, IngestCallers: 8})
+		IngestBurst: 40, IngestCallers: 8, DeliveryFloors: true, DeliveryKindRounds: 1})
 	require.NoError(t, err)
 	require.Len(t, res.Cells, 12) // 6 scenarios (2 floors, sync, async, 2 keyed) at 2 caller counts
 	for _, c := range res.Cells {
@@ -39,6 +39,15 @@ func TestBenchSmoke(t *testing.T) {
 	}
 	require.Equal(t, 20, res.DeliveriesSent)
 	require.Equal(t, res.DeliveriesSent, res.DeliveriesReceived, "no delivery lost")
+	// The floor's one-send workflows, and one round of every delivery kind
+	// (to a URL, to destinations, the floors): each delivered once.
+	require.Len(t, res.DeliveryFloors, 2)
+	require.Len(t, res.DeliveryKinds, 5)
+	for _, c := range append(res.DeliveryFloors, res.DeliveryKinds...) {
+		require.Equal(t, 20, c.Sent, c.Kind)
+		require.Equal(t, 20, c.Received, "%s: every delivery arrived (counted by key)", c.Kind)
+		require.Positive(t, c.PerSecond, c.Kind)
+	}
 	require.Equal(t, 20, res.WaitingFlows)
 	require.Positive(t, res.RSSBytesWaiting)
 }

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -8,7 +9,10 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 
+	"go.temporal.io/sdk/activity"
 	sdkclient "go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 	sdkworker "go.temporal.io/sdk/worker"
@@ -35,7 +39,31 @@ func runExternal(ctx context.Context, cfg Config) (*Results, error) {
 		return nil, err
 	}
 	defer w.Stop()
+	// The delivery floor's activity, on a queue of its own as hookflow's
+	// sends are.
+	pw := sdkworker.New(c, FloorPostQueue, sdkworker.Options{MaxConcurrentActivityExecutionSize: 200})
+	pw.RegisterActivityWithOptions(floorPost, activity.RegisterOptions{Name: "bench.Post"})
+	if err := pw.Start(); err != nil {
+		return nil, err
+	}
+	defer pw.Stop()
 
+	hook, err := externalHooks(ext)
+	if err != nil {
+		return nil, err
+	}
+	// Start from an empty record: a second run counts only its own.
+	if resp, err := httpc.Post(ext.ReceiverURL+"/control/reset", "", nil); err == nil {
+		resp.Body.Close()
+	}
+	cfg.Waiting = 0 // memory is the embedded process's figure
+	return measureAll(ctx, cfg, &target{c: c, floorQueue: FloorQueue, hook: hook, received: func() int { return received(ext.ReceiverURL) },
+		floorPostURL: strings.TrimRight(ext.ReceiverURL, "/") + "/ok/bench-deliver/floor"})
+}
+
+// externalHooks creates the bench's flows on the cluster (or reads them)
+// and returns their trigger URLs by flow id.
+func externalHooks(ext *External) (map[string]string, error) {
 	deliverFlow := fmt.Sprintf(`
 id: bench-deliver
 trigger: {token: bench-deliver-token-00000000}
@@ -49,12 +77,55 @@ steps: [{id: send, type: http, method: POST, url: "%s/ok/bench-deliver", body: {
 		}
 		hook[id] = strings.TrimRight(ext.APIURL, "/") + "/hooks/" + tok
 	}
-	// Start from an empty record: a second run counts only its own.
-	if resp, err := httpc.Post(ext.ReceiverURL+"/control/reset", "", nil); err == nil {
-		resp.Body.Close()
+	return hook, nil
+}
+
+// LoadExternal sends n triggers to the cluster's api, sync, async and
+// one-send flows in turn, from callers callers, waits until every run they
+// started has closed (so what is measured next does not share the machine
+// with their backlog), and returns how many were answered 2xx (the growth
+// of `make bench-cluster -growth`).
+func LoadExternal(ctx context.Context, ext *External, n, callers int) (int, error) {
+	hook, err := externalHooks(ext)
+	if err != nil {
+		return 0, err
 	}
-	cfg.Waiting = 0 // memory is the embedded process's figure
-	return measureAll(ctx, cfg, &target{c: c, floorQueue: FloorQueue, hook: hook, received: func() int { return received(ext.ReceiverURL) }})
+	flows := []string{hook["bench-sync"], hook["bench-async"], hook["bench-deliver"]}
+	var next, ok atomic.Int64
+	var wg sync.WaitGroup
+	for range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				i := next.Add(1)
+				if i > int64(n) {
+					return
+				}
+				body := `{"n":1}`
+				if i%3 == 0 {
+					body = `{"total":250}`
+				}
+				if postJSON(flows[i%3], body) == nil {
+					ok.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	c, err := sdkclient.Dial(sdkclient.Options{HostPort: ext.TemporalAddress, Namespace: cmp.Or(ext.Namespace, "default"), Logger: sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	if err != nil {
+		return int(ok.Load()), err
+	}
+	defer c.Close()
+	// The backlog drains at the completion rate: minutes, not the two a
+	// cell's drain waits.
+	for range 10 {
+		if err = drain(ctx, c); err == nil {
+			break
+		}
+	}
+	return int(ok.Load()), err
 }
 
 // ensureFlow creates a flow through the admin API, or reads it when it

@@ -42,6 +42,8 @@ func main() {
 	keep := flag.Bool("keep", false, "leave the stack running")
 	burst := flag.Int("burst", 0, "after the cells: sync triggers at one caller, idle and right after this many async triggers (0: none)")
 	only := flag.String("only", "", "comma-separated scenarios to run (default all)")
+	rounds := flag.Int("rounds", 3, "rounds of every cell per worker count; the report gives each round and the medians")
+	growth := flag.Int("growth", 0, "instead: with the first worker count, measure, send this many more triggers (sync, async and one-send runs in turn, 16 callers), measure again, and report the ratios and what PostgreSQL holds per run")
 	flag.Parse()
 	var onlyList []string
 	if *only != "" {
@@ -70,10 +72,18 @@ func main() {
 	}
 
 	type run struct {
-		Workers int            `json:"workers"`
-		Results *bench.Results `json:"results"`
+		Workers int              `json:"workers"`
+		Rounds  []*bench.Results `json:"rounds"`
+		// After are the rounds after -growth more runs (nil without).
+		After []*bench.Results `json:"after,omitempty"`
+		// Tables are the largest tables of Temporal's database, bytes,
+		// before and after the growth.
+		Tables map[string][2]int64 `json:"tables,omitempty"`
 	}
 	var runs []run
+	if *growth > 0 {
+		counts = counts[:1]
+	}
 	for _, n := range counts {
 		began := time.Now()
 		cp.run("up", "-d", "--no-build", "--scale", "hookflow-worker="+strconv.Itoa(n))
@@ -83,17 +93,44 @@ func main() {
 			waitReady("http://" + cp.port("hookflow-worker", 9090, "--index", strconv.Itoa(i)) + "/readyz")
 		}
 		fmt.Fprintf(os.Stderr, "cluster with %d worker(s) ready in %s\n", n, time.Since(began).Round(100*time.Millisecond))
-		res, err := bench.Run(context.Background(), bench.Config{
-			Cell: *cell, Callers: levels, Deliveries: *deliveries, Log: os.Stderr, Burst: *burst, Only: onlyList,
-			External: &bench.External{
-				TemporalAddress: cp.port("temporal", 7233), APIURL: api, APIKey: key,
-				ReceiverURL: "http://" + cp.port("receiver", 8080), ReceiverTarget: "http://receiver:8080",
-			},
-			Sample: func(string, int) map[string]float64 { return cp.stats() },
-		})
-		check(err)
-		runs = append(runs, run{n, res})
-		report(n, res)
+		metrics := "http://" + cp.port("temporal", 8000) + "/metrics"
+		ext := &bench.External{
+			TemporalAddress: cp.port("temporal", 7233), APIURL: api, APIKey: key,
+			ReceiverURL: "http://" + cp.port("receiver", 8080), ReceiverTarget: "http://receiver:8080",
+		}
+		measure := func(label string) []*bench.Results {
+			var out []*bench.Results
+			for i := range *rounds {
+				res, err := bench.Run(context.Background(), bench.Config{
+					Cell: *cell, Callers: levels, Deliveries: *deliveries, Log: os.Stderr, Burst: *burst, Only: onlyList,
+					DeliveryFloors: true, External: ext,
+					Sample:   func(string, int) map[string]float64 { return cp.stats() },
+					Counters: func() map[string]float64 { return cp.counters(metrics) },
+				})
+				check(err)
+				out = append(out, res)
+				fmt.Printf("\n%d worker(s)%s, round %d of %d", n, label, i+1, *rounds)
+				report(n, res)
+			}
+			medians(n, out)
+			return out
+		}
+		r := run{Workers: n, Rounds: measure("")}
+		if *growth > 0 {
+			before := cp.tables()
+			began := time.Now()
+			ok, err := bench.LoadExternal(context.Background(), ext, *growth, 16)
+			check(err)
+			fmt.Fprintf(os.Stderr, "growth: %d of %d triggers answered 2xx in %s\n", ok, *growth, time.Since(began).Round(time.Second))
+			r.After = measure(fmt.Sprintf(" after %d more runs", *growth))
+			after := cp.tables()
+			r.Tables = map[string][2]int64{}
+			for t, b := range after {
+				r.Tables[t] = [2]int64{before[t], b}
+			}
+			growthReport(*growth, r.Rounds, r.After, r.Tables)
+		}
+		runs = append(runs, r)
 	}
 	b, _ := json.MarshalIndent(map[string]any{"topology": "deploy/docker-compose.yaml: PostgreSQL, Temporal (4 history shards, 1 task queue partition), 1 api, N workers, receiver", "runs": runs}, "", "  ")
 	check(os.WriteFile(*out, append(b, '\n'), 0o644))
@@ -114,6 +151,9 @@ func report(workers int, res *bench.Results) {
 	}
 	tw.Flush()
 	fmt.Printf("deliveries: %d triggered, %d received, %.1f/s\n", res.DeliveriesSent, res.DeliveriesReceived, res.DeliveriesPerSec)
+	for _, f := range res.DeliveryFloors {
+		fmt.Printf("deliveries, %s: %d started, %d received, %.1f/s\n", f.Kind, f.Sent, f.Received, f.PerSecond)
+	}
 	for _, b := range res.Burst {
 		fmt.Printf("burst: %-56s p50 %7.1f ms  p99 %8.1f ms  (vs idle: p50 %.2fx, p99 %.2fx; %d rounds)\n", b.Name, b.P50ms, b.P99ms, b.P50Ratio, b.P99Ratio, b.RoundsUsed)
 	}
@@ -177,6 +217,10 @@ func (cp *compose) prepare(file string) string {
 	var cfg map[string]any
 	check(yaml.Unmarshal([]byte(resolved), &cfg))
 	services := cfg["services"].(map[string]any)
+	// Temporal's Prometheus metrics, for the cost of a run in its own units.
+	tsvc := services["temporal"].(map[string]any)
+	tports, _ := tsvc["ports"].([]any)
+	tsvc["ports"] = append(tports, "127.0.0.1::8000")
 	services["receiver"] = map[string]any{"image": envOr("HOOKFLOW_RECEIVER_IMAGE", "hookflow-receiver:dev"), "ports": []any{"127.0.0.1::8080"}}
 	for _, v := range services {
 		svc := v.(map[string]any)

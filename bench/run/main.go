@@ -34,6 +34,8 @@ func main() {
 	attribution := flag.Int("attribution-rounds", 0, "instead: the attribution bench (sync floor variants, delivery floor, trigger-to-receipt, burst), this many interleaved rounds")
 	batch := flag.Int("delivery-batch", 200, "with -attribution-rounds: deliveries per delivery cell")
 	ingest := flag.Int("ingest-burst", 5000, "after the cells: this many StartWorkflow calls (the floor), then as many async triggers, each sent from -ingest-callers callers as fast as they are answered; accept latency and rate, time until all completed, runs lost (0: none)")
+	floors := flag.Bool("delivery-floors", true, "after hookflow's deliveries: as many one-send workflows of the floor, the POST as one activity and as one local activity")
+	kindRounds := flag.Int("delivery-kind-rounds", 3, "after the deliveries: -deliveries one-send runs to a URL, to a destination (first attempt local) and to a destination with a rate (its queue), in turn, this many rounds (0: none)")
 	ingestCallers := flag.Int("ingest-callers", 64, "callers of the -ingest-burst cells")
 	maxEager := flag.Int("max-eager-starts", 0, "the flow worker's eager starts in flight (hookflow dev's --max-eager-starts; 0: its default, 1000: every start eager while slots last, as before issue #28; below 0: none)")
 	burstOnly := flag.Int("burst-cell", 0, "after the cells: sync triggers at one caller, idle and right after this many async triggers (0: none)")
@@ -118,6 +120,7 @@ func main() {
 		SQLiteConns: *conns, HistoryShards: int32(*shards), WorkflowPollers: *pollers, Only: onlyList, InMemory: *memory,
 		SQLitePragmas: tuning.pragmas, DynamicConfig: tuning.dynamic, FullVisibilityIndexes: *fullVis,
 		Burst: *burstOnly, IngestBurst: *ingest, IngestCallers: *ingestCallers, MaxEagerStarts: *maxEager,
+		DeliveryKindRounds: *kindRounds, DeliveryFloors: *floors,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -148,6 +151,9 @@ func main() {
 	tw.Flush()
 	printIngest(res)
 	fmt.Printf("\ndeliveries: %d triggered, %d received, %.1f/s\n", res.DeliveriesSent, res.DeliveriesReceived, res.DeliveriesPerSec)
+	for _, f := range res.DeliveryFloors {
+		fmt.Printf("deliveries, %s: %d started, %d received, %.1f/s (hookflow's one-send runs %.2fx)\n", f.Kind, f.Sent, f.Received, f.PerSecond, res.DeliveriesPerSec/f.PerSecond)
+	}
 	fmt.Printf("memory: RSS %.0f MB with %d flows waiting in a delay (idle %.0f MB)\n", float64(res.RSSBytesWaiting)/1e6, res.WaitingFlows, float64(res.RSSBytesIdle)/1e6)
 	b, _ := json.MarshalIndent(res, "", "  ")
 	if err := os.WriteFile(*out, append(b, '\n'), 0o644); err != nil {
