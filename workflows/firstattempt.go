@@ -126,7 +126,8 @@ func deliveryRetryState(err error) enumspb.RetryState {
 // deliver makes one delivery: as a local first attempt and, when that
 // fails, the rest of the step's retry policy on ao's task queue; or, when
 // the first attempt is not local, all of it there. It returns how many
-// attempts come before the activity's own (1 after a hand-over, else 0)
+// attempts come before the activity's own (1 after a hand-over of a first
+// attempt that sent, else 0: a destination's gate refused it, or none)
 // and the final error, the single place where a delivery is known to have
 // failed for good.
 func (r *run) deliver(ctx workflow.Context, req *flow.HTTPRequest, pol *contract.DestinationPolicy, ao workflow.ActivityOptions, plan *sendPlan, res *contract.Result) (int32, error) {
