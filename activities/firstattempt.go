@@ -60,24 +60,24 @@ func (h *Deliverer) DeliverFirst(ctx context.Context, in contract.FirstAttempt) 
 			req.ConnectTimeout = in.Budget
 		}
 	}
-	var gate func(error, time.Duration)
+	done := func(error, time.Duration) {}
 	if req.Destination != "" {
 		var err error
-		if gate, err = h.gateFirst(ctx, req, in.Budget); err != nil {
+		if done, err = h.gateFirst(ctx, req, in.Budget); err != nil {
 			return nil, err
 		}
 	}
 	start := time.Now()
 	res, err := h.Deliver(ctx, req)
-	if gate != nil {
-		gate(err, time.Since(start))
-	}
+	took := time.Since(start)
 	if err == nil {
+		done(nil, took)
 		res.FirstAttempt = &in
 		return res, nil
 	}
 	var ae *temporal.ApplicationError
 	if !errors.As(err, &ae) {
+		done(err, took)
 		return nil, err
 	}
 	var f contract.Failure
@@ -94,7 +94,11 @@ func (h *Deliverer) DeliverFirst(ctx context.Context, in contract.FirstAttempt) 
 	// The same failure, with the input recorded beside it and its message
 	// in the details (contract.Failure.Message says why).
 	f.Message = msg
-	return nil, temporal.NewApplicationErrorWithOptions("first attempt failed ("+typ+")", typ, temporal.ApplicationErrorOptions{
+	failed := temporal.NewApplicationErrorWithOptions("first attempt failed ("+typ+")", typ, temporal.ApplicationErrorOptions{
 		NonRetryable: ae.NonRetryable(), NextRetryDelay: ae.NextRetryDelay(), Details: []any{f},
 	})
+	// A destination's breaker and metric see the attempt as classified
+	// here: cut by the budget is not the receiver's failure.
+	done(failed, took)
+	return nil, failed
 }

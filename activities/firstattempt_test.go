@@ -132,3 +132,33 @@ func TestDeliverFirstToADestinationGoesThroughItsGate(t *testing.T) {
 	require.Len(t, g.outcomes, 1, "the outcome reaches the gate (breaker, lease)")
 	require.Error(t, g.outcomes[0])
 }
+
+// A first attempt to a destination cut by the flow worker's budget is not
+// the receiver's failure: the gate (the breaker, the metric) hears it as
+// FirstAttemptBudgetExceeded, which counts against nothing.
+func TestDeliverFirstCutByItsBudgetIsNotTheDestinationsFailure(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	allow, err := activities.ParseAllowlist([]string{"127.0.0.1"})
+	require.NoError(t, err)
+	d := activities.NewDeliverer(activities.Config{Allow: allow, Destinations: oneDestination{srv.URL}})
+	g := &gate{}
+	d.UseFirstAttemptGate(g)
+	in := firstAttempt("hook", 300*time.Millisecond)
+	in.Request.Destination, in.Request.DestinationVersion = "crm", 1
+	_, err = d.DeliverFirst(context.Background(), in)
+	var ae *temporal.ApplicationError
+	require.True(t, errors.As(err, &ae))
+	require.Equal(t, contract.ErrFirstAttemptCut, ae.Type())
+	require.Len(t, g.outcomes, 1)
+	require.True(t, errors.As(g.outcomes[0], &ae))
+	require.Equal(t, contract.ErrFirstAttemptCut, ae.Type())
+	require.False(t, destinations.CountsAgainst(ae.Type()), "not a failure of the destination")
+}

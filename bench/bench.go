@@ -188,7 +188,11 @@ func perRun(before, after map[string]float64, n int) map[string]float64 {
 	}
 	out := map[string]float64{}
 	for k, v := range after {
-		if d := v - before[k]; d != 0 {
+		b, ok := before[k]
+		if !ok {
+			continue // not read before (a source that failed): no difference to take
+		}
+		if d := v - b; d != 0 {
 			out[k] = d / float64(n)
 		}
 	}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -427,11 +429,37 @@ func (m *Supervisor) GateFirst(ctx context.Context, name string, t Timing) (Atte
 	d := m.known[name]
 	m.mu.Unlock()
 	if d == nil || !firstAttemptRule(d, m.now()) {
-		return Attempt{name: name}, parked(name, "its first attempt is its queue's", 0)
+		return Attempt{name: name}, refusedHere(name, "its first attempt is its queue's")
 	}
 	t.Deadline = time.Time{} // one try for a lease, no wait
-	_, lease, err := m.gate(ctx, d, name, t)
-	return Attempt{name: name, d: d, lease: lease}, err
+	probe, lease, err := m.gate(ctx, d, name, t)
+	if probe {
+		// Cannot be: the rule above admitted d outright. Should it ever,
+		// the probe is the queue's to make.
+		m.releaseLease(lease)
+		m.giveBackProbe(ctx, name, probe)
+		return Attempt{name: name}, refusedHere(name, "its circuit is open")
+	}
+	if err != nil {
+		var ae *temporal.ApplicationError
+		why := err.Error()
+		if errors.As(err, &ae) {
+			why = ae.Message()
+		}
+		// The gate's reason, said as a flow worker's refusal.
+		why = strings.TrimSuffix(strings.TrimPrefix(why, "destination "+name+": "), "; nothing was sent and the delivery waits in its queue")
+		return Attempt{name: name}, refusedHere(name, why)
+	}
+	return Attempt{name: name, d: d, lease: lease}, nil
+}
+
+// refusedHere is a first attempt the flow worker may not make (a
+// DestinationParked error, with no wait: nothing was sent, and the
+// delivery goes to the destination's queue at once).
+func refusedHere(name, why string) error {
+	return temporal.NewApplicationErrorWithOptions(
+		fmt.Sprintf("destination %s: %s; nothing was sent and the delivery goes to its queue at once", name, why),
+		contract.ErrDestinationParked, temporal.ApplicationErrorOptions{})
 }
 
 // Done records an attempt Gate let through: its outcome (err nil: it

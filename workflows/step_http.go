@@ -78,6 +78,9 @@ func runHTTP(ctx workflow.Context, r *run, s *flow.Step, h *flow.HTTP, at positi
 			d.Attempts, d.LastError = 1, "gave up: "+df.Error()
 			var f contract.Failure
 			var appErr *temporal.ApplicationError
+			if errors.As(err, &appErr) && appErr.Type() == contract.ErrDestinationParked {
+				d.Attempts = 0 // the destination's gate refused it: nothing was sent
+			}
 			if errors.As(err, &appErr) && appErr.HasDetails() && appErr.Details(&f) == nil {
 				d.StatusCode = f.StatusCode
 			}

@@ -3,6 +3,7 @@
 package cluster
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -14,12 +15,18 @@ import (
 )
 
 const (
+	// A rate keeps every attempt on the destination's queue, each holding
+	// its lease until released or its 20 s response timeout: a local
+	// first attempt's would change hands at its 5 s budget, and the lease
+	// a worker holds when it is killed must be the one the test read.
+	// (Local first attempts take leases too: tests/destinations_test.go.)
 	leaseDest = `
 name: c9-dest
 baseUrl: http://receiver:8080/hold/c9/
 maxInFlight: 2
+rateLimit: {perSecond: 100}
 circuitBreaker: {disabled: true}
-timeouts: {connect: 2s, response: 10s}
+timeouts: {connect: 2s, response: 20s}
 retry: {initialInterval: 1s, backoffCoefficient: 1, maximumInterval: 1s}
 `
 	leaseFlow = `
@@ -89,17 +96,20 @@ func (c *Cluster) testLeaseHolderKilled(t *testing.T) {
 			victim = w
 		}
 	}
-	k := len(byWorker[victim.name])
+	c.kill(victim)
+	// What the dead worker holds now cannot change until it expires.
+	held := leases()[victim.name]
+	k := len(held)
+	require.Positive(t, k, "%s held a lease when it was killed (before: %v)", victim.name, byWorker)
 	var expiry time.Time
-	for _, ms := range byWorker[victim.name] {
+	for _, ms := range held {
 		if at := time.UnixMilli(ms); at.After(expiry) {
 			expiry = at
 		}
 	}
-	t.Logf("leases %v; SIGKILL %s holding %d, expiring by %s", byWorker, victim.name, k, time.Until(expiry).Round(100*time.Millisecond))
-	c.kill(victim)
+	t.Logf("leases %v; SIGKILLed %s holding %d, expiring in %s", byWorker, victim.name, k, time.Until(expiry).Round(100*time.Millisecond))
 	t.Cleanup(func() {
-		if st, err := victim.c.State(t.Context()); err == nil && !st.Running {
+		if st, err := victim.c.State(context.Background()); err == nil && !st.Running {
 			c.start(victim)
 		}
 	})

@@ -447,7 +447,7 @@ func (c *Cluster) testNetworkCutDuringLocalAttempt(t *testing.T) {
 	e := c.waitCompleted(t, id, time.Minute)
 	d := e.delivery(t, "send")
 	require.Equal(t, 200, d.StatusCode)
-	require.GreaterOrEqual(t, d.Attempts, 4, "the local attempt, at least two cut, one delivered")
+	require.GreaterOrEqual(t, d.Attempts, int(attempt)+1, "the local attempt, and the activity's, the last of them (at least attempt %d) delivered", attempt)
 	for _, r := range c.records(path) {
 		require.Equal(t, d.DeliveryID, r.Headers.Get("Idempotency-Key"))
 	}
@@ -611,7 +611,7 @@ func (c *Cluster) testTemporalRestart(t *testing.T) {
 		return nil
 	})
 	load := c.startLoad(ctx, "c3", 6, []loadFlow{{"c3-async", asyncTok, false}, {"c3-sync", syncTok, true}, {"c3-send", sendTok, false}}, loadOpts{syncTimeoutOK: true})
-	time.Sleep(time.Second)
+	time.Sleep(500 * time.Millisecond)
 	// Down long enough that callers cannot be served by waiting (the
 	// server itself restarts in a few seconds, which the SDK's retries
 	// hide from callers).
@@ -620,6 +620,7 @@ func (c *Cluster) testTemporalRestart(t *testing.T) {
 	stopped := time.Since(began)
 	held := c.release()
 	t.Logf("%d first attempts held answered %s after the first reached the receiver, Temporal stopped", held, time.Since(c.records("/hold/c3/")[0].Time).Round(100*time.Millisecond))
+	require.Equal(t, holdRuns, held, "every first attempt was still waiting for its answer (within its 5 s budget) when Temporal stopped")
 	time.Sleep(outage)
 	c.start(c.temporal)
 	// Their tasks are run again: every hold answered at once from now on.
@@ -660,7 +661,10 @@ func (c *Cluster) testTemporalRestart(t *testing.T) {
 	// run goes on: it must, once; and its caller, retrying with the same
 	// key, gets the flow's answer.
 	syncRuns := append(append([]string{}, rep.accepted["c3-sync"]...), rep.timedOut["c3-sync"]...)
-	c.requireRuns(t, "c3-sync", syncRuns, rep.unanswered["c3-sync"], 2*time.Minute)
+	// 4 minutes: once (in five runs of the suite), after a slower restart
+	// (32 s), 4 sync runs took more than 2 minutes to complete; why is not
+	// known yet.
+	c.requireRuns(t, "c3-sync", syncRuns, rep.unanswered["c3-sync"], 4*time.Minute)
 	for _, id := range rep.timedOut["c3-sync"] {
 		_, key, _ := strings.Cut(id, ":")
 		a := c.trigger(0, syncTok, rep.bodies[id], key)
