@@ -644,40 +644,12 @@ func measureAll(ctx context.Context, cfg Config, t *target) (*Results, error) {
 			counted = cfg.Counters()
 		}
 		// Counted from here: the receiver may have counted earlier ones.
-		before := t.received()
-		start := time.Now()
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, 32)
-		var sent atomic.Int64
-		var failedMu sync.Mutex
-		for range cfg.Deliveries {
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer wg.Done()
-				defer func() { <-sem }()
-				if err := postJSON(t.hook["bench-deliver"], `{"n":1}`); err != nil {
-					failedMu.Lock()
-					res.DeliveryTriggerErrors = append(res.DeliveryTriggerErrors, err.Error())
-					failedMu.Unlock()
-					return
-				}
-				sent.Add(1)
-			}()
+		d, errs := deliverMany(ctx, t, t.hook["bench-deliver"], cfg.Deliveries)
+		res.DeliveryTriggerErrors = errs
+		if len(errs) > 0 {
+			logf("deliveries: %d trigger(s) failed, first: %s", len(errs), errs[0])
 		}
-		wg.Wait()
-		if len(res.DeliveryTriggerErrors) > 0 {
-			logf("deliveries: %d trigger(s) failed, first: %s", len(res.DeliveryTriggerErrors), res.DeliveryTriggerErrors[0])
-		}
-		deadline := time.Now().Add(2 * time.Minute)
-		got := t.received() - before
-		for int64(got) < sent.Load() && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
-			got = t.received() - before
-		}
-		elapsed := time.Since(start)
-		res.DeliveriesSent, res.DeliveriesReceived = int(sent.Load()), got
-		res.DeliveriesPerSec = float64(res.DeliveriesReceived) / elapsed.Seconds()
+		res.DeliveriesSent, res.DeliveriesReceived, res.DeliveriesPerSec = d.Sent, d.Received, d.PerSecond
 		if cfg.Counters != nil {
 			if err := drain(ctx, c); err != nil {
 				return nil, err

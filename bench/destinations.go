@@ -102,14 +102,16 @@ func measureDeliveryKinds(ctx context.Context, cfg Config, t *target, client sdk
 			// on the warmest (or coldest) server.
 			kind := kinds[(i+r)%len(kinds)]
 			var c DeliveryKindCell
-			var err error
 			if how, ok := floors[kind]; ok {
-				c, err = deliverFloor(ctx, cfg, t, client, id, how)
+				var err error
+				if c, err = deliverFloor(ctx, cfg, t, client, id, how); err != nil {
+					return out, err
+				}
 			} else {
-				c, err = deliverMany(ctx, t, hooks[kind], cfg.Deliveries)
-			}
-			if err != nil {
-				return out, err
+				var errs []string
+				if c, errs = deliverMany(ctx, t, hooks[kind], cfg.Deliveries); c.Sent == 0 && len(errs) > 0 {
+					return out, fmt.Errorf("%s: every trigger failed, first: %s", kind, errs[0])
+				}
 			}
 			c.Kind, c.Round = kind, r+1
 			logf("deliveries %-42s round %d: %d triggered, %d received, %.1f/s", kind, r+1, c.Sent, c.Received, c.PerSecond)
@@ -148,41 +150,48 @@ func measureDeliveryKinds(ctx context.Context, cfg Config, t *target, client sdk
 	return out, nil
 }
 
-// deliverMany triggers n runs of a one-send flow (32 callers) and waits
-// until the receiver has counted n more unique deliveries (2 minutes at
-// most).
-func deliverMany(ctx context.Context, t *target, hook string, n int) (DeliveryKindCell, error) {
+// deliverMany triggers n runs of a one-send flow and counts them at the
+// receiver (sendAndCount); errors are the triggers answered otherwise than
+// 2xx.
+func deliverMany(ctx context.Context, t *target, hook string, n int) (DeliveryKindCell, []string) {
+	return sendAndCount(ctx, t, n, func() error { return postJSON(hook, `{"n":1}`) })
+}
+
+// sendAndCount calls send n times from 32 callers, then waits until the
+// receiver has counted as many more unique deliveries as sends succeeded
+// (2 minutes at most); the rate counts from the first send to the last
+// arrival. It returns the failed sends' errors.
+func sendAndCount(ctx context.Context, t *target, n int, send func() error) (DeliveryKindCell, []string) {
 	before := t.received()
 	start := time.Now()
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 32)
 	var sent atomic.Int64
-	var firstErr atomic.Value
+	var mu sync.Mutex
+	var errs []string
 	for range n {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			if err := postJSON(hook, `{"n":1}`); err != nil {
-				firstErr.CompareAndSwap(nil, err)
+			if err := send(); err != nil {
+				mu.Lock()
+				errs = append(errs, err.Error())
+				mu.Unlock()
 				return
 			}
 			sent.Add(1)
 		}()
 	}
 	wg.Wait()
-	if err, _ := firstErr.Load().(error); err != nil && sent.Load() == 0 {
-		return DeliveryKindCell{}, fmt.Errorf("every trigger failed, first: %w", err)
-	}
 	deadline := time.Now().Add(2 * time.Minute)
 	got := t.received() - before
 	for int64(got) < sent.Load() && time.Now().Before(deadline) && ctx.Err() == nil {
 		time.Sleep(20 * time.Millisecond)
 		got = t.received() - before
 	}
-	elapsed := time.Since(start)
-	return DeliveryKindCell{Sent: int(sent.Load()), Received: got, PerSecond: float64(got) / elapsed.Seconds()}, nil
+	return DeliveryKindCell{Sent: int(sent.Load()), Received: got, PerSecond: float64(got) / time.Since(start).Seconds()}, errs
 }
 
 // Delivery floors: the one-send workflow with nothing but its POST.
@@ -218,38 +227,17 @@ func deliverFloor(ctx context.Context, cfg Config, t *target, c sdkclient.Client
 	if cfg.Counters != nil {
 		counted = cfg.Counters()
 	}
-	before := t.received()
-	start := time.Now()
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 32)
-	var sent atomic.Int64
-	for range cfg.Deliveries {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			key := id("floor-deliver")
-			_, err := c.ExecuteWorkflow(ctx, sdkclient.StartWorkflowOptions{ID: key, TaskQueue: t.floorQueue, EnableEagerStart: t.eagerStarts != nil}, "bench.Deliver", how,
-				PostRequest{URL: t.floorPostURL, Key: key, Body: []byte(`{"n":1}`)})
-			if err == nil {
-				sent.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	deadline := time.Now().Add(2 * time.Minute)
-	got := t.received() - before
-	for int64(got) < sent.Load() && time.Now().Before(deadline) && ctx.Err() == nil {
-		time.Sleep(20 * time.Millisecond)
-		got = t.received() - before
-	}
-	cell := DeliveryKindCell{Sent: int(sent.Load()), Received: got, PerSecond: float64(got) / time.Since(start).Seconds()}
+	cell, _ := sendAndCount(ctx, t, cfg.Deliveries, func() error {
+		key := id("floor-deliver")
+		_, err := c.ExecuteWorkflow(ctx, sdkclient.StartWorkflowOptions{ID: key, TaskQueue: t.floorQueue, EnableEagerStart: t.eagerStarts != nil}, "bench.Deliver", how,
+			PostRequest{URL: t.floorPostURL, Key: key, Body: []byte(`{"n":1}`)})
+		return err
+	})
 	if err := drain(ctx, c); err != nil {
 		return cell, err
 	}
 	if cfg.Counters != nil {
-		cell.PerRun = perRun(counted, cfg.Counters(), got)
+		cell.PerRun = perRun(counted, cfg.Counters(), cell.Received)
 	}
 	return cell, nil
 }

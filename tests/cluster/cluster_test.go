@@ -418,8 +418,18 @@ func (c *Cluster) stop(n *node, grace time.Duration) {
 }
 
 // kill sends SIGKILL: the process gets no chance to finish anything.
+//
+// A node killed stays down for the scenario to start again; if the
+// scenario ends first (a failure), its cleanup starts it, so the next
+// scenario finds the cluster whole.
 func (c *Cluster) kill(n *node) {
 	c.t.Helper()
+	t := c.t
+	t.Cleanup(func() {
+		if st, err := n.c.State(context.Background()); err == nil && !st.Running {
+			c.start(n)
+		}
+	})
 	_, err := c.docker.ContainerKill(context.Background(), n.c.GetContainerID(), client.ContainerKillOptions{Signal: "KILL"})
 	require.NoError(c.t, err, "kill %s", n.name)
 	deadline := time.Now().Add(30 * time.Second)

@@ -3,7 +3,6 @@
 package cluster
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -108,11 +107,6 @@ func (c *Cluster) testLeaseHolderKilled(t *testing.T) {
 		}
 	}
 	t.Logf("leases %v; SIGKILLed %s holding %d, expiring in %s", byWorker, victim.name, k, time.Until(expiry).Round(100*time.Millisecond))
-	t.Cleanup(func() {
-		if st, err := victim.c.State(context.Background()); err == nil && !st.Running {
-			c.start(victim)
-		}
-	})
 
 	// Until they expire, the dead worker's leases still count: the worker
 	// left keeps at most maxInFlight - k in flight.

@@ -272,11 +272,6 @@ func (c *Cluster) testWorkerKilled(t *testing.T) {
 	})
 	t.Logf("%s holds the delivery; SIGKILL", holder.name)
 	c.kill(holder)
-	t.Cleanup(func() {
-		if st, err := holder.c.State(context.Background()); err == nil && !st.Running {
-			c.start(holder)
-		}
-	})
 
 	// Temporal retries the attempt once its start-to-close timeout has
 	// passed (no worker reports it), on the worker left.
@@ -347,11 +342,6 @@ func (c *Cluster) testWorkerKilledDuringLocalAttempt(t *testing.T) {
 	t.Logf("%s makes the local first attempt; SIGKILL", holder.name)
 	c.kill(holder)
 	killedAt := time.Now()
-	t.Cleanup(func() {
-		if st, err := holder.c.State(context.Background()); err == nil && !st.Running {
-			c.start(holder)
-		}
-	})
 
 	// The task times out (10 s); the survivor replays the run and makes
 	// the first attempt again. It is released at once, within its budget.
