@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/expr-lang/expr"
@@ -249,8 +250,8 @@ func (v *stepRefVisitor) Visit(n *ast.Node) {
 }
 
 // Evaluator evaluates expressions and templates against an environment. It
-// compiles each distinct source once and keeps the program, so a loop does
-// not recompile on every iteration. It is not safe for concurrent use;
+// keeps each distinct source's program, so a loop does not look it up again
+// on every iteration; programs come from a process-wide cache. It is not safe for concurrent use;
 // workflow coroutines never run at the same time.
 type Evaluator struct {
 	programs map[string]*vm.Program
@@ -263,14 +264,55 @@ func (e *Evaluator) program(src string) (*vm.Program, error) {
 	if p, ok := e.programs[src]; ok {
 		return p, nil
 	}
-	// Compile with the loop names (and a wait's event) declared:
-	// validation already refused them where they are not set, and one
-	// program serves both.
-	p, err := expr.Compile(src, exprOptions(true, EnvEvent)...)
+	p, err := sharedPrograms.get(src)
 	if err != nil {
 		return nil, err
 	}
 	e.programs[src] = p
+	return p, nil
+}
+
+// maxSharedPrograms bounds the process-wide program cache: past this many
+// distinct sources it starts over (a program is a few KB).
+const maxSharedPrograms = 2048
+
+// sharedPrograms keeps compiled programs across Evaluators, so a flow's
+// expressions compile once per process rather than once per run (about
+// 12 µs each on the bench machine, more under load: issue #28's profile).
+// Compiling is pure (same source and options, same program), a program is
+// never modified after compiling, and expr runs each call on a VM of its
+// own, so runs share them safely; replay is unaffected.
+var sharedPrograms = &programCache{m: map[string]*vm.Program{}}
+
+type programCache struct {
+	mu sync.Mutex
+	m  map[string]*vm.Program
+	// compiles counts compilations (tests).
+	compiles atomic.Int64
+}
+
+func (c *programCache) get(src string) (*vm.Program, error) {
+	c.mu.Lock()
+	p, ok := c.m[src]
+	c.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	// Compile with the loop names (and a wait's event) declared:
+	// validation already refused them where they are not set, and one
+	// program serves both. Outside the lock: two runs may compile the same
+	// source at once, and either program is the same.
+	p, err := expr.Compile(src, exprOptions(true, EnvEvent)...)
+	c.compiles.Add(1)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if len(c.m) >= maxSharedPrograms {
+		clear(c.m)
+	}
+	c.m[src] = p
+	c.mu.Unlock()
 	return p, nil
 }
 
