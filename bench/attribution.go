@@ -16,6 +16,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	sdkclient "go.temporal.io/sdk/client"
 
+	"github.com/hookflow/hookflow/api/httpapi"
 	"github.com/hookflow/hookflow/contract"
 	"github.com/hookflow/hookflow/flow"
 )
@@ -38,6 +39,9 @@ type AttributionConfig struct {
 	Rounds int
 	// DeliveryBatch is how many deliveries each delivery cell sends.
 	DeliveryBatch int
+	// TimelineRuns is how many sequential sync runs of each sync
+	// variant the timeline reads from their histories (0: none).
+	TimelineRuns int
 }
 
 // Ratio is one variant's medians and its medians of per-round ratios to
@@ -70,11 +74,13 @@ type Attribution struct {
 	Latency []Ratio `json:"latency"`
 	// Burst is sync at one caller, idle and right after Burst async
 	// triggers; ratios to idle.
-	Burst      []Ratio `json:"burst,omitempty"`
-	BurstSize  int     `json:"burstSize,omitempty"`
-	GoVersion  string  `json:"goVersion"`
-	CPUs       int     `json:"cpus"`
-	CellSecond float64 `json:"cellSeconds"`
+	// Timeline splits one caller's sync runs at their history's events.
+	Timeline   []Timeline `json:"timeline,omitempty"`
+	Burst      []Ratio    `json:"burst,omitempty"`
+	BurstSize  int        `json:"burstSize,omitempty"`
+	GoVersion  string     `json:"goVersion"`
+	CPUs       int        `json:"cpus"`
+	CellSecond float64    `json:"cellSeconds"`
 }
 
 // Sync variant names, in the order they add cost.
@@ -179,10 +185,12 @@ func Attribute(ctx context.Context, cfg AttributionConfig) (*Attribution, error)
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		if err := uws(r.Context(), floorOpts(), "bench.NoopUpdate", "answer"); err != nil {
+		o := floorOpts()
+		if err := uws(r.Context(), o, "bench.NoopUpdate", "answer"); err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
+		w.Header().Set(httpapi.HeaderExecutionID, o.ID)
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusCreated)
 		w.Write([]byte(`{"ok":true}`))
@@ -233,6 +241,34 @@ func Attribute(ctx context.Context, cfg AttributionConfig) (*Attribution, error)
 	for _, n := range cfg.Callers {
 		for _, v := range syncVariants {
 			res.Sync = append(res.Sync, ratios(v.name, n, cells[key{v.name, n}], cells[key{VFloor, n}], false))
+		}
+	}
+	if cfg.TimelineRuns > 0 {
+		withID := func(opts func() sdkclient.StartWorkflowOptions, wf string, args ...any) func(context.Context) (string, error) {
+			return func(ctx context.Context) (string, error) {
+				o := opts()
+				return o.ID, uws(ctx, o, wf, "answer", args...)
+			}
+		}
+		tl, err := measureTimelines(ctx, c, cfg.TimelineRuns, []timelineVariant{
+			{VFloor, withID(floorOpts, "bench.NoopUpdate")},
+			{VSearchAttr, withID(withSA, "bench.NoopUpdate")},
+			{VSummary, withID(withSummary, "bench.NoopUpdate")},
+			{VInput, withID(withSummary, "bench.NoopUpdateInput", in())},
+			{VHandlers, withID(withSummary, "bench.NoopUpdateQuery", in())},
+			{VFloorHTTP, func(context.Context) (string, error) { return postForID(floorHTTP.URL, `{"total":250}`) }},
+			{VHookDirect, func(ctx context.Context) (string, error) {
+				o := hookOpts()
+				return o.ID, uws(ctx, o, contract.WorkflowName, contract.UpdateResponse, in())
+			}},
+			{VHookHTTP, func(context.Context) (string, error) { return postForID(st.target.hook["bench-sync"], `{"total":250}`) }},
+		})
+		if err != nil {
+			return nil, err
+		}
+		res.Timeline = tl
+		if err := drain(ctx, c); err != nil {
+			return nil, err
 		}
 	}
 

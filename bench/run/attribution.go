@@ -80,6 +80,13 @@ func runAttribution(cfg bench.AttributionConfig, out string) error {
 	for _, r := range res.Latency {
 		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.1f\t%.1f\t%.2fx\t%.2fx\t\t%d\t\n", r.Name, r.Callers, r.PerSecond, r.P50ms, r.P99ms, r.P50Ratio, r.P99Ratio, r.Errors)
 	}
+	if len(res.Timeline) > 0 {
+		fmt.Fprintf(tw, "\t\t\t\t\t\t\t\t\t\n")
+		fmt.Fprintf(tw, "one caller, split at the history's events\truns\ttotal ms\toutside ms\tdispatch ms\tworker ms\tstart event B\tcompletion B\tevents\t\n")
+		for _, t := range res.Timeline {
+			fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t%d\t%d\t\n", t.Name, t.Runs, t.TotalMs, t.OutsideMs, t.DispatchMs, t.WorkerMs, t.StartBytes, t.CompleteBytes, t.Events)
+		}
+	}
 	if len(res.Burst) > 0 {
 		fmt.Fprintf(tw, "\t\t\t\t\t\t\t\t\t\n")
 		fmt.Fprintf(tw, "after %d async triggers\tcallers\tper s\tp50 ms\tp99 ms\tp50 vs idle\tp99 vs idle\t\terrors\t\n", res.BurstSize)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -33,6 +34,7 @@ func main() {
 	callers := flag.String("callers", "1,16,64", "comma-separated concurrency levels")
 	attribution := flag.Int("attribution-rounds", 0, "instead: the attribution bench (sync floor variants, delivery floor, trigger-to-receipt, burst), this many interleaved rounds")
 	batch := flag.Int("delivery-batch", 200, "with -attribution-rounds: deliveries per delivery cell")
+	timeline := flag.Int("timeline-runs", 100, "with -attribution-rounds: sequential sync runs of each variant split at their history's events (0: none)")
 	ingest := flag.Int("ingest-burst", 5000, "after the cells: this many StartWorkflow calls (the floor), then as many async triggers, each sent from -ingest-callers callers as fast as they are answered; accept latency and rate, time until all completed, runs lost (0: none)")
 	floors := flag.Bool("delivery-floors", true, "after hookflow's deliveries: as many one-send workflows of the floor, the POST as one activity and as one local activity")
 	kindRounds := flag.Int("delivery-kind-rounds", 3, "after the deliveries: -deliveries one-send runs to a URL, to a destination (first attempt local) and to a destination with a rate (its queue), in turn, this many rounds (0: none)")
@@ -47,7 +49,17 @@ func main() {
 	dir := flag.String("dir", "", "data directory of the server (default: a temporary one, removed after)")
 	fullVis := flag.Bool("full-visibility-indexes", false, "keep every index of Temporal's visibility schema (as before #14)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (server, worker, api, callers) to this file")
+	mutexprofile := flag.String("mutexprofile", "", "write a mutex contention profile of the whole run to this file (sampling every 10th event)")
+	blockprofile := flag.String("blockprofile", "", "write a blocking profile of the whole run to this file (waits of 100 µs and longer)")
 	flag.Parse()
+	if *mutexprofile != "" {
+		runtime.SetMutexProfileFraction(10)
+		defer writeProfile("mutex", *mutexprofile)
+	}
+	if *blockprofile != "" {
+		runtime.SetBlockProfileRate(int((100 * time.Microsecond).Nanoseconds()))
+		defer writeProfile("block", *blockprofile)
+	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
@@ -81,7 +93,7 @@ func main() {
 	}
 	if *attribution > 0 {
 		cfg := bench.AttributionConfig{Config: bench.Config{Cell: *cell, Callers: levels, Log: os.Stderr,
-			SQLitePragmas: tuning.pragmas, DynamicConfig: tuning.dynamic, FullVisibilityIndexes: *fullVis, Burst: *burst}, Rounds: *attribution, DeliveryBatch: *batch}
+			SQLitePragmas: tuning.pragmas, DynamicConfig: tuning.dynamic, FullVisibilityIndexes: *fullVis, Burst: *burst}, Rounds: *attribution, DeliveryBatch: *batch, TimelineRuns: *timeline}
 		if err := runAttribution(cfg, *out); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
@@ -307,3 +319,17 @@ func compareObserved(cfg bench.Config, rounds int, out string) error {
 }
 
 func median(v []float64) float64 { return bench.Median(v) }
+
+// writeProfile writes the named runtime profile to path (bench flags).
+func writeProfile(name, path string) {
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.Lookup(name).WriteTo(f, 0)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", name, "profile:", err)
+	}
+}
