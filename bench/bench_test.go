@@ -75,7 +75,7 @@ func TestAttributionSmoke(t *testing.T) {
 		t.Skip("starts an embedded server")
 	}
 	res, err := bench.Attribute(context.Background(), bench.AttributionConfig{
-		Config: bench.Config{Cell: 300 * time.Millisecond, Callers: []int{2}, Burst: 20}, Rounds: 2, DeliveryBatch: 10,
+		Config: bench.Config{Cell: 300 * time.Millisecond, Callers: []int{2}, Burst: 20}, Rounds: 2, DeliveryBatch: 10, TimelineRuns: 3,
 	})
 	require.NoError(t, err)
 	require.Len(t, res.Sync, 8)
@@ -90,6 +90,19 @@ func TestAttributionSmoke(t *testing.T) {
 		}
 	}
 	require.Zero(t, res.Lost, "no delivery lost")
+	// The timeline read each sync run's history: every variant but the
+	// bare HTTP one carries more than the floor in its start event.
+	require.Len(t, res.Timeline, 8)
+	for _, tl := range res.Timeline {
+		require.Equal(t, 3, tl.Runs, tl.Name)
+		require.Positive(t, tl.WorkerMs, tl.Name)
+		require.Positive(t, tl.DispatchMs, tl.Name)
+		require.Positive(t, tl.OutsideMs, tl.Name)
+		require.Equal(t, 7, tl.Events, tl.Name)
+		if tl.Name != bench.VFloor && tl.Name != bench.VFloorHTTP {
+			require.Greater(t, tl.StartBytes, res.Timeline[0].StartBytes, tl.Name)
+		}
+	}
 }
 
 // The growth bench stays runnable: the rates are measured before and after
