@@ -281,7 +281,10 @@ const maxSharedPrograms = 2048
 // 12 µs each on the bench machine, more under load: issue #28's profile).
 // Compiling is pure (same source and options, same program), a program is
 // never modified after compiling, and expr runs each call on a VM of its
-// own, so runs share them safely; replay is unaffected.
+// own, so runs share them safely; replay is unaffected. One invariant
+// keeps it so: expr folds literal arrays and maps into constants of the
+// program, which an evaluation returns as they are, so callers never
+// modify a value an expression returned (no code here does).
 var sharedPrograms = &programCache{m: map[string]*vm.Program{}}
 
 type programCache struct {
