@@ -87,6 +87,9 @@ type Config struct {
 	// Deliveries one-send runs to a URL, to a destination and to a
 	// destination with a rate, in turn, this many rounds (0: none).
 	DeliveryKindRounds int
+	// PreemptableCompletions marks the workflow task completions of
+	// hookflow's runs "preemptable" (an experiment: preemptable.go).
+	PreemptableCompletions bool
 	// Only runs the named scenarios (all when empty).
 	Only []string
 	// InMemory keeps the server's SQLite in memory (an experiment: hookflow
@@ -442,6 +445,9 @@ func startEmbedded(cfg Config) (_ *embedded, err error) {
 			return nil, err
 		}
 		e.closers = append(e.closers, func() { tel.Close(context.Background()) })
+	}
+	if cfg.PreemptableCompletions {
+		copts.ConnectionOptions.DialOptions = append(copts.ConnectionOptions.DialOptions, preemptableCompletions())
 	}
 	c, err := sdkclient.Dial(copts)
 	if err != nil {

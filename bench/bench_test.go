@@ -93,6 +93,7 @@ func TestAttributionSmoke(t *testing.T) {
 	// The timeline read each sync run's history: every variant but the
 	// bare HTTP one carries more than the floor in its start event.
 	require.Len(t, res.Timeline, 8)
+	require.Equal(t, bench.VFloor, res.Timeline[0].Name)
 	for _, tl := range res.Timeline {
 		require.Equal(t, 3, tl.Runs, tl.Name)
 		require.Positive(t, tl.WorkerMs, tl.Name)

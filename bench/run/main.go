@@ -39,6 +39,7 @@ func main() {
 	floors := flag.Bool("delivery-floors", true, "after hookflow's deliveries: as many one-send workflows of the floor, the POST as one activity and as one local activity")
 	kindRounds := flag.Int("delivery-kind-rounds", 3, "after the deliveries: -deliveries one-send runs to a URL, to a destination (first attempt local) and to a destination with a rate (its queue), in turn, this many rounds (0: none)")
 	ingestCallers := flag.Int("ingest-callers", 64, "callers of the -ingest-burst cells")
+	preemptable := flag.Bool("experiment-preemptable-completions", false, "mark the workflow task completions of hookflow's runs as preemptable calls (an experiment of issue #28: they wait behind starts at the history shard's semaphore; the cells and bursts only, not -attribution-rounds, -growth or -observed-rounds)")
 	maxEager := flag.Int("max-eager-starts", 0, "the flow worker's eager starts in flight (hookflow dev's --max-eager-starts; 0: its default, 1000: every start eager while slots last, as before issue #28; below 0: none)")
 	burstOnly := flag.Int("burst-cell", 0, "after the cells: sync triggers at one caller, idle and right after this many async triggers (0: none)")
 	burst := flag.Int("burst", 2000, "with -attribution-rounds: async triggers sent before the burst cell's sync cell (0: none)")
@@ -48,9 +49,9 @@ func main() {
 	observedRounds := flag.Int("observed-rounds", 0, "instead: measure hookflow's triggers and deliveries plain and with metrics, tracing and encryption on, alternating, this many rounds each")
 	dir := flag.String("dir", "", "data directory of the server (default: a temporary one, removed after)")
 	fullVis := flag.Bool("full-visibility-indexes", false, "keep every index of Temporal's visibility schema (as before #14)")
-	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (server, worker, api, callers) to this file")
-	mutexprofile := flag.String("mutexprofile", "", "write a mutex contention profile of the whole run to this file (sampling every 10th event)")
-	blockprofile := flag.String("blockprofile", "", "write a blocking profile of the whole run to this file (waits of 100 µs and longer)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (server, worker, api, callers) to this file (written when the bench ends without an error)")
+	mutexprofile := flag.String("mutexprofile", "", "write a mutex contention profile of the whole run to this file (one contention event in 10 sampled; written when the bench ends without an error)")
+	blockprofile := flag.String("blockprofile", "", "write a blocking profile of the whole run to this file (one event sampled per 100 µs blocked; written when the bench ends without an error)")
 	flag.Parse()
 	if *mutexprofile != "" {
 		runtime.SetMutexProfileFraction(10)
@@ -132,7 +133,7 @@ func main() {
 		SQLiteConns: *conns, HistoryShards: int32(*shards), WorkflowPollers: *pollers, Only: onlyList, InMemory: *memory,
 		SQLitePragmas: tuning.pragmas, DynamicConfig: tuning.dynamic, FullVisibilityIndexes: *fullVis,
 		Burst: *burstOnly, IngestBurst: *ingest, IngestCallers: *ingestCallers, MaxEagerStarts: *maxEager,
-		DeliveryKindRounds: *kindRounds, DeliveryFloors: *floors,
+		DeliveryKindRounds: *kindRounds, DeliveryFloors: *floors, PreemptableCompletions: *preemptable,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
