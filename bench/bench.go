@@ -87,9 +87,15 @@ type Config struct {
 	// Deliveries one-send runs to a URL, to a destination and to a
 	// destination with a rate, in turn, this many rounds (0: none).
 	DeliveryKindRounds int
+	// MaxWorkflowTasks is the flow worker's workflow-task slots
+	// (worker.Options.MaxConcurrentWorkflowTasks; 0: its default, 1,000).
+	MaxWorkflowTasks int
 	// PreemptableCompletions marks the workflow task completions of
 	// hookflow's runs "preemptable" (an experiment: preemptable.go).
 	PreemptableCompletions bool
+	// PreemptableYield bounds how long a marked completion waits before
+	// it is sent again at the API's priority (0: no bound).
+	PreemptableYield time.Duration
 	// Only runs the named scenarios (all when empty).
 	Only []string
 	// InMemory keeps the server's SQLite in memory (an experiment: hookflow
@@ -447,7 +453,9 @@ func startEmbedded(cfg Config) (_ *embedded, err error) {
 		e.closers = append(e.closers, func() { tel.Close(context.Background()) })
 	}
 	if cfg.PreemptableCompletions {
-		copts.ConnectionOptions.DialOptions = append(copts.ConnectionOptions.DialOptions, preemptableCompletions())
+		st := &completionStats{}
+		copts.ConnectionOptions.DialOptions = append(copts.ConnectionOptions.DialOptions, preemptableCompletions(st, cfg.PreemptableYield))
+		e.closers = append(e.closers, func() { logger(cfg.Log)("%s", st) })
 	}
 	c, err := sdkclient.Dial(copts)
 	if err != nil {
@@ -484,6 +492,7 @@ steps: [{id: send, type: http, method: POST, url: "%s", body: {mode: all}}]
 	}
 	e.closers = append(e.closers, func() { st.Close() })
 	wopts.MaxConcurrentDeliveries, wopts.WorkflowPollers, wopts.MaxEagerStarts = 200, cfg.WorkflowPollers, cfg.MaxEagerStarts
+	wopts.MaxConcurrentWorkflowTasks = cfg.MaxWorkflowTasks
 	w := worker.New(c, activities.NewDeliverer(activities.Config{Allow: allow, Telemetry: tel}), wopts)
 	registerFloor(w.Flows)
 	if err := w.Start(); err != nil {

@@ -40,6 +40,8 @@ func main() {
 	kindRounds := flag.Int("delivery-kind-rounds", 3, "after the deliveries: -deliveries one-send runs to a URL, to a destination (first attempt local) and to a destination with a rate (its queue), in turn, this many rounds (0: none)")
 	ingestCallers := flag.Int("ingest-callers", 64, "callers of the -ingest-burst cells")
 	preemptable := flag.Bool("experiment-preemptable-completions", false, "mark the workflow task completions of hookflow's runs as preemptable calls (an experiment of issue #28: they wait behind starts at the history shard's semaphore; the cells and bursts only, not -attribution-rounds, -growth or -observed-rounds)")
+	yield := flag.Duration("experiment-preemptable-yield", 0, "with -experiment-preemptable-completions: a marked completion waiting this long is sent again at the API's priority (0: no bound)")
+	maxTasks := flag.Int("max-workflow-tasks", 0, "the flow worker's workflow-task slots (hookflow dev's --max-workflow-tasks; 0: its default)")
 	maxEager := flag.Int("max-eager-starts", 0, "the flow worker's eager starts in flight (hookflow dev's --max-eager-starts; 0: its default, 1000: every start eager while slots last, as before issue #28; below 0: none)")
 	burstOnly := flag.Int("burst-cell", 0, "after the cells: sync triggers at one caller, idle and right after this many async triggers (0: none)")
 	burst := flag.Int("burst", 2000, "with -attribution-rounds: async triggers sent before the burst cell's sync cell (0: none)")
@@ -133,7 +135,7 @@ func main() {
 		SQLiteConns: *conns, HistoryShards: int32(*shards), WorkflowPollers: *pollers, Only: onlyList, InMemory: *memory,
 		SQLitePragmas: tuning.pragmas, DynamicConfig: tuning.dynamic, FullVisibilityIndexes: *fullVis,
 		Burst: *burstOnly, IngestBurst: *ingest, IngestCallers: *ingestCallers, MaxEagerStarts: *maxEager,
-		DeliveryKindRounds: *kindRounds, DeliveryFloors: *floors, PreemptableCompletions: *preemptable,
+		DeliveryKindRounds: *kindRounds, DeliveryFloors: *floors, PreemptableCompletions: *preemptable, MaxWorkflowTasks: *maxTasks, PreemptableYield: *yield,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
