@@ -96,6 +96,9 @@ type Config struct {
 	// PreemptableYield bounds how long a marked completion waits before
 	// it is sent again at the API's priority (0: no bound).
 	PreemptableYield time.Duration
+	// PreemptableTaskTimeout is the workflow task timeout of hookflow's
+	// async starts in the experiment (0: Temporal's default, 10 s).
+	PreemptableTaskTimeout time.Duration
 	// Only runs the named scenarios (all when empty).
 	Only []string
 	// InMemory keeps the server's SQLite in memory (an experiment: hookflow
@@ -454,7 +457,7 @@ func startEmbedded(cfg Config) (_ *embedded, err error) {
 	}
 	if cfg.PreemptableCompletions {
 		st := &completionStats{}
-		copts.ConnectionOptions.DialOptions = append(copts.ConnectionOptions.DialOptions, preemptableCompletions(st, cfg.PreemptableYield))
+		copts.ConnectionOptions.DialOptions = append(copts.ConnectionOptions.DialOptions, preemptableCompletions(st, cfg.PreemptableYield, cfg.PreemptableTaskTimeout))
 		e.closers = append(e.closers, func() { logger(cfg.Log)("%s", st) })
 	}
 	c, err := sdkclient.Dial(copts)

@@ -13,6 +13,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/hookflow/hookflow/contract"
 )
 
 // An experiment of issue #28 (bench only, not a hookflow setting): the
@@ -23,11 +26,22 @@ import (
 // "preemptable" call waits behind every API call at that semaphore. This
 // interceptor marks the completions of every run but the floor's so. The
 // priority is strict, so a sustained stream of starts can hold marked
-// completions back past the workflow task timeout: what the experiment
+// completions back past the SDK's 10 s call timeout: what the experiment
 // is to measure (docs/performance.md, issue #28's section).
-func preemptableCompletions(st *completionStats, yield time.Duration) grpc.DialOption {
+//
+// taskTimeout, when set, is the workflow task timeout of hookflow's
+// async starts (StartWorkflowExecution of its workflow type), so a
+// completion held behind a burst's starts can wait longer than the 10 s
+// default before its task times out.
+func preemptableCompletions(st *completionStats, yield, taskTimeout time.Duration) grpc.DialOption {
 	const method = "/temporal.api.workflowservice.v1.WorkflowService/RespondWorkflowTaskCompleted"
+	const start = "/temporal.api.workflowservice.v1.WorkflowService/StartWorkflowExecution"
 	return grpc.WithChainUnaryInterceptor(func(ctx context.Context, m string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		if m == start && taskTimeout > 0 {
+			if r, ok := req.(*workflowservice.StartWorkflowExecutionRequest); ok && r.GetWorkflowType().GetName() == contract.WorkflowName {
+				r.WorkflowTaskTimeout = durationpb.New(taskTimeout)
+			}
+		}
 		marked, plain := false, ctx
 		if m == method {
 			if r, ok := req.(*workflowservice.RespondWorkflowTaskCompletedRequest); ok {
@@ -35,7 +49,6 @@ func preemptableCompletions(st *completionStats, yield time.Duration) grpc.DialO
 				// A workflow task's token names the run, not its type: the
 				// floor's runs are told apart by their ids.
 				if tok.Unmarshal(r.GetTaskToken()) == nil && tok.GetWorkflowId() != "" && !strings.HasPrefix(tok.GetWorkflowId(), "floor") {
-					plain = ctx
 					ctx = metadata.AppendToOutgoingContext(ctx, "caller-type", "preemptable")
 					marked = true
 					if tok.GetAttempt() > 1 {

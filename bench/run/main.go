@@ -41,6 +41,7 @@ func main() {
 	ingestCallers := flag.Int("ingest-callers", 64, "callers of the -ingest-burst cells")
 	preemptable := flag.Bool("experiment-preemptable-completions", false, "mark the workflow task completions of hookflow's runs as preemptable calls (an experiment of issue #28: they wait behind starts at the history shard's semaphore; the cells and bursts only, not -attribution-rounds, -growth or -observed-rounds)")
 	yield := flag.Duration("experiment-preemptable-yield", 0, "with -experiment-preemptable-completions: a marked completion waiting this long is sent again at the API's priority (0: no bound)")
+	taskTimeout := flag.Duration("experiment-task-timeout", 0, "with -experiment-preemptable-completions: the workflow task timeout of hookflow's async starts (0: Temporal's default, 10 s)")
 	maxTasks := flag.Int("max-workflow-tasks", 0, "the flow worker's workflow-task slots (hookflow dev's --max-workflow-tasks; 0: its default)")
 	maxEager := flag.Int("max-eager-starts", 0, "the flow worker's eager starts in flight (hookflow dev's --max-eager-starts; 0: its default, 1000: every start eager while slots last, as before issue #28; below 0: none)")
 	burstOnly := flag.Int("burst-cell", 0, "after the cells: sync triggers at one caller, idle and right after this many async triggers (0: none)")
@@ -135,7 +136,7 @@ func main() {
 		SQLiteConns: *conns, HistoryShards: int32(*shards), WorkflowPollers: *pollers, Only: onlyList, InMemory: *memory,
 		SQLitePragmas: tuning.pragmas, DynamicConfig: tuning.dynamic, FullVisibilityIndexes: *fullVis,
 		Burst: *burstOnly, IngestBurst: *ingest, IngestCallers: *ingestCallers, MaxEagerStarts: *maxEager,
-		DeliveryKindRounds: *kindRounds, DeliveryFloors: *floors, PreemptableCompletions: *preemptable, MaxWorkflowTasks: *maxTasks, PreemptableYield: *yield,
+		DeliveryKindRounds: *kindRounds, DeliveryFloors: *floors, PreemptableCompletions: *preemptable, MaxWorkflowTasks: *maxTasks, PreemptableYield: *yield, PreemptableTaskTimeout: *taskTimeout,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
