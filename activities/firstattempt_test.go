@@ -50,15 +50,7 @@ func TestDeliverFirstRecordsItsInput(t *testing.T) {
 // A receiver slower than the budget (but within the step's timeouts) is
 // cut, and said so: the workflow hands the delivery over at once.
 func TestDeliverFirstBeyondItsBudget(t *testing.T) {
-	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	defer srv.Close()
-	defer close(release)
+	srv := silentReceiver(t)
 	start := time.Now()
 	_, err := deliverer(t).DeliverFirst(context.Background(), firstAttempt(srv.URL, 300*time.Millisecond))
 	require.Less(t, time.Since(start), 2*time.Second)
@@ -137,15 +129,7 @@ func TestDeliverFirstToADestinationGoesThroughItsGate(t *testing.T) {
 // the receiver's failure: the gate (the breaker, the metric) hears it as
 // FirstAttemptBudgetExceeded, which counts against nothing.
 func TestDeliverFirstCutByItsBudgetIsNotTheDestinationsFailure(t *testing.T) {
-	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	defer srv.Close()
-	defer close(release)
+	srv := silentReceiver(t)
 	allow, err := activities.ParseAllowlist([]string{"127.0.0.1"})
 	require.NoError(t, err)
 	d := activities.NewDeliverer(activities.Config{Allow: allow, Destinations: oneDestination{srv.URL}})
@@ -161,4 +145,22 @@ func TestDeliverFirstCutByItsBudgetIsNotTheDestinationsFailure(t *testing.T) {
 	require.True(t, errors.As(g.outcomes[0], &ae))
 	require.Equal(t, contract.ErrFirstAttemptCut, ae.Type())
 	require.False(t, destinations.CountsAgainst(ae.Type()), "not a failure of the destination")
+}
+
+// silentReceiver answers nothing until the request is given up or the test
+// ends.
+func silentReceiver(t *testing.T) *httptest.Server {
+	t.Helper()
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(func() {
+		close(release)
+		srv.Close()
+	})
+	return srv
 }

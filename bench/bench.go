@@ -548,16 +548,23 @@ steps: [{id: send, type: http, method: POST, url: "%s", body: {mode: all}}]
 
 // postJSON posts body to url; an answer that is not 2xx is an error.
 func postJSON(url, body string) error {
+	_, _, err := postJSONAnswer(url, body)
+	return err
+}
+
+// postJSONAnswer posts body to url and returns the answer's status and
+// headers; a status of 300 and above is an error.
+func postJSONAnswer(url, body string) (int, http.Header, error) {
 	resp, err := httpc.Post(url, "application/json", strings.NewReader(body))
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	resp.Body.Close()
 	if resp.StatusCode >= 300 {
-		return fmt.Errorf("status %d: %s", resp.StatusCode, b)
+		return resp.StatusCode, resp.Header, fmt.Errorf("status %d: %s", resp.StatusCode, b)
 	}
-	return nil
+	return resp.StatusCode, resp.Header, nil
 }
 
 // logger is cfg.Log as a printf (nothing when nil).

@@ -3,9 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
-	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -108,18 +106,13 @@ func measureTimelines(ctx context.Context, c sdkclient.Client, n int, variants [
 // postForID posts body to url and returns the execution id the trigger
 // answered with.
 func postForID(url, body string) (string, error) {
-	resp, err := httpc.Post(url, "application/json", strings.NewReader(body))
+	status, h, err := postJSONAnswer(url, body)
 	if err != nil {
 		return "", err
 	}
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		return "", fmt.Errorf("status %d: %s", resp.StatusCode, b)
-	}
-	id := resp.Header.Get(httpapi.HeaderExecutionID)
-	if id == "" || resp.StatusCode == http.StatusAccepted {
-		return "", fmt.Errorf("status %d without an execution id", resp.StatusCode)
+	id := h.Get(httpapi.HeaderExecutionID)
+	if id == "" || status == http.StatusAccepted {
+		return "", fmt.Errorf("status %d without an execution id", status)
 	}
 	return id, nil
 }
